@@ -1,0 +1,64 @@
+import { spawnSync } from "node:child_process";
+import { performance } from "node:perf_hooks";
+
+/** Median of a non-empty list of numbers. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error("median of an empty list");
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Runs `fn` `runs` times (after `warmup` unmeasured runs) and returns each duration in ms. */
+export async function timeRuns(fn: () => unknown, runs: number, warmup = 1): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn();
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+/** Times a command as a child process, `runs` times; returns durations in ms. Fails loudly. */
+export function timeCommand(cmd: string, args: readonly string[], runs: number, env: NodeJS.ProcessEnv = process.env): number[] {
+  const times: number[] = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const start = performance.now();
+    const r = spawnSync(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+    const ms = performance.now() - start;
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr?.toString()}`);
+    if (i > 0) times.push(ms); // the first run warms the page cache
+  }
+  return times;
+}
+
+export interface BenchRow {
+  name: string;
+  /** Median of the measured value. */
+  median: number;
+  unit: string;
+  /** Ratio against the in-run baseline (how many times the baseline), when there is one. */
+  ratio?: number;
+  runs: number;
+  note?: string;
+}
+
+/** Prints one benchmark's table and records it for bench/run.ts (`GREENTIC_BENCH_OUT`). */
+export function report(title: string, baseline: string | undefined, rows: readonly BenchRow[]): void {
+  const lines = [`\n## ${title}${baseline ? `  (baseline: ${baseline})` : ""}`];
+  const width = Math.max(...rows.map((r) => r.name.length), 4);
+  lines.push(`${"case".padEnd(width)}  ${"median".padStart(12)}  ${"ratio".padStart(8)}  runs  note`);
+  for (const r of rows) {
+    const value = `${r.median >= 100 ? r.median.toFixed(0) : r.median.toFixed(2)} ${r.unit}`;
+    const ratio = r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}x`;
+    lines.push(`${r.name.padEnd(width)}  ${value.padStart(12)}  ${ratio.padStart(8)}  ${String(r.runs).padStart(4)}  ${r.note ?? ""}`);
+  }
+  console.log(lines.join("\n"));
+  const out = process.env.GREENTIC_BENCH_OUT;
+  if (out) {
+    // Appending one JSON line per bench keeps concurrent writers from clobbering each other.
+    void import("node:fs").then((fs) => fs.appendFileSync(out, `${JSON.stringify({ title, baseline, rows })}\n`));
+  }
+}

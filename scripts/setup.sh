@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian/Ubuntu machine for this repository: Node 22 (from the npm registry
+# when the machine's node is older), pnpm, the Debian tools the tests drive for real
+# (squashfs-tools, systemd-container, debootstrap, podman, runc, openssl, cloud-init), then
+# `pnpm install`. Idempotent and non-interactive; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+if [ "$(node_major)" -lt 22 ]; then
+  log "node $(node --version 2>/dev/null || echo missing) is older than 22: installing node@22 from the npm registry"
+  $SUDO npm install -g --prefix /opt/node22 node@22 >/dev/null 2>&1 || $SUDO npm install -g --prefix /opt/node22 node@22
+  $SUDO ln -sf /opt/node22/bin/node /usr/local/bin/node
+  hash -r
+fi
+log "node $(node --version)"
+
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version | cut -d. -f1)" -lt 10 ]; then
+  log "installing pnpm"
+  $SUDO npm install -g --prefix /opt/node22 pnpm@12 >/dev/null 2>&1 || $SUDO npm install -g --prefix /opt/node22 pnpm@12
+  $SUDO ln -sf /opt/node22/bin/pnpm /usr/local/bin/pnpm
+  hash -r
+fi
+log "pnpm $(pnpm --version)"
+
+APT_PACKAGES="squashfs-tools systemd-container debootstrap podman runc busybox-static openssl cloud-init iproute2 curl"
+missing=""
+for p in $APT_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  log "installing Debian packages:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# Rootful podman on these machines: the default ulimits exceed the hard limits (testbed notes).
+if [ ! -s /etc/containers/containers.conf ] || ! grep -q default_ulimits /etc/containers/containers.conf; then
+  $SUDO mkdir -p /etc/containers
+  printf '[containers]\ndefault_ulimits = []\n' | $SUDO tee /etc/containers/containers.conf >/dev/null
+fi
+
+log "pnpm install"
+CI=true pnpm install --frozen-lockfile >/dev/null
+log "ready"
