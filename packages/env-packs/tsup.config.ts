@@ -1,3 +1,3 @@
 import { packageConfig } from "../../tsup.config.base.ts";
 
-export default packageConfig();
+export default packageConfig(["src/index.ts", "src/conformance.ts"]);

@@ -1,1 +1,32 @@
-export {};
+export { applyDeployment, destroyDeployment, rollbackDeployment, type ApplyOptions, type ApplyResult, type DestroyOptions, type DestroyResult } from "./apply.js";
+export { createHostExecutor, hostPath, type CommandResult, type HostExecutor, type HostExecutorOptions, type RecordedCommand, type RunOptions } from "./executor.js";
+export {
+  loadPlan,
+  PLAN_EXIT_CODES,
+  PLAN_SCHEMA,
+  planDeployment,
+  savePlan,
+  STATE_SCHEMA,
+  summarizePlan,
+  type ActionResource,
+  type ActionVerb,
+  type PlanAction,
+  type PlanOptions,
+  type SingleVmPlan,
+  type SingleVmState,
+} from "./plan.js";
+export {
+  containerServiceUnit,
+  layoutFor,
+  mountUnit,
+  nativeServiceUnit,
+  quadletContainer,
+  renderDesiredState,
+  renderEnvFile,
+  type ContainerOptions,
+  type DesiredState,
+  type Layout,
+  type RenderContext,
+} from "./render.js";
+export { deploymentStatus, type DeploymentStatus } from "./status.js";
+export { execCommandLine, renderUnitFile, systemdEscapePath, type UnitFile, type UnitSection } from "./unit-file.js";

@@ -1,1 +1,26 @@
-export {};
+export { LocalFsStore, defaultStoreRoot, type LocalFsStoreOptions } from "./local-fs-store.js";
+export { authorizeLocalOwner, localActor } from "./authorize.js";
+export { assertSafeEnvId, unsafeSegmentReason } from "./env-id.js";
+export type { LockRecord } from "./lock.js";
+export type {
+  AuditEventRecord,
+  AuditQuery,
+  AuditVerification,
+  AuthorizationRequest,
+  Authorizer,
+  BackupInfo,
+  EnvironmentStore,
+  EnvironmentSummary,
+  LoadedEnvironment,
+  MigrateDevApplied,
+  MigrateDevCheck,
+  MigrateStateApplied,
+  MigrateStateCheck,
+  MigrationFinding,
+  Precondition,
+  TransactContext,
+  TransactOptions,
+  TransactResult,
+  Transform,
+  TransformOutcome,
+} from "./types.js";

@@ -1,1 +1,51 @@
-export {};
+export { createOperations, type OperationsOptions } from "./operations.js";
+export type { CommitInfo, Mutated, MutationOptions, ProgressEvent } from "./types.js";
+export { parseAnswers, type OperationsContext, type OperationsStore } from "./context.js";
+export {
+  envBackups,
+  envCreate,
+  envDestroy,
+  envDoctor,
+  envForceUnlock,
+  envInit,
+  envList,
+  envLockShow,
+  envMigrateDev,
+  envMigrateState,
+  envRestore,
+  envShow,
+  envUpdate,
+  type EnvDestroyOptions,
+  type EnvDestroyResult,
+  type EnvLockResult,
+  type EnvShowResult,
+} from "./env.js";
+export { envPacksAdd, envPacksList, envPacksRemove, envPacksRollback, envPacksUpdate, type EnvPackListEntry, type EnvPackListResult } from "./env-packs.js";
+export { bundlesAdd, bundlesList, bundlesRemove, bundlesShow, bundlesUpdate, type BundleShowResult, type BundlesListResult } from "./bundles.js";
+export {
+  revisionsArchive,
+  revisionsDrain,
+  revisionsList,
+  revisionsShow,
+  revisionsStage,
+  revisionsWarm,
+  type RevisionShowResult,
+  type RevisionsListResult,
+  type StageResult,
+  type WarmResult,
+} from "./revisions.js";
+export { trafficRollback, trafficSet, trafficShow, type TrafficShowResult } from "./traffic.js";
+export { configSet, configShow, type ConfigShowResult } from "./config.js";
+export {
+  secretsDelete,
+  secretsGet,
+  secretsList,
+  secretsPut,
+  secretsRotate,
+  type SecretGetResult,
+  type SecretWriteResult,
+  type SecretsListResult,
+} from "./secrets.js";
+export { credentialsRequirements, credentialsValidate, type CredentialsRequirementsResult, type CredentialsValidateResult } from "./credentials.js";
+export { auditList, auditVerify, type AuditListResult, type AuditVerifyResult } from "./audit.js";
+export { deploy, type DeployResult } from "./deploy.js";

@@ -1,0 +1,116 @@
+import { Command, Errors, Flags, type Interfaces } from "@oclif/core";
+import { CliInputError, EXIT, classify, renderHumanError } from "./errors.js";
+
+export type OpFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof OpCommand)["baseFlags"] & T["flags"]>;
+export type OpArgs<T extends typeof Command> = Interfaces.InferredArgs<T["args"]>;
+
+/**
+ * Base of every `op` command: global flags, the JSON envelope, and the single mapping from
+ * errors to exit codes. Subclasses implement `run()` as parse -> call library -> `this.done()`.
+ */
+export abstract class OpCommand<T extends typeof Command = typeof Command> extends Command {
+  static override baseFlags = {
+    json: Flags.boolean({
+      description: 'Print a JSON envelope: {"op","noun","result"} on stdout, or {"op","noun","error"} on stderr.',
+      helpGroup: "GLOBAL",
+    }),
+    "store-root": Flags.string({
+      description: "Environments root of the store (<DIR>/<env_id>/). Default $GREENTIC_HOME/environments, else ~/.greentic/environments.",
+      helpGroup: "GLOBAL",
+      helpValue: "DIR",
+    }),
+  };
+
+  /** Envelope noun; defaults to the command id's first word (`traffic set` -> `traffic`). */
+  static noun: string | undefined;
+  /** Envelope verb; defaults to the command id's last word (`traffic set` -> `set`). */
+  static verb: string | undefined;
+
+  protected flags!: OpFlags<T>;
+  protected args!: OpArgs<T>;
+
+  protected get noun(): string {
+    const ctor = this.constructor as typeof OpCommand;
+    return ctor.noun ?? (this.id ?? "op").split(/[: ]/)[0]!;
+  }
+
+  protected get verb(): string {
+    const ctor = this.constructor as typeof OpCommand;
+    const parts = (this.id ?? "op").split(/[: ]/);
+    return ctor.verb ?? parts[parts.length - 1]!;
+  }
+
+  /** `--json` is detected from argv so that parse errors are reported as JSON too. */
+  override jsonEnabled(): boolean {
+    const end = this.argv.indexOf("--");
+    const i = this.argv.indexOf("--json");
+    return i !== -1 && (end === -1 || i < end);
+  }
+
+  override async init(): Promise<void> {
+    await super.init();
+    const { args, flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (this.ctor as typeof OpCommand).baseFlags,
+      enableJsonFlag: false,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as OpFlags<T>;
+    this.args = args as OpArgs<T>;
+  }
+
+  /** `--store-root`, or undefined for the store's default ($GREENTIC_HOME/environments, else ~/.greentic/environments). */
+  protected storeRoot(): string | undefined {
+    return (this.flags as { "store-root"?: string })["store-root"];
+  }
+
+  /**
+   * The operations library and its context for this invocation, loaded lazily (it is the
+   * heavy import). Progress events are rendered on stderr in human mode.
+   */
+  protected async ops() {
+    const { loadOps } = await import("./ops.js");
+    return loadOps({
+      storeRoot: this.storeRoot(),
+      onProgress: (event) => {
+        if (event.message) this.progress(`  ${event.message}`);
+      },
+    });
+  }
+
+  /** Prints the success: the JSON envelope under `--json`, else the human text (if any). */
+  protected done(result: unknown, human?: string | (() => string)): void {
+    if (this.jsonEnabled()) {
+      process.stdout.write(`${JSON.stringify({ op: this.verb, noun: this.noun, result: result ?? null })}\n`);
+      return;
+    }
+    const text = typeof human === "function" ? human() : human;
+    if (text) process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  }
+
+  /** Progress for long work: stderr, human mode only (JSON consumers read the envelope). */
+  protected progress(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(`${message}\n`);
+  }
+
+  /** Throws a usage error (exit 2). */
+  protected usage(message: string, hint?: string): never {
+    throw new CliInputError("invalid-argument", message, hint);
+  }
+
+  /**
+   * Every failure ends here: the error envelope (JSON) or message (human) goes to stderr, and
+   * the process exits with the mapped code. `Errors.exit` throws an ExitError that oclif's
+   * handler turns into `process.exit(code)` without printing anything else.
+   */
+  override async catch(err: Error & { oclif?: { exit?: number } }): Promise<never> {
+    if (err instanceof Errors.ExitError) throw err;
+    const { body, exit } = classify(err);
+    if (this.jsonEnabled()) process.stderr.write(`${JSON.stringify({ op: this.verb, noun: this.noun, error: body })}\n`);
+    else process.stderr.write(renderHumanError(body));
+    if (process.env.OP_DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = exit;
+    Errors.exit(exit === EXIT.ok ? EXIT.failure : exit);
+  }
+}

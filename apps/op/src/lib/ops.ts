@@ -1,0 +1,16 @@
+import type { ProgressEvent } from "@greentic/operations";
+
+export interface OpsOptions {
+  storeRoot?: string | undefined;
+  onProgress?: ((event: ProgressEvent) => void) | undefined;
+}
+
+/**
+ * Loads `@greentic/operations` (the heavy part: store, registry, zod) and builds the context
+ * for one invocation. Called inside `run()` only, never at module top level.
+ */
+export async function loadOps(options: OpsOptions) {
+  const ops = await import("@greentic/operations");
+  const ctx = ops.createOperations({ storeRoot: options.storeRoot, onProgress: options.onProgress });
+  return { ops, ctx };
+}

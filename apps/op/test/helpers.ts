@@ -1,0 +1,230 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { expect, onTestFinished } from "vitest";
+
+export const OP_DIR = resolve(import.meta.dirname, "..");
+export const REPO = resolve(OP_DIR, "../..");
+export const BIN = join(OP_DIR, "bin", "run.js");
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  if (!existsSync(dir)) return newest;
+  for (const f of readdirSync(dir, { recursive: true, encoding: "utf8" })) {
+    const st = statSync(join(dir, f));
+    if (st.isFile() && st.mtimeMs > newest) newest = st.mtimeMs;
+  }
+  return newest;
+}
+
+/**
+ * The spawned `op` runs built `dist/` code. `pnpm test` builds first (GREENTIC_TEST_BUILT=1);
+ * otherwise the first test file to get here rebuilds whatever is stale, under a lock directory
+ * so that parallel test files neither build twice nor run half-built code.
+ */
+export function ensureBuilt(): void {
+  if (process.env.GREENTIC_TEST_BUILT === "1") return;
+  const lock = join(OP_DIR, ".test-build.lock");
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+    }
+  }
+  try {
+    const manifest = join(OP_DIR, "oclif.manifest.json");
+    const built = existsSync(manifest) ? statSync(manifest).mtimeMs : 0;
+    const sources = Math.max(newestMtime(join(OP_DIR, "src")), ...readdirSync(join(REPO, "packages")).map((p) => newestMtime(join(REPO, "packages", p, "src"))));
+    if (sources > built) {
+      execFileSync("pnpm", ["-r", "--filter", "./packages/**", "--filter", "./apps/op", "build"], { cwd: REPO, stdio: ["ignore", "ignore", "inherit"] });
+    }
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+export interface OpResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+  /** Parsed stdout when it is JSON. */
+  json?: any;
+  /** Parsed stderr when it is a JSON error envelope. */
+  errorJson?: any;
+}
+
+export interface RunOptions {
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  timeout?: number;
+}
+
+function tryJson(text: string): unknown {
+  const t = text.trim();
+  if (!t.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(t);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the real `op` binary. */
+export function op(args: readonly string[], options: RunOptions = {}): OpResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    input: options.input ?? "",
+    encoding: "utf8",
+    cwd: options.cwd ?? REPO,
+    timeout: options.timeout ?? 60_000,
+    env: { ...process.env, NO_COLOR: "1", GREENTIC_HOME: undefined, ...options.env },
+  });
+  const out: OpResult = { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  const json = tryJson(r.stdout);
+  if (json !== undefined) out.json = json;
+  const errorJson = tryJson(r.stderr);
+  if (errorJson !== undefined) out.errorJson = errorJson;
+  return out;
+}
+
+/** A temporary directory removed when the current test finishes. */
+export function tempDir(prefix = "op-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A store root with `op` bound to it. */
+export interface Store {
+  root: string;
+  op(args: readonly string[], options?: RunOptions): OpResult;
+  /** Runs `op ... --json` and asserts success; returns `result`. */
+  ok(args: readonly string[], options?: RunOptions): any;
+  /** Writes a file next to the store and returns its path. */
+  file(name: string, content: string): string;
+}
+
+export function store(): Store {
+  const dir = tempDir("op-store-");
+  const root = join(dir, "home");
+  mkdirSync(root);
+  const s: Store = {
+    root,
+    op: (args, options) => op([...args, "--store-root", root], options),
+    ok: (args, options) => {
+      const r = s.op([...args, "--json"], options);
+      if (r.status !== 0) throw new Error(`op ${args.join(" ")} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      expect(r.json?.result, `stdout of op ${args.join(" ")}: ${r.stdout}`).toBeDefined();
+      return r.json.result;
+    },
+    file: (name, content) => {
+      const p = join(dir, name);
+      writeFileSync(p, content);
+      return p;
+    },
+  };
+  return s;
+}
+
+/** SHA-256 over every path, type, mode, link target and file content under `dir`. */
+export function digestTree(dir: string): string {
+  const h = createHash("sha256");
+  if (!existsSync(dir)) return "absent";
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      const rel = relative(dir, p);
+      if (st.isSymbolicLink()) h.update(`L ${rel} ${readlinkSync(p)}\n`);
+      else if (st.isDirectory()) {
+        h.update(`D ${rel} ${st.mode}\n`);
+        walk(p);
+      } else {
+        h.update(`F ${rel} ${st.mode} ${st.size}\n`);
+        h.update(readFileSync(p));
+      }
+    }
+  };
+  walk(dir);
+  return h.digest("hex");
+}
+
+/** One row of a bad-input table. */
+export interface BadInput {
+  name: string;
+  /** Answers file content; `undefined` means the file does not exist. */
+  answers?: string | undefined;
+  /** Extra arguments (after the verb). */
+  args?: readonly string[];
+  /** Runs before the case (e.g. a first call that records an idempotency key); not digested. */
+  before?: (s: Store) => void;
+  exit: number;
+  kind: string;
+  /** Substrings the error message must contain (the file name is always checked when there is a file). */
+  message?: readonly (string | RegExp)[];
+  /** The error's `path` field. */
+  path?: string;
+}
+
+/**
+ * Table-driven bad-input check for one mutating verb: each case runs twice (human and
+ * `--json`), asserts the exit code, the error kind and message, that nothing reached stdout,
+ * and that the store is byte-for-byte unchanged.
+ */
+export function checkBadInput(s: Store, verb: readonly string[], c: BadInput, fileName = "answers.yaml"): void {
+  c.before?.(s);
+  const file = c.answers === undefined ? join(s.root, "..", `missing-${fileName}`) : s.file(fileName, c.answers);
+  const args = [...verb, ...(c.answers === null ? [] : ["--answers", file]), ...(c.args ?? [])];
+  const before = digestTree(s.root);
+  for (const json of [false, true]) {
+    const r = s.op(json ? [...args, "--json"] : args);
+    const label = `${c.name} (${json ? "--json" : "human"}): op ${args.join(" ")}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+    expect(r.status, label).toBe(c.exit);
+    expect(r.stdout, label).toBe("");
+    const message: string = json ? r.errorJson?.error?.message : r.stderr;
+    if (json) {
+      expect(r.errorJson?.op, label).toBe(verb[verb.length - 1] === "deploy" ? "run" : verb[verb.length - 1]);
+      expect(r.errorJson?.error?.kind, label).toBe(c.kind);
+      if (c.path !== undefined) expect(r.errorJson?.error?.path, label).toBe(c.path);
+    }
+    expect(message, label).toContain(c.answers === undefined ? `missing-${fileName}` : fileName);
+    for (const m of c.message ?? []) {
+      if (typeof m === "string") expect(message, label).toContain(m);
+      else expect(message, label).toMatch(m);
+    }
+  }
+  expect(digestTree(s.root), `${c.name}: the store changed`).toBe(before);
+}
+
+/** The cases every mutating verb shares: file problems and payload shape problems. */
+export function commonBadInputs(validYaml: string, opts: { missingField: string; wrongType: [string, string] }): BadInput[] {
+  return [
+    { name: "malformed JSON", answers: '{"environment_id": "local",', exit: 2, kind: "answers-parse", message: ["malformed JSON"] },
+    { name: "malformed YAML", answers: "environment_id: [local\n  nope: :", exit: 2, kind: "answers-parse", message: ["malformed YAML"] },
+    { name: "empty file", answers: "", exit: 2, kind: "answers-parse", message: ["empty"] },
+    { name: "missing file", answers: undefined, exit: 2, kind: "answers-parse", message: ["no such file"] },
+    { name: "unknown field", answers: `${validYaml}surprise: 1\n`, exit: 2, kind: "validation", message: ["surprise", "unknown field"], path: "surprise" },
+    {
+      name: "missing required field",
+      answers: validYaml.split("\n").filter((l) => !l.startsWith(`${opts.missingField}:`)).join("\n"),
+      exit: 2,
+      kind: "validation",
+      message: [`${opts.missingField}:`],
+      path: opts.missingField,
+    },
+    {
+      name: "wrong type",
+      answers: validYaml.split("\n").map((l) => (l.startsWith(`${opts.wrongType[0]}:`) ? `${opts.wrongType[0]}: ${opts.wrongType[1]}` : l)).join("\n"),
+      exit: 2,
+      kind: "validation",
+      message: [`${opts.wrongType[0]}:`],
+      path: opts.wrongType[0],
+    },
+  ];
+}

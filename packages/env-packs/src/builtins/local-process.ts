@@ -1,0 +1,540 @@
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
+import { chmod, lstat, mkdir, open, readFile, readdir, realpath, rename, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { stageBundle } from "@greentic/bundle";
+import { GreenticError } from "@greentic/deploy-spec";
+import { z } from "zod";
+import { createAdminCertificates } from "@greentic/runtime";
+import { adminCall, loadAdminTls, type AdminTls } from "../admin-client.js";
+import { readJsonFile, writeJsonFile } from "../fs-utils.js";
+import { isAlive, isOurProcess, stopProcess } from "../process-utils.js";
+import { checkTrafficSplit, toAppliedRuntimeConfig } from "../traffic.js";
+import type {
+  Deployer,
+  EnvPackHandler,
+  HandlerContext,
+  HealthGateOutcome,
+  PreflightCheck,
+  RevisionRef,
+  RevisionRuntimeStatus,
+} from "../types.js";
+
+/** Options of the local-process deployer. */
+export interface LocalProcessOptions {
+  /** The runtime entry script; default: `dist/bin.js` of the installed `@greentic/runtime`. */
+  runtimeBin?: string;
+  /** Default health-gate timeout of `warm`. */
+  warmTimeoutMs?: number;
+  /** How long a stopped runtime may take after SIGTERM before SIGKILL. */
+  stopGraceMs?: number;
+}
+
+/** `stage.json` in a revision directory: written last, so its presence means "staged". */
+interface StageRecord {
+  revision_id: string;
+  deployment_id: string;
+  bundle_id: string;
+  bundle_digest: string;
+  staged_at: string;
+}
+
+/** `processes/<revision_id>.json`: a running (or crashed) runtime. */
+interface ProcessRecord {
+  revision_id: string;
+  deployment_id: string;
+  pid: number;
+  public_port: number | null;
+  admin_port: number | null;
+  started_at: string;
+  log: string;
+  runtime_bin: string;
+}
+
+interface SplitsDocument {
+  schema: "greentic.local-process.splits.v1";
+  splits: Record<string, { bundle_id: string; generation?: number; entries: { revision_id: string; weight_bps: number }[] }>;
+}
+
+/** Answers of the local-process deployer (`env-packs/deployer/answers.json`). */
+export const LocalProcessAnswersSchema = z.strictObject({
+  /** Health-gate timeout of `warm`, in seconds. */
+  warm_timeout_seconds: z.number().int().min(1).max(3600).default(30),
+  /** Grace period between SIGTERM and SIGKILL when stopping a revision, in seconds. */
+  stop_grace_seconds: z.number().int().min(1).max(600).default(10),
+});
+export type LocalProcessAnswers = z.output<typeof LocalProcessAnswersSchema>;
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/** The runtime's `dist/bin.js`, resolved from the installed `@greentic/runtime` package. */
+export function defaultRuntimeBin(): string {
+  const pkg = createRequire(import.meta.url).resolve("@greentic/runtime/package.json");
+  return join(dirname(pkg), "dist", "bin.js");
+}
+
+function checkId(value: string, field: string): void {
+  if (typeof value !== "string" || !ID_PATTERN.test(value)) {
+    throw new GreenticError("invalid-argument", `${field} ${JSON.stringify(value)} is not a valid id`, {
+      path: field,
+      hint: "revision and deployment ids are ULIDs (letters, digits, '_' and '-')",
+    });
+  }
+}
+
+/** The slot's answers, checked: invalid answers are refused before anything is touched. */
+function answersOf(ctx: HandlerContext): LocalProcessAnswers | undefined {
+  if (ctx.answers === undefined) return undefined;
+  const parsed = LocalProcessAnswersSchema.safeParse(ctx.answers);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => ({ path: issue.path.join("."), code: issue.code, message: issue.message }));
+  throw new GreenticError("validation", `local-process answers: ${issues[0]?.path || "(document)"}: ${issues[0]?.message}`, {
+    path: "env-packs/deployer/answers.json",
+    hint: "fix env-packs/deployer/answers.json (see op env-packs schema greentic.deployer.local-process)",
+    issues,
+  });
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest("hex")}`;
+}
+
+/** Gives write permission back to a tree made read-only for the runtime, so it can be removed. */
+async function makeWritable(path: string): Promise<void> {
+  const info = await lstat(path).catch(() => undefined);
+  if (info === undefined || info.isSymbolicLink()) return;
+  await chmod(path, (info.mode & 0o777) | 0o200);
+  if (info.isDirectory()) {
+    for (const name of await readdir(path)) await makeWritable(join(path, name));
+  }
+}
+
+/** Removes write permission everywhere in a tree: the runtime refuses a writable bundle. */
+async function makeReadOnly(path: string): Promise<void> {
+  const info = await lstat(path);
+  if (info.isSymbolicLink()) return;
+  if (info.isDirectory()) {
+    for (const name of await readdir(path)) await makeReadOnly(join(path, name));
+  }
+  await chmod(path, info.mode & 0o555);
+}
+
+async function removeTree(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  await makeWritable(path);
+  await rm(path, { recursive: true, force: true });
+}
+
+async function tailLog(file: string, lines = 8): Promise<string> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/** The local-process deployer: each warmed revision is a detached runtime process on loopback. */
+export class LocalProcessDeployer implements Deployer {
+  readonly #options: LocalProcessOptions;
+
+  constructor(options: LocalProcessOptions = {}) {
+    this.#options = options;
+  }
+
+  /** The runtime script this deployer starts. */
+  runtimeBin(): string {
+    return this.#options.runtimeBin ?? process.env.GREENTIC_RUNTIME_BIN ?? defaultRuntimeBin();
+  }
+
+  async #revisionDir(ctx: HandlerContext, revisionId: string): Promise<string> {
+    checkId(revisionId, "revision_id");
+    return join(await ctx.dataDir("revisions"), revisionId);
+  }
+
+  async #stageRecord(ctx: HandlerContext, revisionId: string): Promise<StageRecord | undefined> {
+    return (await readJsonFile(join(await this.#revisionDir(ctx, revisionId), "stage.json"))) as StageRecord | undefined;
+  }
+
+  async #archivedFile(ctx: HandlerContext, revisionId: string): Promise<string> {
+    return join(await ctx.dataDir("archived"), `${revisionId}.json`);
+  }
+
+  /** The stage record, or `not-found` naming the revision (and saying when it was archived). */
+  async #requireStaged(ctx: HandlerContext, revision: RevisionRef): Promise<StageRecord> {
+    const record = await this.#stageRecord(ctx, revision.revision_id);
+    if (record !== undefined) return record;
+    const archived = existsSync(await this.#archivedFile(ctx, revision.revision_id));
+    throw new GreenticError(
+      "not-found",
+      archived
+        ? `revision ${revision.revision_id} was archived in environment ${ctx.envId}`
+        : `revision ${revision.revision_id} is not staged in environment ${ctx.envId}`,
+      {
+        hint: archived ? "stage a new revision of the bundle" : "stage the revision first (op revisions stage)",
+        details: { code: "unknown-revision", revision_id: revision.revision_id },
+      },
+    );
+  }
+
+  async #processFile(ctx: HandlerContext, revisionId: string): Promise<string> {
+    return join(await ctx.dataDir("processes"), `${revisionId}.json`);
+  }
+
+  async #processRecord(ctx: HandlerContext, revisionId: string): Promise<ProcessRecord | undefined> {
+    return (await readJsonFile(await this.#processFile(ctx, revisionId))) as ProcessRecord | undefined;
+  }
+
+  /** Stops the recorded process (only if it is really ours) and removes the record. */
+  async #stop(ctx: HandlerContext, revisionId: string): Promise<boolean> {
+    const file = await this.#processFile(ctx, revisionId);
+    const record = (await readJsonFile(file)) as ProcessRecord | undefined;
+    if (record === undefined) return false;
+    const ours = await isOurProcess(record.pid, record.runtime_bin, revisionId);
+    if (ours) await stopProcess(record.pid, this.#options.stopGraceMs ?? (answersOf(ctx)?.stop_grace_seconds ?? 10) * 1000);
+    await rm(file, { force: true });
+    ctx.log?.({ event: "local-process.stopped", revision_id: revisionId, pid: record.pid, was_running: ours });
+    return ours;
+  }
+
+  async #adminTls(ctx: HandlerContext): Promise<{ dir: string; tls: AdminTls }> {
+    const root = await ctx.dataDir("admin-tls");
+    const dir = join(root, "current");
+    if (!existsSync(join(dir, "client.key"))) {
+      // Generate into a private temp dir and rename, so a concurrent warm never sees half a set.
+      const temp = join(root, `.tmp-${randomBytes(6).toString("hex")}`);
+      await mkdir(temp, { mode: 0o700 });
+      await createAdminCertificates(temp);
+      try {
+        await rename(temp, dir);
+      } catch {
+        await rm(temp, { recursive: true, force: true });
+      }
+    }
+    return { dir, tls: await loadAdminTls(dir) };
+  }
+
+  async stage(ctx: HandlerContext, request: { revision: RevisionRef; bundlePath: string }) {
+    const { revision, bundlePath } = request;
+    checkId(revision.deployment_id, "deployment_id");
+    const dir = await this.#revisionDir(ctx, revision.revision_id);
+    if (!existsSync(bundlePath)) {
+      throw new GreenticError("not-found", `bundle file ${bundlePath} does not exist`, { path: bundlePath, hint: "build the bundle first (op bundle build)" });
+    }
+    const existing = await this.#stageRecord(ctx, revision.revision_id);
+    if (existing !== undefined) {
+      const digest = await sha256File(bundlePath);
+      if (existing.bundle_digest !== digest || existing.deployment_id !== revision.deployment_id) {
+        throw new GreenticError("conflict", `revision ${revision.revision_id} is already staged with bundle ${existing.bundle_digest} for deployment ${existing.deployment_id}`, {
+          hint: "revisions are immutable: stage the new bundle as a new revision",
+          details: { revision_id: revision.revision_id, staged_digest: existing.bundle_digest, requested_digest: digest },
+        });
+      }
+      return { revision_id: revision.revision_id, bundle_digest: existing.bundle_digest, location: dir, unchanged: true };
+    }
+    // A directory without stage.json is a stage that died half-way: start over.
+    await removeTree(dir);
+    await mkdir(dir, { recursive: true });
+    const staged = await stageBundle(bundlePath, dir);
+    await makeReadOnly(staged.bundleDir);
+    const record: StageRecord = {
+      revision_id: revision.revision_id,
+      deployment_id: revision.deployment_id,
+      bundle_id: revision.bundle_id,
+      bundle_digest: staged.digest,
+      staged_at: new Date().toISOString(),
+    };
+    await writeJsonFile(join(dir, "stage.json"), record);
+    ctx.log?.({ event: "local-process.staged", revision_id: revision.revision_id, bundle_digest: staged.digest });
+    return { revision_id: revision.revision_id, bundle_digest: staged.digest, location: dir, unchanged: false };
+  }
+
+  async warm(ctx: HandlerContext, request: { revision: RevisionRef; timeoutMs?: number }): Promise<HealthGateOutcome> {
+    const { revision } = request;
+    const answers = answersOf(ctx);
+    const timeoutMs = request.timeoutMs ?? this.#options.warmTimeoutMs ?? (answers?.warm_timeout_seconds ?? 30) * 1000;
+    await this.#requireStaged(ctx, revision);
+    const deadline = Date.now() + timeoutMs;
+    const { dir: tlsDir, tls } = await this.#adminTls(ctx);
+
+    const current = await this.#processRecord(ctx, revision.revision_id);
+    if (current !== undefined) {
+      if (await isOurProcess(current.pid, current.runtime_bin, revision.revision_id)) {
+        const gate = await this.#waitReady(ctx, current, tls, deadline);
+        if (gate.ok) return gate;
+      }
+      await this.#stop(ctx, revision.revision_id);
+    }
+
+    const dir = await this.#revisionDir(ctx, revision.revision_id);
+    const run = join(dir, "run");
+    const dirs = { state: join(run, "state"), cache: join(run, "cache"), log: join(run, "log"), temp: join(run, "tmp") };
+    // A fresh state dir: a stale listen.json from an earlier run must not be mistaken for this one.
+    await rm(run, { recursive: true, force: true });
+    for (const path of Object.values(dirs)) await mkdir(path, { recursive: true, mode: 0o700 });
+    const logFile = join(dir, "runtime.log");
+    const bin = await realpath(this.runtimeBin()).catch(() => this.runtimeBin());
+    if (!existsSync(bin)) {
+      return { ok: false, failure: { failed_checks: ["process-start"], message: `the runtime ${bin} does not exist; build @greentic/runtime first` } };
+    }
+    const log = await open(logFile, "a", 0o600);
+    let pid: number | undefined;
+    try {
+      const child = spawn(process.execPath, [bin], {
+        detached: true,
+        stdio: ["ignore", log.fd, log.fd],
+        cwd: run,
+        env: {
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          GREENTIC_BUNDLE_DIR: join(dir, "bundle"),
+          GREENTIC_STATE_DIR: dirs.state,
+          GREENTIC_CACHE_DIR: dirs.cache,
+          GREENTIC_LOG_DIR: dirs.log,
+          GREENTIC_TEMP_DIR: dirs.temp,
+          GREENTIC_PUBLIC_BIND: "127.0.0.1:0",
+          GREENTIC_ADMIN_BIND: "127.0.0.1:0",
+          GREENTIC_ADMIN_CA_FILE: join(tlsDir, "ca.crt"),
+          GREENTIC_ADMIN_CERT_FILE: join(tlsDir, "server.crt"),
+          GREENTIC_ADMIN_KEY_FILE: join(tlsDir, "server.key"),
+          GREENTIC_REVISION_ID: revision.revision_id,
+        },
+      });
+      child.on("error", () => {});
+      child.unref();
+      pid = child.pid;
+    } finally {
+      await log.close();
+    }
+    if (pid === undefined) {
+      return { ok: false, failure: { failed_checks: ["process-start"], message: `could not start ${process.execPath} ${bin}` } };
+    }
+    const record: ProcessRecord = {
+      revision_id: revision.revision_id,
+      deployment_id: revision.deployment_id,
+      pid,
+      public_port: null,
+      admin_port: null,
+      started_at: new Date().toISOString(),
+      log: logFile,
+      runtime_bin: bin,
+    };
+    await writeJsonFile(await this.#processFile(ctx, revision.revision_id), record);
+    ctx.log?.({ event: "local-process.started", revision_id: revision.revision_id, pid });
+
+    const listen = await this.#waitListen(record, dirs.state, deadline);
+    if (!listen.ok) {
+      await this.#stop(ctx, revision.revision_id);
+      return listen;
+    }
+    record.public_port = listen.publicPort;
+    record.admin_port = listen.adminPort;
+    await writeJsonFile(await this.#processFile(ctx, revision.revision_id), record);
+    const gate = await this.#waitReady(ctx, record, tls, deadline);
+    if (!gate.ok) await this.#stop(ctx, revision.revision_id);
+    return gate;
+  }
+
+  async #waitListen(
+    record: ProcessRecord,
+    stateDir: string,
+    deadline: number,
+  ): Promise<{ ok: true; publicPort: number; adminPort: number } | { ok: false; failure: { failed_checks: string[]; message: string } }> {
+    const file = join(stateDir, "listen.json");
+    while (Date.now() < deadline) {
+      const listen = (await readJsonFile(file).catch(() => undefined)) as
+        | { pid?: number; public?: { port?: number }; admin?: { port?: number } }
+        | undefined;
+      if (typeof listen?.public?.port === "number" && typeof listen.admin?.port === "number") {
+        return { ok: true, publicPort: listen.public.port, adminPort: listen.admin.port };
+      }
+      if (!(await isAlive(record.pid))) {
+        return {
+          ok: false,
+          failure: { failed_checks: ["process-start"], message: `the runtime exited before listening; last log lines:\n${await tailLog(record.log)}` },
+        };
+      }
+      await sleep(100);
+    }
+    return { ok: false, failure: { failed_checks: ["listen"], message: `the runtime did not report its listeners (listen.json) in time; see ${record.log}` } };
+  }
+
+  async #waitReady(ctx: HandlerContext, record: ProcessRecord, tls: AdminTls, deadline: number): Promise<HealthGateOutcome> {
+    let last = "no answer yet";
+    do {
+      if (record.admin_port === null) break;
+      try {
+        const { status, body } = await adminCall(tls, record.admin_port, "GET", "/ready", 2_000);
+        if (status === 200) {
+          ctx.log?.({ event: "local-process.ready", revision_id: record.revision_id, pid: record.pid });
+          return { ok: true, url: `http://127.0.0.1:${record.public_port}/` };
+        }
+        last = `GET /ready answered ${status} ${body.slice(0, 200)}`;
+      } catch (error) {
+        last = (error as Error).message;
+      }
+      if (!(await isAlive(record.pid))) {
+        return { ok: false, failure: { failed_checks: ["readiness"], message: `the runtime exited; last log lines:\n${await tailLog(record.log)}` } };
+      }
+      await sleep(150);
+    } while (Date.now() < deadline);
+    return { ok: false, failure: { failed_checks: ["readiness"], message: `the runtime was not ready before the timeout (${last}); see ${record.log}` } };
+  }
+
+  async drain(ctx: HandlerContext, revision: RevisionRef): Promise<void> {
+    await this.#requireStaged(ctx, revision);
+    const record = await this.#processRecord(ctx, revision.revision_id);
+    if (record === undefined) return;
+    if (record.admin_port !== null && (await isOurProcess(record.pid, record.runtime_bin, revision.revision_id))) {
+      // Best effort: the runtime stops reporting ready and finishes in-flight requests; SIGTERM follows.
+      const { tls } = await this.#adminTls(ctx);
+      await adminCall(tls, record.admin_port, "POST", "/admin/v1/drain", 5_000).catch(() => undefined);
+    }
+    await this.#stop(ctx, revision.revision_id);
+  }
+
+  async archive(ctx: HandlerContext, revision: RevisionRef): Promise<void> {
+    const archivedFile = await this.#archivedFile(ctx, revision.revision_id);
+    const staged = await this.#stageRecord(ctx, revision.revision_id);
+    if (staged === undefined) {
+      if (existsSync(archivedFile)) return;
+      await this.#requireStaged(ctx, revision);
+    }
+    const splits = await this.#readSplits(ctx);
+    for (const [deploymentId, split] of Object.entries(splits.splits)) {
+      if (split.entries.some((entry) => entry.revision_id === revision.revision_id)) {
+        throw new GreenticError("conflict", `revision ${revision.revision_id} still receives traffic in deployment ${deploymentId}`, {
+          hint: "rebalance traffic away from it first (op traffic set)",
+          details: { revision_id: revision.revision_id, deployment_id: deploymentId },
+        });
+      }
+    }
+    await this.#stop(ctx, revision.revision_id);
+    await writeJsonFile(archivedFile, { revision_id: revision.revision_id, archived_at: new Date().toISOString() });
+    await removeTree(await this.#revisionDir(ctx, revision.revision_id));
+    ctx.log?.({ event: "local-process.archived", revision_id: revision.revision_id });
+  }
+
+  async #splitsFile(ctx: HandlerContext): Promise<string> {
+    return join(await ctx.dataDir("traffic"), "splits.json");
+  }
+
+  async #readSplits(ctx: HandlerContext): Promise<SplitsDocument> {
+    const doc = (await readJsonFile(await this.#splitsFile(ctx))) as SplitsDocument | undefined;
+    return doc ?? { schema: "greentic.local-process.splits.v1", splits: {} };
+  }
+
+  async applyTrafficSplit(ctx: HandlerContext, request: Parameters<Deployer["applyTrafficSplit"]>[1]) {
+    const revisions = checkTrafficSplit(request);
+    for (const revision of revisions) await this.#requireStaged(ctx, revision);
+    const doc = await this.#readSplits(ctx);
+    const { split } = request;
+    doc.splits[split.deployment_id] = {
+      bundle_id: split.bundle_id,
+      ...(split.generation === undefined ? {} : { generation: split.generation }),
+      entries: split.entries.map(({ revision_id, weight_bps }) => ({ revision_id, weight_bps })),
+    };
+    await writeJsonFile(await this.#splitsFile(ctx), doc);
+    ctx.log?.({ event: "local-process.traffic-applied", deployment_id: split.deployment_id });
+    return toAppliedRuntimeConfig(ctx.envId, doc.splits);
+  }
+
+  async runtimeConfig(ctx: HandlerContext) {
+    return toAppliedRuntimeConfig(ctx.envId, (await this.#readSplits(ctx)).splits);
+  }
+
+  async status(ctx: HandlerContext): Promise<RevisionRuntimeStatus[]> {
+    const root = await ctx.dataDir("revisions");
+    const out: RevisionRuntimeStatus[] = [];
+    for (const name of (await readdir(root)).sort()) {
+      if (!ID_PATTERN.test(name)) continue;
+      const staged = await this.#stageRecord(ctx, name);
+      if (staged === undefined) continue;
+      const record = await this.#processRecord(ctx, name);
+      const base = { revision_id: name, deployment_id: staged.deployment_id };
+      if (record === undefined) {
+        out.push({ ...base, state: "stopped" });
+      } else if (await isOurProcess(record.pid, record.runtime_bin, name)) {
+        out.push({
+          ...base,
+          state: "running",
+          pid: record.pid,
+          ...(record.public_port === null ? {} : { url: `http://127.0.0.1:${record.public_port}/` }),
+          ...(record.admin_port === null ? {} : { admin_url: `https://127.0.0.1:${record.admin_port}` }),
+          started_at: record.started_at,
+          log: record.log,
+        });
+      } else {
+        out.push({ ...base, state: "failed", pid: record.pid, started_at: record.started_at, log: record.log });
+      }
+    }
+    return out;
+  }
+
+  async destroy(ctx: HandlerContext) {
+    const stopped: string[] = [];
+    const processes = await ctx.dataDir("processes");
+    for (const name of (await readdir(processes)).sort()) {
+      if (!name.endsWith(".json")) continue;
+      const revisionId = name.slice(0, -".json".length);
+      if (ID_PATTERN.test(revisionId) && (await this.#stop(ctx, revisionId))) stopped.push(revisionId);
+    }
+    for (const area of ["revisions", "processes", "traffic", "archived", "admin-tls"]) {
+      await removeTree(await ctx.dataDir(area));
+    }
+    ctx.log?.({ event: "local-process.destroyed", stopped });
+    return { stopped };
+  }
+}
+
+function localProcessPreflight(deployer: LocalProcessDeployer): PreflightCheck[] {
+  return [
+    {
+      name: "node-version",
+      timeoutMs: 1_000,
+      installHint: "install Node.js 22 or newer (https://nodejs.org)",
+      async run() {
+        const major = Number(process.versions.node.split(".")[0]);
+        return { ok: major >= 22, detail: `node ${process.versions.node} at ${process.execPath}` };
+      },
+    },
+    {
+      name: "runtime-built",
+      timeoutMs: 1_000,
+      installHint: "build the runtime: pnpm --filter @greentic/runtime build (or set GREENTIC_RUNTIME_BIN)",
+      async run() {
+        let bin: string;
+        try {
+          bin = deployer.runtimeBin();
+        } catch (error) {
+          return { ok: false, detail: `@greentic/runtime is not installed: ${(error as Error).message}` };
+        }
+        return existsSync(bin) ? { ok: true, detail: bin } : { ok: false, detail: `${bin} does not exist` };
+      },
+    },
+  ];
+}
+
+/** `greentic.deployer.local-process`: revisions as detached runtime processes on this machine. */
+export function localProcessDeployerHandler(options: LocalProcessOptions = {}): EnvPackHandler {
+  const deployer = new LocalProcessDeployer(options);
+  return {
+    slot: "deployer",
+    descriptorPath: "greentic.deployer.local-process",
+    supportedVersions: "^0.1.0",
+    description: "Runs each warmed revision as a local runtime process on a loopback port (kept running after the CLI exits).",
+    answersSchema: LocalProcessAnswersSchema,
+    deployer,
+    credentials: {
+      requirements: () => [],
+      async validate() {
+        const checks = await Promise.all(localProcessPreflight(deployer).map((check) => check.run(AbortSignal.timeout(check.timeoutMs))));
+        const missing = localProcessPreflight(deployer)
+          .filter((_, index) => !checks[index]!.ok)
+          .map((check) => check.name);
+        return { result: missing.length === 0 ? "pass" : "fail", missing_capabilities: missing, checked_at: new Date().toISOString() };
+      },
+    },
+    preflight: () => localProcessPreflight(deployer),
+  };
+}

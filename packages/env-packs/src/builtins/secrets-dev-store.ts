@@ -1,0 +1,146 @@
+import { randomBytes } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { GreenticError } from "@greentic/deploy-spec";
+import { readJsonFile, refuseSymlink, writeJsonFile } from "../fs-utils.js";
+import type { EnvPackHandler, HandlerContext, RevealOptions } from "../types.js";
+
+const SCHEMA = "greentic.dev-secrets.v1";
+const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,255}$/;
+
+interface SecretsDocument {
+  schema: typeof SCHEMA;
+  secrets: Record<string, { value: string; updated_at: string }>;
+}
+
+function checkKey(key: string): void {
+  if (typeof key !== "string" || !KEY_PATTERN.test(key)) {
+    throw new GreenticError("invalid-argument", `secret key ${JSON.stringify(key)} is not valid`, {
+      hint: "use 1-256 characters from A-Z a-z 0-9 _ . - /, starting with a letter or digit",
+      details: { key },
+    });
+  }
+}
+
+async function secretsFile(ctx: HandlerContext): Promise<string> {
+  return join(await ctx.dataDir("secrets"), "secrets.json");
+}
+
+async function readDocument(file: string): Promise<SecretsDocument> {
+  await refuseSymlink(file);
+  const info = await stat(file).catch(() => undefined);
+  if (info !== undefined && (info.mode & 0o077) !== 0) {
+    throw new GreenticError("integrity", `${file} is readable by other users (mode ${(info.mode & 0o777).toString(8)})`, {
+      path: file,
+      hint: `run chmod 600 ${file}`,
+    });
+  }
+  // Parse errors would quote the file's text, i.e. secret values: report them without detail.
+  let doc: unknown;
+  try {
+    doc = await readJsonFile(file);
+  } catch (error) {
+    if (error instanceof GreenticError && error.kind === "integrity") {
+      throw new GreenticError("integrity", `${file} is not valid JSON`, { path: file, hint: "restore the secrets file from a backup" });
+    }
+    throw error;
+  }
+  if (doc === undefined) return { schema: SCHEMA, secrets: {} };
+  const candidate = doc as Partial<SecretsDocument>;
+  if (candidate.schema !== SCHEMA || typeof candidate.secrets !== "object" || candidate.secrets === null) {
+    throw new GreenticError("integrity", `${file} is not a ${SCHEMA} document`, { path: file, hint: "restore the secrets file from a backup" });
+  }
+  return candidate as SecretsDocument;
+}
+
+/**
+ * `greentic.secrets.dev-store`: secrets of one environment in a 0600 JSON file in its data
+ * area. Values never appear in errors or log events. Writes are serialized per file within a
+ * process; cross-process callers go through the environment lock.
+ */
+export function devStoreSecretsHandler(): EnvPackHandler {
+  const queues = new Map<string, Promise<unknown>>();
+  const serialize = <T>(file: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (queues.get(file) ?? Promise.resolve()).then(fn, fn);
+    queues.set(file, run.catch(() => undefined));
+    return run;
+  };
+  const mutate = async <T>(ctx: HandlerContext, fn: (doc: SecretsDocument) => T): Promise<T> => {
+    const file = await secretsFile(ctx);
+    return serialize(file, async () => {
+      const doc = await readDocument(file);
+      const result = fn(doc);
+      await writeJsonFile(file, doc, 0o600);
+      return result;
+    });
+  };
+  return {
+    slot: "secrets",
+    descriptorPath: "greentic.secrets.dev-store",
+    supportedVersions: "^0.1.0",
+    description: "Development secrets store: one 0600 JSON file per environment on this machine. Not for production.",
+    secrets: {
+      async put(ctx, key, value) {
+        checkKey(key);
+        if (typeof value !== "string") {
+          throw new GreenticError("invalid-argument", `secret ${JSON.stringify(key)}: the value must be a string`, { hint: "pass the value as text" });
+        }
+        const result = await mutate(ctx, (doc) => {
+          const created = doc.secrets[key] === undefined;
+          doc.secrets[key] = { value, updated_at: new Date().toISOString() };
+          return { key, created };
+        });
+        ctx.log?.({ event: "secrets.put", key, created: result.created });
+        return result;
+      },
+      async get(ctx, key, options: RevealOptions) {
+        checkKey(key);
+        if (options?.reveal !== true) {
+          throw new GreenticError("invalid-argument", `reading secret ${JSON.stringify(key)} needs an explicit reveal`, {
+            hint: "pass {reveal: true} (op secrets get --reveal)",
+          });
+        }
+        const file = await secretsFile(ctx);
+        const entry = (await serialize(file, () => readDocument(file))).secrets[key];
+        if (entry === undefined) {
+          throw new GreenticError("not-found", `secret ${JSON.stringify(key)} does not exist in environment ${ctx.envId}`, {
+            hint: "list the keys with op secrets list",
+            details: { key },
+          });
+        }
+        return entry.value;
+      },
+      async list(ctx) {
+        const file = await secretsFile(ctx);
+        return Object.keys((await serialize(file, () => readDocument(file))).secrets).sort();
+      },
+      async delete(ctx, key) {
+        checkKey(key);
+        const result = await mutate(ctx, (doc) => {
+          const deleted = doc.secrets[key] !== undefined;
+          delete doc.secrets[key];
+          return { key, deleted };
+        });
+        ctx.log?.({ event: "secrets.delete", key, deleted: result.deleted });
+        return result;
+      },
+      async rotate(ctx, key, options = {}) {
+        checkKey(key);
+        const value = options.value ?? randomBytes(32).toString("base64url");
+        const result = await mutate(ctx, (doc) => {
+          if (doc.secrets[key] === undefined) {
+            throw new GreenticError("not-found", `secret ${JSON.stringify(key)} does not exist in environment ${ctx.envId}`, {
+              hint: "create it first with op secrets put",
+              details: { key },
+            });
+          }
+          const rotated_at = new Date().toISOString();
+          doc.secrets[key] = { value, updated_at: rotated_at };
+          return { key, rotated_at };
+        });
+        ctx.log?.({ event: "secrets.rotate", key });
+        return result;
+      },
+    },
+  };
+}

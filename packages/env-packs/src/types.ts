@@ -1,0 +1,284 @@
+import type { CapabilitySlot } from "@greentic/deploy-spec";
+import type { z } from "zod";
+
+/**
+ * What a handler sees of the environment it acts for. Handlers never see the store itself:
+ * they get the environment id, a private data area and the slot's answers.
+ */
+export interface HandlerContext {
+  /** The environment id, e.g. `local`. */
+  envId: string;
+  /**
+   * Absolute path of a per-environment data area (`revisions`, `processes`, `admin-tls`,
+   * `secrets`, ...), created on demand. Only local handlers keep files there.
+   */
+  dataDir(area: string): Promise<string>;
+  /** The slot's answers (`env-packs/<slot>/answers.json`), already parsed, if any. */
+  answers?: unknown;
+  /** Receives structured progress events; must never be given secret values. */
+  log?(event: HandlerLogEvent): void;
+}
+
+/** A structured progress event from a handler. */
+export interface HandlerLogEvent {
+  /** Dotted event name, e.g. `local-process.started`. */
+  event: string;
+  level?: "debug" | "info" | "warn" | "error";
+  [field: string]: unknown;
+}
+
+/** Outcome of one preflight probe. */
+export interface PreflightResult {
+  ok: boolean;
+  /** One line saying what was found (a version, a path, why it failed). */
+  detail: string;
+}
+
+/** A check run before a handler is used: a tool present, a version, credentials reachable. */
+export interface PreflightCheck {
+  /** Stable name, e.g. `node-version`, `runtime-built`. */
+  name: string;
+  /** Runs the probe. It should stop when `signal` aborts (the timeout). */
+  run(signal: AbortSignal): Promise<PreflightResult>;
+  /** Upper bound for `run`; the check fails when it is exceeded. */
+  timeoutMs: number;
+  /** What to do when the check fails, e.g. `install Node 22 from https://nodejs.org`. */
+  installHint: string;
+}
+
+/** The part of a revision a deployer needs (a structural subset of `greentic.revision.v1`). */
+export interface RevisionRef {
+  revision_id: string;
+  deployment_id: string;
+  bundle_id: string;
+}
+
+/** One weighted entry of a traffic split (basis points). */
+export interface SplitEntry {
+  revision_id: string;
+  weight_bps: number;
+}
+
+/** The part of a `greentic.traffic-split.v1` a deployer applies. */
+export interface TrafficSplitInput {
+  deployment_id: string;
+  bundle_id: string;
+  entries: readonly SplitEntry[];
+  generation?: number;
+}
+
+/** `stage` input: the revision and the `.gtbundle` file to stage for it. */
+export interface StageRequest {
+  revision: RevisionRef;
+  /** Path of the bundle file (`.gtbundle`) to copy, verify and extract. */
+  bundlePath: string;
+}
+
+/** `stage` result. `bundle_digest` is `sha256:<hex>` of the staged copy. */
+export interface StageOutcome {
+  revision_id: string;
+  bundle_digest: string;
+  /** Where the deployer keeps the staged bundle (handler-specific; informational). */
+  location?: string;
+  /** True when the revision was already staged with the same digest (nothing done). */
+  unchanged?: boolean;
+}
+
+/** `warm` input. */
+export interface WarmRequest {
+  revision: RevisionRef;
+  /** How long the health gate may wait for readiness. Default: handler-specific. */
+  timeoutMs?: number;
+}
+
+/** The reference's health-gate outcome, sent as data. */
+export type HealthGateOutcome =
+  | { ok: true; url?: string }
+  | { ok: false; failure: HealthGateFailure };
+
+export interface HealthGateFailure {
+  /** Names of the failed checks, e.g. `["process-start"]`, `["readiness"]`. */
+  failed_checks: string[];
+  message: string;
+}
+
+/** `applyTrafficSplit` input: the split, and the environment's revisions it may reference. */
+export interface ApplyTrafficSplitRequest {
+  split: TrafficSplitInput;
+  revisions: readonly RevisionRef[];
+}
+
+/** What a deployer currently applies: one block per split entry, in order. */
+export interface AppliedRuntimeConfig {
+  env_id: string;
+  revisions: AppliedRuntimeRevision[];
+}
+
+export interface AppliedRuntimeRevision {
+  deployment_id: string;
+  bundle_id: string;
+  revision_id: string;
+  weight_bps: number;
+}
+
+/** A revision as the deployer sees it on the host. Revisions never staged are absent. */
+export interface RevisionRuntimeStatus {
+  revision_id: string;
+  deployment_id: string;
+  /** `running`: process alive; `stopped`: staged, not running; `failed`: record left by a dead process. */
+  state: "running" | "stopped" | "failed";
+  pid?: number;
+  /** Public URL of a running revision, e.g. `http://127.0.0.1:41233/`. */
+  url?: string;
+  /** Admin endpoint (mTLS), e.g. `https://127.0.0.1:41234`. */
+  admin_url?: string;
+  started_at?: string;
+  /** Log file of the process. */
+  log?: string;
+}
+
+/** Deployer options for `drain`. */
+export interface DrainOptions {
+  /** How long to wait for the process to exit after SIGTERM. */
+  timeoutMs?: number;
+}
+
+/** Result of `destroy`: the revisions whose processes were stopped. */
+export interface DestroyOutcome {
+  stopped: string[];
+}
+
+/**
+ * The deployer slot. Every method is idempotent and checks the request before touching
+ * anything: an unknown revision is `not-found`, an invalid split (bad weights, sum other than
+ * 10 000, duplicate or foreign revision) is `validation`.
+ */
+export interface Deployer {
+  stage(ctx: HandlerContext, request: StageRequest): Promise<StageOutcome>;
+  /** Starts (or confirms) the revision and waits for readiness; a failed gate is data, not a throw. */
+  warm(ctx: HandlerContext, request: WarmRequest): Promise<HealthGateOutcome>;
+  /** Stops taking traffic and stops the revision's process. */
+  drain(ctx: HandlerContext, revision: RevisionRef, options?: DrainOptions): Promise<void>;
+  /** Stops anything left of the revision and forgets it (staged files included). */
+  archive(ctx: HandlerContext, revision: RevisionRef): Promise<void>;
+  applyTrafficSplit(ctx: HandlerContext, request: ApplyTrafficSplitRequest): Promise<AppliedRuntimeConfig>;
+  status(ctx: HandlerContext): Promise<RevisionRuntimeStatus[]>;
+  /** What the deployer currently applies, to compare with the spec projection (drift). */
+  runtimeConfig(ctx: HandlerContext): Promise<AppliedRuntimeConfig>;
+  /** Stops every revision of the environment and removes the deployer's records. */
+  destroy(ctx: HandlerContext): Promise<DestroyOutcome>;
+}
+
+/** A credential or capability a deployer needs. */
+export interface CredentialRequirement {
+  name: string;
+  description: string;
+  /** True when the operator must supply material (a key, a token); false for ambient access. */
+  material: boolean;
+}
+
+/** The reference's `greentic.credentials.v1` validation block. */
+export interface CredentialsValidation {
+  result: "pass" | "fail";
+  missing_capabilities: string[];
+  checked_at: string;
+}
+
+/** Every deployer declares what it needs, even when that is nothing. */
+export interface DeployerCredentials {
+  requirements(): CredentialRequirement[];
+  validate(ctx: HandlerContext): Promise<CredentialsValidation>;
+}
+
+/** Options of `SecretsStore.get`: reading a value is an explicit act. */
+export interface RevealOptions {
+  reveal: true;
+}
+
+/** Options of `SecretsStore.rotate`. */
+export interface RotateOptions {
+  /** The new value; a random 32-byte base64url value when absent. */
+  value?: string;
+}
+
+/** The secrets slot. Values never appear in logs, events or error messages. */
+export interface SecretsStore {
+  put(ctx: HandlerContext, key: string, value: string): Promise<{ key: string; created: boolean }>;
+  /** Throws `not-found` for an unknown key; throws `invalid-argument` without `{reveal: true}`. */
+  get(ctx: HandlerContext, key: string, options: RevealOptions): Promise<string>;
+  /** Keys only, sorted. */
+  list(ctx: HandlerContext): Promise<string[]>;
+  delete(ctx: HandlerContext, key: string): Promise<{ key: string; deleted: boolean }>;
+  rotate(ctx: HandlerContext, key: string, options?: RotateOptions): Promise<{ key: string; rotated_at: string }>;
+}
+
+/** A structured telemetry event. */
+export interface TelemetryEvent {
+  name: string;
+  at?: string;
+  level?: "debug" | "info" | "warn" | "error";
+  attributes?: Record<string, unknown>;
+}
+
+export interface TelemetrySink {
+  emit(ctx: HandlerContext, event: TelemetryEvent): Promise<void>;
+}
+
+/** Key-value store used by the sessions and state slots. Values are JSON. */
+export interface KeyValueStore {
+  get(ctx: HandlerContext, key: string): Promise<unknown>;
+  set(ctx: HandlerContext, key: string, value: unknown): Promise<void>;
+  delete(ctx: HandlerContext, key: string): Promise<boolean>;
+  /** Keys, sorted, optionally those starting with `prefix`. */
+  list(ctx: HandlerContext, prefix?: string): Promise<string[]>;
+}
+
+/** One revoked subject (a key id, a certificate fingerprint, a token id). */
+export interface RevocationEntry {
+  subject: string;
+  reason?: string;
+  revoked_at: string;
+}
+
+/** The revocation slot: a list of revoked subjects. */
+export interface RevocationList {
+  revoke(ctx: HandlerContext, subject: string, reason?: string): Promise<RevocationEntry>;
+  isRevoked(ctx: HandlerContext, subject: string): Promise<boolean>;
+  list(ctx: HandlerContext): Promise<RevocationEntry[]>;
+}
+
+/**
+ * An env-pack handler: what a descriptor such as `greentic.deployer.local-process@0.1.0`
+ * resolves to. A handler fills the capability matching its slot.
+ */
+export interface EnvPackHandler {
+  slot: CapabilitySlot;
+  /** The registry key: the descriptor without its version, e.g. `greentic.secrets.dev-store`. */
+  descriptorPath: string;
+  /** Semver range of descriptor versions this handler serves, e.g. `^0.1.0`. */
+  supportedVersions: string;
+  /** One sentence for `env-packs list` and doctor. */
+  description: string;
+  /** Schema of the slot's answers file (zod); see `answersJsonSchema`. */
+  answersSchema?: z.ZodType;
+  preflight?(): PreflightCheck[];
+  deployer?: Deployer;
+  /** Required for a deployer (the registry refuses a deployer without it). */
+  credentials?: DeployerCredentials;
+  secrets?: SecretsStore;
+  telemetry?: TelemetrySink;
+  sessions?: KeyValueStore;
+  state?: KeyValueStore;
+  revocation?: RevocationList;
+}
+
+/** Stable codes in `GreenticError.details.code` for registry and plugin errors. */
+export type RegistryErrorCode =
+  | "unknown-kind"
+  | "version-unsupported"
+  | "slot-mismatch"
+  | "duplicate-registration"
+  | "deployer-missing-credentials"
+  | "invalid-handler"
+  | "plugin-missing"
+  | "plugin-broken";

@@ -1,0 +1,63 @@
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { onTestFinished } from "vitest";
+import type { HandlerContext, HandlerLogEvent } from "../src/index.js";
+
+/** A temp directory removed when the test finishes. */
+export async function testDir(prefix = "env-packs-"): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  onTestFinished(async () => {
+    await rm(dir, { recursive: true, force: true }).catch(async () => {
+      // read-only staged bundles: give write permission back first
+      const { execFile } = await import("node:child_process");
+      await new Promise((resolve) => execFile("chmod", ["-R", "u+w", dir], resolve));
+      await rm(dir, { recursive: true, force: true });
+    });
+  });
+  return dir;
+}
+
+/** A handler context whose data areas live under `root/<envId>/<area>`. */
+export function contextFor(root: string, envId = "local", extra: Partial<HandlerContext> = {}): HandlerContext & { events: HandlerLogEvent[] } {
+  const events: HandlerLogEvent[] = [];
+  return {
+    envId,
+    async dataDir(area: string) {
+      const dir = join(root, envId, area);
+      await mkdir(dir, { recursive: true });
+      return dir;
+    },
+    log: (event) => events.push(event),
+    events,
+    ...extra,
+  };
+}
+
+/**
+ * Builds the runtime's JavaScript (tsup only: declarations are not needed to run it), one
+ * build at a time across test files: concurrent tsup runs would clean each other's dist/.
+ */
+export async function buildRuntime(): Promise<void> {
+  const { execFile } = await import("node:child_process");
+  const { promisify } = await import("node:util");
+  const { stat } = await import("node:fs/promises");
+  const { setTimeout: sleep } = await import("node:timers/promises");
+  const repo = join(import.meta.dirname, "../../..");
+  const lock = join(tmpdir(), "greentic-env-packs-runtime-build.lock");
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch {
+      const age = Date.now() - (await stat(lock).then((s) => s.mtimeMs).catch(() => Date.now()));
+      if (age > 180_000) await rm(lock, { recursive: true, force: true });
+      await sleep(200);
+    }
+  }
+  try {
+    await promisify(execFile)("pnpm", ["--filter", "@greentic/runtime", "exec", "tsup"], { cwd: repo });
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}

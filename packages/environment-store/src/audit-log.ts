@@ -1,0 +1,301 @@
+import { constants } from "node:fs";
+import { open, readFile, truncate } from "node:fs/promises";
+import { join } from "node:path";
+import { GreenticError, sha256Hex } from "@greentic/deploy-spec";
+import { ensureDir, errnoCode, ioError, writeAtomic } from "./fs-safe.js";
+import type { AuditEventRecord, AuditQuery, AuditVerification } from "./types.js";
+
+export const AUDIT_FILE = "events.jsonl";
+/** `{last_hash, lines}` of the newest event: lets an append detect a deleted or edited tail in O(1). */
+export const AUDIT_HEAD_FILE = "head.json";
+
+interface AuditHead {
+  schema: "greentic.audit-head.v1";
+  last_hash: string;
+  lines: number;
+}
+
+interface Tail {
+  /** Bytes of the last complete line, without its newline. */
+  line: string | undefined;
+  /** File size after dropping a torn (newline-less) tail. */
+  size: number;
+}
+
+/** Reads the last complete line, reading only the end of the file; truncates a torn final line. */
+async function readTail(file: string, repair: boolean): Promise<Tail> {
+  let handle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (errnoCode(error) === "ENOENT") return { line: undefined, size: 0 };
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    let chunk = 64 * 1024;
+    for (;;) {
+      const start = Math.max(0, size - chunk);
+      const buf = Buffer.alloc(size - start);
+      await handle.read(buf, 0, buf.length, start);
+      let end = buf.length;
+      if (end > 0 && buf[end - 1] !== 0x0a) {
+        // A crash mid-append leaves a line without its newline: it was never committed.
+        const lastNl = buf.lastIndexOf(0x0a);
+        if (lastNl < 0 && start > 0) {
+          chunk *= 4;
+          continue;
+        }
+        end = lastNl + 1;
+        if (repair) await truncate(file, start + end);
+      }
+      const body = buf.subarray(0, Math.max(0, end - 1));
+      const prevNl = body.lastIndexOf(0x0a);
+      if (prevNl < 0 && start > 0) {
+        chunk *= 4;
+        continue;
+      }
+      const line = end === 0 ? undefined : body.subarray(prevNl + 1).toString("utf8");
+      return { line, size: start + end };
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readHead(dir: string): Promise<AuditHead | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, AUDIT_HEAD_FILE), "utf8")) as AuditHead;
+  } catch (error) {
+    if (errnoCode(error) === "ENOENT") return undefined;
+    throw new GreenticError("integrity", `${join(dir, AUDIT_HEAD_FILE)} is unreadable: ${(error as Error).message}`, {
+      path: join(dir, AUDIT_HEAD_FILE),
+      hint: "run verifyAudit; if the log verifies, delete head.json and it is rebuilt on the next append",
+    });
+  }
+}
+
+function prevHashOf(line: string): string | undefined {
+  try {
+    const value = (JSON.parse(line) as { prev_hash?: unknown }).prev_hash;
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function countLines(file: string): Promise<number> {
+  let count = 0;
+  await scanLines(file, () => {
+    count++;
+  });
+  return count;
+}
+
+/**
+ * Appends one event to `<dir>/events.jsonl` with `prev_hash` = SHA-256 of the previous line,
+ * then fdatasyncs. Must run under the environment lock. Before appending it checks that the
+ * file's last line is the one recorded in head.json, so a deleted or edited tail is refused
+ * instead of being silently chained over.
+ */
+export async function appendAuditEvent(root: string, dir: string, event: AuditEventRecord): Promise<AuditEventRecord> {
+  const file = join(dir, AUDIT_FILE);
+  try {
+    await ensureDir(root, dir);
+    const tail = await readTail(file, true);
+    const head = await readHead(dir);
+    let lines: number;
+    const tailHash = tail.line === undefined ? undefined : sha256Hex(tail.line);
+    if (head === undefined) {
+      lines = tail.line === undefined ? 0 : await countLines(file);
+    } else if (head.last_hash === tailHash) {
+      lines = head.lines;
+    } else if (tail.line !== undefined && prevHashOf(tail.line) === head.last_hash) {
+      lines = head.lines + 1; // the previous append landed but its head update did not
+    } else {
+      throw new GreenticError("integrity", `${file}: the last line does not match ${AUDIT_HEAD_FILE} (events were deleted or edited); refusing to append`, {
+        path: file,
+        hint: "run verifyAudit to find the first bad line, then repairAudit to quarantine the damaged log",
+      });
+    }
+    const chained: AuditEventRecord = { ...event };
+    if (tailHash !== undefined) chained.prev_hash = tailHash;
+    const line = JSON.stringify(chained);
+    const handle = await open(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    try {
+      await handle.write(`${line}\n`);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    const newHead: AuditHead = { schema: "greentic.audit-head.v1", last_hash: sha256Hex(line), lines: lines + 1 };
+    await writeAtomic(root, join(dir, AUDIT_HEAD_FILE), `${JSON.stringify(newHead)}\n`);
+    return chained;
+  } catch (error) {
+    if (error instanceof GreenticError && error.kind === "integrity") throw error;
+    throw new GreenticError("audit", `appending to ${file} failed: ${error instanceof Error ? error.message : String(error)}`, {
+      path: file,
+      hint: "make the audit directory writable again",
+      cause: error,
+    });
+  }
+}
+
+/**
+ * The `prev_hash` the next appended event will carry (undefined for an empty log), after the
+ * same tail checks as an append. Lets a caller record the chained event before appending it.
+ */
+export async function nextPrevHash(dir: string): Promise<string | undefined> {
+  const tail = await readTail(join(dir, AUDIT_FILE), false);
+  return tail.line === undefined ? undefined : sha256Hex(tail.line);
+}
+
+/** The event id of the last line, if any (used to tell whether a journalled event landed). */
+export async function lastAuditEventId(dir: string): Promise<string | undefined> {
+  const tail = await readTail(join(dir, AUDIT_FILE), false);
+  if (tail.line === undefined) return undefined;
+  try {
+    return (JSON.parse(tail.line) as { event_id?: string }).event_id;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Calls `onLine` for each complete line, streaming the file in large chunks. */
+export async function scanLines(file: string, onLine: (line: string, lineNo: number) => void): Promise<void> {
+  let handle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (errnoCode(error) === "ENOENT") return;
+    throw ioError("reading", file, error);
+  }
+  try {
+    const buf = Buffer.alloc(4 * 1024 * 1024);
+    let carry = "";
+    let lineNo = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const text = carry + buf.toString("utf8", 0, bytesRead);
+      let start = 0;
+      for (;;) {
+        const nl = text.indexOf("\n", start);
+        if (nl < 0) break;
+        onLine(text.slice(start, nl), ++lineNo);
+        start = nl + 1;
+      }
+      carry = text.slice(start);
+    }
+    // A final line without newline is a torn append, not an event.
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Lists events in file order, filtered. A cheap substring test rules lines out before any
+ * JSON.parse, so a selective filter over 100 000 events parses only the candidates. With
+ * `limit`, the newest `limit` matches are returned.
+ */
+export async function listAuditEvents(dir: string, query: AuditQuery = {}): Promise<AuditEventRecord[]> {
+  const needles: string[] = [];
+  if (query.noun !== undefined) needles.push(`"noun":${JSON.stringify(query.noun)}`);
+  if (query.verb !== undefined) needles.push(`"verb":${JSON.stringify(query.verb)}`);
+  if (query.actor !== undefined) needles.push(`"user":${JSON.stringify(query.actor)}`);
+  const since = query.since === undefined ? undefined : new Date(query.since).toISOString();
+  if (since !== undefined && since === "Invalid Date") throw new GreenticError("invalid-argument", `since ${String(query.since)} is not a date`);
+  const limit = query.limit;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+    throw new GreenticError("invalid-argument", `limit must be a positive integer, got ${String(limit)}`, { hint: "pass e.g. limit: 100" });
+  }
+  const out: AuditEventRecord[] = [];
+  await scanLines(join(dir, AUDIT_FILE), (line) => {
+    for (const needle of needles) if (!line.includes(needle)) return;
+    if (since !== undefined) {
+      const at = line.indexOf('"ts":"');
+      // Compare at second resolution only: other writers may use other fraction widths.
+      if (at >= 0 && line.slice(at + 6, at + 25) < since.slice(0, 19)) return;
+    }
+    let event: AuditEventRecord;
+    try {
+      event = JSON.parse(line) as AuditEventRecord;
+    } catch {
+      return;
+    }
+    if (query.noun !== undefined && event.noun !== query.noun) return;
+    if (query.verb !== undefined && event.verb !== query.verb) return;
+    if (query.actor !== undefined && event.actor?.user !== query.actor) return;
+    if (since !== undefined && !(new Date(event.ts).getTime() >= new Date(since).getTime())) return;
+    out.push(event);
+    if (limit !== undefined && out.length > limit * 2) out.splice(0, out.length - limit);
+  });
+  return limit === undefined ? out : out.slice(-limit);
+}
+
+/**
+ * Walks the hash chain and reports the first bad line. A mismatch is classified by looking at
+ * its neighbours: a line whose successor chains to its predecessor was inserted; a prev_hash
+ * naming a later line means reordering; a generation gap means deletion; otherwise an edit.
+ */
+export async function verifyAuditLog(dir: string): Promise<AuditVerification> {
+  const file = join(dir, AUDIT_FILE);
+  const lines: string[] = [];
+  await scanLines(file, (line) => {
+    lines.push(line);
+  });
+  const hashes = lines.map((l) => sha256Hex(l));
+  const position = new Map(hashes.map((h, i) => [h, i]));
+  const parsed = lines.map((l) => {
+    try {
+      return JSON.parse(l) as AuditEventRecord;
+    } catch {
+      return undefined;
+    }
+  });
+  let chained = false;
+  for (let i = 0; i < lines.length; i++) {
+    const event = parsed[i];
+    const lineNo = i + 1;
+    if (!event) return { ok: false, lines: lines.length, line: lineNo, reason: `line ${lineNo} is not valid JSON: it was edited or torn` };
+    const prev = event.prev_hash;
+    if (prev === undefined) {
+      if (chained) return { ok: false, lines: lines.length, line: lineNo, reason: `line ${lineNo} has no prev_hash after chained lines: it was inserted or edited` };
+      continue; // events written before the chain existed (e.g. by the reference) form an unchained prefix
+    }
+    chained = true;
+    if (i > 0 && prev === hashes[i - 1]) continue;
+    const next = parsed[i + 1];
+    if (i > 0 && next?.prev_hash === hashes[i - 1]) {
+      return { ok: false, lines: lines.length, line: lineNo, reason: `line ${lineNo} does not belong in the chain: it was inserted` };
+    }
+    const at = position.get(prev);
+    if (at !== undefined && at !== i - 1) {
+      return { ok: false, lines: lines.length, line: lineNo, reason: `line ${lineNo} chains to line ${at + 1}, not to line ${i}: lines were reordered` };
+    }
+    if (i === 0) {
+      return { ok: false, lines: lines.length, line: 1, reason: "line 1 chains to a previous event that is not in the file: lines were deleted from the start" };
+    }
+    const before = parsed[i - 1];
+    if (before?.new_generation !== undefined && event.previous_generation !== undefined && event.previous_generation > before.new_generation) {
+      return {
+        ok: false,
+        lines: lines.length,
+        line: lineNo,
+        reason: `line ${lineNo} follows generation ${before.new_generation} but starts from ${event.previous_generation}: lines were deleted before it`,
+      };
+    }
+    return { ok: false, lines: lines.length, line: i, reason: `line ${i} does not hash to the prev_hash recorded by line ${lineNo}: it was edited (or a line after it deleted)` };
+  }
+  const head = await readHead(dir);
+  if (head !== undefined) {
+    const last = hashes[hashes.length - 1];
+    if (head.lines > lines.length) {
+      return { ok: false, lines: lines.length, line: lines.length + 1, reason: `${AUDIT_HEAD_FILE} records ${head.lines} events but the file has ${lines.length}: lines were deleted from the end` };
+    }
+    if (last !== head.last_hash && !(head.lines + 1 === lines.length && parsed[lines.length - 1]?.prev_hash === head.last_hash)) {
+      return { ok: false, lines: lines.length, line: lines.length, reason: `line ${lines.length} does not match ${AUDIT_HEAD_FILE}: the end of the log was edited` };
+    }
+  }
+  return { ok: true, lines: lines.length };
+}

@@ -1,0 +1,32 @@
+import { GreenticError } from "@greentic/deploy-spec";
+
+/**
+ * Why `segment` cannot be used as one path component inside the store, or `undefined` when it
+ * can. Ids become directory names, so anything that could escape or hide one is refused.
+ */
+export function unsafeSegmentReason(segment: string): string | undefined {
+  if (segment === "") return "it is empty";
+  if (segment === "." || segment === "..") return `"${segment}" is a relative path component`;
+  if (segment.startsWith(".")) return "it starts with a dot (reserved for store internals)";
+  if (segment.includes("\0")) return "it contains a NUL byte";
+  const bad = /[/\\:\s]/u.exec(segment);
+  if (bad) return `it contains ${JSON.stringify(bad[0])} (/, \\, : and whitespace are not allowed)`;
+  if (Buffer.byteLength(segment) > 200) return "it is longer than 200 bytes";
+  return undefined;
+}
+
+/** Throws `invalid-argument` unless `envId` is usable as a store directory name. */
+export function assertSafeEnvId(envId: unknown, what = "environment id"): asserts envId is string {
+  if (typeof envId !== "string") {
+    throw new GreenticError("invalid-argument", `${what} must be a string, got ${typeof envId}`, {
+      hint: "pass an id such as `local` or `staging`",
+    });
+  }
+  const reason = unsafeSegmentReason(envId);
+  if (reason !== undefined) {
+    throw new GreenticError("invalid-argument", `${what} ${JSON.stringify(envId)} is not allowed: ${reason}`, {
+      hint: "use letters, digits, '-', '_' or '.', not starting with '.'",
+      details: { value: envId },
+    });
+  }
+}

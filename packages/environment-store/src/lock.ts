@@ -1,0 +1,199 @@
+import * as fs from "node:fs";
+import { readFile, rm, stat } from "node:fs/promises";
+import { hostname, userInfo } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import lockfile from "proper-lockfile";
+import { ulid } from "ulid";
+import { GreenticError } from "@greentic/deploy-spec";
+import { ensureDir, errnoCode, ioError, writeAtomic } from "./fs-safe.js";
+
+/** Who holds an environment's lock, as recorded inside the lock directory. */
+export interface LockRecord {
+  /** Random id of this acquisition; `forceUnlock` needs it. */
+  id: string;
+  pid: number;
+  host: string;
+  user: string;
+  /** What the holder is doing, e.g. `traffic set`. */
+  operation: string;
+  /** RFC 3339 UTC. */
+  acquired_at: string;
+}
+
+export interface LockSettings {
+  /** A lock whose mtime is older than this is reclaimed (proper-lockfile's minimum is 2000 ms). */
+  staleMs: number;
+  /** How long to wait for a held lock before failing with `locked`. */
+  timeoutMs: number;
+}
+
+const OWNER_FILE = "owner.json";
+
+/** Lock directories held by this process; their removal is a release, not a stale reclaim. */
+const heldHere = new Set<string>();
+
+/**
+ * proper-lockfile removes lock directories with `rmdir`, which fails once the owner record sits
+ * inside. This fs shim removes them recursively, and before reclaiming a lock it believes stale
+ * it checks the mtime again, so a lock that was just re-taken by another reclaimer is left alone.
+ */
+function lockFs(staleMs: number): typeof fs {
+  const rmdir = (path: fs.PathLike, callback: (err: NodeJS.ErrnoException | null) => void): void => {
+    const target = String(path);
+    if (heldHere.has(target)) {
+      fs.rm(target, { recursive: true }, callback);
+      return;
+    }
+    fs.stat(target, (err, st) => {
+      if (err) return callback(err);
+      if (st.mtimeMs >= Date.now() - staleMs) {
+        return callback(Object.assign(new Error("Lock file is already being held"), { code: "ELOCKED" }));
+      }
+      fs.rm(target, { recursive: true }, callback);
+    });
+  };
+  const rmdirSync = (path: fs.PathLike): void => fs.rmSync(String(path), { recursive: true, force: true });
+  return { ...fs, rmdir, rmdirSync } as unknown as typeof fs;
+}
+
+/** An acquired lock. `assertOwned` must pass right before every commit step. */
+export class HeldLock {
+  compromised: Error | undefined;
+  constructor(
+    readonly dir: string,
+    readonly record: LockRecord,
+    private readonly releaseFn: () => Promise<void>,
+  ) {}
+
+  /** Throws `locked` if the lock was compromised or another process now owns it. */
+  async assertOwned(envId: string): Promise<void> {
+    if (this.compromised === undefined) {
+      const current = await readLockRecord(this.dir);
+      if (current?.id === this.record.id) return;
+      this.compromised = new Error(current ? `now held by ${describeHolder(current)}` : "the lock directory disappeared");
+    }
+    throw new GreenticError("locked", `lost the lock on environment ${envId} (${this.compromised.message}); the transaction was aborted before its commit point`, {
+      hint: "retry; the next writer rolls back any partial work",
+    });
+  }
+
+  async release(): Promise<void> {
+    try {
+      await this.releaseFn();
+    } catch {
+      // Already released or compromised: the directory belongs to someone else now.
+    } finally {
+      heldHere.delete(this.dir);
+    }
+  }
+}
+
+export function describeHolder(r: LockRecord): string {
+  return `pid ${r.pid} on ${r.host} (user ${r.user}, operation "${r.operation}", since ${r.acquired_at}, lock id ${r.id})`;
+}
+
+/** Reads the owner record of a lock directory; `undefined` if there is no (complete) record. */
+export async function readLockRecord(lockDir: string): Promise<LockRecord | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(join(lockDir, OWNER_FILE), "utf8")) as LockRecord;
+    return typeof parsed.id === "string" ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? "unknown";
+  }
+}
+
+/**
+ * Takes the lock directory `lockDir` (created by proper-lockfile with mkdir), writes the owner
+ * record with a fresh nonce, then re-reads it: two processes can both reclaim the same stale
+ * lock (proper-lockfile #121), and only the one whose nonce is on disk proceeds.
+ */
+export async function acquireLock(root: string, lockDir: string, envId: string, operation: string, settings: LockSettings): Promise<HeldLock> {
+  const locksDir = join(lockDir, "..");
+  await ensureDir(root, locksDir);
+  const deadline = Date.now() + settings.timeoutMs;
+  let delay = 5;
+  for (;;) {
+    let release: (() => Promise<void>) | undefined;
+    let held: HeldLock | undefined;
+    try {
+      release = await lockfile.lock(lockDir.slice(0, -".lock".length), {
+        lockfilePath: lockDir,
+        realpath: false,
+        stale: settings.staleMs,
+        retries: 0,
+        fs: lockFs(settings.staleMs),
+        onCompromised: (err: Error) => {
+          if (held) held.compromised = err;
+        },
+      });
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code !== "ELOCKED" && code !== "ENOENT" && code !== "ENOTEMPTY") throw ioError("locking", lockDir, error);
+    }
+    if (release) {
+      heldHere.add(lockDir);
+      const record: LockRecord = {
+        id: ulid(),
+        pid: process.pid,
+        host: hostname(),
+        user: currentUser(),
+        operation,
+        acquired_at: new Date().toISOString(),
+      };
+      held = new HeldLock(lockDir, record, release);
+      try {
+        await writeAtomic(root, join(lockDir, OWNER_FILE), `${JSON.stringify(record)}\n`);
+        const onDisk = await readLockRecord(lockDir);
+        if (onDisk?.id === record.id && held.compromised === undefined) return held;
+      } catch {
+        // The directory vanished under us: someone reclaimed it. Try again.
+      }
+      await held.release();
+    }
+    if (Date.now() >= deadline) {
+      const holder = await readLockRecord(lockDir);
+      throw new GreenticError(
+        "locked",
+        `environment ${envId} is locked by ${holder ? describeHolder(holder) : "another process"}; gave up after ${settings.timeoutMs} ms`,
+        {
+          hint: `retry when it finishes; a lock whose holder died is reclaimed after ${settings.staleMs} ms, or remove it with forceUnlock and the lock id`,
+          details: holder ? { lock: holder } : undefined,
+        },
+      );
+    }
+    await sleep(Math.min(delay, Math.max(1, deadline - Date.now())) * (0.5 + Math.random()));
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+/** Removes a lock directory, but only if its owner record carries `lockId`. */
+export async function forceRemoveLock(lockDir: string, envId: string, lockId: string): Promise<LockRecord> {
+  const holder = await readLockRecord(lockDir);
+  if (!holder) {
+    const exists = await stat(lockDir).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) throw new GreenticError("not-found", `environment ${envId} is not locked`, { hint: "nothing to unlock" });
+    throw new GreenticError("precondition-failed", `the lock on environment ${envId} has no owner record yet; lock id ${lockId} cannot be matched`, {
+      hint: "wait a moment and read lockInfo again",
+    });
+  }
+  if (holder.id !== lockId) {
+    throw new GreenticError("precondition-failed", `lock id ${lockId} does not match the lock on environment ${envId}, held by ${describeHolder(holder)}`, {
+      hint: "read the current lock id with lockInfo and make sure its holder is really gone",
+      details: { expected: lockId, actual: holder.id },
+    });
+  }
+  await rm(lockDir, { recursive: true, force: true });
+  return holder;
+}

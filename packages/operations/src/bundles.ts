@@ -1,0 +1,105 @@
+import {
+  GreenticError,
+  engine,
+  isUlid,
+  type AddBundleResult,
+  type BundleDeployment,
+  type RemoveBundleResult,
+  type Revision,
+  type TrafficSplit,
+  type UpdateBundleResult,
+} from "@greentic/deploy-spec";
+import { checkEnvArgument, mutate, parseAnswers, withCommit, type OperationsContext } from "./context.js";
+import { required } from "./env.js";
+import type { Mutated, MutationOptions } from "./types.js";
+
+/** `op bundles list <env>` result. */
+export interface BundlesListResult {
+  environment_id: string;
+  bundles: BundleDeployment[];
+}
+
+/** `op bundles show <env> <deployment>`: the deployment, its revisions and its traffic split. */
+export interface BundleShowResult {
+  environment_id: string;
+  deployment: BundleDeployment;
+  revisions: Revision[];
+  traffic_split: TrafficSplit | null;
+}
+
+/** `op bundles add`: a new bundle deployment, one per `(bundle_id, customer_id)`. */
+export async function bundlesAdd(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<AddBundleResult>> {
+  const payload = parseAnswers("bundles add", answers, options);
+  const outcome = await mutate(ctx, {
+    envId: payload.environment_id,
+    noun: "bundles",
+    verb: "add",
+    payload,
+    options,
+    transform: (current, tx) => engine.addBundle(required(current, payload.environment_id), payload, tx),
+  });
+  return withCommit(outcome);
+}
+
+/** `op bundles update`: status, route binding, revenue share, config overrides. */
+export async function bundlesUpdate(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<UpdateBundleResult>> {
+  const payload = parseAnswers("bundles update", answers, options);
+  const outcome = await mutate(ctx, {
+    envId: payload.environment_id,
+    noun: "bundles",
+    verb: "update",
+    payload,
+    options,
+    transform: (current, tx) => engine.updateBundle(required(current, payload.environment_id), payload, tx),
+  });
+  return withCommit(outcome);
+}
+
+/** `op bundles remove`: refused while the deployment has a split or unarchived revisions. */
+export async function bundlesRemove(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<RemoveBundleResult>> {
+  const payload = parseAnswers("bundles remove", answers, options);
+  const outcome = await mutate(ctx, {
+    envId: payload.environment_id,
+    noun: "bundles",
+    verb: "remove",
+    payload,
+    options,
+    transform: (current, tx) => engine.removeBundle(required(current, payload.environment_id), payload, tx),
+  });
+  return withCommit(outcome);
+}
+
+/** `op bundles list <env>`. */
+export async function bundlesList(ctx: OperationsContext, envId: string): Promise<BundlesListResult> {
+  const id = checkEnvArgument(envId);
+  const { environment } = await ctx.store.load(id);
+  return { environment_id: id, bundles: environment.bundles };
+}
+
+/** `op bundles show <env> <deployment>`. */
+export async function bundlesShow(ctx: OperationsContext, envId: string, deploymentId: string): Promise<BundleShowResult> {
+  const id = checkEnvArgument(envId);
+  checkUlidArgument(deploymentId, "deployment_id");
+  const { environment } = await ctx.store.load(id);
+  const deployment = environment.bundles.find((b) => b.deployment_id === deploymentId);
+  if (deployment === undefined) {
+    throw new GreenticError("not-found", `deployment ${deploymentId} does not exist in environment ${id}`, {
+      hint: "list deployments with `op bundles list`",
+      details: { deployment_id: deploymentId },
+    });
+  }
+  return {
+    environment_id: id,
+    deployment,
+    revisions: environment.revisions.filter((r) => r.deployment_id === deploymentId),
+    traffic_split: environment.traffic_splits.find((s) => s.deployment_id === deploymentId) ?? null,
+  };
+}
+
+/** Checks a positional ULID argument (`invalid-argument` when malformed). */
+export function checkUlidArgument(value: unknown, field: string): string {
+  if (!isUlid(value)) {
+    throw new GreenticError("invalid-argument", `${field} ${JSON.stringify(value)} is not a ULID`, { path: field, hint: "ids are 26-character ULIDs, as printed by the list verbs" });
+  }
+  return value;
+}

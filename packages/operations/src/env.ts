@@ -1,0 +1,231 @@
+import {
+  GreenticError,
+  assertPrecondition,
+  engine,
+  type CreateEnvironmentResult,
+  type Environment,
+  type EnvironmentRuntime,
+  type InitEnvironmentResult,
+  type UpdateEnvironmentResult,
+} from "@greentic/deploy-spec";
+import { doctorEnvironment, type DoctorReport } from "@greentic/env-packs";
+import type {
+  BackupInfo,
+  EnvironmentSummary,
+  MigrateDevApplied,
+  MigrateDevCheck,
+  MigrateStateApplied,
+  MigrateStateCheck,
+  Precondition,
+} from "@greentic/environment-store";
+import { ulid } from "ulid";
+import { boundHandler, checkEnvArgument, handlerContext, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
+import type { Mutated, MutationOptions } from "./types.js";
+
+/** `op env show`: the stored environment, its `runtime.json` (or null), and the version to pin. */
+export interface EnvShowResult {
+  environment: Environment;
+  runtime: EnvironmentRuntime | null;
+  etag: string;
+  generation: number;
+}
+
+/** Options of `env destroy`. */
+export interface EnvDestroyOptions {
+  /** Must be `true`: destroying stops every revision and removes the environment. */
+  confirm: boolean;
+  /** Pin the state the caller decided on (ETag and/or generation). */
+  precondition?: Precondition | undefined;
+}
+
+/** `op env destroy` result. */
+export interface EnvDestroyResult {
+  environment_id: string;
+  /** Revisions whose processes the deployer stopped. */
+  stopped_revisions: string[];
+  destroyed: true;
+}
+
+/** `op env lock show` result. */
+export interface EnvLockResult {
+  environment_id: string;
+  /** The lock record while someone holds the lock, or null. */
+  lock: unknown;
+}
+
+/** `op env init`: created / healed / untouched. Untouched writes nothing and audits nothing. */
+export async function envInit(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<InitEnvironmentResult>> {
+  const payload = parseAnswers("env init", answers, options);
+  const envId = payload.environment_id;
+  if (await ctx.store.exists(envId)) {
+    const loaded = await ctx.store.load(envId);
+    // Decide on the loaded copy: an environment that already has every default is left alone.
+    const preview = engine.initLocalEnvironment(loaded.environment, payload, { now: new Date().toISOString(), newId: ulid });
+    if (preview.result.outcome === "untouched") {
+      if (options.precondition !== undefined) assertPrecondition(options.precondition, loaded);
+      return { ...preview.result, etag: loaded.etag, generation: loaded.generation, idempotency: "applied" };
+    }
+  }
+  const outcome = await mutate(ctx, {
+    envId,
+    noun: "env",
+    verb: "init",
+    payload,
+    options,
+    create: true,
+    transform: (current, tx) => engine.initLocalEnvironment(current, payload, tx),
+  });
+  return withCommit(outcome);
+}
+
+/** `op env create`: a new environment with no pack bindings (`conflict` if it exists). */
+export async function envCreate(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<CreateEnvironmentResult>> {
+  const payload = parseAnswers("env create", answers, options);
+  const outcome = await mutate(ctx, {
+    envId: payload.environment_id,
+    noun: "env",
+    verb: "create",
+    payload,
+    options,
+    create: true,
+    transform: (current, tx) => engine.createEnvironment(current, payload, tx),
+  });
+  return withCommit(outcome);
+}
+
+/** `op env update`: tri-state field updates (`{value}` / `{clear: true}` / absent). */
+export async function envUpdate(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<UpdateEnvironmentResult>> {
+  const payload = parseAnswers("env update", answers, options);
+  const outcome = await mutate(ctx, {
+    envId: payload.environment_id,
+    noun: "env",
+    verb: "update",
+    payload,
+    options,
+    transform: (current, tx) => engine.updateEnvironment(required(current, payload.environment_id), payload, tx),
+  });
+  return withCommit(outcome);
+}
+
+/** `op env show <env>`. */
+export async function envShow(ctx: OperationsContext, envId: string): Promise<EnvShowResult> {
+  const id = checkEnvArgument(envId);
+  const loaded = await ctx.store.load(id);
+  return { environment: loaded.environment, runtime: loaded.runtime ?? null, etag: loaded.etag, generation: loaded.generation };
+}
+
+/** `op env list`: every environment, sorted by id (corrupt ones flagged, not hidden). */
+export async function envList(ctx: OperationsContext): Promise<EnvironmentSummary[]> {
+  return ctx.store.list();
+}
+
+/**
+ * `op env doctor <env>`: one report of every problem (bindings, registry, revisions vs the
+ * deployer, preflights). A store that cannot be loaded is part of the report, not a throw;
+ * only a missing environment is `not-found`.
+ */
+export async function envDoctor(ctx: OperationsContext, envId: string, options: { runPreflight?: boolean } = {}): Promise<DoctorReport> {
+  const id = checkEnvArgument(envId);
+  if (!(await ctx.store.exists(id))) throw notFoundEnv(id);
+  let env: Environment;
+  try {
+    env = (await ctx.store.load(id)).environment;
+  } catch (loadError) {
+    return doctorEnvironment({ environment_id: id, loadError }, ctx.registry);
+  }
+  const context = env.packs.some((p) => p.slot === "deployer") ? await handlerContext(ctx, id, "deployer") : undefined;
+  return doctorEnvironment(env, ctx.registry, {
+    ...(options.runPreflight === undefined ? {} : { runPreflight: options.runPreflight }),
+    ...(context === undefined ? {} : { context }),
+  });
+}
+
+/**
+ * `op env destroy <env>`: stops every revision through the bound deployer, then removes the
+ * environment from the store (its history is kept aside). Needs `{confirm: true}`.
+ */
+export async function envDestroy(ctx: OperationsContext, envId: string, options: EnvDestroyOptions): Promise<EnvDestroyResult> {
+  const id = checkEnvArgument(envId);
+  if (options?.confirm !== true) {
+    throw new GreenticError("invalid-argument", `destroying environment ${id} needs confirmation`, {
+      hint: "pass {confirm: true} (`op env destroy <env> --confirm`)",
+      details: { code: "confirmation-required" },
+    });
+  }
+  const loaded = await ctx.store.load(id);
+  // Checked before stopping anything: a stale decision must not kill running revisions.
+  if (options.precondition !== undefined) assertPrecondition(options.precondition, loaded);
+  let stopped: string[] = [];
+  if (loaded.environment.packs.some((p) => p.slot === "deployer")) {
+    const { handler } = await boundHandler(ctx, loaded.environment, "deployer");
+    progress(ctx, "env.destroy.stop", `stopping every revision of ${id}`);
+    stopped = (await handler.deployer!.destroy(await handlerContext(ctx, id, "deployer"))).stopped;
+  }
+  await ctx.store.destroy(id, { actor: ctx.actor, precondition: options.precondition });
+  return { environment_id: id, stopped_revisions: stopped, destroyed: true };
+}
+
+/** `op env backups <env>`: backups of the environment's stored files, oldest first. */
+export async function envBackups(ctx: OperationsContext, envId: string): Promise<BackupInfo[]> {
+  return ctx.store.listBackups(checkEnvArgument(envId));
+}
+
+/** `op env restore <env>`: brings a backup back as a new generation; the precondition must pin the current state. */
+export async function envRestore(ctx: OperationsContext, envId: string, backupId: string, precondition: Precondition): Promise<Mutated<{ restored: string; file: string }>> {
+  const id = checkEnvArgument(envId);
+  if (typeof backupId !== "string" || backupId.length === 0) {
+    throw new GreenticError("invalid-argument", "backup id is empty", { hint: "list backups with `op env backups <env>`" });
+  }
+  const outcome = await ctx.store.restore(id, backupId, precondition, { actor: ctx.actor });
+  return withCommit(outcome);
+}
+
+/** `op env lock show <env>`. */
+export async function envLockShow(ctx: OperationsContext, envId: string): Promise<EnvLockResult> {
+  const id = checkEnvArgument(envId);
+  return { environment_id: id, lock: (await ctx.store.lockInfo(id)) ?? null };
+}
+
+/** `op env lock force-unlock <env> <lock-id>`: removes a lock left by a dead process. */
+export async function envForceUnlock(ctx: OperationsContext, envId: string, lockId: string): Promise<EnvLockResult> {
+  const id = checkEnvArgument(envId);
+  if (typeof lockId !== "string" || lockId.length === 0) {
+    throw new GreenticError("invalid-argument", "lock id is empty", { hint: "read it with `op env lock show <env>`" });
+  }
+  return { environment_id: id, lock: await ctx.store.forceUnlock(id, lockId) };
+}
+
+/** `op env migrate-dev <target> --check|--apply`. */
+export async function envMigrateDev(ctx: OperationsContext, target: string, mode: "check" | "apply"): Promise<MigrateDevCheck | MigrateDevApplied> {
+  const id = checkEnvArgument(target);
+  if (mode === "check") return ctx.store.migrateDev(id, { mode: "check" });
+  if (mode === "apply") return ctx.store.migrateDev(id, { mode: "apply", ...(ctx.actor === undefined ? {} : { actor: ctx.actor }) });
+  throw badMode(mode);
+}
+
+/** `op env migrate-state <env> --check|--apply [--state-dir]`. */
+export async function envMigrateState(ctx: OperationsContext, envId: string, mode: "check" | "apply", stateDir?: string): Promise<MigrateStateCheck | MigrateStateApplied> {
+  const id = checkEnvArgument(envId);
+  const dir = stateDir === undefined ? {} : { stateDir };
+  if (mode === "check") return ctx.store.migrateState(id, { mode: "check", ...dir });
+  if (mode === "apply") return ctx.store.migrateState(id, { mode: "apply", ...dir, ...(ctx.actor === undefined ? {} : { actor: ctx.actor }) });
+  throw badMode(mode);
+}
+
+function badMode(mode: unknown): GreenticError {
+  return new GreenticError("invalid-argument", `mode must be "check" or "apply", got ${JSON.stringify(mode)}`, { hint: "run with --check first, then --apply" });
+}
+
+/** `not-found` for an environment id. */
+export function notFoundEnv(envId: string): GreenticError {
+  return new GreenticError("not-found", `environment ${envId} does not exist`, {
+    hint: "list environments with `op env list`, or create one with `op env init` / `op env create`",
+    details: { environment_id: envId },
+  });
+}
+
+/** The current document of a non-creating transaction (the store passes it when the env exists). */
+export function required(current: Environment | undefined, envId: string): Environment {
+  if (current === undefined) throw notFoundEnv(envId);
+  return current;
+}

@@ -1,0 +1,36 @@
+import type { AuditActor } from "@greentic/deploy-spec";
+import { createDefaultRegistry, type EnvPackRegistry } from "@greentic/env-packs";
+import { LocalFsStore } from "@greentic/environment-store";
+import type { OperationsContext, OperationsStore } from "./context.js";
+import type { ProgressEvent } from "./types.js";
+
+/** Options of {@link createOperations}. */
+export interface OperationsOptions {
+  /** Environments root of the local store; default `$GREENTIC_HOME/environments` or `~/.greentic/environments`. Ignored with `store`. */
+  storeRoot?: string | undefined;
+  /** A store to use instead of the local filesystem store at `storeRoot`. */
+  store?: OperationsStore | undefined;
+  /** Env-pack registry; default: the built-ins plus plugins named in `GREENTIC_ENV_PACK_PLUGINS` (loaded on demand). */
+  registry?: EnvPackRegistry | undefined;
+  /** Who acts, as recorded in audit events; default: the local OS user. */
+  actor?: AuditActor | undefined;
+  /** Receives progress events of long verbs (deploy, warm, destroy) and handler events. */
+  onProgress?: ((event: ProgressEvent) => void) | undefined;
+  /** Health-gate timeout for warming a revision, in ms; default: the deployer's. */
+  warmTimeoutMs?: number | undefined;
+}
+
+/**
+ * Builds the context every verb function takes as its first argument: the store (the local
+ * filesystem store at `storeRoot` unless one is given), the env-pack registry, the actor and
+ * the progress sink. Cheap: nothing is read until a verb runs.
+ */
+export function createOperations(options: OperationsOptions = {}): OperationsContext {
+  return {
+    store: options.store ?? new LocalFsStore({ root: options.storeRoot }),
+    registry: options.registry ?? createDefaultRegistry(),
+    actor: options.actor,
+    onProgress: options.onProgress,
+    warmTimeoutMs: options.warmTimeoutMs,
+  };
+}

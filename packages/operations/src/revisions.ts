@@ -1,0 +1,266 @@
+import { resolve } from "node:path";
+import {
+  GreenticError,
+  engine,
+  transitionRevision,
+  type Environment,
+  type HealthGateOutcome as EngineGate,
+  type Revision,
+  type RevisionResult,
+  type WarmRevisionResult,
+} from "@greentic/deploy-spec";
+import type { Deployer, HandlerContext, RevisionRef, RevisionRuntimeStatus } from "@greentic/env-packs";
+import type { TransformOutcome } from "@greentic/environment-store";
+import { ulid } from "ulid";
+import { checkUlidArgument } from "./bundles.js";
+import { boundHandler, checkEnvArgument, handlerContext, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
+import { required } from "./env.js";
+import type { Mutated, MutationOptions } from "./types.js";
+
+/** `op revisions stage` result: the staged revision (with its `bundle_digest`). */
+export type StageResult = Mutated<RevisionResult>;
+
+/** `op revisions warm` result; `url` is where the revision answers, when the deployer says. */
+export type WarmResult = Mutated<WarmRevisionResult & { url?: string }>;
+
+/** `op revisions list <env>` result. */
+export interface RevisionsListResult {
+  environment_id: string;
+  revisions: Revision[];
+}
+
+/** `op revisions show <env> <revision>`: the record, the splits routing to it, and what the deployer runs. */
+export interface RevisionShowResult {
+  environment_id: string;
+  revision: Revision;
+  traffic: { deployment_id: string; weight_bps: number }[];
+  /** The deployer's view (process, url), or null when it has nothing for the revision. */
+  runtime: RevisionRuntimeStatus | null;
+}
+
+/** Engine context for a preview run on a loaded copy (nothing is stored). */
+function previewContext() {
+  return { now: new Date().toISOString(), newId: ulid };
+}
+
+function refOf(revision: Pick<Revision, "revision_id" | "deployment_id" | "bundle_id">): RevisionRef {
+  return { revision_id: revision.revision_id, deployment_id: revision.deployment_id, bundle_id: revision.bundle_id };
+}
+
+/** The bound deployer of a loaded environment and its handler context. */
+export async function deployerOf(ctx: OperationsContext, env: Environment): Promise<{ deployer: Deployer; hctx: HandlerContext }> {
+  const { handler } = await boundHandler(ctx, env, "deployer");
+  if (handler.deployer === undefined) {
+    throw new GreenticError("internal", `the deployer env-pack ${handler.descriptorPath} has no deployer capability`, { hint: "fix the env-pack plugin" });
+  }
+  return { deployer: handler.deployer, hctx: await handlerContext(ctx, env.environment_id, "deployer") };
+}
+
+/**
+ * `op revisions stage`: stages the bundle file through the bound deployer (copy, hash,
+ * extract), then records the revision as `staged` with that `bundle_digest` and the next
+ * sequence. The staged copy is removed again when the record cannot be committed.
+ */
+export async function revisionsStage(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<StageResult> {
+  const payload = parseAnswers("revisions stage", answers, options);
+  if (payload.bundle_path === undefined) {
+    throw new GreenticError("validation", `${options.source ?? "revisions stage answers"}: bundle_path: required field is missing (the .gtbundle file to stage)`, {
+      path: "bundle_path",
+      issues: [{ path: "bundle_path", code: "missing-field", message: "required field is missing (the .gtbundle file to stage)" }],
+      hint: "build the bundle with `op bundles build` and name the file in bundle_path",
+    });
+  }
+  const envId = payload.environment_id;
+  const { environment } = await ctx.store.load(envId);
+  const deployment = environment.bundles.find((b) => b.deployment_id === payload.deployment_id);
+  if (deployment === undefined) {
+    throw new GreenticError("not-found", `deployment ${payload.deployment_id} does not exist in environment ${envId}`, {
+      hint: "add the bundle first with `op bundles add` (or use `op deploy`)",
+      details: { deployment_id: payload.deployment_id },
+    });
+  }
+  const { deployer, hctx } = await deployerOf(ctx, environment);
+  const revisionId = payload.revision_id ?? ulid();
+  const ref = refOf({ revision_id: revisionId, deployment_id: deployment.deployment_id, bundle_id: deployment.bundle_id });
+  progress(ctx, "revisions.stage", `staging ${payload.bundle_path} as revision ${revisionId}`, { revision_id: revisionId });
+  const staged = await deployer.stage(hctx, { revision: ref, bundlePath: resolve(payload.bundle_path) });
+  const discard = async () => {
+    if (staged.unchanged !== true) await deployer.archive(hctx, ref).catch(() => undefined);
+  };
+  let outcome;
+  try {
+    outcome = await mutate(ctx, {
+      envId,
+      noun: "revisions",
+      verb: "stage",
+      payload,
+      options,
+      transform: (current, tx) =>
+        engine.stageRevision(
+          required(current, envId),
+          {
+            environment_id: envId,
+            deployment_id: payload.deployment_id,
+            revision_id: revisionId,
+            bundle_digest: staged.bundle_digest,
+            bundle_source_uri: payload.bundle_source_uri,
+            drain_seconds: payload.drain_seconds,
+          },
+          tx,
+        ),
+    });
+  } catch (error) {
+    await discard();
+    throw error;
+  }
+  // A replay answers with the revision staged the first time: the copy made now is surplus.
+  if (outcome.result.revision.revision_id !== revisionId) await discard();
+  return withCommit(outcome);
+}
+
+/** staged → warming, as its own committed step so that observers see the gate running. */
+function beginWarm(current: Environment | undefined, envId: string, revisionId: string, now: string): TransformOutcome<{ revision: Revision }> {
+  const env = structuredClone(required(current, envId));
+  const i = env.revisions.findIndex((r) => r.revision_id === revisionId);
+  if (i < 0) throw new GreenticError("not-found", `revision ${revisionId} does not exist in environment ${envId}`, { hint: "list revisions with `op revisions list`" });
+  const revision = transitionRevision(env.revisions[i]!, "warming", now);
+  env.revisions[i] = revision;
+  return { environment: env, result: { revision }, target: { revision_id: revisionId, lifecycle: "warming" } };
+}
+
+/**
+ * `op revisions warm`: staged → warming (committed), then the deployer's real health gate,
+ * then `ready`, or `failed` committed-on-error and thrown as `conflict`
+ * (`details.code: health-gate-failed`). A revision already `ready` is re-confirmed with the
+ * deployer (a dead process is restarted) and stays `ready`.
+ */
+export async function revisionsWarm(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<WarmResult> {
+  const payload = parseAnswers("revisions warm", answers, options);
+  const envId = payload.environment_id;
+  const { environment } = await ctx.store.load(envId);
+  // The engine's own guards (unknown revision, wrong state, stale expected_lifecycle) before any side effect.
+  engine.warmRevision(environment, { ...payload, health_gate: { ok: true } }, previewContext());
+  const revision = environment.revisions.find((r) => r.revision_id === payload.revision_id)!;
+  const { deployer, hctx } = await deployerOf(ctx, environment);
+
+  let precondition = options.precondition;
+  let expected = payload.expected_lifecycle;
+  if (revision.lifecycle === "staged") {
+    await mutate(ctx, {
+      envId,
+      noun: "revisions",
+      verb: "warm",
+      payload: {},
+      options: { precondition },
+      request: null,
+      transform: (current, tx) => beginWarm(current, envId, revision.revision_id, tx.now),
+    });
+    // The caller's pin was for the state before warming; the final commit pins "still warming".
+    precondition = undefined;
+    expected = "warming";
+  }
+
+  progress(ctx, "revisions.warm", `waiting for revision ${revision.revision_id} to become ready`, { revision_id: revision.revision_id });
+  let gate: EngineGate;
+  let url: string | undefined;
+  try {
+    const outcome = await deployer.warm(hctx, { revision: refOf(revision), ...(ctx.warmTimeoutMs === undefined ? {} : { timeoutMs: ctx.warmTimeoutMs }) });
+    if (outcome.ok) {
+      gate = { ok: true };
+      url = outcome.url;
+    } else gate = { ok: false, failure: outcome.failure };
+  } catch (error) {
+    // A deployer that throws counts as a failed gate: the revision must not stay `warming`.
+    gate = { ok: false, failure: { failed_checks: ["deployer"], message: error instanceof Error ? error.message : String(error) } };
+  }
+
+  if (revision.lifecycle === "ready" && !gate.ok) {
+    throw new GreenticError("conflict", `revision ${revision.revision_id} is ready but its health gate fails now: ${gate.failure.message}`, {
+      hint: "see `op env doctor`; move traffic away and archive it, or deploy again",
+      details: { code: "health-gate-failed", revision_id: revision.revision_id, failed_checks: gate.failure.failed_checks },
+    });
+  }
+  const committed = await mutate(ctx, {
+    envId,
+    noun: "revisions",
+    verb: "warm",
+    payload,
+    options: { ...options, precondition },
+    transform: (current, tx) =>
+      engine.warmRevision(required(current, envId), { environment_id: envId, revision_id: revision.revision_id, expected_lifecycle: expected, health_gate: gate }, tx),
+  });
+  const result = withCommit(committed);
+  return url === undefined ? result : { ...result, url };
+}
+
+/** `op revisions drain`: ready → draining, then the deployer stops taking traffic and stops the process. */
+export async function revisionsDrain(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<RevisionResult>> {
+  const payload = parseAnswers("revisions drain", answers, options);
+  const envId = payload.environment_id;
+  const { environment } = await ctx.store.load(envId);
+  const { deployer, hctx } = await deployerOf(ctx, environment);
+  const outcome = await mutate(ctx, {
+    envId,
+    noun: "revisions",
+    verb: "drain",
+    payload,
+    options,
+    transform: (current, tx) => engine.drainRevision(required(current, envId), payload, tx),
+  });
+  // Runs on a replay too: a retry with the same key finishes a drain whose process stop failed.
+  await deployer.drain(hctx, refOf(outcome.result.revision));
+  return withCommit(outcome);
+}
+
+/**
+ * `op revisions archive`: refused (`conflict`) while a traffic split references the revision;
+ * then the deployer stops anything left and removes the staged files.
+ */
+export async function revisionsArchive(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<RevisionResult>> {
+  const payload = parseAnswers("revisions archive", answers, options);
+  const envId = payload.environment_id;
+  const { environment } = await ctx.store.load(envId);
+  const { deployer, hctx } = await deployerOf(ctx, environment);
+  const outcome = await mutate(ctx, {
+    envId,
+    noun: "revisions",
+    verb: "archive",
+    payload,
+    options,
+    transform: (current, tx) => engine.archiveRevision(required(current, envId), payload, tx),
+  });
+  try {
+    await deployer.archive(hctx, refOf(outcome.result.revision));
+  } catch (error) {
+    // Never staged on this host (or already forgotten): there is nothing to stop.
+    if (!(error instanceof GreenticError && error.kind === "not-found")) throw error;
+  }
+  return withCommit(outcome);
+}
+
+/** `op revisions list <env> [--deployment]`. */
+export async function revisionsList(ctx: OperationsContext, envId: string, filter: { deploymentId?: string | undefined } = {}): Promise<RevisionsListResult> {
+  const id = checkEnvArgument(envId);
+  if (filter.deploymentId !== undefined) checkUlidArgument(filter.deploymentId, "deployment_id");
+  const { environment } = await ctx.store.load(id);
+  const revisions = environment.revisions.filter((r) => filter.deploymentId === undefined || r.deployment_id === filter.deploymentId);
+  return { environment_id: id, revisions };
+}
+
+/** `op revisions show <env> <revision>`. */
+export async function revisionsShow(ctx: OperationsContext, envId: string, revisionId: string): Promise<RevisionShowResult> {
+  const id = checkEnvArgument(envId);
+  checkUlidArgument(revisionId, "revision_id");
+  const { environment } = await ctx.store.load(id);
+  const revision = environment.revisions.find((r) => r.revision_id === revisionId);
+  if (revision === undefined) {
+    throw new GreenticError("not-found", `revision ${revisionId} does not exist in environment ${id}`, { hint: "list revisions with `op revisions list`", details: { revision_id: revisionId } });
+  }
+  const traffic = environment.traffic_splits.flatMap((s) => s.entries.filter((e) => e.revision_id === revisionId).map((e) => ({ deployment_id: s.deployment_id, weight_bps: e.weight_bps })));
+  let runtime: RevisionRuntimeStatus | null = null;
+  if (environment.packs.some((p) => p.slot === "deployer")) {
+    const { deployer, hctx } = await deployerOf(ctx, environment);
+    runtime = (await deployer.status(hctx)).find((s) => s.revision_id === revisionId) ?? null;
+  }
+  return { environment_id: id, revision, traffic, runtime };
+}

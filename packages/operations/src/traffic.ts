@@ -1,0 +1,88 @@
+import {
+  GreenticError,
+  engine,
+  projectRuntimeConfig,
+  type Environment,
+  type RollbackTrafficResult,
+  type RuntimeConfig,
+  type SetTrafficResult,
+  type TrafficSplit,
+} from "@greentic/deploy-spec";
+import { checkUlidArgument } from "./bundles.js";
+import { checkEnvArgument, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
+import { required } from "./env.js";
+import { deployerOf } from "./revisions.js";
+import type { Mutated, MutationOptions } from "./types.js";
+
+/** `op traffic show <env> [--deployment]`: the splits and the runtime-config projection. */
+export interface TrafficShowResult {
+  environment_id: string;
+  splits: TrafficSplit[];
+  /** What `runtime-config.json` holds (null when no split exists). */
+  runtime_config: RuntimeConfig | null;
+}
+
+async function applyToDeployer(ctx: OperationsContext, env: Environment, split: TrafficSplit): Promise<void> {
+  const { deployer, hctx } = await deployerOf(ctx, env);
+  progress(ctx, "traffic.apply", `applying traffic split generation ${split.generation} of deployment ${split.deployment_id}`, { deployment_id: split.deployment_id });
+  await deployer.applyTrafficSplit(hctx, {
+    split: { deployment_id: split.deployment_id, bundle_id: split.bundle_id, entries: split.entries, generation: split.generation },
+    revisions: env.revisions.map((r) => ({ revision_id: r.revision_id, deployment_id: r.deployment_id, bundle_id: r.bundle_id })),
+  });
+}
+
+/**
+ * `op traffic set`: replaces a deployment's split. Every entry must be a `ready` revision of the
+ * deployment (`conflict` otherwise); the same idempotency key with the same entries is a no-op.
+ * Then the deployer applies it; the store rewrites `runtime-config.json` in the same commit.
+ */
+export async function trafficSet(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<SetTrafficResult>> {
+  const parsed = parseAnswers("traffic set", answers, options);
+  // The split records its key as domain state, so an option key must be the one recorded.
+  const payload = { ...parsed, idempotency_key: options.idempotencyKey ?? parsed.idempotency_key };
+  const envId = payload.environment_id;
+  const { environment } = await ctx.store.load(envId);
+  const outcome = await mutate(ctx, {
+    envId,
+    noun: "traffic",
+    verb: "set",
+    payload,
+    options,
+    transform: (current, tx) => engine.setTraffic(required(current, envId), payload, tx),
+  });
+  // Also on a replay: a retry with the same key finishes an apply that failed half-way.
+  await applyToDeployer(ctx, environment, outcome.result.split);
+  return withCommit(outcome);
+}
+
+/** `op traffic rollback`: restores the previous split (one step); its revisions must still be `ready`. */
+export async function trafficRollback(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<RollbackTrafficResult>> {
+  const payload = parseAnswers("traffic rollback", answers, options);
+  const envId = payload.environment_id;
+  const { environment } = await ctx.store.load(envId);
+  const outcome = await mutate(ctx, {
+    envId,
+    noun: "traffic",
+    verb: "rollback",
+    payload,
+    options,
+    transform: (current, tx) => engine.rollbackTraffic(required(current, envId), payload, tx),
+  });
+  await applyToDeployer(ctx, environment, outcome.result.restored);
+  return withCommit(outcome);
+}
+
+/** `op traffic show <env> [--deployment <id>]`. */
+export async function trafficShow(ctx: OperationsContext, envId: string, filter: { deploymentId?: string | undefined } = {}): Promise<TrafficShowResult> {
+  const id = checkEnvArgument(envId);
+  if (filter.deploymentId !== undefined) checkUlidArgument(filter.deploymentId, "deployment_id");
+  const { environment } = await ctx.store.load(id);
+  if (filter.deploymentId !== undefined && !environment.bundles.some((b) => b.deployment_id === filter.deploymentId)) {
+    throw new GreenticError("not-found", `deployment ${filter.deploymentId} does not exist in environment ${id}`, {
+      hint: "list deployments with `op bundles list`",
+      details: { deployment_id: filter.deploymentId },
+    });
+  }
+  const splits = environment.traffic_splits.filter((s) => filter.deploymentId === undefined || s.deployment_id === filter.deploymentId);
+  return { environment_id: id, splits, runtime_config: projectRuntimeConfig(environment) };
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// The greentic-runtime executable. Imports Node built-ins only (through the server modules) so
+// that the build bundles it into one self-contained file to copy onto a VM or into an image.
+import { loadRuntimeConfig } from "./config.js";
+import { RuntimeFailure } from "./failure.js";
+import { createLogger } from "./log.js";
+import { failureFields, startRuntimeServer, type RuntimeHandle } from "./server.js";
+
+const log = createLogger();
+
+async function main(): Promise<void> {
+  const loaded = loadRuntimeConfig(process.env);
+  if (!loaded.ok) {
+    const [first] = loaded.issues;
+    log.error(`invalid configuration: ${first!.message}`, { variable: first!.variable, value: first!.value, hint: first!.hint, issues: loaded.issues });
+    process.exit(2);
+  }
+  const config = loaded.config;
+  let handle: RuntimeHandle;
+  try {
+    handle = await startRuntimeServer(config);
+  } catch (error) {
+    log.error(`cannot start: ${error instanceof Error ? error.message : String(error)}`, failureFields(error));
+    process.exit(error instanceof RuntimeFailure && error.code === "invalid-config" ? 2 : 1);
+  }
+
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("signal received, draining", { signal, timeout_ms: config.drainTimeoutMs });
+    // A backstop in case closing itself stalls: the bound is the drain timeout plus a grace second.
+    setTimeout(() => {
+      log.warn("forced exit after the drain bound", { signal });
+      process.exit(0);
+    }, config.drainTimeoutMs + 1000).unref();
+    await handle.drain();
+    await handle.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", (s) => void stop(s));
+  process.on("SIGINT", (s) => void stop(s));
+
+  handle.ready.catch(async () => {
+    await handle.close();
+    process.exit(1);
+  });
+}
+
+process.on("uncaughtException", (error) => {
+  log.error("uncaught exception", { error: error.message, stack: error.stack });
+  process.exit(1);
+});
+
+void main();

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds (once) the Debian 12 root used by the single-VM e2e tests and prints its path.
+# The root is cached under $GREENTIC_TESTBED_CACHE (default /var/cache/greentic-testbed)/<recipe-hash>
+# and reused by later runs; concurrent builders serialise on a flock.
+set -euo pipefail
+
+SUITE=bookworm
+MIRROR=${GREENTIC_TESTBED_MIRROR:-http://deb.debian.org/debian}
+# systemd as PID 1, squashfs for bundles, podman + runc for container mode (crun fails on
+# hybrid cgroup hosts: see notes/testbed.md).
+PACKAGES=systemd,systemd-sysv,dbus,squashfs-tools,podman,runc,conmon,netavark,util-linux,passwd
+RECIPE_VERSION=4
+
+CACHE=${GREENTIC_TESTBED_CACHE:-/var/cache/greentic-testbed}
+HASH=$(printf '%s\n' "$SUITE" "$MIRROR" "$PACKAGES" "$RECIPE_VERSION" | sha256sum | cut -c1-16)
+ROOT="$CACHE/$HASH/root"
+
+mkdir -p "$CACHE/$HASH"
+exec 9>"$CACHE/$HASH/.lock"
+flock 9
+
+if [ ! -f "$CACHE/$HASH/.complete" ]; then
+  for tool in debootstrap systemd-nspawn; do
+    command -v "$tool" >/dev/null || { echo "testbed: $tool missing (apt-get install -y debootstrap systemd-container)" >&2; exit 1; }
+  done
+  rm -rf "$ROOT.partial"
+  debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOT.partial" "$MIRROR" >"$CACHE/$HASH/debootstrap.log" 2>&1 \
+    || { tail -n 30 "$CACHE/$HASH/debootstrap.log" >&2; exit 1; }
+  # Podman: the default ulimits exceed this kind of host's hard limits; the testbed boots with a
+  # cgroup v2 hierarchy that has no controllers, so no pids limit; vfs storage works on any
+  # filesystem (overlay-on-overlay does not).
+  mkdir -p "$ROOT.partial/etc/containers"
+  printf '[containers]\ndefault_ulimits = []\npids_limit = 0\n\n[engine]\nruntime = "runc"\ncgroup_manager = "systemd"\nevents_logger = "file"\n' \
+    >"$ROOT.partial/etc/containers/containers.conf"
+  printf '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n' \
+    >"$ROOT.partial/etc/containers/storage.conf"
+  echo testvm >"$ROOT.partial/etc/hostname"
+  # Nothing in the testbed needs these; they only slow down boot or fail without hardware.
+  for unit in systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
+    ln -sf /dev/null "$ROOT.partial/etc/systemd/system/$unit"
+  done
+  rm -rf "$ROOT"
+  mv "$ROOT.partial" "$ROOT"
+  touch "$CACHE/$HASH/.complete"
+fi
+echo "$ROOT"
