@@ -106,16 +106,27 @@ export interface Store {
   op(args: readonly string[], options?: RunOptions): OpResult;
   /** Runs `op ... --json` and asserts success; returns `result`. */
   ok(args: readonly string[], options?: RunOptions): any;
+  /** Stops local revisions and removes the directory (persistent stores). */
+  dispose(): void;
   /** Writes a file next to the store and returns its path. */
   file(name: string, content: string): string;
 }
 
-export function store(): Store {
-  const dir = tempDir("op-store-");
+/**
+ * A store root in a fresh temporary directory. Inside a test it is removed when the test
+ * finishes; pass `persistent` (from beforeAll) and call the returned store's `dispose`.
+ */
+export function store(options: { persistent?: boolean } = {}): Store {
+  const dir = options.persistent ? mkdtempSync(join(tmpdir(), "op-store-")) : tempDir("op-store-");
   const root = join(dir, "home");
   mkdirSync(root);
   const s: Store = {
     root,
+    dispose: () => {
+      // Stop whatever the local deployer started, then remove the files.
+      if (existsSync(join(root, "local"))) op(["env", "destroy", "local", "--confirm", "--store-root", root]);
+      rmSync(dir, { recursive: true, force: true });
+    },
     op: (args, options) => op([...args, "--store-root", root], options),
     ok: (args, options) => {
       const r = s.op([...args, "--json"], options);
@@ -141,6 +152,8 @@ export function digestTree(dir: string): string {
       const p = join(d, name);
       const st = lstatSync(p);
       const rel = relative(dir, p);
+      // Running revisions append to their own runtime logs; those are not store state.
+      if (rel.includes("/data/") && rel.endsWith(".log")) continue;
       if (st.isSymbolicLink()) h.update(`L ${rel} ${readlinkSync(p)}\n`);
       else if (st.isDirectory()) {
         h.update(`D ${rel} ${st.mode}\n`);
@@ -158,18 +171,21 @@ export function digestTree(dir: string): string {
 /** One row of a bad-input table. */
 export interface BadInput {
   name: string;
-  /** Answers file content; `undefined` means the file does not exist. */
-  answers?: string | undefined;
+  /** Answers file content; `undefined`: the file does not exist; `null`: no --answers at all. */
+  answers?: string | null | undefined;
   /** Extra arguments (after the verb). */
   args?: readonly string[];
   /** Runs before the case (e.g. a first call that records an idempotency key); not digested. */
   before?: (s: Store) => void;
   exit: number;
-  kind: string;
-  /** Substrings the error message must contain (the file name is always checked when there is a file). */
+  /** Expected error kind (or any of several). */
+  kind: string | readonly string[];
+  /** Substrings the error message must contain. The answers file name is always checked when the error is about the input. */
   message?: readonly (string | RegExp)[];
   /** The error's `path` field. */
   path?: string;
+  /** Check that the message names the answers file (default: for exit 2). */
+  namesFile?: boolean;
 }
 
 /**
@@ -179,9 +195,10 @@ export interface BadInput {
  */
 export function checkBadInput(s: Store, verb: readonly string[], c: BadInput, fileName = "answers.yaml"): void {
   c.before?.(s);
-  const file = c.answers === undefined ? join(s.root, "..", `missing-${fileName}`) : s.file(fileName, c.answers);
+  const file = c.answers === undefined ? join(s.root, "..", `missing-${fileName}`) : c.answers === null ? "" : s.file(fileName, c.answers);
   const args = [...verb, ...(c.answers === null ? [] : ["--answers", file]), ...(c.args ?? [])];
   const before = digestTree(s.root);
+  const expectedVerb = verb.length === 1 && verb[0] === "deploy" ? "run" : verb[verb.length - 1];
   for (const json of [false, true]) {
     const r = s.op(json ? [...args, "--json"] : args);
     const label = `${c.name} (${json ? "--json" : "human"}): op ${args.join(" ")}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
@@ -189,11 +206,15 @@ export function checkBadInput(s: Store, verb: readonly string[], c: BadInput, fi
     expect(r.stdout, label).toBe("");
     const message: string = json ? r.errorJson?.error?.message : r.stderr;
     if (json) {
-      expect(r.errorJson?.op, label).toBe(verb[verb.length - 1] === "deploy" ? "run" : verb[verb.length - 1]);
-      expect(r.errorJson?.error?.kind, label).toBe(c.kind);
+      expect(r.errorJson?.op, label).toBe(expectedVerb);
+      expect(r.errorJson?.noun, label).toBe(verb[0]);
+      const kinds = typeof c.kind === "string" ? [c.kind] : c.kind;
+      expect(kinds, label).toContain(r.errorJson?.error?.kind);
       if (c.path !== undefined) expect(r.errorJson?.error?.path, label).toBe(c.path);
+    } else {
+      expect(r.stderr, label).toMatch(/^Error: /);
     }
-    expect(message, label).toContain(c.answers === undefined ? `missing-${fileName}` : fileName);
+    if (c.namesFile ?? (c.exit === 2 && c.answers !== null)) expect(message, label).toContain(c.answers === undefined ? `missing-${fileName}` : fileName);
     for (const m of c.message ?? []) {
       if (typeof m === "string") expect(message, label).toContain(m);
       else expect(message, label).toMatch(m);
@@ -204,15 +225,16 @@ export function checkBadInput(s: Store, verb: readonly string[], c: BadInput, fi
 
 /** The cases every mutating verb shares: file problems and payload shape problems. */
 export function commonBadInputs(validYaml: string, opts: { missingField: string; wrongType: [string, string] }): BadInput[] {
+  const lines = validYaml.split("\n");
   return [
     { name: "malformed JSON", answers: '{"environment_id": "local",', exit: 2, kind: "answers-parse", message: ["malformed JSON"] },
     { name: "malformed YAML", answers: "environment_id: [local\n  nope: :", exit: 2, kind: "answers-parse", message: ["malformed YAML"] },
     { name: "empty file", answers: "", exit: 2, kind: "answers-parse", message: ["empty"] },
     { name: "missing file", answers: undefined, exit: 2, kind: "answers-parse", message: ["no such file"] },
-    { name: "unknown field", answers: `${validYaml}surprise: 1\n`, exit: 2, kind: "validation", message: ["surprise", "unknown field"], path: "surprise" },
+    { name: "unknown field", answers: `${validYaml.trimEnd()}\nsurprise: 1\n`, exit: 2, kind: "validation", message: ["surprise", "unknown field"], path: "surprise" },
     {
       name: "missing required field",
-      answers: validYaml.split("\n").filter((l) => !l.startsWith(`${opts.missingField}:`)).join("\n"),
+      answers: lines.filter((l) => !l.startsWith(`${opts.missingField}:`)).join("\n"),
       exit: 2,
       kind: "validation",
       message: [`${opts.missingField}:`],
@@ -220,11 +242,52 @@ export function commonBadInputs(validYaml: string, opts: { missingField: string;
     },
     {
       name: "wrong type",
-      answers: validYaml.split("\n").map((l) => (l.startsWith(`${opts.wrongType[0]}:`) ? `${opts.wrongType[0]}: ${opts.wrongType[1]}` : l)).join("\n"),
+      answers: lines.map((l) => (l.startsWith(`${opts.wrongType[0]}:`) ? `${opts.wrongType[0]}: ${opts.wrongType[1]}` : l)).join("\n"),
       exit: 2,
       kind: "validation",
       message: [`${opts.wrongType[0]}:`],
       path: opts.wrongType[0],
     },
   ];
+}
+
+/** A valid ULID that names nothing. */
+export const UNKNOWN_ULID = "01JB7Z0000000000000000000Z";
+
+/** YAML for a flat payload. */
+export function yaml(fields: Record<string, unknown>): string {
+  return `${Object.entries(fields)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join("\n")}\n`;
+}
+
+let builtBundle: string | undefined;
+
+/** The fixture bundle `fixtures/bundles/hello` built once per test worker with `op bundles build`. */
+export function helloBundle(): string {
+  if (builtBundle && existsSync(builtBundle)) return builtBundle;
+  const dir = mkdtempSync(join(tmpdir(), "op-bundle-"));
+  const out = join(dir, "hello.gtbundle");
+  const r = op(["bundles", "build", join(REPO, "fixtures", "bundles", "hello"), "--bundle-id", "hello", "--bundle-version", "0.1.0", "--out", out, "--json"]);
+  if (r.status !== 0) throw new Error(`bundles build failed: ${r.stderr}`);
+  builtBundle = out;
+  return out;
+}
+
+/** `op env init` (the local environment with its default packs). */
+export function initLocal(s: Store): void {
+  s.ok(["env", "init"]);
+}
+
+/** env init + `op deploy` of the hello bundle: a running, ready revision with 100% traffic. */
+export function deployHello(s: Store): { deployment: string; revision: string; url: string | null } {
+  initLocal(s);
+  const r = s.ok(["deploy", "--bundle", helloBundle()]);
+  return { deployment: r.deployment_id, revision: r.revision_id, url: r.url };
+}
+
+/** Stages the hello bundle as a new revision of `deployment` (no process is started). */
+export function stageHello(s: Store, deployment: string): string {
+  return s.ok(["revisions", "stage", "local", "--deployment", deployment, "--bundle", helloBundle()]).revision.revision_id;
 }

@@ -254,7 +254,8 @@ async function writeState(
     unitHashes: Object.fromEntries(desired.files.map((f) => [f.path, sha256(f.content)])),
     lastResult,
   };
-  await ensureDir(executor, spec.spec.storage.stateDir, 0o750, { uid: observed.user?.uid ?? 0, gid: observed.group ?? 0 }).catch(() => {});
+  // Normally created with its owner by the dir actions; only a failure before them leaves it missing.
+  if (!(await exists(hostPath(executor, spec.spec.storage.stateDir)))) await ensureDir(executor, spec.spec.storage.stateDir, 0o750);
   await writeFileAtomic(executor, layout.stateFile, prettyJson(state as unknown as Record<string, unknown>), 0o644, { uid: 0, gid: 0 });
 }
 

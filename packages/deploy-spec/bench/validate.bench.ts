@@ -62,6 +62,6 @@ const cases: [string, () => unknown][] = [
 ];
 if (validateEnvironment(env).length !== 0) throw new Error("bench environment is invalid");
 const medians = new Map<string, number>();
-for (const [name, fn] of cases) medians.set(name, median(await timeRuns(fn, RUNS, 3)));
+for (const [name, fn] of cases) medians.set(name, median(await timeRuns(fn, RUNS, 5)));
 const base = medians.get("JSON clone (baseline)")!;
 report(`deploy-spec on a ${Math.round(bytes / 1024)} KiB environment (50 deployments, 500 revisions)`, "JSON clone", cases.map(([name]) => ({ name, median: medians.get(name)!, unit: "ms", ratio: medians.get(name)! / base, runs: RUNS })));

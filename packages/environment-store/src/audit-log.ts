@@ -93,6 +93,25 @@ async function countLines(file: string): Promise<number> {
 }
 
 /**
+ * Hash and line count of the log's last line, after checking it against head.json: a deleted
+ * or edited tail is an `integrity` error rather than something to chain over.
+ */
+async function checkedTail(dir: string, repair: boolean): Promise<{ tailHash: string | undefined; lines: number }> {
+  const file = join(dir, AUDIT_FILE);
+  const tail = await readTail(file, repair);
+  const head = await readHead(dir);
+  const tailHash = tail.line === undefined ? undefined : sha256Hex(tail.line);
+  if (head === undefined) return { tailHash, lines: tail.line === undefined ? 0 : await countLines(file) };
+  if (head.last_hash === tailHash) return { tailHash, lines: head.lines };
+  // The previous append landed but its head update did not.
+  if (tail.line !== undefined && prevHashOf(tail.line) === head.last_hash) return { tailHash, lines: head.lines + 1 };
+  throw new GreenticError("integrity", `${file}: the last line does not match ${AUDIT_HEAD_FILE} (events were deleted or edited); refusing to append`, {
+    path: file,
+    hint: "run verifyAudit to find the first bad line; the damaged log must be set aside (renamed) before mutations resume",
+  });
+}
+
+/**
  * Appends one event to `<dir>/events.jsonl` with `prev_hash` = SHA-256 of the previous line,
  * then fdatasyncs. Must run under the environment lock. Before appending it checks that the
  * file's last line is the one recorded in head.json, so a deleted or edited tail is refused
@@ -102,22 +121,7 @@ export async function appendAuditEvent(root: string, dir: string, event: AuditEv
   const file = join(dir, AUDIT_FILE);
   try {
     await ensureDir(root, dir);
-    const tail = await readTail(file, true);
-    const head = await readHead(dir);
-    let lines: number;
-    const tailHash = tail.line === undefined ? undefined : sha256Hex(tail.line);
-    if (head === undefined) {
-      lines = tail.line === undefined ? 0 : await countLines(file);
-    } else if (head.last_hash === tailHash) {
-      lines = head.lines;
-    } else if (tail.line !== undefined && prevHashOf(tail.line) === head.last_hash) {
-      lines = head.lines + 1; // the previous append landed but its head update did not
-    } else {
-      throw new GreenticError("integrity", `${file}: the last line does not match ${AUDIT_HEAD_FILE} (events were deleted or edited); refusing to append`, {
-        path: file,
-        hint: "run verifyAudit to find the first bad line, then repairAudit to quarantine the damaged log",
-      });
-    }
+    const { tailHash, lines } = await checkedTail(dir, true);
     const chained: AuditEventRecord = { ...event };
     if (tailHash !== undefined) chained.prev_hash = tailHash;
     const line = JSON.stringify(chained);
@@ -146,16 +150,15 @@ export async function appendAuditEvent(root: string, dir: string, event: AuditEv
  * same tail checks as an append. Lets a caller record the chained event before appending it.
  */
 export async function nextPrevHash(dir: string): Promise<string | undefined> {
-  const tail = await readTail(join(dir, AUDIT_FILE), false);
-  return tail.line === undefined ? undefined : sha256Hex(tail.line);
+  return (await checkedTail(dir, false)).tailHash;
 }
 
-/** The event id of the last line, if any (used to tell whether a journalled event landed). */
-export async function lastAuditEventId(dir: string): Promise<string | undefined> {
+/** The last event, if any and parseable (tells whether a journalled event landed). */
+export async function lastAuditEvent(dir: string): Promise<AuditEventRecord | undefined> {
   const tail = await readTail(join(dir, AUDIT_FILE), false);
   if (tail.line === undefined) return undefined;
   try {
-    return (JSON.parse(tail.line) as { event_id?: string }).event_id;
+    return JSON.parse(tail.line) as AuditEventRecord;
   } catch {
     return undefined;
   }
@@ -265,14 +268,14 @@ export async function verifyAuditLog(dir: string): Promise<AuditVerification> {
     }
     chained = true;
     if (i > 0 && prev === hashes[i - 1]) continue;
+    const at = position.get(prev);
+    const reordered = { ok: false as const, lines: lines.length, line: lineNo, reason: `line ${lineNo} chains to line ${(at ?? 0) + 1}, not to line ${i}: lines were reordered` };
+    if (at !== undefined && at > i) return reordered;
     const next = parsed[i + 1];
     if (i > 0 && next?.prev_hash === hashes[i - 1]) {
       return { ok: false, lines: lines.length, line: lineNo, reason: `line ${lineNo} does not belong in the chain: it was inserted` };
     }
-    const at = position.get(prev);
-    if (at !== undefined && at !== i - 1) {
-      return { ok: false, lines: lines.length, line: lineNo, reason: `line ${lineNo} chains to line ${at + 1}, not to line ${i}: lines were reordered` };
-    }
+    if (at !== undefined && at !== i - 1) return reordered;
     if (i === 0) {
       return { ok: false, lines: lines.length, line: 1, reason: "line 1 chains to a previous event that is not in the file: lines were deleted from the start" };
     }

@@ -18,7 +18,7 @@ import {
   type Environment,
   type EnvironmentRuntime,
 } from "@greentic/deploy-spec";
-import { AUDIT_FILE, appendAuditEvent, lastAuditEventId, listAuditEvents, nextPrevHash, verifyAuditLog } from "./audit-log.js";
+import { AUDIT_FILE, appendAuditEvent, lastAuditEvent, listAuditEvents, nextPrevHash, verifyAuditLog } from "./audit-log.js";
 import { authorizeLocalOwner, localActor } from "./authorize.js";
 import { BACKUPS_DIR, listBackupFiles, parseBackupId, pruneBackups, writeBackup } from "./backups.js";
 import { assertSafeEnvId, unsafeSegmentReason } from "./env-id.js";
@@ -471,7 +471,7 @@ export class LocalFsStore implements EnvironmentStore {
     await lock.assertOwned(envId);
     if (committed === journal.generation && !(journal.base_generation === null && committed === null)) {
       const auditDir = join(dir, AUDIT_DIR);
-      if ((await lastAuditEventId(auditDir)) !== journal.event.event_id) {
+      if ((await lastAuditEvent(auditDir))?.event_id !== journal.event.event_id) {
         try {
           await appendAuditEvent(this.root, auditDir, journal.event);
         } catch (error) {
@@ -769,7 +769,9 @@ export class LocalFsStore implements EnvironmentStore {
       const previous = base?.generation ?? (pinned.generation >= 0 ? pinned.generation : undefined);
       if (rel === ENVIRONMENT_FILE) {
         const backups = await this.listBackups(envId);
-        const highest = Math.max(previous ?? 0, ...backups.map((b) => b.generation ?? 0));
+        // An unparseable file's generation is unknown: go above every generation on record.
+        const lastAudited = (await lastAuditEvent(join(this.envDir(envId), AUDIT_DIR)))?.new_generation ?? 0;
+        const highest = Math.max(previous ?? 0, lastAudited, ...backups.map((b) => b.generation ?? 0));
         generation = (previous ?? highest) + 1;
         environment = { ...(checked.content as Record<string, unknown>), generation };
         const parsedEnv = parseEnvironment(environment);

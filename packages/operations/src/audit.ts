@@ -1,6 +1,7 @@
 import { GreenticError } from "@greentic/deploy-spec";
 import type { AuditEventRecord, AuditQuery, AuditVerification } from "@greentic/environment-store";
 import { checkEnvArgument, type OperationsContext } from "./context.js";
+import { existingEnv } from "./env.js";
 
 /** `op audit list <env>` result. */
 export interface AuditListResult {
@@ -20,17 +21,11 @@ export async function auditList(ctx: OperationsContext, envId: string, query: Au
   if (query.since !== undefined && Number.isNaN(new Date(query.since).getTime())) {
     throw new GreenticError("invalid-argument", `since ${JSON.stringify(query.since)} is not a date`, { path: "since", hint: "use an RFC 3339 time such as 2026-07-01T00:00:00Z" });
   }
-  if (!(await ctx.store.exists(id))) {
-    throw new GreenticError("not-found", `environment ${id} does not exist`, { hint: "list environments with `op env list`" });
-  }
-  return { environment_id: id, events: await ctx.store.listAudit(id, query) };
+  return { environment_id: id, events: await ctx.store.listAudit(await existingEnv(ctx, id), query) };
 }
 
 /** `op audit verify <env>`. */
 export async function auditVerify(ctx: OperationsContext, envId: string): Promise<AuditVerifyResult> {
-  const id = checkEnvArgument(envId);
-  if (!(await ctx.store.exists(id))) {
-    throw new GreenticError("not-found", `environment ${id} does not exist`, { hint: "list environments with `op env list`" });
-  }
+  const id = await existingEnv(ctx, envId);
   return { environment_id: id, ...(await ctx.store.verifyAudit(id)) };
 }

@@ -50,6 +50,13 @@ export async function deploy(ctx: OperationsContext, answers: unknown, options: 
   if (payload.tenant_selector !== undefined) routeBinding = { hosts: [], path_prefixes: [], ...routeBinding, tenant_selector: payload.tenant_selector };
 
   const { environment } = await ctx.store.load(envId);
+  // The caller's precondition pins the state it read: it guards the first write only.
+  let precondition = options.precondition;
+  const firstWrite = () => {
+    const pinned = precondition;
+    precondition = undefined;
+    return pinned;
+  };
   let deployment = environment.bundles.find((b) => b.bundle_id === bundleId && b.customer_id === customerId);
   const created = deployment === undefined;
   if (deployment === undefined) {
@@ -64,7 +71,7 @@ export async function deploy(ctx: OperationsContext, answers: unknown, options: 
         ...(payload.revenue_share === undefined ? {} : { revenue_share: payload.revenue_share }),
         ...(payload.config_overrides === undefined ? {} : { config_overrides: payload.config_overrides }),
       },
-      { idempotencyKey: stepKey(key, "bundles-add"), precondition: options.precondition },
+      { idempotencyKey: stepKey(key, "bundles-add"), precondition: firstWrite() },
     );
     deployment = added.deployment;
   } else if (routeBinding !== undefined || payload.revenue_share !== undefined || payload.config_overrides !== undefined) {
@@ -78,7 +85,7 @@ export async function deploy(ctx: OperationsContext, answers: unknown, options: 
         ...(payload.revenue_share === undefined ? {} : { revenue_share: payload.revenue_share }),
         ...(payload.config_overrides === undefined ? {} : { config_overrides: payload.config_overrides }),
       },
-      { idempotencyKey: stepKey(key, "bundles-update"), precondition: options.precondition },
+      { idempotencyKey: stepKey(key, "bundles-update"), precondition: firstWrite() },
     );
     deployment = updated.deployment;
   }
@@ -90,7 +97,7 @@ export async function deploy(ctx: OperationsContext, answers: unknown, options: 
   const staged = await revisionsStage(
     ctx,
     { environment_id: envId, deployment_id: deploymentId, bundle_path: payload.bundle_path },
-    { idempotencyKey: stepKey(key, "stage"), source: options.source },
+    { idempotencyKey: stepKey(key, "stage"), precondition: firstWrite(), source: options.source },
   );
   const revisionId = staged.revision.revision_id;
 

@@ -1,6 +1,5 @@
-import { engine, type BindingResult, type CapabilitySlot, type EnvPacksAddAnswers } from "@greentic/deploy-spec";
-import { GreenticError } from "@greentic/deploy-spec";
-import { checkEnvArgument, mutate, parseAnswers, withCommit, type OperationsContext } from "./context.js";
+import { GreenticError, engine, type BindingResult, type CapabilitySlot, type EnvPackBinding, type EnvPacksAddAnswers } from "@greentic/deploy-spec";
+import { checkEnvArgument, mutate, parseAnswers, type OperationsContext } from "./context.js";
 import { required } from "./env.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
@@ -24,13 +23,30 @@ export interface EnvPackListResult {
   packs: EnvPackListEntry[];
 }
 
+/**
+ * Result of the env-packs mutations. The binding's own generations are renamed so that
+ * `generation` (like in every mutation result) is the environment's.
+ */
+export interface EnvPackMutationResult {
+  binding: EnvPackBinding;
+  /** The binding's generation after the verb (for remove: the generation it had). */
+  binding_generation: number;
+  /** The binding's generation before the verb; null for add. */
+  previous_binding_generation: number | null;
+}
+
+function bindingResult(outcome: Awaited<ReturnType<typeof mutate<BindingResult>>>): Mutated<EnvPackMutationResult> {
+  const { binding, generation, previous_generation } = outcome.result;
+  return { binding, binding_generation: generation, previous_binding_generation: previous_generation, etag: outcome.etag, generation: outcome.generation, idempotency: outcome.idempotency };
+}
+
 /** Refuses a descriptor the registry cannot serve for the slot, before anything is stored. */
 async function resolveUpFront(ctx: OperationsContext, payload: EnvPacksAddAnswers): Promise<void> {
   await ctx.registry.resolveForSlot(payload.slot, payload.kind);
 }
 
 /** `op env-packs add`: binds a free slot; the descriptor must resolve in the registry for that slot. */
-export async function envPacksAdd(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<BindingResult>> {
+export async function envPacksAdd(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<EnvPackMutationResult>> {
   const payload = parseAnswers("env-packs add", answers, options);
   await resolveUpFront(ctx, payload);
   const outcome = await mutate(ctx, {
@@ -41,11 +57,11 @@ export async function envPacksAdd(ctx: OperationsContext, answers: unknown, opti
     options,
     transform: (current, tx) => engine.addPackBinding(required(current, payload.environment_id), payload, tx),
   });
-  return withCommit(outcome);
+  return bindingResult(outcome);
 }
 
 /** `op env-packs update`: replaces a bound slot (generation + 1, previous binding stashed for rollback). */
-export async function envPacksUpdate(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<BindingResult>> {
+export async function envPacksUpdate(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<EnvPackMutationResult>> {
   const payload = parseAnswers("env-packs update", answers, options);
   await resolveUpFront(ctx, payload);
   const outcome = await mutate(ctx, {
@@ -56,11 +72,11 @@ export async function envPacksUpdate(ctx: OperationsContext, answers: unknown, o
     options,
     transform: (current, tx) => engine.updatePackBinding(required(current, payload.environment_id), payload, tx),
   });
-  return withCommit(outcome);
+  return bindingResult(outcome);
 }
 
 /** `op env-packs remove`: unbinds a slot (nothing to roll back afterwards). */
-export async function envPacksRemove(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<BindingResult>> {
+export async function envPacksRemove(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<EnvPackMutationResult>> {
   const payload = parseAnswers("env-packs remove", answers, options);
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
@@ -70,11 +86,11 @@ export async function envPacksRemove(ctx: OperationsContext, answers: unknown, o
     options,
     transform: (current, tx) => engine.removePackBinding(required(current, payload.environment_id), payload, tx),
   });
-  return withCommit(outcome);
+  return bindingResult(outcome);
 }
 
 /** `op env-packs rollback`: restores the binding before the last update (one step). */
-export async function envPacksRollback(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<BindingResult>> {
+export async function envPacksRollback(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<EnvPackMutationResult>> {
   const payload = parseAnswers("env-packs rollback", answers, options);
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
@@ -84,7 +100,7 @@ export async function envPacksRollback(ctx: OperationsContext, answers: unknown,
     options,
     transform: (current, tx) => engine.rollbackPackBinding(required(current, payload.environment_id), payload, tx),
   });
-  return withCommit(outcome);
+  return bindingResult(outcome);
 }
 
 /** `op env-packs list <env>`: each binding with its resolved handler (plugins are loaded only here, on demand). */

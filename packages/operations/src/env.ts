@@ -167,7 +167,8 @@ export async function envDestroy(ctx: OperationsContext, envId: string, options:
 
 /** `op env backups <env>`: backups of the environment's stored files, oldest first. */
 export async function envBackups(ctx: OperationsContext, envId: string): Promise<BackupInfo[]> {
-  return ctx.store.listBackups(checkEnvArgument(envId));
+  const id = await existingEnv(ctx, envId);
+  return ctx.store.listBackups(id);
 }
 
 /** `op env restore <env>`: brings a backup back as a new generation; the precondition must pin the current state. */
@@ -182,7 +183,7 @@ export async function envRestore(ctx: OperationsContext, envId: string, backupId
 
 /** `op env lock show <env>`. */
 export async function envLockShow(ctx: OperationsContext, envId: string): Promise<EnvLockResult> {
-  const id = checkEnvArgument(envId);
+  const id = await existingEnv(ctx, envId);
   return { environment_id: id, lock: (await ctx.store.lockInfo(id)) ?? null };
 }
 
@@ -222,6 +223,13 @@ export function notFoundEnv(envId: string): GreenticError {
     hint: "list environments with `op env list`, or create one with `op env init` / `op env create`",
     details: { environment_id: envId },
   });
+}
+
+/** A checked environment id that exists (`not-found` otherwise), for verbs that do not load it. */
+export async function existingEnv(ctx: OperationsContext, envId: string): Promise<string> {
+  const id = checkEnvArgument(envId);
+  if (!(await ctx.store.exists(id))) throw notFoundEnv(id);
+  return id;
 }
 
 /** The current document of a non-creating transaction (the store passes it when the env exists). */

@@ -20,7 +20,7 @@ export {
   type EnvLockResult,
   type EnvShowResult,
 } from "./env.js";
-export { envPacksAdd, envPacksList, envPacksRemove, envPacksRollback, envPacksUpdate, type EnvPackListEntry, type EnvPackListResult } from "./env-packs.js";
+export { envPacksAdd, envPacksList, envPacksRemove, envPacksRollback, envPacksUpdate, type EnvPackListEntry, type EnvPackListResult, type EnvPackMutationResult } from "./env-packs.js";
 export { bundlesAdd, bundlesList, bundlesRemove, bundlesShow, bundlesUpdate, type BundleShowResult, type BundlesListResult } from "./bundles.js";
 export {
   revisionsArchive,

@@ -1,6 +1,7 @@
 import {
   GreenticError,
   engine,
+  normalizeTrafficEntries,
   projectRuntimeConfig,
   type Environment,
   type RollbackTrafficResult,
@@ -48,6 +49,8 @@ export async function trafficSet(ctx: OperationsContext, answers: unknown, optio
     verb: "set",
     payload,
     options,
+    // The reference compares entries ignoring order and unit (percent or bps): fingerprint them normalized.
+    request: { ...payload, idempotency_key: undefined, entries: normalizeTrafficEntries(payload.entries).entries.sort((a, b) => a.revision_id.localeCompare(b.revision_id)) },
     transform: (current, tx) => engine.setTraffic(required(current, envId), payload, tx),
   });
   // Also on a replay: a retry with the same key finishes an apply that failed half-way.

@@ -135,6 +135,20 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
       { revision_id: state.v1, weight_bps: 1_000 },
     ]);
     expect(split.idempotency).toBe("applied");
+    const canary = {
+      environment_id: "local",
+      deployment_id: state.deploymentId!,
+      entries: [
+        { revision_id: state.v1!, weight_bps: 1_000 },
+        { revision_id: state.v2!, weight_bps: 9_000 },
+      ],
+      idempotency_key: "canary-1",
+    };
+    // A retry (entries in another order are the same split) replays; other weights under the same key are refused.
+    expect(await trafficSet(ops, { ...canary, entries: [...canary.entries].reverse() })).toMatchObject({ generation: split.generation });
+    const reused = { ...canary, entries: [{ revision_id: state.v2!, weight_bps: 10_000 }] };
+    await expectKind(trafficSet(ops, reused), "idempotency-conflict");
+    await expectKind(trafficSet(ops, { ...canary, idempotency_key: "canary-2" }, { precondition: { expected_generation: split.generation - 1 } }), "precondition-failed");
     const shown = await trafficShow(ops, "local", { deploymentId: state.deploymentId });
     expect(shown.runtime_config?.revisions.map((r) => [r.revision_id, r.weight_bps])).toEqual([
       [state.v2, 9_000],

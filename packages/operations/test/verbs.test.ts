@@ -165,7 +165,8 @@ describe("env-packs", () => {
 
   it("add, update, rollback, remove; rollback without history is a conflict", async () => {
     const added = await envPacksAdd(ops, { environment_id: "bare", slot: "state", kind: "greentic.state.in-memory@0.1.0" });
-    expect(added).toMatchObject({ generation: 0, previous_generation: null });
+    expect(added).toMatchObject({ binding_generation: 0, previous_binding_generation: null });
+    expect(added.generation).toBe((await envShow(ops, "bare")).generation);
     await expectKind(envPacksRollback(ops, { environment_id: "bare", slot: "state" }), "conflict");
     const updated = await envPacksUpdate(ops, { environment_id: "bare", slot: "state", kind: "greentic.state.in-memory@0.1.5" });
     expect(updated.binding).toMatchObject({ kind: "greentic.state.in-memory@0.1.5", generation: 1 });
@@ -353,6 +354,7 @@ describe("deploy", () => {
     await expectKind(deploy(ops, { environment_id: "local" }), "validation");
     await expectKind(deploy(ops, { environment_id: "bare", bundle_path: bundle }), "invalid-argument");
     await expectKind(deploy(ops, { environment_id: "ghost", bundle_path: bundle, customer_id: "c" }), "not-found");
+    await expectKind(deploy(ops, { bundle_path: bundle, bundle_id: "deploy-stale" }, { precondition: { expected_generation: 0 } }), "precondition-failed");
     const failed = await expectKind(deploy(ops, { bundle_path: bundle, bundle_id: "deploy-fails" }), "conflict");
     expect(failed.details).toMatchObject({ code: "health-gate-failed" });
     const { environment } = await envShow(ops, "local");

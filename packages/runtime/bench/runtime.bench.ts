@@ -86,14 +86,16 @@ async function startRuntimeProcess(cacheDir: string): Promise<Started> {
     GREENTIC_ADMIN_KEY_FILE: certs.files.serverKey,
   };
   const t0 = performance.now();
-  const child = spawn(process.execPath, [runtimeBinPath()], { env, stdio: "ignore" });
+  const child = spawn(process.execPath, [runtimeBinPath()], { env, stdio: ["ignore", "pipe", "inherit"] });
+  let tail = "";
+  child.stdout!.on("data", (c: Buffer) => (tail = (tail + c.toString()).slice(-2000)));
   for (;;) {
     const listen = await readListenFile(env.GREENTIC_STATE_DIR).catch(() => null);
     if (listen) {
       const ready = await adminRequest({ address: listen.admin, path: "/ready", certDir: certs.dir }).catch(() => null);
       if (ready?.status === 200) return { child, port: listen.public.port, ms: performance.now() - t0 };
     }
-    if (child.exitCode !== null) throw new Error(`runtime exited ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`runtime exited ${child.exitCode}: ${tail}`);
     await sleep(2);
   }
 }

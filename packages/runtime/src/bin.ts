@@ -40,6 +40,14 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", (s) => void stop(s));
   process.on("SIGINT", (s) => void stop(s));
+  // After rotateAdminCertificates: pick up the new files without dropping the public listener.
+  process.on("SIGHUP", () => {
+    try {
+      handle.reloadCertificates();
+    } catch (error) {
+      log.error("admin certificate reload failed; keeping the previous ones", failureFields(error));
+    }
+  });
 
   handle.ready.catch(async () => {
     await handle.close();

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { lstat, open, readdir, readFile, realpath, rename, stat } from "node:fs/promises";
+import { lstat, open, readdir, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { contentTypeFor } from "./content-types.js";
 import { RuntimeFailure } from "./failure.js";
@@ -211,6 +211,14 @@ function verifyAgainstManifest(info: BundleInfo, files: Record<string, ContentEn
 
 async function hashFile(file: string): Promise<{ size: number; sha256: string }> {
   const hash = createHash("sha256");
+  const handle = await open(file, "r");
+  try {
+    const { size } = await handle.stat();
+    // Small files in one read: a stream per file costs more than the hashing itself.
+    if (size <= 1024 * 1024) return { size, sha256: hash.update(await handle.readFile()).digest("hex") };
+  } finally {
+    await handle.close();
+  }
   let size = 0;
   for await (const chunk of createReadStream(file)) {
     hash.update(chunk as Buffer);
@@ -219,21 +227,13 @@ async function hashFile(file: string): Promise<{ size: number; sha256: string }>
   return { size, sha256: hash.digest("hex") };
 }
 
-/** Temp file beside the target, fsync, rename, fsync the directory. */
+/**
+ * Temp file beside the target, then rename: readers see the old file or the new one, never a
+ * torn one. No fsync: both files this writes (listen.json, the content index) are rebuilt on
+ * every start, and a reader that finds garbage after a crash treats it as absent.
+ */
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
   const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await open(temp, "w", 0o644);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeFile(temp, text, { mode: 0o644 });
   await rename(temp, file);
-  const dir = await open(join(file, ".."), "r");
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
 }

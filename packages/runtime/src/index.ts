@@ -78,7 +78,17 @@ export async function startRuntime(config: RuntimeConfig, options: StartRuntimeO
     throw toGreenticError(error);
   });
   ready.catch(() => {});
-  return { ...handle, ready };
+  return {
+    ...handle,
+    ready,
+    reloadCertificates() {
+      try {
+        handle.reloadCertificates();
+      } catch (error) {
+        throw toGreenticError(error);
+      }
+    },
+  };
 }
 
 /**

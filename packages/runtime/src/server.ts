@@ -45,6 +45,11 @@ export interface RuntimeHandle {
   drain(timeoutMs?: number): Promise<DrainResult>;
   /** Closes both listeners and every connection now, and removes listen.json. */
   close(): Promise<void>;
+  /**
+   * Re-reads the admin CA, certificate and key (after a rotation) for new connections. On a
+   * bad file it throws and keeps the current material.
+   */
+  reloadCertificates(): void;
 }
 
 export interface StartRuntimeOptions {
@@ -172,6 +177,18 @@ export async function startRuntimeServer(config: RuntimeConfig, options: StartRu
         return result;
       });
       return drainPromise;
+    },
+    reloadCertificates() {
+      const material = readTlsMaterial(config);
+      try {
+        admin.setSecureContext({ ...material, minVersion: "TLSv1.2" });
+      } catch (error) {
+        throw new RuntimeFailure("invalid-config", `the admin TLS material is unusable: ${(error as Error).message}`, "keep a matching certificate and key in place; the previous ones stay in use", {
+          variable: "GREENTIC_ADMIN_KEY_FILE",
+          value: config.adminKeyFile,
+        }, error);
+      }
+      log.info("admin certificates reloaded", {});
     },
     async close() {
       if (state === "closed") return;

@@ -6,7 +6,7 @@ import { builtinModules } from "node:module";
 import { join } from "node:path";
 import { build } from "tsup";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { adminRequest, createAdminCertificates, readListenFile, waitForReady, type AdminCertificates, type ListenFile } from "../src/index.js";
+import { adminRequest, createAdminCertificates, readListenFile, rotateAdminCertificates, waitForReady, type AdminCertificates, type ListenFile } from "../src/index.js";
 import { httpGet, makeLayout, tempDir, until, type Layout } from "./helpers.js";
 
 // The bin is built here into a private directory (not the package's dist/, which other test
@@ -66,7 +66,7 @@ async function layout(files: Record<string, string | Buffer> = { "index.html": "
 async function startProcess(l: Layout, extra: Record<string, string> = {}): Promise<Running & { listen: ListenFile }> {
   const running = run({ ...l.env, ...extra });
   const listen = await until(async () => (await readListenFile(l.config.stateDir)) ?? undefined, 30_000, "listen.json");
-  await waitForReady({ address: listen.admin, certDir: certs.dir, timeoutMs: 30_000 });
+  await waitForReady({ address: listen.admin, certDir: l.certs.dir, timeoutMs: 30_000 });
   return { ...running, listen };
 }
 
@@ -192,6 +192,23 @@ describe("the built greentic-runtime executable", () => {
     const { child, exited } = await startProcess(l);
     child.kill("SIGINT");
     expect(await exited).toEqual({ code: 0, signal: null });
+  });
+
+  it("on SIGHUP reloads rotated admin certificates and keeps serving", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const l = await makeLayout(t.dir, { "index.html": "hi" }); // its own certificate dir, rotated below
+    const { listen, child, stdout } = await startProcess(l);
+    const oldTls = { ca: readFileSync(l.certs.files.caCert), cert: readFileSync(l.certs.files.clientCert), key: readFileSync(l.certs.files.clientKey) };
+    // A CA expiring within the window forces a whole new layout.
+    const rotated = await rotateAdminCertificates(l.certs.dir, { withinDays: 4000 });
+    expect(rotated.rotated.ca).toBe(true);
+    child.kill("SIGHUP");
+    await until(() => (stdout().includes("admin certificates reloaded") ? true : undefined), 10_000, "reload log line");
+    expect((await adminRequest({ address: listen.admin, path: "/health", certDir: l.certs.dir })).status).toBe(200);
+    await expect(adminRequest({ address: listen.admin, path: "/health", tls: oldTls })).rejects.toMatchObject({ kind: "unauthorized" });
+    expect((await httpGet(listen.public.port, "/")).status).toBe(200);
+    expect(child.exitCode).toBeNull();
   });
 
   it("openssl s_client gets through with the operator's certificate and is refused without one", async () => {

@@ -1,0 +1,117 @@
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DeploymentSpec } from "@greentic/deploy-spec";
+import { adminRequest } from "@greentic/runtime";
+import { bootTestbed, testbedUnavailable, type Testbed } from "../../../scripts/testbed/testbed.ts";
+import { applyDeployment, createHostExecutor, deploymentStatus, destroyDeployment, planDeployment, type HostExecutor } from "../src/index.js";
+import { freePort, makeBundle, specOf } from "./helpers.js";
+
+const unavailable = testbedUnavailable();
+if (unavailable) console.warn(`single-vm container e2e skipped: ${unavailable}`);
+const runtimeJs = join(import.meta.dirname, "../../runtime/dist/bin.js");
+const IMAGE = "localhost/greentic-runtime:e2e";
+
+/** A rootfs tarball with node, the shared libraries `ldd` lists for it, and the runtime. */
+function buildRootfsTar(out: string): void {
+  const rootfs = mkdtempSync(join(tmpdir(), "gt-rootfs-"));
+  try {
+    const node = realpathSync(process.execPath);
+    const libs = execFileSync("ldd", [node], { encoding: "utf8" })
+      .split("\n")
+      .map((l) => /(\/\S+) \(0x/.exec(l)?.[1])
+      .filter((p): p is string => p !== undefined);
+    for (const file of [...libs, node]) {
+      const target = file === node ? join(rootfs, "usr/bin/node") : join(rootfs, file);
+      mkdirSync(dirname(target), { recursive: true });
+      copyFileSync(realpathSync(file), target);
+    }
+    mkdirSync(join(rootfs, "app"), { recursive: true });
+    mkdirSync(join(rootfs, "tmp"), { recursive: true });
+    copyFileSync(runtimeJs, join(rootfs, "app/runtime.js"));
+    execFileSync("chmod", ["-R", "a+rX", rootfs]);
+    execFileSync("tar", ["-C", rootfs, "-cf", out, "."]);
+  } finally {
+    rmSync(rootfs, { recursive: true, force: true });
+  }
+}
+
+describe.skipIf(unavailable !== undefined)("single-vm container mode (podman + runc) in a systemd testbed", { timeout: 240_000 }, () => {
+  let tb: Testbed;
+  let exec: HostExecutor;
+  let port: number;
+  let spec: DeploymentSpec;
+  const unit = "greentic-web.service";
+  const mainPid = () => Number(tb.sh(`systemctl show -p MainPID --value ${unit}`).trim());
+
+  beforeAll(async () => {
+    if (!existsSync(runtimeJs)) throw new Error(`${runtimeJs} is missing: build @greentic/runtime first (pnpm -r build)`);
+    tb = await bootTestbed();
+    exec = createHostExecutor({ nsenterPid: tb.pid });
+    buildRootfsTar(`${tb.root}/root/rootfs.tar`);
+    // The image is built inside the testbed, with its podman: nothing can be pulled here.
+    tb.sh(`podman import --change 'CMD ["/usr/bin/node","/app/runtime.js"]' /root/rootfs.tar ${IMAGE} >/dev/null`);
+    makeBundle(`${tb.root}/srv/bundles`, "web.gtbundle", "container");
+    port = await freePort();
+    spec = specOf({
+      apiVersion: "greentic.ai/v1alpha1",
+      kind: "Deployment",
+      metadata: { name: "web" },
+      spec: {
+        bundle: { source: "/srv/bundles/web.gtbundle" },
+        runtime: { image: IMAGE, engine: "podman", publicBind: "127.0.0.1:0", admin: { bind: `127.0.0.1:${port}` } },
+        health: { startupTimeoutSeconds: 90 },
+      },
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    await tb?.stop();
+  });
+
+  it("renders a podman-wrapping service (podman 4.3 has no Quadlet) published on the spec's loopback port", async () => {
+    const plan = await planDeployment(spec, { executor: exec, ociRuntime: "runc" });
+    expect(plan.mode).toBe("container");
+    expect(plan.actions.map((a) => a.target)).toContain(`/etc/systemd/system/${unit}`);
+    expect(plan.actions.map((a) => a.target)).not.toContain("/etc/containers/systemd/greentic-web.container");
+  });
+
+  it("applies: one read-only container under systemd answers /ready over mTLS", async () => {
+    const result = await applyDeployment(spec, { executor: exec, ociRuntime: "runc" });
+    expect(result.ready).toEqual({ status: 200 });
+    const unitText = readFileSync(`${tb.root}/etc/systemd/system/${unit}`, "utf8");
+    const uid = tb.sh("id -u greentic").trim();
+    const gid = tb.sh("id -g greentic").trim();
+    expect(unitText).toContain(
+      `ExecStart=/usr/bin/podman --runtime runc run --rm --name greentic-web --replace --read-only --network host --user ${uid}:${gid} --security-opt no-new-privileges --cap-drop all --env-file /etc/greentic/web/runtime.env --volume /mnt/greentic/bundles/web:/mnt/greentic/bundles/web:ro`,
+    );
+    expect(tb.sh("podman ps --format '{{.Names}} {{.Image}}'").trim()).toBe(`greentic-web ${IMAGE}`);
+    expect(tb.sh("podman inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.Config.User}}' greentic-web").trim()).toBe(`true ${uid}:${gid}`);
+    // Read-only root and read-only bundle, seen from inside the container.
+    const write = tb.run("podman", ["exec", "greentic-web", "/usr/bin/node", "-e", "for (const f of ['/x', '/mnt/greentic/bundles/web/x']) { try { require('fs').writeFileSync(f, ''); console.log('wrote', f) } catch (e) { console.log(e.code) } }"]);
+    expect(write.stdout).toBe("EROFS\nEROFS\n");
+    const r = await adminRequest({ address: `127.0.0.1:${port}`, path: "/ready", certDir: `${tb.root}/etc/greentic/web/deployer` });
+    expect(r.status).toBe(200);
+    // The admin port is bound on the configured loopback address only.
+    expect(tb.sh(`cat /proc/net/tcp`)).toMatch(new RegExp(`0100007F:${port.toString(16).toUpperCase().padStart(4, "0")} 00000000:0000 0A`));
+  });
+
+  it("converges without restarting the container", async () => {
+    const before = mainPid();
+    const again = await applyDeployment(spec, { executor: exec, ociRuntime: "runc" });
+    expect(again.changed).toBe(false);
+    expect(mainPid()).toBe(before);
+    expect((await deploymentStatus(spec, { executor: exec })).status).toBe("applied");
+  });
+
+  it("destroy stops and removes the container, units and mount", async () => {
+    const result = await destroyDeployment(spec, { executor: exec });
+    expect(result.changed).toBe(true);
+    expect(tb.sh("podman ps -a --format '{{.Names}}'").trim()).toBe("");
+    expect(tb.run("findmnt", ["--mountpoint", "/mnt/greentic/bundles/web"]).code).not.toBe(0);
+    expect(existsSync(`${tb.root}/etc/systemd/system/${unit}`)).toBe(false);
+    expect((await destroyDeployment(spec, { executor: exec })).changed).toBe(false);
+  });
+});
