@@ -23,6 +23,13 @@ export {
   type LocalProcessAnswers,
   type LocalProcessOptions,
 } from "./builtins/local-process.js";
+export {
+  DEFAULT_ROUTER_LISTEN,
+  defaultRouterBin,
+  localRouterStatus,
+  localRouterUrl,
+  type LocalRouterStatus,
+} from "./builtins/local-process-router.js";
 export { devStoreSecretsHandler } from "./builtins/secrets-dev-store.js";
 export { stdoutTelemetryHandler, type StdoutTelemetryOptions } from "./builtins/telemetry-stdout.js";
 export { inMemoryKeyValueStore, inMemorySessionsHandler, inMemoryStateHandler } from "./builtins/in-memory.js";

@@ -61,3 +61,16 @@ export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> 
   signalGroup(pid, "SIGKILL");
   await waitForExit(pid, 5_000);
 }
+
+/**
+ * True when `pid` is alive and its command line contains every one of `args` (e.g. the
+ * script path and its state dir), so a recycled pid is never mistaken for our process.
+ * Without /proc (not Linux) only liveness is checked.
+ */
+export async function isOurCommand(pid: number, args: readonly string[]): Promise<boolean> {
+  if (!(await isAlive(pid))) return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => undefined);
+  if (cmdline === undefined) return process.platform !== "linux";
+  const parts = cmdline.split("\0");
+  return args.every((arg) => parts.includes(arg));
+}

@@ -89,6 +89,8 @@ describe("real processes", () => {
         expect(validateEnvironment(raw)).toEqual([]);
         expect([lastLogged, lastLogged + 1]).toContain(raw.generation);
         if (committed.has(raw.generation)) expect(canonicalDigest(raw)).toBe(committed.get(raw.generation));
+        const name = (raw as unknown as { name: string }).name;
+        if (name.startsWith("loop-")) expect(await store.loadPackAnswers(env, "deployer")).toEqual({ name });
         // The next writer gets the lock within the stale period and finishes any interrupted commit.
         const start = performance.now();
         const next = await store.transact(env, (c) => ({ environment: { ...c!, name: `after-${k}` }, result: null }), { noun: "env", verb: "update" });
@@ -99,6 +101,7 @@ describe("real processes", () => {
         const events = await store.listAudit(env);
         expect(events.map((e) => e.new_generation)).toEqual(Array.from({ length: next.generation }, (_, i) => i + 1));
         expect(await store.verifyAudit(env)).toEqual({ ok: true, lines: next.generation });
+        if (name.startsWith("loop-")) expect(await store.loadPackAnswers(env, "deployer")).toEqual({ name });
       }
     };
     await Promise.all(Array.from({ length: lanes }, (_, n) => lane(n)));

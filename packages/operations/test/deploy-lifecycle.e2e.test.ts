@@ -23,7 +23,7 @@ import { buildFixture, buildRuntime, expectKind, fetchText, isAlive, makeTemp, r
 
 // One environment walked through the whole acceptance story, step by step (tests share state
 // and run in order). Real bundles, real runtime processes, real HTTP.
-describe("deploy → canary → rollback → archive → destroy (local-process)", () => {
+describe("deploy → canary → rollback → archive → destroy (local-process)", { timeout: 120_000 }, () => {
   let temp: string;
   let ops: OperationsContext;
   let v1Bundle: string;

@@ -21,6 +21,9 @@ import {
   envCreate,
   envDestroy,
   envDoctor,
+  envForceUnlock,
+  envMigrateDev,
+  envMigrateState,
   envInit,
   envList,
   envLockShow,
@@ -120,6 +123,14 @@ describe("env", () => {
     }
     expect((await envList(ops)).map((e) => e.environment_id)).toEqual(expect.arrayContaining(["bare", "local"]));
     expect(await envLockShow(ops, "local")).toEqual({ environment_id: "local", lock: null });
+  });
+
+  it("lock, force-unlock and migrations: bad arguments are invalid-argument; checks run against the store", async () => {
+    await expectKind(envForceUnlock(ops, "local", ""), "invalid-argument");
+    await expectKind(envMigrateDev(ops, "local", "sideways" as "check"), "invalid-argument");
+    expect(await envMigrateDev(ops, "local", "check")).toMatchObject({ from_env: "dev", to_env: "local", clean: true });
+    const state = await envMigrateState(ops, "local", "check", join(temp, "no-legacy-state"));
+    expect(state).toMatchObject({ env_id: "local", clean: true });
   });
 
   it("doctor: a corrupted environment file is part of the report, not a crash", async () => {

@@ -2,7 +2,7 @@
 // server serving the same files (the in-run baseline). Run by `pnpm bench` after a build.
 import { spawn, type ChildProcess } from "node:child_process";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +29,7 @@ for (let i = 0; i < FILES; i++) {
 writeFileSync(join(bundleDir, "bundle-manifest.json"), JSON.stringify({ schema: "greentic.bundle-manifest.v1", bundle_id: "bench", version: "1.0.0" }));
 execFileSync("chmod", ["-R", "a-w", bundleDir]);
 const certs = await createAdminCertificates(join(root, "certs"));
+const clientTls = { ca: readFileSync(certs.files.caCert), cert: readFileSync(certs.files.clientCert), key: readFileSync(certs.files.clientKey) };
 
 const BASELINE_SERVER = `
 import { createServer } from "node:http";
@@ -68,8 +69,12 @@ async function stop(child: ChildProcess): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Spawns the runtime with a fresh state dir; `ms` runs until its admin /ready answers 200. */
-async function startRuntimeProcess(cacheDir: string): Promise<Started> {
+/**
+ * Spawns the runtime with a fresh state dir; `ms` runs until the probe answers 200: the public
+ * `/` (the baseline's own signal; it answers 503 while warming) or the admin `/ready` over mTLS
+ * (what deployers gate on).
+ */
+async function startRuntimeProcess(cacheDir: string, probe: "public" | "admin" = "public"): Promise<Started> {
   const run = mkdtempSync(join(root, "run-"));
   for (const d of ["state", "log", "tmp"]) mkdirSync(join(run, d));
   const env = {
@@ -92,8 +97,11 @@ async function startRuntimeProcess(cacheDir: string): Promise<Started> {
   for (;;) {
     const listen = await readListenFile(env.GREENTIC_STATE_DIR).catch(() => null);
     if (listen) {
-      const ready = await adminRequest({ address: listen.admin, path: "/ready", certDir: certs.dir }).catch(() => null);
-      if (ready?.status === 200) return { child, port: listen.public.port, ms: performance.now() - t0 };
+      const status =
+        probe === "admin"
+          ? await adminRequest({ address: listen.admin, path: "/ready", tls: clientTls }).then((r) => r.status, () => 0)
+          : await get(listen.public.port, "/", new Agent()).catch(() => 0);
+      if (status === 200) return { child, port: listen.public.port, ms: performance.now() - t0 };
     }
     if (child.exitCode !== null) throw new Error(`runtime exited ${child.exitCode}: ${tail}`);
     await sleep(2);
@@ -157,10 +165,12 @@ try {
   const cold = median(await timeStarts(() => startRuntimeProcess(mkdtempSync(join(root, "cache-")))));
   const warmCache = mkdtempSync(join(root, "cache-"));
   const warm = median(await timeStarts(() => startRuntimeProcess(warmCache)));
-  report("runtime start to ready (spawned process)", "node http static server, spawn to first 200", [
+  const gated = median(await timeStarts(() => startRuntimeProcess(warmCache, "admin")));
+  report("runtime start to ready (spawned process)", "node http static server, spawn to first 200 on /", [
     { name: "baseline: node http server", median: baselineStart, unit: "ms", ratio: 1, runs: RUNS },
-    { name: `runtime, cold cache (${FILES + 1} files hashed)`, median: cold, unit: "ms", ratio: cold / baselineStart, runs: RUNS, note: "spawn to admin /ready 200 over mTLS" },
+    { name: `runtime, cold cache (${FILES + 1} files hashed)`, median: cold, unit: "ms", ratio: cold / baselineStart, runs: RUNS, note: "spawn to first public 200" },
     { name: "runtime, content index reused", median: warm, unit: "ms", ratio: warm / baselineStart, runs: RUNS, note: "same manifest digest" },
+    { name: "runtime, index reused, admin /ready gate", median: gated, unit: "ms", ratio: gated / baselineStart, runs: RUNS, note: "listen.json + /ready over mTLS" },
   ]);
 
   const rows: BenchRow[] = [];

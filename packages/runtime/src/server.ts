@@ -10,7 +10,7 @@ import { isLoopbackAddress, type HostPort, type RuntimeConfig } from "./config.j
 import { readBundleInfo, warmContentIndex, writeFileAtomic, type BundleInfo, type ContentIndex } from "./content-index.js";
 import { RuntimeFailure } from "./failure.js";
 import { createLogger, type LogSink } from "./log.js";
-import { sendText, serveStatic } from "./static-handler.js";
+import { ContentCache, sendText, serveStatic } from "./static-handler.js";
 
 export const LISTEN_FILE = "listen.json";
 
@@ -65,6 +65,7 @@ export async function startRuntimeServer(config: RuntimeConfig, options: StartRu
   let index: ContentIndex | null = null;
   let inFlight = 0;
   const idleWaiters = new Set<() => void>();
+  const cache = new ContentCache();
 
   await rm(join(config.stateDir, LISTEN_FILE), { force: true });
   const bundle = await readBundleInfo(config.bundleDir);
@@ -83,7 +84,7 @@ export async function startRuntimeServer(config: RuntimeConfig, options: StartRu
     } else if (index === null) {
       sendText(res, 503, "Service Unavailable: warming up\n", { "Retry-After": "1" });
     } else {
-      serveStatic(req, res, index);
+      serveStatic(req, res, index, cache);
     }
   };
 

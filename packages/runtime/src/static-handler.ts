@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import type { ContentEntry, ContentIndex } from "./content-index.js";
@@ -57,8 +58,33 @@ export function sendText(res: ServerResponse, status: number, text: string, head
   res.end(text);
 }
 
+/**
+ * Small files kept in memory after their first read. Safe because the bundle is read-only for
+ * the runtime's whole life; bounded by a total byte budget, first come first kept.
+ */
+export class ContentCache {
+  readonly #files = new Map<string, Buffer>();
+  #bytes = 0;
+
+  constructor(
+    readonly maxBytes = 32 * 1024 * 1024,
+    readonly maxFileBytes = 256 * 1024,
+  ) {}
+
+  get(path: string): Buffer | undefined {
+    return this.#files.get(path);
+  }
+
+  /** Keeps `data` when it is small enough and the budget allows. */
+  offer(path: string, data: Buffer): void {
+    if (data.length > this.maxFileBytes || this.#bytes + data.length > this.maxBytes || this.#files.has(path)) return;
+    this.#files.set(path, data);
+    this.#bytes += data.length;
+  }
+}
+
 /** Serves one public request from the bundle's content index. */
-export function serveStatic(req: IncomingMessage, res: ServerResponse, index: ContentIndex): void {
+export function serveStatic(req: IncomingMessage, res: ServerResponse, index: ContentIndex, cache?: ContentCache): void {
   if (req.method !== "GET" && req.method !== "HEAD") {
     sendText(res, 405, "Method Not Allowed\n", { Allow: "GET, HEAD" });
     return;
@@ -90,7 +116,23 @@ export function serveStatic(req: IncomingMessage, res: ServerResponse, index: Co
     res.end();
     return;
   }
-  const stream = createReadStream(join(index.bundle_dir, entry.target ?? path));
-  stream.on("error", () => res.destroy());
-  stream.pipe(res);
+  const file = join(index.bundle_dir, entry.target ?? path);
+  const cached = cache?.get(path);
+  if (cached) {
+    res.end(cached);
+  } else if (cache && entry.size <= cache.maxFileBytes) {
+    readFile(file).then(
+      (data) => {
+        // The index promised these bytes; anything else means the bundle changed underneath us.
+        if (data.length !== entry.size) return res.destroy();
+        cache.offer(path, data);
+        res.end(data);
+      },
+      () => res.destroy(),
+    );
+  } else {
+    const stream = createReadStream(file);
+    stream.on("error", () => res.destroy());
+    stream.pipe(res);
+  }
 }

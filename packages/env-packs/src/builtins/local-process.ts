@@ -11,8 +11,18 @@ import { z } from "zod";
 import { createAdminCertificates } from "@greentic/runtime";
 import { adminCall, loadAdminTls, type AdminTls } from "../admin-client.js";
 import { readJsonFile, writeJsonFile } from "../fs-utils.js";
+import { parseListenAddress, type LocalRouteDeployment } from "../local-router.js";
 import { isAlive, isOurProcess, stopProcess } from "../process-utils.js";
 import { checkTrafficSplit, toAppliedRuntimeConfig } from "../traffic.js";
+import {
+  DEFAULT_ROUTER_LISTEN,
+  defaultRouterBin,
+  localRouterStatus,
+  normaliseRouterListen,
+  stopLocalRouter,
+  syncLocalRouter,
+  type LocalRouterStatus,
+} from "./local-process-router.js";
 import type {
   Deployer,
   EnvPackHandler,
@@ -31,6 +41,8 @@ export interface LocalProcessOptions {
   warmTimeoutMs?: number;
   /** How long a stopped runtime may take after SIGTERM before SIGKILL. */
   stopGraceMs?: number;
+  /** The router entry script; default: `GREENTIC_LOCAL_ROUTER_BIN`, else `dist/local-router-bin.js` of this package. */
+  routerBin?: string;
 }
 
 /** `stage.json` in a revision directory: written last, so its presence means "staged". */
@@ -65,6 +77,21 @@ export const LocalProcessAnswersSchema = z.strictObject({
   warm_timeout_seconds: z.number().int().min(1).max(3600).default(30),
   /** Grace period between SIGTERM and SIGKILL when stopping a revision, in seconds. */
   stop_grace_seconds: z.number().int().min(1).max(600).default(10),
+  /**
+   * Loopback `host:port` of the environment's router: the one URL that follows the traffic
+   * split. Operations passes the environment's `host_config.listen_addr` here. Port 0 picks
+   * a free port (recorded; see `localRouterStatus`). Default `127.0.0.1:0`.
+   */
+  router_listen: z
+    .string()
+    .superRefine((value, check) => {
+      try {
+        parseListenAddress(value);
+      } catch (error) {
+        check.addIssue({ code: "custom", message: (error as Error).message });
+      }
+    })
+    .optional(),
 });
 export type LocalProcessAnswers = z.output<typeof LocalProcessAnswersSchema>;
 
@@ -148,6 +175,54 @@ export class LocalProcessDeployer implements Deployer {
     return this.#options.runtimeBin ?? process.env.GREENTIC_RUNTIME_BIN ?? defaultRuntimeBin();
   }
 
+  /** The router script this deployer starts (one router process per environment). */
+  routerBin(): string {
+    return this.#options.routerBin ?? process.env.GREENTIC_LOCAL_ROUTER_BIN ?? defaultRouterBin();
+  }
+
+  /** The environment's router: `{state, pid, url, ...}`; `url` is the environment's stable URL. */
+  async routerStatus(ctx: HandlerContext): Promise<LocalRouterStatus> {
+    return localRouterStatus(ctx);
+  }
+
+  #stopGraceMs(ctx: HandlerContext): number {
+    return this.#options.stopGraceMs ?? (answersOf(ctx)?.stop_grace_seconds ?? 10) * 1000;
+  }
+
+  /** The applied splits with each revision's public port (`null` when it is not running). */
+  async #routes(ctx: HandlerContext, splits: SplitsDocument["splits"]): Promise<LocalRouteDeployment[]> {
+    const out: LocalRouteDeployment[] = [];
+    for (const deploymentId of Object.keys(splits).sort()) {
+      const split = splits[deploymentId]!;
+      const entries = [];
+      for (const { revision_id, weight_bps } of split.entries) {
+        const record = await this.#processRecord(ctx, revision_id);
+        const up = record !== undefined && record.public_port !== null && (await isOurProcess(record.pid, record.runtime_bin, revision_id));
+        entries.push({ revision_id, weight_bps, port: up ? record.public_port : null });
+      }
+      out.push({ deployment_id: deploymentId, bundle_id: split.bundle_id, entries });
+    }
+    return out;
+  }
+
+  /**
+   * Brings the router in line with `splits` and the revisions' current ports. With `start`
+   * false only a running router is refreshed (after a warm or a drain moved a port).
+   */
+  async #syncRouter(ctx: HandlerContext, splits: SplitsDocument["splits"], start: boolean): Promise<LocalRouterStatus | undefined> {
+    const listen = normaliseRouterListen(answersOf(ctx)?.router_listen ?? DEFAULT_ROUTER_LISTEN);
+    return syncLocalRouter(ctx, await this.#routes(ctx, splits), { routerBin: this.routerBin(), listen, start, stopGraceMs: this.#stopGraceMs(ctx) });
+  }
+
+  /** Refreshes a running router's ports; a failure is logged, not thrown (the revision itself is fine). */
+  async #refreshRouter(ctx: HandlerContext): Promise<void> {
+    try {
+      await this.#syncRouter(ctx, (await this.#readSplits(ctx)).splits, false);
+    } catch (error) {
+      ctx.log?.({ event: "local-process.router-refresh-failed", level: "warn", message: (error as Error).message });
+    }
+  }
+
   async #revisionDir(ctx: HandlerContext, revisionId: string): Promise<string> {
     checkId(revisionId, "revision_id");
     return join(await ctx.dataDir("revisions"), revisionId);
@@ -192,7 +267,7 @@ export class LocalProcessDeployer implements Deployer {
     const record = (await readJsonFile(file)) as ProcessRecord | undefined;
     if (record === undefined) return false;
     const ours = await isOurProcess(record.pid, record.runtime_bin, revisionId);
-    if (ours) await stopProcess(record.pid, this.#options.stopGraceMs ?? (answersOf(ctx)?.stop_grace_seconds ?? 10) * 1000);
+    if (ours) await stopProcess(record.pid, this.#stopGraceMs(ctx));
     await rm(file, { force: true });
     ctx.log?.({ event: "local-process.stopped", revision_id: revisionId, pid: record.pid, was_running: ours });
     return ours;
@@ -332,6 +407,7 @@ export class LocalProcessDeployer implements Deployer {
     await writeJsonFile(await this.#processFile(ctx, revision.revision_id), record);
     const gate = await this.#waitReady(ctx, record, tls, deadline);
     if (!gate.ok) await this.#stop(ctx, revision.revision_id);
+    else await this.#refreshRouter(ctx);
     return gate;
   }
 
@@ -391,6 +467,8 @@ export class LocalProcessDeployer implements Deployer {
       await adminCall(tls, record.admin_port, "POST", "/admin/v1/drain", 5_000).catch(() => undefined);
     }
     await this.#stop(ctx, revision.revision_id);
+    // The router must not keep sending requests to a port another process may take next.
+    await this.#refreshRouter(ctx);
   }
 
   async archive(ctx: HandlerContext, revision: RevisionRef): Promise<void> {
@@ -427,6 +505,8 @@ export class LocalProcessDeployer implements Deployer {
   async applyTrafficSplit(ctx: HandlerContext, request: Parameters<Deployer["applyTrafficSplit"]>[1]) {
     const revisions = checkTrafficSplit(request);
     for (const revision of revisions) await this.#requireStaged(ctx, revision);
+    const answers = answersOf(ctx);
+    normaliseRouterListen(answers?.router_listen ?? DEFAULT_ROUTER_LISTEN);
     const doc = await this.#readSplits(ctx);
     const { split } = request;
     doc.splits[split.deployment_id] = {
@@ -434,6 +514,13 @@ export class LocalProcessDeployer implements Deployer {
       ...(split.generation === undefined ? {} : { generation: split.generation }),
       entries: split.entries.map(({ revision_id, weight_bps }) => ({ revision_id, weight_bps })),
     };
+    // The router goes first: the split is recorded only once it is served (or no router can run).
+    try {
+      await this.#syncRouter(ctx, doc.splits, true);
+    } catch (error) {
+      if ((error as GreenticError).details?.code !== "router-missing") throw error;
+      ctx.log?.({ event: "local-process.router-unavailable", level: "warn", message: (error as GreenticError).message, hint: (error as GreenticError).hint });
+    }
     await writeJsonFile(await this.#splitsFile(ctx), doc);
     ctx.log?.({ event: "local-process.traffic-applied", deployment_id: split.deployment_id });
     return toAppliedRuntimeConfig(ctx.envId, doc.splits);
@@ -473,13 +560,14 @@ export class LocalProcessDeployer implements Deployer {
 
   async destroy(ctx: HandlerContext) {
     const stopped: string[] = [];
+    await stopLocalRouter(ctx, this.#stopGraceMs(ctx));
     const processes = await ctx.dataDir("processes");
     for (const name of (await readdir(processes)).sort()) {
       if (!name.endsWith(".json")) continue;
       const revisionId = name.slice(0, -".json".length);
       if (ID_PATTERN.test(revisionId) && (await this.#stop(ctx, revisionId))) stopped.push(revisionId);
     }
-    for (const area of ["revisions", "processes", "traffic", "archived", "admin-tls"]) {
+    for (const area of ["revisions", "processes", "traffic", "archived", "admin-tls", "router"]) {
       await removeTree(await ctx.dataDir(area));
     }
     ctx.log?.({ event: "local-process.destroyed", stopped });

@@ -1,0 +1,27 @@
+import { expect, it } from "vitest";
+import { UNKNOWN_ULID, helloBundle } from "../../helpers.js";
+import { describeMutating } from "../../mutating-suite.js";
+
+const suite = describeMutating({
+  verb: ["revisions", "stage"],
+  setup: (s) => (s.ok(["env", "init"]), { deployment: s.ok(["bundles", "add", "local", "--bundle-id", "hello"]).deployment.deployment_id as string, bundle: helloBundle() }),
+  valid: (f) => ({ environment_id: "local", deployment_id: f.deployment, bundle_path: f.bundle }),
+  missingField: "deployment_id",
+  wrongType: ["bundle_path", "42"],
+  unknownTarget: { field: "deployment_id", value: UNKNOWN_ULID, name: "unknown deployment" },
+  idempotency: (f) => ({
+    first: { environment_id: "local", deployment_id: f.deployment, bundle_path: f.bundle, idempotency_key: "st-1" },
+    second: { environment_id: "local", deployment_id: f.deployment, bundle_path: f.bundle, drain_seconds: 5, idempotency_key: "st-1" },
+  }),
+  extra: (f) => [
+    { name: "bundle file that does not exist", answers: `environment_id: local\ndeployment_id: ${f.deployment}\nbundle_path: /nonexistent/x.gtbundle\n`, exit: 4, kind: ["not-found", "invalid-argument"], namesFile: false, message: ["x.gtbundle"] },
+    { name: "bundle file that is not a bundle", answers: `environment_id: local\ndeployment_id: ${f.deployment}\nbundle_path: ${import.meta.filename}\n`, exit: 2, kind: ["validation", "invalid-argument", "integrity"], namesFile: false },
+  ],
+});
+
+it("stages the hello bundle from flags", () => {
+  const { s, f } = suite.get();
+  const r = s.ok(["revisions", "stage", "local", "--deployment", f.deployment, "--bundle", f.bundle]);
+  expect(r.revision.lifecycle).toBe("staged");
+  expect(r.revision.bundle_digest).toMatch(/^sha256:/);
+});

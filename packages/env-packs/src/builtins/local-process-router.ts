@@ -1,0 +1,197 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { open, readFile, realpath, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { GreenticError } from "@greentic/deploy-spec";
+import { readJsonFile, writeJsonFile } from "../fs-utils.js";
+import { parseListenAddress, type LocalRouteDeployment, type LocalRouterListenFile, type LocalRoutesDocument } from "../local-router.js";
+import { isAlive, isOurCommand, stopProcess } from "../process-utils.js";
+import type { HandlerContext } from "../types.js";
+
+/** Where the local router of an environment listens when the answers name no `router_listen`. */
+export const DEFAULT_ROUTER_LISTEN = "127.0.0.1:0";
+
+/** The environment's router as the local-process deployer sees it. */
+export interface LocalRouterStatus {
+  /** `running`: process alive; `stopped`: never started or stopped; `failed`: recorded process is gone. */
+  state: "running" | "stopped" | "failed";
+  pid?: number;
+  /** The environment's stable URL, e.g. `http://127.0.0.1:8080/`. */
+  url?: string;
+  /** The listen address asked for (`host:port`; port 0 = any free port). */
+  listen?: string;
+  started_at?: string;
+  /** Log file of the router process (JSON lines). */
+  log?: string;
+  /** Version token of the routes the router has loaded. */
+  routes_version?: string | null;
+  /** Why the router refused its last reload, if it did. */
+  error?: string;
+}
+
+/** `router/router.json`: the router process the deployer started. */
+interface RouterRecord {
+  pid: number;
+  router_bin: string;
+  state_dir: string;
+  listen: string;
+  port: number | null;
+  started_at: string;
+  log: string;
+}
+
+/** The router entry script: `dist/local-router-bin.js` of the installed `@greentic/env-packs`. */
+export function defaultRouterBin(): string {
+  const pkg = createRequire(import.meta.url).resolve("@greentic/env-packs/package.json");
+  return join(dirname(pkg), "dist", "local-router-bin.js");
+}
+
+/** Normalises a listen answer to `host:port` (IPv6 in brackets); throws `validation` when it is not loopback. */
+export function normaliseRouterListen(value: string): string {
+  try {
+    const { host, port } = parseListenAddress(value);
+    return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  } catch (error) {
+    throw new GreenticError("validation", `router_listen ${JSON.stringify(value)}: ${(error as Error).message}`, {
+      path: "env-packs/deployer/answers.json",
+      hint: "give router_listen as a loopback host:port, e.g. 127.0.0.1:8080 (port 0 picks a free port)",
+    });
+  }
+}
+
+async function routerPaths(ctx: HandlerContext) {
+  const dir = await ctx.dataDir("router");
+  return { dir, routes: join(dir, "routes.json"), listen: join(dir, "listen.json"), record: join(dir, "router.json"), log: join(dir, "router.log") };
+}
+
+async function isOurRouter(record: RouterRecord): Promise<boolean> {
+  return isOurCommand(record.pid, [record.router_bin, record.state_dir]);
+}
+
+async function tail(file: string, lines = 8): Promise<string> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/** The router of the environment behind `ctx` (never throws for a missing router). */
+export async function localRouterStatus(ctx: HandlerContext): Promise<LocalRouterStatus> {
+  const paths = await routerPaths(ctx);
+  const record = (await readJsonFile(paths.record)) as RouterRecord | undefined;
+  if (record === undefined) return { state: "stopped" };
+  const base = { pid: record.pid, listen: record.listen, started_at: record.started_at, log: record.log };
+  if (!(await isOurRouter(record))) return { state: "failed", ...base };
+  const listen = (await readJsonFile(paths.listen).catch(() => undefined)) as LocalRouterListenFile | undefined;
+  return {
+    state: "running",
+    ...base,
+    ...(listen?.pid === record.pid ? { url: listen.url, routes_version: listen.routes_version, ...(listen.error === undefined ? {} : { error: listen.error }) } : {}),
+  };
+}
+
+/** The environment's stable URL (the router's), or `undefined` when no router runs. */
+export async function localRouterUrl(ctx: HandlerContext): Promise<string | undefined> {
+  return (await localRouterStatus(ctx)).url;
+}
+
+/** Options of {@link syncLocalRouter}. */
+export interface SyncRouterOptions {
+  routerBin: string;
+  /** Normalised `host:port`. */
+  listen: string;
+  /** Start the router when it is not running (false: only refresh a running one). */
+  start: boolean;
+  stopGraceMs: number;
+  timeoutMs?: number;
+}
+
+/**
+ * Writes `routes.json` atomically, then reloads the running router (SIGHUP) or starts one,
+ * and waits until the router reports that it serves exactly these routes. Returns the
+ * router's status, or `undefined` when no router runs and `start` is false.
+ */
+export async function syncLocalRouter(ctx: HandlerContext, deployments: LocalRouteDeployment[], options: SyncRouterOptions): Promise<LocalRouterStatus | undefined> {
+  const paths = await routerPaths(ctx);
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const doc: LocalRoutesDocument = { schema: "greentic.local-process.routes.v1", env_id: ctx.envId, version: randomBytes(8).toString("hex"), deployments };
+  await writeJsonFile(paths.routes, doc);
+
+  const record = (await readJsonFile(paths.record)) as RouterRecord | undefined;
+  const running = record !== undefined && (await isOurRouter(record));
+  if (running && record.listen === options.listen) {
+    process.kill(record.pid, "SIGHUP");
+    await waitLoaded(paths, record, doc.version, timeoutMs);
+    ctx.log?.({ event: "local-process.router-reloaded", pid: record.pid, routes_version: doc.version });
+    return localRouterStatus(ctx);
+  }
+  if (!options.start && !running) return undefined;
+  if (running) await stopLocalRouter(ctx, options.stopGraceMs);
+
+  const bin = await realpath(options.routerBin).catch(() => options.routerBin);
+  if (!existsSync(bin)) {
+    throw new GreenticError("precondition-failed", `the local router ${bin} does not exist`, {
+      hint: "build @greentic/env-packs (pnpm --filter @greentic/env-packs build) or set GREENTIC_LOCAL_ROUTER_BIN",
+      details: { code: "router-missing", router_bin: bin },
+    });
+  }
+  await rm(paths.listen, { force: true });
+  const args = [bin, "--state-dir", paths.dir, "--listen", options.listen];
+  // With port 0, come back on the port used before (a crash or a listen change) when it is free.
+  if (options.listen.endsWith(":0") && record?.port != null) args.push("--prefer-port", String(record.port));
+  const log = await open(paths.log, "a", 0o600);
+  let pid: number | undefined;
+  try {
+    const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log.fd, log.fd], cwd: paths.dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+    child.on("error", () => {});
+    child.unref();
+    pid = child.pid;
+  } finally {
+    await log.close();
+  }
+  if (pid === undefined) throw new GreenticError("io", `could not start ${process.execPath} ${bin}`, { hint: "check that node can run the router script" });
+  const started: RouterRecord = { pid, router_bin: bin, state_dir: paths.dir, listen: options.listen, port: null, started_at: new Date().toISOString(), log: paths.log };
+  await writeJsonFile(paths.record, started);
+  const listen = await waitLoaded(paths, started, doc.version, timeoutMs).catch(async (error: unknown) => {
+    await stopLocalRouter(ctx, options.stopGraceMs);
+    throw error;
+  });
+  await writeJsonFile(paths.record, { ...started, port: listen.port });
+  ctx.log?.({ event: "local-process.router-started", pid, url: listen.url });
+  return localRouterStatus(ctx);
+}
+
+async function waitLoaded(paths: Awaited<ReturnType<typeof routerPaths>>, record: RouterRecord, version: string, timeoutMs: number): Promise<LocalRouterListenFile> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const listen = (await readJsonFile(paths.listen).catch(() => undefined)) as LocalRouterListenFile | undefined;
+    if (listen?.pid === record.pid && listen.routes_version === version) return listen;
+    if (!(await isAlive(record.pid))) {
+      throw new GreenticError("io", `the local router exited (listen ${record.listen}); last log lines:\n${await tail(record.log)}`, {
+        hint: "if the port is taken, choose another router_listen in env-packs/deployer/answers.json (port 0 picks a free one)",
+        details: { code: "router-start-failed", listen: record.listen },
+      });
+    }
+    if (Date.now() > deadline) {
+      throw new GreenticError("io", `the local router (pid ${record.pid}) did not load the new routes within ${timeoutMs} ms${listen?.error === undefined ? "" : `: ${listen.error}`}; see ${record.log}`, {
+        hint: "retry the traffic change; if it persists, destroy and re-create the environment's router",
+        details: { code: "router-reload-timeout", pid: record.pid },
+      });
+    }
+    await sleep(50);
+  }
+}
+
+/** Stops the environment's router if it is ours; true when a process was stopped. */
+export async function stopLocalRouter(ctx: HandlerContext, graceMs: number): Promise<boolean> {
+  const paths = await routerPaths(ctx);
+  const record = (await readJsonFile(paths.record)) as RouterRecord | undefined;
+  if (record === undefined) return false;
+  const ours = await isOurRouter(record);
+  if (ours) await stopProcess(record.pid, graceMs);
+  await rm(paths.record, { force: true });
+  await rm(paths.listen, { force: true });
+  ctx.log?.({ event: "local-process.router-stopped", pid: record.pid, was_running: ours });
+  return ours;
+}

@@ -1,0 +1,39 @@
+// Entry of the local-process router process:
+//   node local-router-bin.js --state-dir DIR --listen HOST:PORT [--prefer-port N]
+// SIGHUP re-reads DIR/routes.json; SIGTERM/SIGINT drain in-flight requests and exit 0.
+import { parseListenAddress, startLocalRouter, type LocalRouter } from "./local-router.js";
+
+const log = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), ...event })}\n`);
+
+// Installed first: SIGHUP's default action would kill a router signalled while starting.
+let router: LocalRouter | undefined;
+let reloadPending = false;
+process.on("SIGHUP", () => {
+  if (router === undefined) reloadPending = true;
+  else void router.reload();
+});
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  void (router?.close() ?? Promise.resolve()).finally(() => process.exit(0));
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+
+function arg(name: string): string | undefined {
+  const index = process.argv.indexOf(name);
+  return index === -1 ? undefined : process.argv[index + 1];
+}
+
+try {
+  const stateDir = arg("--state-dir");
+  const listen = parseListenAddress(arg("--listen") ?? "127.0.0.1:0");
+  const prefer = arg("--prefer-port");
+  if (stateDir === undefined) throw new Error("--state-dir is required");
+  router = await startLocalRouter({ stateDir, ...listen, ...(prefer === undefined ? {} : { preferPort: Number(prefer) }), log });
+  if (reloadPending) await router.reload();
+} catch (error) {
+  log({ level: "error", msg: "router failed to start", error: (error as Error).message, code: (error as NodeJS.ErrnoException).code });
+  process.exit(1);
+}
