@@ -187,7 +187,8 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
       } catch (error) {
         const journal = await executor.run("journalctl", ["-u", layout.serviceUnit, "-n", "40", "--no-pager", "-o", "cat"]);
         const tail = journal.stdout.trim();
-        throw new GreenticError("io", `${layout.serviceUnit} did not become ready within ${spec.spec.health.startupTimeoutSeconds} s: ${(error as Error).message}`, {
+        const last = tail.split("\n").slice(-5).join("\n  ");
+        throw new GreenticError("io", `${layout.serviceUnit} did not become ready within ${spec.spec.health.startupTimeoutSeconds} s: ${(error as Error).message}\n  journal tail:\n  ${last}`, {
           hint: "the tail of the unit's journal is in details.journal; fix the cause and apply again",
           details: { journal: tail.split("\n").slice(-40) },
           cause: error,

@@ -62,7 +62,7 @@ describe.skipIf(unavailable !== undefined)("single-vm container mode (podman + r
       spec: {
         bundle: { source: "/srv/bundles/web.gtbundle" },
         runtime: { image: IMAGE, engine: "podman", publicBind: "127.0.0.1:0", admin: { bind: `127.0.0.1:${port}` } },
-        health: { startupTimeoutSeconds: 90 },
+        health: { startupTimeoutSeconds: 40 },
       },
     });
   }, 600_000);

@@ -61,3 +61,48 @@ export async function buildRuntime(): Promise<void> {
     await rm(lock, { recursive: true, force: true });
   }
 }
+
+/**
+ * Bundles the router entry (`src/local-router-bin.ts`) into `outDir` and returns the script's
+ * path. Built into a private directory so that tests never clean this package's dist/.
+ */
+export async function buildRouter(outDir: string): Promise<string> {
+  const { build } = await import("tsup");
+  await build({
+    entry: { "local-router-bin": join(import.meta.dirname, "../src/local-router-bin.ts") },
+    outDir,
+    format: ["esm"],
+    target: "node22",
+    platform: "node",
+    config: false,
+    silent: true,
+    clean: false,
+    dts: false,
+  });
+  return join(outDir, "local-router-bin.js");
+}
+
+/** Polls `check` every 50 ms until it returns a value other than `undefined`, or fails after `timeoutMs`. */
+export async function poll<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const { setTimeout: sleep } = await import("node:timers/promises");
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** True when `pid` is alive and not a zombie. */
+export async function isRunning(pid: number): Promise<boolean> {
+  const { readFile } = await import("node:fs/promises");
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state !== "Z" && state !== "X";
+}
