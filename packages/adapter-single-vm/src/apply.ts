@@ -185,9 +185,11 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
         });
         ready = { status: response.status };
       } catch (error) {
-        const journal = await executor.run("journalctl", ["-u", layout.serviceUnit, "-n", "40", "--no-pager", "-o", "cat"]);
+        const journal = await executor.run("journalctl", ["-u", layout.serviceUnit, "-n", "60", "--no-pager", "-o", "short-iso"]);
         const tail = journal.stdout.trim();
-        const last = tail.split("\n").slice(-5).join("\n  ");
+        // The runtime's own last words say more than systemd's restart bookkeeping.
+        const own = tail.split("\n").filter((l) => !/ systemd\[1\]: /.test(l));
+        const last = (own.length > 0 ? own : tail.split("\n")).slice(-5).join("\n  ");
         throw new GreenticError("io", `${layout.serviceUnit} did not become ready within ${spec.spec.health.startupTimeoutSeconds} s: ${(error as Error).message}\n  journal tail:\n  ${last}`, {
           hint: "the tail of the unit's journal is in details.journal; fix the cause and apply again",
           details: { journal: tail.split("\n").slice(-40) },

@@ -143,6 +143,6 @@ describe("answersJsonSchema", () => {
     expect(schema.required).toEqual(["url"]);
     expect(answersJsonSchema(secretsHandler())).toBeUndefined();
     const local = answersJsonSchema(builtinHandlers()[0]!)!;
-    expect(Object.keys(local.properties as object)).toEqual(["warm_timeout_seconds", "stop_grace_seconds"]);
+    expect(Object.keys(local.properties as object)).toEqual(["warm_timeout_seconds", "stop_grace_seconds", "router_listen"]);
   });
 });

@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GreenticError, canonicalDigest, prettyJson } from "@greentic/deploy-spec";
@@ -346,4 +346,3 @@ describe("options", () => {
   });
 });
 
-void chmod;

@@ -503,10 +503,9 @@ export class LocalProcessDeployer implements Deployer {
   }
 
   async applyTrafficSplit(ctx: HandlerContext, request: Parameters<Deployer["applyTrafficSplit"]>[1]) {
+    normaliseRouterListen(answersOf(ctx)?.router_listen ?? DEFAULT_ROUTER_LISTEN);
     const revisions = checkTrafficSplit(request);
     for (const revision of revisions) await this.#requireStaged(ctx, revision);
-    const answers = answersOf(ctx);
-    normaliseRouterListen(answers?.router_listen ?? DEFAULT_ROUTER_LISTEN);
     const doc = await this.#readSplits(ctx);
     const { split } = request;
     doc.splits[split.deployment_id] = {
