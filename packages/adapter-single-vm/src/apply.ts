@@ -100,6 +100,8 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
       await run("useradd", ["--system", "--gid", svc.group, "--home-dir", "/nonexistent", "--no-create-home", "--shell", "/usr/sbin/nologin", svc.user], `creating user ${svc.user}`);
     }
     const ids = await lookupIds(executor, svc.user, svc.group);
+    // Container mode renders the numeric uid:gid, unknown until the user existed: render again.
+    const desired = (has("user") || has("group")) && o.desired.mode === "container" ? (await observe(spec, planOptions)).desired : o.desired;
     if (executor.mode === "execute" && (!ids.user || ids.group === null)) {
       throw new GreenticError("io", `user ${svc.user} or group ${svc.group} still missing after creating them`);
     }
@@ -136,7 +138,7 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
       }
     }
     let reload = false;
-    for (const f of o.desired.files) {
+    for (const f of desired.files) {
       if (has("file", f.path)) {
         progress(`write ${f.path}`);
         await writeFileAtomic(executor, f.path, f.content, f.mode, owner("root", f.group));
@@ -197,7 +199,7 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
         });
       }
     }
-    await writeState(executor, spec, layout, o.desired, plan, o.observed, { action: savedPlan?.pinnedBundle || options.bundleDigest ? "rollback" : "apply", ok: true, at: (options.now?.() ?? new Date()).toISOString() });
+    await writeState(executor, spec, layout, desired, plan, o.observed, { action: savedPlan?.pinnedBundle || options.bundleDigest ? "rollback" : "apply", ok: true, at: (options.now?.() ?? new Date()).toISOString() });
     return result({ ready, mainPid: await mainPid(executor, layout, executor.mode === "execute") });
   } catch (error) {
     const message = isGreenticError(error) ? error.message : String(error);

@@ -1,8 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { canonicalDigest, validateEnvironment } from "@greentic/deploy-spec";
 import { LocalFsStore } from "../src/index.js";
 import { create, tempRoot } from "./helpers.js";
@@ -11,11 +11,7 @@ const pkgDir = resolve(import.meta.dirname, "..");
 const worker = join(pkgDir, "test/fixtures/store-worker.ts");
 const STALE_MS = 2000;
 
-// Workers are real `node` processes; outside vitest the package resolves to dist, so build it.
-beforeAll(() => {
-  const r = spawnSync("pnpm", ["--filter", "@greentic/deploy-spec", "--filter", "@greentic/environment-store", "build"], { cwd: pkgDir, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}\n${r.stderr}`);
-}, 180_000);
+// Workers are real `node` processes running the built package (vitest's global setup builds it).
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {

@@ -19,7 +19,7 @@ import {
   type OperationsContext,
   type ProgressEvent,
 } from "../src/index.js";
-import { buildFixture, buildRuntime, expectKind, fetchText, isAlive, makeTemp, removeTemp, waitGone } from "./helpers.js";
+import { buildFixture, expectKind, fetchText, isAlive, makeTemp, removeTemp, waitGone } from "./helpers.js";
 
 // One environment walked through the whole acceptance story, step by step (tests share state
 // and run in order). Real bundles, real runtime processes, real HTTP.
@@ -41,7 +41,6 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
   }
 
   beforeAll(async () => {
-    buildRuntime();
     temp = await makeTemp("e2e");
     v1Bundle = await buildFixture("hello", temp, "1.0.0");
     v2Bundle = await buildFixture("hello-v2", temp, "2.0.0");

@@ -1,5 +1,3 @@
-import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -9,22 +7,6 @@ import { isGreenticError, type ErrorKind } from "@greentic/deploy-spec";
 import { expect } from "vitest";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-
-/**
- * Builds `@greentic/runtime` (and what it imports) so the local-process deployer can start it.
- * Skipped when `dist/bin.js` is newer than every runtime source: a rebuild cleans `dist/`, which
- * would pull the runtime from under another test file starting it at the same moment.
- */
-export function buildRuntime(): void {
-  const runtime = join(repoRoot, "packages", "runtime");
-  const bin = join(runtime, "dist", "bin.js");
-  if (existsSync(bin) && existsSync(join(repoRoot, "packages", "deploy-spec", "dist", "index.js"))) {
-    const built = statSync(bin).mtimeMs;
-    const sources = readdirSync(join(runtime, "src"), { recursive: true, encoding: "utf8" }).map((f) => join(runtime, "src", f));
-    if (sources.every((f) => statSync(f).mtimeMs <= built)) return;
-  }
-  execFileSync("pnpm", ["--filter", "@greentic/runtime...", "build"], { cwd: repoRoot, stdio: "pipe", timeout: 240_000 });
-}
 
 /** A fresh temporary directory; remove it with `removeTemp`. */
 export async function makeTemp(prefix: string): Promise<string> {
