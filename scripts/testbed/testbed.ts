@@ -75,6 +75,8 @@ export async function bootTestbed(options: { name?: string; timeoutMs?: number; 
     [
       "-c", `${enter || "true"} && exec systemd-nspawn "$@"`, "sh",
       "-q", "--register=no", "--keep-unit", "--console=passive", "--capability=all",
+      // runc gives each container a session keyring; nspawn's default seccomp filter blocks that.
+      "--system-call-filter=@keyring",
       "--bind=/dev/loop-control", ...loops,
       `--bind-ro=${node}:${TESTBED_NODE}`,
       `--bind-ro=${PROJECT_DIR}:${PROJECT_MOUNT}`,
