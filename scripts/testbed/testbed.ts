@@ -75,8 +75,9 @@ export async function bootTestbed(options: { name?: string; timeoutMs?: number; 
     [
       "-c", `${enter || "true"} && exec systemd-nspawn "$@"`, "sh",
       "-q", "--register=no", "--keep-unit", "--console=passive", "--capability=all",
-      // runc gives each container a session keyring; nspawn's default seccomp filter blocks that.
-      "--system-call-filter=@keyring",
+      // runc gives each container a session keyring and a BPF device filter; nspawn's default
+      // seccomp filter blocks both syscalls for processes started by the testbed's systemd.
+      "--system-call-filter=@keyring bpf",
       "--bind=/dev/loop-control", ...loops,
       `--bind-ro=${node}:${TESTBED_NODE}`,
       `--bind-ro=${PROJECT_DIR}:${PROJECT_MOUNT}`,
