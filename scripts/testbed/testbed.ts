@@ -131,10 +131,9 @@ export async function bootTestbed(options: { name?: string; timeoutMs?: number; 
   }
 
   const run: Testbed["run"] = (cmd, args, opts = {}) => {
-    const r = spawnSync("nsenter", ["-t", String(pid), "-a", cmd, ...args], {
+    // Own session (setsid): a stray `kill 0` inside must not reach the test runner's process group.
+    const r = spawnSync("setsid", ["--wait", "nsenter", "-t", String(pid), "-a", cmd, ...args], {
       encoding: "utf8",
-      // Own session: a stray `kill 0` inside must not reach the test runner's process group.
-      detached: true,
       input: opts.input,
       timeout: opts.timeoutMs ?? 120_000,
     });

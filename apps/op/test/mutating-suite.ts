@@ -11,7 +11,8 @@ export interface MutatingSuite<F> {
   setup: (s: Store) => F;
   /** A valid payload for the prepared store. */
   valid: (f: F) => Record<string, unknown>;
-  missingField: string;
+  /** A required field (omit when the payload has none). */
+  missingField?: string;
   wrongType: [string, string];
   /** The field naming the target (revision/deployment) and the case name; unknown target -> exit 4. */
   unknownTarget?: { field: string; value: string; name: string };
@@ -38,7 +39,7 @@ export function describeMutating<F>(suite: MutatingSuite<F>): { get: () => { s: 
   describe(`op ${name}: bad input`, () => {
     const cases = (): BadInput[] => {
       const valid = suite.valid(f);
-      const out = commonBadInputs(yaml(valid), { missingField: suite.missingField, wrongType: suite.wrongType });
+      const out = commonBadInputs(yaml(valid), { missingField: suite.missingField ?? "", wrongType: suite.wrongType }).filter((c) => suite.missingField !== undefined || c.name !== "missing required field");
       out.push({ name: "valid payload as JSON but with a wrong type (file named .json)", answers: JSON.stringify({ ...valid, [suite.wrongType[0]]: JSON.parse(suite.wrongType[1]) }), exit: 2, kind: "validation", path: suite.wrongType[0] });
       if (suite.unknownEnv !== false) out.push({ name: "unknown environment", answers: yaml({ ...valid, environment_id: "nope" }), exit: 4, kind: "not-found", message: ["nope"] });
       if (suite.unknownTarget) out.push({ name: suite.unknownTarget.name, answers: yaml({ ...valid, [suite.unknownTarget.field]: suite.unknownTarget.value }), exit: 4, kind: "not-found", message: [suite.unknownTarget.value] });
@@ -61,7 +62,8 @@ export function describeMutating<F>(suite: MutatingSuite<F>): { get: () => { s: 
       return out;
     };
     // One test per case keeps failures readable; the case list needs the fixture, hence the lazy table.
-    const names = ["malformed JSON", "malformed YAML", "empty file", "missing file", "unknown field", "missing required field", "wrong type", "valid payload as JSON but with a wrong type (file named .json)"];
+    const names = ["malformed JSON", "malformed YAML", "empty file", "missing file", "unknown field", "wrong type", "valid payload as JSON but with a wrong type (file named .json)"];
+    if (suite.missingField !== undefined) names.push("missing required field");
     if (suite.unknownEnv !== false) names.push("unknown environment");
     if (suite.unknownTarget) names.push(suite.unknownTarget.name);
     if (suite.stale !== false) names.push("stale precondition");

@@ -160,7 +160,8 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
     const restartService = plan.actions.some((a) => a.action === "restart" && a.target === layout.serviceUnit);
     const quadlet = o.desired.files.some((f) => f.kind === "quadlet");
     // Recreate: the old runtime stops before its bundle is swapped under it.
-    if (restartMount && o.observed.units?.service.active !== "inactive") await run("systemctl", ["stop", layout.serviceUnit], `stopping ${layout.serviceUnit}`);
+    const serviceState = o.observed.units?.service.active;
+    if (restartMount && serviceState !== undefined && serviceState !== "inactive") await run("systemctl", ["stop", layout.serviceUnit], `stopping ${layout.serviceUnit}`);
     if (restartMount || has("unit", layout.mountUnit)) await run("systemctl", ["enable", layout.mountUnit], `enabling ${layout.mountUnit}`);
     if (restartMount) await run("systemctl", ["restart", layout.mountUnit], `mounting the bundle (${layout.mountUnit})`);
     if (!quadlet && (restartService || has("unit", layout.serviceUnit))) await run("systemctl", ["enable", layout.serviceUnit], `enabling ${layout.serviceUnit}`);

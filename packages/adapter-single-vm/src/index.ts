@@ -30,3 +30,6 @@ export {
 } from "./render.js";
 export { deploymentStatus, type DeploymentStatus } from "./status.js";
 export { execCommandLine, renderUnitFile, systemdEscapePath, type UnitFile, type UnitSection } from "./unit-file.js";
+export { renderCloudInit, type CloudInitArtifact, type CloudInitOptions } from "./cloud-init.js";
+export { renderInitSpec, type InitSpecOptions } from "./init-spec.js";
+export { preflight, type PreflightCheck, type PreflightResult } from "./preflight.js";

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeploymentSpec } from "@greentic/deploy-spec";
 import { adminRequest } from "@greentic/runtime";
 import { bootTestbed, testbedUnavailable, type Testbed } from "../../../scripts/testbed/testbed.ts";
-import { applyDeployment, createHostExecutor, deploymentStatus, destroyDeployment, planDeployment, type HostExecutor } from "../src/index.js";
+import { applyDeployment, createHostExecutor, deploymentStatus, destroyDeployment, planDeployment, preflight, type HostExecutor } from "../src/index.js";
 import { freePort, makeBundle, specOf } from "./helpers.js";
 
 const unavailable = testbedUnavailable();
@@ -72,6 +72,10 @@ describe.skipIf(unavailable !== undefined)("single-vm container mode (podman + r
   });
 
   it("renders a podman-wrapping service (podman 4.3 has no Quadlet) published on the spec's loopback port", async () => {
+    const checks = await preflight(spec, { executor: exec });
+    expect(checks.ok).toBe(true);
+    expect(checks.checks.find((c) => c.name === "podman")!.detail).toMatch(/^podman 4\.\d+\.\d+$/);
+    expect(checks.checks.find((c) => c.name === "quadlet")!.detail).toMatch(/^no Quadlet \(podman < 4\.4\)/);
     const plan = await planDeployment(spec, { executor: exec, ociRuntime: "runc" });
     expect(plan.mode).toBe("container");
     expect(plan.actions.map((a) => a.target)).toContain(`/etc/systemd/system/${unit}`);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isErrorKind, type DeploymentSpec } from "@greentic/deploy-spec";
@@ -12,6 +13,7 @@ import {
   destroyDeployment,
   loadPlan,
   planDeployment,
+  preflight,
   rollbackDeployment,
   savePlan,
   type HostExecutor,
@@ -56,6 +58,27 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
 
   afterAll(async () => {
     await tb?.stop();
+  });
+
+  it("preflight passes on the fresh host and names each failure with a fix", async () => {
+    const ok = await preflight(spec, { executor: exec });
+    expect(ok.checks.map((c) => [c.name, c.ok])).toEqual([
+      ["architecture", true], ["systemd", true], ["squashfs", true], ["loop devices", true], ["squashfs-tools", true], ["node", true], ["admin port", true], ["service user", true],
+    ]);
+    expect(ok.checks.find((c) => c.name === "service user")!.detail).toBe("greentic will be created by apply");
+    const server = createServer().listen(port, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    try {
+      const bad = await preflight(specOf({ ...doc, spec: { ...doc.spec, runtime: { ...doc.spec.runtime, node: "/opt/none/node" } } }), { executor: exec });
+      expect(bad.ok).toBe(false);
+      expect(bad.checks.filter((c) => !c.ok)).toEqual([
+        { name: "node", ok: false, detail: "/opt/none/node not found", hint: "install Node.js 22 or newer at /opt/none/node (or set spec.runtime.node)" },
+        { name: "admin port", ok: false, detail: `port ${port} is already in use`, hint: `free port ${port} (ss -ltnp 'sport = :${port}') or choose another port in spec.runtime.admin.bind` },
+      ]);
+      expect(bad.summary).toMatch(/^preflight failed: node: \/opt\/none\/node not found \(fix: install Node\.js 22/);
+    } finally {
+      server.close();
+    }
   });
 
   it("plans every resource on a fresh host (exit code 2)", async () => {

@@ -53,6 +53,7 @@ export type {
   CredentialsValidation,
   Deployer,
   DeployerCredentials,
+  DeployerRouterStatus,
   DestroyOutcome,
   DrainOptions,
   EnvPackHandler,

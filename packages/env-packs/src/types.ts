@@ -137,6 +137,18 @@ export interface RevisionRuntimeStatus {
   log?: string;
 }
 
+/**
+ * A deployer's environment router: one URL for the whole environment that follows the traffic
+ * split (the local-process router, a load balancer). Reported by the optional `routerStatus`.
+ */
+export interface DeployerRouterStatus {
+  /** `running`: serving; `stopped`: none started (or stopped); `failed`: the recorded process is gone. */
+  state: "running" | "stopped" | "failed";
+  pid?: number;
+  /** The environment's URL, e.g. `http://127.0.0.1:8080/`; absent while not serving. */
+  url?: string;
+}
+
 /** Deployer options for `drain`. */
 export interface DrainOptions {
   /** How long to wait for the process to exit after SIGTERM. */
@@ -167,6 +179,8 @@ export interface Deployer {
   runtimeConfig(ctx: HandlerContext): Promise<AppliedRuntimeConfig>;
   /** Stops every revision of the environment and removes the deployer's records. */
   destroy(ctx: HandlerContext): Promise<DestroyOutcome>;
+  /** Optional: the environment's router, for deployers that give the environment one URL. Never throws for a missing router. */
+  routerStatus?(ctx: HandlerContext): Promise<DeployerRouterStatus>;
 }
 
 /** A credential or capability a deployer needs. */

@@ -16,8 +16,13 @@ export interface DeployResult {
   created_deployment: boolean;
   /** The new revision, now `ready` with 100 % of the deployment's traffic. */
   revision_id: string;
-  /** Where the new revision answers (from the deployer), or null when the deployer gives none. */
+  /** Where the new revision itself answers (from the deployer), or null when the deployer gives none. */
   url: string | null;
+  /**
+   * The environment's URL (the deployer's router), which follows the traffic split: after the
+   * deploy it serves the new revision. Null when the deployer has no router.
+   */
+  environment_url: string | null;
   /** The revision that had the most traffic before; kept `ready` for `op traffic rollback`. */
   previous_revision_id?: string;
 }
@@ -105,7 +110,7 @@ export async function deploy(ctx: OperationsContext, answers: unknown, options: 
   const warmed = await revisionsWarm(ctx, { environment_id: envId, revision_id: revisionId }, { idempotencyKey: stepKey(key, "warm") });
 
   progress(ctx, "deploy.traffic", `moving 100% of the traffic to revision ${revisionId}`, { revision_id: revisionId });
-  await trafficSet(ctx, {
+  const moved = await trafficSet(ctx, {
     environment_id: envId,
     deployment_id: deploymentId,
     entries: [{ revision_id: revisionId, weight_bps: 10_000 }],
@@ -121,8 +126,13 @@ export async function deploy(ctx: OperationsContext, answers: unknown, options: 
     created_deployment: created,
     revision_id: revisionId,
     url: warmed.url ?? null,
+    environment_url: moved.environment_url,
   };
   if (previous !== undefined && previous.revision_id !== revisionId) result.previous_revision_id = previous.revision_id;
-  progress(ctx, "deploy.done", `revision ${revisionId} serves ${result.url ?? "(no url)"}`, { revision_id: revisionId, url: result.url });
+  progress(ctx, "deploy.done", `revision ${revisionId} serves ${result.environment_url ?? result.url ?? "(no url)"}`, {
+    revision_id: revisionId,
+    url: result.url,
+    environment_url: result.environment_url,
+  });
   return result;
 }

@@ -20,6 +20,7 @@ import type {
 } from "@greentic/environment-store";
 import { ulid } from "ulid";
 import { boundHandler, checkEnvArgument, handlerContext, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
+import { environmentRouter, type EnvRouterInfo } from "./router.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
 /** `op env show`: the stored environment, its `runtime.json` (or null), and the version to pin. */
@@ -28,6 +29,8 @@ export interface EnvShowResult {
   runtime: EnvironmentRuntime | null;
   etag: string;
   generation: number;
+  /** The bound deployer's environment router (`{state, pid, url}`), or null when it has none. */
+  router: EnvRouterInfo | null;
 }
 
 /** Options of `env destroy`. */
@@ -111,7 +114,8 @@ export async function envUpdate(ctx: OperationsContext, answers: unknown, option
 export async function envShow(ctx: OperationsContext, envId: string): Promise<EnvShowResult> {
   const id = checkEnvArgument(envId);
   const loaded = await ctx.store.load(id);
-  return { environment: loaded.environment, runtime: loaded.runtime ?? null, etag: loaded.etag, generation: loaded.generation };
+  const router = await environmentRouter(ctx, loaded.environment);
+  return { environment: loaded.environment, runtime: loaded.runtime ?? null, etag: loaded.etag, generation: loaded.generation, router };
 }
 
 /** `op env list`: every environment, sorted by id (corrupt ones flagged, not hidden). */

@@ -34,7 +34,16 @@ export {
   type StageResult,
   type WarmResult,
 } from "./revisions.js";
-export { trafficRollback, trafficSet, trafficShow, type TrafficShowResult } from "./traffic.js";
+export {
+  trafficRollback,
+  trafficSet,
+  trafficShow,
+  type TrafficApplied,
+  type TrafficRollbackResult,
+  type TrafficSetResult,
+  type TrafficShowResult,
+} from "./traffic.js";
+export type { EnvRouterInfo } from "./router.js";
 export { configSet, configShow, type ConfigShowResult } from "./config.js";
 export {
   secretsDelete,

@@ -13,6 +13,7 @@ import { checkUlidArgument } from "./bundles.js";
 import { checkEnvArgument, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
 import { required } from "./env.js";
 import { deployerOf } from "./revisions.js";
+import { environmentRouter, routerOf } from "./router.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
 /** `op traffic show <env> [--deployment]`: the splits and the runtime-config projection. */
@@ -21,15 +22,31 @@ export interface TrafficShowResult {
   splits: TrafficSplit[];
   /** What `runtime-config.json` holds (null when no split exists). */
   runtime_config: RuntimeConfig | null;
+  /** The URL of the environment's router, which follows the splits; null when none serves. */
+  environment_url: string | null;
 }
 
-async function applyToDeployer(ctx: OperationsContext, env: Environment, split: TrafficSplit): Promise<void> {
+/** Added to the `traffic set` / `traffic rollback` results. */
+export interface TrafficApplied {
+  /** The URL of the environment's router once it serves the new split; null when the deployer has none. */
+  environment_url: string | null;
+}
+
+/** `op traffic set` result. */
+export type TrafficSetResult = Mutated<SetTrafficResult & TrafficApplied>;
+
+/** `op traffic rollback` result. */
+export type TrafficRollbackResult = Mutated<RollbackTrafficResult & TrafficApplied>;
+
+/** Applies the split through the bound deployer; returns the environment's URL afterwards. */
+async function applyToDeployer(ctx: OperationsContext, env: Environment, split: TrafficSplit): Promise<TrafficApplied> {
   const { deployer, hctx } = await deployerOf(ctx, env);
   progress(ctx, "traffic.apply", `applying traffic split generation ${split.generation} of deployment ${split.deployment_id}`, { deployment_id: split.deployment_id });
   await deployer.applyTrafficSplit(hctx, {
     split: { deployment_id: split.deployment_id, bundle_id: split.bundle_id, entries: split.entries, generation: split.generation },
     revisions: env.revisions.map((r) => ({ revision_id: r.revision_id, deployment_id: r.deployment_id, bundle_id: r.bundle_id })),
   });
+  return { environment_url: (await routerOf(deployer, hctx))?.url ?? null };
 }
 
 /**
@@ -37,7 +54,7 @@ async function applyToDeployer(ctx: OperationsContext, env: Environment, split: 
  * deployment (`conflict` otherwise); the same idempotency key with the same entries is a no-op.
  * Then the deployer applies it; the store rewrites `runtime-config.json` in the same commit.
  */
-export async function trafficSet(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<SetTrafficResult>> {
+export async function trafficSet(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<TrafficSetResult> {
   const parsed = parseAnswers("traffic set", answers, options);
   // The split records its key as domain state, so an option key must be the one recorded.
   const payload = { ...parsed, idempotency_key: options.idempotencyKey ?? parsed.idempotency_key };
@@ -54,12 +71,12 @@ export async function trafficSet(ctx: OperationsContext, answers: unknown, optio
     transform: (current, tx) => engine.setTraffic(required(current, envId), payload, tx),
   });
   // Also on a replay: a retry with the same key finishes an apply that failed half-way.
-  await applyToDeployer(ctx, environment, outcome.result.split);
-  return withCommit(outcome);
+  const applied = await applyToDeployer(ctx, environment, outcome.result.split);
+  return { ...withCommit(outcome), ...applied };
 }
 
 /** `op traffic rollback`: restores the previous split (one step); its revisions must still be `ready`. */
-export async function trafficRollback(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<RollbackTrafficResult>> {
+export async function trafficRollback(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<TrafficRollbackResult> {
   const payload = parseAnswers("traffic rollback", answers, options);
   const envId = payload.environment_id;
   const { environment } = await ctx.store.load(envId);
@@ -71,8 +88,8 @@ export async function trafficRollback(ctx: OperationsContext, answers: unknown, 
     options,
     transform: (current, tx) => engine.rollbackTraffic(required(current, envId), payload, tx),
   });
-  await applyToDeployer(ctx, environment, outcome.result.restored);
-  return withCommit(outcome);
+  const applied = await applyToDeployer(ctx, environment, outcome.result.restored);
+  return { ...withCommit(outcome), ...applied };
 }
 
 /** `op traffic show <env> [--deployment <id>]`. */
@@ -87,5 +104,6 @@ export async function trafficShow(ctx: OperationsContext, envId: string, filter:
     });
   }
   const splits = environment.traffic_splits.filter((s) => filter.deploymentId === undefined || s.deployment_id === filter.deploymentId);
-  return { environment_id: id, splits, runtime_config: projectRuntimeConfig(environment) };
+  const router = await environmentRouter(ctx, environment);
+  return { environment_id: id, splits, runtime_config: projectRuntimeConfig(environment), environment_url: router?.url ?? null };
 }

@@ -58,8 +58,8 @@ export async function waitGone(pid: number, timeoutMs = 20_000): Promise<boolean
   return !isAlive(pid);
 }
 
-/** GET a URL and return status and body text. */
-export async function fetchText(url: string): Promise<{ status: number; text: string }> {
+/** GET a URL and return status, body text and the router's `x-greentic-revision` header (if any). */
+export async function fetchText(url: string): Promise<{ status: number; text: string; revision: string | null }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  return { status: response.status, text: await response.text() };
+  return { status: response.status, text: await response.text(), revision: response.headers.get("x-greentic-revision") };
 }

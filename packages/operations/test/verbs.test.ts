@@ -51,6 +51,7 @@ import {
   trafficShow,
   type OperationsContext,
 } from "../src/index.js";
+import { envPackHandlers as examplePluginHandlers } from "../../../fixtures/plugins/example-env-pack/src/index.js";
 import { buildFixture, expectKind, makeTemp, removeTemp } from "./helpers.js";
 
 // Every verb's error paths against a real store and the real built-in env-packs. The deployer's
@@ -123,6 +124,13 @@ describe("env", () => {
     }
     expect((await envList(ops)).map((e) => e.environment_id)).toEqual(expect.arrayContaining(["bare", "local"]));
     expect(await envLockShow(ops, "local")).toEqual({ environment_id: "local", lock: null });
+  });
+
+  it("show: the router block is null without a bound deployer, stopped before any traffic moved", async () => {
+    expect((await envShow(ops, "bare")).router).toBeNull();
+    expect((await trafficShow(ops, "bare")).environment_url).toBeNull();
+    expect((await envShow(ops, "local")).router).toEqual({ state: "stopped", pid: null, url: null });
+    expect((await trafficShow(ops, "local")).environment_url).toBeNull();
   });
 
   it("lock, force-unlock and migrations: bad arguments are invalid-argument; checks run against the store", async () => {
@@ -371,5 +379,19 @@ describe("deploy", () => {
     const { environment } = await envShow(ops, "local");
     const dep = environment.bundles.find((b) => b.bundle_id === "deploy-fails")!;
     expect(environment.traffic_splits.some((s) => s.deployment_id === dep.deployment_id)).toBe(false);
+  });
+});
+
+describe("a deployer without a router (the example plugin)", () => {
+  it("deploy and traffic report environment_url null; env show has no router block", async () => {
+    for (const handler of examplePluginHandlers) ops.registry.register(handler);
+    await envCreate(ops, { environment_id: "static" });
+    await envPacksAdd(ops, { environment_id: "static", slot: "deployer", kind: "example.deployer.static-dir@0.1.0" });
+    const deployed = await deploy(ops, { environment_id: "static", bundle_path: bundle, bundle_id: "hello", customer_id: "acme" });
+    expect(deployed).toMatchObject({ url: null, environment_url: null });
+    const moved = await trafficSet(ops, { environment_id: "static", deployment_id: deployed.deployment_id, entries: [{ revision_id: deployed.revision_id, weight_bps: 10_000 }], idempotency_key: "again" });
+    expect(moved.environment_url).toBeNull();
+    expect((await trafficShow(ops, "static")).environment_url).toBeNull();
+    expect((await envShow(ops, "static")).router).toBeNull();
   });
 });

@@ -5,7 +5,7 @@ import { describeMutating } from "../mutating-suite.js";
 const suite = describeMutating({
   verb: ["deploy"],
   setup: (s) => (initLocal(s), { bundle: helloBundle() }),
-  valid: (f) => ({ environment_id: "local", bundle_path: f.bundle, bundle_id: "hello" }),
+  valid: (f) => ({ environment_id: "local", bundle_path: f.bundle, bundle_id: "hello", customer_id: "acme" }),
   missingField: "bundle_path",
   wrongType: ["bundle_id", "{}"],
   stale: false,

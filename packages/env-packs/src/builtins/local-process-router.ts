@@ -9,13 +9,13 @@ import { GreenticError } from "@greentic/deploy-spec";
 import { readJsonFile, writeJsonFile } from "../fs-utils.js";
 import { parseListenAddress, type LocalRouteDeployment, type LocalRouterListenFile, type LocalRoutesDocument } from "../local-router.js";
 import { isAlive, isOurCommand, stopProcess } from "../process-utils.js";
-import type { HandlerContext } from "../types.js";
+import type { DeployerRouterStatus, HandlerContext } from "../types.js";
 
 /** Where the local router of an environment listens when the answers name no `router_listen`. */
 export const DEFAULT_ROUTER_LISTEN = "127.0.0.1:0";
 
 /** The environment's router as the local-process deployer sees it. */
-export interface LocalRouterStatus {
+export interface LocalRouterStatus extends DeployerRouterStatus {
   /** `running`: process alive; `stopped`: never started or stopped; `failed`: recorded process is gone. */
   state: "running" | "stopped" | "failed";
   pid?: number;

@@ -8,8 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { stageBundle } from "@greentic/bundle";
 import { GreenticError } from "@greentic/deploy-spec";
 import { z } from "zod";
-import { createAdminCertificates } from "@greentic/runtime";
-import { adminCall, loadAdminTls, type AdminTls } from "../admin-client.js";
+import { adminRequest, createAdminCertificates } from "@greentic/runtime";
 import { readJsonFile, writeJsonFile } from "../fs-utils.js";
 import { parseListenAddress, type LocalRouteDeployment } from "../local-router.js";
 import { isAlive, isOurProcess, stopProcess } from "../process-utils.js";
@@ -79,8 +78,9 @@ export const LocalProcessAnswersSchema = z.strictObject({
   stop_grace_seconds: z.number().int().min(1).max(600).default(10),
   /**
    * Loopback `host:port` of the environment's router: the one URL that follows the traffic
-   * split. Operations passes the environment's `host_config.listen_addr` here. Port 0 picks
-   * a free port (recorded; see `localRouterStatus`). Default `127.0.0.1:0`.
+   * split. Port 0 picks a free port (recorded; see `localRouterStatus`). Default `127.0.0.1:0`,
+   * not the environment's `host_config.listen_addr`: that is `127.0.0.1:8080` for every local
+   * environment, and several stores or environments on one machine would collide on it.
    */
   router_listen: z
     .string()
@@ -273,7 +273,8 @@ export class LocalProcessDeployer implements Deployer {
     return ours;
   }
 
-  async #adminTls(ctx: HandlerContext): Promise<{ dir: string; tls: AdminTls }> {
+  /** The environment's admin certificates directory (`ca.crt`, `client.crt`, `client.key`, server pair). */
+  async #adminTlsDir(ctx: HandlerContext): Promise<string> {
     const root = await ctx.dataDir("admin-tls");
     const dir = join(root, "current");
     if (!existsSync(join(dir, "client.key"))) {
@@ -287,7 +288,7 @@ export class LocalProcessDeployer implements Deployer {
         await rm(temp, { recursive: true, force: true });
       }
     }
-    return { dir, tls: await loadAdminTls(dir) };
+    return dir;
   }
 
   async stage(ctx: HandlerContext, request: { revision: RevisionRef; bundlePath: string }) {
@@ -331,12 +332,12 @@ export class LocalProcessDeployer implements Deployer {
     const timeoutMs = request.timeoutMs ?? this.#options.warmTimeoutMs ?? (answers?.warm_timeout_seconds ?? 30) * 1000;
     await this.#requireStaged(ctx, revision);
     const deadline = Date.now() + timeoutMs;
-    const { dir: tlsDir, tls } = await this.#adminTls(ctx);
+    const tlsDir = await this.#adminTlsDir(ctx);
 
     const current = await this.#processRecord(ctx, revision.revision_id);
     if (current !== undefined) {
       if (await isOurProcess(current.pid, current.runtime_bin, revision.revision_id)) {
-        const gate = await this.#waitReady(ctx, current, tls, deadline);
+        const gate = await this.#waitReady(ctx, current, tlsDir, deadline);
         if (gate.ok) return gate;
       }
       await this.#stop(ctx, revision.revision_id);
@@ -405,7 +406,7 @@ export class LocalProcessDeployer implements Deployer {
     record.public_port = listen.publicPort;
     record.admin_port = listen.adminPort;
     await writeJsonFile(await this.#processFile(ctx, revision.revision_id), record);
-    const gate = await this.#waitReady(ctx, record, tls, deadline);
+    const gate = await this.#waitReady(ctx, record, tlsDir, deadline);
     if (!gate.ok) await this.#stop(ctx, revision.revision_id);
     else await this.#refreshRouter(ctx);
     return gate;
@@ -435,12 +436,13 @@ export class LocalProcessDeployer implements Deployer {
     return { ok: false, failure: { failed_checks: ["listen"], message: `the runtime did not report its listeners (listen.json) in time; see ${record.log}` } };
   }
 
-  async #waitReady(ctx: HandlerContext, record: ProcessRecord, tls: AdminTls, deadline: number): Promise<HealthGateOutcome> {
+  // Not the runtime's waitForReady: between probes this also notices a runtime that exited.
+  async #waitReady(ctx: HandlerContext, record: ProcessRecord, certDir: string, deadline: number): Promise<HealthGateOutcome> {
     let last = "no answer yet";
     do {
       if (record.admin_port === null) break;
       try {
-        const { status, body } = await adminCall(tls, record.admin_port, "GET", "/ready", 2_000);
+        const { status, body } = await adminRequest({ address: { host: "127.0.0.1", port: record.admin_port }, path: "/ready", certDir, timeoutMs: 2_000 });
         if (status === 200) {
           ctx.log?.({ event: "local-process.ready", revision_id: record.revision_id, pid: record.pid });
           return { ok: true, url: `http://127.0.0.1:${record.public_port}/` };
@@ -463,8 +465,8 @@ export class LocalProcessDeployer implements Deployer {
     if (record === undefined) return;
     if (record.admin_port !== null && (await isOurProcess(record.pid, record.runtime_bin, revision.revision_id))) {
       // Best effort: the runtime stops reporting ready and finishes in-flight requests; SIGTERM follows.
-      const { tls } = await this.#adminTls(ctx);
-      await adminCall(tls, record.admin_port, "POST", "/admin/v1/drain", 5_000).catch(() => undefined);
+      const certDir = await this.#adminTlsDir(ctx);
+      await adminRequest({ address: { host: "127.0.0.1", port: record.admin_port }, path: "/admin/v1/drain", method: "POST", certDir, timeoutMs: 5_000 }).catch(() => undefined);
     }
     await this.#stop(ctx, revision.revision_id);
     // The router must not keep sending requests to a port another process may take next.

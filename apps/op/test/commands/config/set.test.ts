@@ -6,7 +6,7 @@ const suite = describeMutating({
   setup: (s) => (s.ok(["env", "init"]), {}),
   valid: () => ({ environment_id: "local", region: "eu-west" }),
   missingField: "environment_id",
-  wrongType: ["gui_enabled", '"yes"'],
+  wrongType: ["region", "[1]"],
   idempotency: () => ({ first: { environment_id: "local", region: "a", idempotency_key: "cs-1" }, second: { environment_id: "local", region: "b", idempotency_key: "cs-1" } }),
 });
 

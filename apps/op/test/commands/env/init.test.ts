@@ -5,7 +5,6 @@ const suite = describeMutating({
   verb: ["env", "init"],
   setup: (s) => (s.ok(["env", "init"]), {}),
   valid: () => ({ environment_id: "local", idempotency_key: "init-1" }),
-  missingField: "environment_id",
   wrongType: ["environment_id", "42"],
   unknownEnv: false,
   stale: false,

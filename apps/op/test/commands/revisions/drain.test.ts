@@ -6,7 +6,12 @@ const suite = describeMutating({
   verb: ["revisions", "drain"],
   setup: (s) => {
     const d = deployHello(s);
-    return { ...d, a: stageHello(s, d.deployment), b: stageHello(s, d.deployment) };
+    const a = stageHello(s, d.deployment);
+    const b = stageHello(s, d.deployment);
+    // drain takes ready revisions: warm both (their processes stop when the store is disposed)
+    s.ok(["revisions", "warm", "local", a]);
+    s.ok(["revisions", "warm", "local", b]);
+    return { ...d, a, b };
   },
   valid: (f) => ({ environment_id: "local", revision_id: f.a }),
   missingField: "revision_id",

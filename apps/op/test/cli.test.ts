@@ -1,0 +1,88 @@
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { OP_DIR, ensureBuilt, op, store } from "./helpers.js";
+
+beforeAll(() => ensureBuilt());
+
+describe("op (framework)", () => {
+  it("op help lists the topics", () => {
+    const r = op(["help"]);
+    expect(r.status).toBe(0);
+    for (const topic of ["env", "env-packs", "bundles", "revisions", "traffic", "config", "secrets", "credentials", "audit", "deploy", "autocomplete"]) expect(r.stdout).toContain(topic);
+  });
+
+  it("every command has --help with examples", () => {
+    const manifest = JSON.parse(execFileSync("cat", [join(OP_DIR, "oclif.manifest.json")], { encoding: "utf8" }));
+    for (const c of Object.values(manifest.commands) as { id: string; examples?: unknown[] }[]) {
+      expect(c.examples?.length ?? 0, `${c.id} has no examples`).toBeGreaterThan(0);
+    }
+    const r = op(["traffic", "set", "--help"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("EXAMPLES");
+  });
+
+  it.each([
+    ["unknown flag", ["env", "list", "--bogus"]],
+    ["missing argument", ["env", "show"]],
+    ["bad integer flag", ["env", "update", "local", "--expected-generation", "many"]],
+    ["bad option", ["bundles", "update", "local", "--status", "sleeping"]],
+  ])("usage error (%s) exits 2, as JSON too, with nothing on stdout", (_name, args) => {
+    const s = store();
+    const human = s.op(args);
+    expect(human.status, human.stderr).toBe(2);
+    expect(human.stdout).toBe("");
+    const json = s.op([...args, "--json"]);
+    expect(json.status, json.stderr).toBe(2);
+    expect(json.stdout).toBe("");
+    expect(json.errorJson.error.kind).toBe("invalid-argument");
+  });
+
+  it("read-only verbs: not found is 4 and invalid id is 2, under --json too", () => {
+    const s = store();
+    for (const json of [[], ["--json"]]) {
+      expect(s.op(["env", "show", "nope", ...json]).status).toBe(4);
+      expect(s.op(["revisions", "list", "nope", ...json]).status).toBe(4);
+      expect(s.op(["env", "show", "../x", ...json]).status).toBe(2);
+    }
+    const r = s.op(["env", "show", "nope", "--json"]);
+    expect(r.errorJson).toMatchObject({ op: "show", noun: "env", error: { kind: "not-found" } });
+    expect(r.errorJson.error.hint).toBeTruthy();
+  });
+
+  it("success envelopes: {op, noun, result} on stdout, nothing on stderr", () => {
+    const s = store();
+    const init = s.op(["env", "init", "--json"]);
+    expect(init.status).toBe(0);
+    expect(init.stderr).toBe("");
+    expect(init.json).toMatchObject({ op: "init", noun: "env", result: { environment_id: "local", outcome: "created" } });
+    const show = s.op(["env", "show", "local", "--json"]);
+    expect(show.json.result).toMatchObject({ environment: { environment_id: "local" }, generation: 1 });
+    expect(show.json.result.etag).toMatch(/^[0-9a-f]{64}$/);
+    const list = s.op(["env", "list"]);
+    expect(list.stdout).toMatch(/^ID\s+NAME\s+GENERATION\s+STATUS\nlocal\s+local\s+1\s+ok\n$/);
+  });
+
+  it("GREENTIC_HOME picks the store when --store-root is absent", () => {
+    const s = store();
+    const home = join(s.root, "..", "gh");
+    expect(op(["env", "init", "--json"], { env: { GREENTIC_HOME: home } }).status).toBe(0);
+    expect(op(["env", "list", "--json"], { env: { GREENTIC_HOME: home } }).json.result.environments).toHaveLength(1);
+  });
+
+  it("answers from stdin (-), JSON and YAML detected by content", () => {
+    const s = store();
+    expect(s.op(["env", "create", "--answers", "-", "--json"], { input: '{"environment_id": "a1"}' }).status).toBe(0);
+    expect(s.op(["env", "create", "--answers", "-", "--json"], { input: "environment_id: a2\n" }).status).toBe(0);
+    const bad = s.op(["env", "create", "--answers", "-", "--json"], { input: "environment_id: a3\nextra: 1\n" });
+    expect(bad.status).toBe(2);
+    expect(bad.errorJson.error.message).toBe("<stdin>: extra: unknown field \"extra\"");
+  });
+
+  it("a flag contradicting the answers file is a usage error", () => {
+    const s = store();
+    const r = s.op(["env", "create", "b1", "--answers", s.file("a.yaml", "environment_id: b2\n"), "--json"]);
+    expect(r.status).toBe(2);
+    expect(r.errorJson.error.message).toContain("environment_id");
+  });
+});
