@@ -4,7 +4,8 @@
 # and reused by later runs; concurrent builders serialise on a flock.
 set -euo pipefail
 
-SUITE=bookworm
+# GREENTIC_TESTBED_SUITE=trixie gives podman 5 with Quadlet; bookworm (default) has podman 4.3.
+SUITE=${GREENTIC_TESTBED_SUITE:-bookworm}
 MIRROR=${GREENTIC_TESTBED_MIRROR:-http://deb.debian.org/debian}
 # systemd as PID 1, squashfs for bundles, podman + runc for container mode (crun fails on
 # hybrid cgroup hosts: see notes/testbed.md).

@@ -46,15 +46,15 @@ export function testbedUnavailable(): string | undefined {
 }
 
 /** Builds (or reuses from the cache) the testbed root and returns its path. */
-export function buildTestbed(): string {
-  const r = spawnSync("bash", [join(here, "build.sh")], { encoding: "utf8", timeout: 15 * 60_000 });
+export function buildTestbed(suite = "bookworm"): string {
+  const r = spawnSync("bash", [join(here, "build.sh")], { encoding: "utf8", timeout: 15 * 60_000, env: { ...process.env, GREENTIC_TESTBED_SUITE: suite } });
   if (r.status !== 0) throw new Error(`testbed build failed (${r.status}): ${r.stderr}`);
   return r.stdout.trim().split("\n").at(-1)!;
 }
 
 /** Boots a fresh copy of the testbed and waits until systemd reports running (or degraded). */
-export async function bootTestbed(options: { name?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Testbed> {
-  const cached = buildTestbed();
+export async function bootTestbed(options: { name?: string; timeoutMs?: number; env?: Record<string, string>; suite?: string } = {}): Promise<Testbed> {
+  const cached = buildTestbed(options.suite);
   const work = mkdtempSync("/var/tmp/greentic-testbed-");
   const root = join(work, "root");
   execFileSync("cp", ["-a", "--reflink=auto", cached, root]);

@@ -83,6 +83,13 @@ function tryJson(text: string): unknown {
   }
 }
 
+function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", ...extra };
+  // Never let a developer's own store leak into a test.
+  if (extra.GREENTIC_HOME === undefined) delete env.GREENTIC_HOME;
+  return env;
+}
+
 /** Runs the real `op` binary. */
 export function op(args: readonly string[], options: RunOptions = {}): OpResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
@@ -90,7 +97,7 @@ export function op(args: readonly string[], options: RunOptions = {}): OpResult 
     encoding: "utf8",
     cwd: options.cwd ?? REPO,
     timeout: options.timeout ?? 60_000,
-    env: { ...process.env, NO_COLOR: "1", GREENTIC_HOME: undefined, ...options.env },
+    env: childEnv(options.env),
   });
   const out: OpResult = { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   const json = tryJson(r.stdout);

@@ -33,3 +33,4 @@ export { execCommandLine, renderUnitFile, systemdEscapePath, type UnitFile, type
 export { renderCloudInit, type CloudInitArtifact, type CloudInitOptions } from "./cloud-init.js";
 export { renderInitSpec, type InitSpecOptions } from "./init-spec.js";
 export { preflight, type PreflightCheck, type PreflightResult } from "./preflight.js";
+export { singleVmDeployerHandler, SingleVmAnswersSchema, type SingleVmAnswers, type SingleVmHandlerOptions } from "./env-pack.js";

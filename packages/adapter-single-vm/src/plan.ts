@@ -1,5 +1,5 @@
 import { readdir, readFile } from "node:fs/promises";
-import { canonicalDigest, deploymentMode, GreenticError, prettyJson, type DeploymentSpec } from "@greentic/deploy-spec";
+import { canonicalDigest, deploymentMode, GreenticError, prettyJson, validateDeploymentSpec, type DeploymentSpec } from "@greentic/deploy-spec";
 import { createHostExecutor, hostPath, type HostExecutor } from "./executor.js";
 import { exists, hashFile, readText, sha256, statPath } from "./host-fs.js";
 import { bundleCopyPath, layoutFor, renderDesiredState, type DesiredState, type Layout } from "./render.js";
@@ -403,7 +403,10 @@ export async function loadPlan(file: string): Promise<SingleVmPlan> {
   if ((data as SingleVmPlan)?.schema !== PLAN_SCHEMA || typeof (data as SingleVmPlan).observedFingerprint !== "string") {
     throw new GreenticError("invalid-argument", `${file}: schema must be ${PLAN_SCHEMA}`, { path: file, hint: "create one with `op single-vm plan --out FILE`" });
   }
-  return data as SingleVmPlan;
+  // The embedded spec drives apply: check it as strictly as a spec file.
+  const spec = validateDeploymentSpec((data as SingleVmPlan).spec, { source: `${file} (spec)` });
+  if (!spec.ok) throw new GreenticError("validation", spec.summary, { path: file, issues: spec.issues, hint: "create a new plan with `op single-vm plan --out FILE`" });
+  return { ...(data as SingleVmPlan), spec: spec.value };
 }
 
 export function isPlan(value: unknown): value is SingleVmPlan {

@@ -334,7 +334,8 @@ export function quadletContainer(spec: DeploymentSpec, layout: Layout, c: Contai
           ["EnvironmentFile", escapeSpecifiers(layout.envFile)],
           ...containerVolumes(spec).map((v) => ["Volume", escapeSpecifiers(v)] as const),
           ["Tmpfs", "/tmp"],
-          ...(c.ociRuntime ? [["PodmanArgs", `--runtime ${c.ociRuntime}`] as const] : []),
+          // --runtime is a global podman flag (GlobalArgs=, podman >= 4.8).
+          ...(c.ociRuntime ? [["GlobalArgs", `--runtime ${c.ociRuntime}`] as const] : []),
         ],
       },
       {

@@ -38,7 +38,9 @@ function buildRootfsTar(out: string): void {
   }
 }
 
-describe.skipIf(unavailable !== undefined)("single-vm container mode (podman + runc) in a systemd testbed", { timeout: 240_000 }, () => {
+// Debian 12's podman 4.3 has no Quadlet (a .service wrapping `podman run` is generated); Debian 13's
+// podman 5 has it (a Quadlet .container is generated). Both run the same image with runc.
+for (const { suite, quadlet } of [{ suite: "bookworm", quadlet: false }, { suite: "trixie", quadlet: true }]) describe.skipIf(unavailable !== undefined)(`single-vm container mode (podman + runc, ${suite}, ${quadlet ? "Quadlet" : "podman run unit"})`, { timeout: 240_000 }, () => {
   let tb: Testbed;
   let exec: HostExecutor;
   let port: number;
@@ -48,7 +50,7 @@ describe.skipIf(unavailable !== undefined)("single-vm container mode (podman + r
 
   beforeAll(async () => {
     if (!existsSync(runtimeJs)) throw new Error(`${runtimeJs} is missing: build @greentic/runtime first (pnpm -r build)`);
-    tb = await bootTestbed();
+    tb = await bootTestbed({ suite });
     exec = createHostExecutor({ nsenterPid: tb.pid });
     buildRootfsTar(`${tb.root}/root/rootfs.tar`);
     // The image is built inside the testbed, with its podman: nothing can be pulled here.
@@ -71,24 +73,32 @@ describe.skipIf(unavailable !== undefined)("single-vm container mode (podman + r
     await tb?.stop();
   });
 
-  it("renders a podman-wrapping service (podman 4.3 has no Quadlet) published on the spec's loopback port", async () => {
+  it(`preflight passes and the plan renders ${quadlet ? "a Quadlet .container" : "a podman-wrapping .service"}`, async () => {
     const checks = await preflight(spec, { executor: exec });
     expect(checks.ok).toBe(true);
-    expect(checks.checks.find((c) => c.name === "podman")!.detail).toMatch(/^podman 4\.\d+\.\d+$/);
-    expect(checks.checks.find((c) => c.name === "quadlet")!.detail).toMatch(/^no Quadlet \(podman < 4\.4\)/);
+    expect(checks.checks.find((c) => c.name === "podman")!.detail).toMatch(/^podman \d+\.\d+\.\d+$/);
+    expect(checks.checks.find((c) => c.name === "quadlet")!.detail).toMatch(quadlet ? /^podman Quadlet available/ : /^no Quadlet \(podman < 4\.4\)/);
     const plan = await planDeployment(spec, { executor: exec, ociRuntime: "runc" });
     expect(plan.mode).toBe("container");
-    expect(plan.actions.map((a) => a.target)).toContain(`/etc/systemd/system/${unit}`);
-    expect(plan.actions.map((a) => a.target)).not.toContain("/etc/containers/systemd/greentic-web.container");
+    const targets = plan.actions.map((a) => a.target);
+    expect(targets.includes("/etc/containers/systemd/greentic-web.container")).toBe(quadlet);
+    expect(targets.includes(`/etc/systemd/system/${unit}`)).toBe(!quadlet);
   });
 
   it("applies: one read-only container under systemd answers /ready over mTLS", async () => {
     const result = await applyDeployment(spec, { executor: exec, ociRuntime: "runc" });
     expect(result.ready).toEqual({ status: 200 });
-    const unitText = readFileSync(`${tb.root}/etc/systemd/system/${unit}`, "utf8");
     const uid = tb.sh("id -u greentic").trim();
     const gid = tb.sh("id -g greentic").trim();
-    expect(unitText).toContain(
+    if (quadlet) {
+      const text = readFileSync(`${tb.root}/etc/containers/systemd/greentic-web.container`, "utf8");
+      expect(text).toContain(`[Container]\nContainerName=greentic-web\nImage=${IMAGE}\nReadOnly=true\nNetwork=host\nUser=${uid}\nGroup=${gid}\n`);
+      // The generator made the service from it.
+      expect(tb.sh(`systemctl show -p SourcePath --value ${unit}`).trim()).toBe("/etc/containers/systemd/greentic-web.container");
+      const dry = tb.run("/usr/lib/systemd/system-generators/podman-system-generator", ["--dryrun"]);
+      expect(dry.stdout).toMatch(/--read-only/);
+      expect(dry.stdout).toMatch(/--network host/);
+    } else expect(readFileSync(`${tb.root}/etc/systemd/system/${unit}`, "utf8")).toContain(
       `ExecStart=/usr/bin/podman --runtime runc run --rm --name greentic-web --replace --read-only --network host --user ${uid}:${gid} --security-opt no-new-privileges --cap-drop all --env-file /etc/greentic/web/runtime.env --volume /mnt/greentic/bundles/web:/mnt/greentic/bundles/web:ro`,
     );
     expect(tb.sh("podman ps --format '{{.Names}} {{.Image}}'").trim()).toBe(`greentic-web ${IMAGE}`);
@@ -116,6 +126,8 @@ describe.skipIf(unavailable !== undefined)("single-vm container mode (podman + r
     expect(tb.sh("podman ps -a --format '{{.Names}}'").trim()).toBe("");
     expect(tb.run("findmnt", ["--mountpoint", "/mnt/greentic/bundles/web"]).code).not.toBe(0);
     expect(existsSync(`${tb.root}/etc/systemd/system/${unit}`)).toBe(false);
+    expect(existsSync(`${tb.root}/etc/containers/systemd/greentic-web.container`)).toBe(false);
+    expect(tb.sh(`systemctl show -p LoadState --value ${unit}`).trim()).toBe("not-found");
     expect((await destroyDeployment(spec, { executor: exec })).changed).toBe(false);
   });
 });

@@ -110,6 +110,11 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
     expect(tb.sh(`cat /proc/${result.mainPid}/status`)).toMatch(new RegExp(`^Uid:\\s+${uid}\\s`, "m"));
     expect(tb.sh(`systemctl show -p User,NoNewPrivileges,ProtectSystem ${unit}`).trim().split("\n").sort()).toEqual(["NoNewPrivileges=yes", "ProtectSystem=strict", "User=greentic"]);
 
+    // The units as installed pass systemd's own verifier inside the host that runs them.
+    const verify = tb.run("systemd-analyze", ["verify", `/etc/systemd/system/${unit}`, `/etc/systemd/system/${mountUnit}`]);
+    expect(verify.stderr).toBe("");
+    expect(verify.code).toBe(0);
+
     const r = await ready();
     expect(r.status).toBe(200);
     // The handshake fails without a client certificate.

@@ -251,3 +251,21 @@ describe("init-spec and cloud-init", () => {
     expect(existsSync("/etc/greentic/acme/runtime.env") && readFileSync("/etc/greentic/acme/runtime.env", "utf8").includes("9443")).toBe(false);
   });
 });
+
+describe("fixtures/specs", () => {
+  const dir = join(import.meta.dirname, "../../../fixtures/specs");
+  it("valid fixtures parse; invalid ones fail on the field they are about", () => {
+    const results = Object.fromEntries(
+      readdirSync(dir).sort().map((f) => {
+        const r = parseDeploymentSpec(readFileSync(join(dir, f), "utf8"), { source: f });
+        return [f, r.ok ? "ok" : r.issues.map((i) => `${i.path} ${i.code}`).join(", ")];
+      }),
+    );
+    expect(results).toEqual({
+      "container.yaml": "ok",
+      "invalid-aarch64.json": "spec.runtime.arch arch-unsupported",
+      "invalid-admin-wildcard.yaml": "spec.runtime.admin.bind bind-wildcard",
+      "native.yaml": "ok",
+    });
+  });
+});

@@ -1,7 +1,7 @@
 import type { AuditActor } from "@greentic/deploy-spec";
-import { createDefaultRegistry, type EnvPackRegistry } from "@greentic/env-packs";
+import type { EnvPackRegistry } from "@greentic/env-packs";
 import { LocalFsStore } from "@greentic/environment-store";
-import type { OperationsContext, OperationsStore } from "./context.js";
+import { createOperationsRegistry, type OperationsContext, type OperationsStore } from "./context.js";
 import type { ProgressEvent } from "./types.js";
 
 /** Options of {@link createOperations}. */
@@ -10,7 +10,7 @@ export interface OperationsOptions {
   storeRoot?: string | undefined;
   /** A store to use instead of the local filesystem store at `storeRoot`. */
   store?: OperationsStore | undefined;
-  /** Env-pack registry; default: the built-ins plus plugins named in `GREENTIC_ENV_PACK_PLUGINS` (loaded on demand). */
+  /** Env-pack registry; default: the built-ins (`greentic.deployer.single-vm` imported when first resolved) plus plugins named in `GREENTIC_ENV_PACK_PLUGINS` (loaded on demand). */
   registry?: EnvPackRegistry | undefined;
   /** Who acts, as recorded in audit events; default: the local OS user. */
   actor?: AuditActor | undefined;
@@ -28,7 +28,7 @@ export interface OperationsOptions {
 export function createOperations(options: OperationsOptions = {}): OperationsContext {
   return {
     store: options.store ?? new LocalFsStore({ root: options.storeRoot }),
-    registry: options.registry ?? createDefaultRegistry(),
+    registry: options.registry ?? createOperationsRegistry(),
     actor: options.actor,
     onProgress: options.onProgress,
     warmTimeoutMs: options.warmTimeoutMs,

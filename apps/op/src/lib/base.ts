@@ -49,16 +49,23 @@ export abstract class OpCommand<T extends typeof Command = typeof Command> exten
 
   override async init(): Promise<void> {
     await super.init();
-    const { args, flags } = await this.parse({
+    // oclif reads stdin into a missing positional argument by default; stdin belongs to
+    // `--answers -` and `--value-stdin`, so no argument ever takes it.
+    const argDefs = Object.fromEntries(Object.entries(this.ctor.args ?? {}).map(([k, a]) => [k, { ...a, ignoreStdin: true }]));
+    const { args, flags, argv } = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (this.ctor as typeof OpCommand).baseFlags,
       enableJsonFlag: false,
-      args: this.ctor.args,
+      args: argDefs as typeof this.ctor.args,
       strict: this.ctor.strict,
     });
     this.flags = flags as OpFlags<T>;
     this.args = args as OpArgs<T>;
+    this.positionals = argv as string[];
   }
+
+  /** Every positional argument, including those beyond the declared ones (non-strict commands). */
+  protected positionals: string[] = [];
 
   /** `--store-root`, or undefined for the store's default ($GREENTIC_HOME/environments, else ~/.greentic/environments). */
   protected storeRoot(): string | undefined {

@@ -66,9 +66,13 @@ function isKinded(err: unknown): err is KindedError {
   return err instanceof Error && typeof (err as { kind?: unknown }).kind === "string" && (err as unknown as { kind: string }).kind in EXIT_BY_KIND;
 }
 
-/** oclif's parser errors (unknown flag, missing argument, failed validation...) carry `parse`. */
+/**
+ * oclif's usage errors: parser errors carry `parse`; flag-value errors ("Parsing --x ...
+ * Expected an integer") are plain CLIErrors, which carry `oclif`. `op` itself never throws
+ * CLIError, so both mean the command line was wrong.
+ */
 function isParseError(err: unknown): boolean {
-  return err instanceof Error && typeof (err as { parse?: unknown }).parse === "object";
+  return err instanceof Error && (typeof (err as { parse?: unknown }).parse === "object" || typeof (err as { oclif?: unknown }).oclif === "object");
 }
 
 /** Maps any thrown value to the error body and exit code `op` reports. */

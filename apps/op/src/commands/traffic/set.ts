@@ -29,8 +29,7 @@ The answers file is the canonical input; the positional form is a shortcut that 
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const { argv } = await this.parse(TrafficSet);
-    const pairs = (argv as string[]).slice(1);
+    const pairs = this.positionals.slice(1);
     let entries: { revision_id: string; weight_bps: number }[] | undefined;
     if (pairs.length > 0) {
       const { parseTrafficEntry } = await import("@greentic/deploy-spec");

@@ -5,7 +5,7 @@ import { describeMutating } from "../../mutating-suite.js";
 const suite = describeMutating({
   verb: ["traffic", "rollback"],
   setup: (s) => deployHello(s),
-  valid: (f) => ({ environment_id: "local", deployment_id: f.deployment }),
+  valid: (f) => ({ environment_id: "local", deployment_id: f.deployment, updated_by: "ops" }),
   missingField: "deployment_id",
   wrongType: ["updated_by", "3"],
   unknownTarget: { field: "deployment_id", value: UNKNOWN_ULID, name: "unknown deployment" },
