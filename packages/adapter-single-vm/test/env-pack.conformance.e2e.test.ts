@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -100,6 +101,29 @@ describe.skipIf(unavailable !== undefined)("greentic.deployer.single-vm through 
     expect(tb.run("findmnt", ["--mountpoint", "/mnt/greentic/bundles/hello"]).code).not.toBe(0);
     expect(tb.run("test", ["-e", staged.location!]).code).not.toBe(0);
     expect(await d.status(ctx)).toEqual([]);
+  });
+
+  it("a revision that never becomes ready fails the gate as data (readiness), and leaves the VM clean after destroy", async () => {
+    const handler = singleVmDeployerHandler({ executor: createHostExecutor({ nsenterPid: tb.pid }) });
+    const d = handler.deployer!;
+    const ctx = context();
+    onTestFinished(async () => {
+      await d.destroy(ctx);
+    });
+    // A squashfs without bundle-manifest.json: the runtime refuses to serve it.
+    const src = join(temp, "no-manifest");
+    mkdirSync(src, { mode: 0o755 });
+    writeFileSync(join(src, "index.html"), "<h1>no manifest</h1>\n");
+    const broken = join(temp, "broken.gtbundle");
+    execFileSync("mksquashfs", [src, broken, "-noappend", "-quiet", "-all-root"]);
+    const bad: RevisionRef = { revision_id: "01J00000000000000000000BAD", deployment_id: "dep-hello", bundle_id: "hello" };
+    await d.stage(ctx, { revision: bad, bundlePath: broken });
+    const gate = await d.warm(ctx, { revision: bad, timeoutMs: 5_000 });
+    expect(gate).toMatchObject({ ok: false, failure: { failed_checks: ["readiness"], message: expect.stringContaining("greentic-hello.service did not become ready") } });
+    expect(await d.runtimeConfig(ctx)).toEqual({ env_id: ctx.envId, revisions: [] });
+    expect((await d.status(ctx)).map((s) => [s.revision_id, s.state])).toEqual([[bad.revision_id, "stopped"]]);
+    await d.destroy(ctx);
+    expect(tb.sh("systemctl list-units --all --no-legend 'greentic-*' 'mnt-greentic-*'").trim()).toBe("");
   });
 
   it("passes the conformance checks that fit one revision at a time", async () => {

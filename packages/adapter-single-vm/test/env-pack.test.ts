@@ -211,6 +211,16 @@ describe("staged root mode (answers.root): renders, executes nothing", () => {
     expect((await d.status(ctx)).find((s) => s.revision_id === "r1")).toMatchObject({ state: "stopped", admin_url: "https://127.0.0.1:9443" });
   });
 
+  it("a warm whose apply fails reports it as data (apply), not as a throw", async () => {
+    const other = context({ spec_path: writeSpec(join(temp, "no-runtime.yaml"), { runtime: { binary: join(temp, "missing-runtime.js"), node, admin: { bind: "127.0.0.1:9443" } } }), root: mkdtempSync(join(temp, "root-")) });
+    await d.stage(other, { revision: rev("f1"), bundlePath: bundleV1 });
+    expect(await d.warm(other, { revision: rev("f1") })).toEqual({
+      ok: false,
+      failure: { failed_checks: ["apply"], message: `spec.runtime.binary: ${join(temp, "missing-runtime.js")} does not exist on the target host` },
+    });
+    expect(await d.runtimeConfig(other)).toEqual({ env_id: "vm", revisions: [] });
+  });
+
   it("refuses splits other than one revision at 100 %, and unknown revisions", async () => {
     const ninetyTen = await failure(d.applyTrafficSplit(ctx, split([["r1", 9_000], ["r2", 1_000]])));
     expect(isErrorKind(ninetyTen, "validation") && ninetyTen.message).toBe("single-vm serves one revision at 100 % in v1; the split for dep1 gives r1 90 %, r2 10 %");
