@@ -110,11 +110,12 @@ describe.skipIf(unavailable !== undefined)("greentic.deployer.single-vm through 
     onTestFinished(async () => {
       await d.destroy(ctx);
     });
-    // A squashfs without bundle-manifest.json: the runtime refuses to serve it.
-    const src = join(temp, "no-manifest");
+    // The hello bundle's manifest over different content: the runtime refuses to serve it.
+    const src = join(temp, "tampered");
     mkdirSync(src, { mode: 0o755 });
-    writeFileSync(join(src, "index.html"), "<h1>no manifest</h1>\n");
-    const broken = join(temp, "broken.gtbundle");
+    execFileSync("unsquashfs", ["-f", "-q", "-d", src, bundle]);
+    writeFileSync(join(src, "index.html"), "<h1>tampered</h1>\n");
+    const broken = join(temp, "tampered.gtbundle");
     execFileSync("mksquashfs", [src, broken, "-noappend", "-quiet", "-all-root"]);
     const bad: RevisionRef = { revision_id: "01J00000000000000000000BAD", deployment_id: "dep-hello", bundle_id: "hello" };
     await d.stage(ctx, { revision: bad, bundlePath: broken });
