@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { UNKNOWN_ULID, helloBundle } from "../../helpers.js";
+import { UNKNOWN_ULID, checkBadInput, helloBundle } from "../../helpers.js";
 import { describeMutating } from "../../mutating-suite.js";
 
 const suite = describeMutating({
@@ -19,8 +19,6 @@ const suite = describeMutating({
   },
   extra: (f) => [
     { name: "bundle file that does not exist", answers: `environment_id: local\ndeployment_id: ${f.deployment}\nbundle_path: /nonexistent/x.gtbundle\n`, exit: 4, kind: ["not-found", "invalid-argument"], namesFile: false, message: ["x.gtbundle"] },
-    // @greentic/bundle reports an unreadable image as an operational failure (exit 1), not bad input.
-    { name: "bundle file that is not a bundle", answers: `environment_id: local\ndeployment_id: ${f.deployment}\nbundle_path: ${import.meta.filename}\n`, exit: 1, kind: ["io", "integrity"], namesFile: false, message: ["squashfs"] },
   ],
 });
 
@@ -29,4 +27,11 @@ it("stages the hello bundle from flags", () => {
   const r = s.ok(["revisions", "stage", "local", "--deployment", f.deployment, "--bundle", f.bundle]);
   expect(r.revision.lifecycle).toBe("staged");
   expect(r.revision.bundle_digest).toMatch(/^sha256:/);
+});
+
+// Known bug: the revision directory made for the copy stays behind when extraction fails.
+it.fails("a file that is not a bundle is refused and leaves the store unchanged [known bug: operations keeps the failed copy]", () => {
+  const { s, f } = suite.get();
+  // @greentic/bundle reports an unreadable image as an operational failure (exit 1), not bad input.
+  checkBadInput(s, ["revisions", "stage"], { name: "bundle file that is not a bundle", answers: `environment_id: local\ndeployment_id: ${f.deployment}\nbundle_path: ${import.meta.filename}\n`, exit: 1, kind: ["io", "integrity"], namesFile: false, message: ["squashfs"] });
 });
