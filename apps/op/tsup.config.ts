@@ -8,5 +8,7 @@ const entry = Object.fromEntries(
     .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
     .map((f) => [`commands/${f.slice(0, -3)}`, `src/commands/${f}`]),
 );
+// bin/run.js imports dist/fast.js (the read-only fast path) before deciding to load oclif.
+entry.fast = "src/fast.ts";
 
 export default packageConfig(entry, { splitting: true });

@@ -30,6 +30,7 @@ export {
   localRouterUrl,
   type LocalRouterStatus,
 } from "./builtins/local-process-router.js";
+export { LOCAL_PROCESS_DEPLOYER_KINDS, envRouterInfo } from "./builtins/local-router-status.js";
 export { devStoreSecretsHandler } from "./builtins/secrets-dev-store.js";
 export { stdoutTelemetryHandler, type StdoutTelemetryOptions } from "./builtins/telemetry-stdout.js";
 export { inMemoryKeyValueStore, inMemorySessionsHandler, inMemoryStateHandler } from "./builtins/in-memory.js";

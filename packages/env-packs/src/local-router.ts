@@ -1,8 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
-import { isIPv4, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { parseListenAddress } from "./listen-address.js";
+
+export { parseListenAddress };
 
 // The router runs as its own process (see local-router-bin.ts): this module imports Node
 // built-ins only, so the bundled entry stays small and starts fast.
@@ -46,21 +49,6 @@ export interface LocalRouterListenFile {
 export const REVISION_HEADER = "x-greentic-revision";
 /** Request header selecting a deployment when several have a split. */
 export const DEPLOYMENT_HEADER = "x-greentic-deployment";
-
-/**
- * Parses a loopback listen address `host:port` (`127.0.0.1:8080`, `[::1]:0`, `localhost:8080`).
- * Throws an Error saying what is wrong: the router only ever listens on loopback.
- */
-export function parseListenAddress(value: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
-  if (match === null) throw new Error(`${JSON.stringify(value)} is not host:port (e.g. 127.0.0.1:8080 or [::1]:8080)`);
-  const host = match[1] ?? match[2]!;
-  const port = Number(match[3]);
-  if (port > 65_535) throw new Error(`port ${port} in ${JSON.stringify(value)} is above 65535`);
-  const loopback = host === "localhost" || host === "::1" || (isIPv4(host) && host.startsWith("127."));
-  if (!loopback) throw new Error(`${JSON.stringify(host)} is not a loopback address (127.0.0.0/8, ::1 or localhost)`);
-  return { host: host === "localhost" ? "127.0.0.1" : host, port };
-}
 
 /**
  * Smooth weighted round-robin (as in nginx): every pick adds each weight to its counter,

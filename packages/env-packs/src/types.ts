@@ -173,6 +173,13 @@ export interface Deployer {
   drain(ctx: HandlerContext, revision: RevisionRef, options?: DrainOptions): Promise<void>;
   /** Stops anything left of the revision and forgets it (staged files included). */
   archive(ctx: HandlerContext, revision: RevisionRef): Promise<void>;
+  /**
+   * Optional: removes what `stage` made for a revision that was never recorded (its commit was
+   * refused, or a replay answered with another revision), leaving no trace (unlike `archive`,
+   * no "archived" record). An unknown revision is not an error. Without it, operations calls
+   * `archive` instead.
+   */
+  unstage?(ctx: HandlerContext, revision: RevisionRef): Promise<void>;
   applyTrafficSplit(ctx: HandlerContext, request: ApplyTrafficSplitRequest): Promise<AppliedRuntimeConfig>;
   status(ctx: HandlerContext): Promise<RevisionRuntimeStatus[]>;
   /** What the deployer currently applies, to compare with the spec projection (drift). */

@@ -1,19 +1,7 @@
 import { GreenticError } from "@greentic/deploy-spec";
+import { unsafeSegmentReason } from "./segment.js";
 
-/**
- * Why `segment` cannot be used as one path component inside the store, or `undefined` when it
- * can. Ids become directory names, so anything that could escape or hide one is refused.
- */
-export function unsafeSegmentReason(segment: string): string | undefined {
-  if (segment === "") return "it is empty";
-  if (segment === "." || segment === "..") return `"${segment}" is a relative path component`;
-  if (segment.startsWith(".")) return "it starts with a dot (reserved for store internals)";
-  if (segment.includes("\0")) return "it contains a NUL byte";
-  const bad = /[/\\:\s]/u.exec(segment);
-  if (bad) return `it contains ${JSON.stringify(bad[0])} (/, \\, : and whitespace are not allowed)`;
-  if (Buffer.byteLength(segment) > 200) return "it is longer than 200 bytes";
-  return undefined;
-}
+export { unsafeSegmentReason };
 
 /** Throws `invalid-argument` unless `envId` is usable as a store directory name. */
 export function assertSafeEnvId(envId: unknown, what = "environment id"): asserts envId is string {

@@ -17,6 +17,7 @@ export type {
   MigrateStateApplied,
   MigrateStateCheck,
   MigrationFinding,
+  MutationCheck,
   Precondition,
   TransactContext,
   TransactOptions,

@@ -1,5 +1,4 @@
 import { mkdir, readdir, rename, stat } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { monotonicFactory } from "ulid";
 import {
@@ -22,6 +21,7 @@ import { AUDIT_FILE, appendAuditEvent, lastAuditEvent, listAuditEvents, nextPrev
 import { authorizeLocalOwner, localActor } from "./authorize.js";
 import { BACKUPS_DIR, listBackupFiles, parseBackupId, pruneBackups, writeBackup } from "./backups.js";
 import { assertSafeEnvId, unsafeSegmentReason } from "./env-id.js";
+import { DEPLOYER_ANSWERS_FILE, VERIFIED_FILE, defaultStoreRoot, type VerifiedRecord } from "./fast-read.js";
 import { ensureDir, errnoCode, fsyncDir, ioError, readIfExists, removeDurable, writeAtomic } from "./fs-safe.js";
 import { checkIdempotencyKey, evictLedger, findLedgerEntry, ledgerFileName, replayedError, type LedgerEntry } from "./ledger.js";
 import { acquireLock, forceRemoveLock, readLockRecord, type HeldLock, type LockRecord } from "./lock.js";
@@ -36,6 +36,7 @@ import type {
   EnvironmentSummary,
   LoadedEnvironment,
   MigrateDevApplied,
+  MutationCheck,
   MigrateDevCheck,
   MigrateStateApplied,
   MigrateStateCheck,
@@ -71,10 +72,7 @@ export interface LocalFsStoreOptions {
   authorize?: Authorizer | undefined;
 }
 
-/** Default environments root: `$GREENTIC_HOME/environments`, else `~/.greentic/environments`. */
-export function defaultStoreRoot(): string {
-  return join(process.env.GREENTIC_HOME ?? join(homedir(), ".greentic"), "environments");
-}
+export { defaultStoreRoot };
 
 /**
  * The commit journal (`<env>/.txn.json`). Side files (runtime, answers, runtime-config, the
@@ -98,6 +96,29 @@ interface CurrentEnv {
   etag: string;
   generation: number;
   raw: Buffer;
+}
+
+/** A mutation's options checked before the lock is taken, and its idempotency fingerprint. */
+interface PreparedMutation {
+  noun: string;
+  verb: string;
+  actor: AuditActor;
+  fingerprint: string;
+}
+
+function prepareMutation(options: TransactOptions): PreparedMutation {
+  const noun = requireName(options?.noun, "noun");
+  const verb = requireName(options?.verb, "verb");
+  checkIdempotencyKey(options.idempotencyKey);
+  return { noun, verb, actor: options.actor ?? localActor(), fingerprint: canonicalDigest({ noun, verb, request: options.request ?? null }) };
+}
+
+/** What {@link LocalFsStore.openMutation} found: the base to transform, or the recorded result. */
+interface OpenedMutation<R> {
+  base: CurrentEnv | undefined;
+  now: string;
+  event: AuditEventRecord;
+  replayed?: TransactResult<R> | undefined;
 }
 
 interface CommitPlan {
@@ -542,28 +563,50 @@ export class LocalFsStore implements EnvironmentStore {
     return error;
   }
 
+  /**
+   * The checks every mutation starts with, in this order, under the held lock: crash recovery,
+   * existence, authorization (a denial is audited), the idempotency ledger (same key and
+   * request: the recorded result; another request: `idempotency-conflict`), then the caller's
+   * precondition. The ledger goes before the precondition because a retry of a committed
+   * request pins the state it saw before its own commit. Shared by `transact` and
+   * `checkMutation`, so that a pre-check and the authoritative check cannot drift apart.
+   */
+  private async openMutation<R>(envId: string, lock: HeldLock, options: TransactOptions, prepared: PreparedMutation): Promise<OpenedMutation<R>> {
+    const { noun, verb, actor, fingerprint } = prepared;
+    await this.recover(envId, lock);
+    const base = await this.readEnv(envId, true);
+    if (!base && !options.create) throw this.notFound(envId);
+    const now = new Date().toISOString();
+    const decision = await this.decide(actor, envId, noun, verb, options.target ?? null);
+    const event = this.event(envId, actor, noun, verb, options.target ?? null, decision, now);
+    if (options.idempotencyKey !== undefined) event.idempotency_key = options.idempotencyKey;
+    if (decision.decision !== "allow") throw await this.deny(envId, event);
+
+    if (options.idempotencyKey !== undefined) {
+      const entry = await findLedgerEntry(join(this.envDir(envId), LEDGER_DIR), options.idempotencyKey);
+      if (entry) return { base, now, event, replayed: replay<R>(envId, entry, fingerprint) };
+    }
+    checkPrecondition(envId, base, options.precondition);
+    return { base, now, event };
+  }
+
+  async checkMutation<R = unknown>(envId: string, options: TransactOptions): Promise<MutationCheck<R>> {
+    assertSafeEnvId(envId);
+    const prepared = prepareMutation(options);
+    return this.withLock(envId, `${prepared.noun} ${prepared.verb} (check)`, async (lock) => {
+      const opened = await this.openMutation<R>(envId, lock, options, prepared);
+      if (opened.replayed) return { status: "replay", replayed: opened.replayed };
+      return { status: "proceed", etag: opened.base?.etag, generation: opened.base?.generation };
+    });
+  }
+
   async transact<R>(envId: string, fn: Transform<R>, options: TransactOptions): Promise<TransactResult<R>> {
     assertSafeEnvId(envId);
-    const noun = requireName(options?.noun, "noun");
-    const verb = requireName(options?.verb, "verb");
-    checkIdempotencyKey(options.idempotencyKey);
-    const actor = options.actor ?? localActor();
-    const fingerprint = canonicalDigest({ noun, verb, request: options.request ?? null });
+    const prepared = prepareMutation(options);
+    const { noun, verb, fingerprint } = prepared;
     return this.withLock(envId, `${noun} ${verb}`, async (lock) => {
-      await this.recover(envId, lock);
-      const base = await this.readEnv(envId, true);
-      if (!base && !options.create) throw this.notFound(envId);
-      const now = new Date().toISOString();
-      const decision = await this.decide(actor, envId, noun, verb, options.target ?? null);
-      const event = this.event(envId, actor, noun, verb, options.target ?? null, decision, now);
-      if (options.idempotencyKey !== undefined) event.idempotency_key = options.idempotencyKey;
-      if (decision.decision !== "allow") throw await this.deny(envId, event);
-
-      if (options.idempotencyKey !== undefined) {
-        const entry = await findLedgerEntry(join(this.envDir(envId), LEDGER_DIR), options.idempotencyKey);
-        if (entry) return replay<R>(envId, entry, fingerprint);
-      }
-      checkPrecondition(envId, base, options.precondition);
+      const { base, now, event, replayed } = await this.openMutation<R>(envId, lock, options, prepared);
+      if (replayed) return replayed;
 
       const side = new Map<string, unknown>();
       const readStaged = async (rel: string): Promise<unknown> => {
@@ -696,8 +739,11 @@ export class LocalFsStore implements EnvironmentStore {
       else await writeAtomic(this.root, join(dir, rel), content);
     }
     if (plan.environment) {
+      const bytes = Buffer.from(prettyJson(plan.environment));
       await lock.assertOwned(envId);
-      await writeAtomic(this.root, join(dir, ENVIRONMENT_FILE), prettyJson(plan.environment));
+      // Before the commit point: until environment.json holds these bytes the record matches nothing.
+      await this.writeVerified(envId, bytes);
+      await writeAtomic(this.root, join(dir, ENVIRONMENT_FILE), bytes);
     }
     let written: AuditEventRecord;
     try {
@@ -721,6 +767,46 @@ export class LocalFsStore implements EnvironmentStore {
     for (const rel of touched) await pruneBackups(dir, rel, this.retention);
     if (plan.ledger) await evictLedger(join(dir, LEDGER_DIR), this.ledgerCapacity);
     return written;
+  }
+
+  /**
+   * Writes `.verified.json` for the files this commit leaves (see `VerifiedRecord`), or
+   * removes it when one of them would not load exactly as written: then no record vouches and
+   * fast readers take the validating path.
+   */
+  private async writeVerified(envId: string, envBytes: Buffer): Promise<void> {
+    const file = join(this.envDir(envId), VERIFIED_FILE);
+    const record = await this.verifiedRecord(envId, envBytes).catch(() => undefined);
+    if (record === undefined) await removeDurable(this.root, file);
+    else await writeAtomic(this.root, file, prettyJson(record));
+  }
+
+  private async verifiedRecord(envId: string, envBytes: Buffer): Promise<VerifiedRecord | undefined> {
+    const dir = this.envDir(envId);
+    // A fast reader returns JSON.parse of the bytes, so they must parse to what a load returns.
+    const loadsAsWritten = (parsed: { ok: boolean; value?: unknown }, json: unknown) => parsed.ok && JSON.stringify(parsed.value) === JSON.stringify(json);
+    const json = JSON.parse(envBytes.toString("utf8")) as { environment_id?: unknown; generation?: unknown };
+    const env = parseEnvironment(json);
+    if (!env.ok || env.value.environment_id !== envId || !loadsAsWritten(env, json)) return undefined;
+    const runtimeRaw = await readIfExists(join(dir, RUNTIME_FILE));
+    if (runtimeRaw !== undefined) {
+      const runtime = JSON.parse(runtimeRaw.toString("utf8")) as unknown;
+      const parsed = parseDocument(EnvironmentRuntimeSchema, runtime, { source: RUNTIME_FILE });
+      if (!parsed.ok || parsed.value.environment_id !== envId || !loadsAsWritten(parsed, runtime)) return undefined;
+    }
+    // `op env show` reads the deployer's answers for the router; a load only needs them to parse.
+    const answersRaw = await readIfExists(join(dir, DEPLOYER_ANSWERS_FILE));
+    if (answersRaw !== undefined) JSON.parse(answersRaw.toString("utf8"));
+    return {
+      schema: "greentic.store-verified.v1",
+      generation: env.value.generation ?? 0,
+      etag: canonicalDigest(json),
+      files: {
+        [ENVIRONMENT_FILE]: sha256Hex(envBytes),
+        [RUNTIME_FILE]: runtimeRaw === undefined ? null : sha256Hex(runtimeRaw),
+        [DEPLOYER_ANSWERS_FILE]: answersRaw === undefined ? null : sha256Hex(answersRaw),
+      },
+    };
   }
 
   // ---- restore and destroy ----------------------------------------------------------------

@@ -81,6 +81,15 @@ export interface TransactResult<R> {
   audit: AuditEventRecord;
 }
 
+/**
+ * What {@link EnvironmentStore.checkMutation} found: the mutation may proceed (the current
+ * etag and generation, undefined when the environment does not exist yet and `create` was
+ * set), or its idempotency key already answered (`replayed`, what `transact` would return).
+ */
+export type MutationCheck<R = unknown> =
+  | { status: "proceed"; etag: string | undefined; generation: number | undefined }
+  | { status: "replay"; replayed: TransactResult<R> };
+
 export interface LoadedEnvironment {
   environment: Environment;
   etag: string;
@@ -177,6 +186,15 @@ export interface EnvironmentStore {
   loadPackAnswers(envId: string, slot: string): Promise<unknown>;
   /** Runs `fn` under the environment's lock and commits what it returns (see TransactOptions). */
   transact<R>(envId: string, fn: Transform<R>, options: TransactOptions): Promise<TransactResult<R>>;
+  /**
+   * The checks `transact` runs before its transform (existence, authorization, idempotency
+   * key, precondition), with the same options and the same errors, and nothing committed.
+   * Callers with a side effect outside the store (copying a bundle, starting a process) call
+   * it first, so that a stale pin or a reused key refuses before the side effect, and a
+   * replay returns the recorded result without redoing it. It is advisory: `transact` checks
+   * again, and a writer that got in between is still refused there.
+   */
+  checkMutation<R = unknown>(envId: string, options: TransactOptions): Promise<MutationCheck<R>>;
   /** Removes an environment (audited); its history is kept aside, never deleted. */
   destroy(envId: string, options?: { actor?: AuditActor | undefined; precondition?: Precondition | undefined }): Promise<{ audit: AuditEventRecord }>;
   listBackups(envId: string): Promise<BackupInfo[]>;

@@ -19,7 +19,7 @@ import {
   type KindOrDescriptor,
   type ResolvedHandler,
 } from "@greentic/env-packs";
-import type { EnvironmentStore, TransactContext, TransformOutcome } from "@greentic/environment-store";
+import type { EnvironmentStore, TransactContext, TransactOptions, TransformOutcome } from "@greentic/environment-store";
 import type { Mutated, MutationOptions, ProgressEvent } from "./types.js";
 
 /**
@@ -157,9 +157,9 @@ export interface MutateArgs<R> {
   request?: unknown;
 }
 
-/** Runs one mutation through `store.transact` with idempotency key, precondition and audit. */
-export async function mutate<R>(ctx: OperationsContext, args: MutateArgs<R>): Promise<{ result: R } & Mutated<object>> {
-  const committed = await ctx.store.transact(args.envId, args.transform, {
+/** The store options of one mutation: {@link precheck} and {@link mutate} must fingerprint the same request. */
+function transactOptions(ctx: OperationsContext, args: Omit<MutateArgs<unknown>, "transform">): TransactOptions {
+  return {
     noun: args.noun,
     verb: args.verb,
     actor: ctx.actor,
@@ -168,8 +168,28 @@ export async function mutate<R>(ctx: OperationsContext, args: MutateArgs<R>): Pr
     request: args.request ?? requestOf(args.payload),
     create: args.create,
     target: args.target,
-  });
+  };
+}
+
+/** Runs one mutation through `store.transact` with idempotency key, precondition and audit. */
+export async function mutate<R>(ctx: OperationsContext, args: MutateArgs<R>): Promise<{ result: R } & Mutated<object>> {
+  const committed = await ctx.store.transact(args.envId, args.transform, transactOptions(ctx, args));
   return { result: committed.result, etag: committed.etag, generation: committed.generation, idempotency: committed.idempotency };
+}
+
+/**
+ * For verbs with a side effect outside the store before their commit (a staged copy, a started
+ * process): runs the checks of the {@link mutate} call that will commit it (same arguments,
+ * without the transform) before that side effect. A stale precondition or a key reused with
+ * another payload throws here; a key already used with this payload returns the recorded
+ * outcome, which the verb returns instead of acting again. Undefined: go ahead. The commit
+ * still checks everything again (another writer may get in between).
+ */
+export async function precheck<R>(ctx: OperationsContext, args: Omit<MutateArgs<R>, "transform">): Promise<({ result: R } & Mutated<object>) | undefined> {
+  const checked = await ctx.store.checkMutation<R>(args.envId, transactOptions(ctx, args));
+  if (checked.status === "proceed") return undefined;
+  const { replayed } = checked;
+  return { result: replayed.result, etag: replayed.etag, generation: replayed.generation, idempotency: replayed.idempotency };
 }
 
 /** `{...result, etag, generation, idempotency}` from a {@link mutate} outcome. */

@@ -2,7 +2,7 @@ import { basename } from "node:path";
 import { GreenticError, LOCAL_CUSTOMER_ID, type RouteBinding } from "@greentic/deploy-spec";
 import { bundlesAdd, bundlesUpdate } from "./bundles.js";
 import { parseAnswers, progress, type OperationsContext } from "./context.js";
-import { revisionsStage, revisionsWarm } from "./revisions.js";
+import { checkBundleFile, revisionsStage, revisionsWarm } from "./revisions.js";
 import { trafficSet } from "./traffic.js";
 import type { MutationOptions } from "./types.js";
 
@@ -38,6 +38,11 @@ function stepKey(key: string | undefined, step: string): string | undefined {
  * it through the deployer's health gate, and moves 100 % of the traffic to it. The previous
  * revision stays `ready`, so `op traffic rollback` goes back to it. With an idempotency key
  * every step is retried safely (a failed deploy can be re-run with the same key).
+ *
+ * The caller's precondition guards the first write, whichever it is: adding or updating the
+ * bundle (a store transaction: refused with nothing written), or staging, which checks the
+ * pin and its step key before copying anything; warming checks its step key before starting
+ * the runtime. So a stale pin or a reused key leaves no files and starts no process.
  */
 export async function deploy(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<DeployResult> {
   const payload = parseAnswers("deploy run", answers, options);
@@ -48,6 +53,8 @@ export async function deploy(ctx: OperationsContext, answers: unknown, options: 
       hint: `only the local environment defaults it to ${LOCAL_CUSTOMER_ID}`,
     });
   }
+  // Input first, before anything is looked up or written.
+  await checkBundleFile(payload.bundle_path, "bundle_path", options.source);
   const key = options.idempotencyKey ?? payload.idempotency_key;
   const bundleId = payload.bundle_id ?? basename(payload.bundle_path).replace(/\.gtbundle$/u, "");
   const customerId = payload.customer_id ?? LOCAL_CUSTOMER_ID;

@@ -1,3 +1,5 @@
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import {
   GreenticError,
@@ -13,7 +15,7 @@ import type { Deployer, HandlerContext, RevisionRef, RevisionRuntimeStatus } fro
 import type { TransformOutcome } from "@greentic/environment-store";
 import { ulid } from "ulid";
 import { checkUlidArgument } from "./bundles.js";
-import { boundHandler, checkEnvArgument, handlerContext, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
+import { boundHandler, checkEnvArgument, handlerContext, mutate, parseAnswers, precheck, progress, withCommit, type OperationsContext } from "./context.js";
 import { required } from "./env.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
@@ -57,9 +59,38 @@ export async function deployerOf(ctx: OperationsContext, env: Environment): Prom
 }
 
 /**
+ * Checks that a bundle file named in an answers payload can be read: a path that does not
+ * exist, is not a regular file or cannot be opened is `invalid-argument` (bad input, exit 2)
+ * naming the path. Whether its content is a valid bundle is the deployer's `stage` to say.
+ * Returns the absolute path.
+ */
+export async function checkBundleFile(bundlePath: string, field = "bundle_path", source?: string): Promise<string> {
+  const file = resolve(bundlePath);
+  const where = `${source === undefined ? "" : `${source}: `}${field}`;
+  let problem: string | undefined;
+  try {
+    if (!(await stat(file)).isFile()) problem = "is not a regular file";
+    else await access(file, constants.R_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    problem = code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : `cannot be read (${code ?? (error as Error).message})`;
+  }
+  if (problem !== undefined) {
+    throw new GreenticError("invalid-argument", `${where}: bundle file ${file} ${problem}`, {
+      path: field,
+      hint: "name an existing .gtbundle file (build one with `op bundles build`)",
+      details: { bundle_path: file },
+    });
+  }
+  return file;
+}
+
+/**
  * `op revisions stage`: stages the bundle file through the bound deployer (copy, hash,
  * extract), then records the revision as `staged` with that `bundle_digest` and the next
- * sequence. The staged copy is removed again when the record cannot be committed.
+ * sequence. Nothing is copied for a request the store would refuse or replay: the bundle
+ * file, precondition and idempotency key are checked first. The copy is removed again when
+ * the record cannot be committed after all (another writer got in between).
  */
 export async function revisionsStage(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<StageResult> {
   const payload = parseAnswers("revisions stage", answers, options);
@@ -70,7 +101,15 @@ export async function revisionsStage(ctx: OperationsContext, answers: unknown, o
       hint: "build the bundle with `op bundles build` and name the file in bundle_path",
     });
   }
+  // Input first, before anything is looked up.
+  const bundlePath = await checkBundleFile(payload.bundle_path, "bundle_path", options.source);
   const envId = payload.environment_id;
+  const commit = { envId, noun: "revisions", verb: "stage", payload, options };
+  // Before the copy: a stale pin or a reused key must not leave files in the data area, and a
+  // retry must answer with the revision staged the first time instead of copying again.
+  const replayed = await precheck<RevisionResult>(ctx, commit);
+  if (replayed !== undefined) return withCommit(replayed);
+
   const { environment } = await ctx.store.load(envId);
   const deployment = environment.bundles.find((b) => b.deployment_id === payload.deployment_id);
   if (deployment === undefined) {
@@ -83,18 +122,18 @@ export async function revisionsStage(ctx: OperationsContext, answers: unknown, o
   const revisionId = payload.revision_id ?? ulid();
   const ref = refOf({ revision_id: revisionId, deployment_id: deployment.deployment_id, bundle_id: deployment.bundle_id });
   progress(ctx, "revisions.stage", `staging ${payload.bundle_path} as revision ${revisionId}`, { revision_id: revisionId });
-  const staged = await deployer.stage(hctx, { revision: ref, bundlePath: resolve(payload.bundle_path) });
+  // A failed stage cleans up after itself (the deployer removes the directory it made).
+  const staged = await deployer.stage(hctx, { revision: ref, bundlePath });
+  // Removes this call's copy; never a revision that was already staged before it.
   const discard = async () => {
-    if (staged.unchanged !== true) await deployer.archive(hctx, ref).catch(() => undefined);
+    if (staged.unchanged === true) return;
+    if (deployer.unstage !== undefined) await deployer.unstage(hctx, ref).catch(() => undefined);
+    else await deployer.archive(hctx, ref).catch(() => undefined);
   };
   let outcome;
   try {
     outcome = await mutate(ctx, {
-      envId,
-      noun: "revisions",
-      verb: "stage",
-      payload,
-      options,
+      ...commit,
       transform: (current, tx) =>
         engine.stageRevision(
           required(current, envId),
@@ -113,9 +152,23 @@ export async function revisionsStage(ctx: OperationsContext, answers: unknown, o
     await discard();
     throw error;
   }
-  // A replay answers with the revision staged the first time: the copy made now is surplus.
+  // A replay here (the same key committed by another caller since the pre-check) answers with
+  // the revision staged the first time: the copy made now is surplus.
   if (outcome.result.revision.revision_id !== revisionId) await discard();
   return withCommit(outcome);
+}
+
+/** Where a revision answers now, as the deployer reports it (read-only: nothing is started). */
+async function runningUrl(ctx: OperationsContext, envId: string, revisionId: string): Promise<string | undefined> {
+  const { environment } = await ctx.store.load(envId);
+  const { deployer, hctx } = await deployerOf(ctx, environment);
+  const status = (await deployer.status(hctx)).find((s) => s.revision_id === revisionId);
+  return status?.state === "running" ? status.url : undefined;
+}
+
+/** A commit refused by the store's checks (not by the transform), as after a lost race. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof GreenticError && (error.kind === "precondition-failed" || error.kind === "idempotency-conflict");
 }
 
 /** staged → warming, as its own committed step so that observers see the gate running. */
@@ -137,6 +190,14 @@ function beginWarm(current: Environment | undefined, envId: string, revisionId: 
 export async function revisionsWarm(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<WarmResult> {
   const payload = parseAnswers("revisions warm", answers, options);
   const envId = payload.environment_id;
+  // The key and the caller's pin belong to the final commit, but starting the runtime is a
+  // side effect: check them before anything runs. A retry of a committed warm answers with the
+  // recorded result (or its recorded health-gate failure) and starts nothing.
+  const replayed = await precheck<WarmRevisionResult>(ctx, { envId, noun: "revisions", verb: "warm", payload, options });
+  if (replayed !== undefined) {
+    const url = await runningUrl(ctx, envId, payload.revision_id);
+    return url === undefined ? withCommit(replayed) : { ...withCommit(replayed), url };
+  }
   const { environment } = await ctx.store.load(envId);
   // The engine's own guards (unknown revision, wrong state, stale expected_lifecycle) before any side effect.
   engine.warmRevision(environment, { ...payload, health_gate: { ok: true } }, previewContext());
@@ -180,15 +241,23 @@ export async function revisionsWarm(ctx: OperationsContext, answers: unknown, op
       details: { code: "health-gate-failed", revision_id: revision.revision_id, failed_checks: gate.failure.failed_checks },
     });
   }
-  const committed = await mutate(ctx, {
-    envId,
-    noun: "revisions",
-    verb: "warm",
-    payload,
-    options: { ...options, precondition },
-    transform: (current, tx) =>
-      engine.warmRevision(required(current, envId), { environment_id: envId, revision_id: revision.revision_id, expected_lifecycle: expected, health_gate: gate }, tx),
-  });
+  let committed;
+  try {
+    committed = await mutate(ctx, {
+      envId,
+      noun: "revisions",
+      verb: "warm",
+      payload,
+      options: { ...options, precondition },
+      transform: (current, tx) =>
+        engine.warmRevision(required(current, envId), { environment_id: envId, revision_id: revision.revision_id, expected_lifecycle: expected, health_gate: gate }, tx),
+    });
+  } catch (error) {
+    // Another writer got in between the pre-check and this commit (moved the environment on,
+    // or used the key): the process this call started must not outlive the refusal.
+    if (gate.ok && revision.lifecycle !== "ready" && isRefusal(error)) await deployer.drain(hctx, refOf(revision)).catch(() => undefined);
+    throw error;
+  }
   const result = withCommit(committed);
   return url === undefined ? result : { ...result, url };
 }

@@ -1,5 +1,6 @@
 import { Command, Errors, Flags, type Interfaces } from "@oclif/core";
 import { CliInputError, EXIT, classify, renderHumanError } from "./errors.js";
+import { humanOutput, successEnvelope } from "./output.js";
 
 export type OpFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof OpCommand)["baseFlags"] & T["flags"]>;
 export type OpArgs<T extends typeof Command> = Interfaces.InferredArgs<T["args"]>;
@@ -89,11 +90,11 @@ export abstract class OpCommand<T extends typeof Command = typeof Command> exten
   /** Prints the success: the JSON envelope under `--json`, else the human text (if any). */
   protected done(result: unknown, human?: string | (() => string)): void {
     if (this.jsonEnabled()) {
-      process.stdout.write(`${JSON.stringify({ op: this.verb, noun: this.noun, result: result ?? null })}\n`);
+      process.stdout.write(successEnvelope(this.verb, this.noun, result));
       return;
     }
-    const text = typeof human === "function" ? human() : human;
-    if (text) process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+    const text = humanOutput(typeof human === "function" ? human() : human);
+    if (text) process.stdout.write(text);
   }
 
   /** Progress for long work: stderr, human mode only (JSON consumers read the envelope). */

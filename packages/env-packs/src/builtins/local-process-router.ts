@@ -7,41 +7,16 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { GreenticError } from "@greentic/deploy-spec";
 import { readJsonFile, writeJsonFile } from "../fs-utils.js";
-import { parseListenAddress, type LocalRouteDeployment, type LocalRouterListenFile, type LocalRoutesDocument } from "../local-router.js";
-import { isAlive, isOurCommand, stopProcess } from "../process-utils.js";
-import type { DeployerRouterStatus, HandlerContext } from "../types.js";
+import { parseListenAddress } from "../listen-address.js";
+import type { LocalRouteDeployment, LocalRouterListenFile, LocalRoutesDocument } from "../local-router.js";
+import { isAlive, stopProcess } from "../process-utils.js";
+import type { HandlerContext } from "../types.js";
+import { isOurRouter, readLocalRouterStatus, routerFiles, type LocalRouterStatus, type RouterRecord } from "./local-router-status.js";
 
 /** Where the local router of an environment listens when the answers name no `router_listen`. */
 export const DEFAULT_ROUTER_LISTEN = "127.0.0.1:0";
 
-/** The environment's router as the local-process deployer sees it. */
-export interface LocalRouterStatus extends DeployerRouterStatus {
-  /** `running`: process alive; `stopped`: never started or stopped; `failed`: recorded process is gone. */
-  state: "running" | "stopped" | "failed";
-  pid?: number;
-  /** The environment's stable URL, e.g. `http://127.0.0.1:8080/`. */
-  url?: string;
-  /** The listen address asked for (`host:port`; port 0 = any free port). */
-  listen?: string;
-  started_at?: string;
-  /** Log file of the router process (JSON lines). */
-  log?: string;
-  /** Version token of the routes the router has loaded. */
-  routes_version?: string | null;
-  /** Why the router refused its last reload, if it did. */
-  error?: string;
-}
-
-/** `router/router.json`: the router process the deployer started. */
-interface RouterRecord {
-  pid: number;
-  router_bin: string;
-  state_dir: string;
-  listen: string;
-  port: number | null;
-  started_at: string;
-  log: string;
-}
+export type { LocalRouterStatus };
 
 /** The router entry script: `dist/local-router-bin.js` of the installed `@greentic/env-packs`. */
 export function defaultRouterBin(): string {
@@ -63,12 +38,7 @@ export function normaliseRouterListen(value: string): string {
 }
 
 async function routerPaths(ctx: HandlerContext) {
-  const dir = await ctx.dataDir("router");
-  return { dir, routes: join(dir, "routes.json"), listen: join(dir, "listen.json"), record: join(dir, "router.json"), log: join(dir, "router.log") };
-}
-
-async function isOurRouter(record: RouterRecord): Promise<boolean> {
-  return isOurCommand(record.pid, [record.router_bin, record.state_dir]);
+  return routerFiles(await ctx.dataDir("router"));
 }
 
 async function tail(file: string, lines = 8): Promise<string> {
@@ -78,17 +48,7 @@ async function tail(file: string, lines = 8): Promise<string> {
 
 /** The router of the environment behind `ctx` (never throws for a missing router). */
 export async function localRouterStatus(ctx: HandlerContext): Promise<LocalRouterStatus> {
-  const paths = await routerPaths(ctx);
-  const record = (await readJsonFile(paths.record)) as RouterRecord | undefined;
-  if (record === undefined) return { state: "stopped" };
-  const base = { pid: record.pid, listen: record.listen, started_at: record.started_at, log: record.log };
-  if (!(await isOurRouter(record))) return { state: "failed", ...base };
-  const listen = (await readJsonFile(paths.listen).catch(() => undefined)) as LocalRouterListenFile | undefined;
-  return {
-    state: "running",
-    ...base,
-    ...(listen?.pid === record.pid ? { url: listen.url, routes_version: listen.routes_version, ...(listen.error === undefined ? {} : { error: listen.error }) } : {}),
-  };
+  return readLocalRouterStatus((await routerPaths(ctx)).dir, readJsonFile);
 }
 
 /** The environment's stable URL (the router's), or `undefined` when no router runs. */

@@ -5,14 +5,15 @@ import { chmod, lstat, mkdir, open, readFile, readdir, realpath, rename, rm } fr
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { stageBundle } from "@greentic/bundle";
 import { GreenticError } from "@greentic/deploy-spec";
 import { z } from "zod";
-import { adminRequest, createAdminCertificates } from "@greentic/runtime";
 import { readJsonFile, writeJsonFile } from "../fs-utils.js";
-import { parseListenAddress, type LocalRouteDeployment } from "../local-router.js";
+import { parseListenAddress } from "../listen-address.js";
+import type { LocalRouteDeployment } from "../local-router.js";
 import { isAlive, isOurProcess, stopProcess } from "../process-utils.js";
 import { checkTrafficSplit, toAppliedRuntimeConfig } from "../traffic.js";
+// @greentic/bundle (tar) and @greentic/runtime (x509) are imported where a revision is staged
+// or warmed, not at top level: read-only verbs load this module and must start fast.
 import {
   DEFAULT_ROUTER_LISTEN,
   defaultRouterBin,
@@ -281,7 +282,7 @@ export class LocalProcessDeployer implements Deployer {
       // Generate into a private temp dir and rename, so a concurrent warm never sees half a set.
       const temp = join(root, `.tmp-${randomBytes(6).toString("hex")}`);
       await mkdir(temp, { mode: 0o700 });
-      await createAdminCertificates(temp);
+      await (await import("@greentic/runtime")).createAdminCertificates(temp);
       try {
         await rename(temp, dir);
       } catch {
@@ -312,16 +313,24 @@ export class LocalProcessDeployer implements Deployer {
     // A directory without stage.json is a stage that died half-way: start over.
     await removeTree(dir);
     await mkdir(dir, { recursive: true });
-    const staged = await stageBundle(bundlePath, dir);
-    await makeReadOnly(staged.bundleDir);
-    const record: StageRecord = {
-      revision_id: revision.revision_id,
-      deployment_id: revision.deployment_id,
-      bundle_id: revision.bundle_id,
-      bundle_digest: staged.digest,
-      staged_at: new Date().toISOString(),
-    };
-    await writeJsonFile(join(dir, "stage.json"), record);
+    let staged;
+    try {
+      staged = await (await import("@greentic/bundle")).stageBundle(bundlePath, dir);
+      await makeReadOnly(staged.bundleDir);
+      const record: StageRecord = {
+        revision_id: revision.revision_id,
+        deployment_id: revision.deployment_id,
+        bundle_id: revision.bundle_id,
+        bundle_digest: staged.digest,
+        staged_at: new Date().toISOString(),
+      };
+      await writeJsonFile(join(dir, "stage.json"), record);
+    } catch (error) {
+      // The directory is this call's (a staged one returned above; a half-staged one was just
+      // replaced): a refused bundle (not squashfs, hostile, leaking) leaves nothing behind.
+      await removeTree(dir).catch(() => undefined);
+      throw error;
+    }
     ctx.log?.({ event: "local-process.staged", revision_id: revision.revision_id, bundle_digest: staged.digest });
     return { revision_id: revision.revision_id, bundle_digest: staged.digest, location: dir, unchanged: false };
   }
@@ -442,7 +451,7 @@ export class LocalProcessDeployer implements Deployer {
     do {
       if (record.admin_port === null) break;
       try {
-        const { status, body } = await adminRequest({ address: { host: "127.0.0.1", port: record.admin_port }, path: "/ready", certDir, timeoutMs: 2_000 });
+        const { status, body } = await (await import("@greentic/runtime")).adminRequest({ address: { host: "127.0.0.1", port: record.admin_port }, path: "/ready", certDir, timeoutMs: 2_000 });
         if (status === 200) {
           ctx.log?.({ event: "local-process.ready", revision_id: record.revision_id, pid: record.pid });
           return { ok: true, url: `http://127.0.0.1:${record.public_port}/` };
@@ -466,11 +475,17 @@ export class LocalProcessDeployer implements Deployer {
     if (record.admin_port !== null && (await isOurProcess(record.pid, record.runtime_bin, revision.revision_id))) {
       // Best effort: the runtime stops reporting ready and finishes in-flight requests; SIGTERM follows.
       const certDir = await this.#adminTlsDir(ctx);
-      await adminRequest({ address: { host: "127.0.0.1", port: record.admin_port }, path: "/admin/v1/drain", method: "POST", certDir, timeoutMs: 5_000 }).catch(() => undefined);
+      await (await import("@greentic/runtime")).adminRequest({ address: { host: "127.0.0.1", port: record.admin_port }, path: "/admin/v1/drain", method: "POST", certDir, timeoutMs: 5_000 }).catch(() => undefined);
     }
     await this.#stop(ctx, revision.revision_id);
     // The router must not keep sending requests to a port another process may take next.
     await this.#refreshRouter(ctx);
+  }
+
+  /** Removes a staged revision that was never recorded (no archived marker); unknown: nothing to do. */
+  async unstage(ctx: HandlerContext, revision: RevisionRef): Promise<void> {
+    await removeTree(await this.#revisionDir(ctx, revision.revision_id));
+    ctx.log?.({ event: "local-process.unstaged", revision_id: revision.revision_id });
   }
 
   async archive(ctx: HandlerContext, revision: RevisionRef): Promise<void> {

@@ -1,5 +1,5 @@
 import { OpCommand } from "../../lib/base.js";
-import { table } from "../../lib/render.js";
+import { envListText } from "../../lib/render-env.js";
 
 export default class EnvList extends OpCommand<typeof EnvList> {
   static override summary = "List the environments in the store.";
@@ -8,17 +8,6 @@ export default class EnvList extends OpCommand<typeof EnvList> {
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
     const environments = await ops.envList(ctx);
-    this.done({ environments }, () =>
-      table(
-        environments,
-        [
-          { header: "id", get: (e) => e.environment_id },
-          { header: "name", get: (e) => e.name },
-          { header: "generation", get: (e) => e.generation, right: true },
-          { header: "status", get: (e) => (e.status === "ok" ? "ok" : `${e.status}: ${e.problem ?? ""}`) },
-        ],
-        "No environments yet. Create the local one with: op env init",
-      ),
-    );
+    this.done({ environments }, () => envListText(environments));
   }
 }

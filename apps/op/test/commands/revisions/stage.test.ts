@@ -1,5 +1,9 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect, it } from "vitest";
-import { UNKNOWN_ULID, checkBadInput, helloBundle } from "../../helpers.js";
+import { type Store, UNKNOWN_ULID, checkBadInput, helloBundle, stageHello, tempDir } from "../../helpers.js";
 import { describeMutating } from "../../mutating-suite.js";
 
 const suite = describeMutating({
@@ -13,12 +17,10 @@ const suite = describeMutating({
     first: { environment_id: "local", deployment_id: f.deployment, bundle_path: f.bundle, idempotency_key: "st-1" },
     second: { environment_id: "local", deployment_id: f.deployment, bundle_path: f.bundle, drain_seconds: 5, idempotency_key: "st-1" },
   }),
-  knownBugs: {
-    "stale precondition": "operations stages the bundle into the data area before the precondition is checked",
-    "reused idempotency key with another payload": "operations stages the bundle into the data area before the idempotency key is checked",
-  },
   extra: (f) => [
-    { name: "bundle file that does not exist", answers: `environment_id: local\ndeployment_id: ${f.deployment}\nbundle_path: /nonexistent/x.gtbundle\n`, exit: 4, kind: ["not-found", "invalid-argument"], namesFile: false, message: ["x.gtbundle"] },
+    // A bundle path is input: checked before anything is looked up, like the answers file.
+    { name: "bundle file that does not exist", answers: `environment_id: local\ndeployment_id: ${f.deployment}\nbundle_path: /nonexistent/x.gtbundle\n`, exit: 2, kind: "invalid-argument", path: "bundle_path", message: ["/nonexistent/x.gtbundle", "does not exist"] },
+    { name: "bundle path that is a directory", answers: `environment_id: local\ndeployment_id: ${f.deployment}\nbundle_path: ${tmpdir()}\n`, exit: 2, kind: "invalid-argument", path: "bundle_path", message: [tmpdir(), "not a regular file"] },
   ],
 });
 
@@ -29,9 +31,25 @@ it("stages the hello bundle from flags", () => {
   expect(r.revision.bundle_digest).toMatch(/^sha256:/);
 });
 
-// Known bug: the revision directory made for the copy stays behind when extraction fails.
-it.fails("a file that is not a bundle is refused and leaves the store unchanged [known bug: operations keeps the failed copy]", () => {
-  const { s, f } = suite.get();
-  // @greentic/bundle reports an unreadable image as an operational failure (exit 1), not bad input.
-  checkBadInput(s, ["revisions", "stage"], { name: "bundle file that is not a bundle", answers: `environment_id: local\ndeployment_id: ${f.deployment}\nbundle_path: ${import.meta.filename}\n`, exit: 1, kind: ["io", "integrity"], namesFile: false, message: ["squashfs"] });
+/** Stages once so that the deployer's data area exists: the cases below must then leave the store byte-for-byte unchanged. */
+function withDataArea(): { s: Store; f: { deployment: string; bundle: string } } {
+  const got = suite.get();
+  stageHello(got.s, got.f.deployment);
+  return got;
+}
+
+it("a file that is not a bundle is refused and its copy removed: the store is unchanged", () => {
+  const { s, f } = withDataArea();
+  // @greentic/bundle reports an image it cannot read as `io` (`unreadable-archive`): exit 1.
+  checkBadInput(s, ["revisions", "stage"], { name: "bundle file that is not a bundle", answers: `environment_id: local\ndeployment_id: ${f.deployment}\nbundle_path: ${import.meta.filename}\n`, exit: 1, kind: "io", namesFile: false, message: ["squashfs"] });
+});
+
+it("a squashfs image without a manifest is invalid input (validation, exit 2): the store is unchanged", () => {
+  const { s, f } = withDataArea();
+  const dir = tempDir();
+  mkdirSync(join(dir, "tree"));
+  writeFileSync(join(dir, "tree", "index.html"), "<p>no manifest</p>\n");
+  const image = join(dir, "no-manifest.gtbundle");
+  execFileSync("mksquashfs", [join(dir, "tree"), image, "-noappend", "-quiet", "-no-progress", "-all-root"], { stdio: ["ignore", "ignore", "pipe"] });
+  checkBadInput(s, ["revisions", "stage"], { name: "bundle without a manifest", answers: `environment_id: local\ndeployment_id: ${f.deployment}\nbundle_path: ${image}\n`, exit: 2, kind: "validation", namesFile: false, message: ["no-manifest.gtbundle", "bundle-manifest.json"] });
 });

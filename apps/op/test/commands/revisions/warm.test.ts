@@ -13,7 +13,6 @@ const suite = describeMutating({
   wrongType: ["revision_id", "true"],
   unknownTarget: { field: "revision_id", value: UNKNOWN_ULID, name: "unknown revision" },
   idempotency: (f) => ({ first: { environment_id: "local", revision_id: f.a, idempotency_key: "rv-1" }, second: { environment_id: "local", revision_id: f.b, idempotency_key: "rv-1" } }),
-  knownBugs: { "reused idempotency key with another payload": "operations starts the revision (and commits staged -> warming) before the idempotency key is checked" },
   extra: () => [{ name: "malformed revision id", answers: "environment_id: local\nrevision_id: r1\n", exit: 2, kind: "validation", path: "revision_id" }],
 });
 

@@ -1,0 +1,42 @@
+import type { EnvShowResult } from "@greentic/operations";
+import type { EnvironmentSummary } from "@greentic/environment-store";
+import { fields, percent, table } from "./render.js";
+
+// Human renderings of `op env show` and `op env list`, shared by the commands and the
+// read-only fast path (src/fast.ts): no oclif, no library imports at run time.
+
+/** `op env show` in human form. */
+export function envShowText(shown: Pick<EnvShowResult, "environment" | "etag" | "generation">): string {
+  const env = shown.environment;
+  const host = env.host_config as Record<string, unknown>;
+  let out = fields([
+    ["environment", env.environment_id],
+    ["name", env.name],
+    ["generation", shown.generation],
+    ["etag", shown.etag],
+    ["listen_addr", host.listen_addr],
+    ["public_base_url", host.public_base_url],
+    ["packs", env.packs.map((p) => `${p.slot}=${p.kind}`).join(" ")],
+    ["bundles", env.bundles.length],
+    ["revisions", env.revisions.length],
+    ["health", env.health.state],
+  ]);
+  for (const split of env.traffic_splits) {
+    out += `traffic ${split.bundle_id} (${split.deployment_id}): ${split.entries.map((e) => `${e.revision_id}=${percent(e.weight_bps)}`).join(" ")}\n`;
+  }
+  return out;
+}
+
+/** `op env list` in human form. */
+export function envListText(environments: readonly EnvironmentSummary[]): string {
+  return table(
+    environments,
+    [
+      { header: "id", get: (e) => e.environment_id },
+      { header: "name", get: (e) => e.name },
+      { header: "generation", get: (e) => e.generation, right: true },
+      { header: "status", get: (e) => (e.status === "ok" ? "ok" : `${e.status}: ${e.problem ?? ""}`) },
+    ],
+    "No environments yet. Create the local one with: op env init",
+  );
+}

@@ -1,0 +1,72 @@
+import { join } from "node:path";
+import type { LocalRouterListenFile } from "../local-router.js";
+import { isOurCommand } from "../process-utils.js";
+import type { DeployerRouterStatus } from "../types.js";
+
+// The read side of the local-process router, importable on its own
+// (`@greentic/env-packs/local-router-status`): Node built-ins only, so that `op env show`'s
+// fast path reports the router exactly as the deployer does without loading the registry.
+
+/** The binding kinds the fast path may read the router of: the built-in local-process deployer. */
+export const LOCAL_PROCESS_DEPLOYER_KINDS: readonly string[] = ["greentic.deployer.local-process@0.1.0"];
+
+/** The environment's router as the local-process deployer sees it. */
+export interface LocalRouterStatus extends DeployerRouterStatus {
+  /** `running`: process alive; `stopped`: never started or stopped; `failed`: recorded process is gone. */
+  state: "running" | "stopped" | "failed";
+  pid?: number;
+  /** The environment's stable URL, e.g. `http://127.0.0.1:8080/`. */
+  url?: string;
+  /** The listen address asked for (`host:port`; port 0 = any free port). */
+  listen?: string;
+  started_at?: string;
+  /** Log file of the router process (JSON lines). */
+  log?: string;
+  /** Version token of the routes the router has loaded. */
+  routes_version?: string | null;
+  /** Why the router refused its last reload, if it did. */
+  error?: string;
+}
+
+/** `router/router.json`: the router process the deployer started. */
+export interface RouterRecord {
+  pid: number;
+  router_bin: string;
+  state_dir: string;
+  listen: string;
+  port: number | null;
+  started_at: string;
+  log: string;
+}
+
+/** The router's files in its data area (`<env>/data/router/`). */
+export function routerFiles(dir: string) {
+  return { dir, routes: join(dir, "routes.json"), listen: join(dir, "listen.json"), record: join(dir, "router.json"), log: join(dir, "router.log") };
+}
+
+export async function isOurRouter(record: RouterRecord): Promise<boolean> {
+  return isOurCommand(record.pid, [record.router_bin, record.state_dir]);
+}
+
+/**
+ * The router whose data area is `dir`. `readJson` reads a JSON file (`undefined` when absent);
+ * its errors propagate, except for `listen.json`, which the router may be rewriting.
+ */
+export async function readLocalRouterStatus(dir: string, readJson: (file: string) => Promise<unknown>): Promise<LocalRouterStatus> {
+  const paths = routerFiles(dir);
+  const record = (await readJson(paths.record)) as RouterRecord | undefined;
+  if (record === undefined) return { state: "stopped" };
+  const base = { pid: record.pid, listen: record.listen, started_at: record.started_at, log: record.log };
+  if (!(await isOurRouter(record))) return { state: "failed", ...base };
+  const listen = (await readJson(paths.listen).catch(() => undefined)) as LocalRouterListenFile | undefined;
+  return {
+    state: "running",
+    ...base,
+    ...(listen?.pid === record.pid ? { url: listen.url, routes_version: listen.routes_version, ...(listen.error === undefined ? {} : { error: listen.error }) } : {}),
+  };
+}
+
+/** A deployer's router status as `op env show` reports it: `{state, pid, url}` with nulls. */
+export function envRouterInfo(status: DeployerRouterStatus): { state: DeployerRouterStatus["state"]; pid: number | null; url: string | null } {
+  return { state: status.state, pid: status.pid ?? null, url: status.url ?? null };
+}
