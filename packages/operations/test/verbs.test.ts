@@ -236,13 +236,13 @@ describe("revisions", () => {
     deploymentId = await addBundle("revs");
   });
 
-  it("stage: missing bundle_path validation, unknown env/deployment/file not-found", async () => {
+  it("stage: missing bundle_path validation, missing file invalid-argument, unknown env/deployment not-found", async () => {
     const missing = await expectKind(revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId }), "validation");
     expect(missing.path).toBe("bundle_path");
     await expectKind(revisionsStage(ops, { environment_id: "local", deployment_id: "x", bundle_path: bundle }), "validation");
     await expectKind(revisionsStage(ops, { environment_id: "ghost", deployment_id: deploymentId, bundle_path: bundle }), "not-found");
     await expectKind(revisionsStage(ops, { environment_id: "local", deployment_id: UNKNOWN_ULID, bundle_path: bundle }), "not-found");
-    await expectKind(revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId, bundle_path: join(temp, "absent.gtbundle") }), "not-found");
+    await expectKind(revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId, bundle_path: join(temp, "absent.gtbundle") }), "invalid-argument");
     await expectKind(revisionsStage(ops, { environment_id: "bare", deployment_id: deploymentId, bundle_path: bundle }), "not-found");
   });
 
