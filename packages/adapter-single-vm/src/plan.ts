@@ -281,8 +281,12 @@ export function diff(spec: DeploymentSpec, desired: DesiredState, observed: Obse
   const actions: PlanAction[] = [];
   const layout = desired.layout;
   const svc = spec.spec.service;
-  if (observed.group === null) actions.push({ action: "create", resource: "group", target: svc.group, reason: "system group does not exist" });
-  if (observed.user === null) actions.push({ action: "create", resource: "user", target: svc.user, reason: "system user does not exist" });
+  // A staging root (--root) records commands instead of running them, so users and unit states
+  // cannot be observed there. After a successful staged apply, trust the state file for them:
+  // otherwise a staged deployment could never converge to an empty plan.
+  const stagedAndApplied = observed.units === null && observed.state?.lastResult.ok === true;
+  if (observed.group === null && !stagedAndApplied) actions.push({ action: "create", resource: "group", target: svc.group, reason: "system group does not exist" });
+  if (observed.user === null && !stagedAndApplied) actions.push({ action: "create", resource: "user", target: svc.user, reason: "system user does not exist" });
   const uid = observed.user?.uid;
   const gid = observed.group ?? undefined;
   for (const d of desired.dirs) {
@@ -323,7 +327,7 @@ export function diff(spec: DeploymentSpec, desired: DesiredState, observed: Obse
   }
   const units = observed.units;
   const mountActive = units ? units.mount.active === "active" && observed.mount?.source !== undefined : false;
-  if (mountChanged || !mountActive) {
+  if (mountChanged || (!mountActive && !stagedAndApplied)) {
     const reason = mountChanged ? "mount unit or bundle changed" : units === null ? "unit state unknown (staging)" : `mount is ${units.mount.active}`;
     actions.push({ action: "restart", resource: "unit", target: layout.mountUnit, reason });
     serviceChanged = true;
@@ -332,7 +336,7 @@ export function diff(spec: DeploymentSpec, desired: DesiredState, observed: Obse
   }
   const serviceActive = units?.service.active === "active";
   const quadlet = desired.files.some((f) => f.kind === "quadlet");
-  if (serviceChanged || !serviceActive) {
+  if (serviceChanged || (!serviceActive && !stagedAndApplied)) {
     const reason = serviceChanged ? "its unit, environment, runtime, certificates or bundle changed" : units === null ? "unit state unknown (staging)" : `service is ${units.service.active}`;
     actions.push({ action: "restart", resource: "unit", target: layout.serviceUnit, reason });
   } else if (!quadlet && units && units.service.enabled !== "enabled") {

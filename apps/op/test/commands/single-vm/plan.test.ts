@@ -31,17 +31,7 @@ describe("op single-vm plan", () => {
     expect(human.stderr).toBe("");
   });
 
-  it("after apply --root, plans only what staging cannot observe (units, user, group)", () => {
-    const f = singleVm();
-    f.ok(["apply", "--spec", f.spec, "--root", f.root]);
-    const plan = f.ok(["plan", "--spec", f.spec, "--root", f.root]);
-    const left = plan.actions.map((a: { action: string; resource: string }) => `${a.action} ${a.resource}`);
-    expect(left.filter((a: string) => !/^(restart unit|create (user|group)|update state)$/.test(a))).toEqual([]);
-  });
-
-  // Staging cannot see systemd or run useradd, so the adapter plans the unit restarts, the
-  // user and group (and then the state file) again after every staged apply.
-  it.fails("after apply --root, plan converges: no actions and --detailed-exitcode 0 [known bug: adapter staging always plans unit restarts and user/group creation]", () => {
+  it("after apply --root, plan converges: no actions and --detailed-exitcode 0", () => {
     const f = singleVm();
     f.ok(["apply", "--spec", f.spec, "--root", f.root]);
     expect(f.ok(["plan", "--spec", f.spec, "--root", f.root]).actions).toEqual([]);
