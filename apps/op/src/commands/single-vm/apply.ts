@@ -1,42 +1,9 @@
 import { Args, Flags } from "@oclif/core";
 import type { DeploymentSpec } from "@greentic/deploy-spec";
 import type { ApplyResult, SingleVmPlan } from "@greentic/adapter-single-vm";
-import { SingleVmCommand, ociRuntimeFlag, parseSpecText, readSpecText, rootFlag, specFlag } from "./plan.js";
+import { SingleVmCommand, applyProgress, ociRuntimeFlag, parseSpecText, readSpecText, renderApplyResult, rootFlag, specFlag } from "../../lib/single-vm.js";
 
 /** Renders an apply or rollback result for humans. */
-export function renderApplyResult(r: ApplyResult, root: string | undefined): string {
-  let out = `${r.summary}\n`;
-  if (r.staging && r.commands.length > 0) out += `Staged under ${root}; a real apply would run:\n${r.commands.map((c) => `  ${c}`).join("\n")}\n`;
-  if (r.ready) out += `ready: ${r.ready.status}\n`;
-  if (r.mainPid !== undefined) out += `main pid: ${r.mainPid}\n`;
-  out += `bundle: ${r.bundleDigest}\n`;
-  return out;
-}
-
-/**
- * Progress for apply/rollback on stderr: one line per step, and a heartbeat while the
- * readiness wait (up to startupTimeoutSeconds) runs. Returns the handler and a stop function.
- */
-export function applyProgress(print: (line: string) => void): { onProgress: (line: string) => void; stop: () => void } {
-  let timer: NodeJS.Timeout | undefined;
-  const stop = () => {
-    if (timer) clearInterval(timer);
-    timer = undefined;
-  };
-  return {
-    onProgress: (line) => {
-      stop();
-      print(`  ${line}`);
-      if (line.startsWith("waiting for")) {
-        const since = Date.now();
-        timer = setInterval(() => print(`  still waiting (${Math.round((Date.now() - since) / 1000)} s)`), 10_000);
-        timer.unref();
-      }
-    },
-    stop,
-  };
-}
-
 export default class SingleVmApply extends SingleVmCommand<typeof SingleVmApply> {
   static override summary = "Make the host match a DeploymentSpec, or apply a saved plan.";
   static override description = `Creates the service user and directories, generates the admin mTLS certificates if absent, copies and verifies the bundle, writes the units and the runtime's environment file atomically, reloads systemd and restarts only what changed, then waits for the readiness path over mTLS (up to spec.health.startupTimeoutSeconds; progress on stderr). On timeout the tail of the unit's journal is printed and apply exits 1. A second apply with nothing changed does nothing and restarts nothing.

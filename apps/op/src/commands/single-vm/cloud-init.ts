@@ -1,6 +1,6 @@
 import { Flags } from "@oclif/core";
 import type { CloudInitArtifact } from "@greentic/adapter-single-vm";
-import { SingleVmCommand, specArg, specFlag } from "./plan.js";
+import { SingleVmCommand, specArg, specFlag } from "../../lib/single-vm.js";
 
 const ARTIFACTS = ["bundle", "node", "cli", "runtime"] as const;
 type ArtifactName = (typeof ARTIFACTS)[number];

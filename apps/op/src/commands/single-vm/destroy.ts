@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { SingleVmCommand, rootFlag, specArg, specFlag } from "./plan.js";
+import { SingleVmCommand, rootFlag, specArg, specFlag } from "../../lib/single-vm.js";
 
 export default class SingleVmDestroy extends SingleVmCommand<typeof SingleVmDestroy> {
   static override summary = "Stop and remove a deployment from the host; data is kept unless --purge.";

@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import { OpCommand } from "../../lib/base.js";
 import { CliInputError } from "../../lib/errors.js";
-import { writeAtomic } from "./plan.js";
+import { writeAtomic } from "../../lib/single-vm.js";
 
 export default class SingleVmInitSpec extends OpCommand<typeof SingleVmInitSpec> {
   static override summary = "Write a commented DeploymentSpec with every default spelled out.";

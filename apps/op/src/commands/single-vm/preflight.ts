@@ -1,4 +1,4 @@
-import { SingleVmCommand, specArg, specFlag } from "./plan.js";
+import { SingleVmCommand, specArg, specFlag } from "../../lib/single-vm.js";
 
 export default class SingleVmPreflight extends SingleVmCommand<typeof SingleVmPreflight> {
   static override summary = "Check that this host can run a deployment; each failure says how to fix it.";

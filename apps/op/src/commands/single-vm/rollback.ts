@@ -1,6 +1,5 @@
 import type { ApplyResult } from "@greentic/adapter-single-vm";
-import { applyProgress, renderApplyResult } from "./apply.js";
-import { SingleVmCommand, ociRuntimeFlag, rootFlag, specArg, specFlag } from "./plan.js";
+import { SingleVmCommand, applyProgress, ociRuntimeFlag, renderApplyResult, rootFlag, specArg, specFlag } from "../../lib/single-vm.js";
 
 export default class SingleVmRollback extends SingleVmCommand<typeof SingleVmRollback> {
   static override summary = "Return to the bundle deployed before the current one.";

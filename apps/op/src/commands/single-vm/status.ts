@@ -1,5 +1,5 @@
 import { fields } from "../../lib/render.js";
-import { SingleVmCommand, rootFlag, specArg, specFlag } from "./plan.js";
+import { SingleVmCommand, rootFlag, specArg, specFlag } from "../../lib/single-vm.js";
 
 export default class SingleVmStatus extends SingleVmCommand<typeof SingleVmStatus> {
   static override summary = "Show a deployment's units, bundle mount, readiness over mTLS, drift and bundle digest.";

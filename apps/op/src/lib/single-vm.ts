@@ -1,0 +1,158 @@
+import { link, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { Args, Flags, type Command } from "@oclif/core";
+import type { ApplyResult } from "@greentic/adapter-single-vm";
+import type { DeploymentSpec } from "@greentic/deploy-spec";
+import { OpCommand } from "./base.js";
+import { CliInputError } from "./errors.js";
+
+// What the `op single-vm` verbs share: the spec flags, spec loading and their base command.
+
+/** `--spec FILE`: the DeploymentSpec every verb but init-spec reads. */
+export const specFlag = Flags.string({
+  char: "s",
+  description: "DeploymentSpec file, YAML or JSON (detected from the content); - reads stdin. `op single-vm init-spec` writes one.",
+  helpValue: "FILE",
+});
+
+/** The spec as a positional argument (same as `--spec`). */
+export const specArg = Args.string({ description: "DeploymentSpec file (same as --spec)." });
+
+/** `--root DIR`: staging. */
+export const rootFlag = Flags.string({
+  description: "Staging root: render every file under DIR (DIR/etc/systemd/system/..., DIR/var/lib/greentic/...) and execute nothing; commands are listed instead. For review, CI and image baking.",
+  helpValue: "DIR",
+});
+
+/** `--oci-runtime`: container mode on hosts where podman's default OCI runtime fails. */
+export const ociRuntimeFlag = Flags.string({ description: "Container mode: OCI runtime passed to podman (--runtime), e.g. runc.", helpValue: "NAME" });
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function readProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : (err as Error).message;
+}
+
+/** Reads a spec file (`-` = stdin) as text; an unreadable file is a usage error naming it. */
+export async function readSpecText(file: string): Promise<{ source: string; text: string }> {
+  const source = file === "-" ? "<stdin>" : file;
+  try {
+    return { source, text: file === "-" ? await readStdin() : await readFile(file, "utf8") };
+  } catch (err) {
+    throw new CliInputError("invalid-argument", `${source}: cannot read spec file: ${readProblem(err)}`, "pass an existing DeploymentSpec file with --spec (or - for stdin); `op single-vm init-spec --out FILE` writes one", source);
+  }
+}
+
+/**
+ * Parses and validates a DeploymentSpec. Malformed YAML/JSON is `answers-parse`, any other
+ * problem `validation`; both exit 2 with the file and the field path in the message.
+ */
+export async function parseSpecText(source: string, text: string): Promise<DeploymentSpec> {
+  const { parseDeploymentSpec } = await import("@greentic/deploy-spec");
+  const parsed = parseDeploymentSpec(text, { source });
+  if (parsed.ok) return parsed.value;
+  const first = parsed.issues[0];
+  const err = new CliInputError(
+    first?.code === "parse" ? "answers-parse" : "validation",
+    parsed.summary,
+    `fix ${first?.path ? `${first.path} in ` : ""}${source}; \`op single-vm init-spec\` prints a commented spec with every default`,
+    first?.path || source,
+  );
+  Object.assign(err, { issues: parsed.issues });
+  throw err;
+}
+
+/** Writes a file atomically (temp file in the same directory, then rename). */
+export async function writeAtomic(file: string, content: string, options: { exclusive?: boolean } = {}): Promise<void> {
+  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}`);
+  try {
+    await writeFile(tmp, content, { mode: 0o644 });
+    if (options.exclusive) {
+      // link() fails when the target exists: a file that appeared meanwhile is never replaced.
+      await link(tmp, file);
+    } else {
+      await rename(tmp, file);
+    }
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Base of the `op single-vm` verbs: the spec (flag or positional) and the staging root. */
+export abstract class SingleVmCommand<T extends typeof Command = typeof Command> extends OpCommand<T> {
+  /** The spec file named by `--spec` or the positional argument (usage error when neither or both). */
+  protected specFile(): string {
+    const flag = (this.flags as { spec?: string }).spec;
+    const arg = (this.args as { spec?: string }).spec;
+    if (flag !== undefined && arg !== undefined && flag !== arg) this.usage(`the spec is given twice: --spec ${flag} and ${arg}`, "give the spec once, with --spec FILE");
+    const file = flag ?? arg;
+    if (file === undefined) this.usage(`op ${this.id?.replace(/:/g, " ")} needs a DeploymentSpec: --spec FILE`, "`op single-vm init-spec --out deployment.yaml` writes a commented one to start from");
+    return file;
+  }
+
+  /** Reads and validates the spec; nothing is looked up before this succeeds. */
+  protected async spec(): Promise<DeploymentSpec> {
+    const { source, text } = await readSpecText(this.specFile());
+    return parseSpecText(source, text);
+  }
+
+  /** `--root` as an absolute path; `/` is refused (it would be the real host). */
+  protected root(): string | undefined {
+    const given = (this.flags as { root?: string }).root;
+    if (given === undefined) return undefined;
+    if (given === "") this.usage("--root needs a directory");
+    const root = resolve(given);
+    if (root === "/") this.usage("--root / is the real host, not a staging root", "drop --root to act on this host, or pass a staging directory");
+    return root;
+  }
+
+  /** Options shared by the adapter's verbs: staging root and OCI runtime. */
+  protected adapterOptions(): { root?: string; ociRuntime?: string } {
+    const root = this.root();
+    const ociRuntime = (this.flags as { "oci-runtime"?: string })["oci-runtime"];
+    return { ...(root === undefined ? {} : { root }), ...(ociRuntime === undefined ? {} : { ociRuntime }) };
+  }
+
+  /** One line saying nothing was executed, for staging runs. */
+  protected stagingNote(root: string | undefined): string {
+    return root === undefined ? "" : `Staging root ${root}: files rendered there, nothing executed.\n`;
+  }
+}
+
+export function renderApplyResult(r: ApplyResult, root: string | undefined): string {
+  let out = `${r.summary}\n`;
+  if (r.staging && r.commands.length > 0) out += `Staged under ${root}; a real apply would run:\n${r.commands.map((c) => `  ${c}`).join("\n")}\n`;
+  if (r.ready) out += `ready: ${r.ready.status}\n`;
+  if (r.mainPid !== undefined) out += `main pid: ${r.mainPid}\n`;
+  out += `bundle: ${r.bundleDigest}\n`;
+  return out;
+}
+
+/**
+ * Progress for apply/rollback on stderr: one line per step, and a heartbeat while the
+ * readiness wait (up to startupTimeoutSeconds) runs. Returns the handler and a stop function.
+ */
+export function applyProgress(print: (line: string) => void): { onProgress: (line: string) => void; stop: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    if (timer) clearInterval(timer);
+    timer = undefined;
+  };
+  return {
+    onProgress: (line) => {
+      stop();
+      print(`  ${line}`);
+      if (line.startsWith("waiting for")) {
+        const since = Date.now();
+        timer = setInterval(() => print(`  still waiting (${Math.round((Date.now() - since) / 1000)} s)`), 10_000);
+        timer.unref();
+      }
+    },
+    stop,
+  };
+}
