@@ -7,7 +7,7 @@ export default class Deploy extends MutatingCommand<typeof Deploy> {
   static override summary = "Deploy a bundle in one step: add (if new), stage, warm, then 100% of the traffic.";
   static override description = `On redeploy this is blue-green: the new revision takes all the traffic only after its health gate passes, and the old one stays ready so that \`op traffic rollback\` returns to it. With --idempotency-key every step can be retried safely.
 
-Prints the URL where the new revision answers.`;
+Prints the environment's URL (it follows the traffic split) and the URL where the new revision itself answers.`;
   static override examples = [
     { description: "Deploy a bundle to the local environment", command: "<%= config.bin %> deploy --bundle hello.gtbundle" },
     { description: "To another environment, for a customer", command: "<%= config.bin %> deploy --bundle shop.gtbundle --env staging --customer-id acme --idempotency-key shop-42" },
@@ -44,7 +44,8 @@ Prints the URL where the new revision answers.`;
     this.done(r, () => {
       const lines = [`Deployed ${r.bundle_id} as revision ${r.revision_id} (deployment ${r.deployment_id}${r.created_deployment ? ", new" : ""}) in ${r.environment_id}.`];
       if (r.previous_revision_id) lines.push(`Previous revision ${r.previous_revision_id} stays ready: op traffic rollback ${r.environment_id} --deployment ${r.deployment_id}`);
-      if (r.url) lines.push(`URL: ${r.url}`);
+      if (r.environment_url) lines.push(`Environment URL (follows the traffic split): ${r.environment_url}`);
+      if (r.url) lines.push(`Revision URL: ${r.url}`);
       return lines.join("\n");
     });
   }
