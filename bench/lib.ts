@@ -22,7 +22,12 @@ export async function timeRuns(fn: () => unknown, runs: number, warmup = 1): Pro
 }
 
 /** Times a command as a child process, `runs` times; returns durations in ms. Fails loudly. */
-export function timeCommand(cmd: string, args: readonly string[], runs: number, env: NodeJS.ProcessEnv = process.env): number[] {
+export function timeCommand(
+  cmd: string,
+  args: readonly string[],
+  runs: number,
+  env: NodeJS.ProcessEnv = process.env,
+): number[] {
   const times: number[] = [];
   for (let i = 0; i < runs + 1; i++) {
     const start = performance.now();
@@ -53,7 +58,9 @@ export function report(title: string, baseline: string | undefined, rows: readon
   for (const r of rows) {
     const value = `${r.median >= 100 ? r.median.toFixed(0) : r.median.toFixed(2)} ${r.unit}`;
     const ratio = r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}x`;
-    lines.push(`${r.name.padEnd(width)}  ${value.padStart(12)}  ${ratio.padStart(8)}  ${String(r.runs).padStart(4)}  ${r.note ?? ""}`);
+    lines.push(
+      `${r.name.padEnd(width)}  ${value.padStart(12)}  ${ratio.padStart(8)}  ${String(r.runs).padStart(4)}  ${r.note ?? ""}`,
+    );
   }
   console.log(lines.join("\n"));
   const out = process.env.GREENTIC_BENCH_OUT;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian/Ubuntu machine for this repository: Node 22 (from the npm registry
 # when the machine's node is older), pnpm, the Debian tools the tests drive for real
-# (squashfs-tools, systemd-container, debootstrap, podman, runc, openssl, cloud-init), then
+# (squashfs-tools, systemd-container, debootstrap, podman, runc, openssl, cloud-init, HAProxy and
+# wrk for the proxy benchmarks), then
 # `pnpm install`. Idempotent and non-interactive; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version | cut -d. -f1)" -lt 
 fi
 log "pnpm $(pnpm --version)"
 
-APT_PACKAGES="squashfs-tools systemd-container debootstrap podman runc busybox-static openssl cloud-init iproute2 curl util-linux"
+APT_PACKAGES="squashfs-tools systemd-container debootstrap podman runc busybox-static openssl cloud-init iproute2 curl util-linux haproxy wrk"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -25,7 +25,9 @@ export default function ensureBuilt(): void {
 
 function packageDirs(root: string): string[] {
   return ["packages", "apps"].flatMap((group) =>
-    readdirSync(join(root, group)).map((name) => join(root, group, name)).filter((dir) => existsSync(join(dir, "package.json"))),
+    readdirSync(join(root, group))
+      .map((name) => join(root, group, name))
+      .filter((dir) => existsSync(join(dir, "package.json"))),
   );
 }
 

@@ -7,13 +7,29 @@ import { join } from "node:path";
 const root = join(import.meta.dirname, "../..");
 const results = join(root, ".cache", "vitest-results.json");
 mkdirSync(join(root, ".cache"), { recursive: true });
-const run = spawnSync("pnpm", ["exec", "vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${results}`, ...process.argv.slice(2)], {
-  cwd: root,
-  stdio: "inherit",
-});
+const run = spawnSync(
+  "pnpm",
+  [
+    "exec",
+    "vitest",
+    "run",
+    "--reporter=default",
+    "--reporter=json",
+    `--outputFile.json=${results}`,
+    ...process.argv.slice(2),
+  ],
+  {
+    cwd: root,
+    stdio: "inherit",
+  },
+);
 let summary = "no results were written";
 try {
-  const r = JSON.parse(readFileSync(results, "utf8")) as { numPassedTests: number; numFailedTests: number; numPendingTests: number };
+  const r = JSON.parse(readFileSync(results, "utf8")) as {
+    numPassedTests: number;
+    numFailedTests: number;
+    numPendingTests: number;
+  };
   summary = `${r.numPassedTests} passed, ${r.numFailedTests} failed${r.numPendingTests > 0 ? `, ${r.numPendingTests} skipped` : ""}`;
 } catch (error) {
   summary += ` (${String(error)})`;

@@ -6,11 +6,18 @@ set -euo pipefail
 
 # GREENTIC_TESTBED_SUITE=trixie gives podman 5 with Quadlet; bookworm (default) has podman 4.3.
 SUITE=${GREENTIC_TESTBED_SUITE:-bookworm}
-MIRROR=${GREENTIC_TESTBED_MIRROR:-http://deb.debian.org/debian}
+# The mirror apt already uses on this machine (never a hard-coded host), unless overridden.
+apt_mirror() {
+  grep -hoE '^(deb|URIs:)[^#]*https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
+    | grep -oE 'https?://[^ ]+' | grep -v security | head -1
+}
+MIRROR=${GREENTIC_TESTBED_MIRROR:-$(apt_mirror)}
+[ -n "$MIRROR" ] || { echo "testbed: no Debian mirror found in the apt configuration; set GREENTIC_TESTBED_MIRROR" >&2; exit 1; }
 # systemd as PID 1, squashfs for bundles, podman + runc for container mode (crun fails on
-# hybrid cgroup hosts: see notes/testbed.md).
-PACKAGES=systemd,systemd-sysv,dbus,squashfs-tools,podman,runc,conmon,netavark,util-linux,passwd
-RECIPE_VERSION=4
+# hybrid cgroup hosts: see notes/testbed.md); HAProxy for traffic splits between revisions;
+# OpenSSH server and curl for driving the VM from outside.
+PACKAGES=systemd,systemd-sysv,dbus,squashfs-tools,podman,runc,conmon,netavark,util-linux,passwd,haproxy,openssh-server,curl,ca-certificates
+RECIPE_VERSION=5
 
 CACHE=${GREENTIC_TESTBED_CACHE:-/var/cache/greentic-testbed}
 HASH=$(printf '%s\n' "$SUITE" "$MIRROR" "$PACKAGES" "$RECIPE_VERSION" | sha256sum | cut -c1-16)
@@ -37,7 +44,9 @@ if [ ! -f "$CACHE/$HASH/.complete" ]; then
     >"$ROOT.partial/etc/containers/storage.conf"
   echo testvm >"$ROOT.partial/etc/hostname"
   # Nothing in the testbed needs these; they only slow down boot or fail without hardware.
-  for unit in systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
+  # The distribution units of HAProxy and OpenSSH stay masked: the testbed shares the host's
+  # network, and tests start their own instances on their own ports.
+  for unit in haproxy.service ssh.service ssh.socket systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
     ln -sf /dev/null "$ROOT.partial/etc/systemd/system/$unit"
   done
   rm -rf "$ROOT"

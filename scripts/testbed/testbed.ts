@@ -47,21 +47,30 @@ export function testbedUnavailable(): string | undefined {
 
 /** Builds (or reuses from the cache) the testbed root and returns its path. */
 export function buildTestbed(suite = "bookworm"): string {
-  const r = spawnSync("bash", [join(here, "build.sh")], { encoding: "utf8", timeout: 15 * 60_000, env: { ...process.env, GREENTIC_TESTBED_SUITE: suite } });
+  const r = spawnSync("bash", [join(here, "build.sh")], {
+    encoding: "utf8",
+    timeout: 15 * 60_000,
+    env: { ...process.env, GREENTIC_TESTBED_SUITE: suite },
+  });
   if (r.status !== 0) throw new Error(`testbed build failed (${r.status}): ${r.stderr}`);
   return r.stdout.trim().split("\n").at(-1)!;
 }
 
 /** Boots a fresh copy of the testbed and waits until systemd reports running (or degraded). */
-export async function bootTestbed(options: { name?: string; timeoutMs?: number; env?: Record<string, string>; suite?: string } = {}): Promise<Testbed> {
+export async function bootTestbed(
+  options: { name?: string; timeoutMs?: number; env?: Record<string, string>; suite?: string } = {},
+): Promise<Testbed> {
   const cached = buildTestbed(options.suite);
   const work = mkdtempSync("/var/tmp/greentic-testbed-");
   const root = join(work, "root");
   execFileSync("cp", ["-a", "--reflink=auto", cached, root]);
   const machine = options.name ?? `gtb${process.pid}`;
   // Loop devices must exist on the host for squashfs loop mounts inside; make a few spare ones.
-  for (let i = 0; i < 16; i++) if (!existsSync(`/dev/loop${i}`)) spawnSync("mknod", ["-m", "0660", `/dev/loop${i}`, "b", "7", String(i)]);
-  const loops = readdirSync("/dev").filter((n) => /^loop\d+$/.test(n)).map((n) => `--bind=/dev/${n}`);
+  for (let i = 0; i < 16; i++)
+    if (!existsSync(`/dev/loop${i}`)) spawnSync("mknod", ["-m", "0660", `/dev/loop${i}`, "b", "7", String(i)]);
+  const loops = readdirSync("/dev")
+    .filter((n) => /^loop\d+$/.test(n))
+    .map((n) => `--bind=/dev/${n}`);
   const node = realpathSync(process.execPath);
   const log = openSync(join(work, "nspawn.log"), "a");
   // Run nspawn in its own cgroup in every hierarchy it uses: otherwise the testbed's systemd
@@ -73,19 +82,33 @@ export async function bootTestbed(options: { name?: string; timeoutMs?: number; 
   const child = spawn(
     "sh",
     [
-      "-c", `${enter || "true"} && exec systemd-nspawn "$@"`, "sh",
-      "-q", "--register=no", "--keep-unit", "--console=passive", "--capability=all",
+      "-c",
+      `${enter || "true"} && exec systemd-nspawn "$@"`,
+      "sh",
+      "-q",
+      "--register=no",
+      "--keep-unit",
+      "--console=passive",
+      "--capability=all",
       // runc gives each container a session keyring and a BPF device filter; nspawn's default
       // seccomp filter blocks both syscalls for processes started by the testbed's systemd.
       "--system-call-filter=@keyring bpf",
-      "--bind=/dev/loop-control", ...loops,
+      "--bind=/dev/loop-control",
+      ...loops,
       `--bind-ro=${node}:${TESTBED_NODE}`,
       `--bind-ro=${PROJECT_DIR}:${PROJECT_MOUNT}`,
-      "-D", root, "-M", machine, "-b",
+      "-D",
+      root,
+      "-M",
+      machine,
+      "-b",
     ],
-    { detached: true, stdio: ["ignore", log, log], // A cgroup v2 hierarchy inside (as on current Debian/Ubuntu) lets rootful podman + runc
+    {
+      detached: true,
+      stdio: ["ignore", log, log], // A cgroup v2 hierarchy inside (as on current Debian/Ubuntu) lets rootful podman + runc
       // create the container's scope; the host's hybrid v1 controllers are read-only inside.
-      env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1", ...options.env } },
+      env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1", ...options.env },
+    },
   );
   const nspawnPid = child.pid!;
   child.unref();
@@ -159,7 +182,8 @@ export async function bootTestbed(options: { name?: string; timeoutMs?: number; 
 /** Removes a cgroup directory tree, deepest first (cgroupfs only allows rmdir of empty groups). */
 function removeCgroup(dir: string): void {
   if (!existsSync(dir)) return;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) removeCgroup(join(dir, entry.name));
+  for (const entry of readdirSync(dir, { withFileTypes: true }))
+    if (entry.isDirectory()) removeCgroup(join(dir, entry.name));
   try {
     rmdirSync(dir);
   } catch {

@@ -22,7 +22,11 @@ try {
   // the store vouches for the files; the oclif path is measured too, for comparison.
   const cases: [string, string[], NodeJS.ProcessEnv?][] = [
     ["op env show local --json", ["env", "show", "local", "--json", ...store]],
-    ["op env show local --json (GREENTIC_OP_NO_FAST_PATH=1)", ["env", "show", "local", "--json", ...store], { ...env, GREENTIC_OP_NO_FAST_PATH: "1" }],
+    [
+      "op env show local --json (GREENTIC_OP_NO_FAST_PATH=1)",
+      ["env", "show", "local", "--json", ...store],
+      { ...env, GREENTIC_OP_NO_FAST_PATH: "1" },
+    ],
     ["op env list", ["env", "list", ...store]],
     ["op --help", ["--help"]],
     // Each run uses its own key: a real write (lock, backup, atomic write, audit append).
@@ -30,9 +34,26 @@ try {
   ];
   const rows: BenchRow[] = [{ name: "node -e 0 (baseline)", median: baseline, unit: "ms", ratio: 1, runs }];
   for (const [name, args, caseEnv] of cases) {
-    const times = timeCommand(process.execPath, [bin, ...args.map((a) => (a === "r" ? `r${n++}` : a))], runs, caseEnv ?? env);
+    const times = timeCommand(
+      process.execPath,
+      [bin, ...args.map((a) => (a === "r" ? `r${n++}` : a))],
+      runs,
+      caseEnv ?? env,
+    );
     const m = median(times);
-    rows.push({ name, median: m, unit: "ms", ratio: m / baseline, runs, note: name.includes("mutation") || name.includes("help") || name.includes("NO_FAST") ? "" : m / baseline <= 3 ? "target <= 3x: met" : "target <= 3x: MISSED" });
+    rows.push({
+      name,
+      median: m,
+      unit: "ms",
+      ratio: m / baseline,
+      runs,
+      note:
+        name.includes("mutation") || name.includes("help") || name.includes("NO_FAST")
+          ? ""
+          : m / baseline <= 3
+            ? "target <= 3x: met"
+            : "target <= 3x: MISSED",
+    });
   }
   report("op start-up", "node -e 0", rows);
 } finally {

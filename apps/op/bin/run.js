@@ -10,7 +10,11 @@ module.enableCompileCache?.();
 const argv = process.argv.slice(2);
 const noFast = process.env.GREENTIC_OP_NO_FAST_PATH;
 let served = false;
-if ((noFast === undefined || noFast === "" || noFast === "0") && argv[0] === "env" && (argv[1] === "show" || argv[1] === "list")) {
+if (
+  (noFast === undefined || noFast === "" || noFast === "0") &&
+  argv[0] === "env" &&
+  (argv[1] === "show" || argv[1] === "list")
+) {
   const { runFast } = await import("../dist/fast.js");
   served = await runFast(argv);
 }

@@ -1,7 +1,15 @@
 import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { LOCAL_PROCESS_DEPLOYER_KINDS, envRouterInfo, readLocalRouterStatus } from "@greentic/env-packs/local-router-status";
-import { listVerifiedEnvironments, readVerifiedEnvironment, resolveStoreRoot } from "@greentic/environment-store/fast-read";
+import {
+  LOCAL_PROCESS_DEPLOYER_KINDS,
+  envRouterInfo,
+  readLocalRouterStatus,
+} from "@greentic/env-packs/local-router-status";
+import {
+  listVerifiedEnvironments,
+  readVerifiedEnvironment,
+  resolveStoreRoot,
+} from "@greentic/environment-store/fast-read";
 import type { EnvShowResult } from "@greentic/operations";
 import { humanOutput, successEnvelope } from "./lib/output.js";
 import { envListText, envShowText } from "./lib/render-env.js";
@@ -71,10 +79,18 @@ async function readJson(file: string): Promise<unknown> {
  * `op env show`'s router, as `environmentRouter` in operations computes it, for the built-in
  * local-process deployer only (any other binding, or plugins that might serve it, fall back).
  */
-async function routerOf(root: string, envId: string, env: EnvShowResult["environment"]): Promise<EnvShowResult["router"]> {
+async function routerOf(
+  root: string,
+  envId: string,
+  env: EnvShowResult["environment"],
+): Promise<EnvShowResult["router"]> {
   const binding = env.packs.find((p) => p.slot === "deployer");
   if (binding === undefined) return null;
-  if ((process.env.GREENTIC_ENV_PACK_PLUGINS ?? "").trim() !== "" || !LOCAL_PROCESS_DEPLOYER_KINDS.includes(binding.kind)) throw new Fallback();
+  if (
+    (process.env.GREENTIC_ENV_PACK_PLUGINS ?? "").trim() !== "" ||
+    !LOCAL_PROCESS_DEPLOYER_KINDS.includes(binding.kind)
+  )
+    throw new Fallback();
   // The store hands handlers their data area only through real directories: a link or a
   // file on the way is its error to report.
   let dir = root;
@@ -97,13 +113,21 @@ export async function fastOutput(invocation: FastInvocation): Promise<string | u
     if (invocation.verb === "list") {
       const environments = await listVerifiedEnvironments(root);
       if (environments === undefined) return undefined;
-      return invocation.json ? successEnvelope("list", "env", { environments }) : humanOutput(envListText(environments));
+      return invocation.json
+        ? successEnvelope("list", "env", { environments })
+        : humanOutput(envListText(environments));
     }
     const envId = invocation.envId!;
     const loaded = await readVerifiedEnvironment(root, envId);
     if (loaded === undefined) return undefined;
     const router = await routerOf(root, envId, loaded.environment);
-    const shown: EnvShowResult = { environment: loaded.environment, runtime: loaded.runtime ?? null, etag: loaded.etag, generation: loaded.generation, router };
+    const shown: EnvShowResult = {
+      environment: loaded.environment,
+      runtime: loaded.runtime ?? null,
+      etag: loaded.etag,
+      generation: loaded.generation,
+      router,
+    };
     return invocation.json ? successEnvelope("show", "env", shown) : humanOutput(envShowText(shown));
   } catch {
     return undefined;

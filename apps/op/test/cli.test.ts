@@ -9,7 +9,20 @@ describe("op (framework)", () => {
   it("op help lists the topics", () => {
     const r = op(["help"]);
     expect(r.status).toBe(0);
-    for (const topic of ["env", "env-packs", "bundles", "revisions", "traffic", "config", "secrets", "credentials", "audit", "deploy", "autocomplete"]) expect(r.stdout).toContain(topic);
+    for (const topic of [
+      "env",
+      "env-packs",
+      "bundles",
+      "revisions",
+      "traffic",
+      "config",
+      "secrets",
+      "credentials",
+      "audit",
+      "deploy",
+      "autocomplete",
+    ])
+      expect(r.stdout).toContain(topic);
   });
 
   it("every command has --help with examples", () => {
@@ -55,7 +68,11 @@ describe("op (framework)", () => {
     const init = s.op(["env", "init", "--json"]);
     expect(init.status).toBe(0);
     expect(init.stderr).toBe("");
-    expect(init.json).toMatchObject({ op: "init", noun: "env", result: { environment_id: "local", outcome: "created" } });
+    expect(init.json).toMatchObject({
+      op: "init",
+      noun: "env",
+      result: { environment_id: "local", outcome: "created" },
+    });
     const show = s.op(["env", "show", "local", "--json"]);
     expect(show.json.result).toMatchObject({ environment: { environment_id: "local" }, generation: 1 });
     expect(show.json.result.etag).toMatch(/^[0-9a-f]{64}$/);
@@ -76,7 +93,7 @@ describe("op (framework)", () => {
     expect(s.op(["env", "create", "--answers", "-", "--json"], { input: "environment_id: a2\n" }).status).toBe(0);
     const bad = s.op(["env", "create", "--answers", "-", "--json"], { input: "environment_id: a3\nextra: 1\n" });
     expect(bad.status).toBe(2);
-    expect(bad.errorJson.error.message).toBe("<stdin>: extra: unknown field \"extra\"");
+    expect(bad.errorJson.error.message).toBe('<stdin>: extra: unknown field "extra"');
   });
 
   it("a flag contradicting the answers file is a usage error", () => {

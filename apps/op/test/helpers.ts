@@ -1,6 +1,17 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  lstatSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { expect, onTestFinished } from "vitest";
@@ -40,14 +51,24 @@ export function ensureBuilt(): void {
   try {
     const manifest = join(OP_DIR, "oclif.manifest.json");
     const built = existsSync(manifest) ? statSync(manifest).mtimeMs : 0;
-    const sources = Math.max(newestMtime(join(OP_DIR, "src")), ...readdirSync(join(REPO, "packages")).map((p) => newestMtime(join(REPO, "packages", p, "src"))));
+    const sources = Math.max(
+      newestMtime(join(OP_DIR, "src")),
+      ...readdirSync(join(REPO, "packages")).map((p) => newestMtime(join(REPO, "packages", p, "src"))),
+    );
     if (sources > built) {
       try {
-        execFileSync("pnpm", ["-r", "--no-bail", "--filter", "./packages/**", "--filter", "./apps/op", "build"], { cwd: REPO, stdio: ["ignore", "ignore", "pipe"] });
+        execFileSync("pnpm", ["-r", "--no-bail", "--filter", "./packages/**", "--filter", "./apps/op", "build"], {
+          cwd: REPO,
+          stdio: ["ignore", "ignore", "pipe"],
+        });
       } catch (err) {
         // A package whose declaration step fails still has its JavaScript built by tsup; the
         // spawned binary only needs that. Fail only when something `op` runs is missing.
-        const missing = ["packages/operations/dist/index.js", "packages/bundle/dist/index.js", "apps/op/oclif.manifest.json"].filter((f) => !existsSync(join(REPO, f)));
+        const missing = [
+          "packages/operations/dist/index.js",
+          "packages/bundle/dist/index.js",
+          "apps/op/oclif.manifest.json",
+        ].filter((f) => !existsSync(join(REPO, f)));
         if (missing.length > 0) throw err;
       }
     }
@@ -144,7 +165,8 @@ export function store(options: { persistent?: boolean } = {}): Store {
     op: (args, options) => op([...args, "--store-root", root], options),
     ok: (args, options) => {
       const r = s.op([...args, "--json"], options);
-      if (r.status !== 0) throw new Error(`op ${args.join(" ")} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      if (r.status !== 0)
+        throw new Error(`op ${args.join(" ")} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
       expect(r.json?.result, `stdout of op ${args.join(" ")}: ${r.stdout}`).toBeDefined();
       return r.json.result;
     },
@@ -209,7 +231,12 @@ export interface BadInput {
  */
 export function checkBadInput(s: Store, verb: readonly string[], c: BadInput, fileName = "answers.yaml"): void {
   c.before?.(s);
-  const file = c.answers === undefined ? join(s.root, "..", `missing-${fileName}`) : c.answers === null ? "" : s.file(fileName, c.answers);
+  const file =
+    c.answers === undefined
+      ? join(s.root, "..", `missing-${fileName}`)
+      : c.answers === null
+        ? ""
+        : s.file(fileName, c.answers);
   const args = [...verb, ...(c.answers === null ? [] : ["--answers", file]), ...(c.args ?? [])];
   const before = digestTree(s.root);
   const expectedVerb = verb.length === 1 && verb[0] === "deploy" ? "run" : verb[verb.length - 1];
@@ -228,7 +255,8 @@ export function checkBadInput(s: Store, verb: readonly string[], c: BadInput, fi
     } else {
       expect(r.stderr, label).toMatch(/^Error: /m);
     }
-    if (c.namesFile ?? (c.exit === 2 && c.answers !== null)) expect(message, label).toContain(c.answers === undefined ? `missing-${fileName}` : fileName);
+    if (c.namesFile ?? (c.exit === 2 && c.answers !== null))
+      expect(message, label).toContain(c.answers === undefined ? `missing-${fileName}` : fileName);
     for (const m of c.message ?? []) {
       if (typeof m === "string") expect(message, label).toContain(m);
       else expect(message, label).toMatch(m);
@@ -238,14 +266,36 @@ export function checkBadInput(s: Store, verb: readonly string[], c: BadInput, fi
 }
 
 /** The cases every mutating verb shares: file problems and payload shape problems. */
-export function commonBadInputs(validYaml: string, opts: { missingField: string; wrongType: [string, string] }): BadInput[] {
+export function commonBadInputs(
+  validYaml: string,
+  opts: { missingField: string; wrongType: [string, string] },
+): BadInput[] {
   const lines = validYaml.split("\n");
   return [
-    { name: "malformed JSON", answers: '{"environment_id": "local",', exit: 2, kind: "answers-parse", message: ["malformed JSON"] },
-    { name: "malformed YAML", answers: "environment_id: [local\n  nope: :", exit: 2, kind: "answers-parse", message: ["malformed YAML"] },
+    {
+      name: "malformed JSON",
+      answers: '{"environment_id": "local",',
+      exit: 2,
+      kind: "answers-parse",
+      message: ["malformed JSON"],
+    },
+    {
+      name: "malformed YAML",
+      answers: "environment_id: [local\n  nope: :",
+      exit: 2,
+      kind: "answers-parse",
+      message: ["malformed YAML"],
+    },
     { name: "empty file", answers: "", exit: 2, kind: "answers-parse", message: ["empty"] },
     { name: "missing file", answers: undefined, exit: 2, kind: "answers-parse", message: ["no such file"] },
-    { name: "unknown field", answers: `${validYaml.trimEnd()}\nsurprise: 1\n`, exit: 2, kind: "validation", message: ["surprise", "unknown field"], path: "surprise" },
+    {
+      name: "unknown field",
+      answers: `${validYaml.trimEnd()}\nsurprise: 1\n`,
+      exit: 2,
+      kind: "validation",
+      message: ["surprise", "unknown field"],
+      path: "surprise",
+    },
     {
       name: "missing required field",
       answers: lines.filter((l) => !l.startsWith(`${opts.missingField}:`)).join("\n"),
@@ -256,7 +306,9 @@ export function commonBadInputs(validYaml: string, opts: { missingField: string;
     },
     {
       name: "wrong type",
-      answers: lines.map((l) => (l.startsWith(`${opts.wrongType[0]}:`) ? `${opts.wrongType[0]}: ${opts.wrongType[1]}` : l)).join("\n"),
+      answers: lines
+        .map((l) => (l.startsWith(`${opts.wrongType[0]}:`) ? `${opts.wrongType[0]}: ${opts.wrongType[1]}` : l))
+        .join("\n"),
       exit: 2,
       kind: "validation",
       message: [`${opts.wrongType[0]}:`],
@@ -283,7 +335,18 @@ export function helloBundle(): string {
   if (builtBundle && existsSync(builtBundle)) return builtBundle;
   const dir = mkdtempSync(join(tmpdir(), "op-bundle-"));
   const out = join(dir, "hello.gtbundle");
-  const r = op(["bundles", "build", join(REPO, "fixtures", "bundles", "hello"), "--bundle-id", "hello", "--bundle-version", "0.1.0", "--out", out, "--json"]);
+  const r = op([
+    "bundles",
+    "build",
+    join(REPO, "fixtures", "bundles", "hello"),
+    "--bundle-id",
+    "hello",
+    "--bundle-version",
+    "0.1.0",
+    "--out",
+    out,
+    "--json",
+  ]);
   if (r.status !== 0) throw new Error(`bundles build failed: ${r.stderr}`);
   builtBundle = out;
   return out;
@@ -303,5 +366,6 @@ export function deployHello(s: Store): { deployment: string; revision: string; u
 
 /** Stages the hello bundle as a new revision of `deployment` (no process is started). */
 export function stageHello(s: Store, deployment: string): string {
-  return s.ok(["revisions", "stage", "local", "--deployment", deployment, "--bundle", helloBundle()]).revision.revision_id;
+  return s.ok(["revisions", "stage", "local", "--deployment", deployment, "--bundle", helloBundle()]).revision
+    .revision_id;
 }

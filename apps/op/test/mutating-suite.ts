@@ -39,11 +39,42 @@ export function describeMutating<F>(suite: MutatingSuite<F>): { get: () => { s: 
   describe(`op ${name}: bad input`, () => {
     const cases = (): BadInput[] => {
       const valid = suite.valid(f);
-      const out = commonBadInputs(yaml(valid), { missingField: suite.missingField ?? "", wrongType: suite.wrongType }).filter((c) => suite.missingField !== undefined || c.name !== "missing required field");
-      out.push({ name: "valid payload as JSON but with a wrong type (file named .json)", answers: JSON.stringify({ ...valid, [suite.wrongType[0]]: JSON.parse(suite.wrongType[1]) }), exit: 2, kind: "validation", path: suite.wrongType[0] });
-      if (suite.unknownEnv !== false) out.push({ name: "unknown environment", answers: yaml({ ...valid, environment_id: "nope" }), exit: 4, kind: "not-found", message: ["nope"] });
-      if (suite.unknownTarget) out.push({ name: suite.unknownTarget.name, answers: yaml({ ...valid, [suite.unknownTarget.field]: suite.unknownTarget.value }), exit: 4, kind: "not-found", message: [suite.unknownTarget.value] });
-      if (suite.stale !== false) out.push({ name: "stale precondition", answers: yaml(valid), args: ["--expected-generation", "9999"], exit: 3, kind: "precondition-failed", message: [/generation/] });
+      const out = commonBadInputs(yaml(valid), {
+        missingField: suite.missingField ?? "",
+        wrongType: suite.wrongType,
+      }).filter((c) => suite.missingField !== undefined || c.name !== "missing required field");
+      out.push({
+        name: "valid payload as JSON but with a wrong type (file named .json)",
+        answers: JSON.stringify({ ...valid, [suite.wrongType[0]]: JSON.parse(suite.wrongType[1]) }),
+        exit: 2,
+        kind: "validation",
+        path: suite.wrongType[0],
+      });
+      if (suite.unknownEnv !== false)
+        out.push({
+          name: "unknown environment",
+          answers: yaml({ ...valid, environment_id: "nope" }),
+          exit: 4,
+          kind: "not-found",
+          message: ["nope"],
+        });
+      if (suite.unknownTarget)
+        out.push({
+          name: suite.unknownTarget.name,
+          answers: yaml({ ...valid, [suite.unknownTarget.field]: suite.unknownTarget.value }),
+          exit: 4,
+          kind: "not-found",
+          message: [suite.unknownTarget.value],
+        });
+      if (suite.stale !== false)
+        out.push({
+          name: "stale precondition",
+          answers: yaml(valid),
+          args: ["--expected-generation", "9999"],
+          exit: 3,
+          kind: "precondition-failed",
+          message: [/generation/],
+        });
       if (suite.idempotency) {
         const { first, second } = suite.idempotency(f);
         out.push({
@@ -62,7 +93,15 @@ export function describeMutating<F>(suite: MutatingSuite<F>): { get: () => { s: 
       return out;
     };
     // One test per case keeps failures readable; the case list needs the fixture, hence the lazy table.
-    const names = ["malformed JSON", "malformed YAML", "empty file", "missing file", "unknown field", "wrong type", "valid payload as JSON but with a wrong type (file named .json)"];
+    const names = [
+      "malformed JSON",
+      "malformed YAML",
+      "empty file",
+      "missing file",
+      "unknown field",
+      "wrong type",
+      "valid payload as JSON but with a wrong type (file named .json)",
+    ];
     if (suite.missingField !== undefined) names.push("missing required field");
     if (suite.unknownEnv !== false) names.push("unknown environment");
     if (suite.unknownTarget) names.push(suite.unknownTarget.name);
@@ -80,7 +119,9 @@ export function describeMutating<F>(suite: MutatingSuite<F>): { get: () => { s: 
     it("--schema prints the committed JSON Schema", () => {
       const r = s.op([...suite.verb, "--schema"]);
       expect(r.status, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual(JSON.parse(readFileSync(answersJsonSchemaFile(name === "deploy" ? "deploy run" : name), "utf8")));
+      expect(JSON.parse(r.stdout)).toEqual(
+        JSON.parse(readFileSync(answersJsonSchemaFile(name === "deploy" ? "deploy run" : name), "utf8")),
+      );
     });
   });
   return { get: () => ({ s, f }) };

@@ -20,7 +20,12 @@ try {
   const runtime = join(work, "runtime.js");
   writeFileSync(runtime, `${"// padding\n".repeat(3000)}console.log("runtime");\n`);
   const parsed = parseDeploymentSpec(
-    JSON.stringify({ apiVersion: "greentic.ai/v1alpha1", kind: "Deployment", metadata: { name: "bench" }, spec: { bundle: { source: bundle }, runtime: { binary: runtime } } }),
+    JSON.stringify({
+      apiVersion: "greentic.ai/v1alpha1",
+      kind: "Deployment",
+      metadata: { name: "bench" },
+      spec: { bundle: { source: bundle }, runtime: { binary: runtime } },
+    }),
   );
   if (!parsed.ok) throw new Error(parsed.summary);
   const spec = parsed.value;
@@ -29,7 +34,8 @@ try {
 
   const files: string[] = [];
   const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) (e.isDirectory() ? walk(join(dir, e.name)) : files.push(join(dir, e.name)));
+    for (const e of readdirSync(dir, { withFileTypes: true }))
+      e.isDirectory() ? walk(join(dir, e.name)) : files.push(join(dir, e.name));
   };
   walk(root);
   const runs = 15;
@@ -43,11 +49,22 @@ try {
   const noop = await timeRuns(() => applyDeployment(spec, { root }), runs);
   const b = median(baseline);
   const bundleKb = Math.round(statSync(bundle).size / 1024);
-  report("single-vm plan / apply (staging root)", `sha256 of ${files.length + 2} files incl. a ${bundleKb} KiB bundle`, [
-    { name: "baseline: hash files", median: b, unit: "ms", ratio: 1, runs },
-    { name: "plan (applied deployment)", median: median(plan), unit: "ms", ratio: median(plan) / b, runs },
-    { name: "apply (nothing changed)", median: median(noop), unit: "ms", ratio: median(noop) / b, runs, note: "no action, nothing rewritten" },
-  ]);
+  report(
+    "single-vm plan / apply (staging root)",
+    `sha256 of ${files.length + 2} files incl. a ${bundleKb} KiB bundle`,
+    [
+      { name: "baseline: hash files", median: b, unit: "ms", ratio: 1, runs },
+      { name: "plan (applied deployment)", median: median(plan), unit: "ms", ratio: median(plan) / b, runs },
+      {
+        name: "apply (nothing changed)",
+        median: median(noop),
+        unit: "ms",
+        ratio: median(noop) / b,
+        runs,
+        note: "no action, nothing rewritten",
+      },
+    ],
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -1,8 +1,24 @@
 import { readdir, readFile } from "node:fs/promises";
-import { canonicalDigest, GreenticError, isGreenticError, parseAdminBind, prettyJson, type DeploymentSpec } from "@greentic/deploy-spec";
+import {
+  canonicalDigest,
+  GreenticError,
+  isGreenticError,
+  parseAdminBind,
+  prettyJson,
+  type DeploymentSpec,
+} from "@greentic/deploy-spec";
 import { createAdminCertificates, waitForReady } from "@greentic/runtime";
 import { hostPath, type HostExecutor } from "./executor.js";
-import { copyFileAtomic, ensureDir, exists, readText, removePath, sha256, writeFileAtomic, type Ownership } from "./host-fs.js";
+import {
+  copyFileAtomic,
+  ensureDir,
+  exists,
+  readText,
+  removePath,
+  sha256,
+  writeFileAtomic,
+  type Ownership,
+} from "./host-fs.js";
 import {
   buildPlan,
   executorFor,
@@ -51,12 +67,17 @@ export interface ApplyResult {
  * units; restarts only what changed, then waits for `/ready` over mTLS. Given a saved plan,
  * refuses it when the host changed since ("plan is stale: ...").
  */
-export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, options: ApplyOptions = {}): Promise<ApplyResult> {
+export async function applyDeployment(
+  input: DeploymentSpec | SingleVmPlan,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
   const savedPlan = isPlan(input) ? input : undefined;
   const spec = savedPlan ? savedPlan.spec : (input as DeploymentSpec);
   const planOptions: PlanOptions = {
     ...options,
-    ...(savedPlan?.ociRuntime !== undefined && options.ociRuntime === undefined ? { ociRuntime: savedPlan.ociRuntime } : {}),
+    ...(savedPlan?.ociRuntime !== undefined && options.ociRuntime === undefined
+      ? { ociRuntime: savedPlan.ociRuntime }
+      : {}),
     ...(savedPlan?.pinnedBundle ? { bundleDigest: savedPlan.bundleDigest } : {}),
   };
   const o = await observe(spec, planOptions);
@@ -72,7 +93,10 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
     commands,
     bundleDigest: plan.bundleDigest,
     staging: executor.mode === "record",
-    summary: plan.actions.length === 0 ? `${spec.metadata.name}: no changes; nothing restarted.` : plan.summary.replace(/^([^:]+): /, "$1: applied "),
+    summary:
+      plan.actions.length === 0
+        ? `${spec.metadata.name}: no changes; nothing restarted.`
+        : plan.summary.replace(/^([^:]+): /, "$1: applied "),
     ...extra,
   });
   if (plan.actions.length === 0) {
@@ -84,24 +108,46 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
     commands.push([cmd, ...args].join(" "));
     const r = await executor.run(cmd, args, { timeoutMs: 180_000 });
     if (r.code !== 0) {
-      throw new GreenticError("io", `${what} failed: ${cmd} ${args.join(" ")} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-800)}`, {
-        hint: "see the command's output above; `op single-vm preflight` checks the host's prerequisites",
-      });
+      throw new GreenticError(
+        "io",
+        `${what} failed: ${cmd} ${args.join(" ")} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-800)}`,
+        {
+          hint: "see the command's output above; `op single-vm preflight` checks the host's prerequisites",
+        },
+      );
     }
     return r;
   };
-  const has = (resource: PlanAction["resource"], target?: string) => plan.actions.some((a) => a.resource === resource && (target === undefined || a.target === target));
+  const has = (resource: PlanAction["resource"], target?: string) =>
+    plan.actions.some((a) => a.resource === resource && (target === undefined || a.target === target));
   const layout = o.desired.layout;
   const svc = spec.spec.service;
   const started = Date.now();
   try {
     if (has("group")) await run("groupadd", ["--system", svc.group], `creating group ${svc.group}`);
     if (has("user")) {
-      await run("useradd", ["--system", "--gid", svc.group, "--home-dir", "/nonexistent", "--no-create-home", "--shell", "/usr/sbin/nologin", svc.user], `creating user ${svc.user}`);
+      await run(
+        "useradd",
+        [
+          "--system",
+          "--gid",
+          svc.group,
+          "--home-dir",
+          "/nonexistent",
+          "--no-create-home",
+          "--shell",
+          "/usr/sbin/nologin",
+          svc.user,
+        ],
+        `creating user ${svc.user}`,
+      );
     }
     const ids = await lookupIds(executor, svc.user, svc.group);
     // Container mode renders the numeric uid:gid, unknown until the user existed: render again.
-    const desired = (has("user") || has("group")) && o.desired.mode === "container" ? (await observe(spec, planOptions)).desired : o.desired;
+    const desired =
+      (has("user") || has("group")) && o.desired.mode === "container"
+        ? (await observe(spec, planOptions)).desired
+        : o.desired;
     if (executor.mode === "execute" && (!ids.user || ids.group === null)) {
       throw new GreenticError("io", `user ${svc.user} or group ${svc.group} still missing after creating them`);
     }
@@ -121,17 +167,31 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
     }
     if (has("bundle", o.desired.bundlePath)) {
       progress(`bundle ${plan.bundleDigest}`);
-      const digest = await copyFileAtomic(executor, sourceHostPath(executor, sourcePath(spec.spec.bundle.source)), o.desired.bundlePath, 0o644);
+      const digest = await copyFileAtomic(
+        executor,
+        sourceHostPath(executor, sourcePath(spec.spec.bundle.source)),
+        o.desired.bundlePath,
+        0o644,
+      );
       if (`sha256:${digest}` !== plan.bundleDigest) {
         await removePath(executor, o.desired.bundlePath);
-        throw new GreenticError("integrity", `bundle copy ${o.desired.bundlePath} has sha256:${digest}, expected ${plan.bundleDigest}: the source changed while it was copied`, {
-          hint: "run plan and apply again once the bundle file is stable",
-        });
+        throw new GreenticError(
+          "integrity",
+          `bundle copy ${o.desired.bundlePath} has sha256:${digest}, expected ${plan.bundleDigest}: the source changed while it was copied`,
+          {
+            hint: "run plan and apply again once the bundle file is stable",
+          },
+        );
       }
     }
     if (o.desired.runtimePath && has("runtime", o.desired.runtimePath)) {
       progress(`runtime ${plan.runtimeDigest}`);
-      const digest = await copyFileAtomic(executor, sourceHostPath(executor, sourcePath(spec.spec.runtime.binary!)), o.desired.runtimePath, 0o755);
+      const digest = await copyFileAtomic(
+        executor,
+        sourceHostPath(executor, sourcePath(spec.spec.runtime.binary!)),
+        o.desired.runtimePath,
+        0o755,
+      );
       if (`sha256:${digest}` !== plan.runtimeDigest) {
         await removePath(executor, o.desired.runtimePath);
         throw new GreenticError("integrity", `runtime copy has sha256:${digest}, expected ${plan.runtimeDigest}`);
@@ -148,7 +208,8 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
     for (const a of plan.actions.filter((x) => x.action === "delete" && x.resource === "file")) {
       const unit = a.target.split("/").at(-1)!;
       // A service file of the other mode still running must be stopped before it disappears.
-      if (a.target.endsWith(".service") && o.observed.units?.service.active === "active") await run("systemctl", ["stop", unit], `stopping ${unit}`);
+      if (a.target.endsWith(".service") && o.observed.units?.service.active === "active")
+        await run("systemctl", ["stop", unit], `stopping ${unit}`);
       if (a.target.endsWith(".service")) await executor.run("systemctl", ["disable", unit]);
       progress(`remove ${a.target}`);
       await removePath(executor, a.target);
@@ -161,23 +222,30 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
     const quadlet = o.desired.files.some((f) => f.kind === "quadlet");
     // Recreate: the old runtime stops before its bundle is swapped under it.
     const serviceState = o.observed.units?.service.active;
-    if (restartMount && serviceState !== undefined && serviceState !== "inactive") await run("systemctl", ["stop", layout.serviceUnit], `stopping ${layout.serviceUnit}`);
-    if (restartMount || has("unit", layout.mountUnit)) await run("systemctl", ["enable", layout.mountUnit], `enabling ${layout.mountUnit}`);
-    if (restartMount) await run("systemctl", ["restart", layout.mountUnit], `mounting the bundle (${layout.mountUnit})`);
-    if (!quadlet && (restartService || has("unit", layout.serviceUnit))) await run("systemctl", ["enable", layout.serviceUnit], `enabling ${layout.serviceUnit}`);
+    if (restartMount && serviceState !== undefined && serviceState !== "inactive")
+      await run("systemctl", ["stop", layout.serviceUnit], `stopping ${layout.serviceUnit}`);
+    if (restartMount || has("unit", layout.mountUnit))
+      await run("systemctl", ["enable", layout.mountUnit], `enabling ${layout.mountUnit}`);
+    if (restartMount)
+      await run("systemctl", ["restart", layout.mountUnit], `mounting the bundle (${layout.mountUnit})`);
+    if (!quadlet && (restartService || has("unit", layout.serviceUnit)))
+      await run("systemctl", ["enable", layout.serviceUnit], `enabling ${layout.serviceUnit}`);
     if (restartService) {
       await run("systemctl", ["reset-failed", layout.serviceUnit], "resetting the unit").catch(() => {});
       await run("systemctl", ["restart", layout.serviceUnit], `starting ${layout.serviceUnit}`);
     }
 
-    for (const a of plan.actions.filter((x) => x.action === "delete" && (x.resource === "bundle" || x.resource === "runtime"))) {
+    for (const a of plan.actions.filter(
+      (x) => x.action === "delete" && (x.resource === "bundle" || x.resource === "runtime"),
+    )) {
       await removePath(executor, a.target);
     }
 
     let ready: ApplyResult["ready"];
     if (executor.mode === "execute" && restartService) {
       progress(`waiting for ${spec.spec.health.readinessPath} over mTLS`);
-      const remaining = (options.readyTimeoutMs ?? spec.spec.health.startupTimeoutSeconds * 1000) - (Date.now() - started);
+      const remaining =
+        (options.readyTimeoutMs ?? spec.spec.health.startupTimeoutSeconds * 1000) - (Date.now() - started);
       try {
         const response = await waitForReady({
           address: parseAdminBind(spec.spec.runtime.admin.bind),
@@ -188,23 +256,44 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
         });
         ready = { status: response.status };
       } catch (error) {
-        const journal = await executor.run("journalctl", ["-u", layout.serviceUnit, "-n", "60", "--no-pager", "-o", "short-iso"]);
+        const journal = await executor.run("journalctl", [
+          "-u",
+          layout.serviceUnit,
+          "-n",
+          "60",
+          "--no-pager",
+          "-o",
+          "short-iso",
+        ]);
         const tail = journal.stdout.trim();
         // The runtime's own last words say more than systemd's restart bookkeeping.
         const own = tail.split("\n").filter((l) => !/ systemd\[1\]: /.test(l));
         const last = (own.length > 0 ? own : tail.split("\n")).slice(-5).join("\n  ");
-        throw new GreenticError("io", `${layout.serviceUnit} did not become ready within ${spec.spec.health.startupTimeoutSeconds} s: ${(error as Error).message}\n  journal tail:\n  ${last}`, {
-          hint: "the tail of the unit's journal is in details.journal; fix the cause and apply again",
-          details: { journal: tail.split("\n").slice(-40) },
-          cause: error,
-        });
+        throw new GreenticError(
+          "io",
+          `${layout.serviceUnit} did not become ready within ${spec.spec.health.startupTimeoutSeconds} s: ${(error as Error).message}\n  journal tail:\n  ${last}`,
+          {
+            hint: "the tail of the unit's journal is in details.journal; fix the cause and apply again",
+            details: { journal: tail.split("\n").slice(-40) },
+            cause: error,
+          },
+        );
       }
     }
-    await writeState(executor, spec, layout, desired, plan, o.observed, { action: savedPlan?.pinnedBundle || options.bundleDigest ? "rollback" : "apply", ok: true, at: (options.now?.() ?? new Date()).toISOString() });
+    await writeState(executor, spec, layout, desired, plan, o.observed, {
+      action: savedPlan?.pinnedBundle || options.bundleDigest ? "rollback" : "apply",
+      ok: true,
+      at: (options.now?.() ?? new Date()).toISOString(),
+    });
     return result({ ready, mainPid: await mainPid(executor, layout, executor.mode === "execute") });
   } catch (error) {
     const message = isGreenticError(error) ? error.message : String(error);
-    await writeState(executor, spec, layout, o.desired, plan, o.observed, { action: "apply", ok: false, at: (options.now?.() ?? new Date()).toISOString(), message }).catch(() => {});
+    await writeState(executor, spec, layout, o.desired, plan, o.observed, {
+      action: "apply",
+      ok: false,
+      at: (options.now?.() ?? new Date()).toISOString(),
+      message,
+    }).catch(() => {});
     throw error;
   }
 }
@@ -212,27 +301,45 @@ export async function applyDeployment(input: DeploymentSpec | SingleVmPlan, opti
 function assertFresh(saved: SingleVmPlan, now: SingleVmPlan, observed: ObservedState): void {
   const reasons: string[] = [];
   if (saved.specDigest !== now.specDigest) reasons.push("the spec in the plan no longer matches");
-  if (saved.bundleDigest !== now.bundleDigest) reasons.push(`the bundle is now ${now.bundleDigest}, the plan was made for ${saved.bundleDigest}`);
+  if (saved.bundleDigest !== now.bundleDigest)
+    reasons.push(`the bundle is now ${now.bundleDigest}, the plan was made for ${saved.bundleDigest}`);
   if (saved.runtimeDigest !== now.runtimeDigest) reasons.push(`the runtime executable is now ${now.runtimeDigest}`);
   if (saved.observedFingerprint !== fingerprint(observed)) {
-    const changed = now.actions.filter((a) => !saved.actions.some((b) => b.action === a.action && b.target === a.target && b.resource === a.resource));
-    const gone = saved.actions.filter((a) => !now.actions.some((b) => b.action === a.action && b.target === a.target && b.resource === a.resource));
-    const detail = [...changed.map((a) => `now needs ${a.action} ${a.target}`), ...gone.map((a) => `no longer needs ${a.action} ${a.target}`)];
-    reasons.push(`the host changed since the plan was made${detail.length ? ` (${detail.slice(0, 3).join("; ")})` : ""}`);
+    const changed = now.actions.filter(
+      (a) => !saved.actions.some((b) => b.action === a.action && b.target === a.target && b.resource === a.resource),
+    );
+    const gone = saved.actions.filter(
+      (a) => !now.actions.some((b) => b.action === a.action && b.target === a.target && b.resource === a.resource),
+    );
+    const detail = [
+      ...changed.map((a) => `now needs ${a.action} ${a.target}`),
+      ...gone.map((a) => `no longer needs ${a.action} ${a.target}`),
+    ];
+    reasons.push(
+      `the host changed since the plan was made${detail.length ? ` (${detail.slice(0, 3).join("; ")})` : ""}`,
+    );
   }
   if (reasons.length > 0) {
-    throw new GreenticError("precondition-failed", `plan is stale: ${reasons.join("; ")}`, { hint: "run `op single-vm plan` again and apply the new plan" });
+    throw new GreenticError("precondition-failed", `plan is stale: ${reasons.join("; ")}`, {
+      hint: "run `op single-vm plan` again and apply the new plan",
+    });
   }
 }
 
-async function installCertificates(executor: HostExecutor, spec: DeploymentSpec, layout: Layout, serviceGroup: Ownership): Promise<void> {
+async function installCertificates(
+  executor: HostExecutor,
+  spec: DeploymentSpec,
+  layout: Layout,
+  serviceGroup: Ownership,
+): Promise<void> {
   const dir = hostPath(executor, layout.deployerDir);
   await ensureDir(executor, layout.deployerDir, 0o700, { uid: 0, gid: 0 });
   const certs = await createAdminCertificates(dir);
   const mtls = spec.spec.runtime.admin.mtls;
   // The runtime gets the CA certificate and its server pair; the CA key and the operator's client
   // pair stay in the deployer's root-only directory.
-  const place = async (from: string, to: string, mode: number) => writeFileAtomic(executor, to, await readFile(from), mode, serviceGroup);
+  const place = async (from: string, to: string, mode: number) =>
+    writeFileAtomic(executor, to, await readFile(from), mode, serviceGroup);
   await place(certs.files.caCert, mtls.caFile, 0o644);
   await place(certs.files.serverCert, mtls.certFile, 0o644);
   await place(certs.files.serverKey, mtls.keyFile, 0o640);
@@ -255,14 +362,22 @@ async function writeState(
     mode: desired.mode,
     specDigest: `sha256:${canonicalDigest(spec as unknown as Record<string, unknown>)}`,
     bundleDigest: lastResult.ok ? plan.bundleDigest : (prev?.bundleDigest ?? plan.bundleDigest),
-    previousBundleDigest: lastResult.ok ? (bundleChanged ? prev!.bundleDigest : prev?.previousBundleDigest) : prev?.previousBundleDigest,
+    previousBundleDigest: lastResult.ok
+      ? bundleChanged
+        ? prev!.bundleDigest
+        : prev?.previousBundleDigest
+      : prev?.previousBundleDigest,
     runtimeDigest: plan.runtimeDigest,
     unitHashes: Object.fromEntries(desired.files.map((f) => [f.path, sha256(f.content)])),
     lastResult,
   };
   // Normally created with its owner by the dir actions; only a failure before them leaves it missing.
-  if (!(await exists(hostPath(executor, spec.spec.storage.stateDir)))) await ensureDir(executor, spec.spec.storage.stateDir, 0o750);
-  await writeFileAtomic(executor, layout.stateFile, prettyJson(state as unknown as Record<string, unknown>), 0o644, { uid: 0, gid: 0 });
+  if (!(await exists(hostPath(executor, spec.spec.storage.stateDir))))
+    await ensureDir(executor, spec.spec.storage.stateDir, 0o750);
+  await writeFileAtomic(executor, layout.stateFile, prettyJson(state as unknown as Record<string, unknown>), 0o644, {
+    uid: 0,
+    gid: 0,
+  });
 }
 
 async function mainPid(executor: HostExecutor, layout: Layout, ask: boolean): Promise<number | undefined> {
@@ -297,7 +412,8 @@ export async function destroyDeployment(spec: DeploymentSpec, options: DestroyOp
     commands.push(`systemctl ${args.join(" ")}`);
     return executor.run("systemctl", args);
   };
-  const loaded = (u: { active: string; enabled: string } | undefined) => u !== undefined && (u.active !== "inactive" || !["", "unknown"].includes(u.enabled));
+  const loaded = (u: { active: string; enabled: string } | undefined) =>
+    u !== undefined && (u.active !== "inactive" || !["", "unknown"].includes(u.enabled));
   if (units === null || loaded(units.service)) {
     await systemctl("stop", layout.serviceUnit);
     await systemctl("disable", layout.serviceUnit);
@@ -306,14 +422,26 @@ export async function destroyDeployment(spec: DeploymentSpec, options: DestroyOp
     await systemctl("stop", layout.mountUnit);
     await systemctl("disable", layout.mountUnit);
   }
-  const generated = [layout.serviceFile, layout.quadletFile, layout.mountFile, layout.envFile, layout.stateFile, layout.bundlesDir, layout.runtimeDir];
+  const generated = [
+    layout.serviceFile,
+    layout.quadletFile,
+    layout.mountFile,
+    layout.envFile,
+    layout.stateFile,
+    layout.bundlesDir,
+    layout.runtimeDir,
+  ];
   for (const path of generated) if (await removePath(executor, path)) removed.push(path);
   const unitFilesRemoved = removed.some((p) => p.startsWith("/etc/systemd/") || p.startsWith("/etc/containers/"));
   if (unitFilesRemoved) await systemctl("daemon-reload");
-  if (units !== null && (loaded(units.service) || loaded(units.mount))) await systemctl("reset-failed", layout.serviceUnit, layout.mountUnit);
+  if (units !== null && (loaded(units.service) || loaded(units.mount)))
+    await systemctl("reset-failed", layout.serviceUnit, layout.mountUnit);
   const s = spec.spec;
   const data = [...Object.values(s.storage)];
-  const config = [layout.configDir, ...new Set([s.runtime.admin.mtls.caFile, s.runtime.admin.mtls.certFile, s.runtime.admin.mtls.keyFile])];
+  const config = [
+    layout.configDir,
+    ...new Set([s.runtime.admin.mtls.caFile, s.runtime.admin.mtls.certFile, s.runtime.admin.mtls.keyFile]),
+  ];
   const kept: string[] = [];
   if (options.purge) {
     for (const path of [...data, ...config, layout.dataRoot]) if (await removePath(executor, path)) removed.push(path);
@@ -351,4 +479,3 @@ export async function rollbackDeployment(spec: DeploymentSpec, options: ApplyOpt
   }
   return applyDeployment(spec, { ...options, executor, bundleDigest: state.previousBundleDigest });
 }
-

@@ -51,12 +51,26 @@ export function renderCloudInit(spec: DeploymentSpec, options: CloudInitOptions)
   const mode = deploymentMode(spec);
   const { artifacts } = options;
   if (mode === "native" && !artifacts.runtime) {
-    throw new GreenticError("invalid-argument", "native mode needs the runtime artifact (artifacts.runtime: {url, sha256})", { path: "artifacts.runtime" });
+    throw new GreenticError(
+      "invalid-argument",
+      "native mode needs the runtime artifact (artifacts.runtime: {url, sha256})",
+      { path: "artifacts.runtime" },
+    );
   }
   for (const [key, a] of Object.entries(artifacts)) {
     if (!a) continue;
-    if (!/^[0-9a-f]{64}$/.test(a.sha256)) throw new GreenticError("invalid-argument", `artifacts.${key}.sha256 must be 64 lowercase hex characters, got ${JSON.stringify(a.sha256)}`, { path: `artifacts.${key}.sha256` });
-    if (!/^https:\/\/[^\s'"]+$/.test(a.url)) throw new GreenticError("invalid-argument", `artifacts.${key}.url must be an https:// URL without spaces or quotes, got ${JSON.stringify(a.url)}`, { path: `artifacts.${key}.url` });
+    if (!/^[0-9a-f]{64}$/.test(a.sha256))
+      throw new GreenticError(
+        "invalid-argument",
+        `artifacts.${key}.sha256 must be 64 lowercase hex characters, got ${JSON.stringify(a.sha256)}`,
+        { path: `artifacts.${key}.sha256` },
+      );
+    if (!/^https:\/\/[^\s'"]+$/.test(a.url))
+      throw new GreenticError(
+        "invalid-argument",
+        `artifacts.${key}.url must be an https:// URL without spaces or quotes, got ${JSON.stringify(a.url)}`,
+        { path: `artifacts.${key}.url` },
+      );
   }
   const layout = layoutFor(spec);
   const s = spec.spec;
@@ -75,7 +89,9 @@ export function renderCloudInit(spec: DeploymentSpec, options: CloudInitOptions)
     [artifacts.node, "/var/tmp/greentic/node.tar.xz"],
     [artifacts.cli, "/var/tmp/greentic/op.tgz"],
     [artifacts.bundle, strip(s.bundle.source)],
-    ...(artifacts.runtime ? ([[artifacts.runtime, strip(s.runtime.binary!)]] as Array<[CloudInitArtifact, string]>) : []),
+    ...(artifacts.runtime
+      ? ([[artifacts.runtime, strip(s.runtime.binary!)]] as Array<[CloudInitArtifact, string]>)
+      : []),
   ];
   const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
   const { host, port } = (() => {
@@ -87,9 +103,24 @@ export function renderCloudInit(spec: DeploymentSpec, options: CloudInitOptions)
     package_upgrade: false,
     packages,
     groups: [s.service.group],
-    users: ["default", { name: s.service.user, system: true, primary_group: s.service.group, shell: "/usr/sbin/nologin", no_create_home: true, lock_passwd: true }],
+    users: [
+      "default",
+      {
+        name: s.service.user,
+        system: true,
+        primary_group: s.service.group,
+        shell: "/usr/sbin/nologin",
+        no_create_home: true,
+        lock_passwd: true,
+      },
+    ],
     write_files: [
-      { path: "/etc/sysctl.d/90-greentic-hardening.conf", owner: "root:root", permissions: "0644", content: SYSCTL_HARDENING },
+      {
+        path: "/etc/sysctl.d/90-greentic-hardening.conf",
+        owner: "root:root",
+        permissions: "0644",
+        content: SYSCTL_HARDENING,
+      },
       { path: specPath, owner: "root:root", permissions: "0644", content: stringify(spec) },
       {
         path: "/usr/local/sbin/greentic-fetch",
@@ -113,7 +144,9 @@ export function renderCloudInit(spec: DeploymentSpec, options: CloudInitOptions)
       ["mkdir", "-p", "/opt/node"],
       ["tar", "-xJf", "/var/tmp/greentic/node.tar.xz", "-C", "/opt/node", "--strip-components=1"],
       ["ln", "-sf", "/opt/node/bin/node", "/usr/local/bin/node"],
-      ...(mode === "native" && s.runtime.node !== "/usr/local/bin/node" ? [["ln", "-sf", "/opt/node/bin/node", s.runtime.node!]] : []),
+      ...(mode === "native" && s.runtime.node !== "/usr/local/bin/node"
+        ? [["ln", "-sf", "/opt/node/bin/node", s.runtime.node!]]
+        : []),
       ["/opt/node/bin/npm", "install", "--global", "--prefix", "/usr/local", "/var/tmp/greentic/op.tgz"],
       ["/usr/local/bin/op", "single-vm", "apply", "--spec", specPath],
       [

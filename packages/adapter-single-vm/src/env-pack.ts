@@ -38,7 +38,10 @@ const RECORD_SCHEMA = "greentic.single-vm-deployer.v1";
 /** Revision ids become file names of staged bundles. */
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-const absolutePath = z.string().min(1).refine((p) => isAbsolute(p), "must be an absolute path");
+const absolutePath = z
+  .string()
+  .min(1)
+  .refine((p) => isAbsolute(p), "must be an absolute path");
 
 /**
  * Answers of `greentic.deployer.single-vm` (`env-packs/deployer/answers.json`): everything the VM
@@ -57,7 +60,9 @@ export const SingleVmAnswersSchema = z.strictObject({
    * file, certificates, bundle copy) and execute nothing, as `op single-vm apply --root`.
    */
   root: absolutePath
-    .describe("Staging root: render units, files and the bundle copy under this directory and execute nothing (review, CI, image baking)")
+    .describe(
+      "Staging root: render units, files and the bundle copy under this directory and execute nothing (review, CI, image baking)",
+    )
     .optional(),
   /** OCI runtime for Podman in container mode (`runc` where crun fails). */
   oci_runtime: z.string().min(1).describe("OCI runtime for Podman in container mode, e.g. runc").optional(),
@@ -114,11 +119,18 @@ const local = createHostExecutor();
 function parseAnswers(answers: unknown): SingleVmAnswers {
   const hint = `set ${ANSWERS_FILE} to {"spec_path": "/etc/greentic/<name>/deployment.yaml"} (write the spec with \`op single-vm init-spec\`)`;
   if (answers === undefined) {
-    throw new GreenticError("validation", `${ANSWERS_FILE} is missing: greentic.deployer.single-vm needs spec_path`, { path: ANSWERS_FILE, hint });
+    throw new GreenticError("validation", `${ANSWERS_FILE} is missing: greentic.deployer.single-vm needs spec_path`, {
+      path: ANSWERS_FILE,
+      hint,
+    });
   }
   const parsed = SingleVmAnswersSchema.safeParse(answers);
   if (parsed.success) return parsed.data;
-  const issues: ValidationIssue[] = parsed.error.issues.map((i) => ({ path: i.path.join("."), code: i.code, message: i.message }));
+  const issues: ValidationIssue[] = parsed.error.issues.map((i) => ({
+    path: i.path.join("."),
+    code: i.code,
+    message: i.message,
+  }));
   const first = issues[0]!;
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
   throw new GreenticError("validation", `${ANSWERS_FILE}: ${first.path || "(document)"}: ${first.message}${more}`, {
@@ -137,11 +149,15 @@ async function loadSpec(path: string): Promise<DeploymentSpec> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    throw new GreenticError("not-found", `${ANSWERS_FILE}: spec_path ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-      path: "spec_path",
-      hint: "write the spec there with `op single-vm init-spec`, or fix spec_path in the answers",
-      cause: error,
-    });
+    throw new GreenticError(
+      "not-found",
+      `${ANSWERS_FILE}: spec_path ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      {
+        path: "spec_path",
+        hint: "write the spec there with `op single-vm init-spec`, or fix spec_path in the answers",
+        cause: error,
+      },
+    );
   }
   let doc: unknown;
   try {
@@ -191,7 +207,10 @@ function assertSameDeployment(record: HandlerRecord, revision: RevisionRef): voi
     throw new GreenticError(
       "conflict",
       `this VM runs deployment ${active.deployment_id} (revision ${active.revision_id}); single-vm v1 runs one deployment per VM, so revision ${revision.revision_id} of deployment ${revision.deployment_id} cannot start`,
-      { hint: `drain revision ${active.revision_id} first, or bind another VM to this deployment`, details: { code: "one-deployment-per-vm" } },
+      {
+        hint: `drain revision ${active.revision_id} first, or bind another VM to this deployment`,
+        details: { code: "one-deployment-per-vm" },
+      },
     );
   }
 }
@@ -226,19 +245,33 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
     const dataDir = await ctx.dataDir("single-vm");
     const recordPath = join(dataDir, RECORD_FILE);
     const record = await readRecord(recordPath);
-    const save = () => writeFileAtomic(local, recordPath, prettyJson(record as unknown as Record<string, unknown>), 0o600);
+    const save = () =>
+      writeFileAtomic(local, recordPath, prettyJson(record as unknown as Record<string, unknown>), 0o600);
     return { answers, spec, vm, record, recordPath, dataDir, save };
   }
 
-  const planOptions = (l: Loaded) => ({ executor: l.vm, ...(l.answers.oci_runtime !== undefined ? { ociRuntime: l.answers.oci_runtime } : {}) });
+  const planOptions = (l: Loaded) => ({
+    executor: l.vm,
+    ...(l.answers.oci_runtime !== undefined ? { ociRuntime: l.answers.oci_runtime } : {}),
+  });
   const executorOf = (l: Loaded, staged: StagedRevision) => (staged.host === "local" ? local : l.vm);
 
   /** Applies a staged revision and waits for readiness; the outcome is data. */
-  async function activate(ctx: HandlerContext, l: Loaded, revision: RevisionRef, timeoutMs?: number): Promise<HealthGateOutcome> {
+  async function activate(
+    ctx: HandlerContext,
+    l: Loaded,
+    revision: RevisionRef,
+    timeoutMs?: number,
+  ): Promise<HealthGateOutcome> {
     const staged = l.record.staged[revision.revision_id];
     if (staged === undefined) throw notStaged(revision);
     assertSameDeployment(l.record, revision);
-    ctx.log?.({ event: "single-vm.apply", level: "info", revision_id: revision.revision_id, deployment: l.spec.metadata.name });
+    ctx.log?.({
+      event: "single-vm.apply",
+      level: "info",
+      revision_id: revision.revision_id,
+      deployment: l.spec.metadata.name,
+    });
     try {
       await applyDeployment(specFor(l.spec, staged.file), {
         ...planOptions(l),
@@ -276,10 +309,15 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
   function runtimeConfigOf(ctx: HandlerContext, record: HandlerRecord): AppliedRuntimeConfig {
     const { active, split } = record;
     if (active === null) return { env_id: ctx.envId, revisions: [] };
-    if (split !== null && split.entries.some((e) => e.revision_id === active.revision_id && e.weight_bps === 10_000)) {
+    if (split?.entries.some((e) => e.revision_id === active.revision_id && e.weight_bps === 10_000)) {
       return {
         env_id: ctx.envId,
-        revisions: split.entries.map((e) => ({ deployment_id: split.deployment_id, bundle_id: split.bundle_id, revision_id: e.revision_id, weight_bps: e.weight_bps })),
+        revisions: split.entries.map((e) => ({
+          deployment_id: split.deployment_id,
+          bundle_id: split.bundle_id,
+          revision_id: e.revision_id,
+          weight_bps: e.weight_bps,
+        })),
       };
     }
     return { env_id: ctx.envId, revisions: [{ ...active, weight_bps: 10_000 }] };
@@ -289,35 +327,70 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
     async stage(ctx, request) {
       const { revision, bundlePath } = request;
       if (!SAFE_ID.test(revision.revision_id)) {
-        throw new GreenticError("invalid-argument", `revision_id ${JSON.stringify(revision.revision_id)} is not a safe file name`, {
-          path: "revision_id",
-          hint: "revision ids are ULIDs (letters and digits)",
-        });
+        throw new GreenticError(
+          "invalid-argument",
+          `revision_id ${JSON.stringify(revision.revision_id)} is not a safe file name`,
+          {
+            path: "revision_id",
+            hint: "revision ids are ULIDs (letters and digits)",
+          },
+        );
       }
       const l = await load(ctx);
       const digest = await hashFile(bundlePath);
       if (digest === null) {
-        throw new GreenticError("not-found", `bundle ${bundlePath} does not exist`, { path: "bundlePath", hint: "build it with `op bundle build`, or fix the path" });
+        throw new GreenticError("not-found", `bundle ${bundlePath} does not exist`, {
+          path: "bundlePath",
+          hint: "build it with `op bundle build`, or fix the path",
+        });
       }
       const existing = l.record.staged[revision.revision_id];
-      if (existing !== undefined && existing.digest === `sha256:${digest}` && (await exists(hostPath(executorOf(l, existing), existing.file)))) {
-        return { revision_id: revision.revision_id, bundle_digest: existing.digest, location: existing.file, unchanged: true };
+      if (
+        existing !== undefined &&
+        existing.digest === `sha256:${digest}` &&
+        (await exists(hostPath(executorOf(l, existing), existing.file)))
+      ) {
+        return {
+          revision_id: revision.revision_id,
+          bundle_digest: existing.digest,
+          location: existing.file,
+          unchanged: true,
+        };
       }
       // Root mode: the adapter reads sources from this machine, so the copy stays here.
       const host: StagedRevision["host"] = l.vm.mode === "record" ? "local" : "vm";
-      const file = host === "local" ? join(l.dataDir, "revisions", `${revision.revision_id}.gtbundle`) : `${layoutFor(l.spec).dataRoot}/revisions/${revision.revision_id}.gtbundle`;
+      const file =
+        host === "local"
+          ? join(l.dataDir, "revisions", `${revision.revision_id}.gtbundle`)
+          : `${layoutFor(l.spec).dataRoot}/revisions/${revision.revision_id}.gtbundle`;
       const executor = host === "local" ? local : l.vm;
       const copied = await copyFileAtomic(executor, bundlePath, file, 0o644);
       if (copied !== digest) {
         await removePath(executor, file);
-        throw new GreenticError("integrity", `staged copy ${file} has sha256:${copied}, but ${bundlePath} had sha256:${digest}: the bundle changed while it was copied`, {
-          hint: "stage again once the bundle file is stable",
-        });
+        throw new GreenticError(
+          "integrity",
+          `staged copy ${file} has sha256:${copied}, but ${bundlePath} had sha256:${digest}: the bundle changed while it was copied`,
+          {
+            hint: "stage again once the bundle file is stable",
+          },
+        );
       }
-      l.record.staged[revision.revision_id] = { deployment_id: revision.deployment_id, bundle_id: revision.bundle_id, digest: `sha256:${digest}`, file, host };
+      l.record.staged[revision.revision_id] = {
+        deployment_id: revision.deployment_id,
+        bundle_id: revision.bundle_id,
+        digest: `sha256:${digest}`,
+        file,
+        host,
+      };
       delete l.record.archived[revision.revision_id];
       await l.save();
-      ctx.log?.({ event: "single-vm.staged", level: "info", revision_id: revision.revision_id, digest: `sha256:${digest}`, location: file });
+      ctx.log?.({
+        event: "single-vm.staged",
+        level: "info",
+        revision_id: revision.revision_id,
+        digest: `sha256:${digest}`,
+        location: file,
+      });
       return { revision_id: revision.revision_id, bundle_digest: `sha256:${digest}`, location: file };
     },
 
@@ -347,13 +420,21 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
       if (l.record.active?.revision_id !== target.revision_id) {
         const gate = await activate(ctx, l, target);
         if (!gate.ok) {
-          throw new GreenticError("precondition-failed", `revision ${target.revision_id} did not become ready on this VM: ${gate.failure.message}`, {
-            hint: "see `op single-vm status <spec>` and the unit's journal; fix the cause and set the traffic again",
-            details: { code: "health-gate-failed", failed_checks: gate.failure.failed_checks },
-          });
+          throw new GreenticError(
+            "precondition-failed",
+            `revision ${target.revision_id} did not become ready on this VM: ${gate.failure.message}`,
+            {
+              hint: "see `op single-vm status <spec>` and the unit's journal; fix the cause and set the traffic again",
+              details: { code: "health-gate-failed", failed_checks: gate.failure.failed_checks },
+            },
+          );
         }
       }
-      l.record.split = { deployment_id: split.deployment_id, bundle_id: split.bundle_id, entries: split.entries.map((e) => ({ revision_id: e.revision_id, weight_bps: e.weight_bps })) };
+      l.record.split = {
+        deployment_id: split.deployment_id,
+        bundle_id: split.bundle_id,
+        entries: split.entries.map((e) => ({ revision_id: e.revision_id, weight_bps: e.weight_bps })),
+      };
       await l.save();
       return runtimeConfigOf(ctx, l.record);
     },
@@ -399,7 +480,8 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
         }
         const s = await deploymentStatus(specFor(l.spec, staged.file), planOptions(l));
         const unit = s.units?.service.active;
-        const state: RevisionRuntimeStatus["state"] = unit === "active" ? "running" : unit === "failed" ? "failed" : "stopped";
+        const state: RevisionRuntimeStatus["state"] =
+          unit === "active" ? "running" : unit === "failed" ? "failed" : "stopped";
         const url = state === "running" ? await publicUrl(l) : undefined;
         out.push({
           revision_id,
@@ -439,8 +521,18 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
     deployer,
     credentials: {
       requirements: () => [
-        { name: "root", description: "root on the VM: creates the service user, writes units under /etc/systemd/system, mounts the bundle", material: false },
-        { name: "systemd", description: "systemd running as PID 1 on the VM, with squashfs and loop devices (see `op single-vm preflight`)", material: false },
+        {
+          name: "root",
+          description:
+            "root on the VM: creates the service user, writes units under /etc/systemd/system, mounts the bundle",
+          material: false,
+        },
+        {
+          name: "systemd",
+          description:
+            "systemd running as PID 1 on the VM, with squashfs and loop devices (see `op single-vm preflight`)",
+          material: false,
+        },
       ],
       async validate(ctx): Promise<CredentialsValidation> {
         const checked_at = new Date().toISOString();
@@ -473,7 +565,11 @@ async function readRecord(path: string): Promise<HandlerRecord> {
     });
   }
   if (parsed.schema !== RECORD_SCHEMA) {
-    throw new GreenticError("integrity", `${path}: schema is ${JSON.stringify(parsed.schema)}, expected ${RECORD_SCHEMA}`, { path, hint: "remove it and stage the revisions again" });
+    throw new GreenticError(
+      "integrity",
+      `${path}: schema is ${JSON.stringify(parsed.schema)}, expected ${RECORD_SCHEMA}`,
+      { path, hint: "remove it and stage the revisions again" },
+    );
   }
   return { ...empty, ...parsed };
 }

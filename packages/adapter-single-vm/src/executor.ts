@@ -63,7 +63,9 @@ export function createHostExecutor(options: HostExecutorOptions = {}): HostExecu
     mode: "execute",
     recorded: [],
     run: (cmd, args, runOptions) =>
-      pid === undefined ? spawnCommand(cmd, [...args], runOptions) : spawnCommand("nsenter", ["-t", String(pid), "-a", cmd, ...args], runOptions),
+      pid === undefined
+        ? spawnCommand(cmd, [...args], runOptions)
+        : spawnCommand("nsenter", ["-t", String(pid), "-a", cmd, ...args], runOptions),
   };
 }
 

@@ -36,7 +36,9 @@ export interface Ownership {
 }
 
 /** Mode and owner of a path, or null when missing. */
-export async function statPath(file: string): Promise<{ mode: number; uid: number; gid: number; isDir: boolean } | null> {
+export async function statPath(
+  file: string,
+): Promise<{ mode: number; uid: number; gid: number; isDir: boolean } | null> {
   try {
     const s = await lstat(file);
     return { mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, isDir: s.isDirectory() };
@@ -89,7 +91,12 @@ export async function writeFileAtomic(
 }
 
 /** Copies a file atomically (temp copy + fsync + rename) and returns the hex SHA-256 of the copy. */
-export async function copyFileAtomic(executor: HostExecutor, sourceHostPath: string, target: string, mode: number): Promise<string> {
+export async function copyFileAtomic(
+  executor: HostExecutor,
+  sourceHostPath: string,
+  target: string,
+  mode: number,
+): Promise<string> {
   const file = hostPath(executor, target);
   const dir = dirname(file);
   await mkdir(dir, { recursive: true });
@@ -115,7 +122,12 @@ export async function copyFileAtomic(executor: HostExecutor, sourceHostPath: str
 }
 
 /** Creates a directory (and missing parents, root 0755), then sets its mode and owner. */
-export async function ensureDir(executor: HostExecutor, target: string, mode: number, owner?: Ownership): Promise<void> {
+export async function ensureDir(
+  executor: HostExecutor,
+  target: string,
+  mode: number,
+  owner?: Ownership,
+): Promise<void> {
   const dir = hostPath(executor, target);
   try {
     await mkdir(dir, { recursive: true, mode: 0o755 });

@@ -1,5 +1,21 @@
-export { applyDeployment, destroyDeployment, rollbackDeployment, type ApplyOptions, type ApplyResult, type DestroyOptions, type DestroyResult } from "./apply.js";
-export { createHostExecutor, hostPath, type CommandResult, type HostExecutor, type HostExecutorOptions, type RecordedCommand, type RunOptions } from "./executor.js";
+export {
+  applyDeployment,
+  destroyDeployment,
+  rollbackDeployment,
+  type ApplyOptions,
+  type ApplyResult,
+  type DestroyOptions,
+  type DestroyResult,
+} from "./apply.js";
+export {
+  createHostExecutor,
+  hostPath,
+  type CommandResult,
+  type HostExecutor,
+  type HostExecutorOptions,
+  type RecordedCommand,
+  type RunOptions,
+} from "./executor.js";
 export {
   loadPlan,
   PLAN_EXIT_CODES,
@@ -33,4 +49,9 @@ export { execCommandLine, renderUnitFile, systemdEscapePath, type UnitFile, type
 export { renderCloudInit, type CloudInitArtifact, type CloudInitOptions } from "./cloud-init.js";
 export { renderInitSpec, type InitSpecOptions } from "./init-spec.js";
 export { preflight, type PreflightCheck, type PreflightResult } from "./preflight.js";
-export { singleVmDeployerHandler, SingleVmAnswersSchema, type SingleVmAnswers, type SingleVmHandlerOptions } from "./env-pack.js";
+export {
+  singleVmDeployerHandler,
+  SingleVmAnswersSchema,
+  type SingleVmAnswers,
+  type SingleVmHandlerOptions,
+} from "./env-pack.js";

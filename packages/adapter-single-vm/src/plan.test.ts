@@ -5,7 +5,12 @@ import { renderDesiredState } from "./render.js";
 import { sha256 } from "./host-fs.js";
 
 const spec = (runtime: Record<string, unknown>): DeploymentSpec => {
-  const r = validateDeploymentSpec({ apiVersion: "greentic.ai/v1alpha1", kind: "Deployment", metadata: { name: "a" }, spec: { bundle: { source: "/b.gtbundle" }, runtime } });
+  const r = validateDeploymentSpec({
+    apiVersion: "greentic.ai/v1alpha1",
+    kind: "Deployment",
+    metadata: { name: "a" },
+    spec: { bundle: { source: "/b.gtbundle" }, runtime },
+  });
   if (!r.ok) throw new Error(r.summary);
   return r.value;
 };
@@ -13,12 +18,24 @@ const B = "b".repeat(64);
 const R = "r".repeat(64);
 
 /** An observation of a host where `desired` is fully applied and running. */
-function applied(s: DeploymentSpec, desired = renderDesiredState(s, { bundleDigest: B, runtimeDigest: R })): ObservedState {
-  const files = Object.fromEntries([desired.layout.serviceFile, desired.layout.quadletFile, desired.layout.mountFile, desired.layout.envFile].map((p) => [p, null as string | null]));
+function applied(
+  s: DeploymentSpec,
+  desired = renderDesiredState(s, { bundleDigest: B, runtimeDigest: R }),
+): ObservedState {
+  const files = Object.fromEntries(
+    [desired.layout.serviceFile, desired.layout.quadletFile, desired.layout.mountFile, desired.layout.envFile].map(
+      (p) => [p, null as string | null],
+    ),
+  );
   for (const f of desired.files) files[f.path] = sha256(f.content);
   return {
     files,
-    dirs: Object.fromEntries(desired.dirs.map((d) => [d.path, { mode: d.mode, uid: d.owner === "service" ? 990 : 0, gid: d.group === "service" ? 990 : 0 }])),
+    dirs: Object.fromEntries(
+      desired.dirs.map((d) => [
+        d.path,
+        { mode: d.mode, uid: d.owner === "service" ? 990 : 0, gid: d.group === "service" ? 990 : 0 },
+      ]),
+    ),
     user: { uid: 990, gid: 990 },
     group: 990,
     bundleCopy: true,
@@ -28,7 +45,16 @@ function applied(s: DeploymentSpec, desired = renderDesiredState(s, { bundleDige
     mount: { source: "/dev/loop0", options: "ro,nosuid,nodev", fstype: "squashfs" },
     extraBundles: [],
     extraRuntimes: [],
-    state: { schema: "greentic.single-vm-state.v1", deployment: "a", mode: desired.mode, specDigest: "x", bundleDigest: `sha256:${B}`, runtimeDigest: R, unitHashes: {}, lastResult: { action: "apply", ok: true, at: "t" } },
+    state: {
+      schema: "greentic.single-vm-state.v1",
+      deployment: "a",
+      mode: desired.mode,
+      specDigest: "x",
+      bundleDigest: `sha256:${B}`,
+      runtimeDigest: R,
+      unitHashes: {},
+      lastResult: { action: "apply", ok: true, at: "t" },
+    },
   };
 }
 const list = (actions: ReturnType<typeof diff>) => actions.map((a) => `${a.action} ${a.resource} ${a.target}`);
@@ -81,7 +107,10 @@ describe("diff", () => {
 
   it("switching to Quadlet container mode deletes the native service file", () => {
     const container = spec({ image: "localhost/rt:1" });
-    const next = renderDesiredState(container, { bundleDigest: B, container: { quadlet: true, enginePath: "/usr/bin/podman", user: "990:990" } });
+    const next = renderDesiredState(container, {
+      bundleDigest: B,
+      container: { quadlet: true, enginePath: "/usr/bin/podman", user: "990:990" },
+    });
     const o = applied(native);
     o.dirs = { ...o.dirs, ...Object.fromEntries(next.dirs.map((d) => [d.path, o.dirs[d.path] ?? null])) };
     const actions = list(diff(container, next, o, { bundle: B }));

@@ -1,5 +1,12 @@
 import { readdir, readFile } from "node:fs/promises";
-import { canonicalDigest, deploymentMode, GreenticError, prettyJson, validateDeploymentSpec, type DeploymentSpec } from "@greentic/deploy-spec";
+import {
+  canonicalDigest,
+  deploymentMode,
+  GreenticError,
+  prettyJson,
+  validateDeploymentSpec,
+  type DeploymentSpec,
+} from "@greentic/deploy-spec";
 import { createHostExecutor, hostPath, type HostExecutor } from "./executor.js";
 import { exists, hashFile, readText, sha256, statPath } from "./host-fs.js";
 import { bundleCopyPath, layoutFor, renderDesiredState, type DesiredState, type Layout } from "./render.js";
@@ -49,7 +56,16 @@ export interface ObservedState {
 }
 
 export type ActionVerb = "create" | "update" | "delete" | "restart";
-export type ActionResource = "group" | "user" | "dir" | "certificates" | "bundle" | "runtime" | "file" | "unit" | "state";
+export type ActionResource =
+  | "group"
+  | "user"
+  | "dir"
+  | "certificates"
+  | "bundle"
+  | "runtime"
+  | "file"
+  | "unit"
+  | "state";
 
 export interface PlanAction {
   action: ActionVerb;
@@ -110,13 +126,23 @@ export function executorFor(options: PlanOptions): HostExecutor {
   return options.executor ?? createHostExecutor(options.root === undefined ? {} : { root: options.root });
 }
 
-export async function lookupIds(executor: HostExecutor, user: string, group: string): Promise<{ user: { uid: number; gid: number } | null; group: number | null }> {
+export async function lookupIds(
+  executor: HostExecutor,
+  user: string,
+  group: string,
+): Promise<{ user: { uid: number; gid: number } | null; group: number | null }> {
   if (executor.mode === "record") {
     // Staging: read the staged root's own databases, if any.
     const pw = (await readText(hostPath(executor, "/etc/passwd"))) ?? "";
     const gr = (await readText(hostPath(executor, "/etc/group"))) ?? "";
-    const u = pw.split("\n").map((l) => l.split(":")).find((f) => f[0] === user);
-    const g = gr.split("\n").map((l) => l.split(":")).find((f) => f[0] === group);
+    const u = pw
+      .split("\n")
+      .map((l) => l.split(":"))
+      .find((f) => f[0] === user);
+    const g = gr
+      .split("\n")
+      .map((l) => l.split(":"))
+      .find((f) => f[0] === group);
     return { user: u ? { uid: Number(u[2]), gid: Number(u[3]) } : null, group: g ? Number(g[2]) : null };
   }
   const u = await executor.run("getent", ["passwd", user]);
@@ -129,7 +155,11 @@ export async function lookupIds(executor: HostExecutor, user: string, group: str
   };
 }
 
-async function hostFacts(executor: HostExecutor, spec: DeploymentSpec, ids: Awaited<ReturnType<typeof lookupIds>>): Promise<HostFacts> {
+async function hostFacts(
+  executor: HostExecutor,
+  spec: DeploymentSpec,
+  ids: Awaited<ReturnType<typeof lookupIds>>,
+): Promise<HostFacts> {
   const engine = spec.spec.runtime.engine ?? "podman";
   let enginePath = `/usr/bin/${engine}`;
   let quadlet = false;
@@ -148,7 +178,11 @@ export async function quadletSupported(executor: HostExecutor): Promise<boolean>
   if (version.code !== 0 || !m) return false;
   const [major, minor] = [Number(m[1]), Number(m[2])];
   if (major < 4 || (major === 4 && minor < 4)) return false;
-  for (const dir of ["/usr/lib/systemd/system-generators", "/lib/systemd/system-generators", "/usr/local/lib/systemd/system-generators"]) {
+  for (const dir of [
+    "/usr/lib/systemd/system-generators",
+    "/lib/systemd/system-generators",
+    "/usr/local/lib/systemd/system-generators",
+  ]) {
     if (await exists(hostPath(executor, `${dir}/podman-system-generator`))) return true;
   }
   return false;
@@ -159,7 +193,10 @@ async function digestOfSource(executor: HostExecutor, path: string, field: strin
   if (digest === null) {
     throw new GreenticError("not-found", `${field}: ${path} does not exist on the target host`, {
       path: field,
-      hint: field === "spec.bundle.source" ? "build one with `op bundle build` and copy it there, or fix the path" : "install the runtime there or fix the path",
+      hint:
+        field === "spec.bundle.source"
+          ? "build one with `op bundle build` and copy it there, or fix the path"
+          : "install the runtime there or fix the path",
     });
   }
   return digest;
@@ -169,7 +206,14 @@ async function digestOfSource(executor: HostExecutor, path: string, field: strin
 export async function observe(
   spec: DeploymentSpec,
   options: PlanOptions = {},
-): Promise<{ executor: HostExecutor; desired: DesiredState; observed: ObservedState; bundleDigest: string; runtimeDigest?: string | undefined; pinned: boolean }> {
+): Promise<{
+  executor: HostExecutor;
+  desired: DesiredState;
+  observed: ObservedState;
+  bundleDigest: string;
+  runtimeDigest?: string | undefined;
+  pinned: boolean;
+}> {
   const executor = executorFor(options);
   const layout = layoutFor(spec);
   const mode = deploymentMode(spec);
@@ -178,14 +222,21 @@ export async function observe(
   if (options.bundleDigest !== undefined) {
     bundleDigest = options.bundleDigest.replace(/^sha256:/, "");
     if (!(await exists(hostPath(executor, bundleCopyPath(layout, bundleDigest))))) {
-      throw new GreenticError("not-found", `bundle sha256:${bundleDigest} is no longer on the host (${bundleCopyPath(layout, bundleDigest)})`, {
-        hint: "apply the spec again to deploy its bundle",
-      });
+      throw new GreenticError(
+        "not-found",
+        `bundle sha256:${bundleDigest} is no longer on the host (${bundleCopyPath(layout, bundleDigest)})`,
+        {
+          hint: "apply the spec again to deploy its bundle",
+        },
+      );
     }
   } else {
     bundleDigest = await digestOfSource(executor, sourcePath(spec.spec.bundle.source), "spec.bundle.source");
   }
-  const runtimeDigest = mode === "native" ? await digestOfSource(executor, sourcePath(spec.spec.runtime.binary!), "spec.runtime.binary") : undefined;
+  const runtimeDigest =
+    mode === "native"
+      ? await digestOfSource(executor, sourcePath(spec.spec.runtime.binary!), "spec.runtime.binary")
+      : undefined;
   const ids = await lookupIds(executor, spec.spec.service.user, spec.spec.service.group);
   const facts = await hostFacts(executor, spec, ids);
   const desired = renderDesiredState(spec, {
@@ -197,14 +248,23 @@ export async function observe(
             quadlet: facts.quadlet,
             enginePath: facts.enginePath,
             ociRuntime: options.ociRuntime,
-            user: facts.uid !== undefined && facts.gid !== undefined ? `${facts.uid}:${facts.gid}` : `${spec.spec.service.user}:${spec.spec.service.group}`,
+            user:
+              facts.uid !== undefined && facts.gid !== undefined
+                ? `${facts.uid}:${facts.gid}`
+                : `${spec.spec.service.user}:${spec.spec.service.group}`,
           }
         : undefined,
   });
 
   const files: ObservedState["files"] = {};
   // Every file this deployment may own, so that a mode switch deletes the other mode's files.
-  const candidates = new Set([...desired.files.map((f) => f.path), layout.serviceFile, layout.quadletFile, layout.mountFile, layout.envFile]);
+  const candidates = new Set([
+    ...desired.files.map((f) => f.path),
+    layout.serviceFile,
+    layout.quadletFile,
+    layout.mountFile,
+    layout.envFile,
+  ]);
   for (const path of [...candidates].sort()) {
     const text = await readText(hostPath(executor, path));
     files[path] = text === null ? null : sha256(text);
@@ -212,11 +272,15 @@ export async function observe(
   const dirs: ObservedState["dirs"] = {};
   for (const d of desired.dirs) {
     const s = await statPath(hostPath(executor, d.path));
-    dirs[d.path] = s && s.isDir ? { mode: s.mode, uid: s.uid, gid: s.gid } : null;
+    dirs[d.path] = s?.isDir ? { mode: s.mode, uid: s.uid, gid: s.gid } : null;
   }
   const mtls = spec.spec.runtime.admin.mtls;
-  const serverFiles = await Promise.all([mtls.caFile, mtls.certFile, mtls.keyFile].map((f) => exists(hostPath(executor, f))));
-  const clientFiles = await Promise.all(["client.crt", "client.key", "ca.crt"].map((f) => exists(hostPath(executor, `${layout.deployerDir}/${f}`))));
+  const serverFiles = await Promise.all(
+    [mtls.caFile, mtls.certFile, mtls.keyFile].map((f) => exists(hostPath(executor, f))),
+  );
+  const clientFiles = await Promise.all(
+    ["client.crt", "client.key", "ca.crt"].map((f) => exists(hostPath(executor, `${layout.deployerDir}/${f}`))),
+  );
 
   const stateText = await readText(hostPath(executor, layout.stateFile));
   let state: SingleVmState | null = null;
@@ -238,8 +302,13 @@ export async function observe(
     certificates: { server: serverFiles.every(Boolean), client: clientFiles.every(Boolean) },
     units: executor.mode === "execute" ? await observeUnits(executor, layout) : null,
     mount: executor.mode === "execute" ? await observeMount(executor, spec.spec.bundle.mountPath) : null,
-    extraBundles: (await listDir(hostPath(executor, layout.bundlesDir))).filter((n) => n !== `${bundleDigest}.gtbundle` && !n.includes(".tmp-")),
-    extraRuntimes: mode === "native" ? (await listDir(hostPath(executor, layout.runtimeDir))).filter((n) => n !== runtimeDigest) : [],
+    extraBundles: (await listDir(hostPath(executor, layout.bundlesDir))).filter(
+      (n) => n !== `${bundleDigest}.gtbundle` && !n.includes(".tmp-"),
+    ),
+    extraRuntimes:
+      mode === "native"
+        ? (await listDir(hostPath(executor, layout.runtimeDir))).filter((n) => n !== runtimeDigest)
+        : [],
     state,
   };
   return { executor, desired, observed, bundleDigest, runtimeDigest, pinned };
@@ -253,12 +322,22 @@ async function listDir(dir: string): Promise<string[]> {
   }
 }
 
-export async function observeUnits(executor: HostExecutor, layout: Layout): Promise<{ service: UnitObservation; mount: UnitObservation } | null> {
-  const probe = await executor.run("systemctl", ["show", "--property=ActiveState,UnitFileState", layout.serviceUnit, layout.mountUnit]);
+export async function observeUnits(
+  executor: HostExecutor,
+  layout: Layout,
+): Promise<{ service: UnitObservation; mount: UnitObservation } | null> {
+  const probe = await executor.run("systemctl", [
+    "show",
+    "--property=ActiveState,UnitFileState",
+    layout.serviceUnit,
+    layout.mountUnit,
+  ]);
   if (probe.code !== 0) return null;
   const blocks = probe.stdout.trim().split(/\n\s*\n/);
   const parse = (block: string | undefined): UnitObservation => {
-    const props = Object.fromEntries((block ?? "").split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    const props = Object.fromEntries(
+      (block ?? "").split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
     return { active: props.ActiveState ?? "unknown", enabled: props.UnitFileState || "unknown" };
   };
   return { service: parse(blocks[0]), mount: parse(blocks[1]) };
@@ -277,7 +356,12 @@ export function fingerprint(observed: ObservedState): string {
 }
 
 /** Diffs desired against observed into ordered actions. Pure. */
-export function diff(spec: DeploymentSpec, desired: DesiredState, observed: ObservedState, digests: { bundle: string; runtime?: string | undefined }): PlanAction[] {
+export function diff(
+  spec: DeploymentSpec,
+  desired: DesiredState,
+  observed: ObservedState,
+  digests: { bundle: string; runtime?: string | undefined },
+): PlanAction[] {
   const actions: PlanAction[] = [];
   const layout = desired.layout;
   const svc = spec.spec.service;
@@ -285,28 +369,64 @@ export function diff(spec: DeploymentSpec, desired: DesiredState, observed: Obse
   // cannot be observed there. After a successful staged apply, trust the state file for them:
   // otherwise a staged deployment could never converge to an empty plan.
   const stagedAndApplied = observed.units === null && observed.state?.lastResult.ok === true;
-  if (observed.group === null && !stagedAndApplied) actions.push({ action: "create", resource: "group", target: svc.group, reason: "system group does not exist" });
-  if (observed.user === null && !stagedAndApplied) actions.push({ action: "create", resource: "user", target: svc.user, reason: "system user does not exist" });
+  if (observed.group === null && !stagedAndApplied)
+    actions.push({ action: "create", resource: "group", target: svc.group, reason: "system group does not exist" });
+  if (observed.user === null && !stagedAndApplied)
+    actions.push({ action: "create", resource: "user", target: svc.user, reason: "system user does not exist" });
   const uid = observed.user?.uid;
   const gid = observed.group ?? undefined;
   for (const d of desired.dirs) {
     const o = observed.dirs[d.path];
     if (!o) {
-      actions.push({ action: "create", resource: "dir", target: d.path, reason: `missing (mode ${d.mode.toString(8)}, ${d.owner === "service" ? svc.user : "root"}:${d.group === "service" ? svc.group : "root"})` });
+      actions.push({
+        action: "create",
+        resource: "dir",
+        target: d.path,
+        reason: `missing (mode ${d.mode.toString(8)}, ${d.owner === "service" ? svc.user : "root"}:${d.group === "service" ? svc.group : "root"})`,
+      });
       continue;
     }
     const wantUid = d.owner === "service" ? uid : 0;
     const wantGid = d.group === "service" ? gid : 0;
-    if (o.mode !== d.mode) actions.push({ action: "update", resource: "dir", target: d.path, reason: `mode ${o.mode.toString(8)} should be ${d.mode.toString(8)}` });
+    if (o.mode !== d.mode)
+      actions.push({
+        action: "update",
+        resource: "dir",
+        target: d.path,
+        reason: `mode ${o.mode.toString(8)} should be ${d.mode.toString(8)}`,
+      });
     else if ((wantUid !== undefined && o.uid !== wantUid) || (wantGid !== undefined && o.gid !== wantGid)) {
-      actions.push({ action: "update", resource: "dir", target: d.path, reason: `owner ${o.uid}:${o.gid} should be ${wantUid ?? "?"}:${wantGid ?? "?"}` });
+      actions.push({
+        action: "update",
+        resource: "dir",
+        target: d.path,
+        reason: `owner ${o.uid}:${o.gid} should be ${wantUid ?? "?"}:${wantGid ?? "?"}`,
+      });
     }
   }
   if (!observed.certificates.server) {
-    actions.push({ action: "create", resource: "certificates", target: spec.spec.runtime.admin.mtls.certFile, reason: "admin mTLS server certificate, key or CA missing: a new CA, server and operator client certificate will be generated" });
+    actions.push({
+      action: "create",
+      resource: "certificates",
+      target: spec.spec.runtime.admin.mtls.certFile,
+      reason:
+        "admin mTLS server certificate, key or CA missing: a new CA, server and operator client certificate will be generated",
+    });
   }
-  if (!observed.bundleCopy) actions.push({ action: "create", resource: "bundle", target: desired.bundlePath, reason: `copy of bundle sha256:${digests.bundle.slice(0, 12)} not on the host` });
-  if (!observed.runtimeCopy && desired.runtimePath) actions.push({ action: "create", resource: "runtime", target: desired.runtimePath, reason: `runtime executable sha256:${digests.runtime!.slice(0, 12)} not on the host` });
+  if (!observed.bundleCopy)
+    actions.push({
+      action: "create",
+      resource: "bundle",
+      target: desired.bundlePath,
+      reason: `copy of bundle sha256:${digests.bundle.slice(0, 12)} not on the host`,
+    });
+  if (!observed.runtimeCopy && desired.runtimePath)
+    actions.push({
+      action: "create",
+      resource: "runtime",
+      target: desired.runtimePath,
+      reason: `runtime executable sha256:${digests.runtime!.slice(0, 12)} not on the host`,
+    });
 
   let mountChanged = !observed.bundleCopy;
   let serviceChanged = !observed.runtimeCopy || !observed.certificates.server;
@@ -314,7 +434,12 @@ export function diff(spec: DeploymentSpec, desired: DesiredState, observed: Obse
     const have = observed.files[f.path];
     const want = sha256(f.content);
     if (have === want) continue;
-    actions.push({ action: have == null ? "create" : "update", resource: "file", target: f.path, reason: have == null ? `${f.kind} missing` : `${f.kind} content differs from the spec` });
+    actions.push({
+      action: have == null ? "create" : "update",
+      resource: "file",
+      target: f.path,
+      reason: have == null ? `${f.kind} missing` : `${f.kind} content differs from the spec`,
+    });
     if (f.kind === "mount-unit") mountChanged = true;
     else serviceChanged = true;
   }
@@ -328,31 +453,70 @@ export function diff(spec: DeploymentSpec, desired: DesiredState, observed: Obse
   const units = observed.units;
   const mountActive = units ? units.mount.active === "active" && observed.mount?.source !== undefined : false;
   if (mountChanged || (!mountActive && !stagedAndApplied)) {
-    const reason = mountChanged ? "mount unit or bundle changed" : units === null ? "unit state unknown (staging)" : `mount is ${units.mount.active}`;
+    const reason = mountChanged
+      ? "mount unit or bundle changed"
+      : units === null
+        ? "unit state unknown (staging)"
+        : `mount is ${units.mount.active}`;
     actions.push({ action: "restart", resource: "unit", target: layout.mountUnit, reason });
     serviceChanged = true;
   } else if (units && units.mount.enabled !== "enabled") {
-    actions.push({ action: "update", resource: "unit", target: layout.mountUnit, reason: `unit is ${units.mount.enabled}, should be enabled` });
+    actions.push({
+      action: "update",
+      resource: "unit",
+      target: layout.mountUnit,
+      reason: `unit is ${units.mount.enabled}, should be enabled`,
+    });
   }
   const serviceActive = units?.service.active === "active";
   const quadlet = desired.files.some((f) => f.kind === "quadlet");
   if (serviceChanged || (!serviceActive && !stagedAndApplied)) {
-    const reason = serviceChanged ? "its unit, environment, runtime, certificates or bundle changed" : units === null ? "unit state unknown (staging)" : `service is ${units.service.active}`;
+    const reason = serviceChanged
+      ? "its unit, environment, runtime, certificates or bundle changed"
+      : units === null
+        ? "unit state unknown (staging)"
+        : `service is ${units.service.active}`;
     actions.push({ action: "restart", resource: "unit", target: layout.serviceUnit, reason });
   } else if (!quadlet && units && units.service.enabled !== "enabled") {
-    actions.push({ action: "update", resource: "unit", target: layout.serviceUnit, reason: `unit is ${units.service.enabled}, should be enabled` });
+    actions.push({
+      action: "update",
+      resource: "unit",
+      target: layout.serviceUnit,
+      reason: `unit is ${units.service.enabled}, should be enabled`,
+    });
   }
   // Keep the current bundle and the one before it (rollback); older copies go.
   const keep = observed.state?.bundleDigest?.replace(/^sha256:/, "");
   for (const name of observed.extraBundles) {
-    if (name !== `${keep}.gtbundle`) actions.push({ action: "delete", resource: "bundle", target: `${layout.bundlesDir}/${name}`, reason: "neither the current nor the previous bundle" });
+    if (name !== `${keep}.gtbundle`)
+      actions.push({
+        action: "delete",
+        resource: "bundle",
+        target: `${layout.bundlesDir}/${name}`,
+        reason: "neither the current nor the previous bundle",
+      });
   }
   for (const name of observed.extraRuntimes) {
-    if (name !== observed.state?.runtimeDigest) actions.push({ action: "delete", resource: "runtime", target: `${layout.runtimeDir}/${name}`, reason: "neither the current nor the previous runtime" });
+    if (name !== observed.state?.runtimeDigest)
+      actions.push({
+        action: "delete",
+        resource: "runtime",
+        target: `${layout.runtimeDir}/${name}`,
+        reason: "neither the current nor the previous runtime",
+      });
   }
   const s = observed.state;
   if (actions.length > 0 || !s || s.bundleDigest !== `sha256:${digests.bundle}` || !s.lastResult.ok) {
-    actions.push({ action: s ? "update" : "create", resource: "state", target: layout.stateFile, reason: s ? (s.lastResult.ok ? "record the new deployment" : `last ${s.lastResult.action} failed`) : "no state file" });
+    actions.push({
+      action: s ? "update" : "create",
+      resource: "state",
+      target: layout.stateFile,
+      reason: s
+        ? s.lastResult.ok
+          ? "record the new deployment"
+          : `last ${s.lastResult.action} failed`
+        : "no state file",
+    });
   }
   return actions;
 }
@@ -363,7 +527,11 @@ export async function planDeployment(spec: DeploymentSpec, options: PlanOptions 
   return buildPlan(spec, o, options);
 }
 
-export function buildPlan(spec: DeploymentSpec, o: Awaited<ReturnType<typeof observe>>, options: PlanOptions): SingleVmPlan {
+export function buildPlan(
+  spec: DeploymentSpec,
+  o: Awaited<ReturnType<typeof observe>>,
+  options: PlanOptions,
+): SingleVmPlan {
   const actions = diff(spec, o.desired, o.observed, { bundle: o.bundleDigest, runtime: o.runtimeDigest });
   const changes = actions.length > 0;
   return {
@@ -387,8 +555,13 @@ export function buildPlan(spec: DeploymentSpec, o: Awaited<ReturnType<typeof obs
 /** One line per action plus a count, for humans. */
 export function summarizePlan(name: string, actions: readonly PlanAction[]): string {
   if (actions.length === 0) return `${name}: no changes; the host matches the spec.`;
-  const counts = (["create", "update", "delete", "restart"] as const).map((v) => `${actions.filter((a) => a.action === v).length} to ${v}`).join(", ");
-  return [`${name}: ${counts}.`, ...actions.map((a) => `  ${a.action.padEnd(7)} ${a.resource.padEnd(12)} ${a.target}  (${a.reason})`)].join("\n");
+  const counts = (["create", "update", "delete", "restart"] as const)
+    .map((v) => `${actions.filter((a) => a.action === v).length} to ${v}`)
+    .join(", ");
+  return [
+    `${name}: ${counts}.`,
+    ...actions.map((a) => `  ${a.action.padEnd(7)} ${a.resource.padEnd(12)} ${a.target}  (${a.reason})`),
+  ].join("\n");
 }
 
 /** Saves a plan (`--out plan.json`) as pretty JSON. */
@@ -402,18 +575,31 @@ export async function loadPlan(file: string): Promise<SingleVmPlan> {
   try {
     data = JSON.parse(await readFile(file, "utf8"));
   } catch (error) {
-    throw new GreenticError("invalid-argument", `${file}: not a readable plan file: ${(error as Error).message}`, { path: file, hint: "create one with `op single-vm plan --out FILE`" });
+    throw new GreenticError("invalid-argument", `${file}: not a readable plan file: ${(error as Error).message}`, {
+      path: file,
+      hint: "create one with `op single-vm plan --out FILE`",
+    });
   }
-  if ((data as SingleVmPlan)?.schema !== PLAN_SCHEMA || typeof (data as SingleVmPlan).observedFingerprint !== "string") {
-    throw new GreenticError("invalid-argument", `${file}: schema must be ${PLAN_SCHEMA}`, { path: file, hint: "create one with `op single-vm plan --out FILE`" });
+  if (
+    (data as SingleVmPlan)?.schema !== PLAN_SCHEMA ||
+    typeof (data as SingleVmPlan).observedFingerprint !== "string"
+  ) {
+    throw new GreenticError("invalid-argument", `${file}: schema must be ${PLAN_SCHEMA}`, {
+      path: file,
+      hint: "create one with `op single-vm plan --out FILE`",
+    });
   }
   // The embedded spec drives apply: check it as strictly as a spec file.
   const spec = validateDeploymentSpec((data as SingleVmPlan).spec, { source: `${file} (spec)` });
-  if (!spec.ok) throw new GreenticError("validation", spec.summary, { path: file, issues: spec.issues, hint: "create a new plan with `op single-vm plan --out FILE`" });
+  if (!spec.ok)
+    throw new GreenticError("validation", spec.summary, {
+      path: file,
+      issues: spec.issues,
+      hint: "create a new plan with `op single-vm plan --out FILE`",
+    });
   return { ...(data as SingleVmPlan), spec: spec.value };
 }
 
 export function isPlan(value: unknown): value is SingleVmPlan {
   return (value as SingleVmPlan)?.schema === PLAN_SCHEMA;
 }
-

@@ -2,7 +2,15 @@ import { GreenticError, parseAdminBind, type DeploymentSpec } from "@greentic/de
 import { adminRequest } from "@greentic/runtime";
 import { hostPath } from "./executor.js";
 import { hashFile, readText, sha256 } from "./host-fs.js";
-import { executorFor, observeMount, observeUnits, STATE_SCHEMA, type PlanOptions, type SingleVmState, type UnitObservation } from "./plan.js";
+import {
+  executorFor,
+  observeMount,
+  observeUnits,
+  STATE_SCHEMA,
+  type PlanOptions,
+  type SingleVmState,
+  type UnitObservation,
+} from "./plan.js";
 import { layoutFor } from "./render.js";
 
 export interface DeploymentStatus {
@@ -33,12 +41,16 @@ export async function deploymentStatus(spec: DeploymentSpec, options: PlanOption
       const parsed = JSON.parse(text) as SingleVmState;
       if (parsed.schema === STATE_SCHEMA) state = parsed;
     } catch {
-      throw new GreenticError("integrity", `${layout.stateFile} is not valid JSON`, { hint: "apply again to rewrite it" });
+      throw new GreenticError("integrity", `${layout.stateFile} is not valid JSON`, {
+        hint: "apply again to rewrite it",
+      });
     }
   }
   const units = executor.mode === "execute" ? await observeUnits(executor, layout) : null;
   const mountRaw = executor.mode === "execute" ? await observeMount(executor, spec.spec.bundle.mountPath) : null;
-  const mount = mountRaw ? { source: mountRaw.source, options: mountRaw.options, readOnly: mountRaw.options.split(",").includes("ro") } : null;
+  const mount = mountRaw
+    ? { source: mountRaw.source, options: mountRaw.options, readOnly: mountRaw.options.split(",").includes("ro") }
+    : null;
   const drift: DeploymentStatus["drift"] = [];
   for (const [path, hash] of Object.entries(state?.unitHashes ?? {})) {
     const current = await readText(hostPath(executor, path));
@@ -47,24 +59,43 @@ export async function deploymentStatus(spec: DeploymentSpec, options: PlanOption
   }
   let mountedBundleDigest: string | null = null;
   if (state) {
-    const digest = await hashFile(hostPath(executor, `${layout.bundlesDir}/${state.bundleDigest.replace(/^sha256:/, "")}.gtbundle`));
+    const digest = await hashFile(
+      hostPath(executor, `${layout.bundlesDir}/${state.bundleDigest.replace(/^sha256:/, "")}.gtbundle`),
+    );
     mountedBundleDigest = digest === null ? null : `sha256:${digest}`;
   }
   let readiness: DeploymentStatus["readiness"] = null;
   if (executor.mode === "execute" && units?.service.active === "active") {
     try {
-      const r = await adminRequest({ address: parseAdminBind(spec.spec.runtime.admin.bind), path: spec.spec.health.readinessPath, certDir: hostPath(executor, layout.deployerDir), timeoutMs: 3_000 });
+      const r = await adminRequest({
+        address: parseAdminBind(spec.spec.runtime.admin.bind),
+        path: spec.spec.health.readinessPath,
+        certDir: hostPath(executor, layout.deployerDir),
+        timeoutMs: 3_000,
+      });
       readiness = { status: r.status };
     } catch (error) {
       readiness = { error: (error as Error).message };
     }
   }
-  const pidText = executor.mode === "execute" ? (await executor.run("systemctl", ["show", "--property=MainPID", "--value", layout.serviceUnit])).stdout.trim() : "";
+  const pidText =
+    executor.mode === "execute"
+      ? (await executor.run("systemctl", ["show", "--property=MainPID", "--value", layout.serviceUnit])).stdout.trim()
+      : "";
   const mainPid = Number(pidText) > 0 ? Number(pidText) : null;
-  const nothing = state === null && mount === null && (units === null || (units.service.active === "inactive" && units.mount.active === "inactive"));
+  const nothing =
+    state === null &&
+    mount === null &&
+    (units === null || (units.service.active === "inactive" && units.mount.active === "inactive"));
   const healthy =
-    state !== null && state.lastResult.ok && drift.length === 0 && units?.service.active === "active" && mount?.readOnly === true &&
-    readiness !== null && "status" in readiness && readiness.status === 200 && mountedBundleDigest === state.bundleDigest;
+    state?.lastResult.ok &&
+    drift.length === 0 &&
+    units?.service.active === "active" &&
+    mount?.readOnly === true &&
+    readiness !== null &&
+    "status" in readiness &&
+    readiness.status === 200 &&
+    mountedBundleDigest === state.bundleDigest;
   const status: DeploymentStatus["status"] = nothing ? "not-installed" : healthy ? "applied" : "degraded";
   const parts = [
     `${spec.metadata.name}: ${status}`,
@@ -73,5 +104,17 @@ export async function deploymentStatus(spec: DeploymentSpec, options: PlanOption
     drift.length ? `drift: ${drift.map((d) => `${d.path} ${d.problem}`).join(", ")}` : "",
     state ? `bundle ${state.bundleDigest}` : "",
   ].filter(Boolean);
-  return { deployment: spec.metadata.name, status, units, mount, readiness, drift, bundleDigest: state?.bundleDigest ?? null, mountedBundleDigest, mainPid, state, summary: parts.join("; ") };
+  return {
+    deployment: spec.metadata.name,
+    status,
+    units,
+    mount,
+    readiness,
+    drift,
+    bundleDigest: state?.bundleDigest ?? null,
+    mountedBundleDigest,
+    mainPid,
+    state,
+    summary: parts.join("; "),
+  };
 }

@@ -1,7 +1,14 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { isErrorKind } from "@greentic/deploy-spec";
-import { envFileLine, escapeSpecifiers, execCommandLine, pathListItem, renderUnitFile, systemdEscapePath } from "./unit-file.js";
+import {
+  envFileLine,
+  escapeSpecifiers,
+  execCommandLine,
+  pathListItem,
+  renderUnitFile,
+  systemdEscapePath,
+} from "./unit-file.js";
 
 describe("renderUnitFile", () => {
   it("keeps section order, entry order and repeated keys", () => {
@@ -9,21 +16,35 @@ describe("renderUnitFile", () => {
       header: ["Generated.", ""],
       sections: [
         { name: "Unit", entries: [["Description", "x"]] },
-        { name: "Container", entries: [["Volume", "/a:/a:ro"], ["Volume", "/b:/b"], ["Image", "i"]] },
+        {
+          name: "Container",
+          entries: [
+            ["Volume", "/a:/a:ro"],
+            ["Volume", "/b:/b"],
+            ["Image", "i"],
+          ],
+        },
       ],
     });
-    expect(text).toBe("# Generated.\n#\n\n[Unit]\nDescription=x\n\n[Container]\nVolume=/a:/a:ro\nVolume=/b:/b\nImage=i\n");
+    expect(text).toBe(
+      "# Generated.\n#\n\n[Unit]\nDescription=x\n\n[Container]\nVolume=/a:/a:ro\nVolume=/b:/b\nImage=i\n",
+    );
   });
 
   it("refuses newlines in values and bad keys", () => {
-    const bad = () => renderUnitFile({ sections: [{ name: "Service", entries: [["ExecStart", "/bin/true\nExecStartPost=/bin/evil"]] }] });
+    const bad = () =>
+      renderUnitFile({
+        sections: [{ name: "Service", entries: [["ExecStart", "/bin/true\nExecStartPost=/bin/evil"]] }],
+      });
     expect(bad).toThrow(/contains a newline/);
     try {
       bad();
     } catch (e) {
       expect(isErrorKind(e, "invalid-argument")).toBe(true);
     }
-    expect(() => renderUnitFile({ sections: [{ name: "Service", entries: [["Exec Start", "x"]] }] })).toThrow(/bad unit key/);
+    expect(() => renderUnitFile({ sections: [{ name: "Service", entries: [["Exec Start", "x"]] }] })).toThrow(
+      /bad unit key/,
+    );
   });
 });
 
@@ -38,12 +59,22 @@ describe("escaping", () => {
   });
 
   it("env file lines refuse values that docker --env-file and systemd would read differently", () => {
-    expect(envFileLine("GREENTIC_STATE_DIR", "/var/lib/greentic/a/state")).toBe("GREENTIC_STATE_DIR=/var/lib/greentic/a/state");
+    expect(envFileLine("GREENTIC_STATE_DIR", "/var/lib/greentic/a/state")).toBe(
+      "GREENTIC_STATE_DIR=/var/lib/greentic/a/state",
+    );
     expect(() => envFileLine("GREENTIC_X", "a b")).toThrow(/must not contain spaces/);
     expect(() => envFileLine("lower", "x")).toThrow(/bad environment variable name/);
   });
 
-  const paths = ["/mnt/greentic/bundles/acme-prod", "/", "/srv//a/", "/srv/.hidden/x", "/srv/a b/ü", "/srv/a:b_c.d", "/srv/a\\b"];
+  const paths = [
+    "/mnt/greentic/bundles/acme-prod",
+    "/",
+    "/srv//a/",
+    "/srv/.hidden/x",
+    "/srv/a b/ü",
+    "/srv/a:b_c.d",
+    "/srv/a\\b",
+  ];
   it("systemdEscapePath matches known answers", () => {
     expect(systemdEscapePath("/mnt/greentic/bundles/acme-prod")).toBe("mnt-greentic-bundles-acme\\x2dprod");
     expect(systemdEscapePath("/")).toBe("-");

@@ -20,14 +20,20 @@ export function renderUnitFile(unit: UnitFile): string {
   const lines: string[] = (unit.header ?? []).map((h) => `# ${h}`.trimEnd());
   for (const section of unit.sections) {
     if (lines.length > 0) lines.push("");
-    if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(section.name)) throw new GreenticError("internal", `bad unit section name ${JSON.stringify(section.name)}`);
+    if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(section.name))
+      throw new GreenticError("internal", `bad unit section name ${JSON.stringify(section.name)}`);
     lines.push(`[${section.name}]`);
     for (const [key, value] of section.entries) {
-      if (!/^[A-Za-z][A-Za-z0-9]*$/.test(key)) throw new GreenticError("internal", `bad unit key ${JSON.stringify(key)}`);
+      if (!/^[A-Za-z][A-Za-z0-9]*$/.test(key))
+        throw new GreenticError("internal", `bad unit key ${JSON.stringify(key)}`);
       if (/[\n\r\0]/.test(value)) {
-        throw new GreenticError("invalid-argument", `unit value for ${key} contains a newline or NUL: ${JSON.stringify(value)}`, {
-          hint: "spec values that end up in systemd units must be single-line",
-        });
+        throw new GreenticError(
+          "invalid-argument",
+          `unit value for ${key} contains a newline or NUL: ${JSON.stringify(value)}`,
+          {
+            hint: "spec values that end up in systemd units must be single-line",
+          },
+        );
       }
       lines.push(`${key}=${value}`);
     }
@@ -65,7 +71,10 @@ function quoteWord(word: string): string {
  * `-`, and every byte outside `[A-Za-z0-9:_.]` (and a leading `.`) becomes `\xNN`.
  */
 export function systemdEscapePath(path: string): string {
-  const trimmed = path.split("/").filter((s) => s !== "").join("/");
+  const trimmed = path
+    .split("/")
+    .filter((s) => s !== "")
+    .join("/");
   if (trimmed === "") return "-";
   let out = "";
   const bytes = Buffer.from(trimmed, "utf8");
@@ -73,7 +82,8 @@ export function systemdEscapePath(path: string): string {
     const b = bytes[i]!;
     const c = String.fromCharCode(b);
     if (c === "/") out += "-";
-    else if ((i === 0 && c === ".") || !/[A-Za-z0-9:_.]/.test(c) || b >= 0x80) out += `\\x${b.toString(16).padStart(2, "0")}`;
+    else if ((i === 0 && c === ".") || !/[A-Za-z0-9:_.]/.test(c) || b >= 0x80)
+      out += `\\x${b.toString(16).padStart(2, "0")}`;
     else out += c;
   }
   return out;
@@ -88,9 +98,14 @@ export function pathListItem(path: string): string {
 /** Escapes a value for an environment file read by `EnvironmentFile=` (and `--env-file`). */
 export function envFileLine(key: string, value: string): string {
   if (!/^[A-Z_][A-Z0-9_]*$/.test(key)) throw new GreenticError("internal", `bad environment variable name ${key}`);
-  if (/[\n\r\0]/.test(value)) throw new GreenticError("invalid-argument", `environment value for ${key} must be single-line`);
+  if (/[\n\r\0]/.test(value))
+    throw new GreenticError("invalid-argument", `environment value for ${key} must be single-line`);
   // Docker's --env-file takes the rest of the line verbatim, so keep values unquoted; the values we
   // write (paths, binds) never need quoting.
-  if (/[\s"'\\$`]/.test(value)) throw new GreenticError("invalid-argument", `environment value for ${key} must not contain spaces, quotes, $ or backslashes: ${JSON.stringify(value)}`);
+  if (/[\s"'\\$`]/.test(value))
+    throw new GreenticError(
+      "invalid-argument",
+      `environment value for ${key} must not contain spaces, quotes, $ or backslashes: ${JSON.stringify(value)}`,
+    );
   return `${key}=${value}`;
 }

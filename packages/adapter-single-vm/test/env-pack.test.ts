@@ -1,5 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,8 +34,18 @@ beforeAll(async () => {
   writeFileSync(runtimeJs, "console.log('runtime');\n");
   bundleV1 = join(temp, "hello.gtbundle");
   bundleV2 = join(temp, "hello-v2.gtbundle");
-  await buildBundle({ sourceDir: join(repo, "fixtures/bundles/hello"), outFile: bundleV1, bundleId: "hello", version: "1.0.0" });
-  await buildBundle({ sourceDir: join(repo, "fixtures/bundles/hello-v2"), outFile: bundleV2, bundleId: "hello", version: "2.0.0" });
+  await buildBundle({
+    sourceDir: join(repo, "fixtures/bundles/hello"),
+    outFile: bundleV1,
+    bundleId: "hello",
+    version: "1.0.0",
+  });
+  await buildBundle({
+    sourceDir: join(repo, "fixtures/bundles/hello-v2"),
+    outFile: bundleV2,
+    bundleId: "hello",
+    version: "2.0.0",
+  });
 }, 120_000);
 afterAll(() => {
   if (temp) rmSync(temp, { recursive: true, force: true });
@@ -58,31 +77,63 @@ function context(answers: unknown): HandlerContext {
   };
 }
 
-const rev = (id: string, deployment = "dep1"): RevisionRef => ({ revision_id: id, deployment_id: deployment, bundle_id: "hello" });
+const rev = (id: string, deployment = "dep1"): RevisionRef => ({
+  revision_id: id,
+  deployment_id: deployment,
+  bundle_id: "hello",
+});
 const split = (entries: Array<[string, number]>, revisions = [rev("r1"), rev("r2")]) => ({
-  split: { deployment_id: "dep1", bundle_id: "hello", entries: entries.map(([revision_id, weight_bps]) => ({ revision_id, weight_bps })) },
+  split: {
+    deployment_id: "dep1",
+    bundle_id: "hello",
+    entries: entries.map(([revision_id, weight_bps]) => ({ revision_id, weight_bps })),
+  },
   revisions,
 });
-const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as GreenticError);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as GreenticError,
+  );
 
 describe("registration in the operations registry", () => {
   it("resolves greentic.deployer.single-vm@0.1.0 for the deployer slot, importing the adapter only then", async () => {
     const ops = createOperations({ storeRoot: join(temp, "store-a") });
     expect(ops.registry.has("greentic.deployer.single-vm")).toBe(false);
     const { handler, descriptor } = await ops.registry.resolveForSlot("deployer", "greentic.deployer.single-vm@0.1.0");
-    expect([handler.slot, handler.descriptorPath, handler.supportedVersions, descriptor.raw]).toEqual(["deployer", "greentic.deployer.single-vm", "^0.1.0", "greentic.deployer.single-vm@0.1.0"]);
-    expect(ops.registry.list().find((h) => h.descriptor_path === "greentic.deployer.single-vm")).toMatchObject({ slot: "deployer", source: "builtin" });
+    expect([handler.slot, handler.descriptorPath, handler.supportedVersions, descriptor.raw]).toEqual([
+      "deployer",
+      "greentic.deployer.single-vm",
+      "^0.1.0",
+      "greentic.deployer.single-vm@0.1.0",
+    ]);
+    expect(ops.registry.list().find((h) => h.descriptor_path === "greentic.deployer.single-vm")).toMatchObject({
+      slot: "deployer",
+      source: "builtin",
+    });
     // Resolving again (and concurrently) reuses the one registration.
-    const again = await Promise.all([ops.registry.resolve("greentic.deployer.single-vm@0.1.3"), ops.registry.resolve("greentic.deployer.single-vm@0.1.0")]);
+    const again = await Promise.all([
+      ops.registry.resolve("greentic.deployer.single-vm@0.1.3"),
+      ops.registry.resolve("greentic.deployer.single-vm@0.1.0"),
+    ]);
     expect(again.every((r) => r.handler === handler)).toBe(true);
   });
 
   it("refuses another version or another slot with the registry's errors", async () => {
     const ops = createOperations({ storeRoot: join(temp, "store-b") });
     const version = await failure(ops.registry.resolveForSlot("deployer", "greentic.deployer.single-vm@0.2.0"));
-    expect(isErrorKind(version, "validation") && version.details).toEqual({ code: "version-unsupported", kind: "greentic.deployer.single-vm@0.2.0", requested: "0.2.0", supported: "^0.1.0" });
+    expect(isErrorKind(version, "validation") && version.details).toEqual({
+      code: "version-unsupported",
+      kind: "greentic.deployer.single-vm@0.2.0",
+      requested: "0.2.0",
+      supported: "^0.1.0",
+    });
     const slot = await failure(ops.registry.resolveForSlot("secrets", "greentic.deployer.single-vm@0.1.0"));
-    expect(isErrorKind(slot, "validation") && slot.details).toMatchObject({ code: "slot-mismatch", expected: "secrets", actual: "deployer" });
+    expect(isErrorKind(slot, "validation") && slot.details).toMatchObject({
+      code: "slot-mismatch",
+      expected: "secrets",
+      actual: "deployer",
+    });
   });
 
   it("op env-packs add binds it to an environment's deployer slot", async () => {
@@ -110,7 +161,11 @@ describe("registration in the operations registry", () => {
       await ctx.registry.resolve("greentic.deployer.single-vm@0.1.0");
       console.log(JSON.stringify({ before, after: loaded() }));
     `;
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script, join(temp, "store-d")], { cwd: join(repo, "packages/operations"), encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script, join(temp, "store-d")], {
+      cwd: join(repo, "packages/operations"),
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(r.stderr).toBe("");
     expect(JSON.parse(r.stdout)).toEqual({ before: false, after: true });
   });
@@ -121,7 +176,11 @@ describe("answers", () => {
   const d = handler.deployer!;
 
   it("publishes a JSON Schema naming spec_path, root and oci_runtime", () => {
-    const schema = answersJsonSchema(handler) as { properties: Record<string, { description?: string }>; required: string[]; additionalProperties: boolean };
+    const schema = answersJsonSchema(handler) as {
+      properties: Record<string, { description?: string }>;
+      required: string[];
+      additionalProperties: boolean;
+    };
     expect(Object.keys(schema.properties).sort()).toEqual(["oci_runtime", "root", "spec_path"]);
     expect(schema.required).toEqual(["spec_path"]);
     expect(schema.additionalProperties).toBe(false);
@@ -130,27 +189,40 @@ describe("answers", () => {
 
   it("refuses missing, malformed and unknown answers with validation naming the field", async () => {
     const missing = await failure(d.runtimeConfig(context(undefined)));
-    expect(isErrorKind(missing, "validation") && missing.message).toBe("env-packs/deployer/answers.json is missing: greentic.deployer.single-vm needs spec_path");
+    expect(isErrorKind(missing, "validation") && missing.message).toBe(
+      "env-packs/deployer/answers.json is missing: greentic.deployer.single-vm needs spec_path",
+    );
     expect(missing!.hint).toMatch(/spec_path/);
 
     const relative = await failure(d.runtimeConfig(context({ spec_path: "deployment.yaml" })));
-    expect(isErrorKind(relative, "validation") && [relative.message, relative.path]).toEqual(["env-packs/deployer/answers.json: spec_path: must be an absolute path", "spec_path"]);
+    expect(isErrorKind(relative, "validation") && [relative.message, relative.path]).toEqual([
+      "env-packs/deployer/answers.json: spec_path: must be an absolute path",
+      "spec_path",
+    ]);
 
     const root = await failure(d.runtimeConfig(context({ spec_path: "/etc/x.yaml", root: "stage" })));
     expect(isErrorKind(root, "validation") && root.path).toBe("root");
 
     const unknown = await failure(d.runtimeConfig(context({ spec_path: "/etc/x.yaml", specPath: "/etc/y.yaml" })));
-    expect(isErrorKind(unknown, "validation") && unknown.issues.map((i) => [i.path, i.code])).toEqual([["", "unrecognized_keys"]]);
+    expect(isErrorKind(unknown, "validation") && unknown.issues.map((i) => [i.path, i.code])).toEqual([
+      ["", "unrecognized_keys"],
+    ]);
     expect(unknown!.message).toMatch(/specPath/);
   });
 
   it("reports an unreadable spec as not-found and an invalid one as validation naming the spec field", async () => {
     const gone = await failure(d.runtimeConfig(context({ spec_path: join(temp, "nope.yaml") })));
-    expect(isErrorKind(gone, "not-found") && gone.message).toBe(`env-packs/deployer/answers.json: spec_path ${join(temp, "nope.yaml")} cannot be read: ENOENT`);
+    expect(isErrorKind(gone, "not-found") && gone.message).toBe(
+      `env-packs/deployer/answers.json: spec_path ${join(temp, "nope.yaml")} cannot be read: ENOENT`,
+    );
 
-    const file = writeSpec(join(temp, "wildcard.yaml"), { runtime: { binary: runtimeJs, admin: { bind: "0.0.0.0:8433" } } });
+    const file = writeSpec(join(temp, "wildcard.yaml"), {
+      runtime: { binary: runtimeJs, admin: { bind: "0.0.0.0:8433" } },
+    });
     const wildcard = await failure(d.runtimeConfig(context({ spec_path: file })));
-    expect(isErrorKind(wildcard, "validation") && wildcard.issues.map((i) => i.path)).toEqual(["spec.runtime.admin.bind"]);
+    expect(isErrorKind(wildcard, "validation") && wildcard.issues.map((i) => i.path)).toEqual([
+      "spec.runtime.admin.bind",
+    ]);
     expect(wildcard!.message.startsWith(`${file}: spec.runtime.admin.bind: `)).toBe(true);
 
     writeFileSync(join(temp, "broken.yaml"), "apiVersion: [\n");
@@ -174,9 +246,16 @@ describe("staged root mode (answers.root): renders, executes nothing", () => {
   it("stage copies the bundle into the handler's data dir and records its digest", async () => {
     const staged = await d.stage(ctx, { revision: rev("r1"), bundlePath: bundleV1 });
     const digest = `sha256:${spawnSync("sha256sum", [bundleV1], { encoding: "utf8" }).stdout.split(" ")[0]}`;
-    expect(staged).toEqual({ revision_id: "r1", bundle_digest: digest, location: join(await ctx.dataDir("single-vm"), "revisions/r1.gtbundle") });
+    expect(staged).toEqual({
+      revision_id: "r1",
+      bundle_digest: digest,
+      location: join(await ctx.dataDir("single-vm"), "revisions/r1.gtbundle"),
+    });
     expect(readFileSync(staged.location!)).toEqual(readFileSync(bundleV1));
-    expect(await d.stage(ctx, { revision: rev("r1"), bundlePath: bundleV1 })).toMatchObject({ unchanged: true, bundle_digest: digest });
+    expect(await d.stage(ctx, { revision: rev("r1"), bundlePath: bundleV1 })).toMatchObject({
+      unchanged: true,
+      bundle_digest: digest,
+    });
     await d.stage(ctx, { revision: rev("r2"), bundlePath: bundleV2 });
     expect(readdirSync(root)).toEqual([]); // staging writes nothing under the root yet
     expect(await d.status(ctx)).toEqual([
@@ -186,14 +265,18 @@ describe("staged root mode (answers.root): renders, executes nothing", () => {
   });
 
   it("refuses a bad stage request before copying", async () => {
-    expect(isErrorKind(await failure(d.stage(ctx, { revision: rev("../r9"), bundlePath: bundleV1 })), "invalid-argument")).toBe(true);
+    expect(
+      isErrorKind(await failure(d.stage(ctx, { revision: rev("../r9"), bundlePath: bundleV1 })), "invalid-argument"),
+    ).toBe(true);
     const missing = await failure(d.stage(ctx, { revision: rev("r9"), bundlePath: join(temp, "none.gtbundle") }));
     expect(isErrorKind(missing, "not-found") && missing.path).toBe("bundlePath");
   });
 
   it("warm renders the revision's units, env file, certificates and bundle copy under the root", async () => {
     expect(await d.warm(ctx, { revision: rev("r1") })).toEqual({ ok: true });
-    const digest = (await d.stage(ctx, { revision: rev("r1"), bundlePath: bundleV1 })).bundle_digest.slice("sha256:".length);
+    const digest = (await d.stage(ctx, { revision: rev("r1"), bundlePath: bundleV1 })).bundle_digest.slice(
+      "sha256:".length,
+    );
     const mountUnit = readdirSync(under("etc/systemd/system")).find((f) => f.endsWith(".mount"))!;
     expect(readdirSync(under("etc/systemd/system")).sort()).toEqual([`greentic-${name}.service`, mountUnit].sort());
     const mount = readFileSync(under(`etc/systemd/system/${mountUnit}`), "utf8");
@@ -202,28 +285,56 @@ describe("staged root mode (answers.root): renders, executes nothing", () => {
     expect(readFileSync(under(`var/lib/greentic/${name}/bundles/${digest}.gtbundle`))).toEqual(readFileSync(bundleV1));
     const service = readFileSync(under(`etc/systemd/system/greentic-${name}.service`), "utf8");
     expect(service).toContain(`EnvironmentFile=/etc/greentic/${name}/runtime.env`);
-    expect(readFileSync(under(`etc/greentic/${name}/runtime.env`), "utf8")).toContain("GREENTIC_ADMIN_BIND=127.0.0.1:9443");
+    expect(readFileSync(under(`etc/greentic/${name}/runtime.env`), "utf8")).toContain(
+      "GREENTIC_ADMIN_BIND=127.0.0.1:9443",
+    );
     expect(existsSync(under(`etc/greentic/${name}/deployer/client.crt`))).toBe(true);
     // Nothing happened on this machine itself.
-    for (const p of [`/etc/systemd/system/greentic-${name}.service`, `/etc/greentic/${name}`, `/var/lib/greentic/${name}`]) expect(existsSync(p)).toBe(false);
+    for (const p of [
+      `/etc/systemd/system/greentic-${name}.service`,
+      `/etc/greentic/${name}`,
+      `/var/lib/greentic/${name}`,
+    ])
+      expect(existsSync(p)).toBe(false);
     expect(await d.runtimeConfig(ctx)).toEqual({ env_id: "vm", revisions: [{ ...rev("r1"), weight_bps: 10_000 }] });
     // Root mode runs nothing: the revision is applied but not running.
-    expect((await d.status(ctx)).find((s) => s.revision_id === "r1")).toMatchObject({ state: "stopped", admin_url: "https://127.0.0.1:9443" });
+    expect((await d.status(ctx)).find((s) => s.revision_id === "r1")).toMatchObject({
+      state: "stopped",
+      admin_url: "https://127.0.0.1:9443",
+    });
   });
 
   it("a warm whose apply fails reports it as data (apply), not as a throw", async () => {
-    const other = context({ spec_path: writeSpec(join(temp, "no-runtime.yaml"), { runtime: { binary: join(temp, "missing-runtime.js"), node, admin: { bind: "127.0.0.1:9443" } } }), root: mkdtempSync(join(temp, "root-")) });
+    const other = context({
+      spec_path: writeSpec(join(temp, "no-runtime.yaml"), {
+        runtime: { binary: join(temp, "missing-runtime.js"), node, admin: { bind: "127.0.0.1:9443" } },
+      }),
+      root: mkdtempSync(join(temp, "root-")),
+    });
     await d.stage(other, { revision: rev("f1"), bundlePath: bundleV1 });
     expect(await d.warm(other, { revision: rev("f1") })).toEqual({
       ok: false,
-      failure: { failed_checks: ["apply"], message: `spec.runtime.binary: ${join(temp, "missing-runtime.js")} does not exist on the target host` },
+      failure: {
+        failed_checks: ["apply"],
+        message: `spec.runtime.binary: ${join(temp, "missing-runtime.js")} does not exist on the target host`,
+      },
     });
     expect(await d.runtimeConfig(other)).toEqual({ env_id: "vm", revisions: [] });
   });
 
   it("refuses splits other than one revision at 100 %, and unknown revisions", async () => {
-    const ninetyTen = await failure(d.applyTrafficSplit(ctx, split([["r1", 9_000], ["r2", 1_000]])));
-    expect(isErrorKind(ninetyTen, "validation") && ninetyTen.message).toBe("single-vm serves one revision at 100 % in v1; the split for dep1 gives r1 90 %, r2 10 %");
+    const ninetyTen = await failure(
+      d.applyTrafficSplit(
+        ctx,
+        split([
+          ["r1", 9_000],
+          ["r2", 1_000],
+        ]),
+      ),
+    );
+    expect(isErrorKind(ninetyTen, "validation") && ninetyTen.message).toBe(
+      "single-vm serves one revision at 100 % in v1; the split for dep1 gives r1 90 %, r2 10 %",
+    );
     expect(ninetyTen!.hint).toMatch(/one revision at a time: to move traffic, set the new revision to 100 %/);
     expect(ninetyTen!.details).toMatchObject({ code: "split-unsupported" });
     const sum = await failure(d.applyTrafficSplit(ctx, split([["r1", 9_999]])));
@@ -241,15 +352,33 @@ describe("staged root mode (answers.root): renders, executes nothing", () => {
   it("100 % to the warmed revision is a no-op; to another staged revision applies it (recreate)", async () => {
     const service = under(`etc/systemd/system/greentic-${name}.service`);
     const before = readFileSync(service, "utf8");
-    expect(await d.applyTrafficSplit(ctx, split([["r1", 10_000], ["r2", 0]]))).toEqual({
+    expect(
+      await d.applyTrafficSplit(
+        ctx,
+        split([
+          ["r1", 10_000],
+          ["r2", 0],
+        ]),
+      ),
+    ).toEqual({
       env_id: "vm",
-      revisions: [{ ...rev("r1"), weight_bps: 10_000 }, { ...rev("r2"), weight_bps: 0 }],
+      revisions: [
+        { ...rev("r1"), weight_bps: 10_000 },
+        { ...rev("r2"), weight_bps: 0 },
+      ],
     });
     expect(readFileSync(service, "utf8")).toBe(before);
-    expect(await d.applyTrafficSplit(ctx, split([["r2", 10_000]]))).toEqual({ env_id: "vm", revisions: [{ ...rev("r2"), weight_bps: 10_000 }] });
-    const digest2 = (await d.stage(ctx, { revision: rev("r2"), bundlePath: bundleV2 })).bundle_digest.slice("sha256:".length);
+    expect(await d.applyTrafficSplit(ctx, split([["r2", 10_000]]))).toEqual({
+      env_id: "vm",
+      revisions: [{ ...rev("r2"), weight_bps: 10_000 }],
+    });
+    const digest2 = (await d.stage(ctx, { revision: rev("r2"), bundlePath: bundleV2 })).bundle_digest.slice(
+      "sha256:".length,
+    );
     const mountUnit = readdirSync(under("etc/systemd/system")).find((f) => f.endsWith(".mount"))!;
-    expect(readFileSync(under(`etc/systemd/system/${mountUnit}`), "utf8")).toContain(`What=/var/lib/greentic/${name}/bundles/${digest2}.gtbundle`);
+    expect(readFileSync(under(`etc/systemd/system/${mountUnit}`), "utf8")).toContain(
+      `What=/var/lib/greentic/${name}/bundles/${digest2}.gtbundle`,
+    );
   });
 
   it("a second deployment on the same VM is refused with conflict", async () => {
@@ -261,7 +390,9 @@ describe("staged root mode (answers.root): renders, executes nothing", () => {
 
   it("archive refuses the live revision, removes another's copy, and is idempotent", async () => {
     const live = await failure(d.archive(ctx, rev("r2")));
-    expect(isErrorKind(live, "conflict") && live.message).toBe("revision r2 is the one this VM runs; it cannot be archived");
+    expect(isErrorKind(live, "conflict") && live.message).toBe(
+      "revision r2 is the one this VM runs; it cannot be archived",
+    );
     expect(live!.hint).toMatch(/move traffic to another revision/);
     const copy = join(await ctx.dataDir("single-vm"), "revisions/r1.gtbundle");
     await d.drain(ctx, rev("r1")); // not running: nothing to do

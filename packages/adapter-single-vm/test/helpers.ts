@@ -23,7 +23,10 @@ export function makeBundle(dir: string, name: string, text: string): string {
   try {
     chmodSync(src, 0o755); // mkdtemp makes 0700: the bundle's root must be readable by the service user
     writeFileSync(join(src, "index.html"), `<h1>${text}</h1>\n`);
-    writeFileSync(join(src, "bundle-manifest.json"), `${JSON.stringify({ bundle_id: "acme", version: text, entry: { kind: "static", index: "index.html" } })}\n`);
+    writeFileSync(
+      join(src, "bundle-manifest.json"),
+      `${JSON.stringify({ bundle_id: "acme", version: text, entry: { kind: "static", index: "index.html" } })}\n`,
+    );
     mkdirSync(dir, { recursive: true });
     const out = join(dir, name);
     execFileSync("mksquashfs", [src, out, "-noappend", "-quiet", "-all-root"]);

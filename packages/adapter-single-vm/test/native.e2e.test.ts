@@ -34,10 +34,12 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
   const mountUnit = "mnt-greentic-bundles-acme.mount";
   const deployerDir = () => `${tb.root}/etc/greentic/acme/deployer`;
   const mainPid = () => Number(tb.sh(`systemctl show -p MainPID --value ${unit}`).trim());
-  const ready = () => adminRequest({ address: `127.0.0.1:${port}`, path: "/ready", certDir: deployerDir(), timeoutMs: 5_000 });
+  const ready = () =>
+    adminRequest({ address: `127.0.0.1:${port}`, path: "/ready", certDir: deployerDir(), timeoutMs: 5_000 });
 
   beforeAll(async () => {
-    if (!existsSync(runtimeJs)) throw new Error(`${runtimeJs} is missing: build @greentic/runtime first (pnpm -r build)`);
+    if (!existsSync(runtimeJs))
+      throw new Error(`${runtimeJs} is missing: build @greentic/runtime first (pnpm -r build)`);
     tb = await bootTestbed();
     exec = createHostExecutor({ nsenterPid: tb.pid });
     makeBundle(`${tb.root}/srv/bundles`, "acme-v1.gtbundle", "v1");
@@ -49,7 +51,11 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
       metadata: { name: "acme" },
       spec: {
         bundle: { source: "file:///srv/bundles/acme-v1.gtbundle" },
-        runtime: { binary: `${PROJECT_MOUNT}/packages/runtime/dist/bin.js`, publicBind: "127.0.0.1:0", admin: { bind: `127.0.0.1:${port}` } },
+        runtime: {
+          binary: `${PROJECT_MOUNT}/packages/runtime/dist/bin.js`,
+          publicBind: "127.0.0.1:0",
+          admin: { bind: `127.0.0.1:${port}` },
+        },
         health: { startupTimeoutSeconds: 60 },
       },
     };
@@ -63,17 +69,37 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
   it("preflight passes on the fresh host and names each failure with a fix", async () => {
     const ok = await preflight(spec, { executor: exec });
     expect(ok.checks.map((c) => [c.name, c.ok])).toEqual([
-      ["architecture", true], ["systemd", true], ["squashfs", true], ["loop devices", true], ["squashfs-tools", true], ["node", true], ["admin port", true], ["service user", true],
+      ["architecture", true],
+      ["systemd", true],
+      ["squashfs", true],
+      ["loop devices", true],
+      ["squashfs-tools", true],
+      ["node", true],
+      ["admin port", true],
+      ["service user", true],
     ]);
     expect(ok.checks.find((c) => c.name === "service user")!.detail).toBe("greentic will be created by apply");
     const server = createServer().listen(port, "127.0.0.1");
     await new Promise((r) => server.once("listening", r));
     try {
-      const bad = await preflight(specOf({ ...doc, spec: { ...doc.spec, runtime: { ...doc.spec.runtime, node: "/opt/none/node" } } }), { executor: exec });
+      const bad = await preflight(
+        specOf({ ...doc, spec: { ...doc.spec, runtime: { ...doc.spec.runtime, node: "/opt/none/node" } } }),
+        { executor: exec },
+      );
       expect(bad.ok).toBe(false);
       expect(bad.checks.filter((c) => !c.ok)).toEqual([
-        { name: "node", ok: false, detail: "/opt/none/node not found", hint: "install Node.js 22 or newer at /opt/none/node (or set spec.runtime.node)" },
-        { name: "admin port", ok: false, detail: `port ${port} is already in use`, hint: `free port ${port} (ss -ltnp 'sport = :${port}') or choose another port in spec.runtime.admin.bind` },
+        {
+          name: "node",
+          ok: false,
+          detail: "/opt/none/node not found",
+          hint: "install Node.js 22 or newer at /opt/none/node (or set spec.runtime.node)",
+        },
+        {
+          name: "admin port",
+          ok: false,
+          detail: `port ${port} is already in use`,
+          hint: `free port ${port} (ss -ltnp 'sport = :${port}') or choose another port in spec.runtime.admin.bind`,
+        },
       ]);
       expect(bad.summary).toMatch(/^preflight failed: node: \/opt\/none\/node not found \(fix: install Node\.js 22/);
     } finally {
@@ -91,7 +117,11 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
     expect(a).toContain(`create file /etc/systemd/system/${mountUnit}`);
     expect(a).toContain(`create file /etc/systemd/system/${unit}`);
     expect(a).toContain("create file /etc/greentic/acme/runtime.env");
-    expect(a.slice(-3)).toEqual([`restart unit ${mountUnit}`, `restart unit ${unit}`, "create state /var/lib/greentic/acme/state/single-vm-state.json"]);
+    expect(a.slice(-3)).toEqual([
+      `restart unit ${mountUnit}`,
+      `restart unit ${unit}`,
+      "create state /var/lib/greentic/acme/state/single-vm-state.json",
+    ]);
     // Nothing was written by planning.
     expect(existsSync(`${tb.root}/etc/greentic/acme`)).toBe(false);
   });
@@ -108,10 +138,18 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
     expect(tb.run("touch", ["/mnt/greentic/bundles/acme/x"]).code).not.toBe(0);
     const uid = tb.sh("id -u greentic").trim();
     expect(tb.sh(`cat /proc/${result.mainPid}/status`)).toMatch(new RegExp(`^Uid:\\s+${uid}\\s`, "m"));
-    expect(tb.sh(`systemctl show -p User,NoNewPrivileges,ProtectSystem ${unit}`).trim().split("\n").sort()).toEqual(["NoNewPrivileges=yes", "ProtectSystem=strict", "User=greentic"]);
+    expect(tb.sh(`systemctl show -p User,NoNewPrivileges,ProtectSystem ${unit}`).trim().split("\n").sort()).toEqual([
+      "NoNewPrivileges=yes",
+      "ProtectSystem=strict",
+      "User=greentic",
+    ]);
 
     // The units as installed pass systemd's own verifier inside the host that runs them.
-    const verify = tb.run("systemd-analyze", ["verify", `/etc/systemd/system/${unit}`, `/etc/systemd/system/${mountUnit}`]);
+    const verify = tb.run("systemd-analyze", [
+      "verify",
+      `/etc/systemd/system/${unit}`,
+      `/etc/systemd/system/${mountUnit}`,
+    ]);
     expect(verify.stderr).toBe("");
     expect(verify.code).toBe(0);
 
@@ -120,15 +158,25 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
     // The handshake fails without a client certificate.
     const ca = readFileSync(`${deployerDir()}/ca.crt`);
     const anonymous = await new Promise<string>((resolve) => {
-      const req = request({ host: "127.0.0.1", port, path: "/ready", ca, agent: false, timeout: 5_000 }, (res) => resolve(`status ${res.statusCode}`));
+      const req = request({ host: "127.0.0.1", port, path: "/ready", ca, agent: false, timeout: 5_000 }, (res) =>
+        resolve(`status ${res.statusCode}`),
+      );
       req.on("error", (e) => resolve(`error ${(e as NodeJS.ErrnoException).code ?? e.message}`));
       req.end();
     });
     expect(anonymous).toMatch(/^error /);
     // Keys: the server key readable by the service group only, the CA key root-only.
-    expect(tb.sh("stat -c '%a %U:%G' /etc/greentic/acme/admin/server.key /etc/greentic/acme/deployer/ca.key")).toBe("640 root:greentic\n600 root:root\n");
+    expect(tb.sh("stat -c '%a %U:%G' /etc/greentic/acme/admin/server.key /etc/greentic/acme/deployer/ca.key")).toBe(
+      "640 root:greentic\n600 root:root\n",
+    );
     const state = JSON.parse(readFileSync(`${tb.root}/var/lib/greentic/acme/state/single-vm-state.json`, "utf8"));
-    expect(state).toMatchObject({ schema: "greentic.single-vm-state.v1", deployment: "acme", mode: "native", bundleDigest: result.bundleDigest, lastResult: { action: "apply", ok: true } });
+    expect(state).toMatchObject({
+      schema: "greentic.single-vm-state.v1",
+      deployment: "acme",
+      mode: "native",
+      bundleDigest: result.bundleDigest,
+      lastResult: { action: "apply", ok: true },
+    });
   });
 
   it("converges: a second apply does nothing and restarts nothing", async () => {
@@ -142,7 +190,13 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
     expect(result.mainPid).toBe(before);
     expect(mainPid()).toBe(before);
     const status = await deploymentStatus(spec, { executor: exec });
-    expect(status).toMatchObject({ status: "applied", drift: [], readiness: { status: 200 }, mainPid: before, mount: { readOnly: true } });
+    expect(status).toMatchObject({
+      status: "applied",
+      drift: [],
+      readiness: { status: 200 },
+      mainPid: before,
+      mount: { readOnly: true },
+    });
     expect(status.mountedBundleDigest).toBe(status.bundleDigest);
   });
 
@@ -156,9 +210,15 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
     expect(status.status).toBe("degraded");
     const err = await applyDeployment(await loadPlan(saved), { executor: exec }).catch((e: unknown) => e);
     expect(isErrorKind(err, "precondition-failed")).toBe(true);
-    expect((err as Error).message).toMatch(/^plan is stale: the host changed since the plan was made \(now needs update \/etc\/greentic\/acme\/runtime\.env/);
+    expect((err as Error).message).toMatch(
+      /^plan is stale: the host changed since the plan was made \(now needs update \/etc\/greentic\/acme\/runtime\.env/,
+    );
     const repaired = await planDeployment(spec, { executor: exec });
-    expect(repaired.actions.map((a) => `${a.action} ${a.target}`)).toEqual(["update /etc/greentic/acme/runtime.env", `restart ${unit}`, "update /var/lib/greentic/acme/state/single-vm-state.json"]);
+    expect(repaired.actions.map((a) => `${a.action} ${a.target}`)).toEqual([
+      "update /etc/greentic/acme/runtime.env",
+      `restart ${unit}`,
+      "update /var/lib/greentic/acme/state/single-vm-state.json",
+    ]);
     const fresh = join(tb.root, "root/plan2.json");
     writeFileSync(fresh, savePlan(repaired));
     const result = await applyDeployment(await loadPlan(fresh), { executor: exec });
@@ -211,7 +271,13 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
     doc.spec.bundle.source = "/srv/bundles/acme-v2.gtbundle";
     spec = specOf(doc);
     const plan = await planDeployment(spec, { executor: exec });
-    expect(plan.actions.map((a) => `${a.action} ${a.resource}`)).toEqual(["create bundle", "update file", "restart unit", "restart unit", "update state"]);
+    expect(plan.actions.map((a) => `${a.action} ${a.resource}`)).toEqual([
+      "create bundle",
+      "update file",
+      "restart unit",
+      "restart unit",
+      "update state",
+    ]);
     const v2 = await applyDeployment(spec, { executor: exec });
     expect(v2.bundleDigest).not.toBe(v1);
     expect(tb.sh("cat /mnt/greentic/bundles/acme/index.html")).toBe("<h1>v2</h1>\n");
@@ -220,16 +286,34 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
     expect(back.ready).toEqual({ status: 200 });
     expect(tb.sh("cat /mnt/greentic/bundles/acme/index.html")).toBe("<h1>v1</h1>\n");
     const state = JSON.parse(readFileSync(`${tb.root}/var/lib/greentic/acme/state/single-vm-state.json`, "utf8"));
-    expect(state).toMatchObject({ bundleDigest: v1, previousBundleDigest: v2.bundleDigest, lastResult: { action: "rollback", ok: true } });
-    expect(tb.sh("ls /var/lib/greentic/acme/bundles").trim().split("\n").sort()).toEqual([`${v1!.slice(7)}.gtbundle`, `${v2.bundleDigest.slice(7)}.gtbundle`].sort());
+    expect(state).toMatchObject({
+      bundleDigest: v1,
+      previousBundleDigest: v2.bundleDigest,
+      lastResult: { action: "rollback", ok: true },
+    });
+    expect(tb.sh("ls /var/lib/greentic/acme/bundles").trim().split("\n").sort()).toEqual(
+      [`${v1!.slice(7)}.gtbundle`, `${v2.bundleDigest.slice(7)}.gtbundle`].sort(),
+    );
   });
 
   it("destroy removes units, mount and generated files, keeps data; a second destroy is a no-op", async () => {
     writeFileSync(`${tb.root}/var/lib/greentic/acme/state/data.txt`, "keep me\n");
     const result = await destroyDeployment(spec, { executor: exec });
     expect(result.changed).toBe(true);
-    expect(result.removed).toEqual(expect.arrayContaining([`/etc/systemd/system/${unit}`, `/etc/systemd/system/${mountUnit}`, "/etc/greentic/acme/runtime.env", "/var/lib/greentic/acme/state/single-vm-state.json", "/var/lib/greentic/acme/bundles", "/var/lib/greentic/acme/runtime"]));
-    expect(tb.sh(`systemctl show -p LoadState --value ${unit} ${mountUnit}`).split("\n").filter(Boolean)).toEqual(["not-found", "not-found"]);
+    expect(result.removed).toEqual(
+      expect.arrayContaining([
+        `/etc/systemd/system/${unit}`,
+        `/etc/systemd/system/${mountUnit}`,
+        "/etc/greentic/acme/runtime.env",
+        "/var/lib/greentic/acme/state/single-vm-state.json",
+        "/var/lib/greentic/acme/bundles",
+        "/var/lib/greentic/acme/runtime",
+      ]),
+    );
+    expect(tb.sh(`systemctl show -p LoadState --value ${unit} ${mountUnit}`).split("\n").filter(Boolean)).toEqual([
+      "not-found",
+      "not-found",
+    ]);
     expect(tb.run("findmnt", ["--mountpoint", "/mnt/greentic/bundles/acme"]).code).not.toBe(0);
     expect(existsSync(`${tb.root}/etc/systemd/system/${unit}`)).toBe(false);
     expect(readFileSync(`${tb.root}/var/lib/greentic/acme/state/data.txt`, "utf8")).toBe("keep me\n");
@@ -245,12 +329,19 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
     const broken = specOf({
       ...doc,
       metadata: { name: "broken" },
-      spec: { ...doc.spec, storage: undefined, runtime: { ...doc.spec.runtime, binary: "/srv/broken.js" }, health: { startupTimeoutSeconds: 4 } },
+      spec: {
+        ...doc.spec,
+        storage: undefined,
+        runtime: { ...doc.spec.runtime, binary: "/srv/broken.js" },
+        health: { startupTimeoutSeconds: 4 },
+      },
     });
     const err = await applyDeployment(broken, { executor: exec }).catch((e: unknown) => e);
     expect(isErrorKind(err, "io")).toBe(true);
     expect((err as Error).message).toMatch(/^greentic-broken\.service did not become ready within 4 s/);
-    expect(((err as { details: { journal: string[] } }).details.journal).join("\n")).toMatch(/broken runtime: cannot start/);
+    expect((err as { details: { journal: string[] } }).details.journal.join("\n")).toMatch(
+      /broken runtime: cannot start/,
+    );
     const state = JSON.parse(readFileSync(`${tb.root}/var/lib/greentic/broken/state/single-vm-state.json`, "utf8"));
     expect(state.lastResult).toMatchObject({ action: "apply", ok: false });
     await destroyDeployment(broken, { executor: exec, purge: true });

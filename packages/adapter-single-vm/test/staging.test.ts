@@ -1,5 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -38,7 +47,11 @@ function nativeSpec(bundle: string, extra: Record<string, unknown> = {}) {
     apiVersion: "greentic.ai/v1alpha1",
     kind: "Deployment",
     metadata: { name: "acme" },
-    spec: { bundle: { source: `file://${bundle}` }, runtime: { binary: runtimeJs, node, admin: { bind: "127.0.0.1:9443" } }, ...extra },
+    spec: {
+      bundle: { source: `file://${bundle}` },
+      runtime: { binary: runtimeJs, node, admin: { bind: "127.0.0.1:9443" } },
+      ...extra,
+    },
   });
 }
 const hasTool = (cmd: string, args: string[]) => spawnSync(cmd, args).status === 0;
@@ -48,11 +61,21 @@ describe("renderers", () => {
     apiVersion: "greentic.ai/v1alpha1",
     kind: "Deployment",
     metadata: { name: "web" },
-    spec: { bundle: { source: "/srv/web.gtbundle" }, runtime: { image: "localhost/rt:1", admin: { bind: "[::1]:20443" } } },
+    spec: {
+      bundle: { source: "/srv/web.gtbundle" },
+      runtime: { image: "localhost/rt:1", admin: { bind: "[::1]:20443" } },
+    },
   });
 
   it("container .service wraps podman run: read-only, :ro bundle, volumes, host network on the spec's loopback bind", () => {
-    const text = renderUnitFile(containerServiceUnit(spec, layoutFor(spec), { quadlet: false, enginePath: "/usr/bin/podman", ociRuntime: "runc", user: "998:997" }));
+    const text = renderUnitFile(
+      containerServiceUnit(spec, layoutFor(spec), {
+        quadlet: false,
+        enginePath: "/usr/bin/podman",
+        ociRuntime: "runc",
+        user: "998:997",
+      }),
+    );
     expect(text).toContain(
       "ExecStart=/usr/bin/podman --runtime runc run --rm --name greentic-web --replace --read-only --network host --user 998:997 --security-opt no-new-privileges --cap-drop all --env-file /etc/greentic/web/runtime.env " +
         "--volume /mnt/greentic/bundles/web:/mnt/greentic/bundles/web:ro --volume /var/lib/greentic/web/state:/var/lib/greentic/web/state --volume /var/lib/greentic/web/cache:/var/lib/greentic/web/cache " +
@@ -60,23 +83,45 @@ describe("renderers", () => {
         "--volume /etc/greentic/web/admin/server.crt:/etc/greentic/web/admin/server.crt:ro --volume /etc/greentic/web/admin/server.key:/etc/greentic/web/admin/server.key:ro --tmpfs /tmp localhost/rt:1\n",
     );
     expect(text).toContain("ExecStop=/usr/bin/podman stop -t 20 greentic-web\n");
-    expect(text).toContain("Requires=mnt-greentic-bundles-web.mount\nAfter=mnt-greentic-bundles-web.mount network-online.target\n");
-    const env = renderDesiredState(spec, { bundleDigest: "a".repeat(64) }).files.find((f) => f.kind === "env-file")!.content;
+    expect(text).toContain(
+      "Requires=mnt-greentic-bundles-web.mount\nAfter=mnt-greentic-bundles-web.mount network-online.target\n",
+    );
+    const env = renderDesiredState(spec, { bundleDigest: "a".repeat(64) }).files.find(
+      (f) => f.kind === "env-file",
+    )!.content;
     expect(env).toContain("GREENTIC_ADMIN_BIND=[::1]:20443\n");
   });
 
   it("docker: no --replace, a pre-start rm instead", () => {
-    const docker = specOf({ ...JSON.parse(JSON.stringify(spec)), spec: { ...JSON.parse(JSON.stringify(spec.spec)), runtime: { image: "localhost/rt:1", engine: "docker" } } });
-    const text = renderUnitFile(containerServiceUnit(docker, layoutFor(docker), { quadlet: false, enginePath: "/usr/bin/docker", user: "998:997" }));
+    const docker = specOf({
+      ...JSON.parse(JSON.stringify(spec)),
+      spec: { ...JSON.parse(JSON.stringify(spec.spec)), runtime: { image: "localhost/rt:1", engine: "docker" } },
+    });
+    const text = renderUnitFile(
+      containerServiceUnit(docker, layoutFor(docker), {
+        quadlet: false,
+        enginePath: "/usr/bin/docker",
+        user: "998:997",
+      }),
+    );
     expect(text).toContain("ExecStartPre=-/usr/bin/docker rm -f greentic-web\n");
     expect(text).toMatch(/ExecStart=\/usr\/bin\/docker run --rm --name greentic-web --read-only --network host /);
   });
 
   it("Quadlet .container carries the same confinement with repeated Volume= keys", () => {
-    const text = renderUnitFile(quadletContainer(spec, layoutFor(spec), { quadlet: true, enginePath: "/usr/bin/podman", user: "998:997" }));
-    expect(text).toContain("[Container]\nContainerName=greentic-web\nImage=localhost/rt:1\nReadOnly=true\nNetwork=host\nUser=998\nGroup=997\nNoNewPrivileges=true\nDropCapability=all\nEnvironmentFile=/etc/greentic/web/runtime.env\nVolume=/mnt/greentic/bundles/web:/mnt/greentic/bundles/web:ro\nVolume=/var/lib/greentic/web/state:/var/lib/greentic/web/state\n");
+    const text = renderUnitFile(
+      quadletContainer(spec, layoutFor(spec), { quadlet: true, enginePath: "/usr/bin/podman", user: "998:997" }),
+    );
+    expect(text).toContain(
+      "[Container]\nContainerName=greentic-web\nImage=localhost/rt:1\nReadOnly=true\nNetwork=host\nUser=998\nGroup=997\nNoNewPrivileges=true\nDropCapability=all\nEnvironmentFile=/etc/greentic/web/runtime.env\nVolume=/mnt/greentic/bundles/web:/mnt/greentic/bundles/web:ro\nVolume=/var/lib/greentic/web/state:/var/lib/greentic/web/state\n",
+    );
     expect(text.match(/^Volume=/gm)).toHaveLength(8);
-    expect(renderDesiredState(spec, { bundleDigest: "b".repeat(64), container: { quadlet: true, enginePath: "/usr/bin/podman", user: "1:1" } }).files.map((f) => f.path)).toEqual([
+    expect(
+      renderDesiredState(spec, {
+        bundleDigest: "b".repeat(64),
+        container: { quadlet: true, enginePath: "/usr/bin/podman", user: "1:1" },
+      }).files.map((f) => f.path),
+    ).toEqual([
       "/etc/greentic/web/runtime.env",
       "/etc/systemd/system/mnt-greentic-bundles-web.mount",
       "/etc/containers/systemd/greentic-web.container",
@@ -103,12 +148,26 @@ describe("--root staging", () => {
     ]);
     const unit = readFileSync(join(root, "etc/systemd/system/greentic-acme.service"), "utf8");
     expect(unit).toContain(`ExecStart=${node} /var/lib/greentic/acme/runtime/`);
-    expect(unit).toContain("ReadWritePaths=/var/lib/greentic/acme/state /var/lib/greentic/acme/cache /var/log/greentic/acme /var/lib/greentic/acme/tmp\n");
-    for (const line of ["User=greentic", "Group=greentic", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectHome=yes", "Restart=on-failure", "EnvironmentFile=/etc/greentic/acme/runtime.env", "Requires=mnt-greentic-bundles-acme.mount"]) {
+    expect(unit).toContain(
+      "ReadWritePaths=/var/lib/greentic/acme/state /var/lib/greentic/acme/cache /var/log/greentic/acme /var/lib/greentic/acme/tmp\n",
+    );
+    for (const line of [
+      "User=greentic",
+      "Group=greentic",
+      "ProtectSystem=strict",
+      "NoNewPrivileges=yes",
+      "PrivateTmp=yes",
+      "ProtectHome=yes",
+      "Restart=on-failure",
+      "EnvironmentFile=/etc/greentic/acme/runtime.env",
+      "Requires=mnt-greentic-bundles-acme.mount",
+    ]) {
       expect(unit).toContain(`${line}\n`);
     }
     const mount = readFileSync(join(root, "etc/systemd/system/mnt-greentic-bundles-acme.mount"), "utf8");
-    expect(mount).toContain(`[Mount]\nWhat=/var/lib/greentic/acme/bundles/${result.bundleDigest.slice(7)}.gtbundle\nWhere=/mnt/greentic/bundles/acme\nType=squashfs\nOptions=ro,nodev,nosuid,loop\n`);
+    expect(mount).toContain(
+      `[Mount]\nWhat=/var/lib/greentic/acme/bundles/${result.bundleDigest.slice(7)}.gtbundle\nWhere=/mnt/greentic/bundles/acme\nType=squashfs\nOptions=ro,nodev,nosuid,loop\n`,
+    );
     expect(readFileSync(join(root, "etc/greentic/acme/runtime.env"), "utf8").split("\n").slice(1, 8)).toEqual([
       "GREENTIC_BUNDLE_DIR=/mnt/greentic/bundles/acme",
       "GREENTIC_STATE_DIR=/var/lib/greentic/acme/state",
@@ -121,7 +180,9 @@ describe("--root staging", () => {
     expect(statSync(join(root, "etc/greentic/acme/admin/server.key")).mode & 0o777).toBe(0o640);
     expect(statSync(join(root, "etc/greentic/acme/deployer/client.key")).mode & 0o777).toBe(0o600);
     // The copy is the verified bundle; no temp files are left behind.
-    expect(readFileSync(join(root, `var/lib/greentic/acme/bundles/${result.bundleDigest.slice(7)}.gtbundle`))).toEqual(readFileSync(bundle));
+    expect(readFileSync(join(root, `var/lib/greentic/acme/bundles/${result.bundleDigest.slice(7)}.gtbundle`))).toEqual(
+      readFileSync(bundle),
+    );
     expect(readdirSync(join(root, "etc/systemd/system")).filter((n) => n.includes(".tmp-"))).toEqual([]);
     // Staging cannot see units, so it plans their restart, but every file is in place.
     const again = await planDeployment(spec, { root });
@@ -135,25 +196,43 @@ describe("--root staging", () => {
     const unitDir = join(root, "etc/systemd/system");
     const units = readdirSync(unitDir).map((n) => join(unitDir, n));
     const verify = (files: string[]) =>
-      spawnSync("systemd-analyze", ["verify", "--man=no", ...files], { encoding: "utf8", env: { ...process.env, SYSTEMD_UNIT_PATH: `${unitDir}:`, SYSTEMD_LOG_COLOR: "0" } });
+      spawnSync("systemd-analyze", ["verify", "--man=no", ...files], {
+        encoding: "utf8",
+        env: { ...process.env, SYSTEMD_UNIT_PATH: `${unitDir}:`, SYSTEMD_LOG_COLOR: "0" },
+      });
     const r = verify(units);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     // The validator is real: it flags a broken directive in the same setup.
-    writeFileSync(units.find((u) => u.endsWith(".service"))!, readFileSync(units.find((u) => u.endsWith(".service"))!, "utf8").replace("ProtectHome=yes", "ProtectHome=maybe"));
+    writeFileSync(
+      units.find((u) => u.endsWith(".service"))!,
+      readFileSync(units.find((u) => u.endsWith(".service"))!, "utf8").replace("ProtectHome=yes", "ProtectHome=maybe"),
+    );
     expect(verify(units).stderr).toMatch(/ProtectHome|protect home/i);
   });
 
-  it.skipIf(!hasTool("systemd-analyze", ["--version"]) || !hasTool("podman", ["--version"]))("the podman-wrapping container unit passes systemd-analyze verify", async () => {
-    const bundle = makeBundle(tmp("gt-src-"), "web.gtbundle", "v1");
-    const root = tmp("gt-stage-");
-    const spec = specOf({ apiVersion: "greentic.ai/v1alpha1", kind: "Deployment", metadata: { name: "web" }, spec: { bundle: { source: bundle }, runtime: { image: "localhost/rt:1" } } });
-    await applyDeployment(spec, { root, ociRuntime: "runc" });
-    const unitDir = join(root, "etc/systemd/system");
-    const r = spawnSync("systemd-analyze", ["verify", "--man=no", ...readdirSync(unitDir).map((n) => join(unitDir, n))], { encoding: "utf8", env: { ...process.env, SYSTEMD_UNIT_PATH: `${unitDir}:` } });
-    expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
-  });
+  it.skipIf(!hasTool("systemd-analyze", ["--version"]) || !hasTool("podman", ["--version"]))(
+    "the podman-wrapping container unit passes systemd-analyze verify",
+    async () => {
+      const bundle = makeBundle(tmp("gt-src-"), "web.gtbundle", "v1");
+      const root = tmp("gt-stage-");
+      const spec = specOf({
+        apiVersion: "greentic.ai/v1alpha1",
+        kind: "Deployment",
+        metadata: { name: "web" },
+        spec: { bundle: { source: bundle }, runtime: { image: "localhost/rt:1" } },
+      });
+      await applyDeployment(spec, { root, ociRuntime: "runc" });
+      const unitDir = join(root, "etc/systemd/system");
+      const r = spawnSync(
+        "systemd-analyze",
+        ["verify", "--man=no", ...readdirSync(unitDir).map((n) => join(unitDir, n))],
+        { encoding: "utf8", env: { ...process.env, SYSTEMD_UNIT_PATH: `${unitDir}:` } },
+      );
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+    },
+  );
 
   it("a saved plan round-trips and goes stale when the staged files change", async () => {
     const bundle = makeBundle(tmp("gt-src-"), "acme.gtbundle", "v1");
@@ -174,16 +253,22 @@ describe("--root staging", () => {
   });
 
   it("a missing bundle source is not-found, naming the field", async () => {
-    const err = await planDeployment(nativeSpec("/nonexistent/b.gtbundle"), { root: tmp("gt-stage-") }).catch((e: unknown) => e);
+    const err = await planDeployment(nativeSpec("/nonexistent/b.gtbundle"), { root: tmp("gt-stage-") }).catch(
+      (e: unknown) => e,
+    );
     expect(isErrorKind(err, "not-found")).toBe(true);
-    expect((err as Error).message).toBe("spec.bundle.source: /nonexistent/b.gtbundle does not exist on the target host");
+    expect((err as Error).message).toBe(
+      "spec.bundle.source: /nonexistent/b.gtbundle does not exist on the target host",
+    );
   });
 
   it("0.0.0.0 and :: admin binds are rejected before anything is written", () => {
     const root = tmp("gt-stage-");
     for (const bind of ["0.0.0.0:8433", "[::]:8433"]) {
       const text = `apiVersion: greentic.ai/v1alpha1\nkind: Deployment\nmetadata: {name: acme}\nspec:\n  bundle: {source: /srv/a.gtbundle}\n  runtime: {binary: /opt/rt.js, admin: {bind: "${bind}"}}\n`;
-      expect(() => assertDeploymentSpec(text, { source: "spec.yaml" })).toThrow(/spec\.runtime\.admin\.bind: .* would expose the admin API on every interface/);
+      expect(() => assertDeploymentSpec(text, { source: "spec.yaml" })).toThrow(
+        /spec\.runtime\.admin\.bind: .* would expose the admin API on every interface/,
+      );
     }
     expect(readdirSync(root)).toEqual([]);
   });
@@ -224,15 +309,23 @@ describe("init-spec and cloud-init", () => {
     const text = renderCloudInit(spec, { artifacts, packages: { "squashfs-tools": "1:4.5.1-1" } });
     expect(text.startsWith("#cloud-config\n")).toBe(true);
     expect(text).toContain("  - - squashfs-tools\n    - 1:4.5.1-1\n");
-    expect(text).toContain(`  - - /usr/local/sbin/greentic-fetch\n    - https://example.com/shop.gtbundle\n    - ${"a".repeat(64)}\n    - /opt/greentic/bundles/shop.gtbundle\n`);
+    expect(text).toContain(
+      `  - - /usr/local/sbin/greentic-fetch\n    - https://example.com/shop.gtbundle\n    - ${"a".repeat(64)}\n    - /opt/greentic/bundles/shop.gtbundle\n`,
+    );
     expect(text).toContain("sha256sum --check --status");
-    expect(text).toContain("  - - /usr/local/bin/op\n    - single-vm\n    - apply\n    - --spec\n    - /etc/greentic/shop/deployment.yaml\n");
-    expect(text).toMatch(/--cert '\/etc\/greentic\/shop\/deployer\/client\.crt' .* 'https:\/\/127\.0\.0\.1:8433\/ready'/);
+    expect(text).toContain(
+      "  - - /usr/local/bin/op\n    - single-vm\n    - apply\n    - --spec\n    - /etc/greentic/shop/deployment.yaml\n",
+    );
+    expect(text).toMatch(
+      /--cert '\/etc\/greentic\/shop\/deployer\/client\.crt' .* 'https:\/\/127\.0\.0\.1:8433\/ready'/,
+    );
     expect(text).toContain("kernel.kptr_restrict = 2");
   });
 
   it("cloud-init refuses bad digests and missing runtime artifacts", () => {
-    expect(() => renderCloudInit(spec, { artifacts: { ...artifacts, bundle: { ...artifacts.bundle, sha256: "xyz" } } })).toThrow(/artifacts\.bundle\.sha256 must be 64 lowercase hex/);
+    expect(() =>
+      renderCloudInit(spec, { artifacts: { ...artifacts, bundle: { ...artifacts.bundle, sha256: "xyz" } } }),
+    ).toThrow(/artifacts\.bundle\.sha256 must be 64 lowercase hex/);
     const { runtime: _runtime, ...noRuntime } = artifacts;
     expect(() => renderCloudInit(spec, { artifacts: noRuntime })).toThrow(/native mode needs the runtime artifact/);
   });
@@ -248,7 +341,10 @@ describe("init-spec and cloud-init", () => {
   });
 
   it("staging leaves nothing outside its root", () => {
-    expect(existsSync("/etc/greentic/acme/runtime.env") && readFileSync("/etc/greentic/acme/runtime.env", "utf8").includes("9443")).toBe(false);
+    expect(
+      existsSync("/etc/greentic/acme/runtime.env") &&
+        readFileSync("/etc/greentic/acme/runtime.env", "utf8").includes("9443"),
+    ).toBe(false);
   });
 });
 
@@ -256,10 +352,12 @@ describe("fixtures/specs", () => {
   const dir = join(import.meta.dirname, "../../../fixtures/specs");
   it("valid fixtures parse; invalid ones fail on the field they are about", () => {
     const results = Object.fromEntries(
-      readdirSync(dir).sort().map((f) => {
-        const r = parseDeploymentSpec(readFileSync(join(dir, f), "utf8"), { source: f });
-        return [f, r.ok ? "ok" : r.issues.map((i) => `${i.path} ${i.code}`).join(", ")];
-      }),
+      readdirSync(dir)
+        .sort()
+        .map((f) => {
+          const r = parseDeploymentSpec(readFileSync(join(dir, f), "utf8"), { source: f });
+          return [f, r.ok ? "ok" : r.issues.map((i) => `${i.path} ${i.code}`).join(", ")];
+        }),
     );
     expect(results).toEqual({
       "container.yaml": "ok",

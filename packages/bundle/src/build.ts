@@ -45,34 +45,60 @@ export interface BuildBundleResult {
 }
 
 // Pinned so the image bytes do not depend on squashfs-tools defaults or the machine's CPUs.
-const MKSQUASHFS_FLAGS = ["-noappend", "-no-xattrs", "-all-root", "-comp", "gzip", "-b", "131072", "-processors", "1", "-no-progress", "-quiet"];
+const MKSQUASHFS_FLAGS = [
+  "-noappend",
+  "-no-xattrs",
+  "-all-root",
+  "-comp",
+  "gzip",
+  "-b",
+  "131072",
+  "-processors",
+  "1",
+  "-no-progress",
+  "-quiet",
+];
 
 function resolveCreatedAt(createdAt: string | undefined): { iso: string; seconds: number } {
   let ms: number;
   if (createdAt !== undefined) {
-    ms = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$/.test(createdAt) ? Date.parse(createdAt) : Number.NaN;
+    ms = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$/.test(createdAt)
+      ? Date.parse(createdAt)
+      : Number.NaN;
     if (Number.isNaN(ms)) {
-      throw new GreenticError("invalid-argument", `createdAt ${JSON.stringify(createdAt)} is not an RFC 3339 timestamp.`, {
-        path: "createdAt",
-        hint: 'Use a timestamp such as "2026-05-20T12:00:00Z".',
-      });
+      throw new GreenticError(
+        "invalid-argument",
+        `createdAt ${JSON.stringify(createdAt)} is not an RFC 3339 timestamp.`,
+        {
+          path: "createdAt",
+          hint: 'Use a timestamp such as "2026-05-20T12:00:00Z".',
+        },
+      );
     }
   } else {
     const env = process.env.SOURCE_DATE_EPOCH;
     if (env !== undefined && env !== "" && !/^\d+$/.test(env)) {
-      throw new GreenticError("invalid-argument", `SOURCE_DATE_EPOCH=${JSON.stringify(env)} is not a whole number of seconds.`, {
-        path: "SOURCE_DATE_EPOCH",
-        hint: "Set SOURCE_DATE_EPOCH to Unix seconds (e.g. `git log -1 --format=%ct`) or unset it.",
-      });
+      throw new GreenticError(
+        "invalid-argument",
+        `SOURCE_DATE_EPOCH=${JSON.stringify(env)} is not a whole number of seconds.`,
+        {
+          path: "SOURCE_DATE_EPOCH",
+          hint: "Set SOURCE_DATE_EPOCH to Unix seconds (e.g. `git log -1 --format=%ct`) or unset it.",
+        },
+      );
     }
     ms = env ? Number(env) * 1000 : 0;
   }
   const seconds = Math.floor(ms / 1000);
   if (seconds < 0 || seconds > 0xffffffff) {
-    throw new GreenticError("invalid-argument", `createdAt ${createdAt ?? `SOURCE_DATE_EPOCH=${process.env.SOURCE_DATE_EPOCH}`} is outside 1970..2106, which squashfs cannot record.`, {
-      path: "createdAt",
-      hint: "Pick a time between 1970-01-01 and 2106-02-07.",
-    });
+    throw new GreenticError(
+      "invalid-argument",
+      `createdAt ${createdAt ?? `SOURCE_DATE_EPOCH=${process.env.SOURCE_DATE_EPOCH}`} is outside 1970..2106, which squashfs cannot record.`,
+      {
+        path: "createdAt",
+        hint: "Pick a time between 1970-01-01 and 2106-02-07.",
+      },
+    );
   }
   return { iso: new Date(seconds * 1000).toISOString().replace(".000Z", "Z"), seconds };
 }
@@ -91,11 +117,15 @@ async function copyNormalised(src: string, dest: string): Promise<void> {
       await copyFile(join(src, node.path), to);
       await chmod(to, node.mode & 0o111 ? 0o755 : 0o644);
     } else {
-      throw new GreenticError("validation", `${join(src, node.path)} is a ${node.type} node; bundles hold files, directories and symlinks only.`, {
-        path: node.path,
-        hint: "Remove device, FIFO and socket nodes from the bundle source.",
-        details: { code: "special-file" },
-      });
+      throw new GreenticError(
+        "validation",
+        `${join(src, node.path)} is a ${node.type} node; bundles hold files, directories and symlinks only.`,
+        {
+          path: node.path,
+          hint: "Remove device, FIFO and socket nodes from the bundle source.",
+          details: { code: "special-file" },
+        },
+      );
     }
   }
   await chmod(dest, 0o755);
@@ -103,11 +133,15 @@ async function copyNormalised(src: string, dest: string): Promise<void> {
 
 function leakError(what: string, findings: LeakFinding[]): GreenticError {
   const first = findings[0]!;
-  return new GreenticError("validation", `${what}: ${findings.length} leak finding(s); first: ${first.kind} at ${first.path}.`, {
-    path: first.path,
-    hint: "Remove the secrets from the bundle source (dev-store files, populated setup answers, keys, tokens), or pass allowLeaks to build anyway.",
-    details: { code: "leak-detected", findings },
-  });
+  return new GreenticError(
+    "validation",
+    `${what}: ${findings.length} leak finding(s); first: ${first.kind} at ${first.path}.`,
+    {
+      path: first.path,
+      hint: "Remove the secrets from the bundle source (dev-store files, populated setup answers, keys, tokens), or pass allowLeaks to build anyway.",
+      details: { code: "leak-detected", findings },
+    },
+  );
 }
 
 /**
@@ -134,17 +168,25 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuildBun
   const outFile = resolve(options.outFile);
   const st = await lstat(sourceDir).catch(() => undefined);
   if (st === undefined || !st.isDirectory()) {
-    throw new GreenticError(st === undefined ? "not-found" : "invalid-argument", `Bundle source ${sourceDir} ${st === undefined ? "does not exist" : "is not a directory"}.`, {
-      path: sourceDir,
-      hint: "Pass the directory holding the bundle's files as sourceDir.",
-    });
+    throw new GreenticError(
+      st === undefined ? "not-found" : "invalid-argument",
+      `Bundle source ${sourceDir} ${st === undefined ? "does not exist" : "is not a directory"}.`,
+      {
+        path: sourceDir,
+        hint: "Pass the directory holding the bundle's files as sourceDir.",
+      },
+    );
   }
   const reserved = await lstat(join(sourceDir, MANIFEST_FILE)).catch(() => undefined);
   if (reserved !== undefined) {
-    throw new GreenticError("invalid-argument", `Bundle source ${sourceDir} already contains ${MANIFEST_FILE}, a name the build reserves.`, {
-      path: join(sourceDir, MANIFEST_FILE),
-      hint: `Remove ${MANIFEST_FILE} from the source; buildBundle writes it.`,
-    });
+    throw new GreenticError(
+      "invalid-argument",
+      `Bundle source ${sourceDir} already contains ${MANIFEST_FILE}, a name the build reserves.`,
+      {
+        path: join(sourceDir, MANIFEST_FILE),
+        hint: `Remove ${MANIFEST_FILE} from the source; buildBundle writes it.`,
+      },
+    );
   }
 
   await mkdir(dirname(outFile), { recursive: true });
@@ -164,13 +206,18 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuildBun
       content_digest: contentDigest(entries),
       entries,
     };
-    if (entries.some((e) => e.path === "index.html" && e.type === "file")) manifest.entry = { kind: "static", index: "index.html" };
+    if (entries.some((e) => e.path === "index.html" && e.type === "file"))
+      manifest.entry = { kind: "static", index: "index.html" };
     await writeFile(join(tree, MANIFEST_FILE), prettyJson(manifest), { mode: 0o644 });
     await chmod(join(tree, MANIFEST_FILE), 0o644);
 
     const image = join(work, "bundle.gtbundle");
     const time = String(created.seconds);
-    const result = await runTool("mksquashfs", [tree, image, ...MKSQUASHFS_FLAGS, "-mkfs-time", time, "-all-time", time], 1024 * 1024);
+    const result = await runTool(
+      "mksquashfs",
+      [tree, image, ...MKSQUASHFS_FLAGS, "-mkfs-time", time, "-all-time", time],
+      1024 * 1024,
+    );
     if (result.code !== 0) {
       throw new GreenticError("io", `mksquashfs failed for ${sourceDir}: ${result.stderr || `exit ${result.code}`}`, {
         path: sourceDir,
@@ -178,7 +225,8 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuildBun
       });
     }
     const rawFindings = await scanArchiveBytes(image, outFile);
-    if (rawFindings.length > 0 && options.allowLeaks !== true) throw leakError(`Bundle image for ${sourceDir}`, rawFindings);
+    if (rawFindings.length > 0 && options.allowLeaks !== true)
+      throw leakError(`Bundle image for ${sourceDir}`, rawFindings);
     findings.push(...rawFindings);
     await chmod(image, 0o644);
     await rename(image, outFile);

@@ -23,7 +23,12 @@ describe("EntryChecker", () => {
   test("normalises paths and skips the root directory", () => {
     const c = checker();
     expect(c.add({ path: "./", type: "dir", size: 0, mode: 0o755 })).toBeNull();
-    expect(c.add({ path: "./a//b/", type: "dir", size: 0, mode: 0o755 })).toEqual({ path: "a/b", type: "dir", size: 0, mode: 0o755 });
+    expect(c.add({ path: "./a//b/", type: "dir", size: 0, mode: 0o755 })).toEqual({
+      path: "a/b",
+      type: "dir",
+      size: 0,
+      mode: 0o755,
+    });
   });
 
   test("an explicit directory after an implied one is fine; a second explicit one is a duplicate", () => {
@@ -36,7 +41,9 @@ describe("EntryChecker", () => {
   test("a symlink over an implied directory is a duplicate", () => {
     const c = checker();
     c.add({ path: "a/x", type: "file", size: 1, mode: 0o644 });
-    expect(() => c.add({ path: "a", type: "symlink", size: 0, mode: 0o777, linkTarget: "b" })).toThrow(expect.objectContaining({ details: expect.objectContaining({ code: "duplicate-path" }) }));
+    expect(() => c.add({ path: "a", type: "symlink", size: 0, mode: 0o777, linkTarget: "b" })).toThrow(
+      expect.objectContaining({ details: expect.objectContaining({ code: "duplicate-path" }) }),
+    );
   });
 
   test("the ratio is only checked above the floor", () => {

@@ -82,7 +82,12 @@ const HINTS: Record<RejectionCode, string> = {
 };
 
 /** Builds the GreenticError for one rejected entry; `details.code` is the stable code. */
-export function rejection(code: RejectionCode, archive: string, entry: string | undefined, what: string): GreenticError {
+export function rejection(
+  code: RejectionCode,
+  archive: string,
+  entry: string | undefined,
+  what: string,
+): GreenticError {
   const where = entry === undefined ? `Archive ${archive}` : `Archive ${archive}: entry ${JSON.stringify(entry)}`;
   return new GreenticError(code === "unreadable-archive" ? "io" : "validation", `${where} ${what}`, {
     hint: HINTS[code],
@@ -127,7 +132,11 @@ export class EntryChecker {
   add(raw: RawEntry): CheckedEntry | null {
     this.#count += 1;
     if (this.#count > this.#limits.maxEntries) {
-      throw this.#reject("too-many-entries", raw.path, `is entry number ${this.#count}, over the limit of ${this.#limits.maxEntries} entries.`);
+      throw this.#reject(
+        "too-many-entries",
+        raw.path,
+        `is entry number ${this.#count}, over the limit of ${this.#limits.maxEntries} entries.`,
+      );
     }
     const parts = this.#normalise(raw.path, raw.path);
     if (parts.length === 0) {
@@ -136,14 +145,20 @@ export class EntryChecker {
     }
     const path = parts.join("/");
     if (raw.type !== "file" && raw.type !== "dir" && raw.type !== "symlink" && raw.type !== "hardlink") {
-      throw this.#reject("special-file", raw.path, `is a ${raw.type} node; only files, directories and links are allowed.`);
+      throw this.#reject(
+        "special-file",
+        raw.path,
+        `is a ${raw.type} node; only files, directories and links are allowed.`,
+      );
     }
     for (let i = 1; i < parts.length; i++) {
       const prefix = parts.slice(0, i).join("/");
       const kind = this.#kinds.get(prefix);
       if (kind === undefined) this.#kinds.set(prefix, "implicit-dir");
-      else if (kind === "symlink") throw this.#reject("symlink-traversal", raw.path, `lies underneath the symlink ${JSON.stringify(prefix)}.`);
-      else if (kind === "file" || kind === "hardlink") throw this.#reject("path-conflict", raw.path, `lies underneath the file ${JSON.stringify(prefix)}.`);
+      else if (kind === "symlink")
+        throw this.#reject("symlink-traversal", raw.path, `lies underneath the symlink ${JSON.stringify(prefix)}.`);
+      else if (kind === "file" || kind === "hardlink")
+        throw this.#reject("path-conflict", raw.path, `lies underneath the file ${JSON.stringify(prefix)}.`);
     }
     const existing = this.#kinds.get(path);
     if (existing !== undefined && !(existing === "implicit-dir" && raw.type === "dir")) {
@@ -169,7 +184,11 @@ export class EntryChecker {
   addBytes(bytes: number, entryPath: string | undefined): void {
     this.#totalBytes += bytes;
     if (this.#totalBytes > this.#limits.maxTotalBytes) {
-      throw this.#reject("too-large", entryPath, `brings the content to ${this.#totalBytes} bytes, over the limit of ${this.#limits.maxTotalBytes} bytes.`);
+      throw this.#reject(
+        "too-large",
+        entryPath,
+        `brings the content to ${this.#totalBytes} bytes, over the limit of ${this.#limits.maxTotalBytes} bytes.`,
+      );
     }
     this.checkRatio(this.#totalBytes, entryPath);
   }
@@ -189,11 +208,14 @@ export class EntryChecker {
 
   #normalise(raw: string, entry: string): string[] {
     if (raw.length === 0) throw this.#reject("invalid-name", entry, "has an empty name.");
-    if (CONTROL.test(raw)) throw this.#reject("invalid-name", entry, "contains a control character (such as a newline) in its name.");
+    if (CONTROL.test(raw))
+      throw this.#reject("invalid-name", entry, "contains a control character (such as a newline) in its name.");
     if (raw.includes("\\")) throw this.#reject("invalid-name", entry, "contains a backslash in its name.");
-    if (raw.startsWith("/") || /^[A-Za-z]:/.test(raw)) throw this.#reject("absolute-path", entry, "is an absolute path.");
+    if (raw.startsWith("/") || /^[A-Za-z]:/.test(raw))
+      throw this.#reject("absolute-path", entry, "is an absolute path.");
     const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
-    if (parts.includes("..")) throw this.#reject("parent-traversal", entry, "contains a '..' component that climbs out of the bundle.");
+    if (parts.includes(".."))
+      throw this.#reject("parent-traversal", entry, "contains a '..' component that climbs out of the bundle.");
     if (Buffer.byteLength(parts.join("/")) > this.#limits.maxPathBytes) {
       throw this.#reject("path-too-long", entry, `is longer than ${this.#limits.maxPathBytes} bytes.`);
     }
@@ -203,25 +225,48 @@ export class EntryChecker {
   #checkSymlink(raw: RawEntry, parts: string[]): string {
     const target = raw.linkTarget ?? "";
     if (target.length === 0) throw this.#reject("symlink-escape", raw.path, "is a symlink with an empty target.");
-    if (CONTROL.test(target)) throw this.#reject("invalid-name", raw.path, "is a symlink whose target contains a control character.");
+    if (CONTROL.test(target))
+      throw this.#reject("invalid-name", raw.path, "is a symlink whose target contains a control character.");
     if (Buffer.byteLength(target) > this.#limits.maxPathBytes) {
-      throw this.#reject("path-too-long", raw.path, `is a symlink whose target is longer than ${this.#limits.maxPathBytes} bytes.`);
+      throw this.#reject(
+        "path-too-long",
+        raw.path,
+        `is a symlink whose target is longer than ${this.#limits.maxPathBytes} bytes.`,
+      );
     }
-    if (target.startsWith("/")) throw this.#reject("symlink-escape", raw.path, `is a symlink to the absolute path ${JSON.stringify(target)}.`);
+    if (target.startsWith("/"))
+      throw this.#reject("symlink-escape", raw.path, `is a symlink to the absolute path ${JSON.stringify(target)}.`);
     const escape = symlinkEscape(parts.length - 1, target);
-    if (escape !== undefined) throw this.#reject("symlink-escape", raw.path, `is a symlink to ${JSON.stringify(target)}, which ${escape}.`);
+    if (escape !== undefined)
+      throw this.#reject("symlink-escape", raw.path, `is a symlink to ${JSON.stringify(target)}, which ${escape}.`);
     return target;
   }
 
   #checkHardlink(raw: RawEntry): string {
     const target = raw.linkTarget ?? "";
-    if (target.length === 0 || target.startsWith("/") || /^[A-Za-z]:/.test(target) || target.split("/").includes("..")) {
-      throw this.#reject("hardlink-escape", raw.path, `is a hardlink to ${JSON.stringify(target)}, outside the bundle.`);
+    if (
+      target.length === 0 ||
+      target.startsWith("/") ||
+      /^[A-Za-z]:/.test(target) ||
+      target.split("/").includes("..")
+    ) {
+      throw this.#reject(
+        "hardlink-escape",
+        raw.path,
+        `is a hardlink to ${JSON.stringify(target)}, outside the bundle.`,
+      );
     }
-    const normalised = target.split("/").filter((p) => p !== "" && p !== ".").join("/");
+    const normalised = target
+      .split("/")
+      .filter((p) => p !== "" && p !== ".")
+      .join("/");
     const kind = this.#kinds.get(normalised);
     if (kind !== "file" && kind !== "hardlink") {
-      throw this.#reject("hardlink-dangling", raw.path, `is a hardlink to ${JSON.stringify(target)}, which is not a file stored earlier in the archive.`);
+      throw this.#reject(
+        "hardlink-dangling",
+        raw.path,
+        `is a hardlink to ${JSON.stringify(target)}, which is not a file stored earlier in the archive.`,
+      );
     }
     return normalised;
   }

@@ -37,11 +37,15 @@ export async function archiveSize(file: string): Promise<number> {
     st = await lstat(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new GreenticError(code === "ENOENT" ? "not-found" : "io", `Cannot read archive ${file}: ${(error as Error).message}`, {
-      path: file,
-      hint: code === "ENOENT" ? "Check the path of the bundle or archive." : "Check the file's permissions.",
-      cause: error,
-    });
+    throw new GreenticError(
+      code === "ENOENT" ? "not-found" : "io",
+      `Cannot read archive ${file}: ${(error as Error).message}`,
+      {
+        path: file,
+        hint: code === "ENOENT" ? "Check the path of the bundle or archive." : "Check the file's permissions.",
+        cause: error,
+      },
+    );
   }
   if (!st.isFile()) {
     throw new GreenticError("invalid-argument", `Archive ${file} is not a regular file.`, {
@@ -63,7 +67,8 @@ export async function detectFormat(file: string): Promise<ArchiveFormat> {
   }
   if (head.subarray(0, 4).toString("latin1") === "hsqs") return "squashfs";
   if (head[0] === 0x1f && head[1] === 0x8b) return "tar.gz";
-  if (head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5) && (head[3] === 4 || head[3] === 6)) return "zip";
+  if (head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5) && (head[3] === 4 || head[3] === 6))
+    return "zip";
   if (head.subarray(257, 262).toString("latin1") === "ustar") return "tar";
   throw new GreenticError("invalid-argument", `Archive ${file} is not a squashfs image, tar, tar.gz or zip file.`, {
     path: file,
@@ -78,12 +83,20 @@ export async function detectFormat(file: string): Promise<ArchiveFormat> {
  * `unsquashfs` write, into a private staging directory next to `destDir`, whose result is
  * walked again before it is renamed into place.
  */
-export async function extractBundle(file: string, destDir: string, limits?: Partial<BundleLimits>): Promise<ExtractResult> {
+export async function extractBundle(
+  file: string,
+  destDir: string,
+  limits?: Partial<BundleLimits>,
+): Promise<ExtractResult> {
   return extractArchive(file, destDir, { limits, format: "squashfs" });
 }
 
 /** Like {@link extractBundle} for any supported format (detected from the file's bytes). */
-export async function extractArchive(file: string, destDir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
+export async function extractArchive(
+  file: string,
+  destDir: string,
+  options: ExtractOptions = {},
+): Promise<ExtractResult> {
   const resolved = resolveLimits(options.limits);
   const size = await archiveSize(file);
   const format = options.format ?? (await detectFormat(file));
@@ -105,7 +118,12 @@ export async function extractArchive(file: string, destDir: string, options: Ext
     if (format === "squashfs") {
       const result = await runTool("unsquashfs", ["-d", root, "-n", "-no-xattrs", "-st", file], 1024 * 1024);
       if (result.code !== 0) {
-        throw rejection("unreadable-archive", file, undefined, `could not be extracted (unsquashfs: ${result.stderr || `exit ${result.code}`}).`);
+        throw rejection(
+          "unreadable-archive",
+          file,
+          undefined,
+          `could not be extracted (unsquashfs: ${result.stderr || `exit ${result.code}`}).`,
+        );
       }
     } else {
       // The write pass checks every entry again with a fresh checker, so an archive that
@@ -157,21 +175,33 @@ async function verifyExtractedTree(
   for (const node of nodes) if (node.type === "file") linkCounts.set(node.ino, (linkCounts.get(node.ino) ?? 0) + 1);
   for (const node of nodes) {
     const want = expected.get(node.path);
-    if (want === undefined) throw rejection("listing-mismatch", file, node.path, "was written but is not in the archive's listing.");
+    if (want === undefined)
+      throw rejection("listing-mismatch", file, node.path, "was written but is not in the archive's listing.");
     expected.delete(node.path);
     const wantType = want.type === "hardlink" ? "file" : want.type;
     if (node.type !== wantType) {
       if (node.type !== "file" && node.type !== "dir" && node.type !== "symlink") {
         throw rejection("special-file", file, node.path, `was extracted as a ${node.type} node.`);
       }
-      throw rejection("listing-mismatch", file, node.path, `was listed as a ${want.type} but extracted as a ${node.type}.`);
+      throw rejection(
+        "listing-mismatch",
+        file,
+        node.path,
+        `was listed as a ${want.type} but extracted as a ${node.type}.`,
+      );
     }
     if (node.type === "symlink") {
       const escape = symlinkEscape(node.path.split("/").length - 1, node.target ?? "");
-      if (escape !== undefined) throw rejection("symlink-escape", file, node.path, `was extracted as a symlink that ${escape}.`);
+      if (escape !== undefined)
+        throw rejection("symlink-escape", file, node.path, `was extracted as a symlink that ${escape}.`);
     } else if (node.type === "file") {
       if (want.type === "file" && node.size !== want.size) {
-        throw rejection("size-mismatch", file, node.path, `was listed with ${want.size} bytes but extracted with ${node.size}.`);
+        throw rejection(
+          "size-mismatch",
+          file,
+          node.path,
+          `was listed with ${want.size} bytes but extracted with ${node.size}.`,
+        );
       }
       if (node.nlink !== linkCounts.get(node.ino)) {
         throw rejection("hardlink-escape", file, node.path, "is hardlinked to a file outside the extracted tree.");
@@ -180,7 +210,8 @@ async function verifyExtractedTree(
     }
   }
   const missing = [...expected.keys()];
-  if (missing.length > 0) throw rejection("listing-mismatch", file, missing[0], "is in the archive's listing but was not extracted.");
+  if (missing.length > 0)
+    throw rejection("listing-mismatch", file, missing[0], "is in the archive's listing but was not extracted.");
   const uid = process.getuid?.();
   const gid = process.getgid?.();
   for (const node of nodes) {

@@ -8,7 +8,14 @@ export {
   type RawEntryType,
   type RejectionCode,
 } from "./entries.js";
-export { detectFormat, extractArchive, extractBundle, type ArchiveFormat, type ExtractOptions, type ExtractResult } from "./extract.js";
+export {
+  detectFormat,
+  extractArchive,
+  extractBundle,
+  type ArchiveFormat,
+  type ExtractOptions,
+  type ExtractResult,
+} from "./extract.js";
 export { inspectBundle, type BundleInspection } from "./inspect.js";
 export { DEFAULT_BUNDLE_LIMITS, resolveLimits, type BundleLimits } from "./limits.js";
 export {
@@ -21,6 +28,14 @@ export {
   type BundleEntryPoint,
   type BundleManifest,
 } from "./manifest.js";
-export { isDevStorePath, scanArchiveBytes, scanBundle, scanDirectory, type LeakFinding, type LeakKind, type LeakReport } from "./scan.js";
+export {
+  isDevStorePath,
+  scanArchiveBytes,
+  scanBundle,
+  scanDirectory,
+  type LeakFinding,
+  type LeakKind,
+  type LeakReport,
+} from "./scan.js";
 export { stageBundle, type StageBundleOptions, type StagedBundle } from "./stage.js";
 export { verifyBundle, type VerifyBundleOptions, type VerifyBundleResult, type VerifyProblem } from "./verify.js";

@@ -42,11 +42,15 @@ export async function inspectBundle(file: string, limits?: Partial<BundleLimits>
     });
   }
   if (manifestEntry.size > MAX_MANIFEST_BYTES) {
-    throw new GreenticError("validation", `Bundle ${file}: ${MANIFEST_FILE} is ${manifestEntry.size} bytes, over ${MAX_MANIFEST_BYTES}.`, {
-      path: MANIFEST_FILE,
-      hint: "The manifest is suspiciously large; rebuild the bundle.",
-      details: { code: "manifest-invalid" },
-    });
+    throw new GreenticError(
+      "validation",
+      `Bundle ${file}: ${MANIFEST_FILE} is ${manifestEntry.size} bytes, over ${MAX_MANIFEST_BYTES}.`,
+      {
+        path: MANIFEST_FILE,
+        hint: "The manifest is suspiciously large; rebuild the bundle.",
+        details: { code: "manifest-invalid" },
+      },
+    );
   }
   const manifest = parseManifest(await catSquashfs(file, MANIFEST_FILE, MAX_MANIFEST_BYTES), `Bundle ${file}`);
   return { file, imageDigest, imageSize: size, manifest, entries, totalBytes: checker.totalBytes };

@@ -42,10 +42,14 @@ export function resolveLimits(overrides: Partial<BundleLimits> = {}): BundleLimi
       });
     }
     if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-      throw new GreenticError("invalid-argument", `Bundle limit limits.${key} must be a positive number, got ${String(value)}.`, {
-        path: `limits.${key}`,
-        hint: "Pass a positive finite number or leave the limit out to use its default.",
-      });
+      throw new GreenticError(
+        "invalid-argument",
+        `Bundle limit limits.${key} must be a positive number, got ${String(value)}.`,
+        {
+          path: `limits.${key}`,
+          hint: "Pass a positive finite number or leave the limit out to use its default.",
+        },
+      );
     }
     (limits as Record<string, number>)[key] = value;
   }

@@ -75,26 +75,40 @@ export async function describeTree(dir: string): Promise<BundleEntry[]> {
     if (node.path === MANIFEST_FILE) continue;
     const mode = formatMode(node.mode);
     if (node.type === "file") {
-      entries.push({ path: node.path, type: "file", size: node.size, mode, sha256: await hashFile(join(dir, node.path)) });
+      entries.push({
+        path: node.path,
+        type: "file",
+        size: node.size,
+        mode,
+        sha256: await hashFile(join(dir, node.path)),
+      });
     } else if (node.type === "dir") {
       entries.push({ path: node.path, type: "dir", size: 0, mode });
     } else if (node.type === "symlink") {
       const target = node.target ?? "";
       const escape = symlinkEscape(node.path.split("/").length - 1, target);
       if (escape !== undefined) {
-        throw new GreenticError("validation", `${join(dir, node.path)} is a symlink to ${JSON.stringify(target)}, which ${escape}.`, {
-          path: node.path,
-          hint: "Make the symlink relative and keep its target inside the bundle ('..' only at the start).",
-          details: { code: "symlink-escape" },
-        });
+        throw new GreenticError(
+          "validation",
+          `${join(dir, node.path)} is a symlink to ${JSON.stringify(target)}, which ${escape}.`,
+          {
+            path: node.path,
+            hint: "Make the symlink relative and keep its target inside the bundle ('..' only at the start).",
+            details: { code: "symlink-escape" },
+          },
+        );
       }
       entries.push({ path: node.path, type: "symlink", size: Buffer.byteLength(target), mode, target });
     } else {
-      throw new GreenticError("validation", `${join(dir, node.path)} is a ${node.type} node; bundles hold files, directories and symlinks only.`, {
-        path: node.path,
-        hint: "Remove device, FIFO and socket nodes from the bundle source.",
-        details: { code: "special-file" },
-      });
+      throw new GreenticError(
+        "validation",
+        `${join(dir, node.path)} is a ${node.type} node; bundles hold files, directories and symlinks only.`,
+        {
+          path: node.path,
+          hint: "Remove device, FIFO and socket nodes from the bundle source.",
+          details: { code: "special-file" },
+        },
+      );
     }
   }
   return entries;
@@ -124,10 +138,18 @@ export function validateManifest(value: unknown): ValidationIssue[] {
   }
   const m = value as Record<string, unknown>;
   const known = new Set(["schema", "bundle_id", "version", "created_at", "content_digest", "entries", "entry"]);
-  for (const key of Object.keys(m)) if (!known.has(key)) add(key, "unknown-field", `unknown field ${JSON.stringify(key)}`);
-  if (m.schema !== BUNDLE_MANIFEST_SCHEMA) add("schema", "schema-mismatch", `expected ${JSON.stringify(BUNDLE_MANIFEST_SCHEMA)}, got ${JSON.stringify(m.schema)}`);
-  if (typeof m.bundle_id !== "string" || !BUNDLE_ID.test(m.bundle_id)) add("bundle_id", "invalid-bundle-id", `invalid bundle id ${JSON.stringify(m.bundle_id)}`);
-  if (typeof m.version !== "string" || !SEMVER.test(m.version)) add("version", "invalid-semver", `not a semantic version: ${JSON.stringify(m.version)}`);
+  for (const key of Object.keys(m))
+    if (!known.has(key)) add(key, "unknown-field", `unknown field ${JSON.stringify(key)}`);
+  if (m.schema !== BUNDLE_MANIFEST_SCHEMA)
+    add(
+      "schema",
+      "schema-mismatch",
+      `expected ${JSON.stringify(BUNDLE_MANIFEST_SCHEMA)}, got ${JSON.stringify(m.schema)}`,
+    );
+  if (typeof m.bundle_id !== "string" || !BUNDLE_ID.test(m.bundle_id))
+    add("bundle_id", "invalid-bundle-id", `invalid bundle id ${JSON.stringify(m.bundle_id)}`);
+  if (typeof m.version !== "string" || !SEMVER.test(m.version))
+    add("version", "invalid-semver", `not a semantic version: ${JSON.stringify(m.version)}`);
   if (typeof m.created_at !== "string" || !RFC3339.test(m.created_at) || Number.isNaN(Date.parse(m.created_at))) {
     add("created_at", "invalid-timestamp", `not an RFC 3339 timestamp: ${JSON.stringify(m.created_at)}`);
   }
@@ -141,12 +163,18 @@ export function validateManifest(value: unknown): ValidationIssue[] {
       const at = `entries.${i}`;
       if (typeof raw !== "object" || raw === null) return add(at, "invalid-type", "an entry must be an object");
       const e = raw as Record<string, unknown>;
-      if (typeof e.path !== "string" || e.path === "") add(`${at}.path`, "invalid-path", "path must be a non-empty string");
-      if (e.type !== "file" && e.type !== "dir" && e.type !== "symlink") add(`${at}.type`, "invalid-type", `unknown entry type ${JSON.stringify(e.type)}`);
-      if (typeof e.size !== "number" || !Number.isSafeInteger(e.size) || e.size < 0) add(`${at}.size`, "invalid-size", "size must be a non-negative integer");
-      if (typeof e.mode !== "string" || !MODE.test(e.mode)) add(`${at}.mode`, "invalid-mode", `mode must be 4 octal digits, got ${JSON.stringify(e.mode)}`);
-      if (e.type === "file" && (typeof e.sha256 !== "string" || !HEX64.test(e.sha256))) add(`${at}.sha256`, "invalid-digest", "a file entry needs a 64-hex sha256");
-      if (e.type === "symlink" && typeof e.target !== "string") add(`${at}.target`, "invalid-target", "a symlink entry needs a target");
+      if (typeof e.path !== "string" || e.path === "")
+        add(`${at}.path`, "invalid-path", "path must be a non-empty string");
+      if (e.type !== "file" && e.type !== "dir" && e.type !== "symlink")
+        add(`${at}.type`, "invalid-type", `unknown entry type ${JSON.stringify(e.type)}`);
+      if (typeof e.size !== "number" || !Number.isSafeInteger(e.size) || e.size < 0)
+        add(`${at}.size`, "invalid-size", "size must be a non-negative integer");
+      if (typeof e.mode !== "string" || !MODE.test(e.mode))
+        add(`${at}.mode`, "invalid-mode", `mode must be 4 octal digits, got ${JSON.stringify(e.mode)}`);
+      if (e.type === "file" && (typeof e.sha256 !== "string" || !HEX64.test(e.sha256)))
+        add(`${at}.sha256`, "invalid-digest", "a file entry needs a 64-hex sha256");
+      if (e.type === "symlink" && typeof e.target !== "string")
+        add(`${at}.target`, "invalid-target", "a symlink entry needs a target");
     });
   }
   if (m.entry !== undefined) {
@@ -164,21 +192,29 @@ export function parseManifest(bytes: Buffer | string, source: string): BundleMan
   try {
     value = JSON.parse(bytes.toString());
   } catch (error) {
-    throw new GreenticError("validation", `${source}: ${MANIFEST_FILE} is not valid JSON (${(error as Error).message}).`, {
-      path: MANIFEST_FILE,
-      hint: "Rebuild the bundle with buildBundle / `op bundles build`.",
-      details: { code: "manifest-invalid" },
-    });
+    throw new GreenticError(
+      "validation",
+      `${source}: ${MANIFEST_FILE} is not valid JSON (${(error as Error).message}).`,
+      {
+        path: MANIFEST_FILE,
+        hint: "Rebuild the bundle with buildBundle / `op bundles build`.",
+        details: { code: "manifest-invalid" },
+      },
+    );
   }
   const issues = validateManifest(value);
   if (issues.length > 0) {
     const first = issues[0]!;
-    throw new GreenticError("validation", `${source}: ${MANIFEST_FILE} field ${first.path || "<root>"}: ${first.message}.`, {
-      path: `${MANIFEST_FILE}${first.path ? `#${first.path}` : ""}`,
-      issues,
-      hint: "Rebuild the bundle with buildBundle / `op bundles build`.",
-      details: { code: "manifest-invalid" },
-    });
+    throw new GreenticError(
+      "validation",
+      `${source}: ${MANIFEST_FILE} field ${first.path || "<root>"}: ${first.message}.`,
+      {
+        path: `${MANIFEST_FILE}${first.path ? `#${first.path}` : ""}`,
+        issues,
+        hint: "Rebuild the bundle with buildBundle / `op bundles build`.",
+        details: { code: "manifest-invalid" },
+      },
+    );
   }
   return value as BundleManifest;
 }

@@ -58,14 +58,39 @@ interface SecretRule {
 }
 
 const RULES: readonly SecretRule[] = [
-  { kind: "private_key", rule: "pem-private-key", label: "a PEM private key block", pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/g },
-  { kind: "token", rule: "aws-access-key-id", label: "an AWS access key id", pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g },
-  { kind: "token", rule: "github-token", label: "a GitHub token", pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b/g },
-  { kind: "token", rule: "github-fine-grained-token", label: "a GitHub fine-grained token", pattern: /\bgithub_pat_[A-Za-z0-9_]{22,255}/g },
+  {
+    kind: "private_key",
+    rule: "pem-private-key",
+    label: "a PEM private key block",
+    pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/g,
+  },
+  {
+    kind: "token",
+    rule: "aws-access-key-id",
+    label: "an AWS access key id",
+    pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
+  },
+  {
+    kind: "token",
+    rule: "github-token",
+    label: "a GitHub token",
+    pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b/g,
+  },
+  {
+    kind: "token",
+    rule: "github-fine-grained-token",
+    label: "a GitHub fine-grained token",
+    pattern: /\bgithub_pat_[A-Za-z0-9_]{22,255}/g,
+  },
   { kind: "token", rule: "slack-token", label: "a Slack token", pattern: /\bxox[baprs]-[A-Za-z0-9-]{10,}/g },
   { kind: "token", rule: "stripe-secret-key", label: "a Stripe secret key", pattern: /\b[sr]k_live_[0-9a-zA-Z]{24,}/g },
   { kind: "token", rule: "google-api-key", label: "a Google API key", pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g },
-  { kind: "token", rule: "jwt", label: "a JSON Web Token", pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/g },
+  {
+    kind: "token",
+    rule: "jwt",
+    label: "a JSON Web Token",
+    pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/g,
+  },
 ];
 
 const CHUNK = 1024 * 1024;
@@ -124,15 +149,26 @@ async function scanSetupAnswers(file: string, path: string, findings: LeakFindin
   if (typeof doc !== "object" || doc === null) return;
   const record = doc as Record<string, unknown>;
   if (nonEmpty(record.secret_values)) {
-    const keys = typeof record.secret_values === "object" && record.secret_values !== null ? Object.keys(record.secret_values).length : 1;
-    findings.push({ kind: "secret_values_populated", path, message: `${path} has ${keys} populated secret_values entr${keys === 1 ? "y" : "ies"} (values redacted).` });
+    const keys =
+      typeof record.secret_values === "object" && record.secret_values !== null
+        ? Object.keys(record.secret_values).length
+        : 1;
+    findings.push({
+      kind: "secret_values_populated",
+      path,
+      message: `${path} has ${keys} populated secret_values entr${keys === 1 ? "y" : "ies"} (values redacted).`,
+    });
   }
   const answers = record.normalized_answers;
   const form = record.form as { questions?: unknown } | undefined;
   if (typeof answers === "object" && answers !== null && Array.isArray(form?.questions)) {
     for (const q of form.questions as Array<Record<string, unknown>>) {
       if (q?.secret === true && typeof q.id === "string" && nonEmpty((answers as Record<string, unknown>)[q.id])) {
-        findings.push({ kind: "normalized_answers_leak", path, message: `${path} keeps the answer to secret question ${JSON.stringify(q.id)} in normalized_answers (value redacted).` });
+        findings.push({
+          kind: "normalized_answers_leak",
+          path,
+          message: `${path} keeps the answer to secret question ${JSON.stringify(q.id)} in normalized_answers (value redacted).`,
+        });
       }
     }
   }
@@ -147,10 +183,18 @@ export async function scanDirectory(dir: string): Promise<LeakReport> {
   const findings: LeakFinding[] = [];
   for (const node of await walkTree(dir)) {
     if (isDevStorePath(node.path)) {
-      findings.push({ kind: "dev_store_path", path: node.path, message: `${node.path} is a dev secret-store path and must not be shipped.` });
+      findings.push({
+        kind: "dev_store_path",
+        path: node.path,
+        message: `${node.path} is a dev secret-store path and must not be shipped.`,
+      });
     }
     if (node.type === "symlink" && node.target !== undefined && isDevStorePath(node.target)) {
-      findings.push({ kind: "dev_store_path", path: node.path, message: `${node.path} is a symlink into the dev secret store.` });
+      findings.push({
+        kind: "dev_store_path",
+        path: node.path,
+        message: `${node.path} is a symlink into the dev secret store.`,
+      });
     }
     if (node.type !== "file") continue;
     const abs = join(dir, node.path);
@@ -173,7 +217,11 @@ export async function scanArchiveBytes(file: string, label = file): Promise<Leak
     for (const marker of DEV_PATH_MARKERS) {
       if (!found.has(marker) && text.includes(marker)) {
         found.add(marker);
-        findings.push({ kind: "archive_bytes_contains_dev_path", path: label, message: `The archive bytes of ${label} contain the dev-store marker ${JSON.stringify(marker)}.` });
+        findings.push({
+          kind: "archive_bytes_contains_dev_path",
+          path: label,
+          message: `The archive bytes of ${label} contain the dev-store marker ${JSON.stringify(marker)}.`,
+        });
       }
     }
     carry = text.slice(-64);

@@ -36,7 +36,11 @@ export interface StagedBundle {
  * (refusing unless `allowLeaks`), and leaves the content read-only. On failure nothing it
  * created is left behind.
  */
-export async function stageBundle(inputPath: string, revisionDir: string, options: StageBundleOptions = {}): Promise<StagedBundle> {
+export async function stageBundle(
+  inputPath: string,
+  revisionDir: string,
+  options: StageBundleOptions = {},
+): Promise<StagedBundle> {
   await archiveSize(inputPath);
   const dir = resolve(revisionDir);
   const imagePath = join(dir, "bundle.gtbundle");
@@ -56,11 +60,15 @@ export async function stageBundle(inputPath: string, revisionDir: string, option
     await chmod(imagePath, 0o444);
     const digest = await sha256File(imagePath);
     if (options.expectedDigest !== undefined && options.expectedDigest !== digest) {
-      throw new GreenticError("integrity", `Bundle ${inputPath} has digest ${digest}, expected ${options.expectedDigest}.`, {
-        path: inputPath,
-        hint: "The bundle changed since its digest was recorded; fetch the right bundle or record the new digest.",
-        details: { code: "digest-mismatch", digest, expected: options.expectedDigest },
-      });
+      throw new GreenticError(
+        "integrity",
+        `Bundle ${inputPath} has digest ${digest}, expected ${options.expectedDigest}.`,
+        {
+          path: inputPath,
+          hint: "The bundle changed since its digest was recorded; fetch the right bundle or record the new digest.",
+          details: { code: "digest-mismatch", digest, expected: options.expectedDigest },
+        },
+      );
     }
     await extractBundle(imagePath, bundleDir, options.limits);
     extracted = true;
@@ -74,19 +82,30 @@ export async function stageBundle(inputPath: string, revisionDir: string, option
     const manifest = parseManifest(manifestBytes, `Bundle ${inputPath}`);
     const actual = contentDigest(await describeTree(bundleDir));
     if (actual !== manifest.content_digest) {
-      throw new GreenticError("integrity", `Bundle ${inputPath}: content digest is ${actual}, the manifest records ${manifest.content_digest}.`, {
-        path: MANIFEST_FILE,
-        hint: "The bundle's content does not match its manifest; rebuild it.",
-        details: { code: "content-digest-mismatch", actual, expected: manifest.content_digest },
-      });
+      throw new GreenticError(
+        "integrity",
+        `Bundle ${inputPath}: content digest is ${actual}, the manifest records ${manifest.content_digest}.`,
+        {
+          path: MANIFEST_FILE,
+          hint: "The bundle's content does not match its manifest; rebuild it.",
+          details: { code: "content-digest-mismatch", actual, expected: manifest.content_digest },
+        },
+      );
     }
-    const findings = [...(await scanArchiveBytes(imagePath, "bundle.gtbundle")), ...(await scanDirectory(bundleDir)).findings];
+    const findings = [
+      ...(await scanArchiveBytes(imagePath, "bundle.gtbundle")),
+      ...(await scanDirectory(bundleDir)).findings,
+    ];
     if (findings.length > 0 && options.allowLeaks !== true) {
-      throw new GreenticError("validation", `Bundle ${inputPath}: ${findings.length} leak finding(s); first: ${findings[0]!.kind} at ${findings[0]!.path}.`, {
-        path: findings[0]!.path,
-        hint: "Rebuild the bundle without secrets, or stage with allowLeaks to accept them.",
-        details: { code: "leak-detected", findings },
-      });
+      throw new GreenticError(
+        "validation",
+        `Bundle ${inputPath}: ${findings.length} leak finding(s); first: ${findings[0]!.kind} at ${findings[0]!.path}.`,
+        {
+          path: findings[0]!.path,
+          hint: "Rebuild the bundle without secrets, or stage with allowLeaks to accept them.",
+          details: { code: "leak-detected", findings },
+        },
+      );
     }
     await makeReadOnly(bundleDir);
     return { digest, manifest, bundleDir, imagePath, findings };

@@ -21,7 +21,13 @@ const TYPES: Record<string, RawEntryType> = {
 };
 
 function toRaw(entry: ReadEntry): RawEntry {
-  return { path: entry.path, type: TYPES[entry.type] ?? "other", size: entry.size, mode: entry.mode ?? 0o644, linkTarget: entry.linkpath };
+  return {
+    path: entry.path,
+    type: TYPES[entry.type] ?? "other",
+    size: entry.size,
+    mode: entry.mode ?? 0o644,
+    linkTarget: entry.linkpath,
+  };
 }
 
 /**
@@ -56,9 +62,17 @@ async function readTar(
     transform(chunk: Buffer, _enc, done) {
       streamed += chunk.length;
       if (failure !== undefined) return done(failure as Error);
-      if (streamed > maxStream) return done(rejection("too-large", file, undefined, `expands to more than ${maxStream} bytes of tar data.`));
+      if (streamed > maxStream)
+        return done(rejection("too-large", file, undefined, `expands to more than ${maxStream} bytes of tar data.`));
       if (gzip && streamed > limits.ratioFloorBytes && streamed / archiveBytes > limits.maxRatio) {
-        return done(rejection("ratio-exceeded", file, undefined, `decompresses at a ratio above ${limits.maxRatio} (${streamed} bytes from ${archiveBytes}).`));
+        return done(
+          rejection(
+            "ratio-exceeded",
+            file,
+            undefined,
+            `decompresses at a ratio above ${limits.maxRatio} (${streamed} bytes from ${archiveBytes}).`,
+          ),
+        );
       }
       done(null, chunk);
     },

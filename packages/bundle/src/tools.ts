@@ -41,7 +41,11 @@ export function runTool(cmd: string, args: readonly string[], maxStdout = 256 * 
     });
     child.on("close", (code) => {
       if (outBytes > maxStdout) {
-        reject(new GreenticError("validation", `${cmd} produced more than ${maxStdout} bytes of output.`, { hint: "The input is too large to handle safely." }));
+        reject(
+          new GreenticError("validation", `${cmd} produced more than ${maxStdout} bytes of output.`, {
+            hint: "The input is too large to handle safely.",
+          }),
+        );
         return;
       }
       resolve({ code, stdout: Buffer.concat(out), stderr: err.trim() });
@@ -69,7 +73,13 @@ const TYPE_CHARS: Record<string, RawEntryType> = {
 function parseMode(perms: string): number {
   let mode = 0;
   const bit = (i: number, ch: string, value: number) => (perms[i] === ch ? value : 0);
-  mode |= bit(0, "r", 0o400) | bit(1, "w", 0o200) | bit(3, "r", 0o040) | bit(4, "w", 0o020) | bit(6, "r", 0o004) | bit(7, "w", 0o002);
+  mode |=
+    bit(0, "r", 0o400) |
+    bit(1, "w", 0o200) |
+    bit(3, "r", 0o040) |
+    bit(4, "w", 0o020) |
+    bit(6, "r", 0o004) |
+    bit(7, "w", 0o002);
   const exec = (i: number, x: number, special: number, lower: string, upper: string) => {
     const c = perms[i];
     if (c === "x") mode |= x;
@@ -101,7 +111,12 @@ export async function listSquashfs(file: string): Promise<RawEntry[]> {
   const prefix = `gt-${randomBytes(16).toString("hex")}`;
   const result = await runTool("unsquashfs", ["-lln", "-d", prefix, file]);
   if (result.code !== 0) {
-    throw rejection("unreadable-archive", file, undefined, `is not a readable squashfs image (unsquashfs: ${result.stderr || `exit ${result.code}`}).`);
+    throw rejection(
+      "unreadable-archive",
+      file,
+      undefined,
+      `is not a readable squashfs image (unsquashfs: ${result.stderr || `exit ${result.code}`}).`,
+    );
   }
   const text = result.stdout.toString("latin1");
   const header = new RegExp(
@@ -128,9 +143,20 @@ export async function listSquashfs(file: string): Promise<RawEntry[]> {
       if (nameEnd < 0 || rest.slice(nameEnd, nameEnd + 4) !== " -> ") {
         throw rejection("unreadable-archive", file, undefined, "has a symlink record the lister could not parse.");
       }
-      entries.push({ path: decodeName(file, rest.slice(0, nameEnd)), type, size: 0, mode, linkTarget: decodeName(file, rest.slice(nameEnd + 4)) });
+      entries.push({
+        path: decodeName(file, rest.slice(0, nameEnd)),
+        type,
+        size: 0,
+        mode,
+        linkTarget: decodeName(file, rest.slice(nameEnd + 4)),
+      });
     } else {
-      entries.push({ path: i === 0 && rest === "" ? "." : decodeName(file, rest), type, size: type === "file" ? size : 0, mode });
+      entries.push({
+        path: i === 0 && rest === "" ? "." : decodeName(file, rest),
+        type,
+        size: type === "file" ? size : 0,
+        mode,
+      });
     }
   }
   return entries;
@@ -140,7 +166,12 @@ export async function listSquashfs(file: string): Promise<RawEntry[]> {
 export async function catSquashfs(file: string, path: string, maxBytes: number): Promise<Buffer> {
   const result = await runTool("unsquashfs", ["-cat", "-no-wildcards", file, path], maxBytes);
   if (result.code !== 0) {
-    throw rejection("unreadable-archive", file, path, `could not be read (unsquashfs: ${result.stderr || `exit ${result.code}`}).`);
+    throw rejection(
+      "unreadable-archive",
+      file,
+      path,
+      `could not be read (unsquashfs: ${result.stderr || `exit ${result.code}`}).`,
+    );
   }
   return result.stdout;
 }

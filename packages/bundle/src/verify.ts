@@ -4,7 +4,14 @@ import { join } from "node:path";
 import { canonicalJson, GreenticError, isGreenticError } from "@greentic/deploy-spec";
 import { archiveSize, extractBundle } from "./extract.js";
 import type { BundleLimits } from "./limits.js";
-import { type BundleEntry, type BundleManifest, contentDigest, describeTree, MANIFEST_FILE, parseManifest } from "./manifest.js";
+import {
+  type BundleEntry,
+  type BundleManifest,
+  contentDigest,
+  describeTree,
+  MANIFEST_FILE,
+  parseManifest,
+} from "./manifest.js";
 import { sha256File } from "./tools.js";
 
 /** One thing {@link verifyBundle} found wrong. */
@@ -49,16 +56,23 @@ function firstDifference(a: readonly BundleEntry[], b: readonly BundleEntry[]): 
  */
 export async function verifyBundle(file: string, options: VerifyBundleOptions = {}): Promise<VerifyBundleResult> {
   if (options.expectedDigest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(options.expectedDigest)) {
-    throw new GreenticError("invalid-argument", `expectedDigest ${JSON.stringify(options.expectedDigest)} is not sha256:<64 lowercase hex>.`, {
-      path: "expectedDigest",
-      hint: "Pass the bundle_digest recorded by the revision, e.g. sha256:0123...",
-    });
+    throw new GreenticError(
+      "invalid-argument",
+      `expectedDigest ${JSON.stringify(options.expectedDigest)} is not sha256:<64 lowercase hex>.`,
+      {
+        path: "expectedDigest",
+        hint: "Pass the bundle_digest recorded by the revision, e.g. sha256:0123...",
+      },
+    );
   }
   await archiveSize(file);
   const imageDigest = await sha256File(file);
   const problems: VerifyProblem[] = [];
   if (options.expectedDigest !== undefined && options.expectedDigest !== imageDigest) {
-    problems.push({ code: "digest-mismatch", message: `Image digest is ${imageDigest}, expected ${options.expectedDigest}.` });
+    problems.push({
+      code: "digest-mismatch",
+      message: `Image digest is ${imageDigest}, expected ${options.expectedDigest}.`,
+    });
   }
   const tmp = await mkdtemp(join(tmpdir(), "greentic-verify-"));
   const result: VerifyBundleResult = { ok: false, imageDigest, problems };
@@ -69,7 +83,9 @@ export async function verifyBundle(file: string, options: VerifyBundleOptions = 
     let manifest: BundleManifest | undefined;
     try {
       const bytes = await readFile(join(destDir, MANIFEST_FILE)).catch(() => {
-        throw new GreenticError("validation", `Bundle ${file} has no ${MANIFEST_FILE} at its root.`, { path: MANIFEST_FILE });
+        throw new GreenticError("validation", `Bundle ${file} has no ${MANIFEST_FILE} at its root.`, {
+          path: MANIFEST_FILE,
+        });
       });
       manifest = parseManifest(bytes, `Bundle ${file}`);
       result.manifest = manifest;
@@ -79,20 +95,34 @@ export async function verifyBundle(file: string, options: VerifyBundleOptions = 
     }
     if (manifest !== undefined) {
       if (manifest.content_digest !== result.contentDigest) {
-        problems.push({ code: "content-digest-mismatch", message: `Content digest is ${result.contentDigest}, the manifest records ${manifest.content_digest}.` });
+        problems.push({
+          code: "content-digest-mismatch",
+          message: `Content digest is ${result.contentDigest}, the manifest records ${manifest.content_digest}.`,
+        });
       }
       if (contentDigest(manifest.entries) !== manifest.content_digest) {
-        problems.push({ code: "entries-mismatch", message: "The manifest's entries do not hash to its own content_digest." });
+        problems.push({
+          code: "entries-mismatch",
+          message: "The manifest's entries do not hash to its own content_digest.",
+        });
       }
       const differs = firstDifference(entries, manifest.entries);
       if (differs !== undefined) {
-        problems.push({ code: "entries-mismatch", message: `Entry ${JSON.stringify(differs)} differs between the content and the manifest.`, path: differs });
+        problems.push({
+          code: "entries-mismatch",
+          message: `Entry ${JSON.stringify(differs)} differs between the content and the manifest.`,
+          path: differs,
+        });
       }
     }
   } catch (error) {
     if (!isGreenticError(error)) throw error;
     const code = typeof error.details?.code === "string" ? error.details.code : error.kind;
-    problems.push({ code, message: error.message, ...(typeof error.details?.entry === "string" ? { path: error.details.entry } : {}) });
+    problems.push({
+      code,
+      message: error.message,
+      ...(typeof error.details?.entry === "string" ? { path: error.details.entry } : {}),
+    });
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -22,9 +22,19 @@ async function openZip(file: string): Promise<yauzl.ZipFile> {
     // decodeStrings and validateEntrySizes off: yauzl would reject unsafe names and lying sizes
     // with plain errors; we decode names and count bytes ourselves so each problem gets its
     // own GreenticError code.
-    return await yauzl.openPromise(file, { lazyEntries: true, decodeStrings: false, validateEntrySizes: false, autoClose: false });
+    return await yauzl.openPromise(file, {
+      lazyEntries: true,
+      decodeStrings: false,
+      validateEntrySizes: false,
+      autoClose: false,
+    });
   } catch (error) {
-    throw rejection("unreadable-archive", file, undefined, `is not a readable zip archive (${(error as Error).message}).`);
+    throw rejection(
+      "unreadable-archive",
+      file,
+      undefined,
+      `is not a readable zip archive (${(error as Error).message}).`,
+    );
   }
 }
 
@@ -35,11 +45,23 @@ function describe(file: string, entry: yauzl.Entry): RawEntry {
   let type: RawEntryType = name.endsWith("/") ? "dir" : "file";
   if (unix && (attrs & S_IFMT) !== 0) type = UNIX_TYPES[attrs & S_IFMT] ?? "other";
   if (entry.isEncrypted()) throw rejection("unreadable-archive", file, name, "is encrypted, which is not supported.");
-  return { path: name, type, size: type === "file" ? entry.uncompressedSize : 0, mode: unix ? attrs & 0o7777 : type === "dir" ? 0o755 : 0o644 };
+  return {
+    path: name,
+    type,
+    size: type === "file" ? entry.uncompressedSize : 0,
+    mode: unix ? attrs & 0o7777 : type === "dir" ? 0o755 : 0o644,
+  };
 }
 
-async function readSmall(zip: yauzl.ZipFile, file: string, entry: yauzl.Entry, name: string, max: number): Promise<string> {
-  if (entry.uncompressedSize > max) throw rejection("path-too-long", file, name, `is a symlink whose target is longer than ${max} bytes.`);
+async function readSmall(
+  zip: yauzl.ZipFile,
+  file: string,
+  entry: yauzl.Entry,
+  name: string,
+  max: number,
+): Promise<string> {
+  if (entry.uncompressedSize > max)
+    throw rejection("path-too-long", file, name, `is a symlink whose target is longer than ${max} bytes.`);
   const chunks: Buffer[] = [];
   for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
@@ -59,7 +81,12 @@ async function walkZip(
     }
   } catch (error) {
     if ((error as Error).name === "GreenticError") throw error;
-    throw rejection("unreadable-archive", file, undefined, `is not a readable zip archive (${(error as Error).message}).`);
+    throw rejection(
+      "unreadable-archive",
+      file,
+      undefined,
+      `is not a readable zip archive (${(error as Error).message}).`,
+    );
   } finally {
     zip.close();
   }
@@ -71,7 +98,12 @@ export async function listZip(file: string, onEntry: (raw: RawEntry) => void, li
 }
 
 /** Writes a zip archive into `root` (created here), checking each entry with `checker` first. */
-export async function extractZipInto(file: string, root: string, checker: EntryChecker, limits: BundleLimits): Promise<void> {
+export async function extractZipInto(
+  file: string,
+  root: string,
+  checker: EntryChecker,
+  limits: BundleLimits,
+): Promise<void> {
   mkdirSync(root, { mode: 0o700 });
   await walkZip(file, limits, async (zip, entry, raw) => {
     const checked = checker.add(raw);
@@ -87,16 +119,31 @@ export async function extractZipInto(file: string, root: string, checker: EntryC
       const limit = new Transform({
         transform(chunk: Buffer, _enc, done) {
           written += chunk.length;
-          if (written > checked.size) return done(rejection("size-mismatch", file, raw.path, `inflates past its declared ${checked.size} bytes.`));
+          if (written > checked.size)
+            return done(
+              rejection("size-mismatch", file, raw.path, `inflates past its declared ${checked.size} bytes.`),
+            );
           done(null, chunk);
         },
         flush(done) {
-          if (written !== checked.size) return done(rejection("size-mismatch", file, raw.path, `inflates to ${written} bytes, not its declared ${checked.size}.`));
+          if (written !== checked.size)
+            return done(
+              rejection(
+                "size-mismatch",
+                file,
+                raw.path,
+                `inflates to ${written} bytes, not its declared ${checked.size}.`,
+              ),
+            );
           done();
         },
       });
       // "wx" is O_CREAT|O_EXCL: it refuses any existing path, a symlink included.
-      await pipeline(await zip.openReadStreamPromise(entry), limit, createWriteStream(abs, { flags: "wx", mode: 0o600 }));
+      await pipeline(
+        await zip.openReadStreamPromise(entry),
+        limit,
+        createWriteStream(abs, { flags: "wx", mode: 0o600 }),
+      );
     }
   });
 }

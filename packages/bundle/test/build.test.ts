@@ -19,8 +19,18 @@ describe("buildBundle is deterministic", () => {
   test("the hello fixture builds to a pinned digest, twice", async () => {
     delete process.env.SOURCE_DATE_EPOCH;
     const dir = await testdir();
-    const a = await buildBundle({ sourceDir: HELLO, outFile: join(dir, "a.gtbundle"), bundleId: "hello", version: "1.0.0" });
-    const b = await buildBundle({ sourceDir: HELLO, outFile: join(dir, "b.gtbundle"), bundleId: "hello", version: "1.0.0" });
+    const a = await buildBundle({
+      sourceDir: HELLO,
+      outFile: join(dir, "a.gtbundle"),
+      bundleId: "hello",
+      version: "1.0.0",
+    });
+    const b = await buildBundle({
+      sourceDir: HELLO,
+      outFile: join(dir, "b.gtbundle"),
+      bundleId: "hello",
+      version: "1.0.0",
+    });
     expect(a.digest).toBe(HELLO_DIGEST);
     expect(b.digest).toBe(HELLO_DIGEST);
     expect(Buffer.compare(await readFile(a.outFile), await readFile(b.outFile))).toBe(0);
@@ -28,7 +38,15 @@ describe("buildBundle is deterministic", () => {
     expect(contentDigest(a.manifest.entries)).toBe(HELLO_CONTENT);
     expect(a.manifest.created_at).toBe("1970-01-01T00:00:00Z");
     expect(a.manifest.entry).toEqual({ kind: "static", index: "index.html" });
-    expect(a.manifest.entries.map((e) => e.path)).toEqual(["app.js", "assets", "assets/about.txt", "assets/img", "assets/img/logo.svg", "index.html", "style.css"]);
+    expect(a.manifest.entries.map((e) => e.path)).toEqual([
+      "app.js",
+      "assets",
+      "assets/about.txt",
+      "assets/img",
+      "assets/img/logo.svg",
+      "index.html",
+      "style.css",
+    ]);
     expect(a.findings).toEqual([]);
   });
 
@@ -40,16 +58,32 @@ describe("buildBundle is deterministic", () => {
     for (const f of ["style.css", "index.html", "assets/img/logo.svg", "assets/about.txt", "app.js"]) {
       await writeFile(join(copy, f), await readFile(join(HELLO, f)), { mode: 0o664 });
     }
-    const r = await buildBundle({ sourceDir: copy, outFile: join(dir, "c.gtbundle"), bundleId: "hello", version: "1.0.0" });
+    const r = await buildBundle({
+      sourceDir: copy,
+      outFile: join(dir, "c.gtbundle"),
+      bundleId: "hello",
+      version: "1.0.0",
+    });
     expect(r.digest).toBe(HELLO_DIGEST);
   });
 
   test("SOURCE_DATE_EPOCH sets the default time; createdAt overrides it", async () => {
     const dir = await testdir();
     process.env.SOURCE_DATE_EPOCH = "1747742400";
-    const env = await buildBundle({ sourceDir: HELLO, outFile: join(dir, "e.gtbundle"), bundleId: "hello", version: "1.0.0" });
+    const env = await buildBundle({
+      sourceDir: HELLO,
+      outFile: join(dir, "e.gtbundle"),
+      bundleId: "hello",
+      version: "1.0.0",
+    });
     expect(env.manifest.created_at).toBe("2025-05-20T12:00:00Z");
-    const explicit = await buildBundle({ sourceDir: HELLO, outFile: join(dir, "f.gtbundle"), bundleId: "hello", version: "1.0.0", createdAt: "2025-05-20T14:00:00+02:00" });
+    const explicit = await buildBundle({
+      sourceDir: HELLO,
+      outFile: join(dir, "f.gtbundle"),
+      bundleId: "hello",
+      version: "1.0.0",
+      createdAt: "2025-05-20T14:00:00+02:00",
+    });
     expect(explicit.manifest.created_at).toBe("2025-05-20T12:00:00Z");
     expect(explicit.digest).toBe(env.digest);
     expect(env.digest).not.toBe(HELLO_DIGEST);
@@ -58,7 +92,12 @@ describe("buildBundle is deterministic", () => {
 
   test("hello-v2 differs from hello in content and image", async () => {
     const dir = await testdir();
-    const v2 = await buildBundle({ sourceDir: HELLO_V2, outFile: join(dir, "v2.gtbundle"), bundleId: "hello", version: "2.0.0" });
+    const v2 = await buildBundle({
+      sourceDir: HELLO_V2,
+      outFile: join(dir, "v2.gtbundle"),
+      bundleId: "hello",
+      version: "2.0.0",
+    });
     expect(v2.digest).not.toBe(HELLO_DIGEST);
     expect(v2.manifest.content_digest).not.toBe(HELLO_CONTENT);
     const inspected = await inspectBundle(v2.outFile);
@@ -102,7 +141,9 @@ describe("buildBundle refuses bad input", () => {
 
   test("a missing source directory", async () => {
     const dir = await testdir();
-    const error = await rejectsWith(buildBundle({ ...base, sourceDir: join(dir, "nope"), outFile: join(dir, "x.gtbundle") }));
+    const error = await rejectsWith(
+      buildBundle({ ...base, sourceDir: join(dir, "nope"), outFile: join(dir, "x.gtbundle") }),
+    );
     expect(error.kind).toBe("not-found");
   });
 
@@ -110,7 +151,9 @@ describe("buildBundle refuses bad input", () => {
     const dir = await testdir();
     await cp(HELLO, join(dir, "src"), { recursive: true });
     await writeFile(join(dir, "src/bundle-manifest.json"), "{}");
-    const error = await rejectsWith(buildBundle({ ...base, sourceDir: join(dir, "src"), outFile: join(dir, "x.gtbundle") }));
+    const error = await rejectsWith(
+      buildBundle({ ...base, sourceDir: join(dir, "src"), outFile: join(dir, "x.gtbundle") }),
+    );
     expect(error.kind).toBe("invalid-argument");
     expect(error.message).toContain("bundle-manifest.json");
   });
@@ -119,7 +162,9 @@ describe("buildBundle refuses bad input", () => {
     const dir = await testdir();
     await cp(HELLO, join(dir, "src"), { recursive: true });
     await symlink("../../etc/passwd", join(dir, "src/assets/passwd"));
-    const error = await rejectsWith(buildBundle({ ...base, sourceDir: join(dir, "src"), outFile: join(dir, "x.gtbundle") }));
+    const error = await rejectsWith(
+      buildBundle({ ...base, sourceDir: join(dir, "src"), outFile: join(dir, "x.gtbundle") }),
+    );
     expect(error.kind).toBe("validation");
     expect(error.details?.code).toBe("symlink-escape");
     expect(error.path).toBe("assets/passwd");
@@ -130,14 +175,22 @@ describe("buildBundle refuses bad input", () => {
     await cp(HELLO, join(dir, "src"), { recursive: true });
     await symlink("../index.html", join(dir, "src/assets/home.html"));
     const r = await buildBundle({ ...base, sourceDir: join(dir, "src"), outFile: join(dir, "x.gtbundle") });
-    expect(r.manifest.entries.find((e) => e.path === "assets/home.html")).toEqual({ path: "assets/home.html", type: "symlink", size: 13, mode: "0777", target: "../index.html" });
+    expect(r.manifest.entries.find((e) => e.path === "assets/home.html")).toEqual({
+      path: "assets/home.html",
+      type: "symlink",
+      size: 13,
+      mode: "0777",
+      target: "../index.html",
+    });
   });
 
   test("a FIFO in the source", async () => {
     const dir = await testdir();
     await cp(HELLO, join(dir, "src"), { recursive: true });
     execFileSync("mkfifo", [join(dir, "src/pipe")]);
-    const error = await rejectsWith(buildBundle({ ...base, sourceDir: join(dir, "src"), outFile: join(dir, "x.gtbundle") }));
+    const error = await rejectsWith(
+      buildBundle({ ...base, sourceDir: join(dir, "src"), outFile: join(dir, "x.gtbundle") }),
+    );
     expect(error.details?.code).toBe("special-file");
     expect(error.path).toBe("pipe");
   });

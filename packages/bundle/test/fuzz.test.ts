@@ -141,7 +141,9 @@ function expectBothOutcomes(): void {
 describe("fuzz: random archive trees never write outside the staging directory", () => {
   test("tar", async () => {
     await fc.assert(
-      fc.asyncProperty(tree, async (specs) => count(await runCase((base, archive) => writeFileSync(archive, writeTar(tarEntries(specs, base)))))),
+      fc.asyncProperty(tree, async (specs) =>
+        count(await runCase((base, archive) => writeFileSync(archive, writeTar(tarEntries(specs, base))))),
+      ),
       { numRuns: 150 },
     );
     expectBothOutcomes();
@@ -150,20 +152,22 @@ describe("fuzz: random archive trees never write outside the staging directory",
   test("zip", async () => {
     await fc.assert(
       fc.asyncProperty(tree, async (specs) =>
-        count(await runCase((base, archive) =>
-          writeFileSync(
-            archive,
-            writeZip(
-              specs.map((s) => {
-                const n = name(s, base);
-                if (s.type === "dir") return { name: `${n}/` };
-                if (s.type === "symlink") return { name: n, data: target(s, base), unixMode: 0o120777 };
-                if (s.type === "fifo") return { name: n, unixMode: 0o010644 };
-                return { name: n, data: Buffer.alloc(s.size, 120) };
-              }),
+        count(
+          await runCase((base, archive) =>
+            writeFileSync(
+              archive,
+              writeZip(
+                specs.map((s) => {
+                  const n = name(s, base);
+                  if (s.type === "dir") return { name: `${n}/` };
+                  if (s.type === "symlink") return { name: n, data: target(s, base), unixMode: 0o120777 };
+                  if (s.type === "fifo") return { name: n, unixMode: 0o010644 };
+                  return { name: n, data: Buffer.alloc(s.size, 120) };
+                }),
+              ),
             ),
           ),
-        )),
+        ),
       ),
       { numRuns: 100 },
     );
@@ -173,28 +177,31 @@ describe("fuzz: random archive trees never write outside the staging directory",
   test("squashfs (real trees with escaping symlinks, hardlinks and FIFOs)", async () => {
     await fc.assert(
       fc.asyncProperty(tree, async (specs) =>
-        count(await runCase((base, archive) => {
-          const src = join(base, "src");
-          mkdirSync(src);
-          for (const s of specs) {
-            const parts = s.parts.filter((p) => p !== "" && p !== "." && p !== "..");
-            if (parts.length === 0) continue;
-            const p = join(src, ...parts);
-            try {
-              mkdirSync(dirname(p), { recursive: true });
-              if (s.type === "dir") mkdirSync(p, { recursive: true });
-              else if (s.type === "symlink") symlinkSync(target(s, base) || ".", p);
-              else if (s.type === "fifo") execFileSync("mkfifo", [p], { stdio: "ignore" });
-              else if (s.type === "hardlink") linkSync(join(src, ...s.target.filter((t) => t !== "" && t !== "." && t !== "..")), p);
-              // "wx": opening an existing FIFO for writing would block this test forever.
-              else writeFileSync(p, Buffer.alloc(s.size, 120), { flag: "wx" });
-            } catch {
-              // a conflicting or impossible node: skip it, the tree is still random
+        count(
+          await runCase((base, archive) => {
+            const src = join(base, "src");
+            mkdirSync(src);
+            for (const s of specs) {
+              const parts = s.parts.filter((p) => p !== "" && p !== "." && p !== "..");
+              if (parts.length === 0) continue;
+              const p = join(src, ...parts);
+              try {
+                mkdirSync(dirname(p), { recursive: true });
+                if (s.type === "dir") mkdirSync(p, { recursive: true });
+                else if (s.type === "symlink") symlinkSync(target(s, base) || ".", p);
+                else if (s.type === "fifo") execFileSync("mkfifo", [p], { stdio: "ignore" });
+                else if (s.type === "hardlink")
+                  linkSync(join(src, ...s.target.filter((t) => t !== "" && t !== "." && t !== "..")), p);
+                // "wx": opening an existing FIFO for writing would block this test forever.
+                else writeFileSync(p, Buffer.alloc(s.size, 120), { flag: "wx" });
+              } catch {
+                // a conflicting or impossible node: skip it, the tree is still random
+              }
             }
-          }
-          execFileSync("mksquashfs", [src, archive, "-noappend", "-quiet", "-no-progress", "-all-root"]);
-          rmSyncTree(src);
-        })),
+            execFileSync("mksquashfs", [src, archive, "-noappend", "-quiet", "-no-progress", "-all-root"]);
+            rmSyncTree(src);
+          }),
+        ),
       ),
       { numRuns: 40 },
     );

@@ -147,6 +147,8 @@ test("limits are validated", async () => {
   const bad = await rejectsWith(extractArchive(f.file, join(await testdir(), "out"), { limits: { maxEntries: -1 } }));
   expect(bad.kind).toBe("invalid-argument");
   expect(bad.path).toBe("limits.maxEntries");
-  const unknown = await rejectsWith(extractArchive(f.file, join(await testdir(), "out"), { limits: { maxBogus: 1 } as never }));
+  const unknown = await rejectsWith(
+    extractArchive(f.file, join(await testdir(), "out"), { limits: { maxBogus: 1 } as never }),
+  );
   expect(unknown.kind).toBe("invalid-argument");
 });

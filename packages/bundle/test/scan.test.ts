@@ -22,7 +22,8 @@ describe("scanDirectory finds each kind of leak", () => {
       expect(report.ok).toBe(false);
       expect(report.findings[0]).toMatchObject({ kind, path });
       const json = JSON.stringify(report);
-      for (const secret of ["redacted-but-present", "s3cr3t-value", "tok-123456", "MIIBOgIBAAJBAKj34", FAKE_AWS_KEY_ID]) expect(json).not.toContain(secret);
+      for (const secret of ["redacted-but-present", "s3cr3t-value", "tok-123456", "MIIBOgIBAAJBAKj34", FAKE_AWS_KEY_ID])
+        expect(json).not.toContain(secret);
     });
   }
 
@@ -85,7 +86,14 @@ describe("scanDirectory finds each kind of leak", () => {
   test("setup files without secrets are clean", async () => {
     const dir = await testdir();
     await mkdir(join(dir, "state/setup"), { recursive: true });
-    await writeFile(join(dir, "state/setup/a.json"), JSON.stringify({ secret_values: {}, form: { questions: [{ id: "k", secret: true }] }, normalized_answers: { k: "" } }));
+    await writeFile(
+      join(dir, "state/setup/a.json"),
+      JSON.stringify({
+        secret_values: {},
+        form: { questions: [{ id: "k", secret: true }] },
+        normalized_answers: { k: "" },
+      }),
+    );
     expect(await scanDirectory(dir)).toEqual({ ok: true, findings: [] });
   });
 
@@ -105,17 +113,25 @@ describe("build and scanBundle", () => {
     const dir = await testdir();
     const sources = generateLeakySources(join(dir, "src"));
     for (const [kind, source] of Object.entries(sources)) {
-      const error = await rejectsWith(buildBundle({ sourceDir: source, outFile: join(dir, `${kind}.gtbundle`), bundleId: "leaky", version: "1.0.0" }));
+      const error = await rejectsWith(
+        buildBundle({ sourceDir: source, outFile: join(dir, `${kind}.gtbundle`), bundleId: "leaky", version: "1.0.0" }),
+      );
       expect(error.kind, kind).toBe("validation");
       expect(error.details?.code).toBe("leak-detected");
-      expect((error.details?.findings as Array<{ kind: string }>)[0]!.kind).toBe(kind);
+      expect((error.details!.findings as Array<{ kind: string }>)[0]!.kind).toBe(kind);
     }
   });
 
   test("scanBundle reports the content findings of a bundle built with allowLeaks", async () => {
     const dir = await testdir();
     const sources = generateLeakySources(join(dir, "src"));
-    const built = await buildBundle({ sourceDir: sources.dev_store_path!, outFile: join(dir, "dev.gtbundle"), bundleId: "leaky", version: "1.0.0", allowLeaks: true });
+    const built = await buildBundle({
+      sourceDir: sources.dev_store_path!,
+      outFile: join(dir, "dev.gtbundle"),
+      bundleId: "leaky",
+      version: "1.0.0",
+      allowLeaks: true,
+    });
     const report = await scanBundle(built.outFile);
     expect(report.findings.map((f) => [f.kind, f.path])).toEqual([
       ["dev_store_path", ".greentic/dev"],
@@ -127,17 +143,36 @@ describe("build and scanBundle", () => {
     const dir = await testdir();
     const sources = generateLeakySources(join(dir, "src"));
     const image = join(dir, "raw.gtbundle");
-    execFileSync("mksquashfs", [sources.dev_store_path!, image, "-noappend", "-quiet", "-no-progress", "-noI", "-noD", "-noF", "-noX"]);
+    execFileSync("mksquashfs", [
+      sources.dev_store_path!,
+      image,
+      "-noappend",
+      "-quiet",
+      "-no-progress",
+      "-noI",
+      "-noD",
+      "-noF",
+      "-noX",
+    ]);
     const report = await scanBundle(image);
     expect(report.findings.filter((f) => f.kind === "archive_bytes_contains_dev_path")).toEqual([
-      { kind: "archive_bytes_contains_dev_path", path: image, message: `The archive bytes of ${image} contain the dev-store marker ".dev.secrets.env".` },
+      {
+        kind: "archive_bytes_contains_dev_path",
+        path: image,
+        message: `The archive bytes of ${image} contain the dev-store marker ".dev.secrets.env".`,
+      },
     ]);
     expect(await scanArchiveBytes(join(dir, "src/token/app.js"))).toEqual([]);
   });
 
   test("the hello bundle is clean", async () => {
     const dir = await testdir();
-    const built = await buildBundle({ sourceDir: HELLO, outFile: join(dir, "h.gtbundle"), bundleId: "hello", version: "1.0.0" });
+    const built = await buildBundle({
+      sourceDir: HELLO,
+      outFile: join(dir, "h.gtbundle"),
+      bundleId: "hello",
+      version: "1.0.0",
+    });
     expect(await scanBundle(built.outFile)).toEqual({ ok: true, findings: [] });
   });
 });

@@ -9,7 +9,9 @@ import { HELLO, rejectsWith, testdir } from "./helpers.ts";
 const HELLO_DIGEST = "sha256:3d4925e36309043ef540b51e5b9f7dde80990971f8695a95b858a234da72ca55";
 
 async function hello(dir: string): Promise<string> {
-  return (await buildBundle({ sourceDir: HELLO, outFile: join(dir, "hello.gtbundle"), bundleId: "hello", version: "1.0.0" })).outFile;
+  return (
+    await buildBundle({ sourceDir: HELLO, outFile: join(dir, "hello.gtbundle"), bundleId: "hello", version: "1.0.0" })
+  ).outFile;
 }
 
 /** Builds a squashfs image by hand from `tree` (no manifest checks), as an attacker could. */
@@ -19,7 +21,10 @@ function rawImage(tree: string, out: string): string {
 }
 
 /** hello's content with a manifest taken from hello but the given edits applied to the tree. */
-async function tampered(dir: string, edit: (tree: string, manifest: Record<string, unknown>) => Promise<void>): Promise<string> {
+async function tampered(
+  dir: string,
+  edit: (tree: string, manifest: Record<string, unknown>) => Promise<void>,
+): Promise<string> {
   const tree = join(dir, "tree");
   execFileSync("unsquashfs", ["-d", tree, "-n", await hello(dir)]);
   const manifest = JSON.parse(await readFile(join(tree, "bundle-manifest.json"), "utf8"));
@@ -36,7 +41,10 @@ describe("inspectBundle", () => {
     expect(info.imageSize).toBe(4096);
     expect(info.manifest.bundle_id).toBe("hello");
     expect(info.entries.map((e) => e.path)).toContain("bundle-manifest.json");
-    expect(info.totalBytes).toBe(info.manifest.entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0) + info.entries.find((e) => e.path === "bundle-manifest.json")!.size);
+    expect(info.totalBytes).toBe(
+      info.manifest.entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0) +
+        info.entries.find((e) => e.path === "bundle-manifest.json")!.size,
+    );
     expect(await readdir(dir)).toEqual(["hello.gtbundle"]);
     // JSON-serialisable for `op bundles inspect --json`.
     expect(JSON.parse(JSON.stringify(info))).toEqual(info);
@@ -169,7 +177,13 @@ describe("stageBundle", () => {
   test("a leaking bundle is refused unless allowLeaks, and the secret is never echoed", async () => {
     const dir = await testdir();
     const sources = generateLeakySources(join(dir, "src"));
-    const built = await buildBundle({ sourceDir: sources.secret_values_populated!, outFile: join(dir, "leaky.gtbundle"), bundleId: "leaky", version: "1.0.0", allowLeaks: true });
+    const built = await buildBundle({
+      sourceDir: sources.secret_values_populated!,
+      outFile: join(dir, "leaky.gtbundle"),
+      bundleId: "leaky",
+      version: "1.0.0",
+      allowLeaks: true,
+    });
     expect(built.findings.map((f) => f.kind)).toEqual(["secret_values_populated"]);
     const error = await rejectsWith(stageBundle(built.outFile, join(dir, "rev")));
     expect(error.kind).toBe("validation");
@@ -177,7 +191,9 @@ describe("stageBundle", () => {
     expect(JSON.stringify(error.toJSON())).not.toContain("s3cr3t-value");
     expect(await readdir(join(dir, "rev"))).toEqual([]);
     const staged = await stageBundle(built.outFile, join(dir, "rev"), { allowLeaks: true });
-    expect(staged.findings.map((f) => [f.kind, f.path])).toEqual([["secret_values_populated", "state/setup/messaging.json"]]);
+    expect(staged.findings.map((f) => [f.kind, f.path])).toEqual([
+      ["secret_values_populated", "state/setup/messaging.json"],
+    ]);
   });
 
   test("limits apply to staging too", async () => {

@@ -8,7 +8,8 @@ import { JSON_SCHEMA_NAMES, jsonSchemaFor } from "@greentic/deploy-spec";
 const dir = fileURLToPath(new URL("../schemas/", import.meta.url));
 await mkdir(dir, { recursive: true });
 for (const file of await readdir(dir)) {
-  if (file.endsWith(".schema.json") && !JSON_SCHEMA_NAMES.includes(file.slice(0, -".schema.json".length))) await rm(`${dir}${file}`);
+  if (file.endsWith(".schema.json") && !JSON_SCHEMA_NAMES.includes(file.slice(0, -".schema.json".length)))
+    await rm(`${dir}${file}`);
 }
 for (const name of JSON_SCHEMA_NAMES) {
   await writeFile(`${dir}${name}.schema.json`, `${JSON.stringify(jsonSchemaFor(name), null, 2)}\n`);

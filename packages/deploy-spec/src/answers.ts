@@ -80,7 +80,10 @@ export type EnvPacksUpdateAnswers = EnvPacksAddAnswers;
 export const EnvPacksSlotAnswersSchema = z.strictObject({ ...envId, slot: CapabilitySlotSchema, ...idem });
 export type EnvPacksSlotAnswers = z.output<typeof EnvPacksSlotAnswersSchema>;
 
-function refineRevenueShare(doc: { revenue_share?: { party_id: string; basis_points: number }[] | undefined }, ctx: z.core.$RefinementCtx): void {
+function refineRevenueShare(
+  doc: { revenue_share?: { party_id: string; basis_points: number }[] | undefined },
+  ctx: z.core.$RefinementCtx,
+): void {
   const share = doc.revenue_share;
   if (share === undefined) return;
   let sum = 0;
@@ -90,11 +93,21 @@ function refineRevenueShare(doc: { revenue_share?: { party_id: string; basis_poi
     if (w.ok) sum += w.bps;
     else {
       ok = false;
-      ctx.addIssue({ code: "custom", message: w.message, params: { code: w.code }, path: ["revenue_share", i, "basis_points"] });
+      ctx.addIssue({
+        code: "custom",
+        message: w.message,
+        params: { code: w.code },
+        path: ["revenue_share", i, "basis_points"],
+      });
     }
   });
   if (ok && sum !== 10_000) {
-    ctx.addIssue({ code: "custom", message: `revenue shares sum to ${sum} basis points; they must sum to exactly 10000`, params: { code: "basis-points-sum" }, path: ["revenue_share"] });
+    ctx.addIssue({
+      code: "custom",
+      message: `revenue shares sum to ${sum} basis points; they must sum to exactly 10000`,
+      params: { code: "basis-points-sum" },
+      path: ["revenue_share"],
+    });
   }
 }
 
@@ -169,7 +182,10 @@ export type TrafficEntryAnswers = z.output<typeof TrafficEntryAnswersSchema>;
  * Converts answers entries to `{revision_id, weight_bps}` (bps wins when both are given) and
  * checks them: each weight valid, no duplicate revision, sum exactly 10000.
  */
-export function normalizeTrafficEntries(entries: readonly TrafficEntryAnswers[]): { entries: { revision_id: string; weight_bps: number }[]; issues: ValidationIssue[] } {
+export function normalizeTrafficEntries(entries: readonly TrafficEntryAnswers[]): {
+  entries: { revision_id: string; weight_bps: number }[];
+  issues: ValidationIssue[];
+} {
   const issues: ValidationIssue[] = [];
   const out: { revision_id: string; weight_bps: number }[] = [];
   const seen = new Map<string, number>();
@@ -177,7 +193,12 @@ export function normalizeTrafficEntries(entries: readonly TrafficEntryAnswers[])
   let weightsOk = true;
   entries.forEach((entry, i) => {
     const earlier = seen.get(entry.revision_id);
-    if (earlier !== undefined) issues.push({ path: `entries.${i}.revision_id`, code: "duplicate-entry", message: `revision ${entry.revision_id} appears twice (entries ${earlier} and ${i})` });
+    if (earlier !== undefined)
+      issues.push({
+        path: `entries.${i}.revision_id`,
+        code: "duplicate-entry",
+        message: `revision ${entry.revision_id} appears twice (entries ${earlier} and ${i})`,
+      });
     else seen.set(entry.revision_id, i);
     let w;
     let field;
@@ -199,9 +220,14 @@ export function normalizeTrafficEntries(entries: readonly TrafficEntryAnswers[])
       issues.push({ path: `entries.${i}.${field}`, code: w.code, message: w.message });
     }
   });
-  if (entries.length === 0) issues.push({ path: "entries", code: "empty-split", message: "a traffic split needs at least one entry" });
+  if (entries.length === 0)
+    issues.push({ path: "entries", code: "empty-split", message: "a traffic split needs at least one entry" });
   else if (weightsOk && sum !== 10_000) {
-    issues.push({ path: "entries", code: "basis-points-sum", message: `weights sum to ${sum} basis points; they must sum to exactly 10000` });
+    issues.push({
+      path: "entries",
+      code: "basis-points-sum",
+      message: `weights sum to ${sum} basis points; they must sum to exactly 10000`,
+    });
   }
   return { entries: out, issues };
 }
@@ -218,12 +244,22 @@ export const TrafficSetAnswersSchema = z
   })
   .superRefine((doc, ctx) => {
     for (const issue of normalizeTrafficEntries(doc.entries).issues) {
-      ctx.addIssue({ code: "custom", message: issue.message, params: { code: issue.code }, path: issue.path.split(".").map((p) => (/^\d+$/.test(p) ? Number(p) : p)) });
+      ctx.addIssue({
+        code: "custom",
+        message: issue.message,
+        params: { code: issue.code },
+        path: issue.path.split(".").map((p) => (/^\d+$/.test(p) ? Number(p) : p)),
+      });
     }
   });
 export type TrafficSetAnswers = z.output<typeof TrafficSetAnswersSchema>;
 
-export const TrafficRollbackAnswersSchema = z.strictObject({ ...envId, deployment_id: UlidSchema, updated_by: z.string().min(1).optional(), ...idem });
+export const TrafficRollbackAnswersSchema = z.strictObject({
+  ...envId,
+  deployment_id: UlidSchema,
+  updated_by: z.string().min(1).optional(),
+  ...idem,
+});
 export type TrafficRollbackAnswers = z.output<typeof TrafficRollbackAnswersSchema>;
 
 export const ConfigSetAnswersSchema = z.strictObject({
@@ -240,7 +276,8 @@ export type ConfigSetAnswers = z.output<typeof ConfigSetAnswersSchema>;
 
 /** Secret names: `/`-separated segments of `[A-Za-z0-9_.-]`, no segment starting with `.`. */
 export const SecretNameSchema = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/, {
-  error: (iss) => `secret name ${JSON.stringify(iss.input)} must be /-separated segments of letters, digits, "_", "-", "." (no segment starting with ".")`,
+  error: (iss) =>
+    `secret name ${JSON.stringify(iss.input)} must be /-separated segments of letters, digits, "_", "-", "." (no segment starting with ".")`,
 });
 
 export const SecretsPutAnswersSchema = z.strictObject({ ...envId, name: SecretNameSchema, value: z.string(), ...idem });

@@ -8,13 +8,28 @@ export type WeightResult = { ok: true; bps: number } | { ok: false; code: string
 /** Checks one basis-point weight: a number, not NaN, an integer, 0..10000. */
 export function checkBasisPoints(value: unknown): WeightResult {
   if (typeof value !== "number") {
-    return { ok: false, code: "weight-type", message: `weight must be a number of basis points, got ${typeof value} ${JSON.stringify(value) ?? String(value)}` };
+    return {
+      ok: false,
+      code: "weight-type",
+      message: `weight must be a number of basis points, got ${typeof value} ${JSON.stringify(value) ?? String(value)}`,
+    };
   }
-  if (Number.isNaN(value)) return { ok: false, code: "weight-not-a-number", message: "weight is NaN; expected an integer number of basis points 0..10000" };
-  if (value < 0) return { ok: false, code: "weight-negative", message: `weight ${value} is negative; basis points run 0..10000` };
-  if (!Number.isInteger(value)) return { ok: false, code: "weight-not-integer", message: `weight ${value} is not a whole number of basis points` };
+  if (Number.isNaN(value))
+    return {
+      ok: false,
+      code: "weight-not-a-number",
+      message: "weight is NaN; expected an integer number of basis points 0..10000",
+    };
+  if (value < 0)
+    return { ok: false, code: "weight-negative", message: `weight ${value} is negative; basis points run 0..10000` };
+  if (!Number.isInteger(value))
+    return { ok: false, code: "weight-not-integer", message: `weight ${value} is not a whole number of basis points` };
   if (value > TOTAL_BASIS_POINTS) {
-    return { ok: false, code: "basis-points-entry-too-large", message: `weight ${value} exceeds ${TOTAL_BASIS_POINTS} basis points` };
+    return {
+      ok: false,
+      code: "basis-points-entry-too-large",
+      message: `weight ${value} exceeds ${TOTAL_BASIS_POINTS} basis points`,
+    };
   }
   return { ok: true, bps: value };
 }
@@ -27,28 +42,49 @@ export function checkBasisPoints(value: unknown): WeightResult {
 export function percentToBasisPoints(value: unknown): WeightResult {
   if (typeof value === "string") return percentTextToBasisPoints(value);
   if (typeof value !== "number") {
-    return { ok: false, code: "weight-type", message: `weight_percent must be a number, got ${typeof value} ${JSON.stringify(value) ?? String(value)}` };
+    return {
+      ok: false,
+      code: "weight-type",
+      message: `weight_percent must be a number, got ${typeof value} ${JSON.stringify(value) ?? String(value)}`,
+    };
   }
-  if (Number.isNaN(value)) return { ok: false, code: "weight-not-a-number", message: "weight_percent is NaN; expected a percentage 0..100" };
-  if (value < 0) return { ok: false, code: "weight-negative", message: `weight_percent ${value} is negative; percentages run 0..100` };
-  if (!Number.isFinite(value) || value > 100) return { ok: false, code: "weight-percent-range", message: `weight_percent ${value} exceeds 100` };
+  if (Number.isNaN(value))
+    return { ok: false, code: "weight-not-a-number", message: "weight_percent is NaN; expected a percentage 0..100" };
+  if (value < 0)
+    return {
+      ok: false,
+      code: "weight-negative",
+      message: `weight_percent ${value} is negative; percentages run 0..100`,
+    };
+  if (!Number.isFinite(value) || value > 100)
+    return { ok: false, code: "weight-percent-range", message: `weight_percent ${value} exceeds 100` };
   // String(n) is the shortest decimal that round-trips, so it holds exactly the digits the user wrote.
   const text = String(value);
   if (text.includes("e")) {
-    return { ok: false, code: "weight-percent-precision", message: `weight_percent ${text} is not a whole number of basis points (0.01%)` };
+    return {
+      ok: false,
+      code: "weight-percent-precision",
+      message: `weight_percent ${text} is not a whole number of basis points (0.01%)`,
+    };
   }
   return percentTextToBasisPoints(text);
 }
 
 function percentTextToBasisPoints(text: string): WeightResult {
   const m = /^(\d+)(?:\.(\d+))?$/.exec(text);
-  if (!m) return { ok: false, code: "weight-syntax", message: `weight ${JSON.stringify(text)} is not a decimal number` };
+  if (!m)
+    return { ok: false, code: "weight-syntax", message: `weight ${JSON.stringify(text)} is not a decimal number` };
   const frac = (m[2] ?? "").replace(/0+$/, "");
   if (frac.length > 2) {
-    return { ok: false, code: "weight-percent-precision", message: `weight ${text}% is not a whole number of basis points (0.01%)` };
+    return {
+      ok: false,
+      code: "weight-percent-precision",
+      message: `weight ${text}% is not a whole number of basis points (0.01%)`,
+    };
   }
   const bps = Number(m[1]) * 100 + Number(frac.padEnd(2, "0"));
-  if (bps > TOTAL_BASIS_POINTS) return { ok: false, code: "weight-percent-range", message: `weight ${text}% exceeds 100%` };
+  if (bps > TOTAL_BASIS_POINTS)
+    return { ok: false, code: "weight-percent-range", message: `weight ${text}% exceeds 100%` };
   return { ok: true, bps };
 }
 
@@ -63,13 +99,17 @@ export function parseWeight(text: string): number {
     const digits = t.slice(0, -3);
     result = /^\d+$/.test(digits)
       ? checkBasisPoints(Number(digits))
-      : { ok: false, code: "weight-syntax", message: `weight ${JSON.stringify(text)}: basis points must be a whole number before "bps"` };
+      : {
+          ok: false,
+          code: "weight-syntax",
+          message: `weight ${JSON.stringify(text)}: basis points must be a whole number before "bps"`,
+        };
   } else {
     result = percentTextToBasisPoints(t.endsWith("%") ? t.slice(0, -1) : t);
   }
   if (result.ok) return result.bps;
   throw new GreenticError("invalid-argument", result.message, {
-    hint: 'write a weight as N or N% (percent, e.g. 50 or 50.5%) or Nbps (basis points, e.g. 5050bps)',
+    hint: "write a weight as N or N% (percent, e.g. 50 or 50.5%) or Nbps (basis points, e.g. 5050bps)",
     details: { code: result.code, value: text },
   });
 }
@@ -104,7 +144,11 @@ export function checkWeightedEntries(
     const id = entry[idKey];
     const earlier = seen.get(id);
     if (earlier !== undefined) {
-      issues.push({ path: `${i}.${idKey}`, code: "duplicate-entry", message: `${idKey} ${JSON.stringify(id)} appears twice (entries ${earlier} and ${i})` });
+      issues.push({
+        path: `${i}.${idKey}`,
+        code: "duplicate-entry",
+        message: `${idKey} ${JSON.stringify(id)} appears twice (entries ${earlier} and ${i})`,
+      });
     } else {
       seen.set(id, i);
     }
@@ -116,7 +160,11 @@ export function checkWeightedEntries(
     }
   });
   if (weightsOk && sum !== TOTAL_BASIS_POINTS) {
-    issues.push({ path: "", code: "basis-points-sum", message: `weights sum to ${sum} basis points; they must sum to exactly ${TOTAL_BASIS_POINTS}` });
+    issues.push({
+      path: "",
+      code: "basis-points-sum",
+      message: `weights sum to ${sum} basis points; they must sum to exactly ${TOTAL_BASIS_POINTS}`,
+    });
   }
   return issues;
 }

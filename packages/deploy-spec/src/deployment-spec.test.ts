@@ -79,7 +79,11 @@ describe("parseDeploymentSpec", () => {
       publicBind: "127.0.0.1:8080",
       admin: {
         bind: "127.0.0.1:8433",
-        mtls: { caFile: "/etc/greentic/admin/ca.crt", certFile: "/etc/greentic/admin/server.crt", keyFile: "/etc/greentic/admin/server.key" },
+        mtls: {
+          caFile: "/etc/greentic/admin/ca.crt",
+          certFile: "/etc/greentic/admin/server.crt",
+          keyFile: "/etc/greentic/admin/server.key",
+        },
       },
     });
     expect(r.value.spec.bundle.mountPath).toBe("/mnt/greentic/bundles/acme-prod");
@@ -104,7 +108,11 @@ describe("parseDeploymentSpec", () => {
             publicBind: "127.0.0.1:8080",
             admin: {
               bind: "127.0.0.1:8433",
-              mtls: { caFile: "/etc/greentic/acme/admin/ca.crt", certFile: "/etc/greentic/acme/admin/server.crt", keyFile: "/etc/greentic/acme/admin/server.key" },
+              mtls: {
+                caFile: "/etc/greentic/acme/admin/ca.crt",
+                certFile: "/etc/greentic/acme/admin/server.crt",
+                keyFile: "/etc/greentic/acme/admin/server.key",
+              },
             },
           },
           storage: {
@@ -127,7 +135,11 @@ describe("parseDeploymentSpec", () => {
     expect(y.ok).toBe(false);
     if (!y.ok) expect(y.summary).toMatch(/^a\.yaml: \(document\): not valid YAML/);
     const j = parseDeploymentSpec("{ nope", { source: "a.json" });
-    expect(!j.ok && j.issues[0]).toMatchObject({ path: "", code: "parse", message: expect.stringMatching(/^not valid JSON/) });
+    expect(!j.ok && j.issues[0]).toMatchObject({
+      path: "",
+      code: "parse",
+      message: expect.stringMatching(/^not valid JSON/),
+    });
     expect(parseDeploymentSpec("- 1\n- 2\n").ok).toBe(false);
   });
 
@@ -163,8 +175,16 @@ describe("DeploymentSpec rules", () => {
     expectIssue((d) => (d.metadata.labels = {}), "metadata.labels", "unknown-field");
     expectIssue((d) => (d.spec.replicas = 2), "spec.replicas", "unknown-field");
     expectIssue((d) => (d.spec.bundle.sha = "x"), "spec.bundle.sha", "unknown-field");
-    expectIssue((d) => (d.spec.runtime.admin = { bind: "127.0.0.1:1", port: 1 }), "spec.runtime.admin.port", "unknown-field");
-    expectIssue((d) => (d.spec.runtime.admin = { mtls: { crlFile: "/x" } }), "spec.runtime.admin.mtls.crlFile", "unknown-field");
+    expectIssue(
+      (d) => (d.spec.runtime.admin = { bind: "127.0.0.1:1", port: 1 }),
+      "spec.runtime.admin.port",
+      "unknown-field",
+    );
+    expectIssue(
+      (d) => (d.spec.runtime.admin = { mtls: { crlFile: "/x" } }),
+      "spec.runtime.admin.mtls.crlFile",
+      "unknown-field",
+    );
     expectIssue((d) => (d.spec.storage = { dataDir: "/x" }), "spec.storage.dataDir", "unknown-field");
     expectIssue((d) => (d.spec.service = { shell: "/bin/sh" }), "spec.service.shell", "unknown-field");
     expectIssue((d) => (d.spec.health = { interval: 1 }), "spec.health.interval", "unknown-field");
@@ -185,7 +205,11 @@ describe("DeploymentSpec rules", () => {
     expectIssue((d) => (d.spec.target = "k8s"), "spec.target", "invalid-value");
     expectIssue((d) => (d.spec.bundle.format = "tar"), "spec.bundle.format", "invalid-value");
     expectIssue((d) => delete d.spec.bundle, "spec.bundle", "required");
-    expectIssue((d) => (d.spec.bundle.source = "https://example.com/a.gtbundle"), "spec.bundle.source", "source-invalid");
+    expectIssue(
+      (d) => (d.spec.bundle.source = "https://example.com/a.gtbundle"),
+      "spec.bundle.source",
+      "source-invalid",
+    );
     expectIssue((d) => (d.spec.bundle.source = "bundles/a.gtbundle"), "spec.bundle.source", "source-invalid");
     expect(issuesOf((d) => (d.spec.bundle.source = "file:///srv/a.gtbundle"))).toEqual([]);
   });
@@ -194,24 +218,47 @@ describe("DeploymentSpec rules", () => {
     expectIssue((d) => (d.spec.runtime = {}), "spec.runtime", "runtime-missing");
     expectIssue((d) => (d.spec.runtime.image = "localhost/r:1"), "spec.runtime", "runtime-ambiguous");
     expectIssue((d) => (d.spec.runtime.engine = "docker"), "spec.runtime.engine", "mode-mismatch");
-    expectIssue((d) => (d.spec.runtime = { image: "localhost/r:1", node: "/usr/bin/node" }), "spec.runtime.node", "mode-mismatch");
-    expectIssue((d) => (d.spec.runtime = { image: "localhost/r:1", engine: "lxc" }), "spec.runtime.engine", "invalid-value");
+    expectIssue(
+      (d) => (d.spec.runtime = { image: "localhost/r:1", node: "/usr/bin/node" }),
+      "spec.runtime.node",
+      "mode-mismatch",
+    );
+    expectIssue(
+      (d) => (d.spec.runtime = { image: "localhost/r:1", engine: "lxc" }),
+      "spec.runtime.engine",
+      "invalid-value",
+    );
     expectIssue((d) => (d.spec.runtime = { image: "bad image" }), "spec.runtime.image", "image-invalid");
     expectIssue((d) => (d.spec.runtime.binary = "bin.js"), "spec.runtime.binary", "path-not-absolute");
-    const docker = validateDeploymentSpec({ ...minimal(), spec: { ...minimal().spec, runtime: { image: "localhost/r:1", engine: "docker" } } });
+    const docker = validateDeploymentSpec({
+      ...minimal(),
+      spec: { ...minimal().spec, runtime: { image: "localhost/r:1", engine: "docker" } },
+    });
     expect(docker.ok && docker.value.spec.runtime.engine).toBe("docker");
     const native = validateDeploymentSpec(minimal());
     expect(native.ok && deploymentMode(native.value)).toBe("native");
   });
 
   it("arch: x86_64 only, aarch64 with its own message", () => {
-    expectIssue((d) => (d.spec.runtime.arch = "aarch64"), "spec.runtime.arch", "arch-unsupported", /only x86_64.*aarch64 may come later/);
+    expectIssue(
+      (d) => (d.spec.runtime.arch = "aarch64"),
+      "spec.runtime.arch",
+      "arch-unsupported",
+      /only x86_64.*aarch64 may come later/,
+    );
     expectIssue((d) => (d.spec.runtime.arch = "riscv64"), "spec.runtime.arch", "invalid-value");
     expect(issuesOf((d) => (d.spec.runtime.arch = "x86_64"))).toEqual([]);
   });
 
   it("admin bind: loopback hosts on any port 1..65535", () => {
-    for (const bind of ["127.0.0.1:8433", "127.0.0.1:1", "127.0.0.1:65535", "localhost:9443", "[::1]:8433", "[::1]:20443"]) {
+    for (const bind of [
+      "127.0.0.1:8433",
+      "127.0.0.1:1",
+      "127.0.0.1:65535",
+      "localhost:9443",
+      "[::1]:8433",
+      "[::1]:20443",
+    ]) {
       expect(issuesOf((d) => (d.spec.runtime.admin = { bind }))).toEqual([]);
     }
     expect(parseAdminBind("[::1]:20443")).toEqual({ host: "::1", port: 20443 });
@@ -220,17 +267,35 @@ describe("DeploymentSpec rules", () => {
 
   it("admin bind: 0.0.0.0 and :: rejected with their own message", () => {
     for (const bind of ["0.0.0.0:8433", "[::]:8433", ":8433"]) {
-      expectIssue((d) => (d.spec.runtime.admin = { bind }), "spec.runtime.admin.bind", "bind-wildcard", /every interface: it must listen on loopback only/);
+      expectIssue(
+        (d) => (d.spec.runtime.admin = { bind }),
+        "spec.runtime.admin.bind",
+        "bind-wildcard",
+        /every interface: it must listen on loopback only/,
+      );
     }
   });
 
   it("admin bind: non-loopback hosts, bad ports and unbracketed IPv6 rejected", () => {
-    expectIssue((d) => (d.spec.runtime.admin = { bind: "10.0.0.5:8433" }), "spec.runtime.admin.bind", "bind-not-loopback");
-    expectIssue((d) => (d.spec.runtime.admin = { bind: "example.com:8433" }), "spec.runtime.admin.bind", "bind-not-loopback");
+    expectIssue(
+      (d) => (d.spec.runtime.admin = { bind: "10.0.0.5:8433" }),
+      "spec.runtime.admin.bind",
+      "bind-not-loopback",
+    );
+    expectIssue(
+      (d) => (d.spec.runtime.admin = { bind: "example.com:8433" }),
+      "spec.runtime.admin.bind",
+      "bind-not-loopback",
+    );
     for (const bind of ["127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:08433", "127.0.0.1:x", "127.0.0.1:"]) {
       expectIssue((d) => (d.spec.runtime.admin = { bind }), "spec.runtime.admin.bind", "bind-port");
     }
-    expectIssue((d) => (d.spec.runtime.admin = { bind: "::1:8433" }), "spec.runtime.admin.bind", "bind-invalid", /\[::1\]:8433/);
+    expectIssue(
+      (d) => (d.spec.runtime.admin = { bind: "::1:8433" }),
+      "spec.runtime.admin.bind",
+      "bind-invalid",
+      /\[::1\]:8433/,
+    );
     expectIssue((d) => (d.spec.runtime.admin = { bind: "127.0.0.1" }), "spec.runtime.admin.bind", "bind-invalid");
   });
 
@@ -244,7 +309,11 @@ describe("DeploymentSpec rules", () => {
   });
 
   it("mTLS paths must be absolute", () => {
-    expectIssue((d) => (d.spec.runtime.admin = { mtls: { keyFile: "server.key" } }), "spec.runtime.admin.mtls.keyFile", "path-not-absolute");
+    expectIssue(
+      (d) => (d.spec.runtime.admin = { mtls: { keyFile: "server.key" } }),
+      "spec.runtime.admin.mtls.keyFile",
+      "path-not-absolute",
+    );
   });
 
   it("storage dirs: absolute and normalised", () => {
@@ -255,16 +324,37 @@ describe("DeploymentSpec rules", () => {
   });
 
   it("storage dirs: distinct and not nested", () => {
-    expectIssue((d) => (d.spec.storage = { stateDir: "/srv/g", cacheDir: "/srv/g" }), "spec.storage.cacheDir", "storage-duplicate", /also used by spec\.storage\.stateDir/);
-    expectIssue((d) => (d.spec.storage = { stateDir: "/srv/g", cacheDir: "/srv/g/cache" }), "spec.storage.cacheDir", "storage-nested");
-    expectIssue((d) => (d.spec.storage = { stateDir: "/srv/g/state", tempDir: "/srv/g" }), "spec.storage.stateDir", "storage-nested");
+    expectIssue(
+      (d) => (d.spec.storage = { stateDir: "/srv/g", cacheDir: "/srv/g" }),
+      "spec.storage.cacheDir",
+      "storage-duplicate",
+      /also used by spec\.storage\.stateDir/,
+    );
+    expectIssue(
+      (d) => (d.spec.storage = { stateDir: "/srv/g", cacheDir: "/srv/g/cache" }),
+      "spec.storage.cacheDir",
+      "storage-nested",
+    );
+    expectIssue(
+      (d) => (d.spec.storage = { stateDir: "/srv/g/state", tempDir: "/srv/g" }),
+      "spec.storage.stateDir",
+      "storage-nested",
+    );
     // A shared prefix that is not a parent is fine.
     expect(issuesOf((d) => (d.spec.storage = { stateDir: "/srv/g", cacheDir: "/srv/g2" }))).toEqual([]);
   });
 
   it("storage dirs: none inside (or containing) the bundle mount", () => {
-    expectIssue((d) => (d.spec.storage = { logDir: "/mnt/greentic/bundles/acme/log" }), "spec.storage.logDir", "storage-in-bundle");
-    expectIssue((d) => (d.spec.bundle.mountPath = "/var/lib/greentic/acme/state/b"), "spec.storage.stateDir", "storage-in-bundle");
+    expectIssue(
+      (d) => (d.spec.storage = { logDir: "/mnt/greentic/bundles/acme/log" }),
+      "spec.storage.logDir",
+      "storage-in-bundle",
+    );
+    expectIssue(
+      (d) => (d.spec.bundle.mountPath = "/var/lib/greentic/acme/state/b"),
+      "spec.storage.stateDir",
+      "storage-in-bundle",
+    );
   });
 
   it("service: manager systemd; dedicated, valid user and group", () => {
@@ -276,9 +366,21 @@ describe("DeploymentSpec rules", () => {
   it("health: paths start with /; startup timeout an integer 1..3600", () => {
     expectIssue((d) => (d.spec.health = { readinessPath: "ready" }), "spec.health.readinessPath", "invalid-format");
     expectIssue((d) => (d.spec.health = { livenessPath: "/he alth" }), "spec.health.livenessPath", "invalid-format");
-    expectIssue((d) => (d.spec.health = { startupTimeoutSeconds: 0 }), "spec.health.startupTimeoutSeconds", "too-small");
-    expectIssue((d) => (d.spec.health = { startupTimeoutSeconds: 1.5 }), "spec.health.startupTimeoutSeconds", "invalid-type");
-    expectIssue((d) => (d.spec.health = { startupTimeoutSeconds: "120" }), "spec.health.startupTimeoutSeconds", "invalid-type");
+    expectIssue(
+      (d) => (d.spec.health = { startupTimeoutSeconds: 0 }),
+      "spec.health.startupTimeoutSeconds",
+      "too-small",
+    );
+    expectIssue(
+      (d) => (d.spec.health = { startupTimeoutSeconds: 1.5 }),
+      "spec.health.startupTimeoutSeconds",
+      "invalid-type",
+    );
+    expectIssue(
+      (d) => (d.spec.health = { startupTimeoutSeconds: "120" }),
+      "spec.health.startupTimeoutSeconds",
+      "invalid-type",
+    );
   });
 
   it("rollout: recreate only", () => {

@@ -164,8 +164,11 @@ export function parseDeploymentSpec(text: string, options: DeploymentSpecParseOp
   try {
     value = trimmed.startsWith("{") ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
   } catch (error) {
-    const detail = error instanceof YAMLParseError || error instanceof SyntaxError ? error.message.split("\n")[0] : String(error);
-    return fail(source, [{ path: "", code: "parse", message: `not valid ${trimmed.startsWith("{") ? "JSON" : "YAML"}: ${detail}` }]);
+    const detail =
+      error instanceof YAMLParseError || error instanceof SyntaxError ? error.message.split("\n")[0] : String(error);
+    return fail(source, [
+      { path: "", code: "parse", message: `not valid ${trimmed.startsWith("{") ? "JSON" : "YAML"}: ${detail}` },
+    ]);
   }
   return validateDeploymentSpec(value, options);
 }
@@ -174,7 +177,9 @@ export function parseDeploymentSpec(text: string, options: DeploymentSpecParseOp
 export function validateDeploymentSpec(value: unknown, options: DeploymentSpecParseOptions = {}): DeploymentSpecResult {
   const source = options.source ?? "deployment spec";
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    return fail(source, [{ path: "", code: "invalid-type", message: "must be a mapping with apiVersion, kind, metadata and spec" }]);
+    return fail(source, [
+      { path: "", code: "invalid-type", message: "must be a mapping with apiVersion, kind, metadata and spec" },
+    ]);
   }
   const parsed = DeploymentSpecSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) return fail(source, parsed.error.issues.flatMap(toIssues));
@@ -207,13 +212,34 @@ function toIssues(issue: z.core.$ZodIssue): ValidationIssue[] {
   const join = (key: string) => (at ? `${at}.${key}` : key);
   switch (issue.code) {
     case "unrecognized_keys":
-      return issue.keys.map((key) => ({ path: join(key), code: "unknown-field", message: `unknown field ${JSON.stringify(key)}` }));
+      return issue.keys.map((key) => ({
+        path: join(key),
+        code: "unknown-field",
+        message: `unknown field ${JSON.stringify(key)}`,
+      }));
     case "invalid_value":
-      return [{ path: at, code: "invalid-value", message: `must be ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}, got ${describe(issue.input)}` }];
+      return [
+        {
+          path: at,
+          code: "invalid-value",
+          message: `must be ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}, got ${describe(issue.input)}`,
+        },
+      ];
     case "invalid_type":
-      return [{ path: at, code: issue.input === undefined ? "required" : "invalid-type", message: issue.input === undefined ? `is required (${issue.expected})` : `must be a ${issue.expected}, got ${describe(issue.input)}` }];
+      return [
+        {
+          path: at,
+          code: issue.input === undefined ? "required" : "invalid-type",
+          message:
+            issue.input === undefined
+              ? `is required (${issue.expected})`
+              : `must be a ${issue.expected}, got ${describe(issue.input)}`,
+        },
+      ];
     default:
-      return [{ path: at, code: issue.code.replace(/_/g, "-"), message: `${issue.message}, got ${describe(issue.input)}` }];
+      return [
+        { path: at, code: issue.code.replace(/_/g, "-"), message: `${issue.message}, got ${describe(issue.input)}` },
+      ];
   }
 }
 
@@ -244,24 +270,46 @@ function applyDefaults(input: z.output<typeof DeploymentSpecSchema>, issues: Val
   if (r.arch !== undefined && r.arch !== "x86_64") {
     issues.push(
       r.arch === "aarch64" || r.arch === "arm64"
-        ? { path: "spec.runtime.arch", code: "arch-unsupported", message: `${JSON.stringify(r.arch)} is not supported by single-vm v1 yet: only x86_64 Linux servers are (aarch64 may come later)` }
+        ? {
+            path: "spec.runtime.arch",
+            code: "arch-unsupported",
+            message: `${JSON.stringify(r.arch)} is not supported by single-vm v1 yet: only x86_64 Linux servers are (aarch64 may come later)`,
+          }
         : { path: "spec.runtime.arch", code: "invalid-value", message: `must be "x86_64", got ${describe(r.arch)}` },
     );
   }
   if (r.image !== undefined && r.binary !== undefined) {
-    issues.push({ path: "spec.runtime", code: "runtime-ambiguous", message: "set either image (container mode) or binary (native mode), not both" });
+    issues.push({
+      path: "spec.runtime",
+      code: "runtime-ambiguous",
+      message: "set either image (container mode) or binary (native mode), not both",
+    });
   } else if (r.image === undefined && r.binary === undefined) {
-    issues.push({ path: "spec.runtime", code: "runtime-missing", message: "set binary (native mode: the runtime executable) or image (container mode)" });
+    issues.push({
+      path: "spec.runtime",
+      code: "runtime-missing",
+      message: "set binary (native mode: the runtime executable) or image (container mode)",
+    });
   }
   if (r.image !== undefined) {
     runtime.image = r.image;
     runtime.engine = r.engine ?? d.engine;
-    if (r.node !== undefined) issues.push({ path: "spec.runtime.node", code: "mode-mismatch", message: "node applies to native mode (binary) only" });
+    if (r.node !== undefined)
+      issues.push({
+        path: "spec.runtime.node",
+        code: "mode-mismatch",
+        message: "node applies to native mode (binary) only",
+      });
   }
   if (r.binary !== undefined) {
     runtime.binary = r.binary;
     runtime.node = r.node ?? d.node;
-    if (r.engine !== undefined) issues.push({ path: "spec.runtime.engine", code: "mode-mismatch", message: "engine applies to container mode (image) only" });
+    if (r.engine !== undefined)
+      issues.push({
+        path: "spec.runtime.engine",
+        code: "mode-mismatch",
+        message: "engine applies to container mode (image) only",
+      });
   }
   return {
     apiVersion: API_VERSION,
@@ -293,18 +341,37 @@ function checkSemantics(spec: DeploymentSpec, issues: ValidationIssue[]): void {
   if (name === "") {
     issues.push({ path: "metadata.name", code: "name-empty", message: "must not be empty" });
   } else if (name.includes("/") || name.includes("\\")) {
-    issues.push({ path: "metadata.name", code: "name-path", message: `${JSON.stringify(name)} must not contain / or \\ (it names units and directories)` });
+    issues.push({
+      path: "metadata.name",
+      code: "name-path",
+      message: `${JSON.stringify(name)} must not contain / or \\ (it names units and directories)`,
+    });
   } else if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) {
-    issues.push({ path: "metadata.name", code: "name-invalid", message: `${JSON.stringify(name)} must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit` });
+    issues.push({
+      path: "metadata.name",
+      code: "name-invalid",
+      message: `${JSON.stringify(name)} must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    });
   }
   checkBind(spec.spec.runtime.admin.bind, issues);
-  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(0|[1-9]\d{0,4})$/.test(spec.spec.runtime.publicBind) || parseAdminBind(spec.spec.runtime.publicBind).port > 65535) {
-    issues.push({ path: "spec.runtime.publicBind", code: "bind-invalid", message: `${JSON.stringify(spec.spec.runtime.publicBind)} is not host:port (port 0..65535; IPv6 in brackets)` });
+  if (
+    !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(0|[1-9]\d{0,4})$/.test(spec.spec.runtime.publicBind) ||
+    parseAdminBind(spec.spec.runtime.publicBind).port > 65535
+  ) {
+    issues.push({
+      path: "spec.runtime.publicBind",
+      code: "bind-invalid",
+      message: `${JSON.stringify(spec.spec.runtime.publicBind)} is not host:port (port 0..65535; IPv6 in brackets)`,
+    });
   }
 
   const abs = (p: string, at: string) => {
     if (!isNormalAbsolute(p)) {
-      issues.push({ path: at, code: "path-not-absolute", message: `${JSON.stringify(p)} must be a normalised absolute path (no "..", ".", "//" or trailing /) other than /` });
+      issues.push({
+        path: at,
+        code: "path-not-absolute",
+        message: `${JSON.stringify(p)} must be a normalised absolute path (no "..", ".", "//" or trailing /) other than /`,
+      });
       return false;
     }
     return true;
@@ -315,12 +382,31 @@ function checkSemantics(spec: DeploymentSpec, issues: ValidationIssue[]): void {
   const mountOk = abs(mount.p, mount.at);
   for (const [i, a] of okStorage.entries()) {
     for (const b of okStorage.slice(i + 1)) {
-      if (a.p === b.p) issues.push({ path: b.at, code: "storage-duplicate", message: `${JSON.stringify(b.p)} is also used by ${a.at}: each writable dir must be distinct` });
-      else if (isInside(b.p, a.p)) issues.push({ path: b.at, code: "storage-nested", message: `${JSON.stringify(b.p)} is inside ${a.at} (${a.p})` });
-      else if (isInside(a.p, b.p)) issues.push({ path: a.at, code: "storage-nested", message: `${JSON.stringify(a.p)} is inside ${b.at} (${b.p})` });
+      if (a.p === b.p)
+        issues.push({
+          path: b.at,
+          code: "storage-duplicate",
+          message: `${JSON.stringify(b.p)} is also used by ${a.at}: each writable dir must be distinct`,
+        });
+      else if (isInside(b.p, a.p))
+        issues.push({
+          path: b.at,
+          code: "storage-nested",
+          message: `${JSON.stringify(b.p)} is inside ${a.at} (${a.p})`,
+        });
+      else if (isInside(a.p, b.p))
+        issues.push({
+          path: a.at,
+          code: "storage-nested",
+          message: `${JSON.stringify(a.p)} is inside ${b.at} (${b.p})`,
+        });
     }
     if (mountOk && (a.p === mount.p || isInside(a.p, mount.p) || isInside(mount.p, a.p))) {
-      issues.push({ path: a.at, code: "storage-in-bundle", message: `${JSON.stringify(a.p)} overlaps the read-only bundle mount ${mount.p}` });
+      issues.push({
+        path: a.at,
+        code: "storage-in-bundle",
+        message: `${JSON.stringify(a.p)} overlaps the read-only bundle mount ${mount.p}`,
+      });
     }
   }
   const mtls = spec.spec.runtime.admin.mtls;
@@ -328,24 +414,45 @@ function checkSemantics(spec: DeploymentSpec, issues: ValidationIssue[]): void {
   const source = spec.spec.bundle.source;
   const sourcePath = source.startsWith("file://") ? source.slice("file://".length) : source;
   if (!isNormalAbsolute(sourcePath)) {
-    issues.push({ path: "spec.bundle.source", code: "source-invalid", message: `${JSON.stringify(source)} must be file:///absolute/path or an absolute path to a .gtbundle (squashfs) file` });
+    issues.push({
+      path: "spec.bundle.source",
+      code: "source-invalid",
+      message: `${JSON.stringify(source)} must be file:///absolute/path or an absolute path to a .gtbundle (squashfs) file`,
+    });
   }
   const runtime = spec.spec.runtime;
   if (runtime.binary !== undefined) {
     const p = runtime.binary.startsWith("file://") ? runtime.binary.slice(7) : runtime.binary;
-    if (!isNormalAbsolute(p)) issues.push({ path: "spec.runtime.binary", code: "path-not-absolute", message: `${JSON.stringify(runtime.binary)} must be an absolute path` });
+    if (!isNormalAbsolute(p))
+      issues.push({
+        path: "spec.runtime.binary",
+        code: "path-not-absolute",
+        message: `${JSON.stringify(runtime.binary)} must be an absolute path`,
+      });
   }
   if (runtime.node !== undefined) abs(runtime.node, "spec.runtime.node");
   if (runtime.image !== undefined && /\s/.test(runtime.image)) {
-    issues.push({ path: "spec.runtime.image", code: "image-invalid", message: `${JSON.stringify(runtime.image)} must not contain whitespace` });
+    issues.push({
+      path: "spec.runtime.image",
+      code: "image-invalid",
+      message: `${JSON.stringify(runtime.image)} must not contain whitespace`,
+    });
   }
   const svc = spec.spec.service;
   for (const key of ["user", "group"] as const) {
     const value = svc[key];
     if (value === "root") {
-      issues.push({ path: `spec.service.${key}`, code: "service-root", message: `must be a dedicated unprivileged ${key}, not "root"` });
+      issues.push({
+        path: `spec.service.${key}`,
+        code: "service-root",
+        message: `must be a dedicated unprivileged ${key}, not "root"`,
+      });
     } else if (!POSIX_NAME.test(value)) {
-      issues.push({ path: `spec.service.${key}`, code: "service-name-invalid", message: `${JSON.stringify(value)} is not a valid ${key} name (lowercase letters, digits, "_" or "-", up to 32)` });
+      issues.push({
+        path: `spec.service.${key}`,
+        code: "service-name-invalid",
+        message: `${JSON.stringify(value)} is not a valid ${key} name (lowercase letters, digits, "_" or "-", up to 32)`,
+      });
     }
   }
 }
@@ -361,16 +468,28 @@ function checkBind(bind: string, issues: ValidationIssue[]): void {
   const host = m[1]!;
   const portText = m[2]!;
   if (host === "0.0.0.0" || host === "[::]" || host === "" || host === "*") {
-    issues.push({ path: at, code: "bind-wildcard", message: `${JSON.stringify(bind)} would expose the admin API on every interface: it must listen on loopback only (127.0.0.1, [::1] or localhost)` });
+    issues.push({
+      path: at,
+      code: "bind-wildcard",
+      message: `${JSON.stringify(bind)} would expose the admin API on every interface: it must listen on loopback only (127.0.0.1, [::1] or localhost)`,
+    });
     return;
   }
   if (!(LOOPBACK_HOSTS as readonly string[]).includes(host)) {
-    issues.push({ path: at, code: "bind-not-loopback", message: `${JSON.stringify(bind)}: host must be 127.0.0.1, [::1] or localhost (the admin API is loopback-only)` });
+    issues.push({
+      path: at,
+      code: "bind-not-loopback",
+      message: `${JSON.stringify(bind)}: host must be 127.0.0.1, [::1] or localhost (the admin API is loopback-only)`,
+    });
     return;
   }
   const port = /^[1-9]\d{0,4}$/.test(portText) ? Number(portText) : NaN;
   if (!(port >= 1 && port <= 65535)) {
-    issues.push({ path: at, code: "bind-port", message: `${JSON.stringify(bind)}: port must be an integer from 1 to 65535` });
+    issues.push({
+      path: at,
+      code: "bind-port",
+      message: `${JSON.stringify(bind)}: port must be an integer from 1 to 65535`,
+    });
   }
 }
 

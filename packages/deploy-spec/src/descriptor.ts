@@ -37,18 +37,32 @@ export function checkPackDescriptor(input: string): PackDescriptorResult {
   if (at < 0) return { ok: false, code: "missing-version", message: `pack descriptor ${shown} has no "@<version>"` };
   const path = input.slice(0, at);
   const version = input.slice(at + 1);
-  if (version.includes("@")) return { ok: false, code: "multiple-at", message: `pack descriptor ${shown} contains more than one "@"` };
-  if (path.length === 0) return { ok: false, code: "empty-path", message: `pack descriptor ${shown} has an empty path before "@"` };
+  if (version.includes("@"))
+    return { ok: false, code: "multiple-at", message: `pack descriptor ${shown} contains more than one "@"` };
+  if (path.length === 0)
+    return { ok: false, code: "empty-path", message: `pack descriptor ${shown} has an empty path before "@"` };
   if (!path.includes(".")) {
-    return { ok: false, code: "path-missing-dot", message: `pack descriptor path ${JSON.stringify(path)} must contain a "." (e.g. greentic.deployer.local-process)` };
+    return {
+      ok: false,
+      code: "path-missing-dot",
+      message: `pack descriptor path ${JSON.stringify(path)} must contain a "." (e.g. greentic.deployer.local-process)`,
+    };
   }
   for (const c of path) {
     if (!/[a-z0-9.-]/.test(c)) {
-      return { ok: false, code: "invalid-path-char", message: `pack descriptor path ${JSON.stringify(path)} contains ${JSON.stringify(c)}; only a-z, 0-9, "-" and "." are allowed` };
+      return {
+        ok: false,
+        code: "invalid-path-char",
+        message: `pack descriptor path ${JSON.stringify(path)} contains ${JSON.stringify(c)}; only a-z, 0-9, "-" and "." are allowed`,
+      };
     }
   }
   if (!isSemver(version)) {
-    return { ok: false, code: "invalid-semver", message: `pack descriptor ${shown}: version ${JSON.stringify(version)} is not a SemVer version (e.g. 0.1.0)` };
+    return {
+      ok: false,
+      code: "invalid-semver",
+      message: `pack descriptor ${shown}: version ${JSON.stringify(version)} is not a SemVer version (e.g. 0.1.0)`,
+    };
   }
   return { ok: true, value: { path, version, raw: input } };
 }

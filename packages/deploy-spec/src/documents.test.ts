@@ -26,7 +26,11 @@ const HEX = "d".repeat(64);
 function reverseKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(reverseKeys);
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.keys(value).reverse().map((k) => [k, reverseKeys((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .reverse()
+        .map((k) => [k, reverseKeys((value as Record<string, unknown>)[k])]),
+    );
   }
   return value;
 }
@@ -36,7 +40,15 @@ const samples: [string, z.ZodType, unknown][] = [
   ["environment", EnvironmentSchema, env],
   ["revision", RevisionSchema, env.revisions[0]],
   ["traffic split", TrafficSplitSchema, env.traffic_splits[0]],
-  ["bundle deployment", BundleDeploymentSchema, { ...env.bundles[0], usage: { meter_endpoint: "https://meter", last_seen_at: NOW }, config_overrides: { "greentic.shop": { theme: "dark", limits: { rps: 5 } } } }],
+  [
+    "bundle deployment",
+    BundleDeploymentSchema,
+    {
+      ...env.bundles[0],
+      usage: { meter_endpoint: "https://meter", last_seen_at: NOW },
+      config_overrides: { "greentic.shop": { theme: "dark", limits: { rps: 5 } } },
+    },
+  ],
   [
     "credentials",
     CredentialsSchema,
@@ -47,15 +59,43 @@ const samples: [string, z.ZodType, unknown][] = [
       mode: "bootstrap",
       provided_credentials_ref: "secret://local/deployer/creds",
       validation: { last_run_at: NOW, result: "pass", missing_capabilities: [] },
-      bootstrap: { admin_credential_consumed_at: NOW, rules_pack_ref: "rules.gtpack", generated_credentials_ref: "secret://local/deployer/generated" },
+      bootstrap: {
+        admin_credential_consumed_at: NOW,
+        rules_pack_ref: "rules.gtpack",
+        generated_credentials_ref: "secret://local/deployer/generated",
+      },
       expiry: { expires_at: "2027-07-01T00:00:00Z", rotate_at: "2027-05-01T00:00:00Z" },
     },
   ],
-  ["environment runtime", EnvironmentRuntimeSchema, { schema: "greentic.environment-runtime.v1", environment_id: "local", discovered: { endpoint: "http://127.0.0.1:8080", nested: { a: [1, 2] } }, generated_at: NOW, generated_by: "greentic.deployer.local-process@0.1.0", generation: 3 }],
+  [
+    "environment runtime",
+    EnvironmentRuntimeSchema,
+    {
+      schema: "greentic.environment-runtime.v1",
+      environment_id: "local",
+      discovered: { endpoint: "http://127.0.0.1:8080", nested: { a: [1, 2] } },
+      generated_at: NOW,
+      generated_by: "greentic.deployer.local-process@0.1.0",
+      generation: 3,
+    },
+  ],
   [
     "runtime config",
     RuntimeConfigSchema,
-    { schema: "greentic.runtime-config.v1", env_id: "local", revisions: [{ deployment_id: DEP, revision_id: REV_A, bundle_id: "shop", pack_list_refs: ["revisions/x/pack-list.lock"], pack_config_refs: [], weight_bps: 10000 }] },
+    {
+      schema: "greentic.runtime-config.v1",
+      env_id: "local",
+      revisions: [
+        {
+          deployment_id: DEP,
+          revision_id: REV_A,
+          bundle_id: "shop",
+          pack_list_refs: ["revisions/x/pack-list.lock"],
+          pack_config_refs: [],
+          weight_bps: 10000,
+        },
+      ],
+    },
   ],
   [
     "audit event",
@@ -77,19 +117,58 @@ const samples: [string, z.ZodType, unknown][] = [
       prev_hash: HEX,
     },
   ],
-  ["backup manifest", BackupManifestSchema, { schema: "greentic.backup-manifest.v1", backup_id: "b1", env_id: "local", created_at: NOW, generation: 4, integrity: { algorithm: "sha-256", digest: HEX }, size_bytes: 1234 }],
+  [
+    "backup manifest",
+    BackupManifestSchema,
+    {
+      schema: "greentic.backup-manifest.v1",
+      backup_id: "b1",
+      env_id: "local",
+      created_at: NOW,
+      generation: 4,
+      integrity: { algorithm: "sha-256", digest: HEX },
+      size_bytes: 1234,
+    },
+  ],
   [
     "backup artifact",
     BackupArtifactSchema,
     {
       schema: "greentic.backup-artifact.v1",
-      manifest: { schema: "greentic.backup-manifest.v1", backup_id: "b1", env_id: "local", created_at: NOW, generation: 4, integrity: { algorithm: "sha-256", digest: HEX }, size_bytes: 1234 },
+      manifest: {
+        schema: "greentic.backup-manifest.v1",
+        backup_id: "b1",
+        env_id: "local",
+        created_at: NOW,
+        generation: 4,
+        integrity: { algorithm: "sha-256", digest: HEX },
+        size_bytes: 1234,
+      },
       snapshot: { environment: {}, runtime: null },
       snapshot_digest: HEX,
     },
   ],
-  ["pack config", PackConfigSchema, { schema: "greentic.pack-config.v1", pack_id: "greentic.shop", revision_id: REV_A, non_secret: { a: 1 }, secret_refs: { key: "secret://local/shop/key" }, runtime_refs: { url: "runtime://local/shop/url" } }],
-  ["pack list lock", PackListLockSchema, { schema: "greentic.pack-list-lock.v1", revision_id: REV_A, packs: [{ pack_id: "greentic.shop", path: "packs/shop.gtpack", digest: `sha256:${HEX}` }] }],
+  [
+    "pack config",
+    PackConfigSchema,
+    {
+      schema: "greentic.pack-config.v1",
+      pack_id: "greentic.shop",
+      revision_id: REV_A,
+      non_secret: { a: 1 },
+      secret_refs: { key: "secret://local/shop/key" },
+      runtime_refs: { url: "runtime://local/shop/url" },
+    },
+  ],
+  [
+    "pack list lock",
+    PackListLockSchema,
+    {
+      schema: "greentic.pack-list-lock.v1",
+      revision_id: REV_A,
+      packs: [{ pack_id: "greentic.shop", path: "packs/shop.gtpack", digest: `sha256:${HEX}` }],
+    },
+  ],
   [
     "messaging endpoint",
     MessagingEndpointSchema,
@@ -113,7 +192,20 @@ const samples: [string, z.ZodType, unknown][] = [
   [
     "revenue policy",
     RevenuePolicyDocumentSchema,
-    { schema: "greentic.revenue-policy.v1", version: 2, deployment_id: DEP, env_id: "local", bundle_id: "shop", customer_id: "local-dev", revenue_share: [{ party_id: "greentic", basis_points: 2000 }, { party_id: "acme", basis_points: 8000 }], created_at: NOW, previous_version_ref: "billing-policies/shop/local-dev/v1.json" },
+    {
+      schema: "greentic.revenue-policy.v1",
+      version: 2,
+      deployment_id: DEP,
+      env_id: "local",
+      bundle_id: "shop",
+      customer_id: "local-dev",
+      revenue_share: [
+        { party_id: "greentic", basis_points: 2000 },
+        { party_id: "acme", basis_points: 8000 },
+      ],
+      created_at: NOW,
+      previous_version_ref: "billing-policies/shop/local-dev/v1.json",
+    },
   ],
 ];
 
@@ -132,14 +224,21 @@ describe("document round trips", () => {
     it(`${name}: rejects an unknown top-level field`, () => {
       const r = parseDocument(schema, { ...(doc as object), surprise: 1 });
       expect(r.ok).toBe(false);
-      if (!r.ok) expect(r.issues).toEqual([{ path: "surprise", code: "unknown-field", message: 'unknown field "surprise"' }]);
+      if (!r.ok)
+        expect(r.issues).toEqual([{ path: "surprise", code: "unknown-field", message: 'unknown field "surprise"' }]);
     });
   }
 });
 
 describe("reference documents with optional fields absent", () => {
   it("fills [] and default blocks for a minimal environment", () => {
-    const r = parseDocument(EnvironmentSchema, { schema: "greentic.environment.v1", environment_id: "local", name: "local", host_config: { env_id: "local" }, packs: [] });
+    const r = parseDocument(EnvironmentSchema, {
+      schema: "greentic.environment.v1",
+      environment_id: "local",
+      name: "local",
+      host_config: { env_id: "local" },
+      packs: [],
+    });
     expect(r).toEqual({
       ok: true,
       value: {
@@ -160,7 +259,13 @@ describe("reference documents with optional fields absent", () => {
     });
   });
   it("fills revision defaults and keeps absent optionals absent", () => {
-    const { pack_config_refs: _a, drain_seconds: _b, abort_metrics: _c, staged_at: _d, ...minimal } = revision(REV_A, "staged", 1);
+    const {
+      pack_config_refs: _a,
+      drain_seconds: _b,
+      abort_metrics: _c,
+      staged_at: _d,
+      ...minimal
+    } = revision(REV_A, "staged", 1);
     const r = parseDocument(RevisionSchema, minimal);
     expect(r.ok && r.value).toEqual({ ...minimal, pack_config_refs: [], drain_seconds: 0, abort_metrics: [] });
     expect(r.ok && "staged_at" in r.value).toBe(false);
@@ -171,31 +276,81 @@ describe("reference documents with optional fields absent", () => {
     expect(!bad.ok && bad.issues.map((i) => [i.path, i.code])).toEqual([["generation", "too-small"]]);
     const audit = samples.find(([n]) => n === "audit event")![2] as Record<string, unknown>;
     const badHash = parseDocument(AuditEventSchema, { ...audit, prev_hash: "ABC" });
-    expect(!badHash.ok && badHash.issues).toEqual([{ path: "prev_hash", code: "invalid-format", message: '"ABC" is not 64 lowercase hex characters' }]);
+    expect(!badHash.ok && badHash.issues).toEqual([
+      { path: "prev_hash", code: "invalid-format", message: '"ABC" is not 64 lowercase hex characters' },
+    ]);
   });
 });
 
 describe("issues name the field and value", () => {
   it("reports a schema mismatch", () => {
-    const r = parseDocument(EnvironmentSchema, { ...env, schema: "greentic.environment.v2" }, { source: "environment.json" });
-    expect(r).toMatchObject({ ok: false, issues: [{ path: "schema", code: "schema-mismatch", message: '"greentic.environment.v2" is not "greentic.environment.v1"' }] });
-    expect(!r.ok && r.summary).toBe('environment.json: schema: "greentic.environment.v2" is not "greentic.environment.v1"');
+    const r = parseDocument(
+      EnvironmentSchema,
+      { ...env, schema: "greentic.environment.v2" },
+      { source: "environment.json" },
+    );
+    expect(r).toMatchObject({
+      ok: false,
+      issues: [
+        {
+          path: "schema",
+          code: "schema-mismatch",
+          message: '"greentic.environment.v2" is not "greentic.environment.v1"',
+        },
+      ],
+    });
+    expect(!r.ok && r.summary).toBe(
+      'environment.json: schema: "greentic.environment.v2" is not "greentic.environment.v1"',
+    );
   });
   it("reports split weights with basis-point codes at their paths", () => {
     const split = env.traffic_splits[0]!;
-    const bad = { ...split, entries: [{ revision_id: REV_A, weight_bps: 4294967295 }, { revision_id: ulid(2), weight_bps: 10001 }] };
+    const bad = {
+      ...split,
+      entries: [
+        { revision_id: REV_A, weight_bps: 4294967295 },
+        { revision_id: ulid(2), weight_bps: 10001 },
+      ],
+    };
     const r = parseDocument(TrafficSplitSchema, bad);
     expect(!r.ok && r.issues).toEqual([
-      { path: "entries.0.weight_bps", code: "basis-points-entry-too-large", message: "weight 4294967295 exceeds 10000 basis points" },
-      { path: "entries.1.weight_bps", code: "basis-points-entry-too-large", message: "weight 10001 exceeds 10000 basis points" },
+      {
+        path: "entries.0.weight_bps",
+        code: "basis-points-entry-too-large",
+        message: "weight 4294967295 exceeds 10000 basis points",
+      },
+      {
+        path: "entries.1.weight_bps",
+        code: "basis-points-entry-too-large",
+        message: "weight 10001 exceeds 10000 basis points",
+      },
     ]);
     const sum = parseDocument(TrafficSplitSchema, { ...split, entries: [{ revision_id: REV_A, weight_bps: 9999 }] });
-    expect(!sum.ok && sum.issues).toEqual([{ path: "entries", code: "basis-points-sum", message: "weights sum to 9999 basis points; they must sum to exactly 10000" }]);
-    const nan = parseDocument(TrafficSplitSchema, { ...split, entries: [{ revision_id: REV_A, weight_bps: Number.NaN }] });
-    expect(!nan.ok && nan.issues).toEqual([{ path: "entries.0.weight_bps", code: "not-a-number", message: "expected number, got NaN" }]);
+    expect(!sum.ok && sum.issues).toEqual([
+      {
+        path: "entries",
+        code: "basis-points-sum",
+        message: "weights sum to 9999 basis points; they must sum to exactly 10000",
+      },
+    ]);
+    const nan = parseDocument(TrafficSplitSchema, {
+      ...split,
+      entries: [{ revision_id: REV_A, weight_bps: Number.NaN }],
+    });
+    expect(!nan.ok && nan.issues).toEqual([
+      { path: "entries.0.weight_bps", code: "not-a-number", message: "expected number, got NaN" },
+    ]);
     const str = parseDocument(TrafficSplitSchema, { ...split, entries: [{ revision_id: REV_A, weight_bps: "10000" }] });
-    expect(!str.ok && str.issues).toEqual([{ path: "entries.0.weight_bps", code: "invalid-type", message: 'expected number, got string "10000"' }]);
-    const neg = parseDocument(TrafficSplitSchema, { ...split, entries: [{ revision_id: REV_A, weight_bps: -1 }, { revision_id: ulid(2), weight_bps: 10001 }] });
+    expect(!str.ok && str.issues).toEqual([
+      { path: "entries.0.weight_bps", code: "invalid-type", message: 'expected number, got string "10000"' },
+    ]);
+    const neg = parseDocument(TrafficSplitSchema, {
+      ...split,
+      entries: [
+        { revision_id: REV_A, weight_bps: -1 },
+        { revision_id: ulid(2), weight_bps: 10001 },
+      ],
+    });
     expect(!neg.ok && neg.issues.map((i) => i.code)).toEqual(["weight-negative", "basis-points-entry-too-large"]);
   });
   it("reports descriptor, ULID, missing field and public URL problems", () => {
@@ -206,32 +361,71 @@ describe("issues name the field and value", () => {
       revisions: [{ ...env.revisions[0], revision_id: "not-a-ulid" }, env.revisions[1]],
     });
     expect(!r.ok && r.issues).toEqual([
-      { path: "host_config.public_base_url", code: "invalid-public-base-url", message: 'public_base_url "https://x.example/app" must not have a path (got "/app")' },
-      { path: "packs.0.kind", code: "invalid-path-char", message: 'pack descriptor path "Greentic.deployer" contains "G"; only a-z, 0-9, "-" and "." are allowed' },
-      { path: "revisions.0.revision_id", code: "invalid-format", message: '"not-a-ulid" is not a ULID (26 Crockford base32 characters, upper case)' },
+      {
+        path: "host_config.public_base_url",
+        code: "invalid-public-base-url",
+        message: 'public_base_url "https://x.example/app" must not have a path (got "/app")',
+      },
+      {
+        path: "packs.0.kind",
+        code: "invalid-path-char",
+        message: 'pack descriptor path "Greentic.deployer" contains "G"; only a-z, 0-9, "-" and "." are allowed',
+      },
+      {
+        path: "revisions.0.revision_id",
+        code: "invalid-format",
+        message: '"not-a-ulid" is not a ULID (26 Crockford base32 characters, upper case)',
+      },
     ]);
     const missing = parseDocument(RevisionSchema, { ...env.revisions[0], bundle_digest: undefined });
-    expect(!missing.ok && missing.issues).toEqual([{ path: "bundle_digest", code: "missing-field", message: "required field is missing (expected string)" }]);
+    expect(!missing.ok && missing.issues).toEqual([
+      { path: "bundle_digest", code: "missing-field", message: "required field is missing (expected string)" },
+    ]);
   });
   it("enforces config override caps", () => {
     const dep = env.bundles[0]!;
     const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`p${i}`, { k: 1 }]));
     const r = parseDocument(BundleDeploymentSchema, { ...dep, config_overrides: many });
-    expect(!r.ok && r.issues).toEqual([{ path: "config_overrides", code: "config-overrides-too-many-packs", message: "33 packs have overrides; at most 32 are allowed" }]);
+    expect(!r.ok && r.issues).toEqual([
+      {
+        path: "config_overrides",
+        code: "config-overrides-too-many-packs",
+        message: "33 packs have overrides; at most 32 are allowed",
+      },
+    ]);
     const keys = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i]));
     const r2 = parseDocument(BundleDeploymentSchema, { ...dep, config_overrides: { p: keys } });
-    expect(!r2.ok && r2.issues.map((i) => [i.path, i.code])).toEqual([["config_overrides.p", "config-overrides-too-many-keys-for-pack"]]);
-    const r3 = parseDocument(BundleDeploymentSchema, { ...dep, config_overrides: { p: { big: "x".repeat(16 * 1024) } } });
+    expect(!r2.ok && r2.issues.map((i) => [i.path, i.code])).toEqual([
+      ["config_overrides.p", "config-overrides-too-many-keys-for-pack"],
+    ]);
+    const r3 = parseDocument(BundleDeploymentSchema, {
+      ...dep,
+      config_overrides: { p: { big: "x".repeat(16 * 1024) } },
+    });
     expect(!r3.ok && r3.issues.map((i) => i.code)).toEqual(["config-overrides-too-large"]);
     const r4 = parseDocument(BundleDeploymentSchema, { ...dep, config_overrides: { "": { a: 1 }, q: { "": 2 } } });
-    expect(!r4.ok && r4.issues.map((i) => i.code)).toEqual(["config-override-empty-pack-id", "config-override-empty-key"]);
+    expect(!r4.ok && r4.issues.map((i) => i.code)).toEqual([
+      "config-override-empty-pack-id",
+      "config-override-empty-key",
+    ]);
   });
   it("requires revenue shares to sum to 10000 and policy versions >= 1", () => {
     const dep = env.bundles[0]!;
-    const r = parseDocument(BundleDeploymentSchema, { ...dep, revenue_share: [{ party_id: "greentic", basis_points: 9000 }] });
-    expect(!r.ok && r.issues).toEqual([{ path: "revenue_share", code: "basis-points-sum", message: "weights sum to 9000 basis points; they must sum to exactly 10000" }]);
+    const r = parseDocument(BundleDeploymentSchema, {
+      ...dep,
+      revenue_share: [{ party_id: "greentic", basis_points: 9000 }],
+    });
+    expect(!r.ok && r.issues).toEqual([
+      {
+        path: "revenue_share",
+        code: "basis-points-sum",
+        message: "weights sum to 9000 basis points; they must sum to exactly 10000",
+      },
+    ]);
     const policy = samples.find(([n]) => n === "revenue policy")![2] as Record<string, unknown>;
     const v0 = parseDocument(RevenuePolicyDocumentSchema, { ...policy, version: 0 });
-    expect(!v0.ok && v0.issues).toEqual([{ path: "version", code: "revenue-policy-version-zero", message: "revenue policy version must be >= 1" }]);
+    expect(!v0.ok && v0.issues).toEqual([
+      { path: "version", code: "revenue-policy-version-zero", message: "revenue policy version must be >= 1" },
+    ]);
   });
 });

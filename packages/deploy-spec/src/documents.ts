@@ -43,7 +43,9 @@ export const U64Schema = z.number().int().min(0);
 /** Unsigned 32-bit integer. */
 export const U32Schema = z.number().int().min(0).max(4_294_967_295);
 /** Canonical upper-case ULID. */
-export const UlidSchema = z.string().regex(ULID_PATTERN, { error: (iss) => `${JSON.stringify(iss.input)} is not a ULID (26 Crockford base32 characters, upper case)` });
+export const UlidSchema = z.string().regex(ULID_PATTERN, {
+  error: (iss) => `${JSON.stringify(iss.input)} is not a ULID (26 Crockford base32 characters, upper case)`,
+});
 /** Environment id (see `checkEnvId`). */
 export const EnvIdSchema = z.string().superRefine((v, ctx) => {
   const p = checkEnvId(v);
@@ -55,7 +57,10 @@ export const PackDescriptorSchema = z.string().superRefine((v, ctx) => {
   if (!r.ok) custom(ctx, r.code, r.message);
 });
 /** SemVer 2.0.0 version string. */
-export const SemverSchema = z.string().refine(isSemver, { error: (iss) => `${JSON.stringify(iss.input)} is not a SemVer version`, params: { code: "invalid-semver" } });
+export const SemverSchema = z.string().refine(isSemver, {
+  error: (iss) => `${JSON.stringify(iss.input)} is not a SemVer version`,
+  params: { code: "invalid-semver" },
+});
 /** `secret://<env>/<path>`. */
 export const SecretRefSchema = z.string().refine((v) => parseSecretRef(v) !== null, {
   error: (iss) => `${JSON.stringify(iss.input)} is not a secret reference (secret://<env>/<path>)`,
@@ -77,7 +82,9 @@ export const PublicBaseUrlSchema = z.string().superRefine((v, ctx) => {
   if (!r.ok) custom(ctx, "invalid-public-base-url", r.message);
 });
 /** Extension instance id: `[a-z0-9-]+`. */
-export const InstanceIdSchema = z.string().regex(/^[a-z0-9-]+$/, { error: (iss) => `extension instance id ${JSON.stringify(iss.input)} must match [a-z0-9-]+` });
+export const InstanceIdSchema = z.string().regex(/^[a-z0-9-]+$/, {
+  error: (iss) => `extension instance id ${JSON.stringify(iss.input)} must match [a-z0-9-]+`,
+});
 
 export const CapabilitySlotSchema = z.enum(CAPABILITY_SLOTS);
 export const LifecycleStateSchema = z.enum(LIFECYCLE_STATES);
@@ -228,30 +235,57 @@ export const UsageSchema = z.strictObject({ meter_endpoint: z.string(), last_see
 export const CONFIG_OVERRIDE_LIMITS = { maxPacks: 32, maxKeysPerPack: 64, maxSerializedBytes: 16 * 1024 } as const;
 
 /** Checks `config_overrides` caps: <= 32 packs, <= 64 keys per pack, <= 16 KiB serialized, no empty ids. */
-export function checkConfigOverrides(overrides: Record<string, Record<string, unknown>>): { path: string; code: string; message: string }[] {
+export function checkConfigOverrides(
+  overrides: Record<string, Record<string, unknown>>,
+): { path: string; code: string; message: string }[] {
   const issues: { path: string; code: string; message: string }[] = [];
   const packs = Object.keys(overrides);
   if (packs.length > CONFIG_OVERRIDE_LIMITS.maxPacks) {
-    issues.push({ path: "", code: "config-overrides-too-many-packs", message: `${packs.length} packs have overrides; at most ${CONFIG_OVERRIDE_LIMITS.maxPacks} are allowed` });
+    issues.push({
+      path: "",
+      code: "config-overrides-too-many-packs",
+      message: `${packs.length} packs have overrides; at most ${CONFIG_OVERRIDE_LIMITS.maxPacks} are allowed`,
+    });
   }
   for (const pack of packs) {
-    if (pack === "") issues.push({ path: pack, code: "config-override-empty-pack-id", message: "a config override has an empty pack id" });
+    if (pack === "")
+      issues.push({
+        path: pack,
+        code: "config-override-empty-pack-id",
+        message: "a config override has an empty pack id",
+      });
     const keys = Object.keys(overrides[pack]!);
     if (keys.length > CONFIG_OVERRIDE_LIMITS.maxKeysPerPack) {
-      issues.push({ path: pack, code: "config-overrides-too-many-keys-for-pack", message: `pack ${JSON.stringify(pack)} has ${keys.length} override keys; at most ${CONFIG_OVERRIDE_LIMITS.maxKeysPerPack} are allowed` });
+      issues.push({
+        path: pack,
+        code: "config-overrides-too-many-keys-for-pack",
+        message: `pack ${JSON.stringify(pack)} has ${keys.length} override keys; at most ${CONFIG_OVERRIDE_LIMITS.maxKeysPerPack} are allowed`,
+      });
     }
-    if (keys.includes("")) issues.push({ path: pack, code: "config-override-empty-key", message: `pack ${JSON.stringify(pack)} has an override with an empty key` });
+    if (keys.includes(""))
+      issues.push({
+        path: pack,
+        code: "config-override-empty-key",
+        message: `pack ${JSON.stringify(pack)} has an override with an empty key`,
+      });
   }
   const size = Buffer.byteLength(JSON.stringify(overrides), "utf8");
   if (size > CONFIG_OVERRIDE_LIMITS.maxSerializedBytes) {
-    issues.push({ path: "", code: "config-overrides-too-large", message: `config overrides take ${size} bytes serialized; at most ${CONFIG_OVERRIDE_LIMITS.maxSerializedBytes} are allowed` });
+    issues.push({
+      path: "",
+      code: "config-overrides-too-large",
+      message: `config overrides take ${size} bytes serialized; at most ${CONFIG_OVERRIDE_LIMITS.maxSerializedBytes} are allowed`,
+    });
   }
   return issues;
 }
 
-export const ConfigOverridesSchema = z.record(z.string(), z.record(z.string(), JsonValueSchema)).superRefine((v, ctx) => {
-  for (const issue of checkConfigOverrides(v)) custom(ctx, issue.code, issue.message, issue.path === "" ? [] : [issue.path]);
-});
+export const ConfigOverridesSchema = z
+  .record(z.string(), z.record(z.string(), JsonValueSchema))
+  .superRefine((v, ctx) => {
+    for (const issue of checkConfigOverrides(v))
+      custom(ctx, issue.code, issue.message, issue.path === "" ? [] : [issue.path]);
+  });
 export type ConfigOverrides = z.output<typeof ConfigOverridesSchema>;
 
 export const BundleDeploymentSchema = z
@@ -278,7 +312,11 @@ export type BundleDeployment = z.output<typeof BundleDeploymentSchema>;
 
 // ---- messaging ----------------------------------------------------------------------------
 
-export const WelcomeFlowSchema = z.strictObject({ bundle_id: z.string(), pack_id: z.string(), flow_id: nonEmpty("empty-welcome-flow-id", "welcome flow id is empty") });
+export const WelcomeFlowSchema = z.strictObject({
+  bundle_id: z.string(),
+  pack_id: z.string(),
+  flow_id: nonEmpty("empty-welcome-flow-id", "welcome flow id is empty"),
+});
 
 export const MessagingEndpointSchema = z.strictObject({
   schema: z.literal(SCHEMA_IDS.messagingEndpoint),
@@ -381,7 +419,9 @@ export const PackConfigSchema = z.strictObject({
 export type PackConfig = z.output<typeof PackConfigSchema>;
 
 /** `sha256:<64 lowercase hex>`. */
-export const PrefixedDigestSchema = z.string().regex(/^sha256:[0-9a-f]{64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a sha256:<hex> digest` });
+export const PrefixedDigestSchema = z
+  .string()
+  .regex(/^sha256:[0-9a-f]{64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a sha256:<hex> digest` });
 
 export const PackListLockSchema = z.strictObject({
   schema: z.literal(SCHEMA_IDS.packListLock),
@@ -393,7 +433,10 @@ export type PackListLock = z.output<typeof PackListLockSchema>;
 export const RevenuePolicyDocumentSchema = z
   .strictObject({
     schema: z.literal(SCHEMA_IDS.revenuePolicy),
-    version: U64Schema.refine((v) => v >= 1, { error: "revenue policy version must be >= 1", params: { code: "revenue-policy-version-zero" } }),
+    version: U64Schema.refine((v) => v >= 1, {
+      error: "revenue policy version must be >= 1",
+      params: { code: "revenue-policy-version-zero" },
+    }),
     deployment_id: UlidSchema,
     env_id: EnvIdSchema,
     bundle_id: z.string(),
@@ -407,10 +450,18 @@ export type RevenuePolicyDocument = z.output<typeof RevenuePolicyDocumentSchema>
 
 // ---- audit --------------------------------------------------------------------------------
 
-export const AuditActorSchema = z.strictObject({ kind: z.string(), user: z.string().optional(), uid: z.number().int().min(0).optional() });
+export const AuditActorSchema = z.strictObject({
+  kind: z.string(),
+  user: z.string().optional(),
+  uid: z.number().int().min(0).optional(),
+});
 export type AuditActor = z.output<typeof AuditActorSchema>;
 
-export const AuditDecisionSchema = z.strictObject({ decision: z.enum(["allow", "deny"]), policy: z.string(), reason: z.string() });
+export const AuditDecisionSchema = z.strictObject({
+  decision: z.enum(["allow", "deny"]),
+  policy: z.string(),
+  reason: z.string(),
+});
 export type AuditDecision = z.output<typeof AuditDecisionSchema>;
 
 export const AuditResultSchema = z.discriminatedUnion("outcome", [
@@ -421,7 +472,9 @@ export const AuditResultSchema = z.discriminatedUnion("outcome", [
 export type AuditResult = z.output<typeof AuditResultSchema>;
 
 /** Lowercase SHA-256 hex. */
-export const Sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not 64 lowercase hex characters` });
+export const Sha256HexSchema = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not 64 lowercase hex characters` });
 
 export const AuditEventSchema = z.strictObject({
   schema: z.literal(SCHEMA_IDS.auditEvent),

@@ -42,7 +42,10 @@ describe("normalizePublicBaseUrl", () => {
     ["https://", 'public_base_url "https://" has no host'],
     ["https://:8080", 'public_base_url "https://:8080" has no host'],
     ["https://exa mple.com", 'public_base_url "https://exa mple.com" contains whitespace'],
-    ["https://user:pw@example.com", 'public_base_url "https://user:pw@example.com" must not contain userinfo (user@host)'],
+    [
+      "https://user:pw@example.com",
+      'public_base_url "https://user:pw@example.com" must not contain userinfo (user@host)',
+    ],
     ["https://example.com/?a=1", 'public_base_url "https://example.com/?a=1" must not have a query'],
     ["https://example.com#top", 'public_base_url "https://example.com#top" must not have a fragment'],
     ["https://example.com/app", 'public_base_url "https://example.com/app" must not have a path (got "/app")'],

@@ -20,7 +20,10 @@ export function normalizePublicBaseUrl(input: string): PublicBaseUrlResult {
   if (!scheme) return { ok: false, message: `public_base_url ${shown} must start with http:// or https://` };
   const proto = scheme[1]!.toLowerCase();
   if (proto !== "http" && proto !== "https") {
-    return { ok: false, message: `public_base_url ${shown} uses scheme "${scheme[1]}"; only http and https are allowed` };
+    return {
+      ok: false,
+      message: `public_base_url ${shown} uses scheme "${scheme[1]}"; only http and https are allowed`,
+    };
   }
   const rest = url.slice(scheme[0].length);
   if (rest.includes("#")) return { ok: false, message: `public_base_url ${shown} must not have a fragment` };
@@ -28,8 +31,10 @@ export function normalizePublicBaseUrl(input: string): PublicBaseUrlResult {
   const slash = rest.indexOf("/");
   const authority = slash < 0 ? rest : rest.slice(0, slash);
   const path = slash < 0 ? "" : rest.slice(slash);
-  if (authority.includes("@")) return { ok: false, message: `public_base_url ${shown} must not contain userinfo (user@host)` };
-  if (path !== "" && path !== "/") return { ok: false, message: `public_base_url ${shown} must not have a path (got ${JSON.stringify(path)})` };
+  if (authority.includes("@"))
+    return { ok: false, message: `public_base_url ${shown} must not contain userinfo (user@host)` };
+  if (path !== "" && path !== "/")
+    return { ok: false, message: `public_base_url ${shown} must not have a path (got ${JSON.stringify(path)})` };
 
   let host: string;
   let port: string | undefined;
@@ -39,7 +44,8 @@ export function normalizePublicBaseUrl(input: string): PublicBaseUrlResult {
     host = authority.slice(1, close);
     if (!isIPv6(host)) return { ok: false, message: `public_base_url ${shown} has an invalid IPv6 address "${host}"` };
     const after = authority.slice(close + 1);
-    if (after !== "" && !after.startsWith(":")) return { ok: false, message: `public_base_url ${shown} has characters after the IPv6 literal` };
+    if (after !== "" && !after.startsWith(":"))
+      return { ok: false, message: `public_base_url ${shown} has characters after the IPv6 literal` };
     if (after !== "") port = after.slice(1);
   } else {
     const colon = authority.lastIndexOf(":");

@@ -23,13 +23,20 @@ export interface EnvIdProblem {
 export function checkEnvId(value: string): EnvIdProblem | null {
   if (value.length === 0) return { code: "env-id-empty", message: "environment id is empty" };
   if (value.length > ENV_ID_MAX_LENGTH) {
-    return { code: "env-id-too-long", message: `environment id is ${value.length} characters long; at most ${ENV_ID_MAX_LENGTH} are allowed` };
+    return {
+      code: "env-id-too-long",
+      message: `environment id is ${value.length} characters long; at most ${ENV_ID_MAX_LENGTH} are allowed`,
+    };
   }
-  if (value.startsWith(".")) return { code: "env-id-leading-dot", message: `environment id ${JSON.stringify(value)} starts with "."` };
+  if (value.startsWith("."))
+    return { code: "env-id-leading-dot", message: `environment id ${JSON.stringify(value)} starts with "."` };
   // eslint-disable-next-line no-control-regex
   const bad = /[/\\:\s\u0000-\u001f\u007f]/u.exec(value);
   if (bad) {
-    return { code: "env-id-invalid-char", message: `environment id ${JSON.stringify(value)} contains the forbidden character ${JSON.stringify(bad[0])}` };
+    return {
+      code: "env-id-invalid-char",
+      message: `environment id ${JSON.stringify(value)} contains the forbidden character ${JSON.stringify(bad[0])}`,
+    };
   }
   return null;
 }

@@ -33,7 +33,13 @@ export {
   type PackDescriptorResult,
 } from "./descriptor.js";
 export { parseExtensionRef, parseRuntimeRef, parseSecretRef, secretRef, type SecretRefParts } from "./refs.js";
-export { DEFAULT_LISTEN_ADDR, normalizePublicBaseUrl, parseSocketAddr, resolvedGuiEnabled, type PublicBaseUrlResult } from "./host-config.js";
+export {
+  DEFAULT_LISTEN_ADDR,
+  normalizePublicBaseUrl,
+  parseSocketAddr,
+  resolvedGuiEnabled,
+  type PublicBaseUrlResult,
+} from "./host-config.js";
 export {
   assertDocument,
   issuesError,
@@ -54,7 +60,14 @@ export {
   type CapabilitySlot,
   type PackSlot,
 } from "./slots.js";
-export { LIFECYCLE_STATES, allowedTransitions, canTransition, checkTransition, transitionRevision, type LifecycleState } from "./lifecycle.js";
+export {
+  LIFECYCLE_STATES,
+  allowedTransitions,
+  canTransition,
+  checkTransition,
+  transitionRevision,
+  type LifecycleState,
+} from "./lifecycle.js";
 export {
   TOTAL_BASIS_POINTS,
   checkBasisPoints,
@@ -198,7 +211,13 @@ export {
 export { engine } from "./engine/index.js";
 export { decodeStash, encodeStash, type EngineContext, type EngineOutput } from "./engine/shared.js";
 export { projectRuntimeConfig } from "./engine/runtime-config.js";
-export { LOCAL_CUSTOMER_ID, revenuePolicyRef, type AddBundleResult, type RemoveBundleResult, type UpdateBundleResult } from "./engine/bundles.js";
+export {
+  LOCAL_CUSTOMER_ID,
+  revenuePolicyRef,
+  type AddBundleResult,
+  type RemoveBundleResult,
+  type UpdateBundleResult,
+} from "./engine/bundles.js";
 export type { BindingResult } from "./engine/bindings.js";
 export type { CreateEnvironmentResult, InitEnvironmentResult, UpdateEnvironmentResult } from "./engine/environments.js";
 export {

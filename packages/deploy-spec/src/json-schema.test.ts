@@ -7,14 +7,19 @@ const dir = fileURLToPath(new URL("../schemas/", import.meta.url));
 
 describe("committed JSON Schemas", () => {
   it("exist for every name and nothing else", async () => {
-    const stems = (await readdir(dir)).filter((f) => f.endsWith(".schema.json")).map((f) => f.slice(0, -".schema.json".length));
+    const stems = (await readdir(dir))
+      .filter((f) => f.endsWith(".schema.json"))
+      .map((f) => f.slice(0, -".schema.json".length));
     expect(stems.sort()).toEqual(JSON_SCHEMA_NAMES);
     expect(JSON_SCHEMA_NAMES).toHaveLength(36);
   });
-  it.each(JSON_SCHEMA_NAMES.map((n) => [n]))("%s matches the zod schema (run `pnpm --filter @greentic/deploy-spec schemas` after a change)", async (name) => {
-    const committed = await readFile(`${dir}${name}.schema.json`, "utf8");
-    expect(committed).toBe(`${JSON.stringify(jsonSchemaFor(name), null, 2)}\n`);
-  });
+  it.each(JSON_SCHEMA_NAMES.map((n) => [n]))(
+    "%s matches the zod schema (run `pnpm --filter @greentic/deploy-spec schemas` after a change)",
+    async (name) => {
+      const committed = await readFile(`${dir}${name}.schema.json`, "utf8");
+      expect(committed).toBe(`${JSON.stringify(jsonSchemaFor(name), null, 2)}\n`);
+    },
+  );
   it("describes answers strictly and with defaults optional", () => {
     const s = jsonSchemaFor("traffic set")!;
     expect(s.$schema).toBe("https://json-schema.org/draft/2020-12/schema");

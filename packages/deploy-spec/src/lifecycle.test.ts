@@ -24,7 +24,9 @@ describe("canTransition", () => {
     }
   }
   it("has exactly 15 allowed edges, no self-transitions, archived terminal", () => {
-    const edges = LIFECYCLE_STATES.flatMap((f) => LIFECYCLE_STATES.filter((t) => canTransition(f, t)).map((t) => `${f}>${t}`));
+    const edges = LIFECYCLE_STATES.flatMap((f) =>
+      LIFECYCLE_STATES.filter((t) => canTransition(f, t)).map((t) => `${f}>${t}`),
+    );
     expect(edges).toHaveLength(15);
     expect(LIFECYCLE_STATES.some((s) => canTransition(s, s))).toBe(false);
     expect(LIFECYCLE_STATES.filter((t) => canTransition("archived", t))).toEqual([]);
@@ -38,7 +40,11 @@ describe("transitionRevision", () => {
     const warming = transitionRevision(rev, "warming", "2026-07-01T00:00:00Z");
     expect(warming).toEqual({ ...rev, lifecycle: "warming" });
     expect(rev.lifecycle).toBe("staged");
-    expect(transitionRevision(warming, "ready", "2026-07-01T00:00:01Z")).toEqual({ ...rev, lifecycle: "ready", warmed_at: "2026-07-01T00:00:01Z" });
+    expect(transitionRevision(warming, "ready", "2026-07-01T00:00:01Z")).toEqual({
+      ...rev,
+      lifecycle: "ready",
+      warmed_at: "2026-07-01T00:00:01Z",
+    });
   });
   it("throws a conflict naming both states and the allowed ones", () => {
     let caught: unknown;
@@ -52,9 +58,16 @@ describe("transitionRevision", () => {
     expect(err.kind).toBe("conflict");
     expect(err.message).toBe("revision 01J00000000000000000000001 cannot move from draining to archived");
     expect(err.hint).toBe("from draining it can move to: inactive");
-    expect(err.details).toEqual({ code: "invalid-lifecycle-transition", from: "draining", to: "archived", revision_id: "01J00000000000000000000001" });
+    expect(err.details).toEqual({
+      code: "invalid-lifecycle-transition",
+      from: "draining",
+      to: "archived",
+      revision_id: "01J00000000000000000000001",
+    });
   });
   it("calls archived terminal", () => {
-    expect(() => transitionRevision({ ...rev, lifecycle: "archived" }, "staged", "x")).toThrow(expect.objectContaining({ kind: "conflict", hint: "archived is terminal" }));
+    expect(() => transitionRevision({ ...rev, lifecycle: "archived" }, "staged", "x")).toThrow(
+      expect.objectContaining({ kind: "conflict", hint: "archived is terminal" }),
+    );
   });
 });

@@ -32,7 +32,12 @@ export function checkTransition(from: LifecycleState, to: LifecycleState, revisi
   const allowed = ALLOWED[from];
   return new GreenticError("conflict", `${who} cannot move from ${from} to ${to}`, {
     hint: allowed.length === 0 ? `${from} is terminal` : `from ${from} it can move to: ${allowed.join(", ")}`,
-    details: { code: "invalid-lifecycle-transition", from, to, ...(revisionId === undefined ? {} : { revision_id: revisionId }) },
+    details: {
+      code: "invalid-lifecycle-transition",
+      from,
+      to,
+      ...(revisionId === undefined ? {} : { revision_id: revisionId }),
+    },
   });
 }
 
@@ -41,7 +46,11 @@ export function checkTransition(from: LifecycleState, to: LifecycleState, revisi
  * `staged_at` when entering `staged` and `warmed_at` when entering `ready`. Throws
  * `GreenticError("conflict")` for a transition the matrix forbids.
  */
-export function transitionRevision<R extends { revision_id: string; lifecycle: LifecycleState }>(revision: R, to: LifecycleState, now: string): R {
+export function transitionRevision<R extends { revision_id: string; lifecycle: LifecycleState }>(
+  revision: R,
+  to: LifecycleState,
+  now: string,
+): R {
   const error = checkTransition(revision.lifecycle, to, revision.revision_id);
   if (error) throw error;
   const next: R = { ...revision, lifecycle: to };

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { canonicalDigest } from "./canonical.js";
 import { GreenticError } from "./errors.js";
-import { assertPrecondition, checkPrecondition, computeEtag, computeIntegrity, formatEtag, parseEtag, verifyIntegrity } from "./remote.js";
+import {
+  assertPrecondition,
+  checkPrecondition,
+  computeEtag,
+  computeIntegrity,
+  formatEtag,
+  parseEtag,
+  verifyIntegrity,
+} from "./remote.js";
 
 const doc = { b: [1, 2], a: { y: true, x: null } };
 const DIGEST = canonicalDigest(doc);
@@ -25,7 +33,11 @@ describe("integrity", () => {
   it("refuses a mismatch and an unknown algorithm", () => {
     const err = caught(() => verifyIntegrity({ ...doc, b: [2, 1] }, computeIntegrity(doc), "backup b1"));
     expect(err.kind).toBe("integrity");
-    expect(err.details).toEqual({ code: "integrity-mismatch", expected: DIGEST, actual: canonicalDigest({ ...doc, b: [2, 1] }) });
+    expect(err.details).toEqual({
+      code: "integrity-mismatch",
+      expected: DIGEST,
+      actual: canonicalDigest({ ...doc, b: [2, 1] }),
+    });
     const algo = caught(() => verifyIntegrity(doc, { algorithm: "md5", digest: DIGEST }, "backup b1"));
     expect(algo.message).toBe('backup b1: unknown integrity algorithm "md5"');
   });
@@ -64,11 +76,27 @@ describe("preconditions", () => {
   });
   it("reports a conflict with expected and actual", () => {
     const other = "e".repeat(64);
-    expect(checkPrecondition({ if_match: formatEtag(other) }, actual)).toEqual({ status: "conflict", expected_etag: other, actual_etag: DIGEST, actual_generation: 4 });
-    expect(checkPrecondition({ if_match: DIGEST, expected_generation: 3 }, actual)).toEqual({ status: "conflict", expected_etag: DIGEST, actual_etag: DIGEST, expected_generation: 3, actual_generation: 4 });
+    expect(checkPrecondition({ if_match: formatEtag(other) }, actual)).toEqual({
+      status: "conflict",
+      expected_etag: other,
+      actual_etag: DIGEST,
+      actual_generation: 4,
+    });
+    expect(checkPrecondition({ if_match: DIGEST, expected_generation: 3 }, actual)).toEqual({
+      status: "conflict",
+      expected_etag: DIGEST,
+      actual_etag: DIGEST,
+      expected_generation: 3,
+      actual_generation: 4,
+    });
     const err = caught(() => assertPrecondition({ expected_generation: 3 }, actual, "environment local"));
     expect(err.kind).toBe("precondition-failed");
-    expect(err.details).toEqual({ code: "concurrency-conflict", actual_etag: DIGEST, expected_generation: 3, actual_generation: 4 });
+    expect(err.details).toEqual({
+      code: "concurrency-conflict",
+      actual_etag: DIGEST,
+      expected_generation: 3,
+      actual_generation: 4,
+    });
   });
   it("rejects a weak If-Match inside a precondition", () => {
     expect(caught(() => checkPrecondition({ if_match: `W/"${DIGEST}"` }, actual)).kind).toBe("invalid-argument");

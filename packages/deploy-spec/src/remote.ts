@@ -11,16 +11,28 @@ export function computeIntegrity(value: unknown): StateIntegrity {
  * Verifies `value` against an integrity record. An unknown algorithm is an error rather than
  * a pass; a digest mismatch is an `integrity` error naming both digests.
  */
-export function verifyIntegrity(value: unknown, integrity: { algorithm: string; digest: string }, what = "document"): void {
+export function verifyIntegrity(
+  value: unknown,
+  integrity: { algorithm: string; digest: string },
+  what = "document",
+): void {
   if (integrity.algorithm !== "sha-256") {
-    throw new GreenticError("integrity", `${what}: unknown integrity algorithm ${JSON.stringify(integrity.algorithm)}`, { hint: "only sha-256 is supported" });
+    throw new GreenticError(
+      "integrity",
+      `${what}: unknown integrity algorithm ${JSON.stringify(integrity.algorithm)}`,
+      { hint: "only sha-256 is supported" },
+    );
   }
   const actual = canonicalDigest(value);
   if (actual !== integrity.digest) {
-    throw new GreenticError("integrity", `${what}: integrity mismatch (expected sha-256 ${integrity.digest}, got ${actual})`, {
-      hint: "the data was altered or corrupted; restore it from a backup",
-      details: { code: "integrity-mismatch", expected: integrity.digest, actual },
-    });
+    throw new GreenticError(
+      "integrity",
+      `${what}: integrity mismatch (expected sha-256 ${integrity.digest}, got ${actual})`,
+      {
+        hint: "the data was altered or corrupted; restore it from a backup",
+        details: { code: "integrity-mismatch", expected: integrity.digest, actual },
+      },
+    );
   }
 }
 
@@ -40,10 +52,19 @@ export function formatEtag(etag: string): string {
  */
 export function parseEtag(header: string): string {
   const value = header.trim();
-  if (value === "*") throw new GreenticError("invalid-argument", 'If-Match "*" is not accepted; pin the exact ETag', { hint: "send the ETag returned by the last read or write" });
-  if (/^W\//i.test(value)) throw new GreenticError("invalid-argument", `weak ETag ${value} is not accepted; a strong validator is required`, { hint: "send the ETag without the W/ prefix as returned by the store" });
+  if (value === "*")
+    throw new GreenticError("invalid-argument", 'If-Match "*" is not accepted; pin the exact ETag', {
+      hint: "send the ETag returned by the last read or write",
+    });
+  if (/^W\//i.test(value))
+    throw new GreenticError("invalid-argument", `weak ETag ${value} is not accepted; a strong validator is required`, {
+      hint: "send the ETag without the W/ prefix as returned by the store",
+    });
   const m = /^"([0-9a-f]{64})"$/.exec(value) ?? /^([0-9a-f]{64})$/.exec(value);
-  if (!m) throw new GreenticError("invalid-argument", `ETag ${JSON.stringify(header)} is not a quoted SHA-256 hex digest`, { hint: 'an ETag looks like "<64 lowercase hex>"' });
+  if (!m)
+    throw new GreenticError("invalid-argument", `ETag ${JSON.stringify(header)} is not a quoted SHA-256 hex digest`, {
+      hint: 'an ETag looks like "<64 lowercase hex>"',
+    });
   return m[1]!;
 }
 
@@ -75,7 +96,10 @@ export function checkPrecondition(precondition: Precondition | undefined, actual
   const ifMatch = precondition?.if_match === undefined ? undefined : parseEtag(precondition.if_match);
   const generation = precondition?.expected_generation;
   if (ifMatch === undefined && generation === undefined) return { status: "required" };
-  if ((ifMatch !== undefined && ifMatch !== actual.etag) || (generation !== undefined && generation !== actual.generation)) {
+  if (
+    (ifMatch !== undefined && ifMatch !== actual.etag) ||
+    (generation !== undefined && generation !== actual.generation)
+  ) {
     return {
       status: "conflict",
       ...(ifMatch === undefined ? {} : { expected_etag: ifMatch }),
@@ -88,20 +112,32 @@ export function checkPrecondition(precondition: Precondition | undefined, actual
 }
 
 /** {@link checkPrecondition} as an error: `precondition-failed` for both `required` and `conflict`. */
-export function assertPrecondition(precondition: Precondition | undefined, actual: StateVersion, what = "environment"): void {
+export function assertPrecondition(
+  precondition: Precondition | undefined,
+  actual: StateVersion,
+  what = "environment",
+): void {
   const outcome = checkPrecondition(precondition, actual);
   if (outcome.status === "ok") return;
   if (outcome.status === "required") {
-    throw new GreenticError("precondition-failed", `${what}: a precondition is required (if_match or expected_generation)`, {
-      hint: "pin the state you read: pass its ETag or generation",
-      details: { code: "precondition-required" },
-    });
+    throw new GreenticError(
+      "precondition-failed",
+      `${what}: a precondition is required (if_match or expected_generation)`,
+      {
+        hint: "pin the state you read: pass its ETag or generation",
+        details: { code: "precondition-required" },
+      },
+    );
   }
   const { status: _status, ...details } = outcome;
-  throw new GreenticError("precondition-failed", `${what} changed since it was read (generation ${outcome.actual_generation}, etag ${outcome.actual_etag.slice(0, 12)}...)`, {
-    hint: "reload the environment and retry against its current state",
-    details: { code: "concurrency-conflict", ...details },
-  });
+  throw new GreenticError(
+    "precondition-failed",
+    `${what} changed since it was read (generation ${outcome.actual_generation}, etag ${outcome.actual_etag.slice(0, 12)}...)`,
+    {
+      hint: "reload the environment and retry against its current state",
+      details: { code: "concurrency-conflict", ...details },
+    },
+  );
 }
 
 /** Whether a mutation ran or an earlier identical request was replayed. */

@@ -1,5 +1,14 @@
 /** Every capability slot of the reference (closed enum, lowercase on the wire). */
-export const CAPABILITY_SLOTS = ["deployer", "secrets", "telemetry", "sessions", "state", "revocation", "messaging", "extension"] as const;
+export const CAPABILITY_SLOTS = [
+  "deployer",
+  "secrets",
+  "telemetry",
+  "sessions",
+  "state",
+  "revocation",
+  "messaging",
+  "extension",
+] as const;
 export type CapabilitySlot = (typeof CAPABILITY_SLOTS)[number];
 
 /** Slots bound through `Environment.packs`, one binding each (`binds_in_packs()` in the reference). */

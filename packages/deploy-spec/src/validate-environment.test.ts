@@ -7,7 +7,12 @@ const DEP2 = ulid(101);
 const codes = (env: unknown) => validateEnvironment(env).map((i) => [i.path, i.code]);
 
 function secondDeployment(env: Environment, bundleId = "blog"): Environment {
-  env.bundles.push({ ...structuredClone(env.bundles[0]!), deployment_id: DEP2, bundle_id: bundleId, current_revisions: [] });
+  env.bundles.push({
+    ...structuredClone(env.bundles[0]!),
+    deployment_id: DEP2,
+    bundle_id: bundleId,
+    current_revisions: [],
+  });
   return env;
 }
 
@@ -36,25 +41,50 @@ describe("validateEnvironment", () => {
   it("returns schema issues first and skips cross-references then", () => {
     const env = sampleEnvironment() as unknown as Record<string, unknown>;
     delete env.packs;
-    expect(validateEnvironment(env)).toEqual([{ path: "packs", code: "missing-field", message: "required field is missing (expected array)" }]);
+    expect(validateEnvironment(env)).toEqual([
+      { path: "packs", code: "missing-field", message: "required field is missing (expected array)" },
+    ]);
   });
   it("host_config.env_id must equal environment_id", () => {
     const env = sampleEnvironment();
     env.host_config.env_id = "prod";
-    expect(validateEnvironment(env)).toEqual([{ path: "host_config.env_id", code: "env-id-mismatch", message: 'host_config belongs to environment "prod", not "local"' }]);
+    expect(validateEnvironment(env)).toEqual([
+      {
+        path: "host_config.env_id",
+        code: "env-id-mismatch",
+        message: 'host_config belongs to environment "prod", not "local"',
+      },
+    ]);
   });
   it("one binding per slot, and messaging/extension are not pack slots", () => {
     const env = sampleEnvironment();
-    env.packs.push({ ...env.packs[0]! }, { slot: "messaging", kind: "greentic.messaging.slack@1.0.0", pack_ref: "x", generation: 0 });
+    env.packs.push(
+      { ...env.packs[0]! },
+      { slot: "messaging", kind: "greentic.messaging.slack@1.0.0", pack_ref: "x", generation: 0 },
+    );
     expect(validateEnvironment(env)).toEqual([
-      { path: "packs.2.slot", code: "duplicate-capability-slot", message: "slot deployer is bound twice (packs 0 and 2)" },
-      { path: "packs.3.slot", code: "not-pack-slot", message: "slot messaging is not bound through packs (it has its own collection)" },
+      {
+        path: "packs.2.slot",
+        code: "duplicate-capability-slot",
+        message: "slot deployer is bound twice (packs 0 and 2)",
+      },
+      {
+        path: "packs.3.slot",
+        code: "not-pack-slot",
+        message: "slot messaging is not bound through packs (it has its own collection)",
+      },
     ]);
   });
   it("credentials_ref must stay in the environment", () => {
     const env = sampleEnvironment();
     env.credentials_ref = "secret://prod/deployer";
-    expect(validateEnvironment(env)).toEqual([{ path: "credentials_ref", code: "cross-env-ref", message: 'secret reference "secret://prod/deployer" points at environment "prod", not "local"' }]);
+    expect(validateEnvironment(env)).toEqual([
+      {
+        path: "credentials_ref",
+        code: "cross-env-ref",
+        message: 'secret reference "secret://prod/deployer" points at environment "prod", not "local"',
+      },
+    ]);
     env.credentials_ref = "secret://local/deployer";
     expect(validateEnvironment(env)).toEqual([]);
   });
@@ -86,7 +116,10 @@ describe("validateEnvironment", () => {
   });
   it("each revision belongs to an existing deployment of the same bundle", () => {
     const env = sampleEnvironment();
-    env.revisions.push(revision(ulid(3), "staged", 3, { deployment_id: DEP2 }), revision(ulid(4), "staged", 4, { bundle_id: "blog" }));
+    env.revisions.push(
+      revision(ulid(3), "staged", 3, { deployment_id: DEP2 }),
+      revision(ulid(4), "staged", 4, { bundle_id: "blog" }),
+    );
     expect(codes(env)).toEqual([
       ["revisions.2.deployment_id", "unknown-deployment"],
       ["revisions.3.bundle_id", "revision-deployment-bundle-mismatch"],
@@ -97,8 +130,16 @@ describe("validateEnvironment", () => {
     env.revisions.push(revision(ulid(5), "staged", 1, { deployment_id: DEP2, bundle_id: "blog" }));
     env.bundles[0]!.current_revisions.push(ulid(99), ulid(5));
     expect(validateEnvironment(env)).toEqual([
-      { path: "bundles.0.current_revisions.2", code: "unknown-revision", message: `deployment ${DEP} lists revision ${ulid(99)}, which does not exist` },
-      { path: "bundles.0.current_revisions.3", code: "bundle-revision-wrong-deployment", message: `revision ${ulid(5)} belongs to deployment ${DEP2}, not ${DEP}` },
+      {
+        path: "bundles.0.current_revisions.2",
+        code: "unknown-revision",
+        message: `deployment ${DEP} lists revision ${ulid(99)}, which does not exist`,
+      },
+      {
+        path: "bundles.0.current_revisions.3",
+        code: "bundle-revision-wrong-deployment",
+        message: `revision ${ulid(5)} belongs to deployment ${DEP2}, not ${DEP}`,
+      },
     ]);
   });
   it("a current revision of another bundle is reported as wrong bundle", () => {
@@ -177,7 +218,9 @@ describe("validateEnvironment", () => {
   });
   it("messaging endpoints need non-empty provider ids and flow ids", () => {
     const env = sampleEnvironment();
-    env.messaging_endpoints.push(endpoint({ provider_id: "", provider_type: "", welcome_flow: { bundle_id: "shop", pack_id: "p", flow_id: "" } }));
+    env.messaging_endpoints.push(
+      endpoint({ provider_id: "", provider_type: "", welcome_flow: { bundle_id: "shop", pack_id: "p", flow_id: "" } }),
+    );
     expect(codes(env)).toEqual([
       ["messaging_endpoints.0.provider_id", "empty-messaging-provider-id"],
       ["messaging_endpoints.0.provider_type", "empty-messaging-provider-type"],
@@ -191,7 +234,9 @@ describe("validateEnvironment", () => {
       { kind: "acme.audit@1.0.0", pack_ref: "b", instance_id: "eu", generation: 0 },
       { kind: "acme.audit@2.0.0", pack_ref: "c", generation: 0 },
     );
-    expect(validateEnvironment(env)).toEqual([{ path: "extensions.2", code: "duplicate-extension", message: "extension acme.audit@2.0.0 is bound twice" }]);
+    expect(validateEnvironment(env)).toEqual([
+      { path: "extensions.2", code: "duplicate-extension", message: "extension acme.audit@2.0.0 is bound twice" },
+    ]);
     const bad = sampleEnvironment();
     bad.extensions.push({ kind: "acme.audit@1.0.0", pack_ref: "a", instance_id: "EU", generation: 0 });
     expect(codes(bad)).toEqual([["extensions.0.instance_id", "invalid-format"]]);
@@ -201,7 +246,9 @@ describe("validateEnvironment", () => {
     env.traffic_splits[0]!.entries[0]!.revision_id = ulid(99);
     const r = parseEnvironment(env, { source: "environments/local/environment.json" });
     expect(r.ok).toBe(false);
-    expect(!r.ok && r.summary).toBe(`environments/local/environment.json: traffic_splits.0.entries.0.revision_id: traffic split references revision ${ulid(99)}, which does not exist`);
+    expect(!r.ok && r.summary).toBe(
+      `environments/local/environment.json: traffic_splits.0.entries.0.revision_id: traffic split references revision ${ulid(99)}, which does not exist`,
+    );
     expect(parseEnvironment(sampleEnvironment())).toEqual({ ok: true, value: sampleEnvironment() });
     void REV_B;
   });

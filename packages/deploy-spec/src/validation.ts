@@ -15,7 +15,11 @@ export interface AssertOptions extends ParseOptions {
 }
 
 /** Parses `input` with a schema and returns the value or the issues as data (never a zod dump). */
-export function parseDocument<S extends z.ZodType>(schema: S, input: unknown, options: ParseOptions = {}): ParseResult<z.output<S>> {
+export function parseDocument<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  options: ParseOptions = {},
+): ParseResult<z.output<S>> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return { ok: true, value: parsed.data };
   const issues = toValidationIssues(parsed.error.issues, input);
@@ -23,7 +27,11 @@ export function parseDocument<S extends z.ZodType>(schema: S, input: unknown, op
 }
 
 /** Like {@link parseDocument} but throws `GreenticError` (kind `validation` by default). */
-export function assertDocument<S extends z.ZodType>(schema: S, input: unknown, options: AssertOptions = {}): z.output<S> {
+export function assertDocument<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  options: AssertOptions = {},
+): z.output<S> {
   const result = parseDocument(schema, input, options);
   if (result.ok) return result.value;
   throw issuesError(result.issues, options);
@@ -84,13 +92,24 @@ export function toValidationIssues(issues: readonly z.core.$ZodIssue[], input: u
     switch (issue.code) {
       case "unrecognized_keys":
         for (const key of issue.keys) {
-          out.push({ path: joinPath([...issue.path, key]), code: "unknown-field", message: `unknown field ${JSON.stringify(key)}` });
+          out.push({
+            path: joinPath([...issue.path, key]),
+            code: "unknown-field",
+            message: `unknown field ${JSON.stringify(key)}`,
+          });
         }
         break;
       case "invalid_type":
-        if (value === undefined) out.push({ path, code: "missing-field", message: `required field is missing (expected ${issue.expected})` });
-        else if (typeof value === "number" && Number.isNaN(value)) out.push({ path, code: "not-a-number", message: `expected ${issue.expected}, got NaN` });
-        else out.push({ path, code: "invalid-type", message: `expected ${issue.expected}, got ${typeName(value)} ${showValue(value)}` });
+        if (value === undefined)
+          out.push({ path, code: "missing-field", message: `required field is missing (expected ${issue.expected})` });
+        else if (typeof value === "number" && Number.isNaN(value))
+          out.push({ path, code: "not-a-number", message: `expected ${issue.expected}, got NaN` });
+        else
+          out.push({
+            path,
+            code: "invalid-type",
+            message: `expected ${issue.expected}, got ${typeName(value)} ${showValue(value)}`,
+          });
         break;
       case "invalid_value": {
         const isSchema = issue.path[issue.path.length - 1] === "schema";
@@ -109,7 +128,11 @@ export function toValidationIssues(issues: readonly z.core.$ZodIssue[], input: u
       }
       case "too_small":
       case "too_big":
-        out.push({ path, code: issue.code === "too_small" ? "too-small" : "too-big", message: `${issue.message} (got ${showValue(value)})` });
+        out.push({
+          path,
+          code: issue.code === "too_small" ? "too-small" : "too-big",
+          message: `${issue.message} (got ${showValue(value)})`,
+        });
         break;
       case "invalid_format":
         // Regex checks carry their own message (see the schemas); named formats get a generic one.
@@ -124,7 +147,11 @@ export function toValidationIssues(issues: readonly z.core.$ZodIssue[], input: u
         break;
       }
       default:
-        out.push({ path, code: issue.code.replaceAll("_", "-"), message: `${issue.message} (got ${showValue(value)})` });
+        out.push({
+          path,
+          code: issue.code.replaceAll("_", "-"),
+          message: `${issue.message} (got ${showValue(value)})`,
+        });
     }
   }
   return out;

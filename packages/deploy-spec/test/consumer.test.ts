@@ -25,7 +25,10 @@ async function newest(dir: string): Promise<number> {
  * rebuild (tsup cleans dist) could pull the files from under other suites' running CLIs.
  */
 async function ensureBuilt(): Promise<void> {
-  const built = await stat(join(pkgDir, "dist/index.d.ts")).then((s) => s.mtimeMs, () => 0);
+  const built = await stat(join(pkgDir, "dist/index.d.ts")).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
   if (built === 0 || built < (await newest(join(pkgDir, "src")))) {
     await run("pnpm", ["--filter", "@greentic/deploy-spec", "build"], { cwd: pkgDir });
   }
@@ -75,7 +78,17 @@ console.log(JSON.stringify({
 `;
 
 const tsconfig = {
-  compilerOptions: { target: "ES2023", module: "NodeNext", moduleResolution: "NodeNext", strict: true, exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, types: ["node"], outDir: "out", skipLibCheck: false },
+  compilerOptions: {
+    target: "ES2023",
+    module: "NodeNext",
+    moduleResolution: "NodeNext",
+    strict: true,
+    exactOptionalPropertyTypes: true,
+    noUncheckedIndexedAccess: true,
+    types: ["node"],
+    outDir: "out",
+    skipLibCheck: false,
+  },
   include: ["index.ts"],
 };
 
@@ -91,7 +104,11 @@ describe("consumer of the packed package", () => {
     await writeFile(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
     await writeFile(join(project, "tsconfig.json"), JSON.stringify(tsconfig));
     await writeFile(join(project, "index.ts"), consumerSource);
-    await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(work, tarball), "typescript@7", "@types/node@22"], { cwd: project, timeout: 280_000 });
+    await run(
+      "npm",
+      ["install", "--no-audit", "--no-fund", "--prefer-offline", join(work, tarball), "typescript@7", "@types/node@22"],
+      { cwd: project, timeout: 280_000 },
+    );
     return () => rm(work, { recursive: true, force: true });
   }, 300_000);
 
@@ -113,7 +130,10 @@ describe("consumer of the packed package", () => {
   }, 120_000);
 
   it("ships types that catch misuse", async () => {
-    await writeFile(join(project, "index.ts"), `import { canTransition } from "@greentic/deploy-spec";\ncanTransition("drained", "ready");\n`);
+    await writeFile(
+      join(project, "index.ts"),
+      `import { canTransition } from "@greentic/deploy-spec";\ncanTransition("drained", "ready");\n`,
+    );
     const failed = await run(join(project, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: project }).then(
       () => null,
       (e: { stdout: string }) => e.stdout,

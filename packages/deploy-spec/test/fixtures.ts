@@ -25,7 +25,12 @@ export function context(now = NOW): EngineContext & { minted: string[] } {
   };
 }
 
-export function revision(id: string, lifecycle: Revision["lifecycle"], sequence: number, overrides: Partial<Revision> = {}): Revision {
+export function revision(
+  id: string,
+  lifecycle: Revision["lifecycle"],
+  sequence: number,
+  overrides: Partial<Revision> = {},
+): Revision {
   return {
     schema: "greentic.revision.v1",
     revision_id: id,
@@ -56,8 +61,18 @@ export function sampleEnvironment(): Environment {
     name: "local",
     host_config: { env_id: "local", listen_addr: "127.0.0.1:8080" },
     packs: [
-      { slot: "deployer", kind: "greentic.deployer.local-process@0.1.0", pack_ref: "greentic.deployer.local-process@0.1.0", generation: 0 },
-      { slot: "secrets", kind: "greentic.secrets.dev-store@0.1.0", pack_ref: "greentic.secrets.dev-store@0.1.0", generation: 0 },
+      {
+        slot: "deployer",
+        kind: "greentic.deployer.local-process@0.1.0",
+        pack_ref: "greentic.deployer.local-process@0.1.0",
+        generation: 0,
+      },
+      {
+        slot: "secrets",
+        kind: "greentic.secrets.dev-store@0.1.0",
+        pack_ref: "greentic.secrets.dev-store@0.1.0",
+        generation: 0,
+      },
     ],
     bundles: [
       {

@@ -141,7 +141,11 @@ export async function doctorEnvironment(
       const problem = { slot: pack.slot, kind: pack.kind, code, message: describe(error) };
       if (code === "unknown-kind") report.unknown_kinds.push(problem);
       else if (code === "version-unsupported" && error instanceof GreenticError) {
-        report.version_skew.push({ kind: pack.kind, requested: String(error.details?.requested), supported: String(error.details?.supported) });
+        report.version_skew.push({
+          kind: pack.kind,
+          requested: String(error.details?.requested),
+          supported: String(error.details?.supported),
+        });
       } else report.resolution_errors.push(problem);
       continue;
     }
@@ -171,7 +175,12 @@ export async function doctorEnvironment(
       report.has_runtime = statuses.some((status) => status.state === "running");
       report.stale_revisions = staleRevisions(env, statuses);
     } catch (error) {
-      report.resolution_errors.push({ slot: "deployer", kind: deployer.descriptor.raw, code: "status-failed", message: describe(error) });
+      report.resolution_errors.push({
+        slot: "deployer",
+        kind: deployer.descriptor.raw,
+        code: "status-failed",
+        message: describe(error),
+      });
     }
   }
 
@@ -197,19 +206,30 @@ function staleRevisions(env: DoctorEnvironmentInput, statuses: RevisionRuntimeSt
     if (revision.lifecycle === "ready" && state !== "running") {
       problem = {
         detail: `the revision is ready but its process is ${state === "absent" ? "not staged on this host" : state}`,
-        fix: state === "absent" ? "stage and warm it again, or archive it" : "warm it again (op revisions warm) or archive it",
+        fix:
+          state === "absent"
+            ? "stage and warm it again, or archive it"
+            : "warm it again (op revisions warm) or archive it",
       };
     } else if ((revision.lifecycle === "staged" || revision.lifecycle === "warming") && state === "absent") {
-      problem = { detail: "the revision is recorded as staged but its bundle is not staged on this host", fix: "archive it and stage the bundle again" };
+      problem = {
+        detail: "the revision is recorded as staged but its bundle is not staged on this host",
+        fix: "archive it and stage the bundle again",
+      };
     } else if ((revision.lifecycle === "archived" || revision.lifecycle === "inactive") && state === "running") {
-      problem = { detail: `the revision is ${revision.lifecycle} but its process still runs`, fix: "archive it again to stop the process" };
+      problem = {
+        detail: `the revision is ${revision.lifecycle} but its process still runs`,
+        fix: "archive it again to stop the process",
+      };
     }
     if (problem === undefined) continue;
     out.push({
       deployment_id: revision.deployment_id,
       revision_id: revision.revision_id,
       bundle_id: revision.bundle_id,
-      ...(revision.pack_list_lock_ref === undefined ? {} : { recorded_pack_list_lock_ref: revision.pack_list_lock_ref }),
+      ...(revision.pack_list_lock_ref === undefined
+        ? {}
+        : { recorded_pack_list_lock_ref: revision.pack_list_lock_ref }),
       lifecycle: revision.lifecycle,
       deployer_state: state,
       ...problem,

@@ -3,7 +3,8 @@
 // SIGHUP re-reads DIR/routes.json; SIGTERM/SIGINT drain in-flight requests and exit 0.
 import { parseListenAddress, startLocalRouter, type LocalRouter } from "./local-router.js";
 
-const log = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), ...event })}\n`);
+const log = (event: Record<string, unknown>) =>
+  process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), ...event })}\n`);
 
 // Installed first: SIGHUP's default action would kill a router signalled while starting.
 let router: LocalRouter | undefined;
@@ -31,9 +32,19 @@ try {
   const listen = parseListenAddress(arg("--listen") ?? "127.0.0.1:0");
   const prefer = arg("--prefer-port");
   if (stateDir === undefined) throw new Error("--state-dir is required");
-  router = await startLocalRouter({ stateDir, ...listen, ...(prefer === undefined ? {} : { preferPort: Number(prefer) }), log });
+  router = await startLocalRouter({
+    stateDir,
+    ...listen,
+    ...(prefer === undefined ? {} : { preferPort: Number(prefer) }),
+    log,
+  });
   if (reloadPending) await router.reload();
 } catch (error) {
-  log({ level: "error", msg: "router failed to start", error: (error as Error).message, code: (error as NodeJS.ErrnoException).code });
+  log({
+    level: "error",
+    msg: "router failed to start",
+    error: (error as Error).message,
+    code: (error as NodeJS.ErrnoException).code,
+  });
   process.exit(1);
 }

@@ -1,6 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
-import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { parseListenAddress } from "./listen-address.js";
@@ -84,17 +91,22 @@ export class WeightedPicker<T extends { weight_bps: number }> {
 /** Parses and checks a routes document; throws an Error naming the fault. */
 export function parseRoutes(text: string): LocalRoutesDocument {
   const doc = JSON.parse(text) as LocalRoutesDocument;
-  if (doc?.schema !== "greentic.local-process.routes.v1") throw new Error(`unknown routes schema ${JSON.stringify(doc?.schema)}`);
-  if (typeof doc.version !== "string" || !Array.isArray(doc.deployments)) throw new Error("routes document lacks version or deployments");
+  if (doc?.schema !== "greentic.local-process.routes.v1")
+    throw new Error(`unknown routes schema ${JSON.stringify(doc?.schema)}`);
+  if (typeof doc.version !== "string" || !Array.isArray(doc.deployments))
+    throw new Error("routes document lacks version or deployments");
   for (const deployment of doc.deployments) {
-    if (typeof deployment.deployment_id !== "string" || !Array.isArray(deployment.entries)) throw new Error("a deployment lacks deployment_id or entries");
+    if (typeof deployment.deployment_id !== "string" || !Array.isArray(deployment.entries))
+      throw new Error("a deployment lacks deployment_id or entries");
     let sum = 0;
     for (const entry of deployment.entries) {
       if (typeof entry.revision_id !== "string" || !Number.isInteger(entry.weight_bps) || entry.weight_bps < 0) {
         throw new Error(`deployment ${deployment.deployment_id}: bad entry ${JSON.stringify(entry)}`);
       }
       if (entry.port !== null && !(Number.isInteger(entry.port) && entry.port > 0 && entry.port < 65_536)) {
-        throw new Error(`deployment ${deployment.deployment_id}: revision ${entry.revision_id} has bad port ${JSON.stringify(entry.port)}`);
+        throw new Error(
+          `deployment ${deployment.deployment_id}: revision ${entry.revision_id} has bad port ${JSON.stringify(entry.port)}`,
+        );
       }
       sum += entry.weight_bps;
     }
@@ -128,7 +140,17 @@ export interface LocalRouter {
 }
 
 // Connection-level headers are not forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
 
 function forwardable(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -162,7 +184,8 @@ interface Table {
   pickers: Map<string, WeightedPicker<LocalRouteEntry>>;
 }
 
-const weightsKey = (entries: readonly LocalRouteEntry[]) => entries.map((entry) => `${entry.revision_id}=${entry.weight_bps}`).join(",");
+const weightsKey = (entries: readonly LocalRouteEntry[]) =>
+  entries.map((entry) => `${entry.revision_id}=${entry.weight_bps}`).join(",");
 
 /**
  * Starts the weighted router in this process: every request goes to one revision of the
@@ -211,7 +234,12 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const current = table;
     if (current === undefined || current.pickers.size === 0) {
-      sendError(res, 503, "no-traffic-split", "no traffic split is applied in this environment yet; set one with `op traffic set`");
+      sendError(
+        res,
+        503,
+        "no-traffic-split",
+        "no traffic split is applied in this environment yet; set one with `op traffic set`",
+      );
       return;
     }
     const wanted = req.headers[DEPLOYMENT_HEADER];
@@ -225,7 +253,12 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
     } else if (current.pickers.size === 1) {
       picker = current.pickers.values().next().value;
     } else {
-      sendError(res, 421, "deployment-required", `several deployments have traffic (${[...current.pickers.keys()].join(", ")}); choose one with the ${DEPLOYMENT_HEADER} header`);
+      sendError(
+        res,
+        421,
+        "deployment-required",
+        `several deployments have traffic (${[...current.pickers.keys()].join(", ")}); choose one with the ${DEPLOYMENT_HEADER} header`,
+      );
       return;
     }
     const entry = picker?.next();
@@ -234,14 +267,27 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
       return;
     }
     if (entry.port === null) {
-      sendError(res, 502, "revision-down", `revision ${entry.revision_id} was chosen by the traffic split but is not running; warm it again or move its traffic away`, entry.revision_id);
+      sendError(
+        res,
+        502,
+        "revision-down",
+        `revision ${entry.revision_id} was chosen by the traffic split but is not running; warm it again or move its traffic away`,
+        entry.revision_id,
+      );
       return;
     }
     const headers = forwardable(req.headers);
     headers["x-forwarded-for"] = req.socket.remoteAddress ?? "";
     headers["x-forwarded-proto"] = "http";
     if (req.headers.host !== undefined) headers["x-forwarded-host"] = req.headers.host;
-    const upstream = httpRequest({ host: "127.0.0.1", port: entry.port, method: req.method, path: req.url, headers, agent });
+    const upstream = httpRequest({
+      host: "127.0.0.1",
+      port: entry.port,
+      method: req.method,
+      path: req.url,
+      headers,
+      agent,
+    });
     upstream.on("response", (answer) => {
       const out = forwardable(answer.headers);
       out[REVISION_HEADER] = entry.revision_id;
@@ -255,8 +301,21 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
       // into the destroyed request) must not cut the 502 already being sent.
       if (failed) return;
       failed = true;
-      log({ level: "warn", msg: "upstream failed", revision_id: entry.revision_id, port: entry.port, code: error.code, error: error.message });
-      sendError(res, 502, "revision-down", `revision ${entry.revision_id} (127.0.0.1:${entry.port}) did not answer: ${error.code ?? error.message}`, entry.revision_id);
+      log({
+        level: "warn",
+        msg: "upstream failed",
+        revision_id: entry.revision_id,
+        port: entry.port,
+        code: error.code,
+        error: error.message,
+      });
+      sendError(
+        res,
+        502,
+        "revision-down",
+        `revision ${entry.revision_id} (127.0.0.1:${entry.port}) did not answer: ${error.code ?? error.message}`,
+        entry.revision_id,
+      );
     });
     // A client that goes away cancels the upstream request; a finished response is not touched.
     res.on("close", () => {
@@ -305,7 +364,13 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
     });
   }
   await writeListen();
-  log({ level: "info", msg: "listening", host: address.address, port: address.port, routes_version: table?.doc.version ?? null });
+  log({
+    level: "info",
+    msg: "listening",
+    host: address.address,
+    port: address.port,
+    routes_version: table?.doc.version ?? null,
+  });
 
   return {
     host: address.address,

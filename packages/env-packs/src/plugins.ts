@@ -65,7 +65,7 @@ async function packageEntry(name: string, dir: string): Promise<string> {
     const conditions = target as Record<string, unknown>;
     target = conditions.import ?? conditions.node ?? conditions.default;
   }
-  const entry = typeof target === "string" ? target : pkg.main ?? "index.js";
+  const entry = typeof target === "string" ? target : (pkg.main ?? "index.js");
   const file = resolve(dir, entry);
   if (!existsSync(file)) throw broken(name, `its entry ${file} does not exist (is the plugin built?)`);
   return file;
@@ -90,7 +90,11 @@ async function locate(name: string, from: string): Promise<string> {
  * Imports one plugin and registers its handlers. Never throws: failures come back as data
  * carrying a GreenticError that names the package.
  */
-export async function loadPlugin(registry: EnvPackRegistry, name: string, options: PluginLoadOptions = {}): Promise<PluginLoadResult> {
+export async function loadPlugin(
+  registry: EnvPackRegistry,
+  name: string,
+  options: PluginLoadOptions = {},
+): Promise<PluginLoadResult> {
   try {
     const file = await locate(name, options.resolveFrom ?? process.cwd());
     let module: EnvPackPluginModule;
@@ -107,11 +111,16 @@ export async function loadPlugin(registry: EnvPackRegistry, name: string, option
     } else {
       throw broken(name, "it exports neither `envPackHandlers` (an array) nor `register(registry)`");
     }
-    const added = registry.list().map((info) => info.descriptor_path).filter((path) => !before.has(path));
+    const added = registry
+      .list()
+      .map((info) => info.descriptor_path)
+      .filter((path) => !before.has(path));
     return { package: name, ok: true, descriptor_paths: added };
   } catch (error) {
     const wrapped =
-      error instanceof GreenticError && (error.details?.package === name) ? error : broken(name, (error as Error).message, error);
+      error instanceof GreenticError && error.details?.package === name
+        ? error
+        : broken(name, (error as Error).message, error);
     return { package: name, ok: false, error: wrapped };
   }
 }

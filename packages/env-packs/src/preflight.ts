@@ -27,11 +27,30 @@ export async function runPreflightCheck(check: PreflightCheck): Promise<Prefligh
     const outcome = await Promise.race([check.run(controller.signal), timeout]);
     const duration_ms = Date.now() - started;
     if (outcome === "timeout") {
-      return { name: check.name, ok: false, detail: `no answer within ${check.timeoutMs} ms`, install_hint: check.installHint, timed_out: true, duration_ms };
+      return {
+        name: check.name,
+        ok: false,
+        detail: `no answer within ${check.timeoutMs} ms`,
+        install_hint: check.installHint,
+        timed_out: true,
+        duration_ms,
+      };
     }
-    return { name: check.name, ok: outcome.ok, detail: outcome.detail, ...(outcome.ok ? {} : { install_hint: check.installHint }), duration_ms };
+    return {
+      name: check.name,
+      ok: outcome.ok,
+      detail: outcome.detail,
+      ...(outcome.ok ? {} : { install_hint: check.installHint }),
+      duration_ms,
+    };
   } catch (error) {
-    return { name: check.name, ok: false, detail: `the check failed: ${(error as Error).message}`, install_hint: check.installHint, duration_ms: Date.now() - started };
+    return {
+      name: check.name,
+      ok: false,
+      detail: `the check failed: ${(error as Error).message}`,
+      install_hint: check.installHint,
+      duration_ms: Date.now() - started,
+    };
   } finally {
     clearTimeout(timer);
   }

@@ -188,9 +188,11 @@ function checkHandlerShape(handler: EnvPackHandler): void {
     );
   };
   if (handler === null || typeof handler !== "object") invalid("is not an object");
-  if (!(CAPABILITY_SLOTS as readonly string[]).includes(handler.slot)) invalid(`slot ${JSON.stringify(handler.slot)} is not a capability slot`);
+  if (!(CAPABILITY_SLOTS as readonly string[]).includes(handler.slot))
+    invalid(`slot ${JSON.stringify(handler.slot)} is not a capability slot`);
   const probe = checkPackDescriptor(`${String(handler.descriptorPath)}@0.0.0`);
-  if (typeof handler.descriptorPath !== "string" || !probe.ok) invalid("descriptorPath must look like <namespace>.<slot>.<name> ([a-z0-9.-])");
+  if (typeof handler.descriptorPath !== "string" || !probe.ok)
+    invalid("descriptorPath must look like <namespace>.<slot>.<name> ([a-z0-9.-])");
   if (typeof handler.supportedVersions !== "string" || semver.validRange(handler.supportedVersions) === null) {
     invalid(`supportedVersions ${JSON.stringify(handler.supportedVersions)} is not a semver range`);
   }

@@ -17,28 +17,42 @@ export function checkTrafficSplit(request: ApplyTrafficSplitRequest): RevisionRe
       details: { code: "invalid-split", deployment_id: split?.deployment_id, ...details },
     });
   };
-  if (typeof split?.deployment_id !== "string" || split.deployment_id === "") invalid("traffic split has no deployment_id", "deployment_id");
-  if (!Array.isArray(split.entries) || split.entries.length === 0) invalid(`traffic split for deployment ${split.deployment_id} has no entries`, "entries");
+  if (typeof split?.deployment_id !== "string" || split.deployment_id === "")
+    invalid("traffic split has no deployment_id", "deployment_id");
+  if (!Array.isArray(split.entries) || split.entries.length === 0)
+    invalid(`traffic split for deployment ${split.deployment_id} has no entries`, "entries");
   const seen = new Set<string>();
   let sum = 0;
   split.entries.forEach((entry, index) => {
     const weight = entry.weight_bps;
     if (!Number.isInteger(weight) || weight < 0 || weight > TOTAL_BPS) {
-      invalid(`entries.${index}.weight_bps is ${JSON.stringify(weight)}; it must be an integer in 0..10000`, `entries.${index}.weight_bps`, { value: weight });
+      invalid(
+        `entries.${index}.weight_bps is ${JSON.stringify(weight)}; it must be an integer in 0..10000`,
+        `entries.${index}.weight_bps`,
+        { value: weight },
+      );
     }
-    if (seen.has(entry.revision_id)) invalid(`entries.${index}.revision_id ${entry.revision_id} appears twice`, `entries.${index}.revision_id`);
+    if (seen.has(entry.revision_id))
+      invalid(`entries.${index}.revision_id ${entry.revision_id} appears twice`, `entries.${index}.revision_id`);
     seen.add(entry.revision_id);
     sum += weight;
   });
-  if (sum !== TOTAL_BPS) invalid(`traffic split for deployment ${split.deployment_id} sums to ${sum} basis points, not 10000`, "entries", { sum });
+  if (sum !== TOTAL_BPS)
+    invalid(`traffic split for deployment ${split.deployment_id} sums to ${sum} basis points, not 10000`, "entries", {
+      sum,
+    });
   return split.entries.map((entry, index) => {
     const revision = revisions.find((candidate) => candidate.revision_id === entry.revision_id);
     if (revision === undefined) {
-      throw new GreenticError("not-found", `entries.${index}.revision_id ${entry.revision_id} is not a known revision`, {
-        path: `entries.${index}.revision_id`,
-        hint: "stage the revision first, or fix the revision id",
-        details: { code: "unknown-revision", revision_id: entry.revision_id },
-      });
+      throw new GreenticError(
+        "not-found",
+        `entries.${index}.revision_id ${entry.revision_id} is not a known revision`,
+        {
+          path: `entries.${index}.revision_id`,
+          hint: "stage the revision first, or fix the revision id",
+          details: { code: "unknown-revision", revision_id: entry.revision_id },
+        },
+      );
     }
     if (revision.deployment_id !== split.deployment_id || revision.bundle_id !== split.bundle_id) {
       invalid(

@@ -92,9 +92,7 @@ export interface WarmRequest {
 }
 
 /** The reference's health-gate outcome, sent as data. */
-export type HealthGateOutcome =
-  | { ok: true; url?: string }
-  | { ok: false; failure: HealthGateFailure };
+export type HealthGateOutcome = { ok: true; url?: string } | { ok: false; failure: HealthGateFailure };
 
 export interface HealthGateFailure {
   /** Names of the failed checks, e.g. `["process-start"]`, `["readiness"]`. */

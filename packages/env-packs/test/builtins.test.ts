@@ -98,7 +98,9 @@ describe("greentic.secrets.dev-store", () => {
   it("serializes concurrent writes without losing keys", async () => {
     const ctx = contextFor(await testDir());
     const secrets = devStoreSecretsHandler().secrets!;
-    await Promise.all(Array.from({ length: 20 }, (_, i) => secrets.put(ctx, `key-${String(i).padStart(2, "0")}`, `v${i}`)));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => secrets.put(ctx, `key-${String(i).padStart(2, "0")}`, `v${i}`)),
+    );
     expect(await secrets.list(ctx)).toHaveLength(20);
   });
 });
@@ -107,7 +109,11 @@ describe("other built-ins", () => {
   it("telemetry.stdout writes one JSON line per event", async () => {
     const lines: string[] = [];
     const telemetry = stdoutTelemetryHandler({ stream: { write: (chunk: string) => lines.push(chunk) } }).telemetry!;
-    await telemetry.emit(contextFor("/unused"), { name: "revision.warmed", at: "2026-01-01T00:00:00.000Z", attributes: { revision_id: "R1" } });
+    await telemetry.emit(contextFor("/unused"), {
+      name: "revision.warmed",
+      at: "2026-01-01T00:00:00.000Z",
+      attributes: { revision_id: "R1" },
+    });
     expect(lines).toEqual([
       `${JSON.stringify({ at: "2026-01-01T00:00:00.000Z", env_id: "local", level: "info", name: "revision.warmed", attributes: { revision_id: "R1" } })}\n`,
     ]);

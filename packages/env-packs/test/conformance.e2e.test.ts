@@ -1,4 +1,3 @@
-
 import { beforeAll, describe, expect, it } from "vitest";
 import { formatConformanceFailures, runDeployerConformance } from "../src/conformance.js";
 import { GreenticError } from "@greentic/deploy-spec";
@@ -20,7 +19,11 @@ function brokenHandler(): EnvPackHandler {
     // Accepts anything, even an unknown revision.
     archive: async () => {},
     async applyTrafficSplit(ctx, { split }) {
-      applied.splice(0, applied.length, ...split.entries.map((e) => ({ deployment_id: split.deployment_id, bundle_id: split.bundle_id, ...e })));
+      applied.splice(
+        0,
+        applied.length,
+        ...split.entries.map((e) => ({ deployment_id: split.deployment_id, bundle_id: split.bundle_id, ...e })),
+      );
       return { env_id: ctx.envId, revisions: [...applied] };
     },
     // Reports the first entry only: drift.
@@ -34,7 +37,9 @@ function brokenHandler(): EnvPackHandler {
 describe("deployer conformance kit", () => {
   it("passes for the built-in local-process deployer", async () => {
     const root = await testDir();
-    const result = await runDeployerConformance(localProcessDeployerHandler(), { ctxFactory: (check) => contextFor(root, `conf-${check}`) });
+    const result = await runDeployerConformance(localProcessDeployerHandler(), {
+      ctxFactory: (check) => contextFor(root, `conf-${check}`),
+    });
     expect(result.ok, formatConformanceFailures(result)).toBe(true);
     expect(result.checks).toHaveLength(6);
   }, 180_000);
@@ -59,7 +64,10 @@ describe("deployer conformance kit", () => {
     handler.deployer!.applyTrafficSplit = async () => {
       throw new GreenticError("conflict", "splits are frozen");
     };
-    const result = await runDeployerConformance(handler, { ctxFactory: (check) => contextFor(root, check), only: ["invalid-split"] });
+    const result = await runDeployerConformance(handler, {
+      ctxFactory: (check) => contextFor(root, check),
+      only: ["invalid-split"],
+    });
     expect(result.failures.map((f) => f.code)).toEqual(["InvalidSplitWrongError"]);
   }, 60_000);
 });

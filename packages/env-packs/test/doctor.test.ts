@@ -12,7 +12,10 @@ function freshLocal() {
 
 describe("doctorEnvironment", () => {
   it("reports nothing missing for a fresh local environment with the six defaults", async () => {
-    const report = await doctorEnvironment(freshLocal(), createDefaultRegistry({ plugins: [] }), { runPreflight: true, now });
+    const report = await doctorEnvironment(freshLocal(), createDefaultRegistry({ plugins: [] }), {
+      runPreflight: true,
+      now,
+    });
     expect(report).toMatchObject({
       environment_id: "local",
       validate: { status: "ok" },
@@ -44,15 +47,26 @@ describe("doctorEnvironment", () => {
       state: { get: async () => undefined, set: async () => {}, delete: async () => false, list: async () => [] },
       preflight: () => [
         { name: "slow", timeoutMs: 50, installHint: "install the probe", run: () => new Promise(() => {}) },
-        { name: "bad", timeoutMs: 1000, installHint: "fix it", run: async () => ({ ok: false, detail: "tool missing" }) },
+        {
+          name: "bad",
+          timeoutMs: 1000,
+          installHint: "fix it",
+          run: async () => ({ ok: false, detail: "tool missing" }),
+        },
       ],
     } satisfies EnvPackHandler);
     env.packs.push({ slot: "state", kind: "acme.state.flaky@1.0.0", pack_ref: "x", generation: 0 });
     const report = await doctorEnvironment(env, registry, { runPreflight: true, now });
     expect(report.missing_slots).toEqual(["sessions", "revocation"]);
-    expect(report.slot_mismatches).toEqual([{ kind: "greentic.secrets.dev-store@0.1.0", bound_slot: "deployer", handler_slot: "secrets" }]);
-    expect(report.version_skew).toEqual([{ kind: "greentic.secrets.dev-store@9.0.0", requested: "9.0.0", supported: "^0.1.0" }]);
-    expect(report.unknown_kinds.map((k) => [k.kind, k.code])).toEqual([["acme.telemetry.unknown@1.0.0", "unknown-kind"]]);
+    expect(report.slot_mismatches).toEqual([
+      { kind: "greentic.secrets.dev-store@0.1.0", bound_slot: "deployer", handler_slot: "secrets" },
+    ]);
+    expect(report.version_skew).toEqual([
+      { kind: "greentic.secrets.dev-store@9.0.0", requested: "9.0.0", supported: "^0.1.0" },
+    ]);
+    expect(report.unknown_kinds.map((k) => [k.kind, k.code])).toEqual([
+      ["acme.telemetry.unknown@1.0.0", "unknown-kind"],
+    ]);
     expect(report.failing_preflights.map((f) => [f.name, f.install_hint])).toEqual([
       ["slow", "install the probe"],
       ["bad", "fix it"],
@@ -62,8 +76,15 @@ describe("doctorEnvironment", () => {
 
   it("reports a corrupted store (load error) without throwing", async () => {
     const loadError = new GreenticError("integrity", "environment.json digest mismatch", { path: "environment.json" });
-    const report = await doctorEnvironment({ environment_id: "local", loadError }, createDefaultRegistry({ plugins: [] }), { now });
-    expect(report.validate).toEqual({ status: "error", message: "the environment could not be loaded: environment.json digest mismatch" });
+    const report = await doctorEnvironment(
+      { environment_id: "local", loadError },
+      createDefaultRegistry({ plugins: [] }),
+      { now },
+    );
+    expect(report.validate).toEqual({
+      status: "error",
+      message: "the environment could not be loaded: environment.json digest mismatch",
+    });
     expect(report.healthy).toBe(false);
   });
 
@@ -82,9 +103,17 @@ describe("doctorEnvironment", () => {
       { revision_id: "01JREVAAAAAAAAAAAAAAAAAAA1", deployment_id: "01JDEP", bundle_id: "hello", lifecycle: "ready" },
       { revision_id: "01JREVAAAAAAAAAAAAAAAAAAA2", deployment_id: "01JDEP", bundle_id: "hello", lifecycle: "archived" },
     ];
-    const report = await doctorEnvironment({ ...env, revisions } as never, createDefaultRegistry({ plugins: [] }), { now, context: contextFor(await testDir()) });
+    const report = await doctorEnvironment({ ...env, revisions } as never, createDefaultRegistry({ plugins: [] }), {
+      now,
+      context: contextFor(await testDir()),
+    });
     expect(report.stale_revisions).toEqual([
-      expect.objectContaining({ revision_id: "01JREVAAAAAAAAAAAAAAAAAAA1", lifecycle: "ready", deployer_state: "absent", fix: expect.any(String) }),
+      expect.objectContaining({
+        revision_id: "01JREVAAAAAAAAAAAAAAAAAAA1",
+        lifecycle: "ready",
+        deployer_state: "absent",
+        fix: expect.any(String),
+      }),
     ]);
   });
 });

@@ -19,7 +19,11 @@ export async function testDir(prefix = "env-packs-"): Promise<string> {
 }
 
 /** A handler context whose data areas live under `root/<envId>/<area>`. */
-export function contextFor(root: string, envId = "local", extra: Partial<HandlerContext> = {}): HandlerContext & { events: HandlerLogEvent[] } {
+export function contextFor(
+  root: string,
+  envId = "local",
+  extra: Partial<HandlerContext> = {},
+): HandlerContext & { events: HandlerLogEvent[] } {
   const events: HandlerLogEvent[] = [];
   return {
     envId,
@@ -50,7 +54,11 @@ export async function buildRuntime(): Promise<void> {
       await mkdir(lock);
       break;
     } catch {
-      const age = Date.now() - (await stat(lock).then((s) => s.mtimeMs).catch(() => Date.now()));
+      const age =
+        Date.now() -
+        (await stat(lock)
+          .then((s) => s.mtimeMs)
+          .catch(() => Date.now()));
       if (age > 180_000) await rm(lock, { recursive: true, force: true });
       await sleep(200);
     }

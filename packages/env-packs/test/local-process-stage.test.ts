@@ -12,7 +12,11 @@ import { contextFor, testDir } from "./helpers.js";
 // trace. No runtime is started here: staging only copies, hashes and extracts.
 
 const repo = resolve(import.meta.dirname, "../../..");
-const rev = (revision_id: string): RevisionRef => ({ revision_id, deployment_id: "01JDEPLOYMENTAAAAAAAAAAAAA", bundle_id: "hello" });
+const rev = (revision_id: string): RevisionRef => ({
+  revision_id,
+  deployment_id: "01JDEPLOYMENTAAAAAAAAAAAAA",
+  bundle_id: "hello",
+});
 
 async function rejection(fn: () => Promise<unknown>): Promise<GreenticError> {
   try {
@@ -30,7 +34,9 @@ function imageWithoutManifest(dir: string): string {
   mkdirSync(tree, { recursive: true });
   writeFileSync(join(tree, "index.html"), "<p>hi</p>\n");
   const image = join(dir, "no-manifest.gtbundle");
-  execFileSync("mksquashfs", [tree, image, "-noappend", "-quiet", "-no-progress", "-all-root"], { stdio: ["ignore", "ignore", "pipe"] });
+  execFileSync("mksquashfs", [tree, image, "-noappend", "-quiet", "-no-progress", "-all-root"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   return image;
 }
 
@@ -40,7 +46,9 @@ describe("local-process stage failures and unstage", () => {
     const ctx = contextFor(root);
     const notBundle = join(root, "notes.gtbundle");
     await writeFile(notBundle, "just text\n");
-    const err = await rejection(() => new LocalProcessDeployer().stage(ctx, { revision: rev("01JREVAAAAAAAAAAAAAAAAAAAA"), bundlePath: notBundle }));
+    const err = await rejection(() =>
+      new LocalProcessDeployer().stage(ctx, { revision: rev("01JREVAAAAAAAAAAAAAAAAAAAA"), bundlePath: notBundle }),
+    );
     expect(err.kind).toBe("io");
     expect(err.details).toMatchObject({ code: "unreadable-archive" });
     expect(await readdir(join(root, "local", "revisions"))).toEqual([]);
@@ -49,7 +57,12 @@ describe("local-process stage failures and unstage", () => {
   it("a squashfs image without a manifest is refused (validation) and its revision directory removed", async () => {
     const root = await testDir();
     const ctx = contextFor(root);
-    const err = await rejection(() => new LocalProcessDeployer().stage(ctx, { revision: rev("01JREVAAAAAAAAAAAAAAAAAAAA"), bundlePath: imageWithoutManifest(root) }));
+    const err = await rejection(() =>
+      new LocalProcessDeployer().stage(ctx, {
+        revision: rev("01JREVAAAAAAAAAAAAAAAAAAAA"),
+        bundlePath: imageWithoutManifest(root),
+      }),
+    );
     expect(err.kind).toBe("validation");
     expect(err.details).toMatchObject({ code: "manifest-missing" });
     expect(await readdir(join(root, "local", "revisions"))).toEqual([]);
@@ -61,7 +74,12 @@ describe("local-process stage failures and unstage", () => {
     const dir = join(root, "local", "revisions", "01JREVAAAAAAAAAAAAAAAAAAAA");
     await mkdir(join(dir, "bundle"), { recursive: true });
     await writeFile(join(dir, "bundle.gtbundle"), "partial");
-    await rejection(() => new LocalProcessDeployer().stage(ctx, { revision: rev("01JREVAAAAAAAAAAAAAAAAAAAA"), bundlePath: imageWithoutManifest(root) }));
+    await rejection(() =>
+      new LocalProcessDeployer().stage(ctx, {
+        revision: rev("01JREVAAAAAAAAAAAAAAAAAAAA"),
+        bundlePath: imageWithoutManifest(root),
+      }),
+    );
     expect(existsSync(dir)).toBe(false);
   });
 
@@ -70,12 +88,19 @@ describe("local-process stage failures and unstage", () => {
     const ctx = contextFor(root);
     const deployer = new LocalProcessDeployer();
     const bundle = join(root, "hello.gtbundle");
-    await buildBundle({ sourceDir: join(repo, "fixtures/bundles/hello"), outFile: bundle, bundleId: "hello", version: "1.0.0" });
+    await buildBundle({
+      sourceDir: join(repo, "fixtures/bundles/hello"),
+      outFile: bundle,
+      bundleId: "hello",
+      version: "1.0.0",
+    });
     const staged = await deployer.stage(ctx, { revision: rev("01JREVAAAAAAAAAAAAAAAAAAAA"), bundlePath: bundle });
     const record = await readFile(join(staged.location!, "stage.json"), "utf8");
 
     const other = imageWithoutManifest(root);
-    const conflict = await rejection(() => deployer.stage(ctx, { revision: rev("01JREVAAAAAAAAAAAAAAAAAAAA"), bundlePath: other }));
+    const conflict = await rejection(() =>
+      deployer.stage(ctx, { revision: rev("01JREVAAAAAAAAAAAAAAAAAAAA"), bundlePath: other }),
+    );
     expect(conflict.kind).toBe("conflict");
     expect(await readFile(join(staged.location!, "stage.json"), "utf8")).toBe(record);
     expect(existsSync(join(staged.location!, "bundle", "bundle-manifest.json"))).toBe(true);

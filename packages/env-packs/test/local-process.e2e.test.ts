@@ -16,8 +16,18 @@ beforeAll(async () => {
   const out = await testDirOnce();
   bundleFile = join(out, "hello.gtbundle");
   bundleV2 = join(out, "hello-v2.gtbundle");
-  await buildBundle({ sourceDir: join(repo, "fixtures/bundles/hello"), outFile: bundleFile, bundleId: "hello", version: "1.0.0" });
-  await buildBundle({ sourceDir: join(repo, "fixtures/bundles/hello-v2"), outFile: bundleV2, bundleId: "hello", version: "2.0.0" });
+  await buildBundle({
+    sourceDir: join(repo, "fixtures/bundles/hello"),
+    outFile: bundleFile,
+    bundleId: "hello",
+    version: "1.0.0",
+  });
+  await buildBundle({
+    sourceDir: join(repo, "fixtures/bundles/hello-v2"),
+    outFile: bundleV2,
+    bundleId: "hello",
+    version: "2.0.0",
+  });
 }, 180_000);
 
 async function testDirOnce(): Promise<string> {
@@ -55,7 +65,11 @@ function cleanupAfter(deployer: LocalProcessDeployer, ctx: HandlerContext): void
   });
 }
 
-const rev = (revision_id: string, deployment_id = "01JDEPLOYMENTAAAAAAAAAAAAA"): RevisionRef => ({ revision_id, deployment_id, bundle_id: "hello" });
+const rev = (revision_id: string, deployment_id = "01JDEPLOYMENTAAAAAAAAAAAAA"): RevisionRef => ({
+  revision_id,
+  deployment_id,
+  bundle_id: "hello",
+});
 
 describe("greentic.deployer.local-process", () => {
   it("stages, warms a real runtime, serves the page, drains and archives with no process left", async () => {
@@ -68,9 +82,14 @@ describe("greentic.deployer.local-process", () => {
     const staged = await deployer.stage(ctx, { revision: r1, bundlePath: bundleFile });
     expect(staged.bundle_digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(staged.unchanged).toBe(false);
-    expect(await deployer.stage(ctx, { revision: r1, bundlePath: bundleFile })).toMatchObject({ bundle_digest: staged.bundle_digest, unchanged: true });
+    expect(await deployer.stage(ctx, { revision: r1, bundlePath: bundleFile })).toMatchObject({
+      bundle_digest: staged.bundle_digest,
+      unchanged: true,
+    });
     expect((await rejection(() => deployer.stage(ctx, { revision: r1, bundlePath: bundleV2 }))).kind).toBe("conflict");
-    expect(await deployer.status(ctx)).toEqual([{ revision_id: r1.revision_id, deployment_id: r1.deployment_id, state: "stopped" }]);
+    expect(await deployer.status(ctx)).toEqual([
+      { revision_id: r1.revision_id, deployment_id: r1.deployment_id, state: "stopped" },
+    ]);
 
     const gate = await deployer.warm(ctx, { revision: r1, timeoutMs: 60_000 });
     expect(gate).toMatchObject({ ok: true });
@@ -79,11 +98,18 @@ describe("greentic.deployer.local-process", () => {
     const pid = status!.pid!;
     expect(alive(pid)).toBe(true);
     const record = JSON.parse(await readFile(join(root, "local/processes", `${r1.revision_id}.json`), "utf8"));
-    expect(record).toMatchObject({ pid, public_port: expect.any(Number), admin_port: expect.any(Number), log: expect.stringContaining("runtime.log") });
+    expect(record).toMatchObject({
+      pid,
+      public_port: expect.any(Number),
+      admin_port: expect.any(Number),
+      log: expect.stringContaining("runtime.log"),
+    });
 
     const page = await fetch(status!.url!);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain(await readFile(join(repo, "fixtures/bundles/hello/index.html"), "utf8").then((t) => t.slice(0, 40)));
+    expect(await page.text()).toContain(
+      await readFile(join(repo, "fixtures/bundles/hello/index.html"), "utf8").then((t) => t.slice(0, 40)),
+    );
 
     // Idempotent: warming a running, ready revision keeps the same process.
     expect(await deployer.warm(ctx, { revision: r1, timeoutMs: 30_000 })).toMatchObject({ ok: true });
@@ -144,18 +170,38 @@ describe("greentic.deployer.local-process", () => {
     expect((await rejection(() => deployer.warm(ctx, { revision: r1 }))).kind).toBe("not-found");
     expect((await rejection(() => deployer.drain(ctx, r1))).kind).toBe("not-found");
     expect((await rejection(() => deployer.archive(ctx, r1))).kind).toBe("not-found");
-    expect((await rejection(() => deployer.stage(ctx, { revision: { ...r1, revision_id: "../x" }, bundlePath: bundleFile }))).kind).toBe("invalid-argument");
+    expect(
+      (await rejection(() => deployer.stage(ctx, { revision: { ...r1, revision_id: "../x" }, bundlePath: bundleFile })))
+        .kind,
+    ).toBe("invalid-argument");
     await deployer.stage(ctx, { revision: r1, bundlePath: bundleFile });
     const split = { deployment_id: r1.deployment_id, bundle_id: "hello" };
-    for (const entries of [[{ revision_id: r1.revision_id, weight_bps: 9_999 }], [], [{ revision_id: r1.revision_id, weight_bps: 10_000.5 }]]) {
-      const error = await rejection(() => deployer.applyTrafficSplit(ctx, { split: { ...split, entries }, revisions: [r1] }));
+    for (const entries of [
+      [{ revision_id: r1.revision_id, weight_bps: 9_999 }],
+      [],
+      [{ revision_id: r1.revision_id, weight_bps: 10_000.5 }],
+    ]) {
+      const error = await rejection(() =>
+        deployer.applyTrafficSplit(ctx, { split: { ...split, entries }, revisions: [r1] }),
+      );
       expect(error.kind).toBe("validation");
     }
-    const unknown = await rejection(() => deployer.applyTrafficSplit(ctx, { split: { ...split, entries: [{ revision_id: "01JUNKNOWN", weight_bps: 10_000 }] }, revisions: [r1] }));
+    const unknown = await rejection(() =>
+      deployer.applyTrafficSplit(ctx, {
+        split: { ...split, entries: [{ revision_id: "01JUNKNOWN", weight_bps: 10_000 }] },
+        revisions: [r1],
+      }),
+    );
     expect(unknown.kind).toBe("not-found");
     expect((await deployer.runtimeConfig(ctx)).revisions).toEqual([]);
-    const applied = await deployer.applyTrafficSplit(ctx, { split: { ...split, entries: [{ revision_id: r1.revision_id, weight_bps: 10_000 }] }, revisions: [r1] });
-    expect(applied).toEqual({ env_id: "local", revisions: [{ ...split, revision_id: r1.revision_id, weight_bps: 10_000 }] });
+    const applied = await deployer.applyTrafficSplit(ctx, {
+      split: { ...split, entries: [{ revision_id: r1.revision_id, weight_bps: 10_000 }] },
+      revisions: [r1],
+    });
+    expect(applied).toEqual({
+      env_id: "local",
+      revisions: [{ ...split, revision_id: r1.revision_id, weight_bps: 10_000 }],
+    });
     expect(await deployer.runtimeConfig(ctx)).toEqual(applied);
     expect((await rejection(() => deployer.archive(ctx, r1))).kind).toBe("conflict");
     const bad = contextFor(root, "local", { answers: { warm_timeout_seconds: "soon" } });
@@ -175,7 +221,16 @@ describe("greentic.deployer.local-process", () => {
     const { writeFile } = await import("node:fs/promises");
     await writeFile(
       join(await ctx.dataDir("processes"), `${r1.revision_id}.json`),
-      JSON.stringify({ revision_id: r1.revision_id, deployment_id: r1.deployment_id, pid: stranger.pid, public_port: 1, admin_port: 2, started_at: "", log: "", runtime_bin: "/nonexistent/bin.js" }),
+      JSON.stringify({
+        revision_id: r1.revision_id,
+        deployment_id: r1.deployment_id,
+        pid: stranger.pid,
+        public_port: 1,
+        admin_port: 2,
+        started_at: "",
+        log: "",
+        runtime_bin: "/nonexistent/bin.js",
+      }),
     );
     expect((await deployer.status(ctx))[0]!.state).toBe("failed");
     await deployer.destroy(ctx);
@@ -190,7 +245,9 @@ async function expectNoRuntimeFor(root: string): Promise<void> {
     const environ = await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "");
     if (environ.includes(root)) {
       const state = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-      expect(state.slice(state.lastIndexOf(")") + 2, state.lastIndexOf(")") + 3), `pid ${pid} still runs`).toMatch(/[ZX]/);
+      expect(state.slice(state.lastIndexOf(")") + 2, state.lastIndexOf(")") + 3), `pid ${pid} still runs`).toMatch(
+        /[ZX]/,
+      );
     }
   }
 }

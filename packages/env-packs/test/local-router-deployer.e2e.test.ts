@@ -6,7 +6,13 @@ import { join, resolve } from "node:path";
 import { buildBundle } from "@greentic/bundle";
 import { isGreenticError, type GreenticError } from "@greentic/deploy-spec";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { LocalProcessDeployer, localRouterStatus, localRouterUrl, type HandlerContext, type RevisionRef } from "../src/index.js";
+import {
+  LocalProcessDeployer,
+  localRouterStatus,
+  localRouterUrl,
+  type HandlerContext,
+  type RevisionRef,
+} from "../src/index.js";
 import { buildRouter, buildRuntime, contextFor, isRunning, poll, testDir } from "./helpers.js";
 
 const repo = resolve(import.meta.dirname, "../../..");
@@ -21,8 +27,18 @@ beforeAll(async () => {
   routerBin = await buildRouter(join(work, "router"));
   bundleV1 = join(work, "hello.gtbundle");
   bundleV2 = join(work, "hello-v2.gtbundle");
-  await buildBundle({ sourceDir: join(repo, "fixtures/bundles/hello"), outFile: bundleV1, bundleId: "hello", version: "1.0.0" });
-  await buildBundle({ sourceDir: join(repo, "fixtures/bundles/hello-v2"), outFile: bundleV2, bundleId: "hello", version: "2.0.0" });
+  await buildBundle({
+    sourceDir: join(repo, "fixtures/bundles/hello"),
+    outFile: bundleV1,
+    bundleId: "hello",
+    version: "1.0.0",
+  });
+  await buildBundle({
+    sourceDir: join(repo, "fixtures/bundles/hello-v2"),
+    outFile: bundleV2,
+    bundleId: "hello",
+    version: "2.0.0",
+  });
 }, 180_000);
 afterAll(() => rm(work, { recursive: true, force: true }));
 
@@ -32,7 +48,11 @@ const r1 = rev("01JREVISIONROUTERAAAAAAAA1");
 const r2 = rev("01JREVISIONROUTERAAAAAAAA2");
 
 const split = (weights: [RevisionRef, number][]) => ({
-  split: { deployment_id: DEPLOYMENT, bundle_id: "hello", entries: weights.map(([revision, weight_bps]) => ({ revision_id: revision.revision_id, weight_bps })) },
+  split: {
+    deployment_id: DEPLOYMENT,
+    bundle_id: "hello",
+    entries: weights.map(([revision, weight_bps]) => ({ revision_id: revision.revision_id, weight_bps })),
+  },
   revisions: weights.map(([revision]) => revision),
 });
 
@@ -81,7 +101,10 @@ describe("greentic.deployer.local-process router", () => {
     const ctx = contextFor(root);
     const deployer = new LocalProcessDeployer({ routerBin });
     cleanupAfter(deployer, ctx);
-    for (const [revision, bundlePath] of [[r1, bundleV1], [r2, bundleV2]] as const) {
+    for (const [revision, bundlePath] of [
+      [r1, bundleV1],
+      [r2, bundleV2],
+    ] as const) {
       await deployer.stage(ctx, { revision, bundlePath });
       expect(await deployer.warm(ctx, { revision, timeoutMs: 60_000 })).toMatchObject({ ok: true });
     }
@@ -89,9 +112,20 @@ describe("greentic.deployer.local-process router", () => {
     expect(await localRouterUrl(ctx)).toBeUndefined();
 
     // 100/0: everything goes to r1, through a router started on a free port.
-    await deployer.applyTrafficSplit(ctx, split([[r1, 10_000], [r2, 0]]));
+    await deployer.applyTrafficSplit(
+      ctx,
+      split([
+        [r1, 10_000],
+        [r2, 0],
+      ]),
+    );
     const router = await localRouterStatus(ctx);
-    expect(router).toMatchObject({ state: "running", pid: expect.any(Number), url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/$/), listen: "127.0.0.1:0" });
+    expect(router).toMatchObject({
+      state: "running",
+      pid: expect.any(Number),
+      url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/$/),
+      listen: "127.0.0.1:0",
+    });
     const url = router.url!;
     expect(await localRouterUrl(ctx)).toBe(url);
     expect(await revisionsOf(url, 10)).toEqual(Array(10).fill(r1.revision_id));
@@ -99,7 +133,13 @@ describe("greentic.deployer.local-process router", () => {
     expect(page).toContain((await readFile(join(repo, "fixtures/bundles/hello/index.html"), "utf8")).slice(0, 40));
 
     // 90/10: exactly 9:1 over the next 10 requests, same router process.
-    await deployer.applyTrafficSplit(ctx, split([[r1, 9_000], [r2, 1_000]]));
+    await deployer.applyTrafficSplit(
+      ctx,
+      split([
+        [r1, 9_000],
+        [r2, 1_000],
+      ]),
+    );
     const picks = await revisionsOf(url, 10);
     expect(picks.filter((id) => id === r1.revision_id)).toHaveLength(9);
     expect(picks.filter((id) => id === r2.revision_id)).toHaveLength(1);
@@ -116,7 +156,13 @@ describe("greentic.deployer.local-process router", () => {
       }
     });
     await poll("clients to get going", async () => (outcomes.length >= 6 ? true : undefined));
-    await deployer.applyTrafficSplit(ctx, split([[r1, 0], [r2, 10_000]]));
+    await deployer.applyTrafficSplit(
+      ctx,
+      split([
+        [r1, 0],
+        [r2, 10_000],
+      ]),
+    );
     const afterChange = outcomes.length;
     await poll("clients to send more requests", async () => (outcomes.length >= afterChange + 6 ? true : undefined));
     stop = true;
@@ -132,7 +178,11 @@ describe("greentic.deployer.local-process router", () => {
     const down = await fetch(url);
     expect(down.status).toBe(502);
     expect(down.headers.get("x-greentic-revision")).toBe(r2.revision_id);
-    expect(await down.json()).toMatchObject({ error: "revision-down", revision_id: r2.revision_id, message: expect.stringContaining(`revision ${r2.revision_id}`) });
+    expect(await down.json()).toMatchObject({
+      error: "revision-down",
+      revision_id: r2.revision_id,
+      message: expect.stringContaining(`revision ${r2.revision_id}`),
+    });
     expect(await deployer.warm(ctx, { revision: r2, timeoutMs: 60_000 })).toMatchObject({ ok: true });
     expect(await revisionsOf(url, 2)).toEqual([r2.revision_id, r2.revision_id]);
     expect((await deployer.routerStatus(ctx)).pid).toBe(router.pid);
@@ -169,7 +219,10 @@ describe("greentic.deployer.local-process router", () => {
     // Staged but never warmed: chosen by the split, not running.
     const down = await fetch(a.url!);
     expect(down.status).toBe(502);
-    expect(await down.json()).toMatchObject({ revision_id: r1.revision_id, message: expect.stringContaining("is not running") });
+    expect(await down.json()).toMatchObject({
+      revision_id: r1.revision_id,
+      message: expect.stringContaining("is not running"),
+    });
 
     const busy = await rejection(() => deployer.applyTrafficSplit(ctxC, split([[r1, 10_000]])));
     expect(busy).toMatchObject({ kind: "io", details: { code: "router-start-failed" } });

@@ -7,7 +7,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { WeightedPicker, parseListenAddress, type LocalRouteDeployment, type LocalRouterListenFile } from "../src/local-router.js";
+import {
+  WeightedPicker,
+  parseListenAddress,
+  type LocalRouteDeployment,
+  type LocalRouterListenFile,
+} from "../src/local-router.js";
 import { buildRouter, isRunning, poll, testDir } from "./helpers.js";
 
 // The router process is started straight from its bundled entry, in front of upstream HTTP
@@ -25,7 +30,9 @@ beforeAll(async () => {
 afterAll(() => rm(buildDir, { recursive: true, force: true }));
 
 /** An upstream HTTP server on loopback, closed when the test finishes. */
-async function upstream(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ port: number; server: Server; seen: IncomingMessage[] }> {
+async function upstream(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ port: number; server: Server; seen: IncomingMessage[] }> {
   const seen: IncomingMessage[] = [];
   const server = createServer((req, res) => {
     seen.push(req);
@@ -54,7 +61,9 @@ interface RouterProcess {
 
 async function startRouter(): Promise<RouterProcess> {
   const dir = await testDir("env-packs-router-");
-  const child = spawn(process.execPath, [routerBin, "--state-dir", dir, "--listen", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [routerBin, "--state-dir", dir, "--listen", "127.0.0.1:0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (chunk) => (output += chunk));
   child.stderr.on("data", (chunk) => (output += chunk));
@@ -66,7 +75,9 @@ async function startRouter(): Promise<RouterProcess> {
   });
   const listenFile = join(dir, "listen.json");
   const listen = async () => JSON.parse(await readFile(listenFile, "utf8")) as LocalRouterListenFile;
-  const first = await poll(`router listen.json (output so far: ${output})`, async () => (existsSync(listenFile) ? listen() : undefined));
+  const first = await poll(`router listen.json (output so far: ${output})`, async () =>
+    existsSync(listenFile) ? listen() : undefined,
+  );
   return {
     pid,
     url: first.url,
@@ -76,7 +87,10 @@ async function startRouter(): Promise<RouterProcess> {
     async apply(deployments) {
       const version = randomBytes(8).toString("hex");
       const temp = join(dir, `.routes-${version}.tmp`);
-      await writeFile(temp, JSON.stringify({ schema: "greentic.local-process.routes.v1", env_id: "test", version, deployments }));
+      await writeFile(
+        temp,
+        JSON.stringify({ schema: "greentic.local-process.routes.v1", env_id: "test", version, deployments }),
+      );
       await rename(temp, join(dir, "routes.json"));
       process.kill(pid, "SIGHUP");
       return poll("the router to load the routes", async () => {
@@ -87,7 +101,10 @@ async function startRouter(): Promise<RouterProcess> {
   };
 }
 
-const deployment = (entries: [string, number, number | null][], deployment_id = "01JDEPLOYMENT"): LocalRouteDeployment => ({
+const deployment = (
+  entries: [string, number, number | null][],
+  deployment_id = "01JDEPLOYMENT",
+): LocalRouteDeployment => ({
   deployment_id,
   bundle_id: "hello",
   entries: entries.map(([revision_id, weight_bps, port]) => ({ revision_id, weight_bps, port })),
@@ -109,11 +126,13 @@ describe("WeightedPicker", () => {
     const picker = new WeightedPicker(weights.map((weight_bps, index) => ({ name: `r${index}`, weight_bps })));
     return Array.from({ length: count }, () => picker.next()?.name);
   };
-  const counts = (names: (string | undefined)[]) => names.reduce<Record<string, number>>((acc, name) => ({ ...acc, [String(name)]: (acc[String(name)] ?? 0) + 1 }), {});
+  const counts = (names: (string | undefined)[]) =>
+    names.reduce<Record<string, number>>((acc, name) => ({ ...acc, [String(name)]: (acc[String(name)] ?? 0) + 1 }), {});
 
   it("gives exactly 9:1 over every 10 picks of a 90/10 split, interleaved", () => {
     const picks = pick([9_000, 1_000], 30);
-    for (let start = 0; start < 30; start += 10) expect(counts(picks.slice(start, start + 10))).toEqual({ r0: 9, r1: 1 });
+    for (let start = 0; start < 30; start += 10)
+      expect(counts(picks.slice(start, start + 10))).toEqual({ r0: 9, r1: 1 });
     expect(picks.slice(0, 10)).toEqual(["r0", "r0", "r0", "r0", "r0", "r1", "r0", "r0", "r0", "r0"]);
   });
 
@@ -145,12 +164,25 @@ describe("the local router process", () => {
     const router = await startRouter();
     const empty = await fetch(router.url);
     expect(empty.status).toBe(503);
-    expect(await empty.json()).toMatchObject({ error: "no-traffic-split", message: expect.stringContaining("no traffic split") });
+    expect(await empty.json()).toMatchObject({
+      error: "no-traffic-split",
+      message: expect.stringContaining("no traffic split"),
+    });
 
-    await router.apply([deployment([["rev-a", 10_000, a.port], ["rev-b", 0, b.port]])]);
+    await router.apply([
+      deployment([
+        ["rev-a", 10_000, a.port],
+        ["rev-b", 0, b.port],
+      ]),
+    ]);
     expect(await revisionsOf(router.url, 10)).toEqual(Array(10).fill("rev-a"));
 
-    await router.apply([deployment([["rev-a", 9_000, a.port], ["rev-b", 1_000, b.port]])]);
+    await router.apply([
+      deployment([
+        ["rev-a", 9_000, a.port],
+        ["rev-b", 1_000, b.port],
+      ]),
+    ]);
     const picks = await revisionsOf(router.url, 10);
     expect(picks.filter((name) => name === "rev-a")).toHaveLength(9);
     expect(picks.filter((name) => name === "rev-b")).toHaveLength(1);
@@ -171,31 +203,46 @@ describe("the local router process", () => {
 
     // Each chunk is sent only after the previous one came back: this can only finish if the
     // router forwards both bodies as they flow, without buffering either.
-    const received = await new Promise<{ status: number; headers: IncomingMessage["headers"]; body: string }>((resolve, reject) => {
-      const req = request({ host: "127.0.0.1", port, method: "POST", path: "/echo?x=1", headers: { "x-custom": "kept", "transfer-encoding": "chunked" } }, (res) => {
-        let body = "";
-        let sent = 1;
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          body += chunk;
-          if (body.endsWith(`ping-${sent}`) && sent < 3) {
-            sent += 1;
-            req.write(`ping-${sent}`);
-            if (sent === 3) req.end();
-          }
-        });
-        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-      });
-      req.on("error", reject);
-      req.write("ping-1");
-    });
+    const received = await new Promise<{ status: number; headers: IncomingMessage["headers"]; body: string }>(
+      (resolve, reject) => {
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port,
+            method: "POST",
+            path: "/echo?x=1",
+            headers: { "x-custom": "kept", "transfer-encoding": "chunked" },
+          },
+          (res) => {
+            let body = "";
+            let sent = 1;
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => {
+              body += chunk;
+              if (body.endsWith(`ping-${sent}`) && sent < 3) {
+                sent += 1;
+                req.write(`ping-${sent}`);
+                if (sent === 3) req.end();
+              }
+            });
+            res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+          },
+        );
+        req.on("error", reject);
+        req.write("ping-1");
+      },
+    );
     expect(received.status).toBe(201);
     expect(received.body).toBe("ping-1ping-2ping-3|end");
     expect(received.headers).toMatchObject({ "x-greentic-revision": "rev-echo", "x-upstream": "yes" });
     const seen = echo.seen[0]!;
     expect(seen.url).toBe("/echo?x=1");
     expect(seen.method).toBe("POST");
-    expect(seen.headers).toMatchObject({ "x-custom": "kept", "x-forwarded-for": "127.0.0.1", "x-forwarded-host": `127.0.0.1:${port}` });
+    expect(seen.headers).toMatchObject({
+      "x-custom": "kept",
+      "x-forwarded-for": "127.0.0.1",
+      "x-forwarded-host": `127.0.0.1:${port}`,
+    });
   });
 
   it("reloads a changed split on SIGHUP without restarting and without failing an in-flight request", async () => {
@@ -208,7 +255,12 @@ describe("the local router process", () => {
     });
     const fast = await upstream(says("new"));
     const router = await startRouter();
-    await router.apply([deployment([["rev-old", 10_000, slow.port], ["rev-new", 0, fast.port]])]);
+    await router.apply([
+      deployment([
+        ["rev-old", 10_000, slow.port],
+        ["rev-new", 0, fast.port],
+      ]),
+    ]);
 
     const inFlight = await fetch(router.url);
     expect(inFlight.headers.get("x-greentic-revision")).toBe("rev-old");
@@ -217,7 +269,12 @@ describe("the local router process", () => {
     let body = decoder.decode((await reader.read()).value);
     expect(body).toBe("first half;");
 
-    const loaded = await router.apply([deployment([["rev-old", 0, slow.port], ["rev-new", 10_000, fast.port]])]);
+    const loaded = await router.apply([
+      deployment([
+        ["rev-old", 0, slow.port],
+        ["rev-new", 10_000, fast.port],
+      ]),
+    ]);
     expect(loaded.pid).toBe(router.pid);
     expect(await revisionsOf(router.url, 3)).toEqual(["rev-new", "rev-new", "rev-new"]);
 
@@ -236,25 +293,42 @@ describe("the local router process", () => {
     const refused = await fetch(router.url);
     expect(refused.status).toBe(502);
     expect(refused.headers.get("x-greentic-revision")).toBe("rev-down");
-    expect(await refused.json()).toMatchObject({ error: "revision-down", revision_id: "rev-down", message: expect.stringMatching(/revision rev-down .*ECONNREFUSED/) });
+    expect(await refused.json()).toMatchObject({
+      error: "revision-down",
+      revision_id: "rev-down",
+      message: expect.stringMatching(/revision rev-down .*ECONNREFUSED/),
+    });
 
     await router.apply([deployment([["rev-stopped", 10_000, null]])]);
     const stopped = await fetch(router.url);
     expect(stopped.status).toBe(502);
-    expect(await stopped.json()).toMatchObject({ revision_id: "rev-stopped", message: expect.stringContaining("revision rev-stopped was chosen by the traffic split but is not running") });
+    expect(await stopped.json()).toMatchObject({
+      revision_id: "rev-stopped",
+      message: expect.stringContaining("revision rev-stopped was chosen by the traffic split but is not running"),
+    });
   });
 
   it("keeps the previous split when a reload finds an invalid routes document", async () => {
     const a = await upstream(says("a"));
     const router = await startRouter();
     const good = await router.apply([deployment([["rev-a", 10_000, a.port]])]);
-    await writeFile(join(router.dir, "routes.json"), JSON.stringify({ schema: "greentic.local-process.routes.v1", version: "bad", deployments: [deployment([["rev-a", 9_999, a.port]])] }));
+    await writeFile(
+      join(router.dir, "routes.json"),
+      JSON.stringify({
+        schema: "greentic.local-process.routes.v1",
+        version: "bad",
+        deployments: [deployment([["rev-a", 9_999, a.port]])],
+      }),
+    );
     process.kill(router.pid, "SIGHUP");
     const refused = await poll("the refusal in listen.json", async () => {
       const listen = await router.listen();
       return listen.error === undefined ? undefined : listen;
     });
-    expect(refused).toMatchObject({ routes_version: good.routes_version, error: expect.stringContaining("weights sum to 9999") });
+    expect(refused).toMatchObject({
+      routes_version: good.routes_version,
+      error: expect.stringContaining("weights sum to 9999"),
+    });
     expect(await revisionsOf(router.url, 2)).toEqual(["rev-a", "rev-a"]);
   });
 
@@ -262,10 +336,16 @@ describe("the local router process", () => {
     const a = await upstream(says("a"));
     const b = await upstream(says("b"));
     const router = await startRouter();
-    await router.apply([deployment([["rev-a", 10_000, a.port]], "dep-a"), deployment([["rev-b", 10_000, b.port]], "dep-b")]);
+    await router.apply([
+      deployment([["rev-a", 10_000, a.port]], "dep-a"),
+      deployment([["rev-b", 10_000, b.port]], "dep-b"),
+    ]);
     const ambiguous = await fetch(router.url);
     expect(ambiguous.status).toBe(421);
-    expect(await ambiguous.json()).toMatchObject({ error: "deployment-required", message: expect.stringContaining("dep-a, dep-b") });
+    expect(await ambiguous.json()).toMatchObject({
+      error: "deployment-required",
+      message: expect.stringContaining("dep-a, dep-b"),
+    });
     expect(await revisionsOf(router.url, 2, { "x-greentic-deployment": "dep-b" })).toEqual(["rev-b", "rev-b"]);
     expect((await fetch(router.url, { headers: { "x-greentic-deployment": "dep-x" } })).status).toBe(404);
   });
@@ -278,11 +358,17 @@ describe("the local router process", () => {
 
     const taken = await upstream(says("taken"));
     const dir = await testDir("env-packs-router-");
-    const child = spawn(process.execPath, [routerBin, "--state-dir", dir, "--listen", `127.0.0.1:${taken.port}`], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [routerBin, "--state-dir", dir, "--listen", `127.0.0.1:${taken.port}`], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let output = "";
     child.stdout.on("data", (chunk) => (output += chunk));
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     expect(code).toBe(1);
-    expect(JSON.parse(output.trim())).toMatchObject({ level: "error", msg: "router failed to start", code: "EADDRINUSE" });
+    expect(JSON.parse(output.trim())).toMatchObject({
+      level: "error",
+      msg: "router failed to start",
+      code: "EADDRINUSE",
+    });
   });
 });

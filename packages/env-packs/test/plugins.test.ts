@@ -27,7 +27,10 @@ const HANDLER = `{
 async function installPlugin(root: string, name: string, source: string): Promise<void> {
   const dir = join(root, "node_modules", name);
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "package.json"), JSON.stringify({ name, type: "module", exports: { ".": { import: "./index.js" } } }));
+  await writeFile(
+    join(dir, "package.json"),
+    JSON.stringify({ name, type: "module", exports: { ".": { import: "./index.js" } } }),
+  );
   await writeFile(join(dir, "index.js"), source);
 }
 
@@ -39,7 +42,11 @@ describe("plugins", () => {
 
   it("loads a plugin on demand (envPackHandlers) and only when a descriptor is not built in", async () => {
     const root = await testDir();
-    await installPlugin(root, "acme-otlp", `globalThis.__acmeLoads = (globalThis.__acmeLoads ?? 0) + 1;\nexport const envPackHandlers = [${HANDLER}];\n`);
+    await installPlugin(
+      root,
+      "acme-otlp",
+      `globalThis.__acmeLoads = (globalThis.__acmeLoads ?? 0) + 1;\nexport const envPackHandlers = [${HANDLER}];\n`,
+    );
     const registry = createDefaultRegistry({ plugins: ["acme-otlp"], resolveFrom: root });
     await registry.resolve("greentic.secrets.dev-store@0.1.0");
     expect((globalThis as { __acmeLoads?: number }).__acmeLoads).toBeUndefined();
@@ -73,7 +80,11 @@ describe("plugins", () => {
   it.each([
     ["throws on import", "throw new Error('kaboom at import');\n", "kaboom at import"],
     ["exports nothing usable", "export const nothing = 1;\n", "neither"],
-    ["registers a duplicate of a built-in", `export const envPackHandlers = [{ ...${HANDLER}, descriptorPath: "greentic.telemetry.stdout" }];\n`, "already registered"],
+    [
+      "registers a duplicate of a built-in",
+      `export const envPackHandlers = [{ ...${HANDLER}, descriptorPath: "greentic.telemetry.stdout" }];\n`,
+      "already registered",
+    ],
   ])("names a broken plugin that %s (plugin-broken)", async (_what, source, text) => {
     const root = await testDir();
     await installPlugin(root, "broken-plugin", source);

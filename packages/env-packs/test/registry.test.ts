@@ -1,7 +1,13 @@
 import { LOCAL_DEFAULT_BINDINGS, isGreenticError, type GreenticError } from "@greentic/deploy-spec";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { EnvPackRegistry, answersJsonSchema, builtinHandlers, createDefaultRegistry, type EnvPackHandler } from "../src/index.js";
+import {
+  EnvPackRegistry,
+  answersJsonSchema,
+  builtinHandlers,
+  createDefaultRegistry,
+  type EnvPackHandler,
+} from "../src/index.js";
 
 function secretsHandler(path = "acme.secrets.vault", range = "^1.0.0"): EnvPackHandler {
   return {
@@ -35,7 +41,11 @@ describe("EnvPackRegistry", () => {
     registry.register(secretsHandler());
     const resolved = await registry.resolve("acme.secrets.vault@1.4.2");
     expect(resolved.handler.descriptorPath).toBe("acme.secrets.vault");
-    expect(resolved.descriptor).toEqual({ path: "acme.secrets.vault", version: "1.4.2", raw: "acme.secrets.vault@1.4.2" });
+    expect(resolved.descriptor).toEqual({
+      path: "acme.secrets.vault",
+      version: "1.4.2",
+      raw: "acme.secrets.vault@1.4.2",
+    });
     expect((await registry.resolve({ path: "acme.secrets.vault", version: "1.0.0" })).handler.slot).toBe("secrets");
   });
 
@@ -45,14 +55,20 @@ describe("EnvPackRegistry", () => {
     registry.register(first, { source: "first-plugin" });
     const error = await rejection(() => registry.register(secretsHandler("acme.secrets.vault", "^2.0.0")));
     expect(error.kind).toBe("conflict");
-    expect(error.details).toMatchObject({ code: "duplicate-registration", descriptor_path: "acme.secrets.vault", registered_by: "first-plugin" });
+    expect(error.details).toMatchObject({
+      code: "duplicate-registration",
+      descriptor_path: "acme.secrets.vault",
+      registered_by: "first-plugin",
+    });
     expect((await registry.resolve("acme.secrets.vault@1.0.0")).handler).toBe(first);
   });
 
   it("refuses a deployer without a credentials contract", async () => {
     const [localProcess] = builtinHandlers();
     const { credentials: _drop, ...noCredentials } = localProcess!;
-    const error = await rejection(() => new EnvPackRegistry().register({ ...noCredentials, descriptorPath: "acme.deployer.bare" }));
+    const error = await rejection(() =>
+      new EnvPackRegistry().register({ ...noCredentials, descriptorPath: "acme.deployer.bare" }),
+    );
     expect(error.kind).toBe("validation");
     expect(error.details?.code).toBe("deployer-missing-credentials");
   });
@@ -63,7 +79,9 @@ describe("EnvPackRegistry", () => {
     ["a bad semver range", { supportedVersions: "not a range" }],
     ["a missing capability", { secrets: undefined }],
   ])("refuses a handler with %s (validation / invalid-handler)", async (_what, patch) => {
-    const error = await rejection(() => new EnvPackRegistry().register({ ...secretsHandler(), ...patch } as EnvPackHandler));
+    const error = await rejection(() =>
+      new EnvPackRegistry().register({ ...secretsHandler(), ...patch } as EnvPackHandler),
+    );
     expect(error.kind).toBe("validation");
     expect(error.details?.code).toBe("invalid-handler");
   });
@@ -81,7 +99,12 @@ describe("EnvPackRegistry", () => {
     registry.register(secretsHandler());
     const error = await rejection(registry.resolve("acme.secrets.vault@2.0.0"));
     expect(error.kind).toBe("validation");
-    expect(error.details).toEqual({ code: "version-unsupported", kind: "acme.secrets.vault@2.0.0", requested: "2.0.0", supported: "^1.0.0" });
+    expect(error.details).toEqual({
+      code: "version-unsupported",
+      kind: "acme.secrets.vault@2.0.0",
+      requested: "2.0.0",
+      supported: "^1.0.0",
+    });
   });
 
   it("reports a slot mismatch {kind, expected, actual}", async () => {
@@ -90,7 +113,12 @@ describe("EnvPackRegistry", () => {
     expect((await registry.resolveForSlot("secrets", "acme.secrets.vault@1.0.0")).handler.slot).toBe("secrets");
     const error = await rejection(registry.resolveForSlot("deployer", "acme.secrets.vault@1.0.0"));
     expect(error.kind).toBe("validation");
-    expect(error.details).toEqual({ code: "slot-mismatch", kind: "acme.secrets.vault@1.0.0", expected: "deployer", actual: "secrets" });
+    expect(error.details).toEqual({
+      code: "slot-mismatch",
+      kind: "acme.secrets.vault@1.0.0",
+      expected: "deployer",
+      actual: "secrets",
+    });
   });
 
   it.each([
@@ -106,7 +134,9 @@ describe("EnvPackRegistry", () => {
 
   it("lists handlers sorted by path with their source", () => {
     const registry = createDefaultRegistry({ plugins: [] });
-    expect(registry.list().map((info) => [info.descriptor_path, info.slot, info.supported_versions, info.source])).toEqual([
+    expect(
+      registry.list().map((info) => [info.descriptor_path, info.slot, info.supported_versions, info.source]),
+    ).toEqual([
       ["greentic.deployer.local-process", "deployer", "^0.1.0", "builtin"],
       ["greentic.revocation.local", "revocation", "^0.1.0", "builtin"],
       ["greentic.secrets.dev-store", "secrets", "^0.1.0", "builtin"],
@@ -138,11 +168,18 @@ describe("built-in table", () => {
 
 describe("answersJsonSchema", () => {
   it("exports the input side of the answers schema (defaults optional)", () => {
-    const handler = { ...secretsHandler(), answersSchema: z.strictObject({ url: z.string(), ttl: z.number().default(60) }) };
+    const handler = {
+      ...secretsHandler(),
+      answersSchema: z.strictObject({ url: z.string(), ttl: z.number().default(60) }),
+    };
     const schema = answersJsonSchema(handler)!;
     expect(schema.required).toEqual(["url"]);
     expect(answersJsonSchema(secretsHandler())).toBeUndefined();
     const local = answersJsonSchema(builtinHandlers()[0]!)!;
-    expect(Object.keys(local.properties as object)).toEqual(["warm_timeout_seconds", "stop_grace_seconds", "router_listen"]);
+    expect(Object.keys(local.properties as object)).toEqual([
+      "warm_timeout_seconds",
+      "stop_grace_seconds",
+      "router_listen",
+    ]);
   });
 });

@@ -1,6 +1,15 @@
 // Store throughput and read latency. Run with `pnpm bench store` (builds first).
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync, renameSync, appendFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+  renameSync,
+  appendFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -41,8 +50,16 @@ function runWorker(args: string[]): Promise<void> {
 
 try {
   const store = new LocalFsStore({ root });
-  await store.transact("one", () => ({ environment: env("one") as never, result: null }), { noun: "env", verb: "create", create: true });
-  await store.transact("shared", () => ({ environment: env("shared") as never, result: null }), { noun: "env", verb: "create", create: true });
+  await store.transact("one", () => ({ environment: env("one") as never, result: null }), {
+    noun: "env",
+    verb: "create",
+    create: true,
+  });
+  await store.transact("shared", () => ({ environment: env("shared") as never, result: null }), {
+    noun: "env",
+    verb: "create",
+    create: true,
+  });
 
   const OPS = 100;
   const raw = (await timeRuns(() => rawLoop(OPS), 3)).map((ms) => ms / OPS);
@@ -51,19 +68,34 @@ try {
     await timeRuns(async () => {
       for (let k = 0; k < OPS; k++) {
         const name = `n${i++}`;
-        await store.transact("one", (c) => ({ environment: { ...c!, name }, result: null }), { noun: "env", verb: "update" });
+        await store.transact("one", (c) => ({ environment: { ...c!, name }, result: null }), {
+          noun: "env",
+          verb: "update",
+        });
       }
     }, 3)
   ).map((ms) => ms / OPS);
   const PROCS = 8;
   const PER = 25;
-  const contended = (await timeRuns(() => Promise.all(Array.from({ length: PROCS }, () => runWorker(["mutate", root, "shared", String(PER), "10000"]))), 3, 0)).map(
-    (ms) => ms / (PROCS * PER),
-  );
+  const contended = (
+    await timeRuns(
+      () =>
+        Promise.all(Array.from({ length: PROCS }, () => runWorker(["mutate", root, "shared", String(PER), "10000"]))),
+      3,
+      0,
+    )
+  ).map((ms) => ms / (PROCS * PER));
   const rawMs = median(raw);
   report("environment-store mutations", "raw write+fsync+rename", [
     { name: "raw write+fsync+rename", median: rawMs, unit: "ms/op", ratio: 1, runs: raw.length },
-    { name: "transact, 1 writer", median: median(single), unit: "ms/op", ratio: median(single) / rawMs, runs: single.length, note: `${(1000 / median(single)).toFixed(0)} mutations/s` },
+    {
+      name: "transact, 1 writer",
+      median: median(single),
+      unit: "ms/op",
+      ratio: median(single) / rawMs,
+      runs: single.length,
+      note: `${(1000 / median(single)).toFixed(0)} mutations/s`,
+    },
     {
       name: `transact, ${PROCS} processes contending`,
       median: median(contended),
@@ -105,7 +137,11 @@ try {
     created_at: "2026-07-01T00:00:00Z",
     authorization_ref: "auth.json",
   };
-  await store.transact("big", () => ({ environment: { ...env("big"), bundles: [bundle], revisions } as never, result: null }), { noun: "env", verb: "create", create: true });
+  await store.transact(
+    "big",
+    () => ({ environment: { ...env("big"), bundles: [bundle], revisions } as never, result: null }),
+    { noun: "env", verb: "create", create: true },
+  );
   // Synthesise a chained 100 000-event log (appending through transact would take minutes).
   const auditDir = join(root, "big", "audit");
   const existing = (await store.listAudit("big")).length;
@@ -131,11 +167,21 @@ try {
     chunk.push(line);
   }
   appendFileSync(join(auditDir, "events.jsonl"), `${chunk.join("\n")}\n`);
-  writeFileSync(join(auditDir, "head.json"), `${JSON.stringify({ schema: "greentic.audit-head.v1", last_hash: prev, lines: 100_000 })}\n`);
+  writeFileSync(
+    join(auditDir, "head.json"),
+    `${JSON.stringify({ schema: "greentic.audit-head.v1", last_hash: prev, lines: 100_000 })}\n`,
+  );
 
   const load = await timeRuns(() => store.load("big"), 10);
   const list = await timeRuns(() => store.list(), 10);
-  const mutate = await timeRuns(() => store.transact("big", (c) => ({ environment: { ...c!, name: `big-${ulid()}` }, result: null }), { noun: "env", verb: "update" }), 5);
+  const mutate = await timeRuns(
+    () =>
+      store.transact("big", (c) => ({ environment: { ...c!, name: `big-${ulid()}` }, result: null }), {
+        noun: "env",
+        verb: "update",
+      }),
+    5,
+  );
   const filtered = await timeRuns(() => store.listAudit("big", { noun: "traffic", verb: "set" }), 5);
   const sinceLimit = await timeRuns(() => store.listAudit("big", { since: "2026-01-02T03:00:00Z", limit: 100 }), 5);
   const verify = await timeRuns(() => store.verifyAudit("big"), 3);
@@ -144,7 +190,13 @@ try {
     { name: "load (parse + schema + cross-refs)", median: median(load), unit: "ms", runs: load.length },
     { name: "list (4 environments)", median: median(list), unit: "ms", runs: list.length },
     { name: "transact on the big env (O(1) audit append)", median: median(mutate), unit: "ms", runs: mutate.length },
-    { name: "listAudit noun+verb filter", median: median(filtered), unit: "ms", runs: filtered.length, note: `${matches} of 100000 match` },
+    {
+      name: "listAudit noun+verb filter",
+      median: median(filtered),
+      unit: "ms",
+      runs: filtered.length,
+      note: `${matches} of 100000 match`,
+    },
     { name: "listAudit since + limit 100", median: median(sinceLimit), unit: "ms", runs: sinceLimit.length },
     { name: "verifyAudit (full chain)", median: median(verify), unit: "ms", runs: verify.length },
   ]);

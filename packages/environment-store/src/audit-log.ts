@@ -105,10 +105,14 @@ async function checkedTail(dir: string, repair: boolean): Promise<{ tailHash: st
   if (head.last_hash === tailHash) return { tailHash, lines: head.lines };
   // The previous append landed but its head update did not.
   if (tail.line !== undefined && prevHashOf(tail.line) === head.last_hash) return { tailHash, lines: head.lines + 1 };
-  throw new GreenticError("integrity", `${file}: the last line does not match ${AUDIT_HEAD_FILE} (events were deleted or edited); refusing to append`, {
-    path: file,
-    hint: "run verifyAudit to find the first bad line; the damaged log must be set aside (renamed) before mutations resume",
-  });
+  throw new GreenticError(
+    "integrity",
+    `${file}: the last line does not match ${AUDIT_HEAD_FILE} (events were deleted or edited); refusing to append`,
+    {
+      path: file,
+      hint: "run verifyAudit to find the first bad line; the damaged log must be set aside (renamed) before mutations resume",
+    },
+  );
 }
 
 /**
@@ -125,7 +129,11 @@ export async function appendAuditEvent(root: string, dir: string, event: AuditEv
     const chained: AuditEventRecord = { ...event };
     if (tailHash !== undefined) chained.prev_hash = tailHash;
     const line = JSON.stringify(chained);
-    const handle = await open(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    const handle = await open(
+      file,
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       await handle.write(`${line}\n`);
       await handle.datasync();
@@ -137,11 +145,15 @@ export async function appendAuditEvent(root: string, dir: string, event: AuditEv
     return chained;
   } catch (error) {
     if (error instanceof GreenticError && error.kind === "integrity") throw error;
-    throw new GreenticError("audit", `appending to ${file} failed: ${error instanceof Error ? error.message : String(error)}`, {
-      path: file,
-      hint: "make the audit directory writable again",
-      cause: error,
-    });
+    throw new GreenticError(
+      "audit",
+      `appending to ${file} failed: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        path: file,
+        hint: "make the audit directory writable again",
+        cause: error,
+      },
+    );
   }
 }
 
@@ -207,10 +219,13 @@ export async function listAuditEvents(dir: string, query: AuditQuery = {}): Prom
   if (query.verb !== undefined) needles.push(`"verb":${JSON.stringify(query.verb)}`);
   if (query.actor !== undefined) needles.push(`"user":${JSON.stringify(query.actor)}`);
   const since = query.since === undefined ? undefined : new Date(query.since).toISOString();
-  if (since !== undefined && since === "Invalid Date") throw new GreenticError("invalid-argument", `since ${String(query.since)} is not a date`);
+  if (since !== undefined && since === "Invalid Date")
+    throw new GreenticError("invalid-argument", `since ${String(query.since)} is not a date`);
   const limit = query.limit;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-    throw new GreenticError("invalid-argument", `limit must be a positive integer, got ${String(limit)}`, { hint: "pass e.g. limit: 100" });
+    throw new GreenticError("invalid-argument", `limit must be a positive integer, got ${String(limit)}`, {
+      hint: "pass e.g. limit: 100",
+    });
   }
   const out: AuditEventRecord[] = [];
   await scanLines(join(dir, AUDIT_FILE), (line) => {
@@ -260,27 +275,58 @@ export async function verifyAuditLog(dir: string): Promise<AuditVerification> {
   for (let i = 0; i < lines.length; i++) {
     const event = parsed[i];
     const lineNo = i + 1;
-    if (!event) return { ok: false, lines: lines.length, line: lineNo, reason: `line ${lineNo} is not valid JSON: it was edited or torn` };
+    if (!event)
+      return {
+        ok: false,
+        lines: lines.length,
+        line: lineNo,
+        reason: `line ${lineNo} is not valid JSON: it was edited or torn`,
+      };
     const prev = event.prev_hash;
     if (prev === undefined) {
-      if (chained) return { ok: false, lines: lines.length, line: lineNo, reason: `line ${lineNo} has no prev_hash after chained lines: it was inserted or edited` };
+      if (chained)
+        return {
+          ok: false,
+          lines: lines.length,
+          line: lineNo,
+          reason: `line ${lineNo} has no prev_hash after chained lines: it was inserted or edited`,
+        };
       continue; // events written before the chain existed (e.g. by the reference) form an unchained prefix
     }
     chained = true;
     if (i > 0 && prev === hashes[i - 1]) continue;
     const at = position.get(prev);
-    const reordered = { ok: false as const, lines: lines.length, line: lineNo, reason: `line ${lineNo} chains to line ${(at ?? 0) + 1}, not to line ${i}: lines were reordered` };
+    const reordered = {
+      ok: false as const,
+      lines: lines.length,
+      line: lineNo,
+      reason: `line ${lineNo} chains to line ${(at ?? 0) + 1}, not to line ${i}: lines were reordered`,
+    };
     if (at !== undefined && at > i) return reordered;
     const next = parsed[i + 1];
     if (i > 0 && next?.prev_hash === hashes[i - 1]) {
-      return { ok: false, lines: lines.length, line: lineNo, reason: `line ${lineNo} does not belong in the chain: it was inserted` };
+      return {
+        ok: false,
+        lines: lines.length,
+        line: lineNo,
+        reason: `line ${lineNo} does not belong in the chain: it was inserted`,
+      };
     }
     if (at !== undefined && at !== i - 1) return reordered;
     if (i === 0) {
-      return { ok: false, lines: lines.length, line: 1, reason: "line 1 chains to a previous event that is not in the file: lines were deleted from the start" };
+      return {
+        ok: false,
+        lines: lines.length,
+        line: 1,
+        reason: "line 1 chains to a previous event that is not in the file: lines were deleted from the start",
+      };
     }
     const before = parsed[i - 1];
-    if (before?.new_generation !== undefined && event.previous_generation !== undefined && event.previous_generation > before.new_generation) {
+    if (
+      before?.new_generation !== undefined &&
+      event.previous_generation !== undefined &&
+      event.previous_generation > before.new_generation
+    ) {
       return {
         ok: false,
         lines: lines.length,
@@ -288,16 +334,34 @@ export async function verifyAuditLog(dir: string): Promise<AuditVerification> {
         reason: `line ${lineNo} follows generation ${before.new_generation} but starts from ${event.previous_generation}: lines were deleted before it`,
       };
     }
-    return { ok: false, lines: lines.length, line: i, reason: `line ${i} does not hash to the prev_hash recorded by line ${lineNo}: it was edited (or a line after it deleted)` };
+    return {
+      ok: false,
+      lines: lines.length,
+      line: i,
+      reason: `line ${i} does not hash to the prev_hash recorded by line ${lineNo}: it was edited (or a line after it deleted)`,
+    };
   }
   const head = await readHead(dir);
   if (head !== undefined) {
     const last = hashes[hashes.length - 1];
     if (head.lines > lines.length) {
-      return { ok: false, lines: lines.length, line: lines.length + 1, reason: `${AUDIT_HEAD_FILE} records ${head.lines} events but the file has ${lines.length}: lines were deleted from the end` };
+      return {
+        ok: false,
+        lines: lines.length,
+        line: lines.length + 1,
+        reason: `${AUDIT_HEAD_FILE} records ${head.lines} events but the file has ${lines.length}: lines were deleted from the end`,
+      };
     }
-    if (last !== head.last_hash && !(head.lines + 1 === lines.length && parsed[lines.length - 1]?.prev_hash === head.last_hash)) {
-      return { ok: false, lines: lines.length, line: lines.length, reason: `line ${lines.length} does not match ${AUDIT_HEAD_FILE}: the end of the log was edited` };
+    if (
+      last !== head.last_hash &&
+      !(head.lines + 1 === lines.length && parsed[lines.length - 1]?.prev_hash === head.last_hash)
+    ) {
+      return {
+        ok: false,
+        lines: lines.length,
+        line: lines.length,
+        reason: `line ${lines.length} does not match ${AUDIT_HEAD_FILE}: the end of the log was edited`,
+      };
     }
   }
   return { ok: true, lines: lines.length };

@@ -53,7 +53,9 @@ export async function writeBackup(root: string, envDir: string, rel: string, con
       if (errnoCode(error) !== "EEXIST") throw error;
     }
   }
-  throw new GreenticError("io", `could not reserve a backup name for ${rel} after 1024 attempts`, { hint: "check the backups directory" });
+  throw new GreenticError("io", `could not reserve a backup name for ${rel} after 1024 attempts`, {
+    hint: "check the backups directory",
+  });
 }
 
 function compareBackups(a: BackupFile, b: BackupFile): number {
@@ -98,5 +100,6 @@ export async function pruneBackups(envDir: string, rel: string, keep: number): P
     .map((n) => parseBackupId(n))
     .filter((b): b is BackupFile => b !== undefined && b.file === base)
     .sort(compareBackups);
-  for (const old of mine.slice(0, Math.max(0, mine.length - keep))) await unlink(join(dir, old.backup_id)).catch(() => {});
+  for (const old of mine.slice(0, Math.max(0, mine.length - keep)))
+    await unlink(join(dir, old.backup_id)).catch(() => {});
 }

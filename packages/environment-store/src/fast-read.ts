@@ -139,7 +139,13 @@ export async function listVerifiedEnvironments(root: string): Promise<Environmen
     if (present === null) continue;
     const env = await readVerifiedEnvironment(root, entry.name);
     if (env === undefined) return undefined;
-    out.push({ environment_id: entry.name, status: "ok", name: env.environment.name, generation: env.generation, etag: env.etag });
+    out.push({
+      environment_id: entry.name,
+      status: "ok",
+      name: env.environment.name,
+      generation: env.generation,
+      etag: env.etag,
+    });
   }
   return out.sort((a, b) => (a.environment_id < b.environment_id ? -1 : a.environment_id > b.environment_id ? 1 : 0));
 }

@@ -6,10 +6,17 @@ import { GreenticError } from "@greentic/deploy-spec";
 
 /** Error code of a Node system error, if any. */
 export function errnoCode(error: unknown): string | undefined {
-  return typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined;
+  return typeof error === "object" && error !== null && "code" in error
+    ? String((error as { code: unknown }).code)
+    : undefined;
 }
 
-export function ioError(action: string, path: string, cause: unknown, hint = "check the path's permissions and free space"): GreenticError {
+export function ioError(
+  action: string,
+  path: string,
+  cause: unknown,
+  hint = "check the path's permissions and free space",
+): GreenticError {
   const detail = cause instanceof Error ? cause.message : String(cause);
   return new GreenticError("io", `${action} ${path} failed: ${detail}`, { hint, path, cause });
 }
@@ -90,9 +97,18 @@ export async function writeAtomic(root: string, file: string, data: string | Uin
 }
 
 /** Creates `file` exclusively (fails with EEXIST if present), writes and fsyncs it and its directory. */
-export async function writeExclusive(root: string, file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+export async function writeExclusive(
+  root: string,
+  file: string,
+  data: string | Uint8Array,
+  mode = 0o600,
+): Promise<void> {
   await ensureDir(root, dirname(file));
-  const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  const handle = await open(
+    file,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    mode,
+  );
   try {
     await writeAndSync(handle, data);
   } catch (error) {

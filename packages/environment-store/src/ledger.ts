@@ -54,7 +54,8 @@ export async function findLedgerEntry(dir: string, key: string): Promise<LedgerE
 export async function evictLedger(dir: string, capacity: number): Promise<void> {
   try {
     const names = (await readdir(dir)).filter((n) => n.endsWith(".json")).sort();
-    for (const name of names.slice(0, Math.max(0, names.length - capacity))) await unlink(join(dir, name)).catch(() => {});
+    for (const name of names.slice(0, Math.max(0, names.length - capacity)))
+      await unlink(join(dir, name)).catch(() => {});
   } catch {
     // nothing to evict
   }
@@ -63,9 +64,13 @@ export async function evictLedger(dir: string, capacity: number): Promise<void> 
 export function checkIdempotencyKey(key: unknown): asserts key is string | undefined {
   if (key === undefined) return;
   if (typeof key !== "string" || key.length === 0 || Buffer.byteLength(key) > 255) {
-    throw new GreenticError("invalid-argument", `idempotency key ${JSON.stringify(key)} must be a non-empty string of at most 255 bytes`, {
-      hint: "use a ULID per logical request and reuse it only when retrying that request",
-    });
+    throw new GreenticError(
+      "invalid-argument",
+      `idempotency key ${JSON.stringify(key)} must be a non-empty string of at most 255 bytes`,
+      {
+        hint: "use a ULID per logical request and reuse it only when retrying that request",
+      },
+    );
   }
 }
 

@@ -17,13 +17,27 @@ import {
   type Environment,
   type EnvironmentRuntime,
 } from "@greentic/deploy-spec";
-import { AUDIT_FILE, appendAuditEvent, lastAuditEvent, listAuditEvents, nextPrevHash, verifyAuditLog } from "./audit-log.js";
+import {
+  AUDIT_FILE,
+  appendAuditEvent,
+  lastAuditEvent,
+  listAuditEvents,
+  nextPrevHash,
+  verifyAuditLog,
+} from "./audit-log.js";
 import { authorizeLocalOwner, localActor } from "./authorize.js";
 import { BACKUPS_DIR, listBackupFiles, parseBackupId, pruneBackups, writeBackup } from "./backups.js";
 import { assertSafeEnvId, unsafeSegmentReason } from "./env-id.js";
 import { DEPLOYER_ANSWERS_FILE, VERIFIED_FILE, defaultStoreRoot, type VerifiedRecord } from "./fast-read.js";
 import { ensureDir, errnoCode, fsyncDir, ioError, readIfExists, removeDurable, writeAtomic } from "./fs-safe.js";
-import { checkIdempotencyKey, evictLedger, findLedgerEntry, ledgerFileName, replayedError, type LedgerEntry } from "./ledger.js";
+import {
+  checkIdempotencyKey,
+  evictLedger,
+  findLedgerEntry,
+  ledgerFileName,
+  replayedError,
+  type LedgerEntry,
+} from "./ledger.js";
 import { acquireLock, forceRemoveLock, readLockRecord, type HeldLock, type LockRecord } from "./lock.js";
 import { migrateDev, migrateState } from "./migrations.js";
 import type {
@@ -110,7 +124,12 @@ function prepareMutation(options: TransactOptions): PreparedMutation {
   const noun = requireName(options?.noun, "noun");
   const verb = requireName(options?.verb, "verb");
   checkIdempotencyKey(options.idempotencyKey);
-  return { noun, verb, actor: options.actor ?? localActor(), fingerprint: canonicalDigest({ noun, verb, request: options.request ?? null }) };
+  return {
+    noun,
+    verb,
+    actor: options.actor ?? localActor(),
+    fingerprint: canonicalDigest({ noun, verb, request: options.request ?? null }),
+  };
 }
 
 /** What {@link LocalFsStore.openMutation} found: the base to transform, or the recorded result. */
@@ -141,37 +160,57 @@ function integrity(message: string, path: string, hint: string, details?: Record
 function packAnswersPath(slot: string): string {
   const reason = unsafeSegmentReason(slot);
   if (reason !== undefined) {
-    throw new GreenticError("invalid-argument", `pack slot ${JSON.stringify(slot)} is not allowed: ${reason}`, { hint: "use a slot name such as `deployer`" });
+    throw new GreenticError("invalid-argument", `pack slot ${JSON.stringify(slot)} is not allowed: ${reason}`, {
+      hint: "use a slot name such as `deployer`",
+    });
   }
   return `env-packs/${slot}/answers.json`;
 }
 
-function checkPrecondition(envId: string, current: { etag: string; generation: number } | undefined, pre: Precondition | undefined): void {
+function checkPrecondition(
+  envId: string,
+  current: { etag: string; generation: number } | undefined,
+  pre: Precondition | undefined,
+): void {
   if (pre === undefined) return;
   const { if_match: ifMatch, expected_generation: expected } = pre;
   if (ifMatch === undefined && expected === undefined) return;
   if (current === undefined) {
-    throw new GreenticError("precondition-failed", `environment ${envId} does not exist, but the request pins ${ifMatch !== undefined ? `etag ${ifMatch}` : `generation ${expected}`}`, {
-      hint: "drop the precondition to create it, or check the environment id",
-    });
+    throw new GreenticError(
+      "precondition-failed",
+      `environment ${envId} does not exist, but the request pins ${ifMatch !== undefined ? `etag ${ifMatch}` : `generation ${expected}`}`,
+      {
+        hint: "drop the precondition to create it, or check the environment id",
+      },
+    );
   }
   if (ifMatch !== undefined && ifMatch.replace(/^"|"$/gu, "") !== current.etag) {
-    throw new GreenticError("precondition-failed", `environment ${envId} changed: expected etag ${ifMatch}, actual ${current.etag} (generation ${current.generation})`, {
-      hint: "reload the environment and retry against the current state",
-      details: { expected_etag: ifMatch, actual_etag: current.etag, actual_generation: current.generation },
-    });
+    throw new GreenticError(
+      "precondition-failed",
+      `environment ${envId} changed: expected etag ${ifMatch}, actual ${current.etag} (generation ${current.generation})`,
+      {
+        hint: "reload the environment and retry against the current state",
+        details: { expected_etag: ifMatch, actual_etag: current.etag, actual_generation: current.generation },
+      },
+    );
   }
   if (expected !== undefined && expected !== current.generation) {
-    throw new GreenticError("precondition-failed", `environment ${envId} changed: expected generation ${expected}, actual ${current.generation}`, {
-      hint: "reload the environment and retry against the current state",
-      details: { expected_generation: expected, actual_generation: current.generation, actual_etag: current.etag },
-    });
+    throw new GreenticError(
+      "precondition-failed",
+      `environment ${envId} changed: expected generation ${expected}, actual ${current.generation}`,
+      {
+        hint: "reload the environment and retry against the current state",
+        details: { expected_generation: expected, actual_generation: current.generation, actual_etag: current.etag },
+      },
+    );
   }
 }
 
 function requireName(value: unknown, what: string): string {
   if (typeof value !== "string" || value.trim() === "") {
-    throw new GreenticError("invalid-argument", `${what} must be a non-empty string, got ${JSON.stringify(value)}`, { hint: `pass the audit ${what}, e.g. "traffic"` });
+    throw new GreenticError("invalid-argument", `${what} must be a non-empty string, got ${JSON.stringify(value)}`, {
+      hint: `pass the audit ${what}, e.g. "traffic"`,
+    });
   }
   return value;
 }
@@ -201,7 +240,9 @@ export class LocalFsStore implements EnvironmentStore {
     this.ledgerCapacity = options.ledgerCapacity ?? 4096;
     this.authorizer = options.authorize ?? authorizeLocalOwner;
     if (!Number.isInteger(this.retention) || this.retention < 1) {
-      throw new GreenticError("invalid-argument", `backupRetention must be a positive integer, got ${this.retention}`, { hint: "the default is 50" });
+      throw new GreenticError("invalid-argument", `backupRetention must be a positive integer, got ${this.retention}`, {
+        hint: "the default is 50",
+      });
     }
   }
 
@@ -229,7 +270,13 @@ export class LocalFsStore implements EnvironmentStore {
       try {
         const current = await this.readEnv(entry.name, false);
         if (!current) continue;
-        out.push({ environment_id: entry.name, status: "ok", name: current.environment.name, generation: current.generation, etag: current.etag });
+        out.push({
+          environment_id: entry.name,
+          status: "ok",
+          name: current.environment.name,
+          generation: current.generation,
+          etag: current.etag,
+        });
       } catch (error) {
         if (!(error instanceof GreenticError) || error.kind !== "integrity") throw error;
         out.push({ environment_id: entry.name, status: "integrity", problem: error.message });
@@ -248,7 +295,11 @@ export class LocalFsStore implements EnvironmentStore {
     const current = await this.readEnv(envId, true);
     if (!current) throw this.notFound(envId);
     const runtime = await this.readRuntime(envId, current.generation);
-    const out: LoadedEnvironment = { environment: current.environment, etag: current.etag, generation: current.generation };
+    const out: LoadedEnvironment = {
+      environment: current.environment,
+      etag: current.etag,
+      generation: current.generation,
+    };
     if (runtime !== undefined) out.runtime = runtime;
     return out;
   }
@@ -301,7 +352,13 @@ export class LocalFsStore implements EnvironmentStore {
     const files = await listBackupFiles(this.envDir(envId));
     const out: BackupInfo[] = [];
     for (const file of files.reverse()) {
-      const info: BackupInfo = { backup_id: file.backup_id, file: file.file, created_at: file.created_at, size_bytes: file.size_bytes, valid: true };
+      const info: BackupInfo = {
+        backup_id: file.backup_id,
+        file: file.file,
+        created_at: file.created_at,
+        size_bytes: file.size_bytes,
+        valid: true,
+      };
       try {
         const checked = await this.checkBackup(envId, file.backup_id, file.file);
         if (checked.generation !== undefined) info.generation = checked.generation;
@@ -327,7 +384,11 @@ export class LocalFsStore implements EnvironmentStore {
     try {
       return JSON.parse(raw.toString("utf8"));
     } catch (error) {
-      throw integrity(`${join(this.envDir(envId), rel)}: not valid JSON (${(error as Error).message})`, join(this.envDir(envId), rel), "restore a backup (see listBackups)");
+      throw integrity(
+        `${join(this.envDir(envId), rel)}: not valid JSON (${(error as Error).message})`,
+        join(this.envDir(envId), rel),
+        "restore a backup (see listBackups)",
+      );
     }
   }
 
@@ -355,7 +416,8 @@ export class LocalFsStore implements EnvironmentStore {
       if (parsed.ok && parsed.value.environment_id === envId) {
         return { environment: parsed.value, etag, generation: parsed.value.generation ?? 0, raw };
       }
-      if (parsed.ok) problem = `environment_id is ${JSON.stringify(parsed.value.environment_id)} but the file is stored under ${JSON.stringify(envId)}`;
+      if (parsed.ok)
+        problem = `environment_id is ${JSON.stringify(parsed.value.environment_id)} but the file is stored under ${JSON.stringify(envId)}`;
       else {
         problem = parsed.summary;
         issues = parsed.issues;
@@ -388,10 +450,17 @@ export class LocalFsStore implements EnvironmentStore {
   }
 
   /** Verifies a backup the way a load would; returns its generation and etag for env backups. */
-  private async checkBackup(envId: string, backupId: string, rel: string): Promise<{ content: unknown; generation?: number; etag?: string }> {
+  private async checkBackup(
+    envId: string,
+    backupId: string,
+    rel: string,
+  ): Promise<{ content: unknown; generation?: number; etag?: string }> {
     const file = join(this.envDir(envId), BACKUPS_DIR, backupId);
     const raw = await readIfExists(file);
-    if (raw === undefined) throw new GreenticError("not-found", `backup ${backupId} of environment ${envId} does not exist`, { hint: "list backups with listBackups" });
+    if (raw === undefined)
+      throw new GreenticError("not-found", `backup ${backupId} of environment ${envId} does not exist`, {
+        hint: "list backups with listBackups",
+      });
     let json: unknown;
     try {
       json = JSON.parse(raw.toString("utf8"));
@@ -401,7 +470,12 @@ export class LocalFsStore implements EnvironmentStore {
     if (rel === ENVIRONMENT_FILE) {
       const parsed = parseEnvironment(json, { source: `backup ${backupId}` });
       if (!parsed.ok) throw integrity(parsed.summary, file, "pick another backup");
-      if (parsed.value.environment_id !== envId) throw integrity(`backup ${backupId} belongs to environment ${parsed.value.environment_id}`, file, "pick another backup");
+      if (parsed.value.environment_id !== envId)
+        throw integrity(
+          `backup ${backupId} belongs to environment ${parsed.value.environment_id}`,
+          file,
+          "pick another backup",
+        );
       return { content: json, generation: parsed.value.generation ?? 0, etag: canonicalDigest(json) };
     }
     if (rel === RUNTIME_FILE) {
@@ -432,7 +506,12 @@ export class LocalFsStore implements EnvironmentStore {
     const file = join(this.envDir(envId), RUNTIME_FILE);
     const parsed = parseDocument(EnvironmentRuntimeSchema, json, { source: file });
     if (!parsed.ok) throw integrity(parsed.summary, file, "restore a backup of runtime.json (see listBackups)");
-    if (parsed.value.environment_id !== envId) throw integrity(`${file}: environment_id is ${JSON.stringify(parsed.value.environment_id)}, expected ${JSON.stringify(envId)}`, file, "restore a backup of runtime.json");
+    if (parsed.value.environment_id !== envId)
+      throw integrity(
+        `${file}: environment_id is ${JSON.stringify(parsed.value.environment_id)}, expected ${JSON.stringify(envId)}`,
+        file,
+        "restore a backup of runtime.json",
+      );
     return parsed.value;
   }
 
@@ -442,7 +521,11 @@ export class LocalFsStore implements EnvironmentStore {
     try {
       return JSON.parse(raw.toString("utf8")) as Journal;
     } catch (error) {
-      throw integrity(`${join(this.envDir(envId), JOURNAL_FILE)}: not valid JSON (${(error as Error).message})`, join(this.envDir(envId), JOURNAL_FILE), "the journal is written atomically; inspect the file system");
+      throw integrity(
+        `${join(this.envDir(envId), JOURNAL_FILE)}: not valid JSON (${(error as Error).message})`,
+        join(this.envDir(envId), JOURNAL_FILE),
+        "the journal is written atomically; inspect the file system",
+      );
     }
   }
 
@@ -471,7 +554,10 @@ export class LocalFsStore implements EnvironmentStore {
     this.queues.set(envId, tail);
     await previous;
     try {
-      const lock = await acquireLock(this.root, this.lockDir(envId), envId, operation, { staleMs: this.staleMs, timeoutMs: this.timeoutMs });
+      const lock = await acquireLock(this.root, this.lockDir(envId), envId, operation, {
+        staleMs: this.staleMs,
+        timeoutMs: this.timeoutMs,
+      });
       try {
         return await body(lock);
       } finally {
@@ -512,7 +598,12 @@ export class LocalFsStore implements EnvironmentStore {
         if (file.prior === null) await removeDurable(this.root, target);
         else {
           const prior = await readIfExists(join(dir, BACKUPS_DIR, file.prior));
-          if (prior === undefined) throw integrity(`journal of environment ${envId} needs backup ${file.prior}, which is missing`, target, "restore the file by hand from backups/");
+          if (prior === undefined)
+            throw integrity(
+              `journal of environment ${envId} needs backup ${file.prior}, which is missing`,
+              target,
+              "restore the file by hand from backups/",
+            );
           await writeAtomic(this.root, target, prior);
         }
       }
@@ -528,15 +619,33 @@ export class LocalFsStore implements EnvironmentStore {
 
   // ---- mutations --------------------------------------------------------------------------
 
-  private async decide(actor: AuditActor, envId: string, noun: string, verb: string, target: unknown): Promise<AuditDecision> {
+  private async decide(
+    actor: AuditActor,
+    envId: string,
+    noun: string,
+    verb: string,
+    target: unknown,
+  ): Promise<AuditDecision> {
     try {
       return await this.authorizer({ actor, env_id: envId, noun, verb, target });
     } catch (error) {
-      throw new GreenticError("internal", `authorization hook failed for ${noun} ${verb} on ${envId}: ${(error as Error).message}`, { cause: error, hint: "fix the authorization policy" });
+      throw new GreenticError(
+        "internal",
+        `authorization hook failed for ${noun} ${verb} on ${envId}: ${(error as Error).message}`,
+        { cause: error, hint: "fix the authorization policy" },
+      );
     }
   }
 
-  private event(envId: string, actor: AuditActor, noun: string, verb: string, target: unknown, decision: AuditDecision, now: string): AuditEventRecord {
+  private event(
+    envId: string,
+    actor: AuditActor,
+    noun: string,
+    verb: string,
+    target: unknown,
+    decision: AuditDecision,
+    now: string,
+  ): AuditEventRecord {
     return {
       schema: "greentic.audit.event.v1",
       event_id: newUlid(),
@@ -554,10 +663,14 @@ export class LocalFsStore implements EnvironmentStore {
   /** Records a denied attempt and returns the `unauthorized` error to throw. */
   private async deny(envId: string, event: AuditEventRecord): Promise<GreenticError> {
     const { policy, reason } = event.authorization;
-    const error = new GreenticError("unauthorized", `${event.noun} ${event.verb} on environment ${envId} denied by policy ${policy}: ${reason}`, {
-      hint: "ask an operator with access to this environment",
-      details: { policy, reason },
-    });
+    const error = new GreenticError(
+      "unauthorized",
+      `${event.noun} ${event.verb} on environment ${envId} denied by policy ${policy}: ${reason}`,
+      {
+        hint: "ask an operator with access to this environment",
+        details: { policy, reason },
+      },
+    );
     event.result = { outcome: "error", kind: "unauthorized", message: error.message };
     await appendAuditEvent(this.root, join(this.envDir(envId), AUDIT_DIR), event);
     return error;
@@ -571,7 +684,12 @@ export class LocalFsStore implements EnvironmentStore {
    * request pins the state it saw before its own commit. Shared by `transact` and
    * `checkMutation`, so that a pre-check and the authoritative check cannot drift apart.
    */
-  private async openMutation<R>(envId: string, lock: HeldLock, options: TransactOptions, prepared: PreparedMutation): Promise<OpenedMutation<R>> {
+  private async openMutation<R>(
+    envId: string,
+    lock: HeldLock,
+    options: TransactOptions,
+    prepared: PreparedMutation,
+  ): Promise<OpenedMutation<R>> {
     const { noun, verb, actor, fingerprint } = prepared;
     await this.recover(envId, lock);
     const base = await this.readEnv(envId, true);
@@ -617,12 +735,22 @@ export class LocalFsStore implements EnvironmentStore {
       const ctx: TransactContext = {
         now,
         newId: () => newUlid(),
-        runtime: async () => (side.has(RUNTIME_FILE) ? ((side.get(RUNTIME_FILE) ?? undefined) as EnvironmentRuntime | undefined) : base ? this.readRuntime(envId, base.generation) : undefined),
+        runtime: async () =>
+          side.has(RUNTIME_FILE)
+            ? ((side.get(RUNTIME_FILE) ?? undefined) as EnvironmentRuntime | undefined)
+            : base
+              ? this.readRuntime(envId, base.generation)
+              : undefined,
         setRuntime: (runtime) => {
           if (runtime !== null) {
             const parsed = parseDocument(EnvironmentRuntimeSchema, runtime, { source: RUNTIME_FILE });
             if (!parsed.ok) throw issuesError(parsed.issues, { source: RUNTIME_FILE });
-            if (parsed.value.environment_id !== envId) throw new GreenticError("validation", `${RUNTIME_FILE}: environment_id ${parsed.value.environment_id} is not ${envId}`, { path: "environment_id" });
+            if (parsed.value.environment_id !== envId)
+              throw new GreenticError(
+                "validation",
+                `${RUNTIME_FILE}: environment_id ${parsed.value.environment_id} is not ${envId}`,
+                { path: "environment_id" },
+              );
           }
           side.set(RUNTIME_FILE, runtime);
         },
@@ -636,10 +764,14 @@ export class LocalFsStore implements EnvironmentStore {
       const checked = parseEnvironment(outcome.environment, { source: `environment ${envId}` });
       if (!checked.ok) throw issuesError(checked.issues, { source: `environment ${envId}` });
       if (checked.value.environment_id !== envId) {
-        throw new GreenticError("validation", `environment_id ${JSON.stringify(checked.value.environment_id)} does not match the environment being written, ${JSON.stringify(envId)}`, {
-          path: "environment_id",
-          hint: "a transform must keep the environment id",
-        });
+        throw new GreenticError(
+          "validation",
+          `environment_id ${JSON.stringify(checked.value.environment_id)} does not match the environment being written, ${JSON.stringify(envId)}`,
+          {
+            path: "environment_id",
+            hint: "a transform must keep the environment id",
+          },
+        );
       }
       const { generation: _ignored, ...content } = checked.value;
       const baseContent = base ? canonicalJson({ ...base.environment, generation: undefined }) : undefined;
@@ -718,13 +850,18 @@ export class LocalFsStore implements EnvironmentStore {
     for (const [rel, value] of plan.side) {
       writes.push([rel, value === null || value === undefined ? null : Buffer.from(prettyJson(value))]);
     }
-    if (plan.ledger) writes.push([`${LEDGER_DIR}/${ledgerFileName(plan.generation, plan.ledger.key)}`, Buffer.from(prettyJson(plan.ledger))]);
+    if (plan.ledger)
+      writes.push([
+        `${LEDGER_DIR}/${ledgerFileName(plan.generation, plan.ledger.key)}`,
+        Buffer.from(prettyJson(plan.ledger)),
+      ]);
     await lock.assertOwned(envId);
     for (const [rel] of writes) {
       const current = rel.startsWith(`${LEDGER_DIR}/`) ? undefined : await readIfExists(join(dir, rel));
       files.push({ path: rel, prior: current === undefined ? null : await writeBackup(this.root, dir, rel, current) });
     }
-    const envBackup = plan.environment && plan.base ? await writeBackup(this.root, dir, ENVIRONMENT_FILE, plan.base.raw) : undefined;
+    const envBackup =
+      plan.environment && plan.base ? await writeBackup(this.root, dir, ENVIRONMENT_FILE, plan.base.raw) : undefined;
     const journal: Journal = {
       schema: "greentic.store-journal.v1",
       base_generation: plan.base ? plan.base.generation : null,
@@ -763,7 +900,10 @@ export class LocalFsStore implements EnvironmentStore {
     }
     await removeDurable(this.root, join(dir, JOURNAL_FILE));
     // Housekeeping after the commit: failures here never undo or fail a committed change.
-    const touched = [...files.filter((f) => f.prior !== null).map((f) => f.path), ...(envBackup ? [ENVIRONMENT_FILE] : [])];
+    const touched = [
+      ...files.filter((f) => f.prior !== null).map((f) => f.path),
+      ...(envBackup ? [ENVIRONMENT_FILE] : []),
+    ];
     for (const rel of touched) await pruneBackups(dir, rel, this.retention);
     if (plan.ledger) await evictLedger(join(dir, LEDGER_DIR), this.ledgerCapacity);
     return written;
@@ -784,7 +924,8 @@ export class LocalFsStore implements EnvironmentStore {
   private async verifiedRecord(envId: string, envBytes: Buffer): Promise<VerifiedRecord | undefined> {
     const dir = this.envDir(envId);
     // A fast reader returns JSON.parse of the bytes, so they must parse to what a load returns.
-    const loadsAsWritten = (parsed: { ok: boolean; value?: unknown }, json: unknown) => parsed.ok && JSON.stringify(parsed.value) === JSON.stringify(json);
+    const loadsAsWritten = (parsed: { ok: boolean; value?: unknown }, json: unknown) =>
+      parsed.ok && JSON.stringify(parsed.value) === JSON.stringify(json);
     const json = JSON.parse(envBytes.toString("utf8")) as { environment_id?: unknown; generation?: unknown };
     const env = parseEnvironment(json);
     if (!env.ok || env.value.environment_id !== envId || !loadsAsWritten(env, json)) return undefined;
@@ -811,20 +952,35 @@ export class LocalFsStore implements EnvironmentStore {
 
   // ---- restore and destroy ----------------------------------------------------------------
 
-  async restore(envId: string, backupId: string, precondition: Precondition, options: { actor?: AuditActor | undefined } = {}): Promise<TransactResult<{ restored: string; file: string }>> {
+  async restore(
+    envId: string,
+    backupId: string,
+    precondition: Precondition,
+    options: { actor?: AuditActor | undefined } = {},
+  ): Promise<TransactResult<{ restored: string; file: string }>> {
     assertSafeEnvId(envId);
     const parsedId = typeof backupId === "string" ? parseBackupId(backupId) : undefined;
     if (!parsedId) {
-      throw new GreenticError("invalid-argument", `backup id ${JSON.stringify(backupId)} is not a backup id`, { hint: "take an id from listBackups, e.g. environment.json.20260701T120000.123000000Z.bak" });
+      throw new GreenticError("invalid-argument", `backup id ${JSON.stringify(backupId)} is not a backup id`, {
+        hint: "take an id from listBackups, e.g. environment.json.20260701T120000.123000000Z.bak",
+      });
     }
     if (precondition?.if_match === undefined && precondition?.expected_generation === undefined) {
-      throw new GreenticError("precondition-failed", `restoring ${backupId} into environment ${envId} requires a precondition (if_match or expected_generation)`, {
-        hint: "pin the state you are replacing: pass the current etag or generation (from load, or from the integrity error's details)",
-      });
+      throw new GreenticError(
+        "precondition-failed",
+        `restoring ${backupId} into environment ${envId} requires a precondition (if_match or expected_generation)`,
+        {
+          hint: "pin the state you are replacing: pass the current etag or generation (from load, or from the integrity error's details)",
+        },
+      );
     }
     const rel = parsedId.file;
     if (rel !== ENVIRONMENT_FILE && rel !== RUNTIME_FILE && !/^env-packs\/[^/]+\/answers\.json$/u.test(rel)) {
-      throw new GreenticError("invalid-argument", `backup ${backupId} is of ${rel}, which is derived and cannot be restored`, { hint: "restore environment.json instead; derived files follow it" });
+      throw new GreenticError(
+        "invalid-argument",
+        `backup ${backupId} is of ${rel}, which is derived and cannot be restored`,
+        { hint: "restore environment.json instead; derived files follow it" },
+      );
     }
     const actor = options.actor ?? localActor();
     return this.withLock(envId, "env restore", async (lock) => {
@@ -871,14 +1027,20 @@ export class LocalFsStore implements EnvironmentStore {
       await this.dropUnchanged(envId, side);
       if (previous !== undefined) event.previous_generation = previous;
       event.new_generation = generation;
-      const baseForCommit: CurrentEnv | undefined = raw === undefined ? undefined : { environment: base?.environment as Environment, etag: pinned.etag, generation: previous ?? -1, raw };
+      const baseForCommit: CurrentEnv | undefined =
+        raw === undefined
+          ? undefined
+          : { environment: base?.environment as Environment, etag: pinned.etag, generation: previous ?? -1, raw };
       const audit = await this.commit(envId, lock, { base: baseForCommit, environment, generation, side, event });
       const etag = canonicalDigest(JSON.parse(prettyJson(environment)));
       return { result: { restored: backupId, file: rel }, etag, generation, idempotency: "applied", audit };
     });
   }
 
-  async destroy(envId: string, options: { actor?: AuditActor | undefined; precondition?: Precondition | undefined } = {}): Promise<{ audit: AuditEventRecord }> {
+  async destroy(
+    envId: string,
+    options: { actor?: AuditActor | undefined; precondition?: Precondition | undefined } = {},
+  ): Promise<{ audit: AuditEventRecord }> {
     assertSafeEnvId(envId);
     const actor = options.actor ?? localActor();
     return this.withLock(envId, "env destroy", async (lock) => {
@@ -914,11 +1076,15 @@ export class LocalFsStore implements EnvironmentStore {
       try {
         return { audit: await appendAuditEvent(this.root, join(moved, AUDIT_DIR), event) };
       } catch (error) {
-        throw new GreenticError("audit", `environment ${envId} was destroyed (moved to ${moved}) but its audit event could not be written: ${(error as Error).message}`, {
-          hint: "the environment is gone; its history is in the moved directory",
-          details: { committed: true },
-          cause: error,
-        });
+        throw new GreenticError(
+          "audit",
+          `environment ${envId} was destroyed (moved to ${moved}) but its audit event could not be written: ${(error as Error).message}`,
+          {
+            hint: "the environment is gone; its history is in the moved directory",
+            details: { committed: true },
+            cause: error,
+          },
+        );
       }
     });
   }
@@ -927,13 +1093,22 @@ export class LocalFsStore implements EnvironmentStore {
 
   migrateDev(target: string, options: { mode: "check"; actor?: AuditActor }): Promise<MigrateDevCheck>;
   migrateDev(target: string, options: { mode: "apply"; actor?: AuditActor }): Promise<MigrateDevApplied>;
-  async migrateDev(target: string, options: { mode: "check" | "apply"; actor?: AuditActor }): Promise<MigrateDevCheck | MigrateDevApplied> {
+  async migrateDev(
+    target: string,
+    options: { mode: "check" | "apply"; actor?: AuditActor },
+  ): Promise<MigrateDevCheck | MigrateDevApplied> {
     return migrateDev(this, target, options);
   }
 
   migrateState(envId: string, options: { mode: "check"; stateDir?: string }): Promise<MigrateStateCheck>;
-  migrateState(envId: string, options: { mode: "apply"; stateDir?: string; actor?: AuditActor }): Promise<MigrateStateApplied>;
-  async migrateState(envId: string, options: { mode: "check" | "apply"; stateDir?: string; actor?: AuditActor }): Promise<MigrateStateCheck | MigrateStateApplied> {
+  migrateState(
+    envId: string,
+    options: { mode: "apply"; stateDir?: string; actor?: AuditActor },
+  ): Promise<MigrateStateApplied>;
+  async migrateState(
+    envId: string,
+    options: { mode: "check" | "apply"; stateDir?: string; actor?: AuditActor },
+  ): Promise<MigrateStateCheck | MigrateStateApplied> {
     return migrateState(this, envId, options);
   }
 
@@ -955,17 +1130,36 @@ export class LocalFsStore implements EnvironmentStore {
   }
 
   /** @internal Appends an audit event for an action outside `transact` (migrate-state). */
-  async auditAction(envId: string, actor: AuditActor, noun: string, verb: string, target: unknown, body: () => Promise<unknown>): Promise<void> {
+  async auditAction(
+    envId: string,
+    actor: AuditActor,
+    noun: string,
+    verb: string,
+    target: unknown,
+    body: () => Promise<unknown>,
+  ): Promise<void> {
     await this.withLock(envId, `${noun} ${verb}`, async (lock) => {
       await this.recover(envId, lock);
-      const event = this.event(envId, actor, noun, verb, target, await this.decide(actor, envId, noun, verb, target), new Date().toISOString());
+      const event = this.event(
+        envId,
+        actor,
+        noun,
+        verb,
+        target,
+        await this.decide(actor, envId, noun, verb, target),
+        new Date().toISOString(),
+      );
       if (event.authorization.decision !== "allow") throw await this.deny(envId, event);
       await body();
       await appendAuditEvent(this.root, join(this.envDir(envId), AUDIT_DIR), event).catch((error: unknown) => {
-        throw new GreenticError("audit", `${noun} ${verb} for ${envId} committed but its audit event could not be written: ${(error as Error).message}`, {
-          details: { committed: true },
-          cause: error,
-        });
+        throw new GreenticError(
+          "audit",
+          `${noun} ${verb} for ${envId} committed but its audit event could not be written: ${(error as Error).message}`,
+          {
+            details: { committed: true },
+            cause: error,
+          },
+        );
       });
     });
   }
@@ -976,7 +1170,10 @@ function replay<R>(envId: string, entry: LedgerEntry, fingerprint: string): Tran
     throw new GreenticError(
       "idempotency-conflict",
       `idempotency key ${JSON.stringify(entry.key)} was already used on environment ${envId} for a different request (${entry.noun} ${entry.verb} at generation ${entry.generation})`,
-      { hint: "use a new key for a new request; reuse a key only to retry the identical request", details: { key: entry.key, original: { noun: entry.noun, verb: entry.verb } } },
+      {
+        hint: "use a new key for a new request; reuse a key only to retry the identical request",
+        details: { key: entry.key, original: { noun: entry.noun, verb: entry.verb } },
+      },
     );
   }
   if (entry.error) throw replayedError(entry.error);

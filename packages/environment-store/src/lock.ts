@@ -71,11 +71,17 @@ export class HeldLock {
     if (this.compromised === undefined) {
       const current = await readLockRecord(this.dir);
       if (current?.id === this.record.id) return;
-      this.compromised = new Error(current ? `now held by ${describeHolder(current)}` : "the lock directory disappeared");
+      this.compromised = new Error(
+        current ? `now held by ${describeHolder(current)}` : "the lock directory disappeared",
+      );
     }
-    throw new GreenticError("locked", `lost the lock on environment ${envId} (${this.compromised.message}); the transaction was aborted before its commit point`, {
-      hint: "retry; the next writer rolls back any partial work",
-    });
+    throw new GreenticError(
+      "locked",
+      `lost the lock on environment ${envId} (${this.compromised.message}); the transaction was aborted before its commit point`,
+      {
+        hint: "retry; the next writer rolls back any partial work",
+      },
+    );
   }
 
   async release(): Promise<void> {
@@ -116,7 +122,13 @@ function currentUser(): string {
  * record with a fresh nonce, then re-reads it: two processes can both reclaim the same stale
  * lock (proper-lockfile #121), and only the one whose nonce is on disk proceeds.
  */
-export async function acquireLock(root: string, lockDir: string, envId: string, operation: string, settings: LockSettings): Promise<HeldLock> {
+export async function acquireLock(
+  root: string,
+  lockDir: string,
+  envId: string,
+  operation: string,
+  settings: LockSettings,
+): Promise<HeldLock> {
   const locksDir = join(lockDir, "..");
   await ensureDir(root, locksDir);
   const deadline = Date.now() + settings.timeoutMs;
@@ -183,16 +195,25 @@ export async function forceRemoveLock(lockDir: string, envId: string, lockId: st
       () => true,
       () => false,
     );
-    if (!exists) throw new GreenticError("not-found", `environment ${envId} is not locked`, { hint: "nothing to unlock" });
-    throw new GreenticError("precondition-failed", `the lock on environment ${envId} has no owner record yet; lock id ${lockId} cannot be matched`, {
-      hint: "wait a moment and read lockInfo again",
-    });
+    if (!exists)
+      throw new GreenticError("not-found", `environment ${envId} is not locked`, { hint: "nothing to unlock" });
+    throw new GreenticError(
+      "precondition-failed",
+      `the lock on environment ${envId} has no owner record yet; lock id ${lockId} cannot be matched`,
+      {
+        hint: "wait a moment and read lockInfo again",
+      },
+    );
   }
   if (holder.id !== lockId) {
-    throw new GreenticError("precondition-failed", `lock id ${lockId} does not match the lock on environment ${envId}, held by ${describeHolder(holder)}`, {
-      hint: "read the current lock id with lockInfo and make sure its holder is really gone",
-      details: { expected: lockId, actual: holder.id },
-    });
+    throw new GreenticError(
+      "precondition-failed",
+      `lock id ${lockId} does not match the lock on environment ${envId}, held by ${describeHolder(holder)}`,
+      {
+        hint: "read the current lock id with lockInfo and make sure its holder is really gone",
+        details: { expected: lockId, actual: holder.id },
+      },
+    );
   }
   await rm(lockDir, { recursive: true, force: true });
   return holder;

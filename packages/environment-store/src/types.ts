@@ -1,4 +1,11 @@
-import type { AuditActor, AuditDecision, AuditEvent, Environment, EnvironmentRuntime, GreenticError } from "@greentic/deploy-spec";
+import type {
+  AuditActor,
+  AuditDecision,
+  AuditEvent,
+  Environment,
+  EnvironmentRuntime,
+  GreenticError,
+} from "@greentic/deploy-spec";
 import type { LockRecord } from "./lock.js";
 
 /** One line of `audit/events.jsonl` (`greentic.audit.event.v1`, with our `prev_hash`). */
@@ -53,7 +60,10 @@ export interface TransformOutcome<R> {
  * A pure change to one environment. It receives the current document (`undefined` when the
  * environment does not exist and `create` was set). Throwing aborts with nothing written.
  */
-export type Transform<R> = (current: Environment | undefined, ctx: TransactContext) => TransformOutcome<R> | Promise<TransformOutcome<R>>;
+export type Transform<R> = (
+  current: Environment | undefined,
+  ctx: TransactContext,
+) => TransformOutcome<R> | Promise<TransformOutcome<R>>;
 
 export interface TransactOptions {
   /** Audit noun, e.g. `traffic`. */
@@ -133,7 +143,9 @@ export interface AuditQuery {
   limit?: number | undefined;
 }
 
-export type AuditVerification = { ok: true; lines: number } | { ok: false; lines: number; line: number; reason: string };
+export type AuditVerification =
+  | { ok: true; lines: number }
+  | { ok: false; lines: number; line: number; reason: string };
 
 export interface MigrationFinding {
   kind: string;
@@ -196,10 +208,18 @@ export interface EnvironmentStore {
    */
   checkMutation<R = unknown>(envId: string, options: TransactOptions): Promise<MutationCheck<R>>;
   /** Removes an environment (audited); its history is kept aside, never deleted. */
-  destroy(envId: string, options?: { actor?: AuditActor | undefined; precondition?: Precondition | undefined }): Promise<{ audit: AuditEventRecord }>;
+  destroy(
+    envId: string,
+    options?: { actor?: AuditActor | undefined; precondition?: Precondition | undefined },
+  ): Promise<{ audit: AuditEventRecord }>;
   listBackups(envId: string): Promise<BackupInfo[]>;
   /** Brings a backup back as a new generation; the precondition must pin the current state. */
-  restore(envId: string, backupId: string, precondition: Precondition, options?: { actor?: AuditActor | undefined }): Promise<TransactResult<{ restored: string; file: string }>>;
+  restore(
+    envId: string,
+    backupId: string,
+    precondition: Precondition,
+    options?: { actor?: AuditActor | undefined },
+  ): Promise<TransactResult<{ restored: string; file: string }>>;
   listAudit(envId: string, query?: AuditQuery): Promise<AuditEventRecord[]>;
   verifyAudit(envId: string): Promise<AuditVerification>;
   lockInfo(envId: string): Promise<LockRecord | undefined>;
@@ -207,5 +227,8 @@ export interface EnvironmentStore {
   migrateDev(target: string, options: { mode: "check"; actor?: AuditActor }): Promise<MigrateDevCheck>;
   migrateDev(target: string, options: { mode: "apply"; actor?: AuditActor }): Promise<MigrateDevApplied>;
   migrateState(envId: string, options: { mode: "check"; stateDir?: string }): Promise<MigrateStateCheck>;
-  migrateState(envId: string, options: { mode: "apply"; stateDir?: string; actor?: AuditActor }): Promise<MigrateStateApplied>;
+  migrateState(
+    envId: string,
+    options: { mode: "apply"; stateDir?: string; actor?: AuditActor },
+  ): Promise<MigrateStateApplied>;
 }

@@ -26,7 +26,7 @@ async function seeded(): Promise<LocalFsStore> {
 describe("corruption is detected on load and repaired by restore", () => {
   const cases: [string, (file: string) => Promise<void>, RegExp][] = [
     ["a truncated file", (f) => truncate(f, 40), /environment\.json: not valid JSON/],
-    ["invalid JSON", (f) => writeFile(f, "{\"schema\": nope}\n"), /environment\.json: not valid JSON/],
+    ["invalid JSON", (f) => writeFile(f, '{"schema": nope}\n'), /environment\.json: not valid JSON/],
     [
       "a field edited to break a cross-reference",
       async (f) => {
@@ -54,12 +54,19 @@ describe("corruption is detected on load and repaired by restore", () => {
     expect((await store.list())[0]).toMatchObject({ environment_id: "e", status: "integrity" });
     // Restore needs a precondition, and a matching one.
     expect((await rejects(store.restore("e", newest.backup_id, {}))).kind).toBe("precondition-failed");
-    expect((await rejects(store.restore("e", newest.backup_id, { if_match: "0".repeat(64) }))).kind).toBe("precondition-failed");
+    expect((await rejects(store.restore("e", newest.backup_id, { if_match: "0".repeat(64) }))).kind).toBe(
+      "precondition-failed",
+    );
     const restored = await store.restore("e", newest.backup_id, { if_match: err.details!.etag as string });
     expect(restored.generation).toBe(4);
     const loaded = await store.load("e");
     expect([loaded.environment.name, loaded.generation, loaded.etag]).toEqual(["one", 4, restored.etag]);
-    expect(restored.audit).toMatchObject({ noun: "env", verb: "restore", new_generation: 4, target: { backup_id: newest.backup_id, file: "environment.json" } });
+    expect(restored.audit).toMatchObject({
+      noun: "env",
+      verb: "restore",
+      new_generation: 4,
+      target: { backup_id: newest.backup_id, file: "environment.json" },
+    });
     expect(await store.verifyAudit("e")).toEqual({ ok: true, lines: 4 });
     // The corrupt version itself was kept as a (invalid) backup.
     expect((await store.listBackups("e")).filter((b) => !b.valid)).toHaveLength(1);
@@ -69,8 +76,13 @@ describe("corruption is detected on load and repaired by restore", () => {
     const store = await seeded();
     const { etag } = await store.load("e");
     expect((await rejects(store.restore("e", "../../etc/passwd", { if_match: etag }))).kind).toBe("invalid-argument");
-    expect((await rejects(store.restore("e", "environment.json.20260101T000000.000000000Z.bak", { if_match: etag }))).kind).toBe("not-found");
-    expect((await rejects(store.restore("e", "runtime-config.json.20260101T000000.000000000Z.bak", { if_match: etag }))).kind).toBe("invalid-argument");
+    expect(
+      (await rejects(store.restore("e", "environment.json.20260101T000000.000000000Z.bak", { if_match: etag }))).kind,
+    ).toBe("not-found");
+    expect(
+      (await rejects(store.restore("e", "runtime-config.json.20260101T000000.000000000Z.bak", { if_match: etag })))
+        .kind,
+    ).toBe("invalid-argument");
     const bad = "environment.json.20260101T000000.000000000Z.bak";
     await writeFile(join(store.root, "e", "backups", bad), "{}");
     const err = await rejects(store.restore("e", bad, { if_match: etag }));
@@ -81,7 +93,10 @@ describe("corruption is detected on load and repaired by restore", () => {
 
   it("a corrupt runtime.json is an integrity error", async () => {
     const store = await seeded();
-    await writeFile(join(store.root, "e", "runtime.json"), JSON.stringify({ schema: "greentic.environment-runtime.v1", environment_id: "x" }));
+    await writeFile(
+      join(store.root, "e", "runtime.json"),
+      JSON.stringify({ schema: "greentic.environment-runtime.v1", environment_id: "x" }),
+    );
     const err = await rejects(store.load("e"));
     expect(err.kind).toBe("integrity");
     expect(err.message).toContain("runtime.json");
@@ -113,9 +128,19 @@ describe("audit hash chain", () => {
     const store = await five();
     const ls = await lines(store);
     await write(store, [ls[0]!, ls[1]!, ls[3]!, ls[4]!]);
-    expect(await store.verifyAudit("e")).toEqual({ ok: false, lines: 4, line: 3, reason: "line 3 follows generation 2 but starts from 3: lines were deleted before it" });
+    expect(await store.verifyAudit("e")).toEqual({
+      ok: false,
+      lines: 4,
+      line: 3,
+      reason: "line 3 follows generation 2 but starts from 3: lines were deleted before it",
+    });
     await write(store, ls.slice(0, 4));
-    expect(await store.verifyAudit("e")).toEqual({ ok: false, lines: 4, line: 5, reason: "head.json records 5 events but the file has 4: lines were deleted from the end" });
+    expect(await store.verifyAudit("e")).toEqual({
+      ok: false,
+      lines: 4,
+      line: 5,
+      reason: "head.json records 5 events but the file has 4: lines were deleted from the end",
+    });
     const err = await rejects(store.transact("e", rename("x"), { noun: "env", verb: "update" }));
     expect(err.kind).toBe("integrity");
     expect(err.message).toContain("the last line does not match head.json");
@@ -126,13 +151,29 @@ describe("audit hash chain", () => {
     const store = await five();
     const ls = await lines(store);
     await write(store, [ls[0]!, ls[1]!.replace('"verb":"update"', '"verb":"updatf"'), ...ls.slice(2)]);
-    expect(await store.verifyAudit("e")).toMatchObject({ ok: false, line: 2, reason: expect.stringContaining("edited") });
+    expect(await store.verifyAudit("e")).toMatchObject({
+      ok: false,
+      line: 2,
+      reason: expect.stringContaining("edited"),
+    });
     await write(store, [ls[0]!, ls[1]!, ls[1]!, ...ls.slice(2)]);
-    expect(await store.verifyAudit("e")).toMatchObject({ ok: false, line: 3, reason: "line 3 does not belong in the chain: it was inserted" });
+    expect(await store.verifyAudit("e")).toMatchObject({
+      ok: false,
+      line: 3,
+      reason: "line 3 does not belong in the chain: it was inserted",
+    });
     await write(store, [ls[0]!, ls[2]!, ls[1]!, ...ls.slice(3)]);
-    expect(await store.verifyAudit("e")).toMatchObject({ ok: false, line: 2, reason: "line 2 chains to line 3, not to line 1: lines were reordered" });
+    expect(await store.verifyAudit("e")).toMatchObject({
+      ok: false,
+      line: 2,
+      reason: "line 2 chains to line 3, not to line 1: lines were reordered",
+    });
     await write(store, [ls[0]!, "{not json", ...ls.slice(2)]);
-    expect(await store.verifyAudit("e")).toMatchObject({ ok: false, line: 2, reason: "line 2 is not valid JSON: it was edited or torn" });
+    expect(await store.verifyAudit("e")).toMatchObject({
+      ok: false,
+      line: 2,
+      reason: "line 2 is not valid JSON: it was edited or torn",
+    });
     await write(store, ls);
     expect(await store.verifyAudit("e")).toEqual({ ok: true, lines: 5 });
   });
@@ -146,7 +187,11 @@ describe("audit hash chain", () => {
 
   it("filters events by noun, verb, actor and time, newest first when limited", async () => {
     const store = await five();
-    await store.transact("e", rename("bob's"), { noun: "traffic", verb: "set", actor: { kind: "local-user", user: "bob", uid: 7 } });
+    await store.transact("e", rename("bob's"), {
+      noun: "traffic",
+      verb: "set",
+      actor: { kind: "local-user", user: "bob", uid: 7 },
+    });
     expect((await store.listAudit("e", { noun: "traffic" })).map((e) => e.actor.user)).toEqual(["bob"]);
     expect((await store.listAudit("e", { actor: "bob" })).length).toBe(1);
     expect((await store.listAudit("e", { verb: "update", limit: 2 })).map((e) => e.new_generation)).toEqual([4, 5]);

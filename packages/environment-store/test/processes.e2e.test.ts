@@ -43,9 +43,16 @@ describe("real processes", () => {
     const results = await Promise.all(Array.from({ length: 8 }, () => run(["mutate", root, "shared", "50", "10000"])));
     for (const r of results) expect(r.stderr, r.stderr).toBe("");
     expect(results.map((r) => r.code)).toEqual(Array(8).fill(0));
-    const commits = results.flatMap((r) => r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { generation: number; name: string }));
+    const commits = results.flatMap((r) =>
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { generation: number; name: string }),
+    );
     expect(commits).toHaveLength(400);
-    expect(commits.map((c) => c.generation).sort((x, y) => x - y)).toEqual(Array.from({ length: 400 }, (_, i) => i + 2));
+    expect(commits.map((c) => c.generation).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 400 }, (_, i) => i + 2),
+    );
     const loaded = await store.load("shared");
     expect(loaded.generation).toBe(401);
     expect(loaded.environment.name).toBe(commits.find((c) => c.generation === 401)!.name);
@@ -69,7 +76,10 @@ describe("real processes", () => {
       const log = join(root, `${env}.log`);
       const committed = new Map<number, string>();
       for (let k = 0; k < killsPerLane; k++) {
-        const child = spawn(process.execPath, [worker, "loop", root, env, String(STALE_MS), log], { cwd: pkgDir, stdio: ["ignore", "pipe", "inherit"] });
+        const child = spawn(process.execPath, [worker, "loop", root, env, String(STALE_MS), log], {
+          cwd: pkgDir,
+          stdio: ["ignore", "pipe", "inherit"],
+        });
         await waitForLine(child, "ready");
         await new Promise((r) => setTimeout(r, Math.random() * 80));
         const exited = new Promise((r) => child.on("exit", r));
@@ -89,7 +99,10 @@ describe("real processes", () => {
         if (name.startsWith("loop-")) expect(await store.loadPackAnswers(env, "deployer")).toEqual({ name });
         // The next writer gets the lock within the stale period and finishes any interrupted commit.
         const start = performance.now();
-        const next = await store.transact(env, (c) => ({ environment: { ...c!, name: `after-${k}` }, result: null }), { noun: "env", verb: "update" });
+        const next = await store.transact(env, (c) => ({ environment: { ...c!, name: `after-${k}` }, result: null }), {
+          noun: "env",
+          verb: "update",
+        });
         waits.push(performance.now() - start);
         committed.set(next.generation, next.etag);
         expect(next.generation).toBe(raw.generation + 1);

@@ -28,7 +28,11 @@ export interface BundleShowResult {
 }
 
 /** `op bundles add`: a new bundle deployment, one per `(bundle_id, customer_id)`. */
-export async function bundlesAdd(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<AddBundleResult>> {
+export async function bundlesAdd(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<AddBundleResult>> {
   const payload = parseAnswers("bundles add", answers, options);
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
@@ -42,7 +46,11 @@ export async function bundlesAdd(ctx: OperationsContext, answers: unknown, optio
 }
 
 /** `op bundles update`: status, route binding, revenue share, config overrides. */
-export async function bundlesUpdate(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<UpdateBundleResult>> {
+export async function bundlesUpdate(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<UpdateBundleResult>> {
   const payload = parseAnswers("bundles update", answers, options);
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
@@ -56,7 +64,11 @@ export async function bundlesUpdate(ctx: OperationsContext, answers: unknown, op
 }
 
 /** `op bundles remove`: refused while the deployment has a split or unarchived revisions. */
-export async function bundlesRemove(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<RemoveBundleResult>> {
+export async function bundlesRemove(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<RemoveBundleResult>> {
   const payload = parseAnswers("bundles remove", answers, options);
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
@@ -77,7 +89,11 @@ export async function bundlesList(ctx: OperationsContext, envId: string): Promis
 }
 
 /** `op bundles show <env> <deployment>`. */
-export async function bundlesShow(ctx: OperationsContext, envId: string, deploymentId: string): Promise<BundleShowResult> {
+export async function bundlesShow(
+  ctx: OperationsContext,
+  envId: string,
+  deploymentId: string,
+): Promise<BundleShowResult> {
   const id = checkEnvArgument(envId);
   checkUlidArgument(deploymentId, "deployment_id");
   const { environment } = await ctx.store.load(id);
@@ -99,7 +115,10 @@ export async function bundlesShow(ctx: OperationsContext, envId: string, deploym
 /** Checks a positional ULID argument (`invalid-argument` when malformed). */
 export function checkUlidArgument(value: unknown, field: string): string {
   if (!isUlid(value)) {
-    throw new GreenticError("invalid-argument", `${field} ${JSON.stringify(value)} is not a ULID`, { path: field, hint: "ids are 26-character ULIDs, as printed by the list verbs" });
+    throw new GreenticError("invalid-argument", `${field} ${JSON.stringify(value)} is not a ULID`, {
+      path: field,
+      hint: "ids are 26-character ULIDs, as printed by the list verbs",
+    });
   }
   return value;
 }

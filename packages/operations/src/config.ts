@@ -21,14 +21,23 @@ export async function configShow(ctx: OperationsContext, envId: string): Promise
     environment_id: id,
     name: environment.name,
     host_config: environment.host_config,
-    packs: environment.packs.map((p) => ({ slot: p.slot, kind: p.kind, generation: p.generation, ...(p.answers_ref === undefined ? {} : { answers_ref: p.answers_ref }) })),
+    packs: environment.packs.map((p) => ({
+      slot: p.slot,
+      kind: p.kind,
+      generation: p.generation,
+      ...(p.answers_ref === undefined ? {} : { answers_ref: p.answers_ref }),
+    })),
     etag,
     generation,
   };
 }
 
 /** `op config set`: sets the name and host-config fields given (plain values, no clearing). */
-export async function configSet(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<UpdateEnvironmentResult>> {
+export async function configSet(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<UpdateEnvironmentResult>> {
   const payload = parseAnswers("config set", answers, options);
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,

@@ -102,7 +102,11 @@ export function createOperationsRegistry(options: DefaultRegistryOptions = {}): 
  * Validates an answers payload with its deploy-spec schema. Fails with `validation`, naming
  * the source file and field, before anything is looked up.
  */
-export function parseAnswers<V extends AnswersVerb>(verb: V, answers: unknown, options: MutationOptions = {}): AnswersFor<V> {
+export function parseAnswers<V extends AnswersVerb>(
+  verb: V,
+  answers: unknown,
+  options: MutationOptions = {},
+): AnswersFor<V> {
   const source = options.source ?? `${verb} answers`;
   const parsed = parseDocument(ANSWERS_SCHEMAS[verb], answers, { source });
   if (!parsed.ok) {
@@ -119,17 +123,25 @@ export function parseAnswers<V extends AnswersVerb>(verb: V, answers: unknown, o
 /** Checks a positional environment id (read-only verbs): `invalid-argument` when malformed. */
 export function checkEnvArgument(envId: unknown): string {
   if (typeof envId !== "string") {
-    throw new GreenticError("invalid-argument", `environment id must be a string, got ${typeof envId}`, { hint: "pass an environment id such as `local`" });
+    throw new GreenticError("invalid-argument", `environment id must be a string, got ${typeof envId}`, {
+      hint: "pass an environment id such as `local`",
+    });
   }
   const problem = checkEnvId(envId);
   if (problem !== null) {
-    throw new GreenticError("invalid-argument", problem.message, { hint: "environment ids have no '/', '\\', ':', whitespace or leading '.'", details: { code: problem.code } });
+    throw new GreenticError("invalid-argument", problem.message, {
+      hint: "environment ids have no '/', '\\', ':', whitespace or leading '.'",
+      details: { code: problem.code },
+    });
   }
   return envId;
 }
 
 /** The idempotency key of a call: the option wins over the payload field. */
-export function idempotencyKeyOf(payload: { idempotency_key?: string | undefined }, options: MutationOptions): string | undefined {
+export function idempotencyKeyOf(
+  payload: { idempotency_key?: string | undefined },
+  options: MutationOptions,
+): string | undefined {
   return options.idempotencyKey ?? payload.idempotency_key;
 }
 
@@ -148,7 +160,10 @@ export interface MutateArgs<R> {
   payload: object;
   options: MutationOptions;
   /** The change: usually a deploy-spec `engine.*` transform. */
-  transform: (current: Environment | undefined, tx: TransactContext) => TransformOutcome<R> | Promise<TransformOutcome<R>>;
+  transform: (
+    current: Environment | undefined,
+    tx: TransactContext,
+  ) => TransformOutcome<R> | Promise<TransformOutcome<R>>;
   /** The environment may not exist yet (`env init`, `env create`). */
   create?: boolean;
   /** Audit target when the transform gives none. Never secret values. */
@@ -174,7 +189,12 @@ function transactOptions(ctx: OperationsContext, args: Omit<MutateArgs<unknown>,
 /** Runs one mutation through `store.transact` with idempotency key, precondition and audit. */
 export async function mutate<R>(ctx: OperationsContext, args: MutateArgs<R>): Promise<{ result: R } & Mutated<object>> {
   const committed = await ctx.store.transact(args.envId, args.transform, transactOptions(ctx, args));
-  return { result: committed.result, etag: committed.etag, generation: committed.generation, idempotency: committed.idempotency };
+  return {
+    result: committed.result,
+    etag: committed.etag,
+    generation: committed.generation,
+    idempotency: committed.idempotency,
+  };
 }
 
 /**
@@ -185,11 +205,19 @@ export async function mutate<R>(ctx: OperationsContext, args: MutateArgs<R>): Pr
  * outcome, which the verb returns instead of acting again. Undefined: go ahead. The commit
  * still checks everything again (another writer may get in between).
  */
-export async function precheck<R>(ctx: OperationsContext, args: Omit<MutateArgs<R>, "transform">): Promise<({ result: R } & Mutated<object>) | undefined> {
+export async function precheck<R>(
+  ctx: OperationsContext,
+  args: Omit<MutateArgs<R>, "transform">,
+): Promise<({ result: R } & Mutated<object>) | undefined> {
   const checked = await ctx.store.checkMutation<R>(args.envId, transactOptions(ctx, args));
   if (checked.status === "proceed") return undefined;
   const { replayed } = checked;
-  return { result: replayed.result, etag: replayed.etag, generation: replayed.generation, idempotency: replayed.idempotency };
+  return {
+    result: replayed.result,
+    etag: replayed.etag,
+    generation: replayed.generation,
+    idempotency: replayed.idempotency,
+  };
 }
 
 /** `{...result, etag, generation, idempotency}` from a {@link mutate} outcome. */
@@ -198,7 +226,11 @@ export function withCommit<R extends object>(outcome: { result: R } & Mutated<ob
 }
 
 /** The handler context for one environment and slot: private data area, slot answers, progress. */
-export async function handlerContext(ctx: OperationsContext, envId: string, slot: CapabilitySlot): Promise<HandlerContext> {
+export async function handlerContext(
+  ctx: OperationsContext,
+  envId: string,
+  slot: CapabilitySlot,
+): Promise<HandlerContext> {
   const answers = await ctx.store.loadPackAnswers(envId, slot);
   const handlerCtx: HandlerContext = {
     envId,
@@ -210,7 +242,11 @@ export async function handlerContext(ctx: OperationsContext, envId: string, slot
 }
 
 /** The handler bound to `slot` in `env`, resolved through the registry; `precondition-failed` when unbound. */
-export async function boundHandler(ctx: OperationsContext, env: Environment, slot: CapabilitySlot): Promise<{ handler: EnvPackHandler; kind: string }> {
+export async function boundHandler(
+  ctx: OperationsContext,
+  env: Environment,
+  slot: CapabilitySlot,
+): Promise<{ handler: EnvPackHandler; kind: string }> {
   const binding = env.packs.find((p) => p.slot === slot);
   if (binding === undefined) {
     throw new GreenticError("precondition-failed", `environment ${env.environment_id} has no ${slot} env-pack bound`, {
@@ -223,6 +259,11 @@ export async function boundHandler(ctx: OperationsContext, env: Environment, slo
 }
 
 /** Emits a progress event if someone listens. */
-export function progress(ctx: OperationsContext, event: string, message: string, fields: Record<string, unknown> = {}): void {
+export function progress(
+  ctx: OperationsContext,
+  event: string,
+  message: string,
+  fields: Record<string, unknown> = {},
+): void {
   ctx.onProgress?.({ event, message, ...fields });
 }

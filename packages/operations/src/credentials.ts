@@ -21,13 +21,18 @@ async function credentialsOf(ctx: OperationsContext, envId: string) {
   const { environment } = await ctx.store.load(id);
   const { handler, kind } = await boundHandler(ctx, environment, "deployer");
   if (handler.credentials === undefined) {
-    throw new GreenticError("internal", `the deployer env-pack ${handler.descriptorPath} has no credentials contract`, { hint: "fix the env-pack plugin" });
+    throw new GreenticError("internal", `the deployer env-pack ${handler.descriptorPath} has no credentials contract`, {
+      hint: "fix the env-pack plugin",
+    });
   }
   return { id, kind, credentials: handler.credentials };
 }
 
 /** `op credentials requirements <env>`. */
-export async function credentialsRequirements(ctx: OperationsContext, envId: string): Promise<CredentialsRequirementsResult> {
+export async function credentialsRequirements(
+  ctx: OperationsContext,
+  envId: string,
+): Promise<CredentialsRequirementsResult> {
   const { id, kind, credentials } = await credentialsOf(ctx, envId);
   return { environment_id: id, deployer_kind: kind, requirements: credentials.requirements() };
 }
@@ -35,5 +40,9 @@ export async function credentialsRequirements(ctx: OperationsContext, envId: str
 /** `op credentials validate <env>`: runs the deployer's checks (read-only). */
 export async function credentialsValidate(ctx: OperationsContext, envId: string): Promise<CredentialsValidateResult> {
   const { id, kind, credentials } = await credentialsOf(ctx, envId);
-  return { environment_id: id, deployer_kind: kind, validation: await credentials.validate(await handlerContext(ctx, id, "deployer")) };
+  return {
+    environment_id: id,
+    deployer_kind: kind,
+    validation: await credentials.validate(await handlerContext(ctx, id, "deployer")),
+  };
 }

@@ -44,7 +44,11 @@ function stepKey(key: string | undefined, step: string): string | undefined {
  * pin and its step key before copying anything; warming checks its step key before starting
  * the runtime. So a stale pin or a reused key leaves no files and starts no process.
  */
-export async function deploy(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<DeployResult> {
+export async function deploy(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<DeployResult> {
   const payload = parseAnswers("deploy run", answers, options);
   const envId = payload.environment_id;
   if (payload.customer_id === undefined && envId !== "local") {
@@ -59,7 +63,8 @@ export async function deploy(ctx: OperationsContext, answers: unknown, options: 
   const bundleId = payload.bundle_id ?? basename(payload.bundle_path).replace(/\.gtbundle$/u, "");
   const customerId = payload.customer_id ?? LOCAL_CUSTOMER_ID;
   let routeBinding: RouteBinding | undefined = payload.route_binding;
-  if (payload.tenant_selector !== undefined) routeBinding = { hosts: [], path_prefixes: [], ...routeBinding, tenant_selector: payload.tenant_selector };
+  if (payload.tenant_selector !== undefined)
+    routeBinding = { hosts: [], path_prefixes: [], ...routeBinding, tenant_selector: payload.tenant_selector };
 
   const { environment } = await ctx.store.load(envId);
   // The caller's precondition pins the state it read: it guards the first write only.
@@ -86,7 +91,11 @@ export async function deploy(ctx: OperationsContext, answers: unknown, options: 
       { idempotencyKey: stepKey(key, "bundles-add"), precondition: firstWrite() },
     );
     deployment = added.deployment;
-  } else if (routeBinding !== undefined || payload.revenue_share !== undefined || payload.config_overrides !== undefined) {
+  } else if (
+    routeBinding !== undefined ||
+    payload.revenue_share !== undefined ||
+    payload.config_overrides !== undefined
+  ) {
     progress(ctx, "deploy.bundle", `updating bundle ${bundleId} for customer ${customerId}`, { bundle_id: bundleId });
     const updated = await bundlesUpdate(
       ctx,
@@ -114,7 +123,11 @@ export async function deploy(ctx: OperationsContext, answers: unknown, options: 
   const revisionId = staged.revision.revision_id;
 
   progress(ctx, "deploy.warm", `warming revision ${revisionId}`, { revision_id: revisionId });
-  const warmed = await revisionsWarm(ctx, { environment_id: envId, revision_id: revisionId }, { idempotencyKey: stepKey(key, "warm") });
+  const warmed = await revisionsWarm(
+    ctx,
+    { environment_id: envId, revision_id: revisionId },
+    { idempotencyKey: stepKey(key, "warm") },
+  );
 
   progress(ctx, "deploy.traffic", `moving 100% of the traffic to revision ${revisionId}`, { revision_id: revisionId });
   const moved = await trafficSet(ctx, {

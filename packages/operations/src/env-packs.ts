@@ -1,4 +1,11 @@
-import { GreenticError, engine, type BindingResult, type CapabilitySlot, type EnvPackBinding, type EnvPacksAddAnswers } from "@greentic/deploy-spec";
+import {
+  GreenticError,
+  engine,
+  type BindingResult,
+  type CapabilitySlot,
+  type EnvPackBinding,
+  type EnvPacksAddAnswers,
+} from "@greentic/deploy-spec";
 import { checkEnvArgument, mutate, parseAnswers, type OperationsContext } from "./context.js";
 import { required } from "./env.js";
 import type { Mutated, MutationOptions } from "./types.js";
@@ -37,7 +44,14 @@ export interface EnvPackMutationResult {
 
 function bindingResult(outcome: Awaited<ReturnType<typeof mutate<BindingResult>>>): Mutated<EnvPackMutationResult> {
   const { binding, generation, previous_generation } = outcome.result;
-  return { binding, binding_generation: generation, previous_binding_generation: previous_generation, etag: outcome.etag, generation: outcome.generation, idempotency: outcome.idempotency };
+  return {
+    binding,
+    binding_generation: generation,
+    previous_binding_generation: previous_generation,
+    etag: outcome.etag,
+    generation: outcome.generation,
+    idempotency: outcome.idempotency,
+  };
 }
 
 /** Refuses a descriptor the registry cannot serve for the slot, before anything is stored. */
@@ -46,7 +60,11 @@ async function resolveUpFront(ctx: OperationsContext, payload: EnvPacksAddAnswer
 }
 
 /** `op env-packs add`: binds a free slot; the descriptor must resolve in the registry for that slot. */
-export async function envPacksAdd(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<EnvPackMutationResult>> {
+export async function envPacksAdd(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<EnvPackMutationResult>> {
   const payload = parseAnswers("env-packs add", answers, options);
   await resolveUpFront(ctx, payload);
   const outcome = await mutate(ctx, {
@@ -61,7 +79,11 @@ export async function envPacksAdd(ctx: OperationsContext, answers: unknown, opti
 }
 
 /** `op env-packs update`: replaces a bound slot (generation + 1, previous binding stashed for rollback). */
-export async function envPacksUpdate(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<EnvPackMutationResult>> {
+export async function envPacksUpdate(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<EnvPackMutationResult>> {
   const payload = parseAnswers("env-packs update", answers, options);
   await resolveUpFront(ctx, payload);
   const outcome = await mutate(ctx, {
@@ -76,7 +98,11 @@ export async function envPacksUpdate(ctx: OperationsContext, answers: unknown, o
 }
 
 /** `op env-packs remove`: unbinds a slot (nothing to roll back afterwards). */
-export async function envPacksRemove(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<EnvPackMutationResult>> {
+export async function envPacksRemove(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<EnvPackMutationResult>> {
   const payload = parseAnswers("env-packs remove", answers, options);
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
@@ -90,7 +116,11 @@ export async function envPacksRemove(ctx: OperationsContext, answers: unknown, o
 }
 
 /** `op env-packs rollback`: restores the binding before the last update (one step). */
-export async function envPacksRollback(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<EnvPackMutationResult>> {
+export async function envPacksRollback(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<EnvPackMutationResult>> {
   const payload = parseAnswers("env-packs rollback", answers, options);
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,

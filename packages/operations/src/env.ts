@@ -19,7 +19,16 @@ import type {
   Precondition,
 } from "@greentic/environment-store";
 import { ulid } from "ulid";
-import { boundHandler, checkEnvArgument, handlerContext, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
+import {
+  boundHandler,
+  checkEnvArgument,
+  handlerContext,
+  mutate,
+  parseAnswers,
+  progress,
+  withCommit,
+  type OperationsContext,
+} from "./context.js";
 import { environmentRouter, type EnvRouterInfo } from "./router.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
@@ -57,13 +66,20 @@ export interface EnvLockResult {
 }
 
 /** `op env init`: created / healed / untouched. Untouched writes nothing and audits nothing. */
-export async function envInit(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<InitEnvironmentResult>> {
+export async function envInit(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<InitEnvironmentResult>> {
   const payload = parseAnswers("env init", answers, options);
   const envId = payload.environment_id;
   if (await ctx.store.exists(envId)) {
     const loaded = await ctx.store.load(envId);
     // Decide on the loaded copy: an environment that already has every default is left alone.
-    const preview = engine.initLocalEnvironment(loaded.environment, payload, { now: new Date().toISOString(), newId: ulid });
+    const preview = engine.initLocalEnvironment(loaded.environment, payload, {
+      now: new Date().toISOString(),
+      newId: ulid,
+    });
     if (preview.result.outcome === "untouched") {
       if (options.precondition !== undefined) assertPrecondition(options.precondition, loaded);
       return { ...preview.result, etag: loaded.etag, generation: loaded.generation, idempotency: "applied" };
@@ -82,7 +98,11 @@ export async function envInit(ctx: OperationsContext, answers: unknown, options:
 }
 
 /** `op env create`: a new environment with no pack bindings (`conflict` if it exists). */
-export async function envCreate(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<CreateEnvironmentResult>> {
+export async function envCreate(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<CreateEnvironmentResult>> {
   const payload = parseAnswers("env create", answers, options);
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
@@ -97,7 +117,11 @@ export async function envCreate(ctx: OperationsContext, answers: unknown, option
 }
 
 /** `op env update`: tri-state field updates (`{value}` / `{clear: true}` / absent). */
-export async function envUpdate(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<UpdateEnvironmentResult>> {
+export async function envUpdate(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<UpdateEnvironmentResult>> {
   const payload = parseAnswers("env update", answers, options);
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
@@ -115,7 +139,13 @@ export async function envShow(ctx: OperationsContext, envId: string): Promise<En
   const id = checkEnvArgument(envId);
   const loaded = await ctx.store.load(id);
   const router = await environmentRouter(ctx, loaded.environment);
-  return { environment: loaded.environment, runtime: loaded.runtime ?? null, etag: loaded.etag, generation: loaded.generation, router };
+  return {
+    environment: loaded.environment,
+    runtime: loaded.runtime ?? null,
+    etag: loaded.etag,
+    generation: loaded.generation,
+    router,
+  };
 }
 
 /** `op env list`: every environment, sorted by id (corrupt ones flagged, not hidden). */
@@ -128,7 +158,11 @@ export async function envList(ctx: OperationsContext): Promise<EnvironmentSummar
  * deployer, preflights). A store that cannot be loaded is part of the report, not a throw;
  * only a missing environment is `not-found`.
  */
-export async function envDoctor(ctx: OperationsContext, envId: string, options: { runPreflight?: boolean } = {}): Promise<DoctorReport> {
+export async function envDoctor(
+  ctx: OperationsContext,
+  envId: string,
+  options: { runPreflight?: boolean } = {},
+): Promise<DoctorReport> {
   const id = checkEnvArgument(envId);
   if (!(await ctx.store.exists(id))) throw notFoundEnv(id);
   let env: Environment;
@@ -148,7 +182,11 @@ export async function envDoctor(ctx: OperationsContext, envId: string, options: 
  * `op env destroy <env>`: stops every revision through the bound deployer, then removes the
  * environment from the store (its history is kept aside). Needs `{confirm: true}`.
  */
-export async function envDestroy(ctx: OperationsContext, envId: string, options: EnvDestroyOptions): Promise<EnvDestroyResult> {
+export async function envDestroy(
+  ctx: OperationsContext,
+  envId: string,
+  options: EnvDestroyOptions,
+): Promise<EnvDestroyResult> {
   const id = checkEnvArgument(envId);
   if (options?.confirm !== true) {
     throw new GreenticError("invalid-argument", `destroying environment ${id} needs confirmation`, {
@@ -176,10 +214,17 @@ export async function envBackups(ctx: OperationsContext, envId: string): Promise
 }
 
 /** `op env restore <env>`: brings a backup back as a new generation; the precondition must pin the current state. */
-export async function envRestore(ctx: OperationsContext, envId: string, backupId: string, precondition: Precondition): Promise<Mutated<{ restored: string; file: string }>> {
+export async function envRestore(
+  ctx: OperationsContext,
+  envId: string,
+  backupId: string,
+  precondition: Precondition,
+): Promise<Mutated<{ restored: string; file: string }>> {
   const id = checkEnvArgument(envId);
   if (typeof backupId !== "string" || backupId.length === 0) {
-    throw new GreenticError("invalid-argument", "backup id is empty", { hint: "list backups with `op env backups <env>`" });
+    throw new GreenticError("invalid-argument", "backup id is empty", {
+      hint: "list backups with `op env backups <env>`",
+    });
   }
   const outcome = await ctx.store.restore(id, backupId, precondition, { actor: ctx.actor });
   return withCommit(outcome);
@@ -201,24 +246,41 @@ export async function envForceUnlock(ctx: OperationsContext, envId: string, lock
 }
 
 /** `op env migrate-dev <target> --check|--apply`. */
-export async function envMigrateDev(ctx: OperationsContext, target: string, mode: "check" | "apply"): Promise<MigrateDevCheck | MigrateDevApplied> {
+export async function envMigrateDev(
+  ctx: OperationsContext,
+  target: string,
+  mode: "check" | "apply",
+): Promise<MigrateDevCheck | MigrateDevApplied> {
   const id = checkEnvArgument(target);
   if (mode === "check") return ctx.store.migrateDev(id, { mode: "check" });
-  if (mode === "apply") return ctx.store.migrateDev(id, { mode: "apply", ...(ctx.actor === undefined ? {} : { actor: ctx.actor }) });
+  if (mode === "apply")
+    return ctx.store.migrateDev(id, { mode: "apply", ...(ctx.actor === undefined ? {} : { actor: ctx.actor }) });
   throw badMode(mode);
 }
 
 /** `op env migrate-state <env> --check|--apply [--state-dir]`. */
-export async function envMigrateState(ctx: OperationsContext, envId: string, mode: "check" | "apply", stateDir?: string): Promise<MigrateStateCheck | MigrateStateApplied> {
+export async function envMigrateState(
+  ctx: OperationsContext,
+  envId: string,
+  mode: "check" | "apply",
+  stateDir?: string,
+): Promise<MigrateStateCheck | MigrateStateApplied> {
   const id = checkEnvArgument(envId);
   const dir = stateDir === undefined ? {} : { stateDir };
   if (mode === "check") return ctx.store.migrateState(id, { mode: "check", ...dir });
-  if (mode === "apply") return ctx.store.migrateState(id, { mode: "apply", ...dir, ...(ctx.actor === undefined ? {} : { actor: ctx.actor }) });
+  if (mode === "apply")
+    return ctx.store.migrateState(id, {
+      mode: "apply",
+      ...dir,
+      ...(ctx.actor === undefined ? {} : { actor: ctx.actor }),
+    });
   throw badMode(mode);
 }
 
 function badMode(mode: unknown): GreenticError {
-  return new GreenticError("invalid-argument", `mode must be "check" or "apply", got ${JSON.stringify(mode)}`, { hint: "run with --check first, then --apply" });
+  return new GreenticError("invalid-argument", `mode must be "check" or "apply", got ${JSON.stringify(mode)}`, {
+    hint: "run with --check first, then --apply",
+  });
 }
 
 /** `not-found` for an environment id. */

@@ -20,8 +20,25 @@ export {
   type EnvLockResult,
   type EnvShowResult,
 } from "./env.js";
-export { envPacksAdd, envPacksList, envPacksRemove, envPacksRollback, envPacksUpdate, type EnvPackListEntry, type EnvPackListResult, type EnvPackMutationResult } from "./env-packs.js";
-export { bundlesAdd, bundlesList, bundlesRemove, bundlesShow, bundlesUpdate, type BundleShowResult, type BundlesListResult } from "./bundles.js";
+export {
+  envPacksAdd,
+  envPacksList,
+  envPacksRemove,
+  envPacksRollback,
+  envPacksUpdate,
+  type EnvPackListEntry,
+  type EnvPackListResult,
+  type EnvPackMutationResult,
+} from "./env-packs.js";
+export {
+  bundlesAdd,
+  bundlesList,
+  bundlesRemove,
+  bundlesShow,
+  bundlesUpdate,
+  type BundleShowResult,
+  type BundlesListResult,
+} from "./bundles.js";
 export {
   revisionsArchive,
   revisionsDrain,
@@ -55,6 +72,11 @@ export {
   type SecretWriteResult,
   type SecretsListResult,
 } from "./secrets.js";
-export { credentialsRequirements, credentialsValidate, type CredentialsRequirementsResult, type CredentialsValidateResult } from "./credentials.js";
+export {
+  credentialsRequirements,
+  credentialsValidate,
+  type CredentialsRequirementsResult,
+  type CredentialsValidateResult,
+} from "./credentials.js";
 export { auditList, auditVerify, type AuditListResult, type AuditVerifyResult } from "./audit.js";
 export { deploy, type DeployResult } from "./deploy.js";

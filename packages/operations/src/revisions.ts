@@ -15,7 +15,17 @@ import type { Deployer, HandlerContext, RevisionRef, RevisionRuntimeStatus } fro
 import type { TransformOutcome } from "@greentic/environment-store";
 import { ulid } from "ulid";
 import { checkUlidArgument } from "./bundles.js";
-import { boundHandler, checkEnvArgument, handlerContext, mutate, parseAnswers, precheck, progress, withCommit, type OperationsContext } from "./context.js";
+import {
+  boundHandler,
+  checkEnvArgument,
+  handlerContext,
+  mutate,
+  parseAnswers,
+  precheck,
+  progress,
+  withCommit,
+  type OperationsContext,
+} from "./context.js";
 import { required } from "./env.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
@@ -50,10 +60,15 @@ function refOf(revision: Pick<Revision, "revision_id" | "deployment_id" | "bundl
 }
 
 /** The bound deployer of a loaded environment and its handler context. */
-export async function deployerOf(ctx: OperationsContext, env: Environment): Promise<{ deployer: Deployer; hctx: HandlerContext }> {
+export async function deployerOf(
+  ctx: OperationsContext,
+  env: Environment,
+): Promise<{ deployer: Deployer; hctx: HandlerContext }> {
   const { handler } = await boundHandler(ctx, env, "deployer");
   if (handler.deployer === undefined) {
-    throw new GreenticError("internal", `the deployer env-pack ${handler.descriptorPath} has no deployer capability`, { hint: "fix the env-pack plugin" });
+    throw new GreenticError("internal", `the deployer env-pack ${handler.descriptorPath} has no deployer capability`, {
+      hint: "fix the env-pack plugin",
+    });
   }
   return { deployer: handler.deployer, hctx: await handlerContext(ctx, env.environment_id, "deployer") };
 }
@@ -73,7 +88,10 @@ export async function checkBundleFile(bundlePath: string, field = "bundle_path",
     else await access(file, constants.R_OK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    problem = code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : `cannot be read (${code ?? (error as Error).message})`;
+    problem =
+      code === "ENOENT" || code === "ENOTDIR"
+        ? "does not exist"
+        : `cannot be read (${code ?? (error as Error).message})`;
   }
   if (problem !== undefined) {
     throw new GreenticError("invalid-argument", `${where}: bundle file ${file} ${problem}`, {
@@ -92,14 +110,28 @@ export async function checkBundleFile(bundlePath: string, field = "bundle_path",
  * file, precondition and idempotency key are checked first. The copy is removed again when
  * the record cannot be committed after all (another writer got in between).
  */
-export async function revisionsStage(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<StageResult> {
+export async function revisionsStage(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<StageResult> {
   const payload = parseAnswers("revisions stage", answers, options);
   if (payload.bundle_path === undefined) {
-    throw new GreenticError("validation", `${options.source ?? "revisions stage answers"}: bundle_path: required field is missing (the .gtbundle file to stage)`, {
-      path: "bundle_path",
-      issues: [{ path: "bundle_path", code: "missing-field", message: "required field is missing (the .gtbundle file to stage)" }],
-      hint: "build the bundle with `op bundles build` and name the file in bundle_path",
-    });
+    throw new GreenticError(
+      "validation",
+      `${options.source ?? "revisions stage answers"}: bundle_path: required field is missing (the .gtbundle file to stage)`,
+      {
+        path: "bundle_path",
+        issues: [
+          {
+            path: "bundle_path",
+            code: "missing-field",
+            message: "required field is missing (the .gtbundle file to stage)",
+          },
+        ],
+        hint: "build the bundle with `op bundles build` and name the file in bundle_path",
+      },
+    );
   }
   // Input first, before anything is looked up.
   const bundlePath = await checkBundleFile(payload.bundle_path, "bundle_path", options.source);
@@ -120,8 +152,14 @@ export async function revisionsStage(ctx: OperationsContext, answers: unknown, o
   }
   const { deployer, hctx } = await deployerOf(ctx, environment);
   const revisionId = payload.revision_id ?? ulid();
-  const ref = refOf({ revision_id: revisionId, deployment_id: deployment.deployment_id, bundle_id: deployment.bundle_id });
-  progress(ctx, "revisions.stage", `staging ${payload.bundle_path} as revision ${revisionId}`, { revision_id: revisionId });
+  const ref = refOf({
+    revision_id: revisionId,
+    deployment_id: deployment.deployment_id,
+    bundle_id: deployment.bundle_id,
+  });
+  progress(ctx, "revisions.stage", `staging ${payload.bundle_path} as revision ${revisionId}`, {
+    revision_id: revisionId,
+  });
   // A failed stage cleans up after itself (the deployer removes the directory it made).
   const staged = await deployer.stage(hctx, { revision: ref, bundlePath });
   // Removes this call's copy; never a revision that was already staged before it.
@@ -168,14 +206,24 @@ async function runningUrl(ctx: OperationsContext, envId: string, revisionId: str
 
 /** A commit refused by the store's checks (not by the transform), as after a lost race. */
 function isRefusal(error: unknown): boolean {
-  return error instanceof GreenticError && (error.kind === "precondition-failed" || error.kind === "idempotency-conflict");
+  return (
+    error instanceof GreenticError && (error.kind === "precondition-failed" || error.kind === "idempotency-conflict")
+  );
 }
 
 /** staged → warming, as its own committed step so that observers see the gate running. */
-function beginWarm(current: Environment | undefined, envId: string, revisionId: string, now: string): TransformOutcome<{ revision: Revision }> {
+function beginWarm(
+  current: Environment | undefined,
+  envId: string,
+  revisionId: string,
+  now: string,
+): TransformOutcome<{ revision: Revision }> {
   const env = structuredClone(required(current, envId));
   const i = env.revisions.findIndex((r) => r.revision_id === revisionId);
-  if (i < 0) throw new GreenticError("not-found", `revision ${revisionId} does not exist in environment ${envId}`, { hint: "list revisions with `op revisions list`" });
+  if (i < 0)
+    throw new GreenticError("not-found", `revision ${revisionId} does not exist in environment ${envId}`, {
+      hint: "list revisions with `op revisions list`",
+    });
   const revision = transitionRevision(env.revisions[i]!, "warming", now);
   env.revisions[i] = revision;
   return { environment: env, result: { revision }, target: { revision_id: revisionId, lifecycle: "warming" } };
@@ -187,13 +235,23 @@ function beginWarm(current: Environment | undefined, envId: string, revisionId: 
  * (`details.code: health-gate-failed`). A revision already `ready` is re-confirmed with the
  * deployer (a dead process is restarted) and stays `ready`.
  */
-export async function revisionsWarm(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<WarmResult> {
+export async function revisionsWarm(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<WarmResult> {
   const payload = parseAnswers("revisions warm", answers, options);
   const envId = payload.environment_id;
   // The key and the caller's pin belong to the final commit, but starting the runtime is a
   // side effect: check them before anything runs. A retry of a committed warm answers with the
   // recorded result (or its recorded health-gate failure) and starts nothing.
-  const replayed = await precheck<WarmRevisionResult>(ctx, { envId, noun: "revisions", verb: "warm", payload, options });
+  const replayed = await precheck<WarmRevisionResult>(ctx, {
+    envId,
+    noun: "revisions",
+    verb: "warm",
+    payload,
+    options,
+  });
   if (replayed !== undefined) {
     const url = await runningUrl(ctx, envId, payload.revision_id);
     return url === undefined ? withCommit(replayed) : { ...withCommit(replayed), url };
@@ -221,25 +279,41 @@ export async function revisionsWarm(ctx: OperationsContext, answers: unknown, op
     expected = "warming";
   }
 
-  progress(ctx, "revisions.warm", `waiting for revision ${revision.revision_id} to become ready`, { revision_id: revision.revision_id });
+  progress(ctx, "revisions.warm", `waiting for revision ${revision.revision_id} to become ready`, {
+    revision_id: revision.revision_id,
+  });
   let gate: EngineGate;
   let url: string | undefined;
   try {
-    const outcome = await deployer.warm(hctx, { revision: refOf(revision), ...(ctx.warmTimeoutMs === undefined ? {} : { timeoutMs: ctx.warmTimeoutMs }) });
+    const outcome = await deployer.warm(hctx, {
+      revision: refOf(revision),
+      ...(ctx.warmTimeoutMs === undefined ? {} : { timeoutMs: ctx.warmTimeoutMs }),
+    });
     if (outcome.ok) {
       gate = { ok: true };
       url = outcome.url;
     } else gate = { ok: false, failure: outcome.failure };
   } catch (error) {
     // A deployer that throws counts as a failed gate: the revision must not stay `warming`.
-    gate = { ok: false, failure: { failed_checks: ["deployer"], message: error instanceof Error ? error.message : String(error) } };
+    gate = {
+      ok: false,
+      failure: { failed_checks: ["deployer"], message: error instanceof Error ? error.message : String(error) },
+    };
   }
 
   if (revision.lifecycle === "ready" && !gate.ok) {
-    throw new GreenticError("conflict", `revision ${revision.revision_id} is ready but its health gate fails now: ${gate.failure.message}`, {
-      hint: "see `op env doctor`; move traffic away and archive it, or deploy again",
-      details: { code: "health-gate-failed", revision_id: revision.revision_id, failed_checks: gate.failure.failed_checks },
-    });
+    throw new GreenticError(
+      "conflict",
+      `revision ${revision.revision_id} is ready but its health gate fails now: ${gate.failure.message}`,
+      {
+        hint: "see `op env doctor`; move traffic away and archive it, or deploy again",
+        details: {
+          code: "health-gate-failed",
+          revision_id: revision.revision_id,
+          failed_checks: gate.failure.failed_checks,
+        },
+      },
+    );
   }
   let committed;
   try {
@@ -250,12 +324,17 @@ export async function revisionsWarm(ctx: OperationsContext, answers: unknown, op
       payload,
       options: { ...options, precondition },
       transform: (current, tx) =>
-        engine.warmRevision(required(current, envId), { environment_id: envId, revision_id: revision.revision_id, expected_lifecycle: expected, health_gate: gate }, tx),
+        engine.warmRevision(
+          required(current, envId),
+          { environment_id: envId, revision_id: revision.revision_id, expected_lifecycle: expected, health_gate: gate },
+          tx,
+        ),
     });
   } catch (error) {
     // Another writer got in between the pre-check and this commit (moved the environment on,
     // or used the key): the process this call started must not outlive the refusal.
-    if (gate.ok && revision.lifecycle !== "ready" && isRefusal(error)) await deployer.drain(hctx, refOf(revision)).catch(() => undefined);
+    if (gate.ok && revision.lifecycle !== "ready" && isRefusal(error))
+      await deployer.drain(hctx, refOf(revision)).catch(() => undefined);
     throw error;
   }
   const result = withCommit(committed);
@@ -263,7 +342,11 @@ export async function revisionsWarm(ctx: OperationsContext, answers: unknown, op
 }
 
 /** `op revisions drain`: ready → draining, then the deployer stops taking traffic and stops the process. */
-export async function revisionsDrain(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<RevisionResult>> {
+export async function revisionsDrain(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<RevisionResult>> {
   const payload = parseAnswers("revisions drain", answers, options);
   const envId = payload.environment_id;
   const { environment } = await ctx.store.load(envId);
@@ -285,7 +368,11 @@ export async function revisionsDrain(ctx: OperationsContext, answers: unknown, o
  * `op revisions archive`: refused (`conflict`) while a traffic split references the revision;
  * then the deployer stops anything left and removes the staged files.
  */
-export async function revisionsArchive(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<Mutated<RevisionResult>> {
+export async function revisionsArchive(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<Mutated<RevisionResult>> {
   const payload = parseAnswers("revisions archive", answers, options);
   const envId = payload.environment_id;
   const { environment } = await ctx.store.load(envId);
@@ -308,24 +395,41 @@ export async function revisionsArchive(ctx: OperationsContext, answers: unknown,
 }
 
 /** `op revisions list <env> [--deployment]`. */
-export async function revisionsList(ctx: OperationsContext, envId: string, filter: { deploymentId?: string | undefined } = {}): Promise<RevisionsListResult> {
+export async function revisionsList(
+  ctx: OperationsContext,
+  envId: string,
+  filter: { deploymentId?: string | undefined } = {},
+): Promise<RevisionsListResult> {
   const id = checkEnvArgument(envId);
   if (filter.deploymentId !== undefined) checkUlidArgument(filter.deploymentId, "deployment_id");
   const { environment } = await ctx.store.load(id);
-  const revisions = environment.revisions.filter((r) => filter.deploymentId === undefined || r.deployment_id === filter.deploymentId);
+  const revisions = environment.revisions.filter(
+    (r) => filter.deploymentId === undefined || r.deployment_id === filter.deploymentId,
+  );
   return { environment_id: id, revisions };
 }
 
 /** `op revisions show <env> <revision>`. */
-export async function revisionsShow(ctx: OperationsContext, envId: string, revisionId: string): Promise<RevisionShowResult> {
+export async function revisionsShow(
+  ctx: OperationsContext,
+  envId: string,
+  revisionId: string,
+): Promise<RevisionShowResult> {
   const id = checkEnvArgument(envId);
   checkUlidArgument(revisionId, "revision_id");
   const { environment } = await ctx.store.load(id);
   const revision = environment.revisions.find((r) => r.revision_id === revisionId);
   if (revision === undefined) {
-    throw new GreenticError("not-found", `revision ${revisionId} does not exist in environment ${id}`, { hint: "list revisions with `op revisions list`", details: { revision_id: revisionId } });
+    throw new GreenticError("not-found", `revision ${revisionId} does not exist in environment ${id}`, {
+      hint: "list revisions with `op revisions list`",
+      details: { revision_id: revisionId },
+    });
   }
-  const traffic = environment.traffic_splits.flatMap((s) => s.entries.filter((e) => e.revision_id === revisionId).map((e) => ({ deployment_id: s.deployment_id, weight_bps: e.weight_bps })));
+  const traffic = environment.traffic_splits.flatMap((s) =>
+    s.entries
+      .filter((e) => e.revision_id === revisionId)
+      .map((e) => ({ deployment_id: s.deployment_id, weight_bps: e.weight_bps })),
+  );
   let runtime: RevisionRuntimeStatus | null = null;
   if (environment.packs.some((p) => p.slot === "deployer")) {
     const { deployer, hctx } = await deployerOf(ctx, environment);

@@ -41,10 +41,24 @@ export type TrafficRollbackResult = Mutated<RollbackTrafficResult & TrafficAppli
 /** Applies the split through the bound deployer; returns the environment's URL afterwards. */
 async function applyToDeployer(ctx: OperationsContext, env: Environment, split: TrafficSplit): Promise<TrafficApplied> {
   const { deployer, hctx } = await deployerOf(ctx, env);
-  progress(ctx, "traffic.apply", `applying traffic split generation ${split.generation} of deployment ${split.deployment_id}`, { deployment_id: split.deployment_id });
+  progress(
+    ctx,
+    "traffic.apply",
+    `applying traffic split generation ${split.generation} of deployment ${split.deployment_id}`,
+    { deployment_id: split.deployment_id },
+  );
   await deployer.applyTrafficSplit(hctx, {
-    split: { deployment_id: split.deployment_id, bundle_id: split.bundle_id, entries: split.entries, generation: split.generation },
-    revisions: env.revisions.map((r) => ({ revision_id: r.revision_id, deployment_id: r.deployment_id, bundle_id: r.bundle_id })),
+    split: {
+      deployment_id: split.deployment_id,
+      bundle_id: split.bundle_id,
+      entries: split.entries,
+      generation: split.generation,
+    },
+    revisions: env.revisions.map((r) => ({
+      revision_id: r.revision_id,
+      deployment_id: r.deployment_id,
+      bundle_id: r.bundle_id,
+    })),
   });
   return { environment_url: (await routerOf(deployer, hctx))?.url ?? null };
 }
@@ -54,7 +68,11 @@ async function applyToDeployer(ctx: OperationsContext, env: Environment, split: 
  * deployment (`conflict` otherwise); the same idempotency key with the same entries is a no-op.
  * Then the deployer applies it; the store rewrites `runtime-config.json` in the same commit.
  */
-export async function trafficSet(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<TrafficSetResult> {
+export async function trafficSet(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<TrafficSetResult> {
   const parsed = parseAnswers("traffic set", answers, options);
   // The split records its key as domain state, so an option key must be the one recorded.
   const payload = { ...parsed, idempotency_key: options.idempotencyKey ?? parsed.idempotency_key };
@@ -67,7 +85,13 @@ export async function trafficSet(ctx: OperationsContext, answers: unknown, optio
     payload,
     options,
     // The reference compares entries ignoring order and unit (percent or bps): fingerprint them normalized.
-    request: { ...payload, idempotency_key: undefined, entries: normalizeTrafficEntries(payload.entries).entries.sort((a, b) => a.revision_id.localeCompare(b.revision_id)) },
+    request: {
+      ...payload,
+      idempotency_key: undefined,
+      entries: normalizeTrafficEntries(payload.entries).entries.sort((a, b) =>
+        a.revision_id.localeCompare(b.revision_id),
+      ),
+    },
     transform: (current, tx) => engine.setTraffic(required(current, envId), payload, tx),
   });
   // Also on a replay: a retry with the same key finishes an apply that failed half-way.
@@ -76,7 +100,11 @@ export async function trafficSet(ctx: OperationsContext, answers: unknown, optio
 }
 
 /** `op traffic rollback`: restores the previous split (one step); its revisions must still be `ready`. */
-export async function trafficRollback(ctx: OperationsContext, answers: unknown, options: MutationOptions = {}): Promise<TrafficRollbackResult> {
+export async function trafficRollback(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<TrafficRollbackResult> {
   const payload = parseAnswers("traffic rollback", answers, options);
   const envId = payload.environment_id;
   const { environment } = await ctx.store.load(envId);
@@ -93,7 +121,11 @@ export async function trafficRollback(ctx: OperationsContext, answers: unknown, 
 }
 
 /** `op traffic show <env> [--deployment <id>]`. */
-export async function trafficShow(ctx: OperationsContext, envId: string, filter: { deploymentId?: string | undefined } = {}): Promise<TrafficShowResult> {
+export async function trafficShow(
+  ctx: OperationsContext,
+  envId: string,
+  filter: { deploymentId?: string | undefined } = {},
+): Promise<TrafficShowResult> {
   const id = checkEnvArgument(envId);
   if (filter.deploymentId !== undefined) checkUlidArgument(filter.deploymentId, "deployment_id");
   const { environment } = await ctx.store.load(id);
@@ -103,7 +135,14 @@ export async function trafficShow(ctx: OperationsContext, envId: string, filter:
       details: { deployment_id: filter.deploymentId },
     });
   }
-  const splits = environment.traffic_splits.filter((s) => filter.deploymentId === undefined || s.deployment_id === filter.deploymentId);
+  const splits = environment.traffic_splits.filter(
+    (s) => filter.deploymentId === undefined || s.deployment_id === filter.deploymentId,
+  );
   const router = await environmentRouter(ctx, environment);
-  return { environment_id: id, splits, runtime_config: projectRuntimeConfig(environment), environment_url: router?.url ?? null };
+  return {
+    environment_id: id,
+    splits,
+    runtime_config: projectRuntimeConfig(environment),
+    environment_url: router?.url ?? null,
+  };
 }

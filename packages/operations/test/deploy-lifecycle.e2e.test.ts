@@ -30,7 +30,15 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
   let v2Bundle: string;
   const events: ProgressEvent[] = [];
   const pids = new Set<number>();
-  const state: { deploymentId?: string; v1?: string; v2?: string; v1Url?: string; v2Url?: string; envUrl?: string; routerPid?: number } = {};
+  const state: {
+    deploymentId?: string;
+    v1?: string;
+    v2?: string;
+    v1Url?: string;
+    v2Url?: string;
+    envUrl?: string;
+    routerPid?: number;
+  } = {};
 
   async function recordPid(revisionId: string): Promise<number> {
     const shown = await revisionsShow(ops, "local", revisionId);
@@ -44,7 +52,11 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
     temp = await makeTemp("e2e");
     v1Bundle = await buildFixture("hello", temp, "1.0.0");
     v2Bundle = await buildFixture("hello-v2", temp, "2.0.0");
-    ops = createOperations({ storeRoot: join(temp, "store"), onProgress: (e) => events.push(e), warmTimeoutMs: 60_000 });
+    ops = createOperations({
+      storeRoot: join(temp, "store"),
+      onProgress: (e) => events.push(e),
+      warmTimeoutMs: 60_000,
+    });
   });
 
   afterAll(async () => {
@@ -58,7 +70,12 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
 
   it("env init creates the local environment, then leaves it untouched without audit churn", async () => {
     const created = await envInit(ops, {});
-    expect(created).toMatchObject({ environment_id: "local", outcome: "created", pack_count: 6, idempotency: "applied" });
+    expect(created).toMatchObject({
+      environment_id: "local",
+      outcome: "created",
+      pack_count: 6,
+      idempotency: "applied",
+    });
     expect([...created.bound_slots].sort()).toEqual([...CORE_SLOTS].sort());
     const before = (await auditList(ops, "local")).events.length;
     const again = await envInit(ops, { environment_id: "local" });
@@ -68,7 +85,12 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
 
   it("deploys v1: a running revision whose page answers", async () => {
     const result = await deploy(ops, { bundle_path: v1Bundle, bundle_id: "hello" });
-    expect(result).toMatchObject({ environment_id: "local", bundle_id: "hello", customer_id: "local-dev", created_deployment: true });
+    expect(result).toMatchObject({
+      environment_id: "local",
+      bundle_id: "hello",
+      customer_id: "local-dev",
+      created_deployment: true,
+    });
     expect(result.previous_revision_id).toBeUndefined();
     expect(result.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(result.environment_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -84,7 +106,9 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
     expect(routed).toMatchObject({ status: 200, revision: result.revision_id });
     expect(routed.text).toContain("This is version 1 of the hello bundle.");
     await recordPid(result.revision_id);
-    expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(["deploy.bundle", "deploy.stage", "deploy.warm", "deploy.traffic", "deploy.done"]));
+    expect(events.map((e) => e.event)).toEqual(
+      expect.arrayContaining(["deploy.bundle", "deploy.stage", "deploy.warm", "deploy.traffic", "deploy.done"]),
+    );
 
     const { environment, router } = await envShow(ops, "local");
     expect(router).toEqual({ state: "running", pid: expect.any(Number), url: result.environment_url });
@@ -93,12 +117,21 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
     const revision = environment.revisions.find((r) => r.revision_id === result.revision_id)!;
     expect(revision).toMatchObject({ lifecycle: "ready", sequence: 1 });
     expect(revision.bundle_digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(environment.traffic_splits).toEqual([expect.objectContaining({ deployment_id: result.deployment_id, entries: [{ revision_id: result.revision_id, weight_bps: 10_000 }] })]);
+    expect(environment.traffic_splits).toEqual([
+      expect.objectContaining({
+        deployment_id: result.deployment_id,
+        entries: [{ revision_id: result.revision_id, weight_bps: 10_000 }],
+      }),
+    ]);
   });
 
   it("deploys v2 on the same deployment and keeps v1 ready for rollback", async () => {
     const result = await deploy(ops, { bundle_path: v2Bundle, bundle_id: "hello" });
-    expect(result).toMatchObject({ deployment_id: state.deploymentId, created_deployment: false, previous_revision_id: state.v1 });
+    expect(result).toMatchObject({
+      deployment_id: state.deploymentId,
+      created_deployment: false,
+      previous_revision_id: state.v1,
+    });
     state.v2 = result.revision_id;
     state.v2Url = result.url!;
     // The environment keeps its URL (same router process); it now serves v2.
@@ -116,7 +149,11 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
   });
 
   it("traffic set refuses a revision that is not ready, then splits 90/10 and the router follows exactly", async () => {
-    const staged = await revisionsStage(ops, { environment_id: "local", deployment_id: state.deploymentId!, bundle_path: v1Bundle });
+    const staged = await revisionsStage(ops, {
+      environment_id: "local",
+      deployment_id: state.deploymentId!,
+      bundle_path: v1Bundle,
+    });
     expect(staged.revision).toMatchObject({ lifecycle: "staged", sequence: 3 });
     const refused = await expectKind(
       trafficSet(ops, {
@@ -157,10 +194,19 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
       idempotency_key: "canary-1",
     };
     // A retry (entries in another order are the same split) replays; other weights under the same key are refused.
-    expect(await trafficSet(ops, { ...canary, entries: [...canary.entries].reverse() })).toMatchObject({ generation: split.generation });
+    expect(await trafficSet(ops, { ...canary, entries: [...canary.entries].reverse() })).toMatchObject({
+      generation: split.generation,
+    });
     const reused = { ...canary, entries: [{ revision_id: state.v2!, weight_bps: 10_000 }] };
     await expectKind(trafficSet(ops, reused), "idempotency-conflict");
-    await expectKind(trafficSet(ops, { ...canary, idempotency_key: "canary-2" }, { precondition: { expected_generation: split.generation - 1 } }), "precondition-failed");
+    await expectKind(
+      trafficSet(
+        ops,
+        { ...canary, idempotency_key: "canary-2" },
+        { precondition: { expected_generation: split.generation - 1 } },
+      ),
+      "precondition-failed",
+    );
     const shown = await trafficShow(ops, "local", { deploymentId: state.deploymentId });
     expect(shown.runtime_config?.revisions.map((r) => [r.revision_id, r.weight_bps])).toEqual([
       [state.v1, 9_000],
@@ -179,7 +225,10 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
   });
 
   it("archive refuses v1 while it has traffic; after rollback it is archived and its process is gone", async () => {
-    const refused = await expectKind(revisionsArchive(ops, { environment_id: "local", revision_id: state.v1! }), "conflict");
+    const refused = await expectKind(
+      revisionsArchive(ops, { environment_id: "local", revision_id: state.v1! }),
+      "conflict",
+    );
     expect(refused.details).toMatchObject({ code: "active-traffic-reference" });
 
     const rolled = await trafficRollback(ops, { environment_id: "local", deployment_id: state.deploymentId! });
@@ -198,7 +247,14 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
 
   it("doctor reports the environment healthy", async () => {
     const report = await envDoctor(ops, "local");
-    expect(report).toMatchObject({ environment_id: "local", validate: { status: "ok" }, unknown_kinds: [], stale_revisions: [], missing_slots: [], has_runtime: true });
+    expect(report).toMatchObject({
+      environment_id: "local",
+      validate: { status: "ok" },
+      unknown_kinds: [],
+      stale_revisions: [],
+      missing_slots: [],
+      has_runtime: true,
+    });
   });
 
   it("env destroy needs confirmation, then stops every revision and removes the environment", async () => {

@@ -25,7 +25,10 @@ export async function buildFixture(name: "hello" | "hello-v2", dir: string, vers
 }
 
 /** Asserts that `promise` rejects with a GreenticError of `kind` and returns it. */
-export async function expectKind(promise: Promise<unknown>, kind: ErrorKind): Promise<{ message: string; details: Record<string, unknown> | undefined; path: string | undefined }> {
+export async function expectKind(
+  promise: Promise<unknown>,
+  kind: ErrorKind,
+): Promise<{ message: string; details: Record<string, unknown> | undefined; path: string | undefined }> {
   let caught: unknown;
   try {
     await promise;
@@ -61,5 +64,9 @@ export async function waitGone(pid: number, timeoutMs = 20_000): Promise<boolean
 /** GET a URL and return status, body text and the router's `x-greentic-revision` header (if any). */
 export async function fetchText(url: string): Promise<{ status: number; text: string; revision: string | null }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  return { status: response.status, text: await response.text(), revision: response.headers.get("x-greentic-revision") };
+  return {
+    status: response.status,
+    text: await response.text(),
+    revision: response.headers.get("x-greentic-revision"),
+  };
 }

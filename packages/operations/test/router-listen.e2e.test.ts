@@ -2,7 +2,16 @@ import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOperations, deploy, envDestroy, envInit, envShow, revisionsShow, trafficShow, type OperationsContext } from "../src/index.js";
+import {
+  createOperations,
+  deploy,
+  envDestroy,
+  envInit,
+  envShow,
+  revisionsShow,
+  trafficShow,
+  type OperationsContext,
+} from "../src/index.js";
 import { buildFixture, expectKind, fetchText, isAlive, makeTemp, removeTemp, waitGone } from "./helpers.js";
 
 /** Listens on a free loopback port and keeps it, so that the port is taken until `close`. */
@@ -56,7 +65,10 @@ describe("router_listen from the deployer's stored answers (local-process)", { t
 
   it("a taken router port fails the traffic step with io router-start-failed and leaves no router", async () => {
     expect(await ops.store.loadPackAnswers("local", "deployer")).toEqual({ router_listen: `127.0.0.1:${holder.port}` });
-    const failed = await expectKind(deploy(ops, { bundle_path: bundle, bundle_id: "hello" }, { idempotencyKey: "fixed-port" }), "io");
+    const failed = await expectKind(
+      deploy(ops, { bundle_path: bundle, bundle_id: "hello" }, { idempotencyKey: "fixed-port" }),
+      "io",
+    );
     expect(failed.details).toMatchObject({ code: "router-start-failed", listen: `127.0.0.1:${holder.port}` });
     expect(failed.message).toContain("EADDRINUSE");
     expect((await envShow(ops, "local")).router).toEqual({ state: "stopped", pid: null, url: null });

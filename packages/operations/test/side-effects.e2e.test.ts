@@ -46,7 +46,10 @@ function storeDigest(root: string): string {
 }
 
 /** A transform that changes the environment (a writer racing the verb under test). */
-const renamed = (name: string) => (current: Environment | undefined) => ({ environment: { ...current!, name }, result: { name } });
+const renamed = (name: string) => (current: Environment | undefined) => ({
+  environment: { ...current!, name },
+  result: { name },
+});
 
 describe("side effects only after the store's checks (local-process)", { timeout: 120_000 }, () => {
   let temp: string;
@@ -61,7 +64,11 @@ describe("side effects only after the store's checks (local-process)", { timeout
   const revisionsDir = () => join(storeRoot, "local", "data", "revisions");
   const stagedDirs = () => (existsSync(revisionsDir()) ? readdirSync(revisionsDir()).sort() : []);
   const stage = (extra: Record<string, unknown> = {}, options: Parameters<typeof revisionsStage>[2] = {}) =>
-    revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId, bundle_path: bundle, ...extra }, options);
+    revisionsStage(
+      ops,
+      { environment_id: "local", deployment_id: deploymentId, bundle_path: bundle, ...extra },
+      options,
+    );
 
   beforeAll(async () => {
     temp = await makeTemp("side-effects");
@@ -80,7 +87,8 @@ describe("side effects only after the store's checks (local-process)", { timeout
   });
 
   afterAll(async () => {
-    if (ops !== undefined && existsSync(join(storeRoot, "local"))) await envDestroy(ops, "local", { confirm: true }).catch(() => undefined);
+    if (ops !== undefined && existsSync(join(storeRoot, "local")))
+      await envDestroy(ops, "local", { confirm: true }).catch(() => undefined);
     for (const pid of pids) if (isAlive(pid)) process.kill(pid, "SIGKILL");
     await removeTemp(temp);
   });
@@ -93,14 +101,21 @@ describe("side effects only after the store's checks (local-process)", { timeout
       expect(missing).toMatchObject({ path: "bundle_path" });
       expect(missing.message).toContain(absent);
       // Input before lookups: an unknown environment or deployment is not reached.
-      await expectKind(revisionsStage(ops, { environment_id: "ghost", deployment_id: deploymentId, bundle_path: absent }), "invalid-argument");
+      await expectKind(
+        revisionsStage(ops, { environment_id: "ghost", deployment_id: deploymentId, bundle_path: absent }),
+        "invalid-argument",
+      );
       await expectKind(stage({ bundle_path: join(bundle, "inside") }), "invalid-argument");
-      expect((await expectKind(stage({ bundle_path: temp }), "invalid-argument")).message).toContain("not a regular file");
+      expect((await expectKind(stage({ bundle_path: temp }), "invalid-argument")).message).toContain(
+        "not a regular file",
+      );
       if (process.getuid?.() !== 0) {
         const locked = join(temp, "locked.gtbundle");
         await writeFile(locked, "x");
         await chmod(locked, 0o000);
-        expect((await expectKind(stage({ bundle_path: locked }), "invalid-argument")).message).toContain("cannot be read");
+        expect((await expectKind(stage({ bundle_path: locked }), "invalid-argument")).message).toContain(
+          "cannot be read",
+        );
       }
       expect(storeDigest(storeRoot)).toBe(before);
     });
@@ -109,7 +124,10 @@ describe("side effects only after the store's checks (local-process)", { timeout
       const { generation, etag } = await envShow(ops, "local");
       const before = storeDigest(storeRoot);
       await expectKind(stage({}, { precondition: { expected_generation: generation - 1 } }), "precondition-failed");
-      await expectKind(stage({}, { precondition: { if_match: etag.replace(/^./u, etag.startsWith("0") ? "1" : "0") } }), "precondition-failed");
+      await expectKind(
+        stage({}, { precondition: { if_match: etag.replace(/^./u, etag.startsWith("0") ? "1" : "0") } }),
+        "precondition-failed",
+      );
       expect(storeDigest(storeRoot)).toBe(before);
       expect(stagedDirs()).toEqual([]);
     });
@@ -119,10 +137,21 @@ describe("side effects only after the store's checks (local-process)", { timeout
       expect(stagedDirs()).toEqual([first.revision.revision_id]);
       const before = storeDigest(storeRoot);
       // The retry still carries the pin it read before the first call: the key answers first.
-      const replay = await stage({}, { idempotencyKey: "stage-k1", precondition: { expected_generation: first.generation - 1 } });
-      expect(replay).toMatchObject({ idempotency: "replayed", revision: first.revision, etag: first.etag, generation: first.generation });
+      const replay = await stage(
+        {},
+        { idempotencyKey: "stage-k1", precondition: { expected_generation: first.generation - 1 } },
+      );
+      expect(replay).toMatchObject({
+        idempotency: "replayed",
+        revision: first.revision,
+        etag: first.etag,
+        generation: first.generation,
+      });
       await expectKind(stage({ drain_seconds: 5 }, { idempotencyKey: "stage-k1" }), "idempotency-conflict");
-      await expectKind(stage({ bundle_path: join(temp, "absent.gtbundle") }, { idempotencyKey: "stage-k1" }), "invalid-argument");
+      await expectKind(
+        stage({ bundle_path: join(temp, "absent.gtbundle") }, { idempotencyKey: "stage-k1" }),
+        "invalid-argument",
+      );
       expect(storeDigest(storeRoot)).toBe(before);
     });
 
@@ -133,7 +162,9 @@ describe("side effects only after the store's checks (local-process)", { timeout
       await mkdir(tree, { recursive: true });
       await writeFile(join(tree, "index.html"), "<p>hi</p>\n");
       const noManifest = join(temp, "no-manifest.gtbundle");
-      execFileSync("mksquashfs", [tree, noManifest, "-noappend", "-quiet", "-no-progress", "-all-root"], { stdio: ["ignore", "ignore", "pipe"] });
+      execFileSync("mksquashfs", [tree, noManifest, "-noappend", "-quiet", "-no-progress", "-all-root"], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
 
       const before = storeDigest(storeRoot);
       const io = await expectKind(stage({ bundle_path: notBundle }), "io");
@@ -150,7 +181,8 @@ describe("side effects only after the store's checks (local-process)", { timeout
       let racing: Promise<unknown> | undefined;
       // Fired by the deployer once the copy is made: this transaction queues ahead of the stage's commit.
       onEvent = (e) => {
-        if (e.event === "local-process.staged" && racing === undefined) racing = ops.store.transact("local", renamed("raced"), { noun: "env", verb: "update" });
+        if (e.event === "local-process.staged" && racing === undefined)
+          racing = ops.store.transact("local", renamed("raced"), { noun: "env", verb: "update" });
       };
       try {
         await expectKind(stage({}, { precondition: pin }), "precondition-failed");
@@ -169,7 +201,12 @@ describe("side effects only after the store's checks (local-process)", { timeout
       let racing: Promise<unknown> | undefined;
       onEvent = (e) => {
         if (e.event === "local-process.staged" && racing === undefined) {
-          racing = ops.store.transact("local", renamed("key taken"), { noun: "revisions", verb: "stage", idempotencyKey: "stage-race", request: { other: true } });
+          racing = ops.store.transact("local", renamed("key taken"), {
+            noun: "revisions",
+            verb: "stage",
+            idempotencyKey: "stage-race",
+            request: { other: true },
+          });
         }
       };
       try {
@@ -194,14 +231,27 @@ describe("side effects only after the store's checks (local-process)", { timeout
     });
 
     it("warms once; a retry with the key replays (same process, same url) and starts nothing", async () => {
-      const warmed = await revisionsWarm(ops, { environment_id: "local", revision_id: a }, { idempotencyKey: "warm-k1" });
+      const warmed = await revisionsWarm(
+        ops,
+        { environment_id: "local", revision_id: a },
+        { idempotencyKey: "warm-k1" },
+      );
       expect(warmed).toMatchObject({ idempotency: "applied", revision: { lifecycle: "ready" } });
       aPid = (await revisionsShow(ops, "local", a)).runtime!.pid!;
       expect(isAlive(aPid)).toBe(true);
       const started = pids.size;
       const before = storeDigest(storeRoot);
-      const replay = await revisionsWarm(ops, { environment_id: "local", revision_id: a }, { idempotencyKey: "warm-k1" });
-      expect(replay).toMatchObject({ idempotency: "replayed", revision: warmed.revision, generation: warmed.generation, url: warmed.url });
+      const replay = await revisionsWarm(
+        ops,
+        { environment_id: "local", revision_id: a },
+        { idempotencyKey: "warm-k1" },
+      );
+      expect(replay).toMatchObject({
+        idempotency: "replayed",
+        revision: warmed.revision,
+        generation: warmed.generation,
+        url: warmed.url,
+      });
       expect(pids.size).toBe(started);
       expect((await revisionsShow(ops, "local", a)).runtime!.pid).toBe(aPid);
       expect(storeDigest(storeRoot)).toBe(before);
@@ -210,7 +260,10 @@ describe("side effects only after the store's checks (local-process)", { timeout
     it("the key reused for another revision is refused before the runtime starts or anything is committed", async () => {
       const started = pids.size;
       const before = storeDigest(storeRoot);
-      await expectKind(revisionsWarm(ops, { environment_id: "local", revision_id: b }, { idempotencyKey: "warm-k1" }), "idempotency-conflict");
+      await expectKind(
+        revisionsWarm(ops, { environment_id: "local", revision_id: b }, { idempotencyKey: "warm-k1" }),
+        "idempotency-conflict",
+      );
       expect(pids.size).toBe(started);
       expect((await revisionsShow(ops, "local", b)).revision.lifecycle).toBe("staged");
       expect(storeDigest(storeRoot)).toBe(before);
@@ -220,9 +273,23 @@ describe("side effects only after the store's checks (local-process)", { timeout
       const { generation } = await envShow(ops, "local");
       const started = pids.size;
       const before = storeDigest(storeRoot);
-      await expectKind(revisionsWarm(ops, { environment_id: "local", revision_id: b }, { precondition: { expected_generation: generation - 1 } }), "precondition-failed");
+      await expectKind(
+        revisionsWarm(
+          ops,
+          { environment_id: "local", revision_id: b },
+          { precondition: { expected_generation: generation - 1 } },
+        ),
+        "precondition-failed",
+      );
       // Also for a revision already ready, whose warm would re-confirm (restart) its process.
-      await expectKind(revisionsWarm(ops, { environment_id: "local", revision_id: a }, { precondition: { expected_generation: generation - 1 } }), "precondition-failed");
+      await expectKind(
+        revisionsWarm(
+          ops,
+          { environment_id: "local", revision_id: a },
+          { precondition: { expected_generation: generation - 1 } },
+        ),
+        "precondition-failed",
+      );
       expect(pids.size).toBe(started);
       expect(storeDigest(storeRoot)).toBe(before);
     });
@@ -232,12 +299,20 @@ describe("side effects only after the store's checks (local-process)", { timeout
       // "revisions.warm" comes after staged -> warming is committed and before the deployer starts the runtime.
       onEvent = (e) => {
         if (e.event === "revisions.warm" && racing === undefined) {
-          racing = ops.store.transact("local", renamed("warm key taken"), { noun: "revisions", verb: "warm", idempotencyKey: "warm-race", request: { other: true } });
+          racing = ops.store.transact("local", renamed("warm key taken"), {
+            noun: "revisions",
+            verb: "warm",
+            idempotencyKey: "warm-race",
+            request: { other: true },
+          });
         }
       };
       const started = pids.size;
       try {
-        await expectKind(revisionsWarm(ops, { environment_id: "local", revision_id: b }, { idempotencyKey: "warm-race" }), "idempotency-conflict");
+        await expectKind(
+          revisionsWarm(ops, { environment_id: "local", revision_id: b }, { idempotencyKey: "warm-race" }),
+          "idempotency-conflict",
+        );
       } finally {
         onEvent = undefined;
       }
@@ -254,8 +329,13 @@ describe("side effects only after the store's checks (local-process)", { timeout
     it("a missing bundle file is invalid-argument before anything is looked up or written", async () => {
       const before = storeDigest(storeRoot);
       const absent = join(temp, "absent.gtbundle");
-      expect((await expectKind(deploy(ops, { bundle_path: absent, bundle_id: "fresh" }), "invalid-argument")).message).toContain(absent);
-      await expectKind(deploy(ops, { environment_id: "ghost", customer_id: "c", bundle_path: absent }), "invalid-argument");
+      expect(
+        (await expectKind(deploy(ops, { bundle_path: absent, bundle_id: "fresh" }), "invalid-argument")).message,
+      ).toContain(absent);
+      await expectKind(
+        deploy(ops, { environment_id: "ghost", customer_id: "c", bundle_path: absent }),
+        "invalid-argument",
+      );
       expect(storeDigest(storeRoot)).toBe(before);
     });
 
@@ -263,8 +343,22 @@ describe("side effects only after the store's checks (local-process)", { timeout
       const { generation } = await envShow(ops, "local");
       const started = pids.size;
       const before = storeDigest(storeRoot);
-      await expectKind(deploy(ops, { bundle_path: bundle, bundle_id: "hello" }, { precondition: { expected_generation: generation - 1 } }), "precondition-failed");
-      await expectKind(deploy(ops, { bundle_path: bundle, bundle_id: "brand-new" }, { precondition: { expected_generation: generation - 1 } }), "precondition-failed");
+      await expectKind(
+        deploy(
+          ops,
+          { bundle_path: bundle, bundle_id: "hello" },
+          { precondition: { expected_generation: generation - 1 } },
+        ),
+        "precondition-failed",
+      );
+      await expectKind(
+        deploy(
+          ops,
+          { bundle_path: bundle, bundle_id: "brand-new" },
+          { precondition: { expected_generation: generation - 1 } },
+        ),
+        "precondition-failed",
+      );
       expect(pids.size).toBe(started);
       expect(storeDigest(storeRoot)).toBe(before);
     });
@@ -274,7 +368,12 @@ describe("side effects only after the store's checks (local-process)", { timeout
       const started = pids.size;
       const revisions = (await revisionsList(ops, "local")).revisions.length;
       const again = await deploy(ops, { bundle_path: bundle, bundle_id: "hello" }, { idempotencyKey: "deploy-k1" });
-      expect(again).toMatchObject({ revision_id: first.revision_id, deployment_id: first.deployment_id, url: first.url, environment_url: first.environment_url });
+      expect(again).toMatchObject({
+        revision_id: first.revision_id,
+        deployment_id: first.deployment_id,
+        url: first.url,
+        environment_url: first.environment_url,
+      });
       expect(pids.size).toBe(started);
       expect((await revisionsList(ops, "local")).revisions).toHaveLength(revisions);
     });

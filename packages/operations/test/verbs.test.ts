@@ -84,7 +84,10 @@ async function addBundle(bundleId: string): Promise<string> {
 
 describe("env", () => {
   it("init: bad payload is validation (before any lookup); public_base_url on an existing env is invalid-argument", async () => {
-    const bad = await expectKind(envInit(ops, { environment_id: "nowhere", colour: "blue" }, { source: "init.yaml" }), "validation");
+    const bad = await expectKind(
+      envInit(ops, { environment_id: "nowhere", colour: "blue" }, { source: "init.yaml" }),
+      "validation",
+    );
     expect(bad.message).toContain("init.yaml");
     expect(bad.path).toBe("colour");
     await expectKind(envInit(ops, { public_base_url: "https://example.com" }), "invalid-argument");
@@ -93,7 +96,10 @@ describe("env", () => {
   it("init heals a missing default slot; a stale precondition is refused", async () => {
     await envInit(ops, { environment_id: "heal" });
     const removed = await envPacksRemove(ops, { environment_id: "heal", slot: "telemetry" });
-    await expectKind(envInit(ops, { environment_id: "heal" }, { precondition: { expected_generation: removed.generation - 1 } }), "precondition-failed");
+    await expectKind(
+      envInit(ops, { environment_id: "heal" }, { precondition: { expected_generation: removed.generation - 1 } }),
+      "precondition-failed",
+    );
     const healed = await envInit(ops, { environment_id: "heal" }, { precondition: { if_match: removed.etag } });
     expect(healed).toMatchObject({ outcome: "healed", added_slots: ["telemetry"] });
   });
@@ -104,21 +110,51 @@ describe("env", () => {
     const first = await envCreate(ops, { environment_id: "keyed", name: "one" }, { idempotencyKey: "create-keyed" });
     const again = await envCreate(ops, { environment_id: "keyed", name: "one" }, { idempotencyKey: "create-keyed" });
     expect(again).toMatchObject({ idempotency: "replayed", etag: first.etag, generation: first.generation });
-    await expectKind(envCreate(ops, { environment_id: "keyed", name: "two" }, { idempotencyKey: "create-keyed" }), "idempotency-conflict");
+    await expectKind(
+      envCreate(ops, { environment_id: "keyed", name: "two" }, { idempotencyKey: "create-keyed" }),
+      "idempotency-conflict",
+    );
   });
 
   it("update: validation, not-found, stale precondition, reused key", async () => {
     await expectKind(envUpdate(ops, { environment_id: "bare", name: "plain" }), "validation");
     await expectKind(envUpdate(ops, { environment_id: "ghost", name: { value: "x" } }), "not-found");
     const { generation } = await envShow(ops, "bare");
-    await expectKind(envUpdate(ops, { environment_id: "bare", name: { value: "x" } }, { precondition: { expected_generation: generation + 5 } }), "precondition-failed");
-    const updated = await envUpdate(ops, { environment_id: "bare", name: { value: "Bare" }, idempotency_key: "rename-1" });
+    await expectKind(
+      envUpdate(
+        ops,
+        { environment_id: "bare", name: { value: "x" } },
+        { precondition: { expected_generation: generation + 5 } },
+      ),
+      "precondition-failed",
+    );
+    const updated = await envUpdate(ops, {
+      environment_id: "bare",
+      name: { value: "Bare" },
+      idempotency_key: "rename-1",
+    });
     expect(updated).toMatchObject({ changed: ["name"], generation: generation + 1 });
-    await expectKind(envUpdate(ops, { environment_id: "bare", name: { value: "Other" }, idempotency_key: "rename-1" }), "idempotency-conflict");
+    await expectKind(
+      envUpdate(ops, { environment_id: "bare", name: { value: "Other" }, idempotency_key: "rename-1" }),
+      "idempotency-conflict",
+    );
   });
 
   it("read verbs: malformed id is invalid-argument, unknown env is not-found", async () => {
-    for (const read of [envShow, envDoctor, envBackups, envLockShow, configShow, bundlesList, envPacksList, revisionsList, trafficShow, secretsList, credentialsRequirements, auditVerify]) {
+    for (const read of [
+      envShow,
+      envDoctor,
+      envBackups,
+      envLockShow,
+      configShow,
+      bundlesList,
+      envPacksList,
+      revisionsList,
+      trafficShow,
+      secretsList,
+      credentialsRequirements,
+      auditVerify,
+    ]) {
       await expectKind(read(ops, "a/b"), "invalid-argument");
       await expectKind(read(ops, "ghost"), "not-found");
     }
@@ -153,8 +189,15 @@ describe("env", () => {
     await envCreate(ops, { environment_id: "doomed" });
     await expectKind(envDestroy(ops, "doomed", { confirm: false }), "invalid-argument");
     await expectKind(envDestroy(ops, "ghost", { confirm: true }), "not-found");
-    await expectKind(envDestroy(ops, "doomed", { confirm: true, precondition: { expected_generation: 99 } }), "precondition-failed");
-    expect(await envDestroy(ops, "doomed", { confirm: true })).toEqual({ environment_id: "doomed", stopped_revisions: [], destroyed: true });
+    await expectKind(
+      envDestroy(ops, "doomed", { confirm: true, precondition: { expected_generation: 99 } }),
+      "precondition-failed",
+    );
+    expect(await envDestroy(ops, "doomed", { confirm: true })).toEqual({
+      environment_id: "doomed",
+      stopped_revisions: [],
+      destroyed: true,
+    });
     await expectKind(envShow(ops, "doomed"), "not-found");
   });
 
@@ -163,7 +206,10 @@ describe("env", () => {
     expect(backups.length).toBeGreaterThan(0);
     const { etag, generation } = await envShow(ops, "bare");
     await expectKind(envRestore(ops, "bare", backups[0]!.backup_id, {}), "precondition-failed");
-    await expectKind(envRestore(ops, "bare", backups[0]!.backup_id, { expected_generation: generation - 1 }), "precondition-failed");
+    await expectKind(
+      envRestore(ops, "bare", backups[0]!.backup_id, { expected_generation: generation - 1 }),
+      "precondition-failed",
+    );
     const restored = await envRestore(ops, "bare", backups[0]!.backup_id, { if_match: etag });
     expect(restored.generation).toBe(generation + 1);
   });
@@ -171,29 +217,63 @@ describe("env", () => {
 
 describe("env-packs", () => {
   it("add resolves the descriptor up front: typo not-found, wrong slot and version validation, bound slot conflict", async () => {
-    const typo = await expectKind(envPacksAdd(ops, { environment_id: "bare", slot: "deployer", kind: "greentic.deployer.local-proces@0.1.0" }), "not-found");
+    const typo = await expectKind(
+      envPacksAdd(ops, { environment_id: "bare", slot: "deployer", kind: "greentic.deployer.local-proces@0.1.0" }),
+      "not-found",
+    );
     expect(typo.details).toMatchObject({ code: "unknown-kind" });
-    const mismatch = await expectKind(envPacksAdd(ops, { environment_id: "bare", slot: "deployer", kind: "greentic.secrets.dev-store@0.1.0" }), "validation");
+    const mismatch = await expectKind(
+      envPacksAdd(ops, { environment_id: "bare", slot: "deployer", kind: "greentic.secrets.dev-store@0.1.0" }),
+      "validation",
+    );
     expect(mismatch.details).toMatchObject({ code: "slot-mismatch" });
-    const skew = await expectKind(envPacksAdd(ops, { environment_id: "bare", slot: "deployer", kind: "greentic.deployer.local-process@9.0.0" }), "validation");
+    const skew = await expectKind(
+      envPacksAdd(ops, { environment_id: "bare", slot: "deployer", kind: "greentic.deployer.local-process@9.0.0" }),
+      "validation",
+    );
     expect(skew.details).toMatchObject({ code: "version-unsupported" });
-    await expectKind(envPacksAdd(ops, { environment_id: "bare", slot: "deployer", kind: "Not A Descriptor" }), "validation");
-    await expectKind(envPacksAdd(ops, { environment_id: "ghost", slot: "deployer", kind: "greentic.deployer.local-process@0.1.0" }), "not-found");
-    await expectKind(envPacksAdd(ops, { environment_id: "local", slot: "deployer", kind: "greentic.deployer.local-process@0.1.0" }), "conflict");
+    await expectKind(
+      envPacksAdd(ops, { environment_id: "bare", slot: "deployer", kind: "Not A Descriptor" }),
+      "validation",
+    );
+    await expectKind(
+      envPacksAdd(ops, { environment_id: "ghost", slot: "deployer", kind: "greentic.deployer.local-process@0.1.0" }),
+      "not-found",
+    );
+    await expectKind(
+      envPacksAdd(ops, { environment_id: "local", slot: "deployer", kind: "greentic.deployer.local-process@0.1.0" }),
+      "conflict",
+    );
   });
 
   it("add, update, rollback, remove; rollback without history is a conflict", async () => {
-    const added = await envPacksAdd(ops, { environment_id: "bare", slot: "state", kind: "greentic.state.in-memory@0.1.0" });
+    const added = await envPacksAdd(ops, {
+      environment_id: "bare",
+      slot: "state",
+      kind: "greentic.state.in-memory@0.1.0",
+    });
     expect(added).toMatchObject({ binding_generation: 0, previous_binding_generation: null });
     expect(added.generation).toBe((await envShow(ops, "bare")).generation);
     await expectKind(envPacksRollback(ops, { environment_id: "bare", slot: "state" }), "conflict");
-    const updated = await envPacksUpdate(ops, { environment_id: "bare", slot: "state", kind: "greentic.state.in-memory@0.1.5" });
+    const updated = await envPacksUpdate(ops, {
+      environment_id: "bare",
+      slot: "state",
+      kind: "greentic.state.in-memory@0.1.5",
+    });
     expect(updated.binding).toMatchObject({ kind: "greentic.state.in-memory@0.1.5", generation: 1 });
-    await expectKind(envPacksUpdate(ops, { environment_id: "bare", slot: "sessions", kind: "greentic.sessions.in-memory@0.1.0" }), "not-found");
+    await expectKind(
+      envPacksUpdate(ops, { environment_id: "bare", slot: "sessions", kind: "greentic.sessions.in-memory@0.1.0" }),
+      "not-found",
+    );
     const rolled = await envPacksRollback(ops, { environment_id: "bare", slot: "state" });
     expect(rolled.binding).toMatchObject({ kind: "greentic.state.in-memory@0.1.0", generation: 2 });
     const list = await envPacksList(ops, "bare");
-    expect(list.packs).toEqual([expect.objectContaining({ slot: "state", handler: expect.objectContaining({ descriptor_path: "greentic.state.in-memory" }) })]);
+    expect(list.packs).toEqual([
+      expect.objectContaining({
+        slot: "state",
+        handler: expect.objectContaining({ descriptor_path: "greentic.state.in-memory" }),
+      }),
+    ]);
     await envPacksRemove(ops, { environment_id: "bare", slot: "state" });
     await expectKind(envPacksRemove(ops, { environment_id: "bare", slot: "state" }), "not-found");
     await expectKind(envPacksRemove(ops, { environment_id: "bare", slot: "messaging" }), "validation");
@@ -202,7 +282,14 @@ describe("env-packs", () => {
 
 describe("bundles", () => {
   it("add: validation, duplicate conflict, customer required outside local", async () => {
-    await expectKind(bundlesAdd(ops, { environment_id: "local", bundle_id: "b", revenue_share: [{ party_id: "p", basis_points: 9_000 }] }), "validation");
+    await expectKind(
+      bundlesAdd(ops, {
+        environment_id: "local",
+        bundle_id: "b",
+        revenue_share: [{ party_id: "p", basis_points: 9_000 }],
+      }),
+      "validation",
+    );
     await expectKind(bundlesAdd(ops, { environment_id: "ghost", bundle_id: "b" }), "not-found");
     await expectKind(bundlesAdd(ops, { environment_id: "bare", bundle_id: "b" }), "invalid-argument");
     const id = await addBundle("dup");
@@ -213,7 +300,10 @@ describe("bundles", () => {
   it("update, show, remove: unknown deployment not-found, live deployment conflict", async () => {
     const id = await addBundle("shown");
     await expectKind(bundlesUpdate(ops, { environment_id: "local", deployment_id: "nope" }), "validation");
-    await expectKind(bundlesUpdate(ops, { environment_id: "local", deployment_id: UNKNOWN_ULID, status: "paused" }), "not-found");
+    await expectKind(
+      bundlesUpdate(ops, { environment_id: "local", deployment_id: UNKNOWN_ULID, status: "paused" }),
+      "not-found",
+    );
     const updated = await bundlesUpdate(ops, { environment_id: "local", deployment_id: id, status: "paused" });
     expect(updated.deployment.status).toBe("paused");
     await expectKind(bundlesShow(ops, "local", "nope"), "invalid-argument");
@@ -237,26 +327,75 @@ describe("revisions", () => {
   });
 
   it("stage: missing bundle_path validation, missing file invalid-argument, unknown env/deployment not-found", async () => {
-    const missing = await expectKind(revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId }), "validation");
+    const missing = await expectKind(
+      revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId }),
+      "validation",
+    );
     expect(missing.path).toBe("bundle_path");
-    await expectKind(revisionsStage(ops, { environment_id: "local", deployment_id: "x", bundle_path: bundle }), "validation");
-    await expectKind(revisionsStage(ops, { environment_id: "ghost", deployment_id: deploymentId, bundle_path: bundle }), "not-found");
-    await expectKind(revisionsStage(ops, { environment_id: "local", deployment_id: UNKNOWN_ULID, bundle_path: bundle }), "not-found");
-    await expectKind(revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId, bundle_path: join(temp, "absent.gtbundle") }), "invalid-argument");
-    await expectKind(revisionsStage(ops, { environment_id: "bare", deployment_id: deploymentId, bundle_path: bundle }), "not-found");
+    await expectKind(
+      revisionsStage(ops, { environment_id: "local", deployment_id: "x", bundle_path: bundle }),
+      "validation",
+    );
+    await expectKind(
+      revisionsStage(ops, { environment_id: "ghost", deployment_id: deploymentId, bundle_path: bundle }),
+      "not-found",
+    );
+    await expectKind(
+      revisionsStage(ops, { environment_id: "local", deployment_id: UNKNOWN_ULID, bundle_path: bundle }),
+      "not-found",
+    );
+    await expectKind(
+      revisionsStage(ops, {
+        environment_id: "local",
+        deployment_id: deploymentId,
+        bundle_path: join(temp, "absent.gtbundle"),
+      }),
+      "invalid-argument",
+    );
+    await expectKind(
+      revisionsStage(ops, { environment_id: "bare", deployment_id: deploymentId, bundle_path: bundle }),
+      "not-found",
+    );
   });
 
   it("stage: records bundle_digest and sequence; a stale precondition stages nothing; a reused key replays", async () => {
     const { generation } = await envShow(ops, "local");
-    await expectKind(revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId, bundle_path: bundle }, { precondition: { expected_generation: generation - 1 } }), "precondition-failed");
+    await expectKind(
+      revisionsStage(
+        ops,
+        { environment_id: "local", deployment_id: deploymentId, bundle_path: bundle },
+        { precondition: { expected_generation: generation - 1 } },
+      ),
+      "precondition-failed",
+    );
     expect((await revisionsList(ops, "local", { deploymentId })).revisions).toEqual([]);
-    const staged = await revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId, bundle_path: bundle }, { idempotencyKey: "stage-1" });
-    expect(staged.revision).toMatchObject({ lifecycle: "staged", sequence: 1, deployment_id: deploymentId, bundle_id: "revs" });
+    const staged = await revisionsStage(
+      ops,
+      { environment_id: "local", deployment_id: deploymentId, bundle_path: bundle },
+      { idempotencyKey: "stage-1" },
+    );
+    expect(staged.revision).toMatchObject({
+      lifecycle: "staged",
+      sequence: 1,
+      deployment_id: deploymentId,
+      bundle_id: "revs",
+    });
     expect(staged.revision.bundle_digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    const replay = await revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId, bundle_path: bundle }, { idempotencyKey: "stage-1" });
+    const replay = await revisionsStage(
+      ops,
+      { environment_id: "local", deployment_id: deploymentId, bundle_path: bundle },
+      { idempotencyKey: "stage-1" },
+    );
     expect(replay).toMatchObject({ idempotency: "replayed", revision: { revision_id: staged.revision.revision_id } });
     expect((await revisionsList(ops, "local", { deploymentId })).revisions).toHaveLength(1);
-    await expectKind(revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId, bundle_path: bundle, drain_seconds: 5 }, { idempotencyKey: "stage-1" }), "idempotency-conflict");
+    await expectKind(
+      revisionsStage(
+        ops,
+        { environment_id: "local", deployment_id: deploymentId, bundle_path: bundle, drain_seconds: 5 },
+        { idempotencyKey: "stage-1" },
+      ),
+      "idempotency-conflict",
+    );
     const shown = await revisionsShow(ops, "local", staged.revision.revision_id);
     expect(shown.runtime).toMatchObject({ state: "stopped" });
   });
@@ -264,14 +403,23 @@ describe("revisions", () => {
   it("warm: a failing health gate commits `failed` and throws conflict; lifecycle guards refuse drain and re-warm", async () => {
     await expectKind(revisionsWarm(ops, { environment_id: "local", revision_id: UNKNOWN_ULID }), "not-found");
     await expectKind(revisionsWarm(ops, { environment_id: "local", revision_id: "bad" }), "validation");
-    const staged = await revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId, bundle_path: bundle });
+    const staged = await revisionsStage(ops, {
+      environment_id: "local",
+      deployment_id: deploymentId,
+      bundle_path: bundle,
+    });
     const id = staged.revision.revision_id;
-    await expectKind(revisionsWarm(ops, { environment_id: "local", revision_id: id, expected_lifecycle: "ready" }), "conflict");
+    await expectKind(
+      revisionsWarm(ops, { environment_id: "local", revision_id: id, expected_lifecycle: "ready" }),
+      "conflict",
+    );
     await expectKind(revisionsDrain(ops, { environment_id: "local", revision_id: id }), "conflict");
     const gate = await expectKind(revisionsWarm(ops, { environment_id: "local", revision_id: id }), "conflict");
     expect(gate.details).toMatchObject({ code: "health-gate-failed", failed_checks: ["process-start"] });
     expect((await revisionsShow(ops, "local", id)).revision.lifecycle).toBe("failed");
-    const lifecycleAudit = (await auditList(ops, "local", { noun: "revisions", verb: "warm" })).events.map((e) => e.result.outcome);
+    const lifecycleAudit = (await auditList(ops, "local", { noun: "revisions", verb: "warm" })).events.map(
+      (e) => e.result.outcome,
+    );
     expect(lifecycleAudit.slice(-2)).toEqual(["ok", "error"]);
     await expectKind(revisionsWarm(ops, { environment_id: "local", revision_id: id }), "conflict");
     const archived = await revisionsArchive(ops, { environment_id: "local", revision_id: id });
@@ -285,14 +433,57 @@ describe("revisions", () => {
 describe("traffic", () => {
   it("set: weights must sum to 10000 (validation), revisions must exist (not-found) and be ready (conflict)", async () => {
     const deploymentId = await addBundle("traffic");
-    const staged = await revisionsStage(ops, { environment_id: "local", deployment_id: deploymentId, bundle_path: bundle });
+    const staged = await revisionsStage(ops, {
+      environment_id: "local",
+      deployment_id: deploymentId,
+      bundle_path: bundle,
+    });
     const id = staged.revision.revision_id;
-    const sum = await expectKind(trafficSet(ops, { environment_id: "local", deployment_id: deploymentId, entries: [{ revision_id: id, weight_percent: 90 }], idempotency_key: "t" }), "validation");
+    const sum = await expectKind(
+      trafficSet(ops, {
+        environment_id: "local",
+        deployment_id: deploymentId,
+        entries: [{ revision_id: id, weight_percent: 90 }],
+        idempotency_key: "t",
+      }),
+      "validation",
+    );
     expect(sum.message).toContain("10000");
-    await expectKind(trafficSet(ops, { environment_id: "local", deployment_id: deploymentId, entries: [{ revision_id: id, weight_bps: 10_000 }] }), "validation");
-    await expectKind(trafficSet(ops, { environment_id: "ghost", deployment_id: deploymentId, entries: [{ revision_id: id, weight_bps: 10_000 }], idempotency_key: "t" }), "not-found");
-    await expectKind(trafficSet(ops, { environment_id: "local", deployment_id: deploymentId, entries: [{ revision_id: UNKNOWN_ULID, weight_bps: 10_000 }], idempotency_key: "t" }), "not-found");
-    const notReady = await expectKind(trafficSet(ops, { environment_id: "local", deployment_id: deploymentId, entries: [{ revision_id: id, weight_bps: 10_000 }], idempotency_key: "t" }), "conflict");
+    await expectKind(
+      trafficSet(ops, {
+        environment_id: "local",
+        deployment_id: deploymentId,
+        entries: [{ revision_id: id, weight_bps: 10_000 }],
+      }),
+      "validation",
+    );
+    await expectKind(
+      trafficSet(ops, {
+        environment_id: "ghost",
+        deployment_id: deploymentId,
+        entries: [{ revision_id: id, weight_bps: 10_000 }],
+        idempotency_key: "t",
+      }),
+      "not-found",
+    );
+    await expectKind(
+      trafficSet(ops, {
+        environment_id: "local",
+        deployment_id: deploymentId,
+        entries: [{ revision_id: UNKNOWN_ULID, weight_bps: 10_000 }],
+        idempotency_key: "t",
+      }),
+      "not-found",
+    );
+    const notReady = await expectKind(
+      trafficSet(ops, {
+        environment_id: "local",
+        deployment_id: deploymentId,
+        entries: [{ revision_id: id, weight_bps: 10_000 }],
+        idempotency_key: "t",
+      }),
+      "conflict",
+    );
     expect(notReady.details).toMatchObject({ code: "revision-not-ready" });
     await expectKind(trafficRollback(ops, { environment_id: "local", deployment_id: deploymentId }), "not-found");
     await expectKind(trafficRollback(ops, { environment_id: "local", deployment_id: UNKNOWN_ULID }), "not-found");
@@ -307,20 +498,43 @@ describe("config", () => {
     await expectKind(configSet(ops, { environment_id: "bare", public_base_url: "ftp://x" }), "validation");
     await expectKind(configSet(ops, { environment_id: "ghost", region: "eu" }), "not-found");
     const before = await configShow(ops, "bare");
-    const set = await configSet(ops, { environment_id: "bare", region: "eu-west", public_base_url: "https://bare.example.com/" }, { precondition: { if_match: before.etag } });
+    const set = await configSet(
+      ops,
+      { environment_id: "bare", region: "eu-west", public_base_url: "https://bare.example.com/" },
+      { precondition: { if_match: before.etag } },
+    );
     expect(set.changed).toEqual(["region", "public_base_url"]);
-    await expectKind(configSet(ops, { environment_id: "bare", region: "us" }, { precondition: { if_match: before.etag } }), "precondition-failed");
-    expect((await configShow(ops, "bare")).host_config).toMatchObject({ region: "eu-west", public_base_url: "https://bare.example.com" });
+    await expectKind(
+      configSet(ops, { environment_id: "bare", region: "us" }, { precondition: { if_match: before.etag } }),
+      "precondition-failed",
+    );
+    expect((await configShow(ops, "bare")).host_config).toMatchObject({
+      region: "eu-west",
+      public_base_url: "https://bare.example.com",
+    });
   });
 });
 
 describe("secrets", () => {
   it("put/get/list/rotate/delete through the dev-store; values never reach the audit log", async () => {
-    const put = await secretsPut(ops, { environment_id: "local", name: "db/password", value: "s3cr3t-value" }, { idempotencyKey: "put-1" });
+    const put = await secretsPut(
+      ops,
+      { environment_id: "local", name: "db/password", value: "s3cr3t-value" },
+      { idempotencyKey: "put-1" },
+    );
     expect(put).toMatchObject({ name: "db/password", created: true, idempotency: "applied" });
     expect(JSON.stringify(put)).not.toContain("s3cr3t-value");
-    expect(await secretsPut(ops, { environment_id: "local", name: "db/password", value: "s3cr3t-value" }, { idempotencyKey: "put-1" })).toMatchObject({ idempotency: "replayed" });
-    await expectKind(secretsPut(ops, { environment_id: "local", name: "db/password", value: "other" }, { idempotencyKey: "put-1" }), "idempotency-conflict");
+    expect(
+      await secretsPut(
+        ops,
+        { environment_id: "local", name: "db/password", value: "s3cr3t-value" },
+        { idempotencyKey: "put-1" },
+      ),
+    ).toMatchObject({ idempotency: "replayed" });
+    await expectKind(
+      secretsPut(ops, { environment_id: "local", name: "db/password", value: "other" }, { idempotencyKey: "put-1" }),
+      "idempotency-conflict",
+    );
     expect(await secretsList(ops, "local")).toEqual({ environment_id: "local", names: ["db/password"] });
     await expectKind(secretsGet(ops, "local", "db/password", { reveal: false }), "invalid-argument");
     expect((await secretsGet(ops, "local", "db/password", { reveal: true })).value).toBe("s3cr3t-value");
@@ -347,7 +561,11 @@ describe("secrets", () => {
 
 describe("credentials and audit", () => {
   it("credentials for the bound deployer; unbound deployer is precondition-failed", async () => {
-    expect(await credentialsRequirements(ops, "local")).toEqual({ environment_id: "local", deployer_kind: "greentic.deployer.local-process@0.1.0", requirements: [] });
+    expect(await credentialsRequirements(ops, "local")).toEqual({
+      environment_id: "local",
+      deployer_kind: "greentic.deployer.local-process@0.1.0",
+      requirements: [],
+    });
     const validated = await credentialsValidate(ops, "local");
     // The runtime of this registry does not exist: validation says so instead of passing.
     expect(validated.validation).toMatchObject({ result: "fail", missing_capabilities: ["runtime-built"] });
@@ -373,7 +591,10 @@ describe("deploy", () => {
     await expectKind(deploy(ops, { environment_id: "local" }), "validation");
     await expectKind(deploy(ops, { environment_id: "bare", bundle_path: bundle }), "invalid-argument");
     await expectKind(deploy(ops, { environment_id: "ghost", bundle_path: bundle, customer_id: "c" }), "not-found");
-    await expectKind(deploy(ops, { bundle_path: bundle, bundle_id: "deploy-stale" }, { precondition: { expected_generation: 0 } }), "precondition-failed");
+    await expectKind(
+      deploy(ops, { bundle_path: bundle, bundle_id: "deploy-stale" }, { precondition: { expected_generation: 0 } }),
+      "precondition-failed",
+    );
     const failed = await expectKind(deploy(ops, { bundle_path: bundle, bundle_id: "deploy-fails" }), "conflict");
     expect(failed.details).toMatchObject({ code: "health-gate-failed" });
     const { environment } = await envShow(ops, "local");
@@ -387,9 +608,19 @@ describe("a deployer without a router (the example plugin)", () => {
     for (const handler of examplePluginHandlers) ops.registry.register(handler);
     await envCreate(ops, { environment_id: "static" });
     await envPacksAdd(ops, { environment_id: "static", slot: "deployer", kind: "example.deployer.static-dir@0.1.0" });
-    const deployed = await deploy(ops, { environment_id: "static", bundle_path: bundle, bundle_id: "hello", customer_id: "acme" });
+    const deployed = await deploy(ops, {
+      environment_id: "static",
+      bundle_path: bundle,
+      bundle_id: "hello",
+      customer_id: "acme",
+    });
     expect(deployed).toMatchObject({ url: null, environment_url: null });
-    const moved = await trafficSet(ops, { environment_id: "static", deployment_id: deployed.deployment_id, entries: [{ revision_id: deployed.revision_id, weight_bps: 10_000 }], idempotency_key: "again" });
+    const moved = await trafficSet(ops, {
+      environment_id: "static",
+      deployment_id: deployed.deployment_id,
+      entries: [{ revision_id: deployed.revision_id, weight_bps: 10_000 }],
+      idempotency_key: "again",
+    });
     expect(moved.environment_url).toBeNull();
     expect((await trafficShow(ops, "static")).environment_url).toBeNull();
     expect((await envShow(ops, "static")).router).toBeNull();

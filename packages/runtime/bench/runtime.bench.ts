@@ -26,10 +26,17 @@ for (let i = 0; i < FILES; i++) {
   writeFileSync(join(bundleDir, name), "x".repeat(512 + ((i * 997) % 16_384)));
   paths.push(`/${name}`);
 }
-writeFileSync(join(bundleDir, "bundle-manifest.json"), JSON.stringify({ schema: "greentic.bundle-manifest.v1", bundle_id: "bench", version: "1.0.0" }));
+writeFileSync(
+  join(bundleDir, "bundle-manifest.json"),
+  JSON.stringify({ schema: "greentic.bundle-manifest.v1", bundle_id: "bench", version: "1.0.0" }),
+);
 execFileSync("chmod", ["-R", "a-w", bundleDir]);
 const certs = await createAdminCertificates(join(root, "certs"));
-const clientTls = { ca: readFileSync(certs.files.caCert), cert: readFileSync(certs.files.clientCert), key: readFileSync(certs.files.clientKey) };
+const clientTls = {
+  ca: readFileSync(certs.files.caCert),
+  cert: readFileSync(certs.files.clientCert),
+  key: readFileSync(certs.files.clientKey),
+};
 
 const BASELINE_SERVER = `
 import { createServer } from "node:http";
@@ -99,7 +106,10 @@ async function startRuntimeProcess(cacheDir: string, probe: "public" | "admin" =
     if (listen) {
       const status =
         probe === "admin"
-          ? await adminRequest({ address: listen.admin, path: "/ready", tls: clientTls }).then((r) => r.status, () => 0)
+          ? await adminRequest({ address: listen.admin, path: "/ready", tls: clientTls }).then(
+              (r) => r.status,
+              () => 0,
+            )
           : await get(listen.public.port, "/", new Agent()).catch(() => 0);
       if (status === 200) return { child, port: listen.public.port, ms: performance.now() - t0 };
     }
@@ -112,7 +122,9 @@ async function startRuntimeProcess(cacheDir: string, probe: "public" | "admin" =
 async function startBaseline(): Promise<Started> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [baselineScript, bundleDir], { stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise<number>((resolve) => child.stdout!.once("data", (c: Buffer) => resolve(Number(c.toString().trim()))));
+  const port = await new Promise<number>((resolve) =>
+    child.stdout!.once("data", (c: Buffer) => resolve(Number(c.toString().trim()))),
+  );
   for (;;) {
     const status = await get(port, "/", new Agent()).catch(() => 0);
     if (status === 200) return { child, port, ms: performance.now() - t0 };
@@ -168,13 +180,34 @@ try {
   const gated = median(await timeStarts(() => startRuntimeProcess(warmCache, "admin")));
   report("runtime start to ready (spawned process)", "node http static server, spawn to first 200 on /", [
     { name: "baseline: node http server", median: baselineStart, unit: "ms", ratio: 1, runs: RUNS },
-    { name: `runtime, cold cache (${FILES + 1} files hashed)`, median: cold, unit: "ms", ratio: cold / baselineStart, runs: RUNS, note: "spawn to first public 200" },
-    { name: "runtime, content index reused", median: warm, unit: "ms", ratio: warm / baselineStart, runs: RUNS, note: "same manifest digest" },
-    { name: "runtime, index reused, admin /ready gate", median: gated, unit: "ms", ratio: gated / baselineStart, runs: RUNS, note: "listen.json + /ready over mTLS" },
+    {
+      name: `runtime, cold cache (${FILES + 1} files hashed)`,
+      median: cold,
+      unit: "ms",
+      ratio: cold / baselineStart,
+      runs: RUNS,
+      note: "spawn to first public 200",
+    },
+    {
+      name: "runtime, content index reused",
+      median: warm,
+      unit: "ms",
+      ratio: warm / baselineStart,
+      runs: RUNS,
+      note: "same manifest digest",
+    },
+    {
+      name: "runtime, index reused, admin /ready gate",
+      median: gated,
+      unit: "ms",
+      ratio: gated / baselineStart,
+      runs: RUNS,
+      note: "listen.json + /ready over mTLS",
+    },
   ]);
 
   const rows: BenchRow[] = [];
-  const measure = async (name: string, started: Started) => {
+  const measure = async (_name: string, started: Started) => {
     try {
       await throughput(started.port); // warm-up
       const values: number[] = [];
@@ -186,7 +219,13 @@ try {
   };
   const baselineRps = await measure("baseline", await startBaseline());
   const runtimeRps = await measure("runtime", await startRuntimeProcess(warmCache));
-  rows.push({ name: "baseline: node http server (readFile per request)", median: baselineRps, unit: "req/s", ratio: 1, runs: RUNS });
+  rows.push({
+    name: "baseline: node http server (readFile per request)",
+    median: baselineRps,
+    unit: "req/s",
+    ratio: 1,
+    runs: RUNS,
+  });
   rows.push({
     name: "runtime public listener",
     median: runtimeRps,

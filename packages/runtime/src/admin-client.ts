@@ -61,7 +61,10 @@ export async function adminRequest(options: AdminRequestOptions): Promise<AdminR
         key: tls.key,
         agent: false,
         timeout: timeoutMs,
-        headers: payload === undefined ? {} : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) },
+        headers:
+          payload === undefined
+            ? {}
+            : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -83,8 +86,13 @@ export async function adminRequest(options: AdminRequestOptions): Promise<AdminR
       },
     );
     // `timeout` above only covers idle sockets; this bounds the whole exchange.
-    const timer = setTimeout(() => req.destroy(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: "ETIMEDOUT" })), timeoutMs);
-    req.on("timeout", () => req.destroy(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: "ETIMEDOUT" })));
+    const timer = setTimeout(
+      () => req.destroy(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: "ETIMEDOUT" })),
+      timeoutMs,
+    );
+    req.on("timeout", () =>
+      req.destroy(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: "ETIMEDOUT" })),
+    );
     req.on("error", (error) => {
       clearTimeout(timer);
       reject(toError(error, target));
@@ -127,10 +135,14 @@ export async function waitForReady(options: WaitForReadyOptions): Promise<AdminR
       last = error instanceof Error ? error.message : String(error);
     }
     if (Date.now() + interval > deadline) {
-      throw new GreenticError("precondition-failed", `runtime at ${formatAddress(options.address)} did not become ready in ${options.timeoutMs ?? 60_000} ms; last: ${last}`, {
-        hint: "check the runtime's log (it logs one JSON line per event on stdout)",
-        details: { last },
-      });
+      throw new GreenticError(
+        "precondition-failed",
+        `runtime at ${formatAddress(options.address)} did not become ready in ${options.timeoutMs ?? 60_000} ms; last: ${last}`,
+        {
+          hint: "check the runtime's log (it logs one JSON line per event on stdout)",
+          details: { last },
+        },
+      );
     }
     await new Promise((r) => setTimeout(r, interval));
   }
@@ -149,29 +161,44 @@ export async function readListenFile(stateDir: string): Promise<ListenFile | nul
   try {
     return JSON.parse(text) as ListenFile;
   } catch (error) {
-    throw new GreenticError("integrity", `${file} is not JSON: ${(error as Error).message}`, { path: file, hint: "it is written atomically by the runtime; was it edited by hand?" });
+    throw new GreenticError("integrity", `${file} is not JSON: ${(error as Error).message}`, {
+      path: file,
+      hint: "it is written atomically by the runtime; was it edited by hand?",
+    });
   }
 }
 
 async function readClientMaterial(certDir: string | undefined): Promise<ClientTlsMaterial> {
   if (certDir === undefined) {
-    throw new GreenticError("invalid-argument", "adminRequest needs certDir or tls", { hint: "pass the directory written by createAdminCertificates" });
+    throw new GreenticError("invalid-argument", "adminRequest needs certDir or tls", {
+      hint: "pass the directory written by createAdminCertificates",
+    });
   }
   try {
-    const [ca, cert, key] = await Promise.all(["ca.crt", "client.crt", "client.key"].map((f) => readFile(join(certDir, f))));
+    const [ca, cert, key] = await Promise.all(
+      ["ca.crt", "client.crt", "client.key"].map((f) => readFile(join(certDir, f))),
+    );
     return { ca: ca!, cert: cert!, key: key! };
   } catch (error) {
-    throw new GreenticError("not-found", `cannot read the client certificate layout in ${certDir}: ${(error as Error).message}`, {
-      path: certDir,
-      hint: "it must hold ca.crt, client.crt and client.key (createAdminCertificates writes them)",
-      cause: error,
-    });
+    throw new GreenticError(
+      "not-found",
+      `cannot read the client certificate layout in ${certDir}: ${(error as Error).message}`,
+      {
+        path: certDir,
+        hint: "it must hold ca.crt, client.crt and client.key (createAdminCertificates writes them)",
+        cause: error,
+      },
+    );
   }
 }
 
 function parseAddress(address: string): HostPort {
   const parsed = parseHostPort(address);
-  if (!parsed) throw new GreenticError("invalid-argument", `admin address ${JSON.stringify(address)} is not host:port`, { path: "address", hint: "e.g. 127.0.0.1:8433 or [::1]:8433" });
+  if (!parsed)
+    throw new GreenticError("invalid-argument", `admin address ${JSON.stringify(address)} is not host:port`, {
+      path: "address",
+      hint: "e.g. 127.0.0.1:8433 or [::1]:8433",
+    });
   return parsed;
 }
 
@@ -188,14 +215,21 @@ function toError(error: NodeJS.ErrnoException, target: string): GreenticError {
   // A server that rejects our certificate under TLS 1.3 often shows up as a bare reset.
   const reset = code === "ECONNRESET" || code === "EPIPE";
   if (tlsRefused || reset) {
-    return new GreenticError("unauthorized", `TLS connection to ${target} refused: ${error.message}${code ? ` (${code})` : ""}`, {
-      hint: "present a client certificate issued by the runtime's admin CA, and trust the CA that issued its server certificate",
-      details: { code },
-      cause: error,
-    });
+    return new GreenticError(
+      "unauthorized",
+      `TLS connection to ${target} refused: ${error.message}${code ? ` (${code})` : ""}`,
+      {
+        hint: "present a client certificate issued by the runtime's admin CA, and trust the CA that issued its server certificate",
+        details: { code },
+        cause: error,
+      },
+    );
   }
   return new GreenticError("io", `request to ${target} failed: ${error.message}${code ? ` (${code})` : ""}`, {
-    hint: code === "ECONNREFUSED" ? "is the runtime running and listening on that address?" : "check the address and that the runtime is up",
+    hint:
+      code === "ECONNREFUSED"
+        ? "is the runtime running and listening on that address?"
+        : "check the address and that the runtime is up",
     details: { code },
     cause: error,
   });

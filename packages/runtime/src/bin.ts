@@ -12,7 +12,12 @@ async function main(): Promise<void> {
   const loaded = loadRuntimeConfig(process.env);
   if (!loaded.ok) {
     const [first] = loaded.issues;
-    log.error(`invalid configuration: ${first!.message}`, { variable: first!.variable, value: first!.value, hint: first!.hint, issues: loaded.issues });
+    log.error(`invalid configuration: ${first!.message}`, {
+      variable: first!.variable,
+      value: first!.value,
+      hint: first!.hint,
+      issues: loaded.issues,
+    });
     process.exit(2);
   }
   const config = loaded.config;

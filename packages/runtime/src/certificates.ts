@@ -67,7 +67,10 @@ interface KeyAndCert {
  * the runtime (SAN 127.0.0.1, ::1, localhost; serverAuth) and an operator client certificate
  * (clientAuth). ECDSA P-256, PEM, keys written 0600. Existing files are replaced.
  */
-export async function createAdminCertificates(dir: string, options: AdminCertificateOptions = {}): Promise<AdminCertificates> {
+export async function createAdminCertificates(
+  dir: string,
+  options: AdminCertificateOptions = {},
+): Promise<AdminCertificates> {
   const now = options.now ?? new Date();
   const validityDays = positiveDays("validityDays", options.validityDays ?? 365);
   const caValidityDays = positiveDays("caValidityDays", options.caValidityDays ?? 3650);
@@ -78,7 +81,11 @@ export async function createAdminCertificates(dir: string, options: AdminCertifi
   await writePair(dir, ADMIN_CERT_FILES.caCert, ADMIN_CERT_FILES.caKey, ca);
   await writePair(dir, ADMIN_CERT_FILES.serverCert, ADMIN_CERT_FILES.serverKey, server);
   await writePair(dir, ADMIN_CERT_FILES.clientCert, ADMIN_CERT_FILES.clientKey, client);
-  return { dir, files: filesIn(dir), notAfter: { ca: iso(ca.cert.notAfter), server: iso(server.cert.notAfter), client: iso(client.cert.notAfter) } };
+  return {
+    dir,
+    files: filesIn(dir),
+    notAfter: { ca: iso(ca.cert.notAfter), server: iso(server.cert.notAfter), client: iso(client.cert.notAfter) },
+  };
 }
 
 export interface IssueClientCertificateOptions {
@@ -104,12 +111,22 @@ export async function issueAdminClientCertificate(
 ): Promise<{ cert: string; key: string; notAfter: string }> {
   const name = options.name ?? "client";
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
-    throw new GreenticError("invalid-argument", `client certificate name ${JSON.stringify(name)} is not a plain file name`, { hint: "use letters, digits, '.', '_' and '-'" });
+    throw new GreenticError(
+      "invalid-argument",
+      `client certificate name ${JSON.stringify(name)} is not a plain file name`,
+      { hint: "use letters, digits, '.', '_' and '-'" },
+    );
   }
   const ca = await loadCa(dir);
   const outDir = options.outDir ?? dir;
   await ensureDir(outDir);
-  const client = await issueLeaf(ca, "client", options.commonName ?? "greentic-operator", options.now ?? new Date(), positiveDays("validityDays", options.validityDays ?? 365));
+  const client = await issueLeaf(
+    ca,
+    "client",
+    options.commonName ?? "greentic-operator",
+    options.now ?? new Date(),
+    positiveDays("validityDays", options.validityDays ?? 365),
+  );
   await writePair(outDir, `${name}.crt`, `${name}.key`, client);
   return { cert: join(outDir, `${name}.crt`), key: join(outDir, `${name}.key`), notAfter: iso(client.cert.notAfter) };
 }
@@ -135,7 +152,10 @@ export interface RotationStatus {
  * Reports which certificates in `dir` are missing, unreadable, expire within the window, or
  * (for server and client) were not issued by the current CA. Uses Node's X509 parser only.
  */
-export async function certificatesNeedRotation(dir: string, options: RotationCheckOptions = {}): Promise<RotationStatus> {
+export async function certificatesNeedRotation(
+  dir: string,
+  options: RotationCheckOptions = {},
+): Promise<RotationStatus> {
   const now = options.now ?? new Date();
   const limit = now.getTime() + (options.withinDays ?? 30) * DAY_MS;
   const read = async (file: string) => {
@@ -145,7 +165,11 @@ export async function certificatesNeedRotation(dir: string, options: RotationChe
       return null;
     }
   };
-  const keyPresent = async (file: string) => readFile(join(dir, file)).then(() => true, () => false);
+  const keyPresent = async (file: string) =>
+    readFile(join(dir, file)).then(
+      () => true,
+      () => false,
+    );
   const ca = await read(ADMIN_CERT_FILES.caCert);
   const server = await read(ADMIN_CERT_FILES.serverCert);
   const client = await read(ADMIN_CERT_FILES.clientCert);
@@ -190,11 +214,22 @@ export async function rotateAdminCertificates(dir: string, options: RotateOption
   const validityDays = positiveDays("validityDays", options.validityDays ?? 365);
   const ca = await loadCa(dir);
   if (check.server !== null) {
-    await writePair(dir, ADMIN_CERT_FILES.serverCert, ADMIN_CERT_FILES.serverKey, await issueLeaf(ca, "server", "greentic-runtime-admin", now, validityDays));
+    await writePair(
+      dir,
+      ADMIN_CERT_FILES.serverCert,
+      ADMIN_CERT_FILES.serverKey,
+      await issueLeaf(ca, "server", "greentic-runtime-admin", now, validityDays),
+    );
   }
   if (check.client !== null) {
-    const commonName = options.commonName ?? (await currentCommonName(join(dir, ADMIN_CERT_FILES.clientCert))) ?? "greentic-operator";
-    await writePair(dir, ADMIN_CERT_FILES.clientCert, ADMIN_CERT_FILES.clientKey, await issueLeaf(ca, "client", commonName, now, validityDays));
+    const commonName =
+      options.commonName ?? (await currentCommonName(join(dir, ADMIN_CERT_FILES.clientCert))) ?? "greentic-operator";
+    await writePair(
+      dir,
+      ADMIN_CERT_FILES.clientCert,
+      ADMIN_CERT_FILES.clientKey,
+      await issueLeaf(ca, "client", commonName, now, validityDays),
+    );
   }
   const after = await certificatesNeedRotation(dir, { now, withinDays: 0 });
   return {
@@ -233,16 +268,28 @@ async function issueCa(now: Date, days: number): Promise<KeyAndCert> {
   return { keys, cert };
 }
 
-async function issueLeaf(ca: KeyAndCert, kind: "server" | "client", commonName: string, now: Date, days: number): Promise<KeyAndCert> {
+async function issueLeaf(
+  ca: KeyAndCert,
+  kind: "server" | "client",
+  commonName: string,
+  now: Date,
+  days: number,
+): Promise<KeyAndCert> {
   const x509 = await loadX509();
   if (!/^[\w .@-]{1,64}$/.test(commonName)) {
-    throw new GreenticError("invalid-argument", `commonName ${JSON.stringify(commonName)} is not a plain name`, { path: "commonName", hint: "use letters, digits, spaces and . _ @ - (at most 64)" });
+    throw new GreenticError("invalid-argument", `commonName ${JSON.stringify(commonName)} is not a plain name`, {
+      path: "commonName",
+      hint: "use letters, digits, spaces and . _ @ - (at most 64)",
+    });
   }
   const keys = await generateKeys();
   const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([kind === "server" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth], false),
+    new x509.ExtendedKeyUsageExtension(
+      [kind === "server" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth],
+      false,
+    ),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
   ];
@@ -280,11 +327,15 @@ async function loadCa(dir: string): Promise<KeyAndCert> {
     const publicKey = await cert.publicKey.export(EC, ["verify"], webcrypto as unknown as X509Crypto);
     return { cert, keys: { privateKey, publicKey } };
   } catch (error) {
-    throw new GreenticError("io", `cannot load the admin CA from ${certFile} and ${keyFile}: ${(error as Error).message}`, {
-      path: certFile,
-      hint: "create the layout first with createAdminCertificates (the CA key must be an ECDSA P-256 PKCS#8 PEM)",
-      cause: error,
-    });
+    throw new GreenticError(
+      "io",
+      `cannot load the admin CA from ${certFile} and ${keyFile}: ${(error as Error).message}`,
+      {
+        path: certFile,
+        hint: "create the layout first with createAdminCertificates (the CA key must be an ECDSA P-256 PKCS#8 PEM)",
+        cause: error,
+      },
+    );
   }
 }
 
@@ -319,7 +370,11 @@ async function writeAtomic(file: string, pem: string, mode: number): Promise<voi
     }
     await rename(temp, file);
   } catch (error) {
-    throw new GreenticError("io", `cannot write ${file}: ${(error as Error).message}`, { path: file, hint: "check that the directory is writable", cause: error });
+    throw new GreenticError("io", `cannot write ${file}: ${(error as Error).message}`, {
+      path: file,
+      hint: "check that the directory is writable",
+      cause: error,
+    });
   }
 }
 
@@ -327,13 +382,20 @@ async function ensureDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new GreenticError("io", `cannot create ${dir}: ${(error as Error).message}`, { path: dir, hint: "check the parent directory's permissions", cause: error });
+    throw new GreenticError("io", `cannot create ${dir}: ${(error as Error).message}`, {
+      path: dir,
+      hint: "check the parent directory's permissions",
+      cause: error,
+    });
   }
 }
 
 function positiveDays(name: string, days: number): number {
   if (!Number.isFinite(days) || days <= 0) {
-    throw new GreenticError("invalid-argument", `${name} must be a positive number of days, got ${days}`, { path: name, hint: "e.g. 365" });
+    throw new GreenticError("invalid-argument", `${name} must be a positive number of days, got ${days}`, {
+      path: name,
+      hint: "e.g. 365",
+    });
   }
   return days;
 }

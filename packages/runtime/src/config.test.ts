@@ -3,7 +3,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { adminHostProblem, isLoopbackAddress, isOnReadOnlyMount, loadRuntimeConfig, mountIsReadOnly, parseHostPort } from "./config.js";
+import {
+  adminHostProblem,
+  isLoopbackAddress,
+  isOnReadOnlyMount,
+  loadRuntimeConfig,
+  mountIsReadOnly,
+  parseHostPort,
+} from "./config.js";
 
 let root: string;
 let env: Record<string, string>;
@@ -63,14 +70,27 @@ describe("loadRuntimeConfig", () => {
   it("reports every missing variable by name, at once", () => {
     const issues = issuesOf({});
     expect(issues.map((i) => i.variable).sort()).toEqual(
-      ["GREENTIC_ADMIN_CA_FILE", "GREENTIC_ADMIN_CERT_FILE", "GREENTIC_ADMIN_KEY_FILE", "GREENTIC_BUNDLE_DIR", "GREENTIC_CACHE_DIR", "GREENTIC_LOG_DIR", "GREENTIC_STATE_DIR", "GREENTIC_TEMP_DIR"].sort(),
+      [
+        "GREENTIC_ADMIN_CA_FILE",
+        "GREENTIC_ADMIN_CERT_FILE",
+        "GREENTIC_ADMIN_KEY_FILE",
+        "GREENTIC_BUNDLE_DIR",
+        "GREENTIC_CACHE_DIR",
+        "GREENTIC_LOG_DIR",
+        "GREENTIC_STATE_DIR",
+        "GREENTIC_TEMP_DIR",
+      ].sort(),
     );
     expect(issues.every((i) => i.value === null && i.hint.length > 0)).toBe(true);
   });
 
   it("refuses relative paths", () => {
     expect(issuesOf({ ...env, GREENTIC_STATE_DIR: "state" })).toEqual([
-      expect.objectContaining({ variable: "GREENTIC_STATE_DIR", value: "state", message: "GREENTIC_STATE_DIR must be an absolute path" }),
+      expect.objectContaining({
+        variable: "GREENTIC_STATE_DIR",
+        value: "state",
+        message: "GREENTIC_STATE_DIR must be an absolute path",
+      }),
     ]);
   });
 
@@ -83,21 +103,39 @@ describe("loadRuntimeConfig", () => {
     ["admin.example.com:8433", /not the name admin\.example\.com/],
   ])("refuses the admin bind %s", (bind, message) => {
     const [issue] = issuesOf({ ...env, GREENTIC_ADMIN_BIND: bind });
-    expect(issue).toMatchObject({ variable: "GREENTIC_ADMIN_BIND", value: bind, message: expect.stringMatching(message), hint: expect.stringContaining("127.0.0.1:8433") });
+    expect(issue).toMatchObject({
+      variable: "GREENTIC_ADMIN_BIND",
+      value: bind,
+      message: expect.stringMatching(message),
+      hint: expect.stringContaining("127.0.0.1:8433"),
+    });
   });
 
-  it.each(["127.0.0.1:8433", "127.10.0.7:0", "[::1]:8433", "localhost:8433"])("accepts the loopback admin bind %s", (bind) => {
-    expect(loadRuntimeConfig({ ...env, GREENTIC_ADMIN_BIND: bind }).ok).toBe(true);
-  });
+  it.each(["127.0.0.1:8433", "127.10.0.7:0", "[::1]:8433", "localhost:8433"])(
+    "accepts the loopback admin bind %s",
+    (bind) => {
+      expect(loadRuntimeConfig({ ...env, GREENTIC_ADMIN_BIND: bind }).ok).toBe(true);
+    },
+  );
 
-  it.each(["8433", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:-1", "[::1:8433", "::1:8433", "[nothex]:1"])("refuses the malformed bind %s", (bind) => {
-    expect(issuesOf({ ...env, GREENTIC_PUBLIC_BIND: bind })[0]).toMatchObject({ variable: "GREENTIC_PUBLIC_BIND", value: bind });
-  });
+  it.each(["8433", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:-1", "[::1:8433", "::1:8433", "[nothex]:1"])(
+    "refuses the malformed bind %s",
+    (bind) => {
+      expect(issuesOf({ ...env, GREENTIC_PUBLIC_BIND: bind })[0]).toMatchObject({
+        variable: "GREENTIC_PUBLIC_BIND",
+        value: bind,
+      });
+    },
+  );
 
   it("refuses a bundle with write permission bits, naming the writable entry", () => {
     execFileSync("chmod", ["u+w", join(root, "bundle", "index.html")]);
     const [issue] = issuesOf(env);
-    expect(issue).toMatchObject({ variable: "GREENTIC_BUNDLE_DIR", value: env.GREENTIC_BUNDLE_DIR, hint: expect.stringContaining("chmod -R a-w") });
+    expect(issue).toMatchObject({
+      variable: "GREENTIC_BUNDLE_DIR",
+      value: env.GREENTIC_BUNDLE_DIR,
+      hint: expect.stringContaining("chmod -R a-w"),
+    });
     expect(issue!.message).toContain(join(root, "bundle", "index.html"));
   });
 
@@ -108,13 +146,20 @@ describe("loadRuntimeConfig", () => {
 
   it("refuses a missing bundle and a bundle that is a file", () => {
     expect(issuesOf({ ...env, GREENTIC_BUNDLE_DIR: join(root, "nope") })[0]!.message).toContain("ENOENT");
-    expect(issuesOf({ ...env, GREENTIC_BUNDLE_DIR: env.GREENTIC_ADMIN_CA_FILE! })[0]!.message).toBe("the bundle path is not a directory");
+    expect(issuesOf({ ...env, GREENTIC_BUNDLE_DIR: env.GREENTIC_ADMIN_CA_FILE! })[0]!.message).toBe(
+      "the bundle path is not a directory",
+    );
   });
 
   it("refuses a missing writable dir with a mkdir hint", () => {
     const missing = join(root, "missing-cache");
     expect(issuesOf({ ...env, GREENTIC_CACHE_DIR: missing })).toEqual([
-      { variable: "GREENTIC_CACHE_DIR", value: missing, message: "GREENTIC_CACHE_DIR does not exist or is not writable (ENOENT)", hint: `create it: mkdir -p ${missing}` },
+      {
+        variable: "GREENTIC_CACHE_DIR",
+        value: missing,
+        message: "GREENTIC_CACHE_DIR does not exist or is not writable (ENOENT)",
+        hint: `create it: mkdir -p ${missing}`,
+      },
     ]);
   });
 
@@ -128,17 +173,38 @@ describe("loadRuntimeConfig", () => {
   });
 
   it("validates health paths, the drain timeout and the revision id", () => {
-    expect(issuesOf({ ...env, GREENTIC_HEALTH_READINESS_PATH: "ready" })[0]!.variable).toBe("GREENTIC_HEALTH_READINESS_PATH");
-    expect(issuesOf({ ...env, GREENTIC_HEALTH_LIVENESS_PATH: "/admin/v1/status" })[0]!.variable).toBe("GREENTIC_HEALTH_LIVENESS_PATH");
-    expect(issuesOf({ ...env, GREENTIC_HEALTH_LIVENESS_PATH: "/ready" })[0]!.message).toBe("the readiness and liveness paths are the same");
-    for (const bad of ["0", "-1", "ten", "99999"]) expect(issuesOf({ ...env, GREENTIC_DRAIN_TIMEOUT_SECONDS: bad })[0]).toMatchObject({ variable: "GREENTIC_DRAIN_TIMEOUT_SECONDS", value: bad });
+    expect(issuesOf({ ...env, GREENTIC_HEALTH_READINESS_PATH: "ready" })[0]!.variable).toBe(
+      "GREENTIC_HEALTH_READINESS_PATH",
+    );
+    expect(issuesOf({ ...env, GREENTIC_HEALTH_LIVENESS_PATH: "/admin/v1/status" })[0]!.variable).toBe(
+      "GREENTIC_HEALTH_LIVENESS_PATH",
+    );
+    expect(issuesOf({ ...env, GREENTIC_HEALTH_LIVENESS_PATH: "/ready" })[0]!.message).toBe(
+      "the readiness and liveness paths are the same",
+    );
+    for (const bad of ["0", "-1", "ten", "99999"])
+      expect(issuesOf({ ...env, GREENTIC_DRAIN_TIMEOUT_SECONDS: bad })[0]).toMatchObject({
+        variable: "GREENTIC_DRAIN_TIMEOUT_SECONDS",
+        value: bad,
+      });
     expect(issuesOf({ ...env, GREENTIC_REVISION_ID: "a b" })[0]!.variable).toBe("GREENTIC_REVISION_ID");
-    const ok = loadRuntimeConfig({ ...env, GREENTIC_DRAIN_TIMEOUT_SECONDS: "2.5", GREENTIC_HEALTH_READINESS_PATH: "/healthz/ready", GREENTIC_REVISION_ID: "01J0000000000000000000000" });
-    expect(ok.ok && [ok.config.drainTimeoutMs, ok.config.readinessPath, ok.config.revisionId]).toEqual([2500, "/healthz/ready", "01J0000000000000000000000"]);
+    const ok = loadRuntimeConfig({
+      ...env,
+      GREENTIC_DRAIN_TIMEOUT_SECONDS: "2.5",
+      GREENTIC_HEALTH_READINESS_PATH: "/healthz/ready",
+      GREENTIC_REVISION_ID: "01J0000000000000000000000",
+    });
+    expect(ok.ok && [ok.config.drainTimeoutMs, ok.config.readinessPath, ok.config.revisionId]).toEqual([
+      2500,
+      "/healthz/ready",
+      "01J0000000000000000000000",
+    ]);
   });
 
   it("skips the filesystem checks when asked", () => {
-    expect(loadRuntimeConfig({ ...env, GREENTIC_CACHE_DIR: "/does/not/exist" }, { checkFilesystem: false }).ok).toBe(true);
+    expect(loadRuntimeConfig({ ...env, GREENTIC_CACHE_DIR: "/does/not/exist" }, { checkFilesystem: false }).ok).toBe(
+      true,
+    );
   });
 });
 
@@ -150,8 +216,10 @@ describe("address helpers", () => {
   });
 
   it("knows loopback addresses", () => {
-    for (const a of ["127.0.0.1", "127.255.255.254", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"]) expect(isLoopbackAddress(a)).toBe(true);
-    for (const a of ["128.0.0.1", "0.0.0.0", "::", "::ffff:10.0.0.1", "localhost", "fe80::1"]) expect(isLoopbackAddress(a)).toBe(false);
+    for (const a of ["127.0.0.1", "127.255.255.254", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"])
+      expect(isLoopbackAddress(a)).toBe(true);
+    for (const a of ["128.0.0.1", "0.0.0.0", "::", "::ffff:10.0.0.1", "localhost", "fe80::1"])
+      expect(isLoopbackAddress(a)).toBe(false);
     expect(adminHostProblem("0:0:0:0:0:0:0:0")).toMatch(/wildcard/);
   });
 });

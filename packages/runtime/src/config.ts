@@ -70,35 +70,85 @@ export function loadRuntimeConfig(env: Env, options: LoadRuntimeConfigOptions = 
       return "";
     }
     if (!isAbsolute(value)) {
-      issue(variable, value, `${variable} must be an absolute path`, `set ${variable} to an absolute path such as /var/lib/greentic/...`);
+      issue(
+        variable,
+        value,
+        `${variable} must be an absolute path`,
+        `set ${variable} to an absolute path such as /var/lib/greentic/...`,
+      );
       return "";
     }
     return value;
   };
 
-  const bundleVariable = env.GREENTIC_BUNDLE_DIR ? "GREENTIC_BUNDLE_DIR" : env.GREENTIC_BUNDLE_MOUNT ? "GREENTIC_BUNDLE_MOUNT" : "GREENTIC_BUNDLE_DIR";
-  const bundleDir = requiredPath(bundleVariable, env[bundleVariable], "read-only bundle directory (GREENTIC_BUNDLE_MOUNT is accepted as an alias)");
+  const bundleVariable = env.GREENTIC_BUNDLE_DIR
+    ? "GREENTIC_BUNDLE_DIR"
+    : env.GREENTIC_BUNDLE_MOUNT
+      ? "GREENTIC_BUNDLE_MOUNT"
+      : "GREENTIC_BUNDLE_DIR";
+  const bundleDir = requiredPath(
+    bundleVariable,
+    env[bundleVariable],
+    "read-only bundle directory (GREENTIC_BUNDLE_MOUNT is accepted as an alias)",
+  );
   const writable = {
-    stateDir: ["GREENTIC_STATE_DIR", requiredPath("GREENTIC_STATE_DIR", env.GREENTIC_STATE_DIR, "writable state directory")],
-    cacheDir: ["GREENTIC_CACHE_DIR", requiredPath("GREENTIC_CACHE_DIR", env.GREENTIC_CACHE_DIR, "writable cache directory")],
+    stateDir: [
+      "GREENTIC_STATE_DIR",
+      requiredPath("GREENTIC_STATE_DIR", env.GREENTIC_STATE_DIR, "writable state directory"),
+    ],
+    cacheDir: [
+      "GREENTIC_CACHE_DIR",
+      requiredPath("GREENTIC_CACHE_DIR", env.GREENTIC_CACHE_DIR, "writable cache directory"),
+    ],
     logDir: ["GREENTIC_LOG_DIR", requiredPath("GREENTIC_LOG_DIR", env.GREENTIC_LOG_DIR, "writable log directory")],
     tempDir: ["GREENTIC_TEMP_DIR", requiredPath("GREENTIC_TEMP_DIR", env.GREENTIC_TEMP_DIR, "writable temp directory")],
   } as const;
-  const caFile = requiredPath("GREENTIC_ADMIN_CA_FILE", env.GREENTIC_ADMIN_CA_FILE, "admin CA certificate (PEM) that signs operator client certificates");
-  const certFile = requiredPath("GREENTIC_ADMIN_CERT_FILE", env.GREENTIC_ADMIN_CERT_FILE, "admin server certificate (PEM)");
-  const keyFile = requiredPath("GREENTIC_ADMIN_KEY_FILE", env.GREENTIC_ADMIN_KEY_FILE, "admin server private key (PEM)");
+  const caFile = requiredPath(
+    "GREENTIC_ADMIN_CA_FILE",
+    env.GREENTIC_ADMIN_CA_FILE,
+    "admin CA certificate (PEM) that signs operator client certificates",
+  );
+  const certFile = requiredPath(
+    "GREENTIC_ADMIN_CERT_FILE",
+    env.GREENTIC_ADMIN_CERT_FILE,
+    "admin server certificate (PEM)",
+  );
+  const keyFile = requiredPath(
+    "GREENTIC_ADMIN_KEY_FILE",
+    env.GREENTIC_ADMIN_KEY_FILE,
+    "admin server private key (PEM)",
+  );
 
   const publicBind = parseBindVariable("GREENTIC_PUBLIC_BIND", env.GREENTIC_PUBLIC_BIND ?? DEFAULT_PUBLIC_BIND, issue);
   const adminBind = parseBindVariable("GREENTIC_ADMIN_BIND", env.GREENTIC_ADMIN_BIND ?? DEFAULT_ADMIN_BIND, issue);
   if (adminBind) {
     const problem = adminHostProblem(adminBind.host);
-    if (problem) issue("GREENTIC_ADMIN_BIND", env.GREENTIC_ADMIN_BIND ?? DEFAULT_ADMIN_BIND, problem, "bind the admin endpoint to loopback only, e.g. 127.0.0.1:8433, [::1]:8433 or localhost:8433");
+    if (problem)
+      issue(
+        "GREENTIC_ADMIN_BIND",
+        env.GREENTIC_ADMIN_BIND ?? DEFAULT_ADMIN_BIND,
+        problem,
+        "bind the admin endpoint to loopback only, e.g. 127.0.0.1:8433, [::1]:8433 or localhost:8433",
+      );
   }
 
-  const readinessPath = healthPath("GREENTIC_HEALTH_READINESS_PATH", env.GREENTIC_HEALTH_READINESS_PATH ?? "/ready", issue);
-  const livenessPath = healthPath("GREENTIC_HEALTH_LIVENESS_PATH", env.GREENTIC_HEALTH_LIVENESS_PATH ?? "/health", issue);
+  const readinessPath = healthPath(
+    "GREENTIC_HEALTH_READINESS_PATH",
+    env.GREENTIC_HEALTH_READINESS_PATH ?? "/ready",
+    issue,
+  );
+  const livenessPath = healthPath(
+    "GREENTIC_HEALTH_LIVENESS_PATH",
+    env.GREENTIC_HEALTH_LIVENESS_PATH ?? "/health",
+    issue,
+  );
   if (readinessPath && readinessPath === livenessPath) {
-    issue("GREENTIC_HEALTH_READINESS_PATH", readinessPath, "the readiness and liveness paths are the same", "give GREENTIC_HEALTH_READINESS_PATH and GREENTIC_HEALTH_LIVENESS_PATH different paths");
+    issue(
+      "GREENTIC_HEALTH_READINESS_PATH",
+      readinessPath,
+      "the readiness and liveness paths are the same",
+      "give GREENTIC_HEALTH_READINESS_PATH and GREENTIC_HEALTH_LIVENESS_PATH different paths",
+    );
   }
 
   let drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_SECONDS * 1000;
@@ -106,7 +156,12 @@ export function loadRuntimeConfig(env: Env, options: LoadRuntimeConfigOptions = 
   if (drainRaw !== undefined && drainRaw !== "") {
     const seconds = Number(drainRaw);
     if (!/^\d+(\.\d+)?$/.test(drainRaw) || !(seconds > 0) || seconds > 3600) {
-      issue("GREENTIC_DRAIN_TIMEOUT_SECONDS", drainRaw, "GREENTIC_DRAIN_TIMEOUT_SECONDS must be a number of seconds between 0 and 3600 (exclusive of 0)", "use e.g. GREENTIC_DRAIN_TIMEOUT_SECONDS=10");
+      issue(
+        "GREENTIC_DRAIN_TIMEOUT_SECONDS",
+        drainRaw,
+        "GREENTIC_DRAIN_TIMEOUT_SECONDS must be a number of seconds between 0 and 3600 (exclusive of 0)",
+        "use e.g. GREENTIC_DRAIN_TIMEOUT_SECONDS=10",
+      );
     } else {
       drainTimeoutMs = Math.round(seconds * 1000);
     }
@@ -114,13 +169,22 @@ export function loadRuntimeConfig(env: Env, options: LoadRuntimeConfigOptions = 
 
   const revisionId = env.GREENTIC_REVISION_ID?.trim() || null;
   if (revisionId !== null && !/^[\w.:-]{1,128}$/.test(revisionId)) {
-    issue("GREENTIC_REVISION_ID", revisionId, "GREENTIC_REVISION_ID has characters other than letters, digits, '.', ':', '_' and '-' (or is longer than 128)", "pass the revision's ULID");
+    issue(
+      "GREENTIC_REVISION_ID",
+      revisionId,
+      "GREENTIC_REVISION_ID has characters other than letters, digits, '.', ':', '_' and '-' (or is longer than 128)",
+      "pass the revision's ULID",
+    );
   }
 
   if (options.checkFilesystem !== false) {
     if (bundleDir) checkBundleDir(bundleVariable, bundleDir, issue);
     for (const [variable, dir] of Object.values(writable)) if (dir) checkWritableDir(variable, dir, issue);
-    for (const [variable, file] of [["GREENTIC_ADMIN_CA_FILE", caFile], ["GREENTIC_ADMIN_CERT_FILE", certFile], ["GREENTIC_ADMIN_KEY_FILE", keyFile]] as const) {
+    for (const [variable, file] of [
+      ["GREENTIC_ADMIN_CA_FILE", caFile],
+      ["GREENTIC_ADMIN_CERT_FILE", certFile],
+      ["GREENTIC_ADMIN_KEY_FILE", keyFile],
+    ] as const) {
       if (file) checkPemFile(variable, file, issue);
     }
   }
@@ -162,7 +226,13 @@ export function parseHostPort(value: string): HostPort | null {
 
 function parseBindVariable(variable: string, value: string, issue: IssueFn): HostPort | null {
   const parsed = parseHostPort(value);
-  if (!parsed) issue(variable, value, `${variable} is not host:port`, `use host:port with a port 0-65535 (0 picks a free port), IPv6 in brackets: [::1]:8433`);
+  if (!parsed)
+    issue(
+      variable,
+      value,
+      `${variable} is not host:port`,
+      `use host:port with a port 0-65535 (0 picks a free port), IPv6 in brackets: [::1]:8433`,
+    );
   return parsed;
 }
 
@@ -184,14 +254,20 @@ export function adminHostProblem(host: string): string | null {
   if (host === "0.0.0.0" || host === "::" || /^(0{1,4}:){7}0{1,4}$/.test(host) || host === "::0") {
     return `the admin endpoint must not listen on the wildcard address ${host} (it would be reachable from other machines)`;
   }
-  if (isIP(host) !== 0) return isLoopbackAddress(host) ? null : `the admin endpoint must listen on a loopback address, not ${host}`;
+  if (isIP(host) !== 0)
+    return isLoopbackAddress(host) ? null : `the admin endpoint must listen on a loopback address, not ${host}`;
   if (host.toLowerCase() === "localhost") return null;
   return `the admin endpoint host must be a loopback IP address or localhost, not the name ${host}`;
 }
 
 function healthPath(variable: string, value: string, issue: IssueFn): string {
-  if (!/^\/[A-Za-z0-9._~\/-]*$/.test(value) || value.includes("//") || value.startsWith("/admin/")) {
-    issue(variable, value, `${variable} must be an absolute URL path of letters, digits and ./_~- (not under /admin/)`, "use e.g. /ready or /health");
+  if (!/^\/[A-Za-z0-9._~/-]*$/.test(value) || value.includes("//") || value.startsWith("/admin/")) {
+    issue(
+      variable,
+      value,
+      `${variable} must be an absolute URL path of letters, digits and ./_~- (not under /admin/)`,
+      "use e.g. /ready or /health",
+    );
     return "";
   }
   return value;
@@ -202,11 +278,21 @@ function checkBundleDir(variable: string, dir: string, issue: IssueFn): void {
   try {
     stat = statSync(dir);
   } catch (error) {
-    issue(variable, dir, `the bundle directory cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, "mount or extract the bundle there first");
+    issue(
+      variable,
+      dir,
+      `the bundle directory cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      "mount or extract the bundle there first",
+    );
     return;
   }
   if (!stat.isDirectory()) {
-    issue(variable, dir, "the bundle path is not a directory", "point it at the extracted bundle or the squashfs mount point");
+    issue(
+      variable,
+      dir,
+      "the bundle path is not a directory",
+      "point it at the extracted bundle or the squashfs mount point",
+    );
     return;
   }
   if (isOnReadOnlyMount(dir)) return;
@@ -214,7 +300,12 @@ function checkBundleDir(variable: string, dir: string, issue: IssueFn): void {
   // nobody may write to, or one on a read-only mount (checked above).
   const writableEntry = findWritableEntry(dir);
   if (writableEntry !== null) {
-    issue(variable, dir, `the bundle is not read-only: ${writableEntry} has write permission bits and the directory is not on a read-only mount`, "mount the bundle read-only (squashfs) or remove write permissions: chmod -R a-w <bundle dir>");
+    issue(
+      variable,
+      dir,
+      `the bundle is not read-only: ${writableEntry} has write permission bits and the directory is not on a read-only mount`,
+      "mount the bundle read-only (squashfs) or remove write permissions: chmod -R a-w <bundle dir>",
+    );
   }
 }
 
@@ -273,7 +364,10 @@ function checkWritableDir(variable: string, dir: string, issue: IssueFn): void {
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const hint = code === "ENOENT" ? `create it: mkdir -p ${dir}` : "make it writable by the runtime's user, on a writable filesystem";
+    const hint =
+      code === "ENOENT"
+        ? `create it: mkdir -p ${dir}`
+        : "make it writable by the runtime's user, on a writable filesystem";
     issue(variable, dir, `${variable} does not exist or is not writable (${code ?? String(error)})`, hint);
   }
 }
@@ -281,9 +375,19 @@ function checkWritableDir(variable: string, dir: string, issue: IssueFn): void {
 function checkPemFile(variable: string, file: string, issue: IssueFn): void {
   try {
     if (!readFileSync(file, "utf8").includes("-----BEGIN ")) {
-      issue(variable, file, `${variable} is not a PEM file`, "point it at the PEM file written by createAdminCertificates (or openssl)");
+      issue(
+        variable,
+        file,
+        `${variable} is not a PEM file`,
+        "point it at the PEM file written by createAdminCertificates (or openssl)",
+      );
     }
   } catch (error) {
-    issue(variable, file, `${variable} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, "check the path and that the runtime's user may read it");
+    issue(
+      variable,
+      file,
+      `${variable} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      "check the path and that the runtime's user may read it",
+    );
   }
 }

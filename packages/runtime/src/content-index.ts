@@ -58,25 +58,49 @@ export async function readBundleInfo(bundleDir: string): Promise<BundleInfo> {
     bytes = await readFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      return { realDir, bundleId: null, version: null, digest: null, manifestDigest: null, indexDocument: "index.html", manifestFiles: null };
+      return {
+        realDir,
+        bundleId: null,
+        version: null,
+        digest: null,
+        manifestDigest: null,
+        indexDocument: "index.html",
+        manifestFiles: null,
+      };
     }
-    throw new RuntimeFailure("io", `cannot read ${file}: ${(error as Error).message}`, "check the bundle's permissions", { path: file }, error);
+    throw new RuntimeFailure(
+      "io",
+      `cannot read ${file}: ${(error as Error).message}`,
+      "check the bundle's permissions",
+      { path: file },
+      error,
+    );
   }
   let manifest: Record<string, unknown>;
   try {
     manifest = JSON.parse(bytes.toString("utf8")) as Record<string, unknown>;
-    if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest)) throw new Error("not a JSON object");
+    if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest))
+      throw new Error("not a JSON object");
   } catch (error) {
-    throw new RuntimeFailure("integrity", `${file} is not a JSON object: ${(error as Error).message}`, "rebuild the bundle", { path: file });
+    throw new RuntimeFailure(
+      "integrity",
+      `${file} is not a JSON object: ${(error as Error).message}`,
+      "rebuild the bundle",
+      { path: file },
+    );
   }
   const text = (value: unknown) => (typeof value === "string" ? value : null);
   const entry = manifest.entry as { kind?: unknown; index?: unknown } | undefined;
-  const indexDocument = entry?.kind === "static" && typeof entry.index === "string" && isSafeRelativePath(entry.index) ? entry.index : "index.html";
+  const indexDocument =
+    entry?.kind === "static" && typeof entry.index === "string" && isSafeRelativePath(entry.index)
+      ? entry.index
+      : "index.html";
   let manifestFiles: Map<string, string> | null = null;
   if (Array.isArray(manifest.entries)) {
     manifestFiles = new Map();
     for (const e of manifest.entries as { path?: unknown; type?: unknown; sha256?: unknown }[]) {
-      if (e.type === "file" && typeof e.path === "string" && typeof e.sha256 === "string") manifestFiles.set(e.path, e.sha256);
+      if (e.type === "file" && typeof e.path === "string" && typeof e.sha256 === "string")
+        manifestFiles.set(e.path, e.sha256);
     }
   }
   return {
@@ -91,14 +115,23 @@ export async function readBundleInfo(bundleDir: string): Promise<BundleInfo> {
 }
 
 function isSafeRelativePath(path: string): boolean {
-  return path !== "" && !path.startsWith("/") && !path.includes("\0") && path.split("/").every((s) => s !== "" && s !== "." && s !== "..");
+  return (
+    path !== "" &&
+    !path.startsWith("/") &&
+    !path.includes("\0") &&
+    path.split("/").every((s) => s !== "" && s !== "." && s !== "..")
+  );
 }
 
 /**
  * Loads `<cacheDir>/content-index.json` when it was built for this exact manifest and bundle
  * path (and the file sizes still agree), otherwise builds it and writes it atomically.
  */
-export async function warmContentIndex(info: BundleInfo, cacheDir: string, log: Logger): Promise<{ index: ContentIndex; reused: boolean }> {
+export async function warmContentIndex(
+  info: BundleInfo,
+  cacheDir: string,
+  log: Logger,
+): Promise<{ index: ContentIndex; reused: boolean }> {
   const file = join(cacheDir, CONTENT_INDEX_FILE);
   const existing = await loadReusableIndex(file, info);
   if (existing) return { index: existing, reused: true };
@@ -155,10 +188,13 @@ export async function buildContentIndex(info: BundleInfo, log: Logger): Promise<
         toHash.push({ path, real: absolute });
       } else if (dirent.isSymbolicLink()) {
         const real = await realpath(absolute).catch(() => null);
-        const inside = real !== null && real.startsWith(root + sep);
+        const inside = real?.startsWith(root + sep);
         const isFile = real !== null && inside && (await lstat(real)).isFile();
         if (!isFile) {
-          log.warn("symlink not served", { path, reason: real === null ? "dangling" : inside ? "not a regular file" : "target leaves the bundle" });
+          log.warn("symlink not served", {
+            path,
+            reason: real === null ? "dangling" : inside ? "not a regular file" : "target leaves the bundle",
+          });
           continue;
         }
         toHash.push({ path, real, target: relative(root, real).split(sep).join("/") });
@@ -171,7 +207,12 @@ export async function buildContentIndex(info: BundleInfo, log: Logger): Promise<
     while (next < toHash.length) {
       const item = toHash[next++]!;
       const { size, sha256 } = await hashFile(item.real);
-      files[item.path] = { size, sha256, content_type: contentTypeFor(item.path), ...(item.target ? { target: item.target } : {}) };
+      files[item.path] = {
+        size,
+        sha256,
+        content_type: contentTypeFor(item.path),
+        ...(item.target ? { target: item.target } : {}),
+      };
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
@@ -204,7 +245,12 @@ function verifyAgainstManifest(info: BundleInfo, files: Record<string, ContentEn
   }
   for (const [path, entry] of Object.entries(files)) {
     if (entry.target === undefined && !listed.has(path)) {
-      throw new RuntimeFailure("integrity", `bundle file ${path} is not listed in ${MANIFEST_FILE}`, "the bundle content was altered after it was built; stage the bundle again", { path });
+      throw new RuntimeFailure(
+        "integrity",
+        `bundle file ${path} is not listed in ${MANIFEST_FILE}`,
+        "the bundle content was altered after it was built; stage the bundle again",
+        { path },
+      );
     }
   }
 }

@@ -11,7 +11,13 @@ export class RuntimeFailure extends Error {
   readonly hint: string;
   readonly fields: Record<string, unknown>;
 
-  constructor(code: RuntimeFailureCode, message: string, hint: string, fields: Record<string, unknown> = {}, cause?: unknown) {
+  constructor(
+    code: RuntimeFailureCode,
+    message: string,
+    hint: string,
+    fields: Record<string, unknown> = {},
+    cause?: unknown,
+  ) {
     super(message, cause === undefined ? undefined : { cause });
     this.code = code;
     this.hint = hint;

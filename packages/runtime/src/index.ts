@@ -18,10 +18,23 @@ export {
   type LoadRuntimeConfigResult,
   type RuntimeConfig,
 } from "./config.js";
-export { CONTENT_INDEX_FILE, CONTENT_INDEX_SCHEMA, MANIFEST_FILE, type ContentEntry, type ContentIndex } from "./content-index.js";
+export {
+  CONTENT_INDEX_FILE,
+  CONTENT_INDEX_SCHEMA,
+  MANIFEST_FILE,
+  type ContentEntry,
+  type ContentIndex,
+} from "./content-index.js";
 export { contentTypeFor } from "./content-types.js";
 export type { LogFields, LogSink } from "./log.js";
-export { LISTEN_FILE, type DrainResult, type ListenFile, type RuntimeHandle, type RuntimeState, type StartRuntimeOptions } from "./server.js";
+export {
+  LISTEN_FILE,
+  type DrainResult,
+  type ListenFile,
+  type RuntimeHandle,
+  type RuntimeState,
+  type StartRuntimeOptions,
+} from "./server.js";
 export {
   adminRequest,
   readListenFile,
@@ -58,7 +71,12 @@ function toGreenticError(error: unknown): unknown {
   if (!(error instanceof RuntimeFailure)) return error;
   const variable = typeof error.fields.variable === "string" ? error.fields.variable : undefined;
   const path = variable ?? (typeof error.fields.path === "string" ? error.fields.path : undefined);
-  return new GreenticError(KINDS[error.code], error.message, { hint: error.hint, path, details: { code: error.code, ...error.fields }, cause: error });
+  return new GreenticError(KINDS[error.code], error.message, {
+    hint: error.hint,
+    path,
+    details: { code: error.code, ...error.fields },
+    cause: error,
+  });
 }
 
 /**

@@ -20,8 +20,10 @@ export interface Logger {
 }
 
 export function createLogger(sink: LogSink = stdoutSink): Logger {
-  const at = (level: LogLevel) => (msg: string, fields: LogFields = {}) => {
-    sink({ ts: new Date().toISOString(), level, msg, ...fields });
-  };
+  const at =
+    (level: LogLevel) =>
+    (msg: string, fields: LogFields = {}) => {
+      sink({ ts: new Date().toISOString(), level, msg, ...fields });
+    };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

@@ -7,7 +7,13 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { isLoopbackAddress, type HostPort, type RuntimeConfig } from "./config.js";
-import { readBundleInfo, warmContentIndex, writeFileAtomic, type BundleInfo, type ContentIndex } from "./content-index.js";
+import {
+  readBundleInfo,
+  warmContentIndex,
+  writeFileAtomic,
+  type BundleInfo,
+  type ContentIndex,
+} from "./content-index.js";
 import { RuntimeFailure } from "./failure.js";
 import { createLogger, type LogSink } from "./log.js";
 import { ContentCache, sendText, serveStatic } from "./static-handler.js";
@@ -58,7 +64,10 @@ export interface StartRuntimeOptions {
 }
 
 /** Binds the admin (first, so a bad admin bind fails before anything is public) and public listeners, then warms. */
-export async function startRuntimeServer(config: RuntimeConfig, options: StartRuntimeOptions = {}): Promise<RuntimeHandle> {
+export async function startRuntimeServer(
+  config: RuntimeConfig,
+  options: StartRuntimeOptions = {},
+): Promise<RuntimeHandle> {
   const log = createLogger(options.log);
   const startedAt = performance.now();
   let state: RuntimeState = "warming";
@@ -76,7 +85,13 @@ export async function startRuntimeServer(config: RuntimeConfig, options: StartRu
     inFlight++;
     res.on("close", () => {
       inFlight--;
-      log.info("request", { listener: "public", method: req.method, path: logPath(req.url), status: res.statusCode, ms: round(performance.now() - t0) });
+      log.info("request", {
+        listener: "public",
+        method: req.method,
+        path: logPath(req.url),
+        status: res.statusCode,
+        ms: round(performance.now() - t0),
+      });
       if (inFlight === 0) for (const wake of idleWaiters) wake();
     });
     if (state === "draining" || state === "closed") {
@@ -100,18 +115,31 @@ export async function startRuntimeServer(config: RuntimeConfig, options: StartRu
   let admin: HttpsServer;
   try {
     admin = createAdminServer(tls, (req, res) => {
-    const t0 = performance.now();
-    res.on("close", () => {
-      const peer = (req.socket as TLSSocket).getPeerCertificate?.();
-      log.info("request", { listener: "admin", method: req.method, path: logPath(req.url), status: res.statusCode, ms: round(performance.now() - t0), client: peer?.subject?.CN });
+      const t0 = performance.now();
+      res.on("close", () => {
+        const peer = (req.socket as TLSSocket).getPeerCertificate?.();
+        log.info("request", {
+          listener: "admin",
+          method: req.method,
+          path: logPath(req.url),
+          status: res.statusCode,
+          ms: round(performance.now() - t0),
+          client: peer?.subject?.CN,
+        });
+      });
+      handleAdmin(req, res, adminContext);
     });
-    handleAdmin(req, res, adminContext);
-  });
   } catch (error) {
-    throw new RuntimeFailure("invalid-config", `the admin TLS material is unusable: ${(error as Error).message}`, "GREENTIC_ADMIN_CERT_FILE and GREENTIC_ADMIN_KEY_FILE must be a matching PEM certificate and key; GREENTIC_ADMIN_CA_FILE a PEM CA", {
-      variable: "GREENTIC_ADMIN_KEY_FILE",
-      value: config.adminKeyFile,
-    }, error);
+    throw new RuntimeFailure(
+      "invalid-config",
+      `the admin TLS material is unusable: ${(error as Error).message}`,
+      "GREENTIC_ADMIN_CERT_FILE and GREENTIC_ADMIN_KEY_FILE must be a matching PEM certificate and key; GREENTIC_ADMIN_CA_FILE a PEM CA",
+      {
+        variable: "GREENTIC_ADMIN_KEY_FILE",
+        value: config.adminKeyFile,
+      },
+      error,
+    );
   }
   admin.on("tlsClientError", (error) => log.warn("admin tls handshake refused", { error: error.message }));
 
@@ -119,7 +147,12 @@ export async function startRuntimeServer(config: RuntimeConfig, options: StartRu
   const adminAddress = await listen(admin, adminHost, config.adminBind.port, "GREENTIC_ADMIN_BIND");
   if (!isLoopbackAddress(adminAddress.host)) {
     await closeServer(admin);
-    throw new RuntimeFailure("invalid-config", `the admin endpoint bound to non-loopback ${adminAddress.host}`, "bind it to 127.0.0.1 or ::1", { variable: "GREENTIC_ADMIN_BIND" });
+    throw new RuntimeFailure(
+      "invalid-config",
+      `the admin endpoint bound to non-loopback ${adminAddress.host}`,
+      "bind it to 127.0.0.1 or ::1",
+      { variable: "GREENTIC_ADMIN_BIND" },
+    );
   }
   const publicServer = createHttpServer({ keepAliveTimeout: 5000 }, onPublicRequest);
   let publicAddress: HostPort;
@@ -130,15 +163,30 @@ export async function startRuntimeServer(config: RuntimeConfig, options: StartRu
     throw error;
   }
 
-  const listenFile: ListenFile = { pid: process.pid, public: publicAddress, admin: adminAddress, revision_id: config.revisionId };
+  const listenFile: ListenFile = {
+    pid: process.pid,
+    public: publicAddress,
+    admin: adminAddress,
+    revision_id: config.revisionId,
+  };
   await writeFileAtomic(join(config.stateDir, LISTEN_FILE), `${JSON.stringify(listenFile, null, 2)}\n`);
-  log.info("listening", { pid: process.pid, public: publicAddress, admin: adminAddress, revision_id: config.revisionId, bundle_id: bundle.bundleId });
+  log.info("listening", {
+    pid: process.pid,
+    public: publicAddress,
+    admin: adminAddress,
+    revision_id: config.revisionId,
+    bundle_id: bundle.bundleId,
+  });
 
   const ready = warmContentIndex(bundle, config.cacheDir, log).then(
     ({ index: built, reused }) => {
       index = built;
       if (state === "warming") state = "ready";
-      log.info("ready", { files: Object.keys(built.files).length, index_reused: reused, ms: round(performance.now() - startedAt) });
+      log.info("ready", {
+        files: Object.keys(built.files).length,
+        index_reused: reused,
+        ms: round(performance.now() - startedAt),
+      });
     },
     (error: unknown) => {
       state = "failed";
@@ -184,10 +232,16 @@ export async function startRuntimeServer(config: RuntimeConfig, options: StartRu
       try {
         admin.setSecureContext({ ...material, minVersion: "TLSv1.2" });
       } catch (error) {
-        throw new RuntimeFailure("invalid-config", `the admin TLS material is unusable: ${(error as Error).message}`, "keep a matching certificate and key in place; the previous ones stay in use", {
-          variable: "GREENTIC_ADMIN_KEY_FILE",
-          value: config.adminKeyFile,
-        }, error);
+        throw new RuntimeFailure(
+          "invalid-config",
+          `the admin TLS material is unusable: ${(error as Error).message}`,
+          "keep a matching certificate and key in place; the previous ones stay in use",
+          {
+            variable: "GREENTIC_ADMIN_KEY_FILE",
+            value: config.adminKeyFile,
+          },
+          error,
+        );
       }
       log.info("admin certificates reloaded", {});
     },
@@ -202,7 +256,10 @@ export async function startRuntimeServer(config: RuntimeConfig, options: StartRu
   return handle;
 }
 
-function createAdminServer(tls: { ca: Buffer; cert: Buffer; key: Buffer }, handler: (req: IncomingMessage, res: ServerResponse) => void): HttpsServer {
+function createAdminServer(
+  tls: { ca: Buffer; cert: Buffer; key: Buffer },
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): HttpsServer {
   return createHttpsServer({ ...tls, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" }, handler);
 }
 
@@ -211,10 +268,19 @@ function readTlsMaterial(config: RuntimeConfig): { ca: Buffer; cert: Buffer; key
     try {
       return readFileSync(file);
     } catch (error) {
-      throw new RuntimeFailure("invalid-config", `cannot read ${variable}=${file}: ${(error as Error).message}`, "check the path and permissions", { variable, value: file });
+      throw new RuntimeFailure(
+        "invalid-config",
+        `cannot read ${variable}=${file}: ${(error as Error).message}`,
+        "check the path and permissions",
+        { variable, value: file },
+      );
     }
   };
-  return { ca: read("GREENTIC_ADMIN_CA_FILE", config.adminCaFile), cert: read("GREENTIC_ADMIN_CERT_FILE", config.adminCertFile), key: read("GREENTIC_ADMIN_KEY_FILE", config.adminKeyFile) };
+  return {
+    ca: read("GREENTIC_ADMIN_CA_FILE", config.adminCaFile),
+    cert: read("GREENTIC_ADMIN_CERT_FILE", config.adminCertFile),
+    key: read("GREENTIC_ADMIN_KEY_FILE", config.adminKeyFile),
+  };
 }
 
 /** `localhost` is resolved here and every answer must be loopback; IPs pass through (checked in config). */
@@ -237,10 +303,16 @@ function listen(server: Server | HttpsServer, host: string, port: number, variab
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       reject(
-        new RuntimeFailure("bind", `cannot listen on ${variable}=${host}:${port}: ${error.code ?? error.message}`, error.code === "EADDRINUSE" ? "another process holds the port; pick another or stop it" : "check the address", {
-          variable,
-          value: `${host}:${port}`,
-        }, error),
+        new RuntimeFailure(
+          "bind",
+          `cannot listen on ${variable}=${host}:${port}: ${error.code ?? error.message}`,
+          error.code === "EADDRINUSE" ? "another process holds the port; pick another or stop it" : "check the address",
+          {
+            variable,
+            value: `${host}:${port}`,
+          },
+          error,
+        ),
       );
     };
     server.once("error", onError);
@@ -272,7 +344,12 @@ interface AdminContext {
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text), "Cache-Control": "no-store", ...headers });
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+    "Cache-Control": "no-store",
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -289,7 +366,9 @@ function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx: AdminContex
     case ctx.config.livenessPath:
       return route(["GET", "HEAD"], () => sendJson(res, 200, { status: "alive" }));
     case ctx.config.readinessPath:
-      return route(["GET", "HEAD"], () => (state === "ready" ? sendJson(res, 200, { ready: true, state }) : sendJson(res, 503, { ready: false, state })));
+      return route(["GET", "HEAD"], () =>
+        state === "ready" ? sendJson(res, 200, { ready: true, state }) : sendJson(res, 503, { ready: false, state }),
+      );
     case "/admin/v1/status":
       return route(["GET"], () =>
         sendJson(res, 200, {
@@ -327,6 +406,7 @@ function round(ms: number): number {
 
 /** Log fields for any error, richest for RuntimeFailure. */
 export function failureFields(error: unknown): Record<string, unknown> {
-  if (error instanceof RuntimeFailure) return { error: error.message, code: error.code, hint: error.hint, ...error.fields };
+  if (error instanceof RuntimeFailure)
+    return { error: error.message, code: error.code, hint: error.hint, ...error.fields };
   return { error: error instanceof Error ? error.message : String(error) };
 }

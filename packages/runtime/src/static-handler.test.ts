@@ -9,7 +9,12 @@ const index: ContentIndex = {
   manifest_digest: null,
   built_at: "2026-01-01T00:00:00Z",
   index_document: "index.html",
-  files: { "index.html": entry("a"), "docs/index.html": entry("b"), "docs/a b.txt": entry("c"), "empty/x.txt": entry("d") },
+  files: {
+    "index.html": entry("a"),
+    "docs/index.html": entry("b"),
+    "docs/a b.txt": entry("c"),
+    "empty/x.txt": entry("d"),
+  },
   directories: ["docs", "empty"],
 };
 

@@ -28,14 +28,16 @@ export function resolveRequestPath(rawUrl: string, index: ContentIndex): Resolut
   }
   if (decoded.includes("\0")) return { kind: "bad-request", reason: "NUL byte in path" };
   const segments = decoded.split("/").filter((s) => s !== "");
-  if (segments.some((s) => s === ".." || s === "." || s.includes("\\"))) return { kind: "bad-request", reason: "path traversal" };
+  if (segments.some((s) => s === ".." || s === "." || s.includes("\\")))
+    return { kind: "bad-request", reason: "path traversal" };
   const path = segments.join("/");
   const trailingSlash = decoded.endsWith("/");
   const file = index.files[path];
   if (file && !trailingSlash) return { kind: "file", path, entry: file };
   if (path === "" || index.directories.includes(path)) {
     // Built from the normalized segments so that `//host` can never become an open redirect.
-    if (!trailingSlash) return { kind: "redirect", location: `/${segments.map(encodeURIComponent).join("/")}/${query}` };
+    if (!trailingSlash)
+      return { kind: "redirect", location: `/${segments.map(encodeURIComponent).join("/")}/${query}` };
     const indexPath = path === "" ? index.index_document : `${path}/${index.index_document}`;
     const entry = index.files[indexPath];
     return entry ? { kind: "file", path: indexPath, entry } : { kind: "not-found" };
@@ -53,8 +55,18 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
 
 const COMMON_HEADERS = { "X-Content-Type-Options": "nosniff" } as const;
 
-export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...COMMON_HEADERS, "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(text), ...headers });
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    ...COMMON_HEADERS,
+    "Content-Type": "text/plain; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -84,7 +96,12 @@ export class ContentCache {
 }
 
 /** Serves one public request from the bundle's content index. */
-export function serveStatic(req: IncomingMessage, res: ServerResponse, index: ContentIndex, cache?: ContentCache): void {
+export function serveStatic(
+  req: IncomingMessage,
+  res: ServerResponse,
+  index: ContentIndex,
+  cache?: ContentCache,
+): void {
   if (req.method !== "GET" && req.method !== "HEAD") {
     sendText(res, 405, "Method Not Allowed\n", { Allow: "GET, HEAD" });
     return;

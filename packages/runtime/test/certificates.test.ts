@@ -3,7 +3,13 @@ import { readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
 import { afterEach, describe, expect, it } from "vitest";
-import { ADMIN_CERT_FILES, certificatesNeedRotation, createAdminCertificates, issueAdminClientCertificate, rotateAdminCertificates } from "../src/index.js";
+import {
+  ADMIN_CERT_FILES,
+  certificatesNeedRotation,
+  createAdminCertificates,
+  issueAdminClientCertificate,
+  rotateAdminCertificates,
+} from "../src/index.js";
 import { tempDir } from "./helpers.js";
 
 const DAY = 86_400_000;
@@ -25,16 +31,26 @@ describe("createAdminCertificates", () => {
   it("writes a CA, a server and a client certificate that openssl verifies", async () => {
     const d = dir();
     const created = await createAdminCertificates(d, { commonName: "ops-laptop" });
-    expect(created.files).toEqual(Object.fromEntries(Object.entries(ADMIN_CERT_FILES).map(([k, f]) => [k, join(d, f)])));
+    expect(created.files).toEqual(
+      Object.fromEntries(Object.entries(ADMIN_CERT_FILES).map(([k, f]) => [k, join(d, f)])),
+    );
     for (const leaf of [created.files.serverCert, created.files.clientCert]) {
       const result = openssl("verify", "-CAfile", created.files.caCert, leaf);
       expect([result.status, result.stdout.trim()]).toEqual([0, `${leaf}: OK`]);
     }
-    expect(openssl("verify", "-purpose", "sslserver", "-CAfile", created.files.caCert, created.files.serverCert).status).toBe(0);
-    expect(openssl("verify", "-purpose", "sslclient", "-CAfile", created.files.caCert, created.files.clientCert).status).toBe(0);
+    expect(
+      openssl("verify", "-purpose", "sslserver", "-CAfile", created.files.caCert, created.files.serverCert).status,
+    ).toBe(0);
+    expect(
+      openssl("verify", "-purpose", "sslclient", "-CAfile", created.files.caCert, created.files.clientCert).status,
+    ).toBe(0);
     // Each certificate is good for its own side only.
-    expect(openssl("verify", "-purpose", "sslclient", "-CAfile", created.files.caCert, created.files.serverCert).status).not.toBe(0);
-    expect(openssl("verify", "-purpose", "sslserver", "-CAfile", created.files.caCert, created.files.clientCert).status).not.toBe(0);
+    expect(
+      openssl("verify", "-purpose", "sslclient", "-CAfile", created.files.caCert, created.files.serverCert).status,
+    ).not.toBe(0);
+    expect(
+      openssl("verify", "-purpose", "sslserver", "-CAfile", created.files.caCert, created.files.clientCert).status,
+    ).not.toBe(0);
   });
 
   it("uses ECDSA P-256, the right extensions and names", async () => {
@@ -59,8 +75,13 @@ describe("createAdminCertificates", () => {
     const { files } = await createAdminCertificates(d);
     expect(statSync(d).mode & 0o777).toBe(0o700);
     for (const key of [files.caKey, files.serverKey, files.clientKey]) expect(statSync(key).mode & 0o777).toBe(0o600);
-    for (const cert of [files.caCert, files.serverCert, files.clientCert]) expect(statSync(cert).mode & 0o777).toBe(0o644);
-    for (const [cert, key] of [[files.caCert, files.caKey], [files.serverCert, files.serverKey], [files.clientCert, files.clientKey]] as const) {
+    for (const cert of [files.caCert, files.serverCert, files.clientCert])
+      expect(statSync(cert).mode & 0o777).toBe(0o644);
+    for (const [cert, key] of [
+      [files.caCert, files.caKey],
+      [files.serverCert, files.serverKey],
+      [files.clientCert, files.clientKey],
+    ] as const) {
       expect(readFileSync(key, "utf8")).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
       const fromCert = execFileSync("openssl", ["x509", "-in", cert, "-noout", "-pubkey"], { encoding: "utf8" });
       const fromKey = execFileSync("openssl", ["pkey", "-in", key, "-pubout"], { encoding: "utf8" });
@@ -71,14 +92,24 @@ describe("createAdminCertificates", () => {
   it("honours now and validityDays (notAfter reported and in the certificate)", async () => {
     const now = new Date("2030-01-01T00:00:00Z");
     const created = await createAdminCertificates(dir(), { now, validityDays: 10, caValidityDays: 20 });
-    expect(created.notAfter).toEqual({ ca: "2030-01-21T00:00:00.000Z", server: "2030-01-11T00:00:00.000Z", client: "2030-01-11T00:00:00.000Z" });
+    expect(created.notAfter).toEqual({
+      ca: "2030-01-21T00:00:00.000Z",
+      server: "2030-01-11T00:00:00.000Z",
+      client: "2030-01-11T00:00:00.000Z",
+    });
     expect(text(created.files.serverCert)).toMatch(/Not After : Jan 11 00:00:00 2030 GMT/);
     expect(text(created.files.serverCert)).toMatch(/Not Before: Dec 31 23:55:00 2029 GMT/);
   });
 
   it("refuses a non-positive validity and an odd common name", async () => {
-    await expect(createAdminCertificates(dir(), { validityDays: 0 })).rejects.toMatchObject({ kind: "invalid-argument", path: "validityDays" });
-    await expect(createAdminCertificates(dir(), { commonName: "a,CN=evil" })).rejects.toMatchObject({ kind: "invalid-argument", path: "commonName" });
+    await expect(createAdminCertificates(dir(), { validityDays: 0 })).rejects.toMatchObject({
+      kind: "invalid-argument",
+      path: "validityDays",
+    });
+    await expect(createAdminCertificates(dir(), { commonName: "a,CN=evil" })).rejects.toMatchObject({
+      kind: "invalid-argument",
+      path: "commonName",
+    });
   });
 });
 
@@ -105,9 +136,20 @@ describe("rotation", () => {
   it("reports nothing to do for a fresh layout, and expiring leaves near their end", async () => {
     const d = dir();
     const created = await createAdminCertificates(d);
-    expect(await certificatesNeedRotation(d)).toEqual({ ca: null, server: null, client: null, any: false, notAfter: created.notAfter });
+    expect(await certificatesNeedRotation(d)).toEqual({
+      ca: null,
+      server: null,
+      client: null,
+      any: false,
+      notAfter: created.notAfter,
+    });
     const later = new Date(Date.now() + 340 * DAY);
-    expect(await certificatesNeedRotation(d, { now: later, withinDays: 30 })).toMatchObject({ ca: null, server: "expiring", client: "expiring", any: true });
+    expect(await certificatesNeedRotation(d, { now: later, withinDays: 30 })).toMatchObject({
+      ca: null,
+      server: "expiring",
+      client: "expiring",
+      any: true,
+    });
     expect(await certificatesNeedRotation(d, { now: later, withinDays: 20 })).toMatchObject({ any: false });
   });
 
@@ -118,8 +160,17 @@ describe("rotation", () => {
     const other = dir();
     await createAdminCertificates(other);
     execFileSync("cp", [join(other, "server.crt"), join(other, "server.key"), d]);
-    expect(await certificatesNeedRotation(d)).toMatchObject({ ca: null, server: "not-issued-by-ca", client: "missing", any: true });
-    expect(await certificatesNeedRotation(dir())).toMatchObject({ ca: "missing", server: "missing", client: "missing" });
+    expect(await certificatesNeedRotation(d)).toMatchObject({
+      ca: null,
+      server: "not-issued-by-ca",
+      client: "missing",
+      any: true,
+    });
+    expect(await certificatesNeedRotation(dir())).toMatchObject({
+      ca: "missing",
+      server: "missing",
+      client: "missing",
+    });
   });
 
   it("re-issues expiring leaves from the same CA, keeping the client's common name", async () => {
@@ -135,7 +186,10 @@ describe("rotation", () => {
     expect(new Date(result.notAfter.server).getTime()).toBeGreaterThan(now.getTime() + 360 * DAY);
     // Issued at the simulated future date, so verify at that date too.
     const at = String(Math.floor(now.getTime() / 1000));
-    expect(openssl("verify", "-attime", at, "-CAfile", join(d, "ca.crt"), join(d, "server.crt"), join(d, "client.crt")).status).toBe(0);
+    expect(
+      openssl("verify", "-attime", at, "-CAfile", join(d, "ca.crt"), join(d, "server.crt"), join(d, "client.crt"))
+        .status,
+    ).toBe(0);
     expect(text(join(d, "client.crt"))).toMatch(/Subject: CN\s?=\s?ops-laptop/);
     expect((await certificatesNeedRotation(d, { now, withinDays: 30 })).any).toBe(false);
   });
@@ -151,6 +205,16 @@ describe("rotation", () => {
     const rotated = await rotateAdminCertificates(d, { now });
     expect(rotated.rotated).toEqual({ ca: true, server: true, client: true });
     expect(readFileSync(join(d, "ca.crt"), "utf8")).not.toBe(caBefore);
-    expect(openssl("verify", "-attime", String(Math.floor(now.getTime() / 1000)), "-CAfile", join(d, "ca.crt"), join(d, "server.crt"), join(d, "client.crt")).status).toBe(0);
+    expect(
+      openssl(
+        "verify",
+        "-attime",
+        String(Math.floor(now.getTime() / 1000)),
+        "-CAfile",
+        join(d, "ca.crt"),
+        join(d, "server.crt"),
+        join(d, "client.crt"),
+      ).status,
+    ).toBe(0);
   });
 });

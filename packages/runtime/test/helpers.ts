@@ -29,7 +29,11 @@ function makeWritable(path: string): void {
 }
 
 /** Writes `files` (path → content) under `dir`, then removes every write bit unless told not to. */
-export function writeBundle(dir: string, files: Record<string, string | Buffer>, options: { readOnly?: boolean } = {}): string {
+export function writeBundle(
+  dir: string,
+  files: Record<string, string | Buffer>,
+  options: { readOnly?: boolean } = {},
+): string {
   mkdirSync(dir, { recursive: true });
   for (const [path, content] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
@@ -48,7 +52,11 @@ export interface Layout {
 }
 
 /** A complete runtime layout in `root`: bundle, the four writable dirs, certificates, env and config. */
-export async function makeLayout(root: string, files: Record<string, string | Buffer>, certs?: AdminCertificates): Promise<Layout> {
+export async function makeLayout(
+  root: string,
+  files: Record<string, string | Buffer>,
+  certs?: AdminCertificates,
+): Promise<Layout> {
   const bundleDir = writeBundle(join(root, "bundle"), files);
   for (const d of ["state", "cache", "log", "tmp"]) mkdirSync(join(root, d));
   const material = certs ?? (await createAdminCertificates(join(root, "certs")));
@@ -90,14 +98,23 @@ export interface HttpResult {
 }
 
 /** A plain HTTP request on a fresh connection. */
-export function httpGet(port: number, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<HttpResult> {
+export function httpGet(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.headers ?? {}, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
+    const req = request(
+      { host: "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.headers ?? {}, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     req.end();
   });
@@ -109,7 +126,9 @@ export function httpGet(port: number, path: string, options: { method?: string; 
  */
 export function rawRequest(port: number, target: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1", () => socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    const socket = connect(port, "127.0.0.1", () =>
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+    );
     let data = "";
     socket.on("data", (c: Buffer) => (data += c.toString("latin1")));
     socket.on("end", () => {
@@ -122,7 +141,11 @@ export function rawRequest(port: number, target: string): Promise<number> {
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function until<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000, what = "condition"): Promise<T> {
+export async function until<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 20_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -6,7 +6,15 @@ import { builtinModules } from "node:module";
 import { join } from "node:path";
 import { build } from "tsup";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { adminRequest, createAdminCertificates, readListenFile, rotateAdminCertificates, waitForReady, type AdminCertificates, type ListenFile } from "../src/index.js";
+import {
+  adminRequest,
+  createAdminCertificates,
+  readListenFile,
+  rotateAdminCertificates,
+  waitForReady,
+  type AdminCertificates,
+  type ListenFile,
+} from "../src/index.js";
 import { httpGet, makeLayout, tempDir, until, type Layout } from "./helpers.js";
 
 // The bin is built here into a private directory (not the package's dist/, which other test
@@ -37,7 +45,8 @@ afterAll(() => work.cleanup());
 const children: ChildProcess[] = [];
 const cleanups: (() => void)[] = [];
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   for (const fn of cleanups.splice(0)) fn();
 });
 
@@ -48,12 +57,17 @@ interface Running {
 }
 
 function run(env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [bin], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [bin], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.push(child);
   let out = "";
   child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
   return { child, stdout: () => out, exited };
 }
 
@@ -70,13 +84,21 @@ async function startProcess(l: Layout, extra: Record<string, string> = {}): Prom
   return { ...running, listen };
 }
 
-const jsonLines = (text: string) => text.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+const jsonLines = (text: string) =>
+  text
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 describe("the built greentic-runtime executable", () => {
   it("is one file that imports Node built-ins only", () => {
     const source = readFileSync(bin, "utf8");
     expect(source.startsWith("#!/usr/bin/env node\n")).toBe(true);
-    const specifiers = [...source.matchAll(/(?:^|\n)\s*import\s[^;]*?from\s+"([^"]+)"/g), ...source.matchAll(/import\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1]!);
+    const specifiers = [
+      ...source.matchAll(/(?:^|\n)\s*import\s[^;]*?from\s+"([^"]+)"/g),
+      ...source.matchAll(/import\(\s*"([^"]+)"\s*\)/g),
+    ].map((m) => m[1]!);
     expect(specifiers.length).toBeGreaterThan(0);
     const builtins = new Set(builtinModules);
     expect(specifiers.filter((s) => !builtins.has(s.replace(/^node:/, "")))).toEqual([]);
@@ -90,8 +112,16 @@ describe("the built greentic-runtime executable", () => {
     expect([res.status, res.body.toString()]).toEqual([200, "<h1>hi</h1>"]);
     await until(() => (stdout().includes('"path":"/"') ? true : undefined), 10_000, "request log line");
     const lines = jsonLines(stdout());
-    expect(lines[0]).toMatchObject({ level: "info", msg: "listening", pid: child.pid, public: listen.public, admin: listen.admin });
-    expect(lines).toContainEqual(expect.objectContaining({ msg: "request", method: "GET", path: "/", status: 200, ms: expect.any(Number) }));
+    expect(lines[0]).toMatchObject({
+      level: "info",
+      msg: "listening",
+      pid: child.pid,
+      public: listen.public,
+      admin: listen.admin,
+    });
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: "request", method: "GET", path: "/", status: 200, ms: expect.any(Number) }),
+    );
     for (const line of lines) expect(Object.keys(line).slice(0, 3)).toEqual(["ts", "level", "msg"]);
   });
 
@@ -106,7 +136,13 @@ describe("the built greentic-runtime executable", () => {
       expect(await running.exited).toEqual({ code: 2, signal: null });
       const lines = jsonLines(running.stdout());
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatchObject({ level: "error", variable, value, msg: expect.stringMatching(message), hint: expect.stringContaining("127.0.0.1:8433") });
+      expect(lines[0]).toMatchObject({
+        level: "error",
+        variable,
+        value,
+        msg: expect.stringMatching(message),
+        hint: expect.stringContaining("127.0.0.1:8433"),
+      });
       expect(existsSync(join(l.config.stateDir, "listen.json"))).toBe(false);
     });
 
@@ -115,7 +151,12 @@ describe("the built greentic-runtime executable", () => {
       chmodSync(join(l.bundleDir, "index.html"), 0o644);
       const running = run(l.env);
       expect(await running.exited).toEqual({ code: 2, signal: null });
-      expect(jsonLines(running.stdout())[0]).toMatchObject({ variable: "GREENTIC_BUNDLE_DIR", value: l.bundleDir, msg: expect.stringContaining("not read-only"), hint: expect.stringContaining("read-only") });
+      expect(jsonLines(running.stdout())[0]).toMatchObject({
+        variable: "GREENTIC_BUNDLE_DIR",
+        value: l.bundleDir,
+        msg: expect.stringContaining("not read-only"),
+        hint: expect.stringContaining("read-only"),
+      });
     });
 
     it("a missing writable dir", async () => {
@@ -123,30 +164,47 @@ describe("the built greentic-runtime executable", () => {
       rmSync(l.config.tempDir, { recursive: true });
       const running = run(l.env);
       expect(await running.exited).toEqual({ code: 2, signal: null });
-      expect(jsonLines(running.stdout())[0]).toMatchObject({ variable: "GREENTIC_TEMP_DIR", value: l.config.tempDir, hint: `create it: mkdir -p ${l.config.tempDir}` });
+      expect(jsonLines(running.stdout())[0]).toMatchObject({
+        variable: "GREENTIC_TEMP_DIR",
+        value: l.config.tempDir,
+        hint: `create it: mkdir -p ${l.config.tempDir}`,
+      });
     });
 
     it("a server key that does not match its certificate", async () => {
       const l = await layout();
       const running = run({ ...l.env, GREENTIC_ADMIN_KEY_FILE: certs.files.clientKey });
       expect(await running.exited).toEqual({ code: 2, signal: null });
-      expect(jsonLines(running.stdout())[0]).toMatchObject({ level: "error", variable: "GREENTIC_ADMIN_KEY_FILE", msg: expect.stringContaining("admin TLS material is unusable") });
+      expect(jsonLines(running.stdout())[0]).toMatchObject({
+        level: "error",
+        variable: "GREENTIC_ADMIN_KEY_FILE",
+        msg: expect.stringContaining("admin TLS material is unusable"),
+      });
     });
   });
 
   it("exits 1 when warming finds the bundle altered", async () => {
-    const manifest = { bundle_id: "acme", version: "1.0.0", content_digest: `sha256:${"0".repeat(64)}`, entries: [{ path: "index.html", type: "file", sha256: "0".repeat(64) }] };
+    const manifest = {
+      bundle_id: "acme",
+      version: "1.0.0",
+      content_digest: `sha256:${"0".repeat(64)}`,
+      entries: [{ path: "index.html", type: "file", sha256: "0".repeat(64) }],
+    };
     const l = await layout({ "index.html": "x", "bundle-manifest.json": JSON.stringify(manifest) });
     const running = run(l.env);
     expect(await running.exited).toEqual({ code: 1, signal: null });
-    expect(jsonLines(running.stdout())).toContainEqual(expect.objectContaining({ level: "error", msg: "warming failed", code: "integrity", path: "index.html" }));
+    expect(jsonLines(running.stdout())).toContainEqual(
+      expect.objectContaining({ level: "error", msg: "warming failed", code: "integrity", path: "index.html" }),
+    );
   });
 
   it("on SIGTERM finishes the in-flight request, refuses new ones with 503 and exits 0 within the bound", async () => {
     const big = randomBytes(48 * 1024 * 1024);
     const l = await layout({ "index.html": "hi", "big.bin": big });
     const { listen, child, exited, stdout } = await startProcess(l, { GREENTIC_DRAIN_TIMEOUT_SECONDS: "20" });
-    const response = await new Promise<IncomingMessage>((resolve, reject) => get({ host: "127.0.0.1", port: listen.public.port, path: "/big.bin", agent: false }, resolve).on("error", reject));
+    const response = await new Promise<IncomingMessage>((resolve, reject) =>
+      get({ host: "127.0.0.1", port: listen.public.port, path: "/big.bin", agent: false }, resolve).on("error", reject),
+    );
     response.pause();
     await until(async () => {
       const status = await adminRequest({ address: listen.admin, path: "/admin/v1/status", certDir: certs.dir });
@@ -174,7 +232,9 @@ describe("the built greentic-runtime executable", () => {
   it("on SIGTERM with a stuck client exits 0 once the drain timeout passes", async () => {
     const l = await layout({ "index.html": "hi", "big.bin": randomBytes(48 * 1024 * 1024) });
     const { listen, child, exited, stdout } = await startProcess(l, { GREENTIC_DRAIN_TIMEOUT_SECONDS: "1" });
-    const response = await new Promise<IncomingMessage>((resolve, reject) => get({ host: "127.0.0.1", port: listen.public.port, path: "/big.bin", agent: false }, resolve).on("error", reject));
+    const response = await new Promise<IncomingMessage>((resolve, reject) =>
+      get({ host: "127.0.0.1", port: listen.public.port, path: "/big.bin", agent: false }, resolve).on("error", reject),
+    );
     response.pause();
     response.on("error", () => {});
     const signalledAt = Date.now();
@@ -183,7 +243,9 @@ describe("the built greentic-runtime executable", () => {
     const elapsed = Date.now() - signalledAt;
     expect(elapsed).toBeGreaterThanOrEqual(900);
     expect(elapsed).toBeLessThan(10_000);
-    expect(jsonLines(stdout())).toContainEqual(expect.objectContaining({ msg: "drained", completed: false, in_flight: 1 }));
+    expect(jsonLines(stdout())).toContainEqual(
+      expect.objectContaining({ msg: "drained", completed: false, in_flight: 1 }),
+    );
     response.destroy();
   });
 
@@ -199,14 +261,20 @@ describe("the built greentic-runtime executable", () => {
     cleanups.push(t.cleanup);
     const l = await makeLayout(t.dir, { "index.html": "hi" }); // its own certificate dir, rotated below
     const { listen, child, stdout } = await startProcess(l);
-    const oldTls = { ca: readFileSync(l.certs.files.caCert), cert: readFileSync(l.certs.files.clientCert), key: readFileSync(l.certs.files.clientKey) };
+    const oldTls = {
+      ca: readFileSync(l.certs.files.caCert),
+      cert: readFileSync(l.certs.files.clientCert),
+      key: readFileSync(l.certs.files.clientKey),
+    };
     // A CA expiring within the window forces a whole new layout.
     const rotated = await rotateAdminCertificates(l.certs.dir, { withinDays: 4000 });
     expect(rotated.rotated.ca).toBe(true);
     child.kill("SIGHUP");
     await until(() => (stdout().includes("admin certificates reloaded") ? true : undefined), 10_000, "reload log line");
     expect((await adminRequest({ address: listen.admin, path: "/health", certDir: l.certs.dir })).status).toBe(200);
-    await expect(adminRequest({ address: listen.admin, path: "/health", tls: oldTls })).rejects.toMatchObject({ kind: "unauthorized" });
+    await expect(adminRequest({ address: listen.admin, path: "/health", tls: oldTls })).rejects.toMatchObject({
+      kind: "unauthorized",
+    });
     expect((await httpGet(listen.public.port, "/")).status).toBe(200);
     expect(child.exitCode).toBeNull();
   });
@@ -215,11 +283,24 @@ describe("the built greentic-runtime executable", () => {
     const l = await layout();
     const { listen } = await startProcess(l);
     const sClient = (extra: string[]) =>
-      spawnSync("openssl", ["s_client", "-connect", `127.0.0.1:${listen.admin.port}`, "-CAfile", certs.files.caCert, "-verify_return_error", "-quiet", ...extra], {
-        input: "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-        encoding: "utf8",
-        timeout: 20_000,
-      });
+      spawnSync(
+        "openssl",
+        [
+          "s_client",
+          "-connect",
+          `127.0.0.1:${listen.admin.port}`,
+          "-CAfile",
+          certs.files.caCert,
+          "-verify_return_error",
+          "-quiet",
+          ...extra,
+        ],
+        {
+          input: "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+          encoding: "utf8",
+          timeout: 20_000,
+        },
+      );
     const ok = sClient(["-cert", certs.files.clientCert, "-key", certs.files.clientKey]);
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain("HTTP/1.1 200 OK");

@@ -25,7 +25,7 @@ const SITE = {
   "style.css": "body{}",
   "data.json": '{"a":1}',
   "logo.png": PNG,
-  "LICENSE": "Apache-2.0",
+  LICENSE: "Apache-2.0",
   "docs/index.html": "<h1>docs</h1>",
   "docs/guide.txt": "guide",
 };
@@ -102,7 +102,14 @@ describe("public listener", () => {
 
   it("refuses traversal, encoded traversal and NUL bytes with 400, as sent on the wire", async () => {
     const { port } = await start();
-    for (const target of ["/../../../etc/passwd", "/docs/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/docs/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd", "/index.html%00.png", "/%c0%ae%c0%ae/"]) {
+    for (const target of [
+      "/../../../etc/passwd",
+      "/docs/../../etc/passwd",
+      "/%2e%2e/%2e%2e/etc/passwd",
+      "/docs/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+      "/index.html%00.png",
+      "/%c0%ae%c0%ae/",
+    ]) {
       expect([target, await rawRequest(port, target)]).toEqual([target, 400]);
     }
   });
@@ -121,15 +128,33 @@ describe("public listener", () => {
     expect((await httpGet(port, "/escape.txt")).status).toBe(404);
     expect((await httpGet(port, "/docs/up/secret.txt")).status).toBe(404);
     const alias = await httpGet(port, "/alias.css");
-    expect([alias.status, alias.body.toString(), alias.headers["content-type"]]).toEqual([200, "body{}", "text/css; charset=utf-8"]);
-    expect(logs).toContainEqual(expect.objectContaining({ level: "warn", msg: "symlink not served", path: "escape.txt", reason: "target leaves the bundle" }));
+    expect([alias.status, alias.body.toString(), alias.headers["content-type"]]).toEqual([
+      200,
+      "body{}",
+      "text/css; charset=utf-8",
+    ]);
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: "warn",
+        msg: "symlink not served",
+        path: "escape.txt",
+        reason: "target leaves the bundle",
+      }),
+    );
   });
 
   it("logs one JSON record per request with method, path, status and ms", async () => {
     const { port, logs } = await start();
     await httpGet(port, "/missing?token=abc");
     const record = await until(() => logs.find((r) => r.msg === "request" && r.path === "/missing"));
-    expect(record).toMatchObject({ level: "info", listener: "public", method: "GET", status: 404, ts: expect.any(String), ms: expect.any(Number) });
+    expect(record).toMatchObject({
+      level: "info",
+      listener: "public",
+      method: "GET",
+      status: 404,
+      ts: expect.any(String),
+      ms: expect.any(Number),
+    });
   });
 });
 
@@ -137,10 +162,19 @@ describe("content index and listen.json", () => {
   it("writes listen.json with the bound addresses and the content index into the cache dir", async () => {
     const { layout, handle } = await start();
     const listen = await readListenFile(layout.config.stateDir);
-    expect(listen).toEqual({ pid: process.pid, public: handle.publicAddress, admin: handle.adminAddress, revision_id: "01JTESTREVISION0000000000" });
+    expect(listen).toEqual({
+      pid: process.pid,
+      public: handle.publicAddress,
+      admin: handle.adminAddress,
+      revision_id: "01JTESTREVISION0000000000",
+    });
     expect(statSync(join(layout.config.stateDir, "listen.json")).isFile()).toBe(true);
     const index = JSON.parse(readFileSync(join(layout.config.cacheDir, "content-index.json"), "utf8"));
-    expect(index.files["docs/guide.txt"]).toEqual({ size: 5, sha256: createHash("sha256").update("guide").digest("hex"), content_type: "text/plain; charset=utf-8" });
+    expect(index.files["docs/guide.txt"]).toEqual({
+      size: 5,
+      sha256: createHash("sha256").update("guide").digest("hex"),
+      content_type: "text/plain; charset=utf-8",
+    });
     await handle.close();
     expect(await readListenFile(layout.config.stateDir)).toBeNull();
   });
@@ -148,7 +182,13 @@ describe("content index and listen.json", () => {
   it("reuses the index for the same manifest and rebuilds it when the manifest changes", async () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
-    const manifest = (version: string) => JSON.stringify({ schema: "greentic.bundle-manifest.v1", bundle_id: "acme", version, content_digest: `sha256:${"0".repeat(64)}` });
+    const manifest = (version: string) =>
+      JSON.stringify({
+        schema: "greentic.bundle-manifest.v1",
+        bundle_id: "acme",
+        version,
+        content_digest: `sha256:${"0".repeat(64)}`,
+      });
     const layout = await makeLayout(dir, { ...SITE, "bundle-manifest.json": manifest("1.0.0") }, shared.certs);
     const run = async () => {
       const logs: LogFields[] = [];
@@ -174,12 +214,22 @@ describe("content index and listen.json", () => {
       content_digest: `sha256:${"0".repeat(64)}`,
       entries: [{ path: "index.html", type: "file", size: 3, mode: "0444", sha256: "0".repeat(64) }],
     };
-    const layout = await makeLayout(dir, { "index.html": "abc", "bundle-manifest.json": JSON.stringify(manifest) }, shared.certs);
+    const layout = await makeLayout(
+      dir,
+      { "index.html": "abc", "bundle-manifest.json": JSON.stringify(manifest) },
+      shared.certs,
+    );
     const handle = await startRuntime(layout.config, { log: () => {} });
     cleanups.push(() => handle.close());
-    const error = await handle.ready.then(() => null, (e: unknown) => e);
+    const error = await handle.ready.then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(GreenticError);
-    expect(error).toMatchObject({ kind: "integrity", message: "bundle file index.html does not match bundle-manifest.json" });
+    expect(error).toMatchObject({
+      kind: "integrity",
+      message: "bundle file index.html does not match bundle-manifest.json",
+    });
     const ready = await adminRequest({ address: handle.adminAddress, path: "/ready", certDir: certDir() });
     expect([ready.status, ready.json]).toEqual([503, { ready: false, state: "failed" }]);
   });
@@ -192,8 +242,15 @@ describe("content index and listen.json", () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
     const layout = await makeLayout(dir, SITE, shared.certs);
-    const error = await startRuntime({ ...layout.config, publicBind: { host: "127.0.0.1", port } }, { log: () => {} }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ kind: "io", path: "GREENTIC_PUBLIC_BIND", message: `cannot listen on GREENTIC_PUBLIC_BIND=127.0.0.1:${port}: EADDRINUSE` });
+    const error = await startRuntime(
+      { ...layout.config, publicBind: { host: "127.0.0.1", port } },
+      { log: () => {} },
+    ).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      kind: "io",
+      path: "GREENTIC_PUBLIC_BIND",
+      message: `cannot listen on GREENTIC_PUBLIC_BIND=127.0.0.1:${port}: EADDRINUSE`,
+    });
   });
 });
 
@@ -214,22 +271,37 @@ describe("admin endpoint (mTLS)", () => {
     const { handle } = await start();
     const health = await adminRequest({ address: handle.adminAddress, path: "/health", certDir: certDir() });
     expect([health.status, health.json]).toEqual([200, { status: "alive" }]);
-    const ready = await waitForReady({ address: `127.0.0.1:${handle.adminAddress.port}`, certDir: certDir(), timeoutMs: 10_000 });
+    const ready = await waitForReady({
+      address: `127.0.0.1:${handle.adminAddress.port}`,
+      certDir: certDir(),
+      timeoutMs: 10_000,
+    });
     expect(ready.json).toEqual({ ready: true, state: "ready" });
     const status = await adminRequest({ address: handle.adminAddress, path: "/admin/v1/status", certDir: certDir() });
-    expect(status.json).toMatchObject({ revision_id: "01JTESTREVISION0000000000", ready: true, draining: false, public: handle.publicAddress, uptime_seconds: expect.any(Number) });
+    expect(status.json).toMatchObject({
+      revision_id: "01JTESTREVISION0000000000",
+      ready: true,
+      draining: false,
+      public: handle.publicAddress,
+      uptime_seconds: expect.any(Number),
+    });
   });
 
   it("reports the bundle manifest's id, version and digest in status", async () => {
     const digest = `sha256:${"a".repeat(64)}`;
-    const { handle } = await start({ ...SITE, "bundle-manifest.json": JSON.stringify({ bundle_id: "acme-site", version: "2.1.0", content_digest: digest }) });
+    const { handle } = await start({
+      ...SITE,
+      "bundle-manifest.json": JSON.stringify({ bundle_id: "acme-site", version: "2.1.0", content_digest: digest }),
+    });
     const status = await adminRequest({ address: handle.adminAddress, path: "/admin/v1/status", certDir: certDir() });
     expect(status.json).toMatchObject({ bundle_id: "acme-site", version: "2.1.0", digest });
   });
 
   it("refuses a connection without a client certificate", async () => {
     const { handle } = await start();
-    await expect(getWithoutClientCert(handle.adminAddress, readFileSync(shared.certs.files.caCert))).rejects.toThrow(/certificate required|ECONNRESET|socket hang up|alert/i);
+    await expect(getWithoutClientCert(handle.adminAddress, readFileSync(shared.certs.files.caCert))).rejects.toThrow(
+      /certificate required|ECONNRESET|socket hang up|alert/i,
+    );
   });
 
   it("refuses a client certificate from another CA", async () => {
@@ -237,7 +309,11 @@ describe("admin endpoint (mTLS)", () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
     const other = await createAdminCertificates(dir);
-    const tls = { ca: readFileSync(shared.certs.files.caCert), cert: readFileSync(other.files.clientCert), key: readFileSync(other.files.clientKey) };
+    const tls = {
+      ca: readFileSync(shared.certs.files.caCert),
+      cert: readFileSync(other.files.clientCert),
+      key: readFileSync(other.files.clientKey),
+    };
     const error = await adminRequest({ address: handle.adminAddress, path: "/health", tls }).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "unauthorized" });
   });
@@ -247,18 +323,33 @@ describe("admin endpoint (mTLS)", () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
     // Written to its own dir so that the shared layout keeps only the operator's certificate.
-    const expired = await issueAdminClientCertificate(shared.certs.dir, { name: "expired", outDir: join(dir, "expired"), now: new Date(Date.now() - 10 * 86_400_000), validityDays: 1 });
+    const expired = await issueAdminClientCertificate(shared.certs.dir, {
+      name: "expired",
+      outDir: join(dir, "expired"),
+      now: new Date(Date.now() - 10 * 86_400_000),
+      validityDays: 1,
+    });
     expect(new Date(expired.notAfter).getTime()).toBeLessThan(Date.now());
-    const tls = { ca: readFileSync(shared.certs.files.caCert), cert: readFileSync(expired.cert), key: readFileSync(expired.key) };
+    const tls = {
+      ca: readFileSync(shared.certs.files.caCert),
+      cert: readFileSync(expired.cert),
+      key: readFileSync(expired.key),
+    };
     const error = await adminRequest({ address: handle.adminAddress, path: "/health", tls }).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "unauthorized" });
     // The same CA's valid operator certificate still works.
-    expect((await adminRequest({ address: handle.adminAddress, path: "/health", certDir: certDir() })).status).toBe(200);
+    expect((await adminRequest({ address: handle.adminAddress, path: "/health", certDir: certDir() })).status).toBe(
+      200,
+    );
   });
 
   it("refuses a certificate without the clientAuth usage (the server's own)", async () => {
     const { handle } = await start();
-    const tls = { ca: readFileSync(shared.certs.files.caCert), cert: readFileSync(shared.certs.files.serverCert), key: readFileSync(shared.certs.files.serverKey) };
+    const tls = {
+      ca: readFileSync(shared.certs.files.caCert),
+      cert: readFileSync(shared.certs.files.serverCert),
+      key: readFileSync(shared.certs.files.serverKey),
+    };
     const error = await adminRequest({ address: handle.adminAddress, path: "/health", tls }).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "unauthorized" });
   });
@@ -268,7 +359,11 @@ describe("admin endpoint (mTLS)", () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
     const other = await createAdminCertificates(dir);
-    const tls = { ca: readFileSync(other.files.caCert), cert: readFileSync(shared.certs.files.clientCert), key: readFileSync(shared.certs.files.clientKey) };
+    const tls = {
+      ca: readFileSync(other.files.caCert),
+      cert: readFileSync(shared.certs.files.clientCert),
+      key: readFileSync(shared.certs.files.clientKey),
+    };
     const error = await adminRequest({ address: handle.adminAddress, path: "/health", tls }).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "unauthorized", message: expect.stringMatching(/certificate/i) });
   });
@@ -278,7 +373,8 @@ describe("admin endpoint (mTLS)", () => {
       l.config.readinessPath = "/healthz/ready";
       l.config.livenessPath = "/healthz/live";
     });
-    const call = (path: string, method = "GET") => adminRequest({ address: handle.adminAddress, path, method, certDir: certDir() }).then((r) => r.status);
+    const call = (path: string, method = "GET") =>
+      adminRequest({ address: handle.adminAddress, path, method, certDir: certDir() }).then((r) => r.status);
     expect(await call("/healthz/ready")).toBe(200);
     expect(await call("/healthz/live")).toBe(200);
     expect(await call("/ready")).toBe(404);
@@ -291,12 +387,22 @@ describe("admin endpoint (mTLS)", () => {
       l.config.adminBind = { host: "localhost", port: 0 };
     });
     expect(["127.0.0.1", "::1"]).toContain(handle.adminAddress.host);
-    expect((await adminRequest({ address: handle.adminAddress, path: "/health", certDir: certDir() })).status).toBe(200);
+    expect((await adminRequest({ address: handle.adminAddress, path: "/health", certDir: certDir() })).status).toBe(
+      200,
+    );
   });
 
   it("waitForReady gives up with the last error when nothing listens", async () => {
-    const error = await waitForReady({ address: "127.0.0.1:1", certDir: certDir(), timeoutMs: 300, intervalMs: 50 }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ kind: "precondition-failed", details: { last: expect.stringContaining("ECONNREFUSED") } });
+    const error = await waitForReady({
+      address: "127.0.0.1:1",
+      certDir: certDir(),
+      timeoutMs: 300,
+      intervalMs: 50,
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      kind: "precondition-failed",
+      details: { last: expect.stringContaining("ECONNREFUSED") },
+    });
   });
 });
 
@@ -305,12 +411,22 @@ describe("drain", () => {
     const big = randomBytes(48 * 1024 * 1024);
     const { handle, port } = await start({ ...SITE, "big.bin": big });
     // A slow reader keeps the big response in flight: the server blocks on backpressure.
-    const response = await new Promise<IncomingMessage>((resolve, reject) => get({ host: "127.0.0.1", port, path: "/big.bin", agent: false }, resolve).on("error", reject));
+    const response = await new Promise<IncomingMessage>((resolve, reject) =>
+      get({ host: "127.0.0.1", port, path: "/big.bin", agent: false }, resolve).on("error", reject),
+    );
     response.pause();
-    const status = () => adminRequest({ address: handle.adminAddress, path: "/admin/v1/status", certDir: certDir() }).then((r) => r.json as { in_flight: number; draining: boolean });
+    const status = () =>
+      adminRequest({ address: handle.adminAddress, path: "/admin/v1/status", certDir: certDir() }).then(
+        (r) => r.json as { in_flight: number; draining: boolean },
+      );
     await until(async () => ((await status()).in_flight === 1 ? true : undefined), 20_000, "one request in flight");
 
-    const drain = await adminRequest({ address: handle.adminAddress, path: "/admin/v1/drain", method: "POST", certDir: certDir() });
+    const drain = await adminRequest({
+      address: handle.adminAddress,
+      path: "/admin/v1/drain",
+      method: "POST",
+      certDir: certDir(),
+    });
     expect([drain.status, drain.json]).toEqual([202, { draining: true, in_flight: 1 }]);
     const refused = await httpGet(port, "/index.html");
     expect([refused.status, refused.headers.connection]).toEqual([503, "close"]);
@@ -329,10 +445,11 @@ describe("drain", () => {
   it("gives up after the drain timeout and reports what is still running", async () => {
     const { handle, port } = await start({ ...SITE, "big.bin": randomBytes(48 * 1024 * 1024) });
     const req = httpRequest({ host: "127.0.0.1", port, path: "/big.bin", agent: false });
-    const response = await new Promise<IncomingMessage>((resolve, reject) => req.on("response", resolve).on("error", reject).end());
+    const response = await new Promise<IncomingMessage>((resolve, reject) =>
+      req.on("response", resolve).on("error", reject).end(),
+    );
     response.pause();
     cleanups.push(() => void req.destroy());
     expect(await handle.drain(200)).toEqual({ completed: false, inFlight: 1 });
   });
 });
-

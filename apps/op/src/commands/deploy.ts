@@ -5,12 +5,20 @@ export default class Deploy extends MutatingCommand<typeof Deploy> {
   static override noun = "deploy";
   static override verb = "run";
   static override summary = "Deploy a bundle in one step: add (if new), stage, warm, then 100% of the traffic.";
-  static override description = `On redeploy this is blue-green: the new revision takes all the traffic only after its health gate passes, and the old one stays ready so that \`op traffic rollback\` returns to it. With --idempotency-key every step can be retried safely.
+  static override description =
+    `On redeploy this is blue-green: the new revision takes all the traffic only after its health gate passes, and the old one stays ready so that \`op traffic rollback\` returns to it. With --idempotency-key every step can be retried safely.
 
 Prints the environment's URL (it follows the traffic split) and the URL where the new revision itself answers.`;
   static override examples = [
-    { description: "Deploy a bundle to the local environment", command: "<%= config.bin %> deploy --bundle hello.gtbundle" },
-    { description: "To another environment, for a customer", command: "<%= config.bin %> deploy --bundle shop.gtbundle --env staging --customer-id acme --idempotency-key shop-42" },
+    {
+      description: "Deploy a bundle to the local environment",
+      command: "<%= config.bin %> deploy --bundle hello.gtbundle",
+    },
+    {
+      description: "To another environment, for a customer",
+      command:
+        "<%= config.bin %> deploy --bundle shop.gtbundle --env staging --customer-id acme --idempotency-key shop-42",
+    },
     { description: "The canonical form", command: "<%= config.bin %> deploy --answers deploy.yaml" },
   ];
   static override answersKey = "deploy run";
@@ -29,7 +37,8 @@ Prints the environment's URL (it follows the traffic split) and the URL where th
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
     const f = this.flags;
-    const route = f.host || f["path-prefix"] ? { hosts: f.host ?? [], path_prefixes: f["path-prefix"] ?? [] } : undefined;
+    const route =
+      f.host || f["path-prefix"] ? { hosts: f.host ?? [], path_prefixes: f["path-prefix"] ?? [] } : undefined;
     const payload = await this.payload({
       environment_id: f.env,
       bundle_path: f.bundle,
@@ -42,8 +51,13 @@ Prints the environment's URL (it follows the traffic split) and the URL where th
     const { ops, ctx } = await this.ops();
     const r = await ops.deploy(ctx, payload, this.mutationOptions());
     this.done(r, () => {
-      const lines = [`Deployed ${r.bundle_id} as revision ${r.revision_id} (deployment ${r.deployment_id}${r.created_deployment ? ", new" : ""}) in ${r.environment_id}.`];
-      if (r.previous_revision_id) lines.push(`Previous revision ${r.previous_revision_id} stays ready: op traffic rollback ${r.environment_id} --deployment ${r.deployment_id}`);
+      const lines = [
+        `Deployed ${r.bundle_id} as revision ${r.revision_id} (deployment ${r.deployment_id}${r.created_deployment ? ", new" : ""}) in ${r.environment_id}.`,
+      ];
+      if (r.previous_revision_id)
+        lines.push(
+          `Previous revision ${r.previous_revision_id} stays ready: op traffic rollback ${r.environment_id} --deployment ${r.deployment_id}`,
+        );
       if (r.environment_url) lines.push(`Environment URL (follows the traffic split): ${r.environment_url}`);
       if (r.url) lines.push(`Revision URL: ${r.url}`);
       return lines.join("\n");

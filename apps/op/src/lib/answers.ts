@@ -35,12 +35,29 @@ export async function loadAnswers(file: string): Promise<LoadedAnswers> {
     text = file === "-" ? await readStdin() : await readFile(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : (err as Error).message;
-    throw new CliInputError("answers-parse", `${source}: cannot read answers file: ${why}`, "pass an existing JSON or YAML file with --answers (or - for stdin)", source);
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "is a directory"
+          : code === "EACCES"
+            ? "permission denied"
+            : (err as Error).message;
+    throw new CliInputError(
+      "answers-parse",
+      `${source}: cannot read answers file: ${why}`,
+      "pass an existing JSON or YAML file with --answers (or - for stdin)",
+      source,
+    );
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === "") {
-    throw new CliInputError("answers-parse", `${source}: answers file is empty`, "write the payload as a JSON object or YAML mapping; --schema prints its schema", source);
+    throw new CliInputError(
+      "answers-parse",
+      `${source}: answers file is empty`,
+      "write the payload as a JSON object or YAML mapping; --schema prints its schema",
+      source,
+    );
   }
   const first = text.trimStart()[0];
   let value: unknown;
@@ -53,7 +70,12 @@ export async function loadAnswers(file: string): Promise<LoadedAnswers> {
       const msg = (err as Error).message;
       const pos = /position (\d+)/.exec(msg);
       const where = pos ? ` at ${lineCol(text, Number(pos[1]))}` : "";
-      throw new CliInputError("answers-parse", `${source}: malformed JSON${where}: ${msg.replace(/ in JSON at position \d+.*$/, "")}`, "fix the JSON syntax (or write the file as YAML)", source);
+      throw new CliInputError(
+        "answers-parse",
+        `${source}: malformed JSON${where}: ${msg.replace(/ in JSON at position \d+.*$/, "")}`,
+        "fix the JSON syntax (or write the file as YAML)",
+        source,
+      );
     }
   } else {
     format = "yaml";
@@ -63,13 +85,23 @@ export async function loadAnswers(file: string): Promise<LoadedAnswers> {
     if (err) {
       const pos = err.linePos?.[0];
       const where = pos ? ` at line ${pos.line}, column ${pos.col}` : "";
-      throw new CliInputError("answers-parse", `${source}: malformed YAML${where}: ${err.message.split("\n")[0]}`, "fix the YAML syntax (or write the file as JSON)", source);
+      throw new CliInputError(
+        "answers-parse",
+        `${source}: malformed YAML${where}: ${err.message.split("\n")[0]}`,
+        "fix the YAML syntax (or write the file as JSON)",
+        source,
+      );
     }
     value = doc.toJS({ maxAliasCount: 100 });
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     const got = value === null ? "null" : Array.isArray(value) ? "a list" : `a ${typeof value}`;
-    throw new CliInputError("answers-parse", `${source}: the answers must be a mapping of fields, got ${got}`, "--schema prints the expected fields", source);
+    throw new CliInputError(
+      "answers-parse",
+      `${source}: the answers must be a mapping of fields, got ${got}`,
+      "--schema prints the expected fields",
+      source,
+    );
   }
   return { source, format, value };
 }

@@ -16,7 +16,8 @@ export abstract class OpCommand<T extends typeof Command = typeof Command> exten
       helpGroup: "GLOBAL",
     }),
     "store-root": Flags.string({
-      description: "Environments root of the store (<DIR>/<env_id>/). Default $GREENTIC_HOME/environments, else ~/.greentic/environments.",
+      description:
+        "Environments root of the store (<DIR>/<env_id>/). Default $GREENTIC_HOME/environments, else ~/.greentic/environments.",
       helpGroup: "GLOBAL",
       helpValue: "DIR",
     }),
@@ -52,7 +53,9 @@ export abstract class OpCommand<T extends typeof Command = typeof Command> exten
     await super.init();
     // oclif reads stdin into a missing positional argument by default; stdin belongs to
     // `--answers -` and `--value-stdin`, so no argument ever takes it.
-    const argDefs = Object.fromEntries(Object.entries(this.ctor.args ?? {}).map(([k, a]) => [k, { ...a, ignoreStdin: true }]));
+    const argDefs = Object.fromEntries(
+      Object.entries(this.ctor.args ?? {}).map(([k, a]) => [k, { ...a, ignoreStdin: true }]),
+    );
     const { args, flags, argv } = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (this.ctor as typeof OpCommand).baseFlags,
@@ -115,7 +118,8 @@ export abstract class OpCommand<T extends typeof Command = typeof Command> exten
   override async catch(err: Error & { oclif?: { exit?: number } }): Promise<never> {
     if (err instanceof Errors.ExitError) throw err;
     const { body, exit } = classify(err);
-    if (this.jsonEnabled()) process.stderr.write(`${JSON.stringify({ op: this.verb, noun: this.noun, error: body })}\n`);
+    if (this.jsonEnabled())
+      process.stderr.write(`${JSON.stringify({ op: this.verb, noun: this.noun, error: body })}\n`);
     else process.stderr.write(renderHumanError(body));
     if (process.env.OP_DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exitCode = exit;

@@ -63,7 +63,11 @@ interface KindedError {
 }
 
 function isKinded(err: unknown): err is KindedError {
-  return err instanceof Error && typeof (err as { kind?: unknown }).kind === "string" && (err as unknown as { kind: string }).kind in EXIT_BY_KIND;
+  return (
+    err instanceof Error &&
+    typeof (err as { kind?: unknown }).kind === "string" &&
+    (err as unknown as { kind: string }).kind in EXIT_BY_KIND
+  );
 }
 
 /**
@@ -72,7 +76,10 @@ function isKinded(err: unknown): err is KindedError {
  * CLIError, so both mean the command line was wrong.
  */
 function isParseError(err: unknown): boolean {
-  return err instanceof Error && (typeof (err as { parse?: unknown }).parse === "object" || typeof (err as { oclif?: unknown }).oclif === "object");
+  return (
+    err instanceof Error &&
+    (typeof (err as { parse?: unknown }).parse === "object" || typeof (err as { oclif?: unknown }).oclif === "object")
+  );
 }
 
 /** Maps any thrown value to the error body and exit code `op` reports. */
@@ -90,7 +97,14 @@ export function classify(err: unknown): { body: ErrorBody; exit: number } {
     return { body: { kind: "invalid-argument", message, hint: "see the command's --help" }, exit: EXIT.usage };
   }
   const message = err instanceof Error ? err.message : String(err);
-  return { body: { kind: "internal", message: message || "unexpected error", hint: "this is a bug in op; please report it with the command you ran" }, exit: EXIT.failure };
+  return {
+    body: {
+      kind: "internal",
+      message: message || "unexpected error",
+      hint: "this is a bug in op; please report it with the command you ran",
+    },
+    exit: EXIT.failure,
+  };
 }
 
 /** Human form of an error for stderr: message, then the other issues, then the hint. */

@@ -8,7 +8,8 @@ import { printAnswersSchema } from "./schema.js";
 export const answersFlags = {
   answers: Flags.string({
     char: "a",
-    description: "Payload file, JSON or YAML (detected from the content); - reads stdin. The canonical, reproducible input.",
+    description:
+      "Payload file, JSON or YAML (detected from the content); - reads stdin. The canonical, reproducible input.",
     helpValue: "FILE",
   }),
   schema: Flags.boolean({ description: "Print the JSON Schema (2020-12) of the answers payload and exit." }),
@@ -17,15 +18,23 @@ export const answersFlags = {
 /** `--idempotency-key`, for verbs whose payload may omit it. */
 export const idempotencyFlag = {
   "idempotency-key": Flags.string({
-    description: "Retry key: the same key with the same payload replays the first result; with another payload it is refused (exit 3).",
+    description:
+      "Retry key: the same key with the same payload replays the first result; with another payload it is refused (exit 3).",
     helpValue: "KEY",
   }),
 };
 
 /** Optimistic-concurrency preconditions on the environment document. */
 export const preconditionFlags = {
-  "if-match": Flags.string({ description: "Apply only if the environment's ETag is still this value (from `op env show`).", helpValue: "ETAG" }),
-  "expected-generation": Flags.integer({ description: "Apply only if the environment is still at this generation.", min: 0, helpValue: "N" }),
+  "if-match": Flags.string({
+    description: "Apply only if the environment's ETag is still this value (from `op env show`).",
+    helpValue: "ETAG",
+  }),
+  "expected-generation": Flags.integer({
+    description: "Apply only if the environment is still at this generation.",
+    min: 0,
+    helpValue: "N",
+  }),
 };
 
 export interface Precondition {
@@ -87,7 +96,10 @@ export abstract class MutatingCommand<T extends typeof Command = typeof Command>
     if (!schema) throw new Error(`no answers schema for "${this.answersKey}"`);
     const parsed = parseDocument(schema, input, { source });
     if (!parsed.ok) {
-      const hint = file === undefined ? `pass the missing fields as flags or with --answers FILE (\`op ${this.id} --schema\` prints the schema)` : `fix the field in ${source} (\`op ${this.id} --schema\` prints the schema)`;
+      const hint =
+        file === undefined
+          ? `pass the missing fields as flags or with --answers FILE (\`op ${this.id} --schema\` prints the schema)`
+          : `fix the field in ${source} (\`op ${this.id} --schema\` prints the schema)`;
       const first = parsed.issues[0];
       const err = new CliInputError("validation", parsed.summary, hint, first?.path || source);
       Object.assign(err, { issues: parsed.issues });

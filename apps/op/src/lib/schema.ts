@@ -26,7 +26,9 @@ export async function answersJsonSchema(answersKey: string): Promise<unknown> {
   const { ANSWERS_SCHEMAS } = await import("@greentic/deploy-spec");
   // zod is deploy-spec's dependency, not ours: resolve it from there.
   const zodPath = createRequire(join(pkgDir, "package.json")).resolve("zod");
-  const { z } = (await import(pathToFileURL(zodPath).href)) as { z: { toJSONSchema: (schema: unknown, options: unknown) => unknown } };
+  const { z } = (await import(pathToFileURL(zodPath).href)) as {
+    z: { toJSONSchema: (schema: unknown, options: unknown) => unknown };
+  };
   const schema = (ANSWERS_SCHEMAS as Record<string, unknown>)[answersKey];
   if (!schema) throw new Error(`no answers schema for "${answersKey}"`);
   return z.toJSONSchema(schema, { io: "input", target: "draft-2020-12" });

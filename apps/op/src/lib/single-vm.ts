@@ -11,7 +11,8 @@ import { CliInputError } from "./errors.js";
 /** `--spec FILE`: the DeploymentSpec every verb but init-spec reads. */
 export const specFlag = Flags.string({
   char: "s",
-  description: "DeploymentSpec file, YAML or JSON (detected from the content); - reads stdin. `op single-vm init-spec` writes one.",
+  description:
+    "DeploymentSpec file, YAML or JSON (detected from the content); - reads stdin. `op single-vm init-spec` writes one.",
   helpValue: "FILE",
 });
 
@@ -20,12 +21,16 @@ export const specArg = Args.string({ description: "DeploymentSpec file (same as 
 
 /** `--root DIR`: staging. */
 export const rootFlag = Flags.string({
-  description: "Staging root: render every file under DIR (DIR/etc/systemd/system/..., DIR/var/lib/greentic/...) and execute nothing; commands are listed instead. For review, CI and image baking.",
+  description:
+    "Staging root: render every file under DIR (DIR/etc/systemd/system/..., DIR/var/lib/greentic/...) and execute nothing; commands are listed instead. For review, CI and image baking.",
   helpValue: "DIR",
 });
 
 /** `--oci-runtime`: container mode on hosts where podman's default OCI runtime fails. */
-export const ociRuntimeFlag = Flags.string({ description: "Container mode: OCI runtime passed to podman (--runtime), e.g. runc.", helpValue: "NAME" });
+export const ociRuntimeFlag = Flags.string({
+  description: "Container mode: OCI runtime passed to podman (--runtime), e.g. runc.",
+  helpValue: "NAME",
+});
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -35,7 +40,13 @@ async function readStdin(): Promise<string> {
 
 function readProblem(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
-  return code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : (err as Error).message;
+  return code === "ENOENT"
+    ? "no such file"
+    : code === "EISDIR"
+      ? "is a directory"
+      : code === "EACCES"
+        ? "permission denied"
+        : (err as Error).message;
 }
 
 /** Reads a spec file (`-` = stdin) as text; an unreadable file is a usage error naming it. */
@@ -44,7 +55,12 @@ export async function readSpecText(file: string): Promise<{ source: string; text
   try {
     return { source, text: file === "-" ? await readStdin() : await readFile(file, "utf8") };
   } catch (err) {
-    throw new CliInputError("invalid-argument", `${source}: cannot read spec file: ${readProblem(err)}`, "pass an existing DeploymentSpec file with --spec (or - for stdin); `op single-vm init-spec --out FILE` writes one", source);
+    throw new CliInputError(
+      "invalid-argument",
+      `${source}: cannot read spec file: ${readProblem(err)}`,
+      "pass an existing DeploymentSpec file with --spec (or - for stdin); `op single-vm init-spec --out FILE` writes one",
+      source,
+    );
   }
 }
 
@@ -89,9 +105,14 @@ export abstract class SingleVmCommand<T extends typeof Command = typeof Command>
   protected specFile(): string {
     const flag = (this.flags as { spec?: string }).spec;
     const arg = (this.args as { spec?: string }).spec;
-    if (flag !== undefined && arg !== undefined && flag !== arg) this.usage(`the spec is given twice: --spec ${flag} and ${arg}`, "give the spec once, with --spec FILE");
+    if (flag !== undefined && arg !== undefined && flag !== arg)
+      this.usage(`the spec is given twice: --spec ${flag} and ${arg}`, "give the spec once, with --spec FILE");
     const file = flag ?? arg;
-    if (file === undefined) this.usage(`op ${this.id?.replace(/:/g, " ")} needs a DeploymentSpec: --spec FILE`, "`op single-vm init-spec --out deployment.yaml` writes a commented one to start from");
+    if (file === undefined)
+      this.usage(
+        `op ${this.id?.replace(/:/g, " ")} needs a DeploymentSpec: --spec FILE`,
+        "`op single-vm init-spec --out deployment.yaml` writes a commented one to start from",
+      );
     return file;
   }
 
@@ -107,7 +128,11 @@ export abstract class SingleVmCommand<T extends typeof Command = typeof Command>
     if (given === undefined) return undefined;
     if (given === "") this.usage("--root needs a directory");
     const root = resolve(given);
-    if (root === "/") this.usage("--root / is the real host, not a staging root", "drop --root to act on this host, or pass a staging directory");
+    if (root === "/")
+      this.usage(
+        "--root / is the real host, not a staging root",
+        "drop --root to act on this host, or pass a staging directory",
+      );
     return root;
   }
 
@@ -126,7 +151,8 @@ export abstract class SingleVmCommand<T extends typeof Command = typeof Command>
 
 export function renderApplyResult(r: ApplyResult, root: string | undefined): string {
   let out = `${r.summary}\n`;
-  if (r.staging && r.commands.length > 0) out += `Staged under ${root}; a real apply would run:\n${r.commands.map((c) => `  ${c}`).join("\n")}\n`;
+  if (r.staging && r.commands.length > 0)
+    out += `Staged under ${root}; a real apply would run:\n${r.commands.map((c) => `  ${c}`).join("\n")}\n`;
   if (r.ready) out += `ready: ${r.ready.status}\n`;
   if (r.mainPid !== undefined) out += `main pid: ${r.mainPid}\n`;
   out += `bundle: ${r.bundleDigest}\n`;

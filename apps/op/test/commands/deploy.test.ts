@@ -10,9 +10,29 @@ const suite = describeMutating({
   wrongType: ["bundle_id", "{}"],
   stale: false,
   extra: (f) => [
-    { name: "stale precondition", answers: `bundle_path: ${f.bundle}\n`, args: ["--expected-generation", "9999"], exit: 3, kind: "precondition-failed" },
-    { name: "bundle file that does not exist", answers: "bundle_path: /nonexistent/x.gtbundle\n", exit: 2, kind: "invalid-argument", path: "bundle_path", message: ["/nonexistent/x.gtbundle", "does not exist"] },
-    { name: "customer required outside local", answers: `environment_id: local2\nbundle_path: ${f.bundle}\n`, exit: 2, kind: "invalid-argument", namesFile: false, message: ["customer_id"] },
+    {
+      name: "stale precondition",
+      answers: `bundle_path: ${f.bundle}\n`,
+      args: ["--expected-generation", "9999"],
+      exit: 3,
+      kind: "precondition-failed",
+    },
+    {
+      name: "bundle file that does not exist",
+      answers: "bundle_path: /nonexistent/x.gtbundle\n",
+      exit: 2,
+      kind: "invalid-argument",
+      path: "bundle_path",
+      message: ["/nonexistent/x.gtbundle", "does not exist"],
+    },
+    {
+      name: "customer required outside local",
+      answers: `environment_id: local2\nbundle_path: ${f.bundle}\n`,
+      exit: 2,
+      kind: "invalid-argument",
+      namesFile: false,
+      message: ["customer_id"],
+    },
   ],
 });
 

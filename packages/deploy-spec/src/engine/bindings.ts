@@ -2,7 +2,17 @@ import type { EnvPacksAddAnswers, EnvPacksSlotAnswers, EnvPacksUpdateAnswers } f
 import { EnvPackBindingSchema, type EnvPackBinding, type Environment } from "../documents.js";
 import { GreenticError } from "../errors.js";
 import { bindsInPacks, type CapabilitySlot } from "../slots.js";
-import { checkTarget, clone, compact, decodeStash, encodeStash, finish, notFound, type EngineContext, type EngineOutput } from "./shared.js";
+import {
+  checkTarget,
+  clone,
+  compact,
+  decodeStash,
+  encodeStash,
+  finish,
+  notFound,
+  type EngineContext,
+  type EngineOutput,
+} from "./shared.js";
 
 export interface BindingResult {
   binding: EnvPackBinding;
@@ -24,25 +34,46 @@ function checkPackSlot(slot: CapabilitySlot): void {
 
 function findBinding(env: Environment, slot: CapabilitySlot): number {
   const i = env.packs.findIndex((p) => p.slot === slot);
-  if (i < 0) throw notFound(`a binding for slot ${slot} in environment ${env.environment_id}`, "bind it with `op env-packs add`", { slot });
+  if (i < 0)
+    throw notFound(
+      `a binding for slot ${slot} in environment ${env.environment_id}`,
+      "bind it with `op env-packs add`",
+      { slot },
+    );
   return i;
 }
 
 /** `op env-packs add`: binds a free slot (generation 0). */
-export function addPackBinding(env: Environment, payload: EnvPacksAddAnswers, _ctx: EngineContext): EngineOutput<BindingResult> {
+export function addPackBinding(
+  env: Environment,
+  payload: EnvPacksAddAnswers,
+  _ctx: EngineContext,
+): EngineOutput<BindingResult> {
   checkTarget(env, payload);
   checkPackSlot(payload.slot);
   if (env.packs.some((p) => p.slot === payload.slot)) {
-    throw new GreenticError("conflict", `slot ${payload.slot} is already bound in environment ${env.environment_id}`, { hint: "use `op env-packs update` to replace the binding" });
+    throw new GreenticError("conflict", `slot ${payload.slot} is already bound in environment ${env.environment_id}`, {
+      hint: "use `op env-packs update` to replace the binding",
+    });
   }
   const next = clone(env);
-  const binding: EnvPackBinding = compact({ slot: payload.slot, kind: payload.kind, pack_ref: payload.pack_ref ?? payload.kind, answers_ref: payload.answers_ref, generation: 0 });
+  const binding: EnvPackBinding = compact({
+    slot: payload.slot,
+    kind: payload.kind,
+    pack_ref: payload.pack_ref ?? payload.kind,
+    answers_ref: payload.answers_ref,
+    generation: 0,
+  });
   next.packs.push(binding);
   return finish(next, { binding, generation: 0, previous_generation: null });
 }
 
 /** `op env-packs update`: replaces a bound slot, `generation + 1`, stashing the previous binding. */
-export function updatePackBinding(env: Environment, payload: EnvPacksUpdateAnswers, _ctx: EngineContext): EngineOutput<BindingResult> {
+export function updatePackBinding(
+  env: Environment,
+  payload: EnvPacksUpdateAnswers,
+  _ctx: EngineContext,
+): EngineOutput<BindingResult> {
   checkTarget(env, payload);
   checkPackSlot(payload.slot);
   const i = findBinding(env, payload.slot);
@@ -61,7 +92,11 @@ export function updatePackBinding(env: Environment, payload: EnvPacksUpdateAnswe
 }
 
 /** `op env-packs remove`: unbinds a slot. There is nothing to roll back afterwards. */
-export function removePackBinding(env: Environment, payload: EnvPacksSlotAnswers, _ctx: EngineContext): EngineOutput<BindingResult> {
+export function removePackBinding(
+  env: Environment,
+  payload: EnvPacksSlotAnswers,
+  _ctx: EngineContext,
+): EngineOutput<BindingResult> {
   checkTarget(env, payload);
   checkPackSlot(payload.slot);
   const i = findBinding(env, payload.slot);
@@ -71,7 +106,11 @@ export function removePackBinding(env: Environment, payload: EnvPacksSlotAnswers
 }
 
 /** `op env-packs rollback`: restores the stashed binding (one step), `generation + 1`. */
-export function rollbackPackBinding(env: Environment, payload: EnvPacksSlotAnswers, _ctx: EngineContext): EngineOutput<BindingResult> {
+export function rollbackPackBinding(
+  env: Environment,
+  payload: EnvPacksSlotAnswers,
+  _ctx: EngineContext,
+): EngineOutput<BindingResult> {
   checkTarget(env, payload);
   checkPackSlot(payload.slot);
   const i = findBinding(env, payload.slot);

@@ -1,4 +1,9 @@
-import { DEFAULT_REVENUE_SHARE, type BundlesAddAnswers, type BundlesRemoveAnswers, type BundlesUpdateAnswers } from "../answers.js";
+import {
+  DEFAULT_REVENUE_SHARE,
+  type BundlesAddAnswers,
+  type BundlesRemoveAnswers,
+  type BundlesUpdateAnswers,
+} from "../answers.js";
 import { RouteBindingSchema, SCHEMA_IDS, type BundleDeployment, type Environment } from "../documents.js";
 import { GreenticError } from "../errors.js";
 import { checkTarget, clone, compact, finish, notFound, type EngineContext, type EngineOutput } from "./shared.js";
@@ -13,7 +18,12 @@ export function revenuePolicyRef(bundleId: string, customerId: string, version: 
 
 export function findDeployment(env: Environment, deploymentId: string): BundleDeployment {
   const dep = env.bundles.find((b) => b.deployment_id === deploymentId);
-  if (!dep) throw notFound(`deployment ${deploymentId} in environment ${env.environment_id}`, "list deployments with `op bundles list`", { deployment_id: deploymentId });
+  if (!dep)
+    throw notFound(
+      `deployment ${deploymentId} in environment ${env.environment_id}`,
+      "list deployments with `op bundles list`",
+      { deployment_id: deploymentId },
+    );
   return dep;
 }
 
@@ -25,21 +35,33 @@ export interface AddBundleResult {
  * `op bundles add`: a new bundle deployment (`status: active`, minted `deployment_id`). One per
  * `(bundle_id, customer_id)`; outside `local` the customer id is required.
  */
-export function addBundle(env: Environment, payload: BundlesAddAnswers, ctx: EngineContext): EngineOutput<AddBundleResult> {
+export function addBundle(
+  env: Environment,
+  payload: BundlesAddAnswers,
+  ctx: EngineContext,
+): EngineOutput<AddBundleResult> {
   checkTarget(env, payload);
   let customerId = payload.customer_id;
   if (customerId === undefined) {
     if (env.environment_id !== "local") {
-      throw new GreenticError("invalid-argument", `customer_id is required for bundles in environment ${env.environment_id}`, { path: "customer_id", hint: `only the local environment defaults it to ${LOCAL_CUSTOMER_ID}` });
+      throw new GreenticError(
+        "invalid-argument",
+        `customer_id is required for bundles in environment ${env.environment_id}`,
+        { path: "customer_id", hint: `only the local environment defaults it to ${LOCAL_CUSTOMER_ID}` },
+      );
     }
     customerId = LOCAL_CUSTOMER_ID;
   }
   const dup = env.bundles.find((b) => b.bundle_id === payload.bundle_id && b.customer_id === customerId);
   if (dup) {
-    throw new GreenticError("conflict", `bundle ${payload.bundle_id} is already deployed for customer ${customerId} (deployment ${dup.deployment_id})`, {
-      hint: "use `op bundles update` or stage a new revision on that deployment",
-      details: { code: "already-exists", deployment_id: dup.deployment_id },
-    });
+    throw new GreenticError(
+      "conflict",
+      `bundle ${payload.bundle_id} is already deployed for customer ${customerId} (deployment ${dup.deployment_id})`,
+      {
+        hint: "use `op bundles update` or stage a new revision on that deployment",
+        details: { code: "already-exists", deployment_id: dup.deployment_id },
+      },
+    );
   }
   const deployment: BundleDeployment = compact({
     schema: SCHEMA_IDS.bundleDeployment,
@@ -68,7 +90,11 @@ export interface UpdateBundleResult {
 }
 
 /** `op bundles update`: patches status, route binding, revenue share and config overrides. */
-export function updateBundle(env: Environment, payload: BundlesUpdateAnswers, _ctx: EngineContext): EngineOutput<UpdateBundleResult> {
+export function updateBundle(
+  env: Environment,
+  payload: BundlesUpdateAnswers,
+  _ctx: EngineContext,
+): EngineOutput<UpdateBundleResult> {
   checkTarget(env, payload);
   findDeployment(env, payload.deployment_id);
   const next = clone(env);
@@ -93,15 +119,26 @@ export interface RemoveBundleResult {
  * `op bundles remove`: refused while a traffic split points at the deployment or any of its
  * revisions is not archived; on success its archived revisions are pruned.
  */
-export function removeBundle(env: Environment, payload: BundlesRemoveAnswers, _ctx: EngineContext): EngineOutput<RemoveBundleResult> {
+export function removeBundle(
+  env: Environment,
+  payload: BundlesRemoveAnswers,
+  _ctx: EngineContext,
+): EngineOutput<RemoveBundleResult> {
   checkTarget(env, payload);
   const dep = findDeployment(env, payload.deployment_id);
-  const activeSplits = env.traffic_splits.filter((s) => s.deployment_id === dep.deployment_id).map((s) => ({ deployment_id: s.deployment_id, bundle_id: s.bundle_id, generation: s.generation }));
-  const activeRevisions = env.revisions.filter((r) => r.deployment_id === dep.deployment_id && r.lifecycle !== "archived").map((r) => ({ revision_id: r.revision_id, lifecycle: r.lifecycle }));
+  const activeSplits = env.traffic_splits
+    .filter((s) => s.deployment_id === dep.deployment_id)
+    .map((s) => ({ deployment_id: s.deployment_id, bundle_id: s.bundle_id, generation: s.generation }));
+  const activeRevisions = env.revisions
+    .filter((r) => r.deployment_id === dep.deployment_id && r.lifecycle !== "archived")
+    .map((r) => ({ revision_id: r.revision_id, lifecycle: r.lifecycle }));
   if (activeSplits.length > 0 || activeRevisions.length > 0) {
     const parts: string[] = [];
     if (activeSplits.length > 0) parts.push("it still has a traffic split");
-    if (activeRevisions.length > 0) parts.push(`revisions ${activeRevisions.map((r) => `${r.revision_id} (${r.lifecycle})`).join(", ")} are not archived`);
+    if (activeRevisions.length > 0)
+      parts.push(
+        `revisions ${activeRevisions.map((r) => `${r.revision_id} (${r.lifecycle})`).join(", ")} are not archived`,
+      );
     throw new GreenticError("conflict", `deployment ${dep.deployment_id} is still live: ${parts.join("; ")}`, {
       hint: "archive its revisions (after moving traffic away) before removing the bundle",
       details: { code: "still-live", active_splits: activeSplits, active_revisions: activeRevisions },

@@ -7,11 +7,20 @@ import { checkTarget, clone, compact, finish, type EngineContext, type EngineOut
 
 function normalizedUrl(url: string): string {
   const r = normalizePublicBaseUrl(url);
-  if (!r.ok) throw new GreenticError("validation", r.message, { path: "public_base_url", hint: "use http(s)://host[:port] with no path, query or fragment" });
+  if (!r.ok)
+    throw new GreenticError("validation", r.message, {
+      path: "public_base_url",
+      hint: "use http(s)://host[:port] with no path, query or fragment",
+    });
   return r.value;
 }
 
-function emptyEnvironment(envId: string, name: string, hostConfig: EnvironmentHostConfig, packs: EnvPackBinding[]): Environment {
+function emptyEnvironment(
+  envId: string,
+  name: string,
+  hostConfig: EnvironmentHostConfig,
+  packs: EnvPackBinding[],
+): Environment {
   return {
     schema: SCHEMA_IDS.environment,
     environment_id: envId,
@@ -34,9 +43,16 @@ export interface CreateEnvironmentResult {
 }
 
 /** `op env create`: a new environment with no pack bindings. `existing` must be undefined. */
-export function createEnvironment(existing: Environment | undefined, payload: EnvCreateAnswers, _ctx: EngineContext): EngineOutput<CreateEnvironmentResult> {
+export function createEnvironment(
+  existing: Environment | undefined,
+  payload: EnvCreateAnswers,
+  _ctx: EngineContext,
+): EngineOutput<CreateEnvironmentResult> {
   if (existing !== undefined) {
-    throw new GreenticError("conflict", `environment ${payload.environment_id} already exists`, { hint: "use `op env update` to change it", details: { code: "already-exists" } });
+    throw new GreenticError("conflict", `environment ${payload.environment_id} already exists`, {
+      hint: "use `op env update` to change it",
+      details: { code: "already-exists" },
+    });
   }
   const hostConfig: EnvironmentHostConfig = compact({
     env_id: payload.environment_id,
@@ -59,7 +75,11 @@ export interface UpdateEnvironmentResult {
 const HOST_FIELDS = ["region", "tenant_org_id", "listen_addr", "public_base_url", "gui_enabled"] as const;
 
 /** `op env update`: tri-state updates (`{value}` set, `{clear:true}` clear, absent keep). */
-export function updateEnvironment(env: Environment, payload: EnvUpdateAnswers, _ctx: EngineContext): EngineOutput<UpdateEnvironmentResult> {
+export function updateEnvironment(
+  env: Environment,
+  payload: EnvUpdateAnswers,
+  _ctx: EngineContext,
+): EngineOutput<UpdateEnvironmentResult> {
   checkTarget(env, payload);
   const next = clone(env);
   const changed: string[] = [];
@@ -69,7 +89,10 @@ export function updateEnvironment(env: Environment, payload: EnvUpdateAnswers, _
       next.name = u.value;
       changed.push("name");
     } else if (u.clear) {
-      throw new GreenticError("validation", "name cannot be cleared", { path: "name", hint: 'set a new name with {"value": "..."}' });
+      throw new GreenticError("validation", "name cannot be cleared", {
+        path: "name",
+        hint: 'set a new name with {"value": "..."}',
+      });
     }
   }
   const host = next.host_config as Record<string, unknown>;
@@ -88,7 +111,11 @@ export function updateEnvironment(env: Environment, payload: EnvUpdateAnswers, _
 }
 
 /** `op config set`: plain values for the name and host config fields. */
-export function setConfig(env: Environment, payload: ConfigSetAnswers, _ctx: EngineContext): EngineOutput<UpdateEnvironmentResult> {
+export function setConfig(
+  env: Environment,
+  payload: ConfigSetAnswers,
+  _ctx: EngineContext,
+): EngineOutput<UpdateEnvironmentResult> {
   checkTarget(env, payload);
   const next = clone(env);
   const changed: string[] = [];
@@ -124,9 +151,17 @@ function defaultBinding(slot: PackSlot, kind: string): EnvPackBinding {
  * `op env init`: creates the environment with the local default bindings, or fills only
  * the missing default slots of an existing one (a user's binding is never replaced).
  */
-export function initLocalEnvironment(existing: Environment | undefined, payload: EnvInitAnswers, _ctx: EngineContext): EngineOutput<InitEnvironmentResult> {
+export function initLocalEnvironment(
+  existing: Environment | undefined,
+  payload: EnvInitAnswers,
+  _ctx: EngineContext,
+): EngineOutput<InitEnvironmentResult> {
   const envId = payload.environment_id;
-  const summary = (env: Environment, outcome: InitEnvironmentResult["outcome"], added?: PackSlot[]): InitEnvironmentResult => ({
+  const summary = (
+    env: Environment,
+    outcome: InitEnvironmentResult["outcome"],
+    added?: PackSlot[],
+  ): InitEnvironmentResult => ({
     environment_id: envId,
     bound_slots: env.packs.map((p) => p.slot),
     pack_count: env.packs.length,
@@ -140,15 +175,24 @@ export function initLocalEnvironment(existing: Environment | undefined, payload:
       listen_addr: DEFAULT_LISTEN_ADDR,
       public_base_url: payload.public_base_url === undefined ? undefined : normalizedUrl(payload.public_base_url),
     });
-    const env = emptyEnvironment(envId, envId, hostConfig, LOCAL_DEFAULT_BINDINGS.map((b) => defaultBinding(b.slot, b.kind)));
+    const env = emptyEnvironment(
+      envId,
+      envId,
+      hostConfig,
+      LOCAL_DEFAULT_BINDINGS.map((b) => defaultBinding(b.slot, b.kind)),
+    );
     return finish(env, summary(env, "created"));
   }
   checkTarget(existing, payload);
   if (payload.public_base_url !== undefined) {
-    throw new GreenticError("invalid-argument", `environment ${envId} already exists; public_base_url is applied only when init creates it`, {
-      path: "public_base_url",
-      hint: "change it with `op env update` (public_base_url: {\"value\": ...})",
-    });
+    throw new GreenticError(
+      "invalid-argument",
+      `environment ${envId} already exists; public_base_url is applied only when init creates it`,
+      {
+        path: "public_base_url",
+        hint: 'change it with `op env update` (public_base_url: {"value": ...})',
+      },
+    );
   }
   const next = clone(existing);
   const bound = new Set(next.packs.map((p) => p.slot));

@@ -34,12 +34,21 @@ export interface RevisionResult {
 
 function findRevision(env: Environment, revisionId: string): number {
   const i = env.revisions.findIndex((r) => r.revision_id === revisionId);
-  if (i < 0) throw notFound(`revision ${revisionId} in environment ${env.environment_id}`, "list revisions with `op revisions list`", { revision_id: revisionId });
+  if (i < 0)
+    throw notFound(
+      `revision ${revisionId} in environment ${env.environment_id}`,
+      "list revisions with `op revisions list`",
+      { revision_id: revisionId },
+    );
   return i;
 }
 
 /** Applies a chain of transitions, each checked against the matrix. */
-function walk(revision: Revision, chain: readonly LifecycleState[], now: string): { revision: Revision; path: LifecycleState[] } {
+function walk(
+  revision: Revision,
+  chain: readonly LifecycleState[],
+  now: string,
+): { revision: Revision; path: LifecycleState[] } {
   const path: LifecycleState[] = [revision.lifecycle];
   let cur = revision;
   for (const to of chain) {
@@ -53,25 +62,49 @@ function walk(revision: Revision, chain: readonly LifecycleState[], now: string)
 }
 
 function wrongState(rev: Revision, expected: readonly LifecycleState[], verb: string): GreenticError {
-  return new GreenticError("conflict", `revision ${rev.revision_id} is in ${rev.lifecycle}; ${verb} expects one of [${expected.join(", ")}]`, {
-    hint: `see the revision's state with \`op revisions list ${rev.env_id}\``,
-    details: { code: "invalid-lifecycle-transition", revision_id: rev.revision_id, lifecycle: rev.lifecycle, expected },
-  });
+  return new GreenticError(
+    "conflict",
+    `revision ${rev.revision_id} is in ${rev.lifecycle}; ${verb} expects one of [${expected.join(", ")}]`,
+    {
+      hint: `see the revision's state with \`op revisions list ${rev.env_id}\``,
+      details: {
+        code: "invalid-lifecycle-transition",
+        revision_id: rev.revision_id,
+        lifecycle: rev.lifecycle,
+        expected,
+      },
+    },
+  );
 }
 
 /** `op revisions stage`: a new revision in `staged`, `sequence = max + 1` within its deployment. */
-export function stageRevision(env: Environment, input: StageRevisionInput, ctx: EngineContext): EngineOutput<RevisionResult> {
+export function stageRevision(
+  env: Environment,
+  input: StageRevisionInput,
+  ctx: EngineContext,
+): EngineOutput<RevisionResult> {
   checkTarget(env, input);
   const dep = findDeployment(env, input.deployment_id);
   if (dep.status === "archived") {
-    throw new GreenticError("conflict", `deployment ${dep.deployment_id} is archived; nothing can be staged on it`, { hint: "set its status back to active with `op bundles update`" });
+    throw new GreenticError("conflict", `deployment ${dep.deployment_id} is archived; nothing can be staged on it`, {
+      hint: "set its status back to active with `op bundles update`",
+    });
   }
   const revisionId = input.revision_id ?? ctx.newId();
-  if (!isUlid(revisionId)) throw new GreenticError("validation", `revision_id ${JSON.stringify(revisionId)} is not a ULID`, { path: "revision_id" });
+  if (!isUlid(revisionId))
+    throw new GreenticError("validation", `revision_id ${JSON.stringify(revisionId)} is not a ULID`, {
+      path: "revision_id",
+    });
   if (env.revisions.some((r) => r.revision_id === revisionId)) {
-    throw new GreenticError("conflict", `revision ${revisionId} already exists`, { hint: "stage with a new revision id", details: { code: "already-exists", revision_id: revisionId } });
+    throw new GreenticError("conflict", `revision ${revisionId} already exists`, {
+      hint: "stage with a new revision id",
+      details: { code: "already-exists", revision_id: revisionId },
+    });
   }
-  const sequence = env.revisions.filter((r) => r.deployment_id === dep.deployment_id).reduce((max, r) => Math.max(max, r.sequence), 0) + 1;
+  const sequence =
+    env.revisions
+      .filter((r) => r.deployment_id === dep.deployment_id)
+      .reduce((max, r) => Math.max(max, r.sequence), 0) + 1;
   const packConfigRefs = input.pack_config_refs ?? [];
   const revision: Revision = compact({
     schema: SCHEMA_IDS.revision,
@@ -122,15 +155,23 @@ export interface WarmRevisionResult extends RevisionResult {
  * `ready` is an idempotent success (`warmed_at` stamped again). A failed gate moves the
  * revision to `failed` and returns it together with an `error`: committed-on-error.
  */
-export function warmRevision(env: Environment, input: WarmRevisionInput, ctx: EngineContext): EngineOutput<WarmRevisionResult> {
+export function warmRevision(
+  env: Environment,
+  input: WarmRevisionInput,
+  ctx: EngineContext,
+): EngineOutput<WarmRevisionResult> {
   checkTarget(env, input);
   const i = findRevision(env, input.revision_id);
   const current = env.revisions[i]!;
   if (input.expected_lifecycle !== undefined && input.expected_lifecycle !== current.lifecycle) {
-    throw new GreenticError("conflict", `revision ${current.revision_id} is in ${current.lifecycle}, not ${input.expected_lifecycle} as the health gate expected`, {
-      hint: "the revision changed since the gate ran; run warm again",
-      details: { code: "stale-health-gate", expected: input.expected_lifecycle, actual: current.lifecycle },
-    });
+    throw new GreenticError(
+      "conflict",
+      `revision ${current.revision_id} is in ${current.lifecycle}, not ${input.expected_lifecycle} as the health gate expected`,
+      {
+        hint: "the revision changed since the gate ran; run warm again",
+        details: { code: "stale-health-gate", expected: input.expected_lifecycle, actual: current.lifecycle },
+      },
+    );
   }
   const next = clone(env);
   if (current.lifecycle === "ready") {
@@ -138,7 +179,8 @@ export function warmRevision(env: Environment, input: WarmRevisionInput, ctx: En
     next.revisions[i] = revision;
     return finish(next, { revision, path: ["ready"], outcome: "already-ready" });
   }
-  if (current.lifecycle !== "staged" && current.lifecycle !== "warming") throw wrongState(current, ["staged", "warming", "ready"], "warm");
+  if (current.lifecycle !== "staged" && current.lifecycle !== "warming")
+    throw wrongState(current, ["staged", "warming", "ready"], "warm");
   const gate = input.health_gate;
   if (gate.ok) {
     const chain: LifecycleState[] = current.lifecycle === "staged" ? ["warming", "ready"] : ["ready"];
@@ -148,10 +190,18 @@ export function warmRevision(env: Environment, input: WarmRevisionInput, ctx: En
   }
   const { revision, path } = walk(current, ["failed"], ctx.now);
   next.revisions[i] = revision;
-  const error = new GreenticError("conflict", `health gate failed for revision ${current.revision_id}: ${gate.failure.message}`, {
-    hint: `fix the failing checks (${gate.failure.failed_checks.join(", ") || "none named"}) and stage a new revision`,
-    details: { code: "health-gate-failed", revision_id: current.revision_id, failed_checks: gate.failure.failed_checks },
-  });
+  const error = new GreenticError(
+    "conflict",
+    `health gate failed for revision ${current.revision_id}: ${gate.failure.message}`,
+    {
+      hint: `fix the failing checks (${gate.failure.failed_checks.join(", ") || "none named"}) and stage a new revision`,
+      details: {
+        code: "health-gate-failed",
+        revision_id: current.revision_id,
+        failed_checks: gate.failure.failed_checks,
+      },
+    },
+  );
   return finish(next, { revision, path, outcome: "health-gate-failed" }, error);
 }
 
@@ -161,7 +211,11 @@ export interface RevisionTargetInput {
 }
 
 /** `op revisions drain`: ready -> draining. There is no traffic guard (as in the reference). */
-export function drainRevision(env: Environment, input: RevisionTargetInput, ctx: EngineContext): EngineOutput<RevisionResult> {
+export function drainRevision(
+  env: Environment,
+  input: RevisionTargetInput,
+  ctx: EngineContext,
+): EngineOutput<RevisionResult> {
   checkTarget(env, input);
   const i = findRevision(env, input.revision_id);
   const current = env.revisions[i]!;
@@ -176,21 +230,30 @@ export function drainRevision(env: Environment, input: RevisionTargetInput, ctx:
  * `op revisions archive`: refused while any traffic split references the revision (the error
  * lists them). `draining` walks through `inactive`. The revision leaves `current_revisions`.
  */
-export function archiveRevision(env: Environment, input: RevisionTargetInput, ctx: EngineContext): EngineOutput<RevisionResult> {
+export function archiveRevision(
+  env: Environment,
+  input: RevisionTargetInput,
+  ctx: EngineContext,
+): EngineOutput<RevisionResult> {
   checkTarget(env, input);
   const i = findRevision(env, input.revision_id);
   const current = env.revisions[i]!;
   const references = env.traffic_splits.flatMap((s) =>
-    s.entries.filter((e) => e.revision_id === current.revision_id).map((e) => ({ deployment_id: s.deployment_id, bundle_id: s.bundle_id, weight_bps: e.weight_bps })),
+    s.entries
+      .filter((e) => e.revision_id === current.revision_id)
+      .map((e) => ({ deployment_id: s.deployment_id, bundle_id: s.bundle_id, weight_bps: e.weight_bps })),
   );
   if (references.length > 0) {
-    const list = references.map((r) => `deployment ${r.deployment_id} (bundle ${r.bundle_id}) at ${r.weight_bps} bps`).join(", ");
+    const list = references
+      .map((r) => `deployment ${r.deployment_id} (bundle ${r.bundle_id}) at ${r.weight_bps} bps`)
+      .join(", ");
     throw new GreenticError("conflict", `revision ${current.revision_id} still receives traffic: ${list}`, {
       hint: "rebalance via `op traffic set` so that no split references it, then archive",
       details: { code: "active-traffic-reference", revision_id: current.revision_id, references },
     });
   }
-  if (current.lifecycle === "archived") throw wrongState(current, ["inactive", "staged", "warming", "ready", "draining", "failed"], "archive");
+  if (current.lifecycle === "archived")
+    throw wrongState(current, ["inactive", "staged", "warming", "ready", "draining", "failed"], "archive");
   const chain: LifecycleState[] = current.lifecycle === "draining" ? ["inactive", "archived"] : ["archived"];
   const { revision, path } = walk(current, chain, ctx.now);
   const next = clone(env);

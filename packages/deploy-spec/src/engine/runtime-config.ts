@@ -15,7 +15,12 @@ export function projectRuntimeConfig(env: Environment): RuntimeConfig | null {
     revisions: env.traffic_splits.flatMap((split) =>
       split.entries.map((entry) => {
         const rev = revisions.get(entry.revision_id);
-        if (!rev) throw new GreenticError("validation", `traffic split of deployment ${split.deployment_id} references revision ${entry.revision_id}, which does not exist`, { hint: "validate the environment" });
+        if (!rev)
+          throw new GreenticError(
+            "validation",
+            `traffic split of deployment ${split.deployment_id} references revision ${entry.revision_id}, which does not exist`,
+            { hint: "validate the environment" },
+          );
         return {
           deployment_id: split.deployment_id,
           revision_id: entry.revision_id,

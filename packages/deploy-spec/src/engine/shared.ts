@@ -1,4 +1,4 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { canonicalJson } from "../canonical.js";
 import { EnvironmentSchema, type Environment } from "../documents.js";
 import { GreenticError } from "../errors.js";
@@ -43,16 +43,23 @@ export function compact<T extends Record<string, unknown>>(value: T): T {
 }
 
 export function notFound(what: string, hint: string, details?: Record<string, unknown>): GreenticError {
-  return new GreenticError("not-found", `${what} does not exist`, { hint, ...(details === undefined ? {} : { details }) });
+  return new GreenticError("not-found", `${what} does not exist`, {
+    hint,
+    ...(details === undefined ? {} : { details }),
+  });
 }
 
 /** Checks that a payload aimed at `environment_id` is applied to that environment. */
 export function checkTarget(env: Environment, payload: { environment_id?: string | undefined }): void {
   if (payload.environment_id !== undefined && payload.environment_id !== env.environment_id) {
-    throw new GreenticError("validation", `payload environment_id ${JSON.stringify(payload.environment_id)} does not match environment ${JSON.stringify(env.environment_id)}`, {
-      path: "environment_id",
-      hint: "send the payload to the environment it names",
-    });
+    throw new GreenticError(
+      "validation",
+      `payload environment_id ${JSON.stringify(payload.environment_id)} does not match environment ${JSON.stringify(env.environment_id)}`,
+      {
+        path: "environment_id",
+        hint: "send the payload to the environment it names",
+      },
+    );
   }
 }
 
@@ -71,15 +78,26 @@ export function encodeStash<T extends Record<string, unknown>>(value: T, refKey:
 /** Decodes a stash written by {@link encodeStash} and validates it with `schema`. */
 export function decodeStash<S extends z.ZodType>(ref: string, schema: S, what: string): z.output<S> {
   if (!ref.startsWith(STASH_PREFIX)) {
-    throw new GreenticError("validation", `${what} rollback reference ${JSON.stringify(ref.slice(0, 40))} is not an inline:// stash`, { hint: "only inline stashes can be rolled back" });
+    throw new GreenticError(
+      "validation",
+      `${what} rollback reference ${JSON.stringify(ref.slice(0, 40))} is not an inline:// stash`,
+      { hint: "only inline stashes can be rolled back" },
+    );
   }
   let value: unknown;
   try {
     value = JSON.parse(Buffer.from(ref.slice(STASH_PREFIX.length), "base64url").toString("utf8"));
   } catch (cause) {
-    throw new GreenticError("integrity", `${what} rollback stash is not valid base64url JSON`, { cause, hint: "the stored environment was altered; restore it from a backup" });
+    throw new GreenticError("integrity", `${what} rollback stash is not valid base64url JSON`, {
+      cause,
+      hint: "the stored environment was altered; restore it from a backup",
+    });
   }
   const parsed = parseDocument(schema, value, { source: `${what} rollback stash` });
-  if (!parsed.ok) throw new GreenticError("integrity", parsed.summary, { issues: parsed.issues, hint: "the stored environment was altered; restore it from a backup" });
+  if (!parsed.ok)
+    throw new GreenticError("integrity", parsed.summary, {
+      issues: parsed.issues,
+      hint: "the stored environment was altered; restore it from a backup",
+    });
   return parsed.value;
 }

@@ -11,7 +11,13 @@ import { parseListenAddress } from "../listen-address.js";
 import type { LocalRouteDeployment, LocalRouterListenFile, LocalRoutesDocument } from "../local-router.js";
 import { isAlive, stopProcess } from "../process-utils.js";
 import type { HandlerContext } from "../types.js";
-import { isOurRouter, readLocalRouterStatus, routerFiles, type LocalRouterStatus, type RouterRecord } from "./local-router-status.js";
+import {
+  isOurRouter,
+  readLocalRouterStatus,
+  routerFiles,
+  type LocalRouterStatus,
+  type RouterRecord,
+} from "./local-router-status.js";
 
 /** Where the local router of an environment listens when the answers name no `router_listen`. */
 export const DEFAULT_ROUTER_LISTEN = "127.0.0.1:0";
@@ -72,10 +78,19 @@ export interface SyncRouterOptions {
  * and waits until the router reports that it serves exactly these routes. Returns the
  * router's status, or `undefined` when no router runs and `start` is false.
  */
-export async function syncLocalRouter(ctx: HandlerContext, deployments: LocalRouteDeployment[], options: SyncRouterOptions): Promise<LocalRouterStatus | undefined> {
+export async function syncLocalRouter(
+  ctx: HandlerContext,
+  deployments: LocalRouteDeployment[],
+  options: SyncRouterOptions,
+): Promise<LocalRouterStatus | undefined> {
   const paths = await routerPaths(ctx);
   const timeoutMs = options.timeoutMs ?? 20_000;
-  const doc: LocalRoutesDocument = { schema: "greentic.local-process.routes.v1", env_id: ctx.envId, version: randomBytes(8).toString("hex"), deployments };
+  const doc: LocalRoutesDocument = {
+    schema: "greentic.local-process.routes.v1",
+    env_id: ctx.envId,
+    version: randomBytes(8).toString("hex"),
+    deployments,
+  };
   await writeJsonFile(paths.routes, doc);
 
   const record = (await readJsonFile(paths.record)) as RouterRecord | undefined;
@@ -103,15 +118,31 @@ export async function syncLocalRouter(ctx: HandlerContext, deployments: LocalRou
   const log = await open(paths.log, "a", 0o600);
   let pid: number | undefined;
   try {
-    const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log.fd, log.fd], cwd: paths.dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+    const child = spawn(process.execPath, args, {
+      detached: true,
+      stdio: ["ignore", log.fd, log.fd],
+      cwd: paths.dir,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    });
     child.on("error", () => {});
     child.unref();
     pid = child.pid;
   } finally {
     await log.close();
   }
-  if (pid === undefined) throw new GreenticError("io", `could not start ${process.execPath} ${bin}`, { hint: "check that node can run the router script" });
-  const started: RouterRecord = { pid, router_bin: bin, state_dir: paths.dir, listen: options.listen, port: null, started_at: new Date().toISOString(), log: paths.log };
+  if (pid === undefined)
+    throw new GreenticError("io", `could not start ${process.execPath} ${bin}`, {
+      hint: "check that node can run the router script",
+    });
+  const started: RouterRecord = {
+    pid,
+    router_bin: bin,
+    state_dir: paths.dir,
+    listen: options.listen,
+    port: null,
+    started_at: new Date().toISOString(),
+    log: paths.log,
+  };
   await writeJsonFile(paths.record, started);
   const listen = await waitLoaded(paths, started, doc.version, timeoutMs).catch(async (error: unknown) => {
     await stopLocalRouter(ctx, options.stopGraceMs);
@@ -122,22 +153,35 @@ export async function syncLocalRouter(ctx: HandlerContext, deployments: LocalRou
   return localRouterStatus(ctx);
 }
 
-async function waitLoaded(paths: Awaited<ReturnType<typeof routerPaths>>, record: RouterRecord, version: string, timeoutMs: number): Promise<LocalRouterListenFile> {
+async function waitLoaded(
+  paths: Awaited<ReturnType<typeof routerPaths>>,
+  record: RouterRecord,
+  version: string,
+  timeoutMs: number,
+): Promise<LocalRouterListenFile> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const listen = (await readJsonFile(paths.listen).catch(() => undefined)) as LocalRouterListenFile | undefined;
     if (listen?.pid === record.pid && listen.routes_version === version) return listen;
     if (!(await isAlive(record.pid))) {
-      throw new GreenticError("io", `the local router exited (listen ${record.listen}); last log lines:\n${await tail(record.log)}`, {
-        hint: "if the port is taken, choose another router_listen in env-packs/deployer/answers.json (port 0 picks a free one)",
-        details: { code: "router-start-failed", listen: record.listen },
-      });
+      throw new GreenticError(
+        "io",
+        `the local router exited (listen ${record.listen}); last log lines:\n${await tail(record.log)}`,
+        {
+          hint: "if the port is taken, choose another router_listen in env-packs/deployer/answers.json (port 0 picks a free one)",
+          details: { code: "router-start-failed", listen: record.listen },
+        },
+      );
     }
     if (Date.now() > deadline) {
-      throw new GreenticError("io", `the local router (pid ${record.pid}) did not load the new routes within ${timeoutMs} ms${listen?.error === undefined ? "" : `: ${listen.error}`}; see ${record.log}`, {
-        hint: "retry the traffic change; if it persists, destroy and re-create the environment's router",
-        details: { code: "router-reload-timeout", pid: record.pid },
-      });
+      throw new GreenticError(
+        "io",
+        `the local router (pid ${record.pid}) did not load the new routes within ${timeoutMs} ms${listen?.error === undefined ? "" : `: ${listen.error}`}; see ${record.log}`,
+        {
+          hint: "retry the traffic change; if it persists, destroy and re-create the environment's router",
+          details: { code: "router-reload-timeout", pid: record.pid },
+        },
+      );
     }
     await sleep(50);
   }

@@ -68,7 +68,10 @@ interface ProcessRecord {
 
 interface SplitsDocument {
   schema: "greentic.local-process.splits.v1";
-  splits: Record<string, { bundle_id: string; generation?: number; entries: { revision_id: string; weight_bps: number }[] }>;
+  splits: Record<
+    string,
+    { bundle_id: string; generation?: number; entries: { revision_id: string; weight_bps: number }[] }
+  >;
 }
 
 /** Answers of the local-process deployer (`env-packs/deployer/answers.json`). */
@@ -118,12 +121,20 @@ function answersOf(ctx: HandlerContext): LocalProcessAnswers | undefined {
   if (ctx.answers === undefined) return undefined;
   const parsed = LocalProcessAnswersSchema.safeParse(ctx.answers);
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((issue) => ({ path: issue.path.join("."), code: issue.code, message: issue.message }));
-  throw new GreenticError("validation", `local-process answers: ${issues[0]?.path || "(document)"}: ${issues[0]?.message}`, {
-    path: "env-packs/deployer/answers.json",
-    hint: "fix env-packs/deployer/answers.json (see op env-packs schema greentic.deployer.local-process)",
-    issues,
-  });
+  const issues = parsed.error.issues.map((issue) => ({
+    path: issue.path.join("."),
+    code: issue.code,
+    message: issue.message,
+  }));
+  throw new GreenticError(
+    "validation",
+    `local-process answers: ${issues[0]?.path || "(document)"}: ${issues[0]?.message}`,
+    {
+      path: "env-packs/deployer/answers.json",
+      hint: "fix env-packs/deployer/answers.json (see op env-packs schema greentic.deployer.local-process)",
+      issues,
+    },
+  );
 }
 
 async function sha256File(file: string): Promise<string> {
@@ -198,7 +209,10 @@ export class LocalProcessDeployer implements Deployer {
       const entries = [];
       for (const { revision_id, weight_bps } of split.entries) {
         const record = await this.#processRecord(ctx, revision_id);
-        const up = record !== undefined && record.public_port !== null && (await isOurProcess(record.pid, record.runtime_bin, revision_id));
+        const up =
+          record !== undefined &&
+          record.public_port !== null &&
+          (await isOurProcess(record.pid, record.runtime_bin, revision_id));
         entries.push({ revision_id, weight_bps, port: up ? record.public_port : null });
       }
       out.push({ deployment_id: deploymentId, bundle_id: split.bundle_id, entries });
@@ -210,9 +224,18 @@ export class LocalProcessDeployer implements Deployer {
    * Brings the router in line with `splits` and the revisions' current ports. With `start`
    * false only a running router is refreshed (after a warm or a drain moved a port).
    */
-  async #syncRouter(ctx: HandlerContext, splits: SplitsDocument["splits"], start: boolean): Promise<LocalRouterStatus | undefined> {
+  async #syncRouter(
+    ctx: HandlerContext,
+    splits: SplitsDocument["splits"],
+    start: boolean,
+  ): Promise<LocalRouterStatus | undefined> {
     const listen = normaliseRouterListen(answersOf(ctx)?.router_listen ?? DEFAULT_ROUTER_LISTEN);
-    return syncLocalRouter(ctx, await this.#routes(ctx, splits), { routerBin: this.routerBin(), listen, start, stopGraceMs: this.#stopGraceMs(ctx) });
+    return syncLocalRouter(ctx, await this.#routes(ctx, splits), {
+      routerBin: this.routerBin(),
+      listen,
+      start,
+      stopGraceMs: this.#stopGraceMs(ctx),
+    });
   }
 
   /** Refreshes a running router's ports; a failure is logged, not thrown (the revision itself is fine). */
@@ -230,7 +253,9 @@ export class LocalProcessDeployer implements Deployer {
   }
 
   async #stageRecord(ctx: HandlerContext, revisionId: string): Promise<StageRecord | undefined> {
-    return (await readJsonFile(join(await this.#revisionDir(ctx, revisionId), "stage.json"))) as StageRecord | undefined;
+    return (await readJsonFile(join(await this.#revisionDir(ctx, revisionId), "stage.json"))) as
+      | StageRecord
+      | undefined;
   }
 
   async #archivedFile(ctx: HandlerContext, revisionId: string): Promise<string> {
@@ -297,18 +322,34 @@ export class LocalProcessDeployer implements Deployer {
     checkId(revision.deployment_id, "deployment_id");
     const dir = await this.#revisionDir(ctx, revision.revision_id);
     if (!existsSync(bundlePath)) {
-      throw new GreenticError("not-found", `bundle file ${bundlePath} does not exist`, { path: bundlePath, hint: "build the bundle first (op bundle build)" });
+      throw new GreenticError("not-found", `bundle file ${bundlePath} does not exist`, {
+        path: bundlePath,
+        hint: "build the bundle first (op bundle build)",
+      });
     }
     const existing = await this.#stageRecord(ctx, revision.revision_id);
     if (existing !== undefined) {
       const digest = await sha256File(bundlePath);
       if (existing.bundle_digest !== digest || existing.deployment_id !== revision.deployment_id) {
-        throw new GreenticError("conflict", `revision ${revision.revision_id} is already staged with bundle ${existing.bundle_digest} for deployment ${existing.deployment_id}`, {
-          hint: "revisions are immutable: stage the new bundle as a new revision",
-          details: { revision_id: revision.revision_id, staged_digest: existing.bundle_digest, requested_digest: digest },
-        });
+        throw new GreenticError(
+          "conflict",
+          `revision ${revision.revision_id} is already staged with bundle ${existing.bundle_digest} for deployment ${existing.deployment_id}`,
+          {
+            hint: "revisions are immutable: stage the new bundle as a new revision",
+            details: {
+              revision_id: revision.revision_id,
+              staged_digest: existing.bundle_digest,
+              requested_digest: digest,
+            },
+          },
+        );
       }
-      return { revision_id: revision.revision_id, bundle_digest: existing.bundle_digest, location: dir, unchanged: true };
+      return {
+        revision_id: revision.revision_id,
+        bundle_digest: existing.bundle_digest,
+        location: dir,
+        unchanged: true,
+      };
     }
     // A directory without stage.json is a stage that died half-way: start over.
     await removeTree(dir);
@@ -354,14 +395,25 @@ export class LocalProcessDeployer implements Deployer {
 
     const dir = await this.#revisionDir(ctx, revision.revision_id);
     const run = join(dir, "run");
-    const dirs = { state: join(run, "state"), cache: join(run, "cache"), log: join(run, "log"), temp: join(run, "tmp") };
+    const dirs = {
+      state: join(run, "state"),
+      cache: join(run, "cache"),
+      log: join(run, "log"),
+      temp: join(run, "tmp"),
+    };
     // A fresh state dir: a stale listen.json from an earlier run must not be mistaken for this one.
     await rm(run, { recursive: true, force: true });
     for (const path of Object.values(dirs)) await mkdir(path, { recursive: true, mode: 0o700 });
     const logFile = join(dir, "runtime.log");
     const bin = await realpath(this.runtimeBin()).catch(() => this.runtimeBin());
     if (!existsSync(bin)) {
-      return { ok: false, failure: { failed_checks: ["process-start"], message: `the runtime ${bin} does not exist; build @greentic/runtime first` } };
+      return {
+        ok: false,
+        failure: {
+          failed_checks: ["process-start"],
+          message: `the runtime ${bin} does not exist; build @greentic/runtime first`,
+        },
+      };
     }
     const log = await open(logFile, "a", 0o600);
     let pid: number | undefined;
@@ -392,7 +444,10 @@ export class LocalProcessDeployer implements Deployer {
       await log.close();
     }
     if (pid === undefined) {
-      return { ok: false, failure: { failed_checks: ["process-start"], message: `could not start ${process.execPath} ${bin}` } };
+      return {
+        ok: false,
+        failure: { failed_checks: ["process-start"], message: `could not start ${process.execPath} ${bin}` },
+      };
     }
     const record: ProcessRecord = {
       revision_id: revision.revision_id,
@@ -425,7 +480,10 @@ export class LocalProcessDeployer implements Deployer {
     record: ProcessRecord,
     stateDir: string,
     deadline: number,
-  ): Promise<{ ok: true; publicPort: number; adminPort: number } | { ok: false; failure: { failed_checks: string[]; message: string } }> {
+  ): Promise<
+    | { ok: true; publicPort: number; adminPort: number }
+    | { ok: false; failure: { failed_checks: string[]; message: string } }
+  > {
     const file = join(stateDir, "listen.json");
     while (Date.now() < deadline) {
       const listen = (await readJsonFile(file).catch(() => undefined)) as
@@ -437,21 +495,40 @@ export class LocalProcessDeployer implements Deployer {
       if (!(await isAlive(record.pid))) {
         return {
           ok: false,
-          failure: { failed_checks: ["process-start"], message: `the runtime exited before listening; last log lines:\n${await tailLog(record.log)}` },
+          failure: {
+            failed_checks: ["process-start"],
+            message: `the runtime exited before listening; last log lines:\n${await tailLog(record.log)}`,
+          },
         };
       }
       await sleep(100);
     }
-    return { ok: false, failure: { failed_checks: ["listen"], message: `the runtime did not report its listeners (listen.json) in time; see ${record.log}` } };
+    return {
+      ok: false,
+      failure: {
+        failed_checks: ["listen"],
+        message: `the runtime did not report its listeners (listen.json) in time; see ${record.log}`,
+      },
+    };
   }
 
   // Not the runtime's waitForReady: between probes this also notices a runtime that exited.
-  async #waitReady(ctx: HandlerContext, record: ProcessRecord, certDir: string, deadline: number): Promise<HealthGateOutcome> {
+  async #waitReady(
+    ctx: HandlerContext,
+    record: ProcessRecord,
+    certDir: string,
+    deadline: number,
+  ): Promise<HealthGateOutcome> {
     let last = "no answer yet";
     do {
       if (record.admin_port === null) break;
       try {
-        const { status, body } = await (await import("@greentic/runtime")).adminRequest({ address: { host: "127.0.0.1", port: record.admin_port }, path: "/ready", certDir, timeoutMs: 2_000 });
+        const { status, body } = await (await import("@greentic/runtime")).adminRequest({
+          address: { host: "127.0.0.1", port: record.admin_port },
+          path: "/ready",
+          certDir,
+          timeoutMs: 2_000,
+        });
         if (status === 200) {
           ctx.log?.({ event: "local-process.ready", revision_id: record.revision_id, pid: record.pid });
           return { ok: true, url: `http://127.0.0.1:${record.public_port}/` };
@@ -461,11 +538,23 @@ export class LocalProcessDeployer implements Deployer {
         last = (error as Error).message;
       }
       if (!(await isAlive(record.pid))) {
-        return { ok: false, failure: { failed_checks: ["readiness"], message: `the runtime exited; last log lines:\n${await tailLog(record.log)}` } };
+        return {
+          ok: false,
+          failure: {
+            failed_checks: ["readiness"],
+            message: `the runtime exited; last log lines:\n${await tailLog(record.log)}`,
+          },
+        };
       }
       await sleep(150);
     } while (Date.now() < deadline);
-    return { ok: false, failure: { failed_checks: ["readiness"], message: `the runtime was not ready before the timeout (${last}); see ${record.log}` } };
+    return {
+      ok: false,
+      failure: {
+        failed_checks: ["readiness"],
+        message: `the runtime was not ready before the timeout (${last}); see ${record.log}`,
+      },
+    };
   }
 
   async drain(ctx: HandlerContext, revision: RevisionRef): Promise<void> {
@@ -475,7 +564,15 @@ export class LocalProcessDeployer implements Deployer {
     if (record.admin_port !== null && (await isOurProcess(record.pid, record.runtime_bin, revision.revision_id))) {
       // Best effort: the runtime stops reporting ready and finishes in-flight requests; SIGTERM follows.
       const certDir = await this.#adminTlsDir(ctx);
-      await (await import("@greentic/runtime")).adminRequest({ address: { host: "127.0.0.1", port: record.admin_port }, path: "/admin/v1/drain", method: "POST", certDir, timeoutMs: 5_000 }).catch(() => undefined);
+      await (await import("@greentic/runtime"))
+        .adminRequest({
+          address: { host: "127.0.0.1", port: record.admin_port },
+          path: "/admin/v1/drain",
+          method: "POST",
+          certDir,
+          timeoutMs: 5_000,
+        })
+        .catch(() => undefined);
     }
     await this.#stop(ctx, revision.revision_id);
     // The router must not keep sending requests to a port another process may take next.
@@ -498,10 +595,14 @@ export class LocalProcessDeployer implements Deployer {
     const splits = await this.#readSplits(ctx);
     for (const [deploymentId, split] of Object.entries(splits.splits)) {
       if (split.entries.some((entry) => entry.revision_id === revision.revision_id)) {
-        throw new GreenticError("conflict", `revision ${revision.revision_id} still receives traffic in deployment ${deploymentId}`, {
-          hint: "rebalance traffic away from it first (op traffic set)",
-          details: { revision_id: revision.revision_id, deployment_id: deploymentId },
-        });
+        throw new GreenticError(
+          "conflict",
+          `revision ${revision.revision_id} still receives traffic in deployment ${deploymentId}`,
+          {
+            hint: "rebalance traffic away from it first (op traffic set)",
+            details: { revision_id: revision.revision_id, deployment_id: deploymentId },
+          },
+        );
       }
     }
     await this.#stop(ctx, revision.revision_id);
@@ -535,7 +636,12 @@ export class LocalProcessDeployer implements Deployer {
       await this.#syncRouter(ctx, doc.splits, true);
     } catch (error) {
       if ((error as GreenticError).details?.code !== "router-missing") throw error;
-      ctx.log?.({ event: "local-process.router-unavailable", level: "warn", message: (error as GreenticError).message, hint: (error as GreenticError).hint });
+      ctx.log?.({
+        event: "local-process.router-unavailable",
+        level: "warn",
+        message: (error as GreenticError).message,
+        hint: (error as GreenticError).hint,
+      });
     }
     await writeJsonFile(await this.#splitsFile(ctx), doc);
     ctx.log?.({ event: "local-process.traffic-applied", deployment_id: split.deployment_id });
@@ -626,17 +732,24 @@ export function localProcessDeployerHandler(options: LocalProcessOptions = {}): 
     slot: "deployer",
     descriptorPath: "greentic.deployer.local-process",
     supportedVersions: "^0.1.0",
-    description: "Runs each warmed revision as a local runtime process on a loopback port (kept running after the CLI exits).",
+    description:
+      "Runs each warmed revision as a local runtime process on a loopback port (kept running after the CLI exits).",
     answersSchema: LocalProcessAnswersSchema,
     deployer,
     credentials: {
       requirements: () => [],
       async validate() {
-        const checks = await Promise.all(localProcessPreflight(deployer).map((check) => check.run(AbortSignal.timeout(check.timeoutMs))));
+        const checks = await Promise.all(
+          localProcessPreflight(deployer).map((check) => check.run(AbortSignal.timeout(check.timeoutMs))),
+        );
         const missing = localProcessPreflight(deployer)
           .filter((_, index) => !checks[index]!.ok)
           .map((check) => check.name);
-        return { result: missing.length === 0 ? "pass" : "fail", missing_capabilities: missing, checked_at: new Date().toISOString() };
+        return {
+          result: missing.length === 0 ? "pass" : "fail",
+          missing_capabilities: missing,
+          checked_at: new Date().toISOString(),
+        };
       },
     },
     preflight: () => localProcessPreflight(deployer),

@@ -41,7 +41,13 @@ export interface RouterRecord {
 
 /** The router's files in its data area (`<env>/data/router/`). */
 export function routerFiles(dir: string) {
-  return { dir, routes: join(dir, "routes.json"), listen: join(dir, "listen.json"), record: join(dir, "router.json"), log: join(dir, "router.log") };
+  return {
+    dir,
+    routes: join(dir, "routes.json"),
+    listen: join(dir, "listen.json"),
+    record: join(dir, "router.json"),
+    log: join(dir, "router.log"),
+  };
 }
 
 export async function isOurRouter(record: RouterRecord): Promise<boolean> {
@@ -52,7 +58,10 @@ export async function isOurRouter(record: RouterRecord): Promise<boolean> {
  * The router whose data area is `dir`. `readJson` reads a JSON file (`undefined` when absent);
  * its errors propagate, except for `listen.json`, which the router may be rewriting.
  */
-export async function readLocalRouterStatus(dir: string, readJson: (file: string) => Promise<unknown>): Promise<LocalRouterStatus> {
+export async function readLocalRouterStatus(
+  dir: string,
+  readJson: (file: string) => Promise<unknown>,
+): Promise<LocalRouterStatus> {
   const paths = routerFiles(dir);
   const record = (await readJson(paths.record)) as RouterRecord | undefined;
   if (record === undefined) return { state: "stopped" };
@@ -62,11 +71,21 @@ export async function readLocalRouterStatus(dir: string, readJson: (file: string
   return {
     state: "running",
     ...base,
-    ...(listen?.pid === record.pid ? { url: listen.url, routes_version: listen.routes_version, ...(listen.error === undefined ? {} : { error: listen.error }) } : {}),
+    ...(listen?.pid === record.pid
+      ? {
+          url: listen.url,
+          routes_version: listen.routes_version,
+          ...(listen.error === undefined ? {} : { error: listen.error }),
+        }
+      : {}),
   };
 }
 
 /** A deployer's router status as `op env show` reports it: `{state, pid, url}` with nulls. */
-export function envRouterInfo(status: DeployerRouterStatus): { state: DeployerRouterStatus["state"]; pid: number | null; url: string | null } {
+export function envRouterInfo(status: DeployerRouterStatus): {
+  state: DeployerRouterStatus["state"];
+  pid: number | null;
+  url: string | null;
+} {
   return { state: status.state, pid: status.pid ?? null, url: status.url ?? null };
 }

@@ -31,13 +31,19 @@ export function localRevocationHandler(): EnvPackHandler {
     revocation: {
       async revoke(ctx, subject, reason) {
         if (subject.trim() === "") {
-          throw new GreenticError("invalid-argument", "revocation subject is empty", { hint: "name the key id, fingerprint or token id to revoke" });
+          throw new GreenticError("invalid-argument", "revocation subject is empty", {
+            hint: "name the key id, fingerprint or token id to revoke",
+          });
         }
         const file = await listFile(ctx);
         const entries = await readEntries(file);
         const existing = entries.find((entry) => entry.subject === subject);
         if (existing !== undefined) return existing;
-        const entry: RevocationEntry = { subject, revoked_at: new Date().toISOString(), ...(reason === undefined ? {} : { reason }) };
+        const entry: RevocationEntry = {
+          subject,
+          revoked_at: new Date().toISOString(),
+          ...(reason === undefined ? {} : { reason }),
+        };
         await writeJsonFile(file, { schema: SCHEMA, entries: [...entries, entry] });
         return entry;
       },

@@ -30,10 +30,14 @@ async function readDocument(file: string): Promise<SecretsDocument> {
   await refuseSymlink(file);
   const info = await stat(file).catch(() => undefined);
   if (info !== undefined && (info.mode & 0o077) !== 0) {
-    throw new GreenticError("integrity", `${file} is readable by other users (mode ${(info.mode & 0o777).toString(8)})`, {
-      path: file,
-      hint: `run chmod 600 ${file}`,
-    });
+    throw new GreenticError(
+      "integrity",
+      `${file} is readable by other users (mode ${(info.mode & 0o777).toString(8)})`,
+      {
+        path: file,
+        hint: `run chmod 600 ${file}`,
+      },
+    );
   }
   // Parse errors would quote the file's text, i.e. secret values: report them without detail.
   let doc: unknown;
@@ -41,14 +45,20 @@ async function readDocument(file: string): Promise<SecretsDocument> {
     doc = await readJsonFile(file);
   } catch (error) {
     if (error instanceof GreenticError && error.kind === "integrity") {
-      throw new GreenticError("integrity", `${file} is not valid JSON`, { path: file, hint: "restore the secrets file from a backup" });
+      throw new GreenticError("integrity", `${file} is not valid JSON`, {
+        path: file,
+        hint: "restore the secrets file from a backup",
+      });
     }
     throw error;
   }
   if (doc === undefined) return { schema: SCHEMA, secrets: {} };
   const candidate = doc as Partial<SecretsDocument>;
   if (candidate.schema !== SCHEMA || typeof candidate.secrets !== "object" || candidate.secrets === null) {
-    throw new GreenticError("integrity", `${file} is not a ${SCHEMA} document`, { path: file, hint: "restore the secrets file from a backup" });
+    throw new GreenticError("integrity", `${file} is not a ${SCHEMA} document`, {
+      path: file,
+      hint: "restore the secrets file from a backup",
+    });
   }
   return candidate as SecretsDocument;
 }
@@ -62,7 +72,10 @@ export function devStoreSecretsHandler(): EnvPackHandler {
   const queues = new Map<string, Promise<unknown>>();
   const serialize = <T>(file: string, fn: () => Promise<T>): Promise<T> => {
     const run = (queues.get(file) ?? Promise.resolve()).then(fn, fn);
-    queues.set(file, run.catch(() => undefined));
+    queues.set(
+      file,
+      run.catch(() => undefined),
+    );
     return run;
   };
   const mutate = async <T>(ctx: HandlerContext, fn: (doc: SecretsDocument) => T): Promise<T> => {
@@ -83,7 +96,9 @@ export function devStoreSecretsHandler(): EnvPackHandler {
       async put(ctx, key, value) {
         checkKey(key);
         if (typeof value !== "string") {
-          throw new GreenticError("invalid-argument", `secret ${JSON.stringify(key)}: the value must be a string`, { hint: "pass the value as text" });
+          throw new GreenticError("invalid-argument", `secret ${JSON.stringify(key)}: the value must be a string`, {
+            hint: "pass the value as text",
+          });
         }
         const result = await mutate(ctx, (doc) => {
           const created = doc.secrets[key] === undefined;
@@ -96,17 +111,25 @@ export function devStoreSecretsHandler(): EnvPackHandler {
       async get(ctx, key, options: RevealOptions) {
         checkKey(key);
         if (options?.reveal !== true) {
-          throw new GreenticError("invalid-argument", `reading secret ${JSON.stringify(key)} needs an explicit reveal`, {
-            hint: "pass {reveal: true} (op secrets get --reveal)",
-          });
+          throw new GreenticError(
+            "invalid-argument",
+            `reading secret ${JSON.stringify(key)} needs an explicit reveal`,
+            {
+              hint: "pass {reveal: true} (op secrets get --reveal)",
+            },
+          );
         }
         const file = await secretsFile(ctx);
         const entry = (await serialize(file, () => readDocument(file))).secrets[key];
         if (entry === undefined) {
-          throw new GreenticError("not-found", `secret ${JSON.stringify(key)} does not exist in environment ${ctx.envId}`, {
-            hint: "list the keys with op secrets list",
-            details: { key },
-          });
+          throw new GreenticError(
+            "not-found",
+            `secret ${JSON.stringify(key)} does not exist in environment ${ctx.envId}`,
+            {
+              hint: "list the keys with op secrets list",
+              details: { key },
+            },
+          );
         }
         return entry.value;
       },
@@ -129,10 +152,14 @@ export function devStoreSecretsHandler(): EnvPackHandler {
         const value = options.value ?? randomBytes(32).toString("base64url");
         const result = await mutate(ctx, (doc) => {
           if (doc.secrets[key] === undefined) {
-            throw new GreenticError("not-found", `secret ${JSON.stringify(key)} does not exist in environment ${ctx.envId}`, {
-              hint: "create it first with op secrets put",
-              details: { key },
-            });
+            throw new GreenticError(
+              "not-found",
+              `secret ${JSON.stringify(key)} does not exist in environment ${ctx.envId}`,
+              {
+                hint: "create it first with op secrets put",
+                details: { key },
+              },
+            );
           }
           const rotated_at = new Date().toISOString();
           doc.secrets[key] = { value, updated_at: rotated_at };

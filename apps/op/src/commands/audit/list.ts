@@ -22,16 +22,33 @@ export default class AuditList extends OpCommand<typeof AuditList> {
   override async run(): Promise<void> {
     const f = this.flags;
     const { ops, ctx } = await this.ops();
-    const r = await ops.auditList(ctx, this.args.env, { noun: f.noun, verb: f.verb, since: f.since, actor: f.actor, limit: f.limit });
+    const r = await ops.auditList(ctx, this.args.env, {
+      noun: f.noun,
+      verb: f.verb,
+      since: f.since,
+      actor: f.actor,
+      limit: f.limit,
+    });
     this.done(r, () =>
-      table(r.events, [
-        { header: "time", get: (e) => e.ts },
-        { header: "actor", get: (e) => e.actor.user ?? e.actor.kind },
-        { header: "noun", get: (e) => e.noun },
-        { header: "verb", get: (e) => e.verb },
-        { header: "generation", get: (e) => (e.new_generation === undefined ? undefined : `${e.previous_generation ?? "-"}->${e.new_generation}`) },
-        { header: "result", get: (e) => (e.result.outcome === "error" ? `error ${e.result.kind}` : e.result.outcome) },
-      ], "No audit events."),
+      table(
+        r.events,
+        [
+          { header: "time", get: (e) => e.ts },
+          { header: "actor", get: (e) => e.actor.user ?? e.actor.kind },
+          { header: "noun", get: (e) => e.noun },
+          { header: "verb", get: (e) => e.verb },
+          {
+            header: "generation",
+            get: (e) =>
+              e.new_generation === undefined ? undefined : `${e.previous_generation ?? "-"}->${e.new_generation}`,
+          },
+          {
+            header: "result",
+            get: (e) => (e.result.outcome === "error" ? `error ${e.result.kind}` : e.result.outcome),
+          },
+        ],
+        "No audit events.",
+      ),
     );
   }
 }

@@ -9,7 +9,12 @@ export default class AuditVerify extends OpCommand<typeof AuditVerify> {
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
     const r = await ops.auditVerify(ctx, this.args.env);
-    this.done(r, r.ok ? `Audit log of ${r.environment_id} is intact (${r.lines} events).` : `Audit log of ${r.environment_id} is BROKEN at line ${r.line} of ${r.lines}: ${r.reason}`);
+    this.done(
+      r,
+      r.ok
+        ? `Audit log of ${r.environment_id} is intact (${r.lines} events).`
+        : `Audit log of ${r.environment_id} is BROKEN at line ${r.line} of ${r.lines}: ${r.reason}`,
+    );
     if (!r.ok) process.exitCode = 1;
   }
 }

@@ -4,7 +4,10 @@ import { fields, table } from "../../lib/render.js";
 
 export default class BundlesInspect extends OpCommand<typeof BundlesInspect> {
   static override summary = "Show a .gtbundle's manifest and content without mounting or extracting it.";
-  static override examples = ["<%= config.bin %> bundles inspect hello.gtbundle", "<%= config.bin %> bundles inspect hello.gtbundle --entries --json"];
+  static override examples = [
+    "<%= config.bin %> bundles inspect hello.gtbundle",
+    "<%= config.bin %> bundles inspect hello.gtbundle --entries --json",
+  ];
   static override args = { file: Args.file({ description: "The .gtbundle file.", required: true }) };
   static override flags = { entries: Flags.boolean({ description: "List every entry." }) };
 
@@ -22,7 +25,14 @@ export default class BundlesInspect extends OpCommand<typeof BundlesInspect> {
         ["content digest", m.content_digest],
         ["size", `${r.imageSize} bytes (content ${r.totalBytes} bytes, ${r.entries.length} entries)`],
       ]);
-      if (this.flags.entries) out += "\n" + table(r.entries as unknown as Record<string, unknown>[], [{ header: "type", get: (e) => e.type }, { header: "size", get: (e) => e.size, right: true }, { header: "path", get: (e) => e.path }]);
+      if (this.flags.entries)
+        out +=
+          "\n" +
+          table(r.entries as unknown as Record<string, unknown>[], [
+            { header: "type", get: (e) => e.type },
+            { header: "size", get: (e) => e.size, right: true },
+            { header: "path", get: (e) => e.path },
+          ]);
       return out;
     });
   }

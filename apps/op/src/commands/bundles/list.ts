@@ -11,14 +11,18 @@ export default class BundlesList extends OpCommand<typeof BundlesList> {
     const { ops, ctx } = await this.ops();
     const r = await ops.bundlesList(ctx, this.args.env);
     this.done(r, () =>
-      table(r.bundles, [
-        { header: "deployment", get: (b) => b.deployment_id },
-        { header: "bundle", get: (b) => b.bundle_id },
-        { header: "customer", get: (b) => b.customer_id },
-        { header: "status", get: (b) => b.status },
-        { header: "revisions", get: (b) => b.current_revisions.length, right: true },
-        { header: "created", get: (b) => b.created_at },
-      ], "No bundles deployed. Deploy one with: op deploy --bundle FILE.gtbundle"),
+      table(
+        r.bundles,
+        [
+          { header: "deployment", get: (b) => b.deployment_id },
+          { header: "bundle", get: (b) => b.bundle_id },
+          { header: "customer", get: (b) => b.customer_id },
+          { header: "status", get: (b) => b.status },
+          { header: "revisions", get: (b) => b.current_revisions.length, right: true },
+          { header: "created", get: (b) => b.created_at },
+        ],
+        "No bundles deployed. Deploy one with: op deploy --bundle FILE.gtbundle",
+      ),
     );
   }
 }

@@ -25,13 +25,21 @@ export default class BundlesShow extends OpCommand<typeof BundlesShow> {
           ["traffic generation", r.traffic_split?.generation],
         ]) +
         "\n" +
-        table(r.revisions, [
-          { header: "revision", get: (v) => v.revision_id },
-          { header: "seq", get: (v) => v.sequence, right: true },
-          { header: "lifecycle", get: (v) => v.lifecycle },
-          { header: "traffic", get: (v) => (weights.has(v.revision_id) ? percent(weights.get(v.revision_id)!) : "-"), right: true },
-          { header: "digest", get: (v) => v.bundle_digest.slice(0, 19) },
-        ], "No revisions yet.")
+        table(
+          r.revisions,
+          [
+            { header: "revision", get: (v) => v.revision_id },
+            { header: "seq", get: (v) => v.sequence, right: true },
+            { header: "lifecycle", get: (v) => v.lifecycle },
+            {
+              header: "traffic",
+              get: (v) => (weights.has(v.revision_id) ? percent(weights.get(v.revision_id)!) : "-"),
+              right: true,
+            },
+            { header: "digest", get: (v) => v.bundle_digest.slice(0, 19) },
+          ],
+          "No revisions yet.",
+        )
       );
     });
   }

@@ -28,6 +28,9 @@ export default class BundlesUpdate extends MutatingCommand<typeof BundlesUpdate>
     });
     const { ops, ctx } = await this.ops();
     const r = await ops.bundlesUpdate(ctx, payload, this.mutationOptions());
-    this.done(r, `Updated deployment ${r.deployment.deployment_id} (status ${r.deployment.status}, generation ${r.generation}).`);
+    this.done(
+      r,
+      `Updated deployment ${r.deployment.deployment_id} (status ${r.deployment.status}, generation ${r.generation}).`,
+    );
   }
 }

@@ -37,6 +37,11 @@ export default class ConfigSet extends MutatingCommand<typeof ConfigSet> {
     });
     const { ops, ctx } = await this.ops();
     const r = await ops.configSet(ctx, payload, this.mutationOptions());
-    this.done(r, r.changed.length === 0 ? `Environment ${r.environment_id}: nothing changed.` : `Set ${r.changed.join(", ")} on ${r.environment_id} (generation ${r.generation}).`);
+    this.done(
+      r,
+      r.changed.length === 0
+        ? `Environment ${r.environment_id}: nothing changed.`
+        : `Set ${r.changed.join(", ")} on ${r.environment_id} (generation ${r.generation}).`,
+    );
   }
 }

@@ -10,10 +10,19 @@ export default class CredentialsRequirements extends OpCommand<typeof Credential
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
     const r = await ops.credentialsRequirements(ctx, this.args.env);
-    this.done(r, () => `Deployer ${r.deployer_kind}:\n` + table(r.requirements, [
-      { header: "name", get: (q) => q.name },
-      { header: "material", get: (q) => (q.material ? "yes" : "no") },
-      { header: "description", get: (q) => q.description },
-    ], "No credentials needed."));
+    this.done(
+      r,
+      () =>
+        `Deployer ${r.deployer_kind}:\n` +
+        table(
+          r.requirements,
+          [
+            { header: "name", get: (q) => q.name },
+            { header: "material", get: (q) => (q.material ? "yes" : "no") },
+            { header: "description", get: (q) => q.description },
+          ],
+          "No credentials needed.",
+        ),
+    );
   }
 }

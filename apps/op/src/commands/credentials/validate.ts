@@ -10,7 +10,10 @@ export default class CredentialsValidate extends OpCommand<typeof CredentialsVal
     const { ops, ctx } = await this.ops();
     const r = await ops.credentialsValidate(ctx, this.args.env);
     const v = r.validation;
-    this.done(r, `Deployer ${r.deployer_kind}: ${v.result}${v.missing_capabilities.length > 0 ? ` (missing: ${v.missing_capabilities.join(", ")})` : ""}.`);
+    this.done(
+      r,
+      `Deployer ${r.deployer_kind}: ${v.result}${v.missing_capabilities.length > 0 ? ` (missing: ${v.missing_capabilities.join(", ")})` : ""}.`,
+    );
     if (v.result !== "pass") process.exitCode = 1;
   }
 }

@@ -3,9 +3,13 @@ import { optionalEnvArg } from "../../lib/args.js";
 import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } from "../../lib/mutating.js";
 
 export default class EnvPacksRemove extends MutatingCommand<typeof EnvPacksRemove> {
-  static override summary = 'Unbind the env-pack of a slot.';
-  static override description = 'Core slots (deployer, secrets...) cannot be left empty while revisions depend on them; such a removal is refused with exit 3.';
-  static override examples = ["<%= config.bin %> env-packs remove staging --slot telemetry", "<%= config.bin %> env-packs remove --answers remove.yaml"];
+  static override summary = "Unbind the env-pack of a slot.";
+  static override description =
+    "Core slots (deployer, secrets...) cannot be left empty while revisions depend on them; such a removal is refused with exit 3.";
+  static override examples = [
+    "<%= config.bin %> env-packs remove staging --slot telemetry",
+    "<%= config.bin %> env-packs remove --answers remove.yaml",
+  ];
   static override answersKey = "env-packs remove";
   static override args = { env: optionalEnvArg };
   static override flags = {
@@ -24,6 +28,9 @@ export default class EnvPacksRemove extends MutatingCommand<typeof EnvPacksRemov
     });
     const { ops, ctx } = await this.ops();
     const r = await ops.envPacksRemove(ctx, payload, this.mutationOptions());
-    this.done(r, `Removed: ${r.binding.slot} = ${r.binding.kind} (binding generation ${r.binding.generation}, environment generation ${r.generation}).`);
+    this.done(
+      r,
+      `Removed: ${r.binding.slot} = ${r.binding.kind} (binding generation ${r.binding.generation}, environment generation ${r.generation}).`,
+    );
   }
 }

@@ -3,8 +3,8 @@ import { optionalEnvArg } from "../../lib/args.js";
 import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } from "../../lib/mutating.js";
 
 export default class EnvPacksRollback extends MutatingCommand<typeof EnvPacksRollback> {
-  static override summary = 'Restore the previous binding of a slot (one step).';
-  static override description = 'Refused with exit 3 when the slot has no previous binding.';
+  static override summary = "Restore the previous binding of a slot (one step).";
+  static override description = "Refused with exit 3 when the slot has no previous binding.";
   static override examples = ["<%= config.bin %> env-packs rollback local --slot telemetry"];
   static override answersKey = "env-packs rollback";
   static override args = { env: optionalEnvArg };
@@ -24,6 +24,9 @@ export default class EnvPacksRollback extends MutatingCommand<typeof EnvPacksRol
     });
     const { ops, ctx } = await this.ops();
     const r = await ops.envPacksRollback(ctx, payload, this.mutationOptions());
-    this.done(r, `Rolled back: ${r.binding.slot} = ${r.binding.kind} (binding generation ${r.binding.generation}, environment generation ${r.generation}).`);
+    this.done(
+      r,
+      `Rolled back: ${r.binding.slot} = ${r.binding.kind} (binding generation ${r.binding.generation}, environment generation ${r.generation}).`,
+    );
   }
 }

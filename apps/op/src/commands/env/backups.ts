@@ -11,14 +11,18 @@ export default class EnvBackups extends OpCommand<typeof EnvBackups> {
     const { ops, ctx } = await this.ops();
     const backups = await ops.envBackups(ctx, this.args.env);
     this.done({ environment_id: this.args.env, backups }, () =>
-      table(backups, [
-        { header: "backup", get: (b) => b.backup_id },
-        { header: "file", get: (b) => b.file },
-        { header: "created", get: (b) => b.created_at },
-        { header: "generation", get: (b) => b.generation, right: true },
-        { header: "size", get: (b) => b.size_bytes, right: true },
-        { header: "valid", get: (b) => (b.valid ? "yes" : `no: ${b.problem ?? ""}`) },
-      ], "No backups yet."),
+      table(
+        backups,
+        [
+          { header: "backup", get: (b) => b.backup_id },
+          { header: "file", get: (b) => b.file },
+          { header: "created", get: (b) => b.created_at },
+          { header: "generation", get: (b) => b.generation, right: true },
+          { header: "size", get: (b) => b.size_bytes, right: true },
+          { header: "valid", get: (b) => (b.valid ? "yes" : `no: ${b.problem ?? ""}`) },
+        ],
+        "No backups yet.",
+      ),
     );
   }
 }

@@ -4,7 +4,8 @@ import { MutatingCommand, answersFlags, idempotencyFlag } from "../../lib/mutati
 
 export default class EnvCreate extends MutatingCommand<typeof EnvCreate> {
   static override summary = "Create an environment with no env-pack bindings.";
-  static override description = "Refused with exit 3 when the environment exists. Bind packs afterwards with `op env-packs add`, or use `op env init` for the local defaults.";
+  static override description =
+    "Refused with exit 3 when the environment exists. Bind packs afterwards with `op env-packs add`, or use `op env init` for the local defaults.";
   static override examples = [
     "<%= config.bin %> env create staging --name Staging --region eu-west",
     "<%= config.bin %> env create --answers env.yaml",

@@ -5,8 +5,12 @@ import { preconditionFlags } from "../../lib/mutating.js";
 
 export default class EnvDestroy extends OpCommand<typeof EnvDestroy> {
   static override summary = "Stop every revision of an environment and remove it from the store.";
-  static override description = "The environment's history (audit log, backups) is kept aside, never deleted. Needs --confirm.";
-  static override examples = ["<%= config.bin %> env destroy local --confirm", "<%= config.bin %> env destroy staging --confirm --if-match <etag>"];
+  static override description =
+    "The environment's history (audit log, backups) is kept aside, never deleted. Needs --confirm.";
+  static override examples = [
+    "<%= config.bin %> env destroy local --confirm",
+    "<%= config.bin %> env destroy staging --confirm --if-match <etag>",
+  ];
   static override args = { env: envArg };
   static override flags = {
     confirm: Flags.boolean({ description: "Confirm the destruction (required)." }),
@@ -14,13 +18,20 @@ export default class EnvDestroy extends OpCommand<typeof EnvDestroy> {
   };
 
   override async run(): Promise<void> {
-    if (!this.flags.confirm) this.usage(`destroying environment ${this.args.env} needs --confirm`, `re-run as: op env destroy ${this.args.env} --confirm`);
+    if (!this.flags.confirm)
+      this.usage(
+        `destroying environment ${this.args.env} needs --confirm`,
+        `re-run as: op env destroy ${this.args.env} --confirm`,
+      );
     const pre: { if_match?: string; expected_generation?: number } = {};
     if (this.flags["if-match"] !== undefined) pre.if_match = this.flags["if-match"];
     if (this.flags["expected-generation"] !== undefined) pre.expected_generation = this.flags["expected-generation"];
     const { ops, ctx } = await this.ops();
     this.progress(`Destroying environment ${this.args.env}...`);
-    const r = await ops.envDestroy(ctx, this.args.env, { confirm: true, ...(Object.keys(pre).length > 0 ? { precondition: pre } : {}) });
+    const r = await ops.envDestroy(ctx, this.args.env, {
+      confirm: true,
+      ...(Object.keys(pre).length > 0 ? { precondition: pre } : {}),
+    });
     this.done(r, `Destroyed environment ${r.environment_id} (stopped ${r.stopped_revisions.length} revision(s)).`);
   }
 }

@@ -4,11 +4,19 @@ import { envArg } from "../../lib/args.js";
 
 export default class EnvDoctor extends OpCommand<typeof EnvDoctor> {
   static override summary = "Check an environment: document validity, bindings, registry, revisions, preflights.";
-  static override description = "Prints one report of every problem found. Exits 0 when healthy and 1 when a problem is found (the report is printed either way).";
-  static override examples = ["<%= config.bin %> env doctor local", "<%= config.bin %> env doctor local --no-preflight --json"];
+  static override description =
+    "Prints one report of every problem found. Exits 0 when healthy and 1 when a problem is found (the report is printed either way).";
+  static override examples = [
+    "<%= config.bin %> env doctor local",
+    "<%= config.bin %> env doctor local --no-preflight --json",
+  ];
   static override args = { env: envArg };
   static override flags = {
-    preflight: Flags.boolean({ description: "Run the bound handlers' preflight checks.", default: true, allowNo: true }),
+    preflight: Flags.boolean({
+      description: "Run the bound handlers' preflight checks.",
+      default: true,
+      allowNo: true,
+    }),
   };
 
   override async run(): Promise<void> {
@@ -20,11 +28,16 @@ export default class EnvDoctor extends OpCommand<typeof EnvDoctor> {
       lines.push(`  bound slots: ${report.bound_slots.join(", ") || "-"}`);
       if (report.missing_slots.length > 0) lines.push(`  missing slots: ${report.missing_slots.join(", ")}`);
       for (const p of report.unknown_kinds) lines.push(`  unknown kind: ${JSON.stringify(p)}`);
-      for (const p of report.slot_mismatches) lines.push(`  slot mismatch: ${p.kind} bound as ${p.bound_slot}, handles ${p.handler_slot}`);
-      for (const p of report.version_skew) lines.push(`  version skew: ${p.kind} requested ${p.requested}, supported ${p.supported}`);
+      for (const p of report.slot_mismatches)
+        lines.push(`  slot mismatch: ${p.kind} bound as ${p.bound_slot}, handles ${p.handler_slot}`);
+      for (const p of report.version_skew)
+        lines.push(`  version skew: ${p.kind} requested ${p.requested}, supported ${p.supported}`);
       for (const p of report.resolution_errors) lines.push(`  resolution error: ${JSON.stringify(p)}`);
       for (const p of report.stale_revisions) lines.push(`  stale revision: ${JSON.stringify(p)}`);
-      for (const p of report.failing_preflights) lines.push(`  preflight ${p.slot}/${p.name} failed: ${p.detail}${p.install_hint ? ` (${p.install_hint})` : ""}`);
+      for (const p of report.failing_preflights)
+        lines.push(
+          `  preflight ${p.slot}/${p.name} failed: ${p.detail}${p.install_hint ? ` (${p.install_hint})` : ""}`,
+        );
       return lines.join("\n");
     });
     if (!report.healthy) process.exitCode = 1;

@@ -4,7 +4,8 @@ import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } fro
 
 export default class EnvInit extends MutatingCommand<typeof EnvInit> {
   static override summary = "Create (or heal) an environment bound to the local default env-packs.";
-  static override description = "Idempotent: an environment that already has every default binding is left untouched (nothing written, nothing audited); one missing some is healed. The environment id defaults to local.";
+  static override description =
+    "Idempotent: an environment that already has every default binding is left untouched (nothing written, nothing audited); one missing some is healed. The environment id defaults to local.";
   static override examples = [
     "<%= config.bin %> env init",
     "<%= config.bin %> env init staging --public-url https://staging.example.com",
@@ -14,7 +15,10 @@ export default class EnvInit extends MutatingCommand<typeof EnvInit> {
   static override args = { env: optionalEnvArg };
   static override flags = {
     ...answersFlags,
-    "public-url": Flags.string({ description: "Public base URL (public_base_url), applied only when the environment is created.", helpValue: "URL" }),
+    "public-url": Flags.string({
+      description: "Public base URL (public_base_url), applied only when the environment is created.",
+      helpValue: "URL",
+    }),
     ...idempotencyFlag,
     ...preconditionFlags,
   };
@@ -30,7 +34,8 @@ export default class EnvInit extends MutatingCommand<typeof EnvInit> {
     const r = await ops.envInit(ctx, payload, this.mutationOptions());
     this.done(r, () => {
       const id = r.environment_id;
-      if (r.outcome === "created") return `Created environment ${id} with ${r.pack_count} env-packs (${r.bound_slots.join(", ")}).`;
+      if (r.outcome === "created")
+        return `Created environment ${id} with ${r.pack_count} env-packs (${r.bound_slots.join(", ")}).`;
       if (r.outcome === "healed") return `Healed environment ${id}: bound ${(r.added_slots ?? []).join(", ")}.`;
       return `Environment ${id} is already initialised; nothing to do.`;
     });

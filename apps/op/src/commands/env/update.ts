@@ -4,7 +4,8 @@ import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } fro
 
 export default class EnvUpdate extends MutatingCommand<typeof EnvUpdate> {
   static override summary = "Update an environment's name and host configuration.";
-  static override description = 'Each field in the answers is {"value": v} to set it or {"clear": true} to remove it; absent fields are kept. The flags set values.';
+  static override description =
+    'Each field in the answers is {"value": v} to set it or {"clear": true} to remove it; absent fields are kept. The flags set values.';
   static override examples = [
     "<%= config.bin %> env update staging --region us-east --if-match <etag>",
     "<%= config.bin %> env update --answers update.yaml --expected-generation 4",
@@ -35,6 +36,11 @@ export default class EnvUpdate extends MutatingCommand<typeof EnvUpdate> {
     });
     const { ops, ctx } = await this.ops();
     const r = await ops.envUpdate(ctx, payload, this.mutationOptions());
-    this.done(r, r.changed.length === 0 ? `Environment ${r.environment_id}: nothing changed.` : `Updated environment ${r.environment_id}: ${r.changed.join(", ")} (generation ${r.generation}).`);
+    this.done(
+      r,
+      r.changed.length === 0
+        ? `Environment ${r.environment_id}: nothing changed.`
+        : `Updated environment ${r.environment_id}: ${r.changed.join(", ")} (generation ${r.generation}).`,
+    );
   }
 }

@@ -25,7 +25,15 @@ export default class RevisionsShow extends OpCommand<typeof RevisionsShow> {
         ["warmed", v.warmed_at],
         ["traffic", r.traffic.map((t) => `${percent(t.weight_bps)} of ${t.deployment_id}`).join(", ") || "none"],
         ["url", rt?.url],
-        ["runtime", rt ? Object.entries(rt).filter(([k]) => k !== "url" && k !== "revision_id").map(([k, x]) => `${k}=${typeof x === "object" ? JSON.stringify(x) : x}`).join(" ") : "not running"],
+        [
+          "runtime",
+          rt
+            ? Object.entries(rt)
+                .filter(([k]) => k !== "url" && k !== "revision_id")
+                .map(([k, x]) => `${k}=${typeof x === "object" ? JSON.stringify(x) : x}`)
+                .join(" ")
+            : "not running",
+        ],
       ]);
     });
   }

@@ -4,7 +4,8 @@ import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } fro
 
 export default class RevisionsStage extends MutatingCommand<typeof RevisionsStage> {
   static override summary = "Stage a .gtbundle file as a new revision of a deployment.";
-  static override description = "The deployer copies the file into the revision's directory, hashes the copy, scans it and extracts it safely; the revision is recorded as staged with that digest. Give revision_id (or an idempotency key) to make a retry replay instead of staging twice.";
+  static override description =
+    "The deployer copies the file into the revision's directory, hashes the copy, scans it and extracts it safely; the revision is recorded as staged with that digest. Give revision_id (or an idempotency key) to make a retry replay instead of staging twice.";
   static override examples = [
     "<%= config.bin %> revisions stage local --deployment 01JB7Z5Q0D6E7F8G9H0J1K2M3N --bundle hello.gtbundle",
     "<%= config.bin %> revisions stage --answers stage.yaml",
@@ -31,6 +32,9 @@ export default class RevisionsStage extends MutatingCommand<typeof RevisionsStag
     });
     const { ops, ctx } = await this.ops();
     const r = await ops.revisionsStage(ctx, payload, this.mutationOptions());
-    this.done(r, `Staged revision ${r.revision.revision_id} (sequence ${r.revision.sequence}, ${r.revision.bundle_digest}).`);
+    this.done(
+      r,
+      `Staged revision ${r.revision.revision_id} (sequence ${r.revision.sequence}, ${r.revision.bundle_digest}).`,
+    );
   }
 }

@@ -4,13 +4,22 @@ import { MutatingCommand, answersFlags, idempotencyFlag } from "../../lib/mutati
 
 export default class SecretsPut extends MutatingCommand<typeof SecretsPut> {
   static override summary = "Write a secret into the environment's secrets backend.";
-  static override description = 'The value is never printed, logged or audited (the audit log keeps a digest). Use --value-stdin or an answers file with a value field.';
-  static override examples = ["printf %s 's3cret' | <%= config.bin %> secrets put local db/password --value-stdin", "<%= config.bin %> secrets put --answers secret.yaml"];
+  static override description =
+    "The value is never printed, logged or audited (the audit log keeps a digest). Use --value-stdin or an answers file with a value field.";
+  static override examples = [
+    "printf %s 's3cret' | <%= config.bin %> secrets put local db/password --value-stdin",
+    "<%= config.bin %> secrets put --answers secret.yaml",
+  ];
   static override answersKey = "secrets put";
-  static override args = { env: optionalEnvArg, name: Args.string({ description: "Secret name, e.g. db/password (name)." }) };
+  static override args = {
+    env: optionalEnvArg,
+    name: Args.string({ description: "Secret name, e.g. db/password (name)." }),
+  };
   static override flags = {
     ...answersFlags,
-    "value-stdin": Flags.boolean({ description: "Read the value from stdin (keeps it out of the shell history and the process list)." }),
+    "value-stdin": Flags.boolean({
+      description: "Read the value from stdin (keeps it out of the shell history and the process list).",
+    }),
     ...idempotencyFlag,
   };
 
@@ -18,10 +27,18 @@ export default class SecretsPut extends MutatingCommand<typeof SecretsPut> {
     if (await this.handledSchema()) return;
     let extra: Record<string, unknown> = {};
     if (this.flags["value-stdin"]) {
-      if (this.flags.answers === "-") this.usage("--value-stdin and --answers - both read stdin", "put the value in the answers file, or pass the answers as a file");
+      if (this.flags.answers === "-")
+        this.usage(
+          "--value-stdin and --answers - both read stdin",
+          "put the value in the answers file, or pass the answers as a file",
+        );
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      extra = { value: Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "") };
+      extra = {
+        value: Buffer.concat(chunks)
+          .toString("utf8")
+          .replace(/\r?\n$/, ""),
+      };
     }
     const payload = await this.payload({
       environment_id: this.args.env,

@@ -4,13 +4,21 @@ import { MutatingCommand, answersFlags, idempotencyFlag } from "../../lib/mutati
 
 export default class SecretsRotate extends MutatingCommand<typeof SecretsRotate> {
   static override summary = "Replace a secret's value (a random one unless given).";
-  static override description = 'Without a value the backend generates a random one. The value is never printed.';
-  static override examples = ["<%= config.bin %> secrets rotate local db/password", "<%= config.bin %> secrets rotate local api/token --value-stdin < token.txt"];
+  static override description = "Without a value the backend generates a random one. The value is never printed.";
+  static override examples = [
+    "<%= config.bin %> secrets rotate local db/password",
+    "<%= config.bin %> secrets rotate local api/token --value-stdin < token.txt",
+  ];
   static override answersKey = "secrets rotate";
-  static override args = { env: optionalEnvArg, name: Args.string({ description: "Secret name, e.g. db/password (name)." }) };
+  static override args = {
+    env: optionalEnvArg,
+    name: Args.string({ description: "Secret name, e.g. db/password (name)." }),
+  };
   static override flags = {
     ...answersFlags,
-    "value-stdin": Flags.boolean({ description: "Read the value from stdin (keeps it out of the shell history and the process list)." }),
+    "value-stdin": Flags.boolean({
+      description: "Read the value from stdin (keeps it out of the shell history and the process list).",
+    }),
     ...idempotencyFlag,
   };
 
@@ -18,10 +26,18 @@ export default class SecretsRotate extends MutatingCommand<typeof SecretsRotate>
     if (await this.handledSchema()) return;
     let extra: Record<string, unknown> = {};
     if (this.flags["value-stdin"]) {
-      if (this.flags.answers === "-") this.usage("--value-stdin and --answers - both read stdin", "put the value in the answers file, or pass the answers as a file");
+      if (this.flags.answers === "-")
+        this.usage(
+          "--value-stdin and --answers - both read stdin",
+          "put the value in the answers file, or pass the answers as a file",
+        );
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      extra = { value: Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "") };
+      extra = {
+        value: Buffer.concat(chunks)
+          .toString("utf8")
+          .replace(/\r?\n$/, ""),
+      };
     }
     const payload = await this.payload({
       environment_id: this.args.env,

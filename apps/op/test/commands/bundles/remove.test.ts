@@ -13,7 +13,10 @@ const suite = describeMutating({
   missingField: "deployment_id",
   wrongType: ["deployment_id", "[]"],
   unknownTarget: { field: "deployment_id", value: UNKNOWN_ULID, name: "unknown deployment" },
-  idempotency: (f) => ({ first: { environment_id: "local", deployment_id: f.other, idempotency_key: "br-1" }, second: { environment_id: "local", deployment_id: f.third, idempotency_key: "br-1" } }),
+  idempotency: (f) => ({
+    first: { environment_id: "local", deployment_id: f.other, idempotency_key: "br-1" },
+    second: { environment_id: "local", deployment_id: f.third, idempotency_key: "br-1" },
+  }),
 });
 
 it("removes a deployment", () => {

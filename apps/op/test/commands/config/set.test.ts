@@ -7,7 +7,10 @@ const suite = describeMutating({
   valid: () => ({ environment_id: "local", region: "eu-west" }),
   missingField: "environment_id",
   wrongType: ["region", "[1]"],
-  idempotency: () => ({ first: { environment_id: "local", region: "a", idempotency_key: "cs-1" }, second: { environment_id: "local", region: "b", idempotency_key: "cs-1" } }),
+  idempotency: () => ({
+    first: { environment_id: "local", region: "a", idempotency_key: "cs-1" },
+    second: { environment_id: "local", region: "b", idempotency_key: "cs-1" },
+  }),
 });
 
 it("sets fields from flags and shows them", () => {

@@ -8,13 +8,42 @@ const suite = describeMutating({
   missingField: "slot",
   wrongType: ["kind", "7"],
   idempotency: () => ({
-    first: { environment_id: "bare", slot: "sessions", kind: "greentic.sessions.in-memory@0.1.0", idempotency_key: "p-1" },
-    second: { environment_id: "bare", slot: "sessions", kind: "greentic.sessions.in-memory@0.1.0", pack_ref: "other", idempotency_key: "p-1" },
+    first: {
+      environment_id: "bare",
+      slot: "sessions",
+      kind: "greentic.sessions.in-memory@0.1.0",
+      idempotency_key: "p-1",
+    },
+    second: {
+      environment_id: "bare",
+      slot: "sessions",
+      kind: "greentic.sessions.in-memory@0.1.0",
+      pack_ref: "other",
+      idempotency_key: "p-1",
+    },
   }),
   extra: () => [
-    { name: "unknown slot", answers: "environment_id: local\nslot: teleport\nkind: greentic.telemetry.stdout@0.1.0\n", exit: 2, kind: "validation", path: "slot" },
-    { name: "malformed descriptor", answers: "environment_id: local\nslot: telemetry\nkind: not a descriptor\n", exit: 2, kind: "validation", path: "kind" },
-    { name: "descriptor nobody serves", answers: "environment_id: local\nslot: telemetry\nkind: acme.telemetry.nothing@1.0.0\n", exit: 4, kind: "not-found", namesFile: false },
+    {
+      name: "unknown slot",
+      answers: "environment_id: local\nslot: teleport\nkind: greentic.telemetry.stdout@0.1.0\n",
+      exit: 2,
+      kind: "validation",
+      path: "slot",
+    },
+    {
+      name: "malformed descriptor",
+      answers: "environment_id: local\nslot: telemetry\nkind: not a descriptor\n",
+      exit: 2,
+      kind: "validation",
+      path: "kind",
+    },
+    {
+      name: "descriptor nobody serves",
+      answers: "environment_id: local\nslot: telemetry\nkind: acme.telemetry.nothing@1.0.0\n",
+      exit: 4,
+      kind: "not-found",
+      namesFile: false,
+    },
   ],
 });
 

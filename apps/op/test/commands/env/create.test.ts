@@ -9,10 +9,25 @@ const suite = describeMutating({
   wrongType: ["name", "[1, 2]"],
   unknownEnv: false,
   stale: false,
-  idempotency: () => ({ first: { environment_id: "made", name: "A", idempotency_key: "c-1" }, second: { environment_id: "made", name: "B", idempotency_key: "c-1" } }),
+  idempotency: () => ({
+    first: { environment_id: "made", name: "A", idempotency_key: "c-1" },
+    second: { environment_id: "made", name: "B", idempotency_key: "c-1" },
+  }),
   extra: () => [
-    { name: "invalid environment id", answers: "environment_id: ../etc\n", exit: 2, kind: "validation", path: "environment_id" },
-    { name: "bad listen address", answers: "environment_id: x1\nlisten_addr: nowhere\n", exit: 2, kind: "validation", path: "listen_addr" },
+    {
+      name: "invalid environment id",
+      answers: "environment_id: ../etc\n",
+      exit: 2,
+      kind: "validation",
+      path: "environment_id",
+    },
+    {
+      name: "bad listen address",
+      answers: "environment_id: x1\nlisten_addr: nowhere\n",
+      exit: 2,
+      kind: "validation",
+      path: "listen_addr",
+    },
   ],
 });
 

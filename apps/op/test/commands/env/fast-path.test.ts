@@ -2,7 +2,17 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fastOutput, parseFastArgv } from "../../../src/fast.js";
-import { deployHello, ensureBuilt, initLocal, op, stageHello, store, tempDir, type RunOptions, type Store } from "../../helpers.js";
+import {
+  deployHello,
+  ensureBuilt,
+  initLocal,
+  op,
+  stageHello,
+  store,
+  tempDir,
+  type RunOptions,
+  type Store,
+} from "../../helpers.js";
 
 // `op env show` / `op env list` are answered by bin/run.js's fast path when the store vouches
 // for the files (src/fast.ts). Through the real binary, its stdout, stderr and exit code must
@@ -49,7 +59,12 @@ async function expectServedAndSame(s: Store, shapes = SHAPES): Promise<void> {
 
 describe("argv shapes", () => {
   it("serves only env show <id> / env list with --json and --store-root", () => {
-    expect(parseFastArgv(["env", "show", "local", "--json", "--store-root", "/d"])).toEqual({ verb: "show", envId: "local", json: true, storeRoot: "/d" });
+    expect(parseFastArgv(["env", "show", "local", "--json", "--store-root", "/d"])).toEqual({
+      verb: "show",
+      envId: "local",
+      json: true,
+      storeRoot: "/d",
+    });
     expect(parseFastArgv(["env", "list", "--store-root=/d"])).toEqual({ verb: "list", json: false, storeRoot: "/d" });
     for (const argv of [
       ["env", "show"],
@@ -78,7 +93,12 @@ describe("argv shapes", () => {
   it("leaves --help, unknown flags and bad ids to oclif", () => {
     const s = store();
     initLocal(s);
-    for (const args of [["env", "show", "local", "--help"], ["env", "show", "a/b", "--json"], ["env", "show", "x".repeat(200)]]) same(s, args);
+    for (const args of [
+      ["env", "show", "local", "--help"],
+      ["env", "show", "a/b", "--json"],
+      ["env", "show", "x".repeat(200)],
+    ])
+      same(s, args);
     expect(same(s, ["env", "list", "--bogus"]).status).toBe(2);
   });
 });
@@ -94,7 +114,10 @@ describe("a fresh local environment", () => {
     const home = tempDir("op-home-");
     const env = { GREENTIC_HOME: home };
     expect(op(["env", "init", "--json"], { env }).status).toBe(0);
-    for (const args of [["env", "show", "local", "--json"], ["env", "list"]]) {
+    for (const args of [
+      ["env", "show", "local", "--json"],
+      ["env", "list"],
+    ]) {
       const fast = op(args, { env });
       const slow = op(args, { env: { ...env, GREENTIC_OP_NO_FAST_PATH: "1" } });
       expect([fast.status, fast.stdout, fast.stderr]).toEqual([slow.status, slow.stdout, slow.stderr]);
@@ -125,7 +148,10 @@ describe("a missing environment or store", () => {
 
   it("lists an empty store identically", async () => {
     const s = store();
-    await expectServedAndSame(s, [["env", "list"], ["env", "list", "--json"]]);
+    await expectServedAndSame(s, [
+      ["env", "list"],
+      ["env", "list", "--json"],
+    ]);
   });
 });
 

@@ -9,8 +9,21 @@ const suite = describeMutating({
   unknownEnv: false,
   stale: false,
   extra: () => [
-    { name: "bad public url", answers: "environment_id: fresh\npublic_base_url: not a url\n", exit: 2, kind: "validation", path: "public_base_url" },
-    { name: "stale precondition on an existing environment that needs healing", answers: null, args: ["local", "--expected-generation", "9999"], exit: 3, kind: "precondition-failed", namesFile: false },
+    {
+      name: "bad public url",
+      answers: "environment_id: fresh\npublic_base_url: not a url\n",
+      exit: 2,
+      kind: "validation",
+      path: "public_base_url",
+    },
+    {
+      name: "stale precondition on an existing environment that needs healing",
+      answers: null,
+      args: ["local", "--expected-generation", "9999"],
+      exit: 3,
+      kind: "precondition-failed",
+      namesFile: false,
+    },
   ],
 });
 

@@ -7,8 +7,19 @@ const suite = describeMutating({
   valid: () => ({ environment_id: "local", region: { value: "eu-west" } }),
   missingField: "environment_id",
   wrongType: ["region", '"eu-west"'],
-  idempotency: () => ({ first: { environment_id: "local", region: { value: "a" }, idempotency_key: "u-1" }, second: { environment_id: "local", region: { value: "b" }, idempotency_key: "u-1" } }),
-  extra: () => [{ name: "set and clear together", answers: 'environment_id: local\nregion: {"value": "x", "clear": true}\n', exit: 2, kind: "validation", message: ["region"] }],
+  idempotency: () => ({
+    first: { environment_id: "local", region: { value: "a" }, idempotency_key: "u-1" },
+    second: { environment_id: "local", region: { value: "b" }, idempotency_key: "u-1" },
+  }),
+  extra: () => [
+    {
+      name: "set and clear together",
+      answers: 'environment_id: local\nregion: {"value": "x", "clear": true}\n',
+      exit: 2,
+      kind: "validation",
+      message: ["region"],
+    },
+  ],
 });
 
 it("updates with --if-match taken from env show", () => {

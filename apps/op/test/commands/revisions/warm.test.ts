@@ -12,8 +12,19 @@ const suite = describeMutating({
   missingField: "revision_id",
   wrongType: ["revision_id", "true"],
   unknownTarget: { field: "revision_id", value: UNKNOWN_ULID, name: "unknown revision" },
-  idempotency: (f) => ({ first: { environment_id: "local", revision_id: f.a, idempotency_key: "rv-1" }, second: { environment_id: "local", revision_id: f.b, idempotency_key: "rv-1" } }),
-  extra: () => [{ name: "malformed revision id", answers: "environment_id: local\nrevision_id: r1\n", exit: 2, kind: "validation", path: "revision_id" }],
+  idempotency: (f) => ({
+    first: { environment_id: "local", revision_id: f.a, idempotency_key: "rv-1" },
+    second: { environment_id: "local", revision_id: f.b, idempotency_key: "rv-1" },
+  }),
+  extra: () => [
+    {
+      name: "malformed revision id",
+      answers: "environment_id: local\nrevision_id: r1\n",
+      exit: 2,
+      kind: "validation",
+      path: "revision_id",
+    },
+  ],
 });
 
 it("refuses to warm the revision that takes all the traffic, or succeeds for a free one", () => {

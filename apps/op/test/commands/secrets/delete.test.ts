@@ -13,8 +13,19 @@ const suite = describeMutating({
   missingField: "name",
   wrongType: ["name", "5"],
   stale: false,
-  idempotency: () => ({ first: { environment_id: "local", name: "api/token", idempotency_key: "s-1" }, second: { environment_id: "local", name: "db/password", idempotency_key: "s-1" } }),
-  extra: () => [{ name: "bad secret name", answers: "environment_id: local\nname: ../escape\n", exit: 2, kind: "validation", path: "name" }],
+  idempotency: () => ({
+    first: { environment_id: "local", name: "api/token", idempotency_key: "s-1" },
+    second: { environment_id: "local", name: "db/password", idempotency_key: "s-1" },
+  }),
+  extra: () => [
+    {
+      name: "bad secret name",
+      answers: "environment_id: local\nname: ../escape\n",
+      exit: 2,
+      kind: "validation",
+      path: "name",
+    },
+  ],
 });
 
 it("never prints the value", () => {

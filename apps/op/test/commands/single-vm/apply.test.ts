@@ -15,7 +15,12 @@ describe("op single-vm apply", () => {
     expect(r.stdout).toMatch(/^acme: applied \d+ to create/);
     expect(r.stdout).toContain("a real apply would run:\n  groupadd --system greentic\n");
     expect(r.stdout).toContain("  systemctl daemon-reload\n");
-    for (const p of ["etc/systemd/system/greentic-acme.service", "etc/systemd/system/mnt-greentic-bundles-acme.mount", "etc/greentic/acme/runtime.env", "etc/greentic/acme/deployer/client.crt"]) {
+    for (const p of [
+      "etc/systemd/system/greentic-acme.service",
+      "etc/systemd/system/mnt-greentic-bundles-acme.mount",
+      "etc/greentic/acme/runtime.env",
+      "etc/greentic/acme/deployer/client.crt",
+    ]) {
       expect(existsSync(join(f.root, p)), p).toBe(true);
     }
     const state = JSON.parse(readFileSync(join(f.root, "var/lib/greentic/acme/state/single-vm-state.json"), "utf8"));
@@ -27,7 +32,11 @@ describe("op single-vm apply", () => {
     const r = f.op(["apply", "--spec", f.spec, "--root", f.root, "--json"]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toBe("");
-    expect(r.json).toMatchObject({ op: "apply", noun: "single-vm", result: { deployment: "acme", staging: true, changed: true } });
+    expect(r.json).toMatchObject({
+      op: "apply",
+      noun: "single-vm",
+      result: { deployment: "acme", staging: true, changed: true },
+    });
     expect(r.json.result.commands).toContain("systemctl daemon-reload");
   });
 
@@ -43,7 +52,7 @@ describe("op single-vm apply", () => {
     expect(other.ok(["apply", "--plan", plan2, "--root", other.root]).changed).toBe(true);
   });
 
-  it("refuses a stale plan: exit 3, \"plan is stale\", the root untouched", () => {
+  it('refuses a stale plan: exit 3, "plan is stale", the root untouched', () => {
     const f = singleVm();
     const plan = join(f.dir, "plan.json");
     f.ok(["plan", "--spec", f.spec, "--root", f.root, "--out", plan]);

@@ -14,12 +14,40 @@ interface BadSpec {
 }
 
 const cases: BadSpec[] = [
-  { name: "malformed YAML", content: () => "apiVersion: [greentic\n  kind: :", kind: "answers-parse", message: ["not valid YAML"] },
-  { name: "malformed JSON", content: () => '{"apiVersion": "greentic.ai/v1alpha1",', kind: "answers-parse", message: ["not valid JSON"] },
+  {
+    name: "malformed YAML",
+    content: () => "apiVersion: [greentic\n  kind: :",
+    kind: "answers-parse",
+    message: ["not valid YAML"],
+  },
+  {
+    name: "malformed JSON",
+    content: () => '{"apiVersion": "greentic.ai/v1alpha1",',
+    kind: "answers-parse",
+    message: ["not valid JSON"],
+  },
   { name: "empty file", content: () => "", kind: "validation", message: ["must be a mapping"] },
-  { name: "unknown key", content: (f) => specYaml({ bundle: f.bundle, runtime: f.runtime, extra: "  surprise: 1" }), kind: "validation", path: "spec.surprise", message: ["unknown field"] },
-  { name: "0.0.0.0 admin bind", content: (f) => specYaml({ bundle: f.bundle, runtime: f.runtime, adminBind: "0.0.0.0:8433" }), kind: "validation", path: "spec.runtime.admin.bind", message: ["0.0.0.0:8433", "loopback"] },
-  { name: ":: admin bind", content: (f) => specYaml({ bundle: f.bundle, runtime: f.runtime, adminBind: "[::]:8433" }), kind: "validation", path: "spec.runtime.admin.bind", message: ["[::]:8433"] },
+  {
+    name: "unknown key",
+    content: (f) => specYaml({ bundle: f.bundle, runtime: f.runtime, extra: "  surprise: 1" }),
+    kind: "validation",
+    path: "spec.surprise",
+    message: ["unknown field"],
+  },
+  {
+    name: "0.0.0.0 admin bind",
+    content: (f) => specYaml({ bundle: f.bundle, runtime: f.runtime, adminBind: "0.0.0.0:8433" }),
+    kind: "validation",
+    path: "spec.runtime.admin.bind",
+    message: ["0.0.0.0:8433", "loopback"],
+  },
+  {
+    name: ":: admin bind",
+    content: (f) => specYaml({ bundle: f.bundle, runtime: f.runtime, adminBind: "[::]:8433" }),
+    kind: "validation",
+    path: "spec.runtime.admin.bind",
+    message: ["[::]:8433"],
+  },
   { name: "missing file", content: () => undefined, kind: "invalid-argument", message: ["no such file"] },
 ];
 

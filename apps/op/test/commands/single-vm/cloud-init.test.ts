@@ -41,17 +41,35 @@ describe("op single-vm cloud-init", () => {
     const none = f.op(["cloud-init", "--spec", f.spec, "--json"]);
     expect(none.status).toBe(2);
     expect(none.errorJson.error.message).toContain("bundle, node, cli, runtime");
-    const bad = f.op(["cloud-init", "--spec", f.spec, ...artifacts.slice(0, 6), "--artifact", "runtime=https://x.example/rt.js@sha256:1234", "--json"]);
+    const bad = f.op([
+      "cloud-init",
+      "--spec",
+      f.spec,
+      ...artifacts.slice(0, 6),
+      "--artifact",
+      "runtime=https://x.example/rt.js@sha256:1234",
+      "--json",
+    ]);
     expect(bad.status).toBe(2);
     expect(bad.errorJson.error).toMatchObject({ kind: "invalid-argument", path: "artifacts.runtime.sha256" });
-    const unknown = f.op(["cloud-init", "--spec", f.spec, ...artifacts, "--artifact", `kernel=https://x.example/k@sha256:${sha("e")}`]);
+    const unknown = f.op([
+      "cloud-init",
+      "--spec",
+      f.spec,
+      ...artifacts,
+      "--artifact",
+      `kernel=https://x.example/k@sha256:${sha("e")}`,
+    ]);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('unknown artifact "kernel"');
   });
 
   it("container mode needs no runtime artifact and installs podman", () => {
     const f = singleVm();
-    const spec = f.file("container.yaml", `apiVersion: greentic.ai/v1alpha1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  bundle:\n    source: ${f.bundle}\n  runtime:\n    image: localhost/greentic-runtime:0.1.0\n`);
+    const spec = f.file(
+      "container.yaml",
+      `apiVersion: greentic.ai/v1alpha1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  bundle:\n    source: ${f.bundle}\n  runtime:\n    image: localhost/greentic-runtime:0.1.0\n`,
+    );
     const doc = parse(f.ok(["cloud-init", "--spec", spec, ...artifacts.slice(0, 6)]).document);
     expect(doc.packages).toContain("podman");
   });

@@ -20,7 +20,13 @@ describe("op single-vm destroy", () => {
     f.ok(["apply", "--spec", f.spec, "--root", f.root]);
     const r = f.ok(["destroy", "--spec", f.spec, "--root", f.root, "--confirm"]);
     expect(r.changed).toBe(true);
-    expect(r.removed).toEqual(expect.arrayContaining(["/etc/systemd/system/greentic-acme.service", "/etc/systemd/system/mnt-greentic-bundles-acme.mount", "/var/lib/greentic/acme/bundles"]));
+    expect(r.removed).toEqual(
+      expect.arrayContaining([
+        "/etc/systemd/system/greentic-acme.service",
+        "/etc/systemd/system/mnt-greentic-bundles-acme.mount",
+        "/var/lib/greentic/acme/bundles",
+      ]),
+    );
     expect(r.kept).toEqual(expect.arrayContaining(["/var/lib/greentic/acme/state", "/etc/greentic/acme"]));
     expect(existsSync(join(f.root, "etc/systemd/system/greentic-acme.service"))).toBe(false);
     expect(existsSync(join(f.root, "var/lib/greentic/acme/state"))).toBe(true);

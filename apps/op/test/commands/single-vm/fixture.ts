@@ -22,7 +22,13 @@ export interface SingleVm {
   ok(args: readonly string[], options?: RunOptions): any;
 }
 
-export function specYaml(s: { bundle: string; runtime: string; name?: string; adminBind?: string; extra?: string }): string {
+export function specYaml(s: {
+  bundle: string;
+  runtime: string;
+  name?: string;
+  adminBind?: string;
+  extra?: string;
+}): string {
   return [
     "apiVersion: greentic.ai/v1alpha1",
     "kind: Deployment",

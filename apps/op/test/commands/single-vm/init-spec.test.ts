@@ -5,17 +5,20 @@ import { parseDeploymentSpec } from "@greentic/deploy-spec";
 import { op, tempDir } from "../../helpers.js";
 
 describe("op single-vm init-spec", () => {
-  it.each(["native", "container"])("prints a %s spec that parses with parseDeploymentSpec and spells out the defaults", (mode) => {
-    const r = op(["single-vm", "init-spec", "--name", "shop", "--mode", mode]);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^# Greentic single-VM deployment spec/);
-    const parsed = parseDeploymentSpec(r.stdout, { source: "init-spec" });
-    if (!parsed.ok) throw new Error(parsed.summary);
-    expect(parsed.value.metadata.name).toBe("shop");
-    expect(parsed.value.spec.runtime.admin.bind).toBe("127.0.0.1:8433");
-    expect(parsed.value.spec.storage.stateDir).toBe("/var/lib/greentic/shop/state");
-    expect(mode === "native" ? parsed.value.spec.runtime.binary : parsed.value.spec.runtime.image).toBeTruthy();
-  });
+  it.each(["native", "container"])(
+    "prints a %s spec that parses with parseDeploymentSpec and spells out the defaults",
+    (mode) => {
+      const r = op(["single-vm", "init-spec", "--name", "shop", "--mode", mode]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^# Greentic single-VM deployment spec/);
+      const parsed = parseDeploymentSpec(r.stdout, { source: "init-spec" });
+      if (!parsed.ok) throw new Error(parsed.summary);
+      expect(parsed.value.metadata.name).toBe("shop");
+      expect(parsed.value.spec.runtime.admin.bind).toBe("127.0.0.1:8433");
+      expect(parsed.value.spec.storage.stateDir).toBe("/var/lib/greentic/shop/state");
+      expect(mode === "native" ? parsed.value.spec.runtime.binary : parsed.value.spec.runtime.image).toBeTruthy();
+    },
+  );
 
   it("--out writes the file, refuses to overwrite it (exit 3) unless --force", () => {
     const dir = tempDir();

@@ -9,7 +9,9 @@ describe("op single-vm plan", () => {
     const plan = f.ok(["plan", "--spec", f.spec, "--root", f.root]);
     expect(plan).toMatchObject({ deployment: "acme", mode: "native", changes: true, exitCode: 2 });
     expect(new Set(plan.actions.map((a: { action: string }) => a.action))).toEqual(new Set(["create", "restart"]));
-    const created = plan.actions.filter((a: { action: string }) => a.action === "create").map((a: { resource: string; target: string }) => `${a.resource} ${a.target}`);
+    const created = plan.actions
+      .filter((a: { action: string }) => a.action === "create")
+      .map((a: { resource: string; target: string }) => `${a.resource} ${a.target}`);
     expect(created).toEqual(
       expect.arrayContaining([
         "user greentic",
@@ -44,7 +46,13 @@ describe("op single-vm plan", () => {
     const r = f.ok(["plan", "--spec", f.spec, "--root", f.root, "--out", out]);
     expect(r.savedTo).toBe(out);
     const saved = JSON.parse(readFileSync(out, "utf8"));
-    expect(saved).toMatchObject({ schema: "greentic.single-vm-plan.v1", deployment: "acme", observedFingerprint: r.observedFingerprint, bundleDigest: r.bundleDigest, specDigest: r.specDigest });
+    expect(saved).toMatchObject({
+      schema: "greentic.single-vm-plan.v1",
+      deployment: "acme",
+      observedFingerprint: r.observedFingerprint,
+      bundleDigest: r.bundleDigest,
+      specDigest: r.specDigest,
+    });
   });
 
   it("takes the spec from stdin and as a positional argument", () => {

@@ -8,7 +8,17 @@ describe("op single-vm preflight", () => {
     expect(r.json).toMatchObject({ op: "preflight", noun: "single-vm" });
     const result = r.json.result;
     expect(Object.keys(result).sort()).toEqual(["checks", "ok", "summary"]);
-    expect(result.checks.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(["architecture", "systemd", "squashfs", "squashfs-tools", "node", "admin port", "service user"]));
+    expect(result.checks.map((c: { name: string }) => c.name)).toEqual(
+      expect.arrayContaining([
+        "architecture",
+        "systemd",
+        "squashfs",
+        "squashfs-tools",
+        "node",
+        "admin port",
+        "service user",
+      ]),
+    );
     for (const c of result.checks) {
       expect(typeof c.ok).toBe("boolean");
       expect(typeof c.detail).toBe("string");
@@ -20,13 +30,18 @@ describe("op single-vm preflight", () => {
 
     const human = f.op(["preflight", "--spec", f.spec]);
     expect(human.status).toBe(r.status);
-    for (const c of result.checks) expect(human.stdout).toMatch(new RegExp(`^${c.ok ? "ok  " : "FAIL"}  ${c.name}`, "m"));
-    for (const c of result.checks.filter((x: { ok: boolean }) => !x.ok)) expect(human.stdout).toContain(`fix: ${c.hint}`);
+    for (const c of result.checks)
+      expect(human.stdout).toMatch(new RegExp(`^${c.ok ? "ok  " : "FAIL"}  ${c.name}`, "m"));
+    for (const c of result.checks.filter((x: { ok: boolean }) => !x.ok))
+      expect(human.stdout).toContain(`fix: ${c.hint}`);
   });
 
   it("checks the container engine in container mode", () => {
     const f = singleVm();
-    const spec = f.file("container.yaml", `apiVersion: greentic.ai/v1alpha1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  bundle:\n    source: ${f.bundle}\n  runtime:\n    image: localhost/greentic-runtime:0.1.0\n`);
+    const spec = f.file(
+      "container.yaml",
+      `apiVersion: greentic.ai/v1alpha1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  bundle:\n    source: ${f.bundle}\n  runtime:\n    image: localhost/greentic-runtime:0.1.0\n`,
+    );
     const r = f.op(["preflight", "--spec", spec, "--json"]);
     expect(r.json.result.checks.map((c: { name: string }) => c.name)).toContain("podman");
     expect(r.json.result.checks.map((c: { name: string }) => c.name)).not.toContain("node");

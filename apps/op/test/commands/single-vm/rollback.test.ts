@@ -21,7 +21,13 @@ describe("op single-vm rollback", () => {
     const r = f.ok(["rollback", "--spec", f.spec, "--root", f.root]);
     expect(r.bundleDigest).toBe(v1);
     const state = JSON.parse(readFileSync(join(f.root, "var/lib/greentic/acme/state/single-vm-state.json"), "utf8"));
-    expect(state).toMatchObject({ bundleDigest: v1, previousBundleDigest: v2, lastResult: { action: "rollback", ok: true } });
-    expect(readFileSync(join(f.root, "etc/systemd/system/mnt-greentic-bundles-acme.mount"), "utf8")).toContain(`What=/var/lib/greentic/acme/bundles/${v1.slice(7)}.gtbundle`);
+    expect(state).toMatchObject({
+      bundleDigest: v1,
+      previousBundleDigest: v2,
+      lastResult: { action: "rollback", ok: true },
+    });
+    expect(readFileSync(join(f.root, "etc/systemd/system/mnt-greentic-bundles-acme.mount"), "utf8")).toContain(
+      `What=/var/lib/greentic/acme/bundles/${v1.slice(7)}.gtbundle`,
+    );
   });
 });

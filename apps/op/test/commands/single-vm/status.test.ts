@@ -6,10 +6,20 @@ import { singleVm } from "./fixture.js";
 describe("op single-vm status", () => {
   it("not-installed on a fresh root; after a staged apply, the state and drift of the generated files", () => {
     const f = singleVm();
-    expect(f.ok(["status", "--spec", f.spec, "--root", f.root])).toMatchObject({ deployment: "acme", status: "not-installed", drift: [], state: null });
+    expect(f.ok(["status", "--spec", f.spec, "--root", f.root])).toMatchObject({
+      deployment: "acme",
+      status: "not-installed",
+      drift: [],
+      state: null,
+    });
     const applied = f.ok(["apply", "--spec", f.spec, "--root", f.root]);
     const s = f.ok(["status", f.spec, "--root", f.root]);
-    expect(s).toMatchObject({ bundleDigest: applied.bundleDigest, mountedBundleDigest: applied.bundleDigest, drift: [], units: null });
+    expect(s).toMatchObject({
+      bundleDigest: applied.bundleDigest,
+      mountedBundleDigest: applied.bundleDigest,
+      drift: [],
+      units: null,
+    });
     expect(s.state.lastResult).toMatchObject({ action: "apply", ok: true });
 
     appendFileSync(join(f.root, "etc/systemd/system/greentic-acme.service"), "# edited by hand\n");
