@@ -9,7 +9,7 @@ SUITE=${GREENTIC_TESTBED_SUITE:-bookworm}
 # The mirror apt already uses on this machine (never a hard-coded host), unless overridden.
 apt_mirror() {
   grep -hoE '^(deb|URIs:)[^#]*https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
-    | grep -oE 'https?://[^ ]+' | grep -v security | head -1
+    | grep -oE 'https?://[^ ]+' | grep -v security | head -1 || true
 }
 MIRROR=${GREENTIC_TESTBED_MIRROR:-$(apt_mirror)}
 [ -n "$MIRROR" ] || { echo "testbed: no Debian mirror found in the apt configuration; set GREENTIC_TESTBED_MIRROR" >&2; exit 1; }
