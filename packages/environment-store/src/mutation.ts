@@ -1,0 +1,323 @@
+import { join } from "node:path";
+import {
+  EnvironmentRuntimeSchema,
+  GreenticError,
+  canonicalDigest,
+  canonicalJson,
+  issuesError,
+  parseDocument,
+  parseEnvironment,
+  prettyJson,
+  projectRuntimeConfig,
+  type AuditActor,
+  type AuditDecision,
+  type Environment,
+  type EnvironmentRuntime,
+} from "@greentic/deploy-spec";
+import { appendAuditEvent } from "./audit-log.js";
+import { localActor } from "./authorize.js";
+import { commit } from "./commit.js";
+import { readIfExists } from "./fs-safe.js";
+import { checkIdempotencyKey, findLedgerEntry, replayedError, type LedgerEntry } from "./ledger.js";
+import type { HeldLock } from "./lock.js";
+import { checkPrecondition } from "./precondition.js";
+import { recover, withLock } from "./recovery.js";
+import {
+  AUDIT_DIR,
+  LEDGER_DIR,
+  RUNTIME_CONFIG_FILE,
+  RUNTIME_FILE,
+  newUlid,
+  packAnswersPath,
+  type StoreCore,
+} from "./store-core.js";
+import type {
+  AuditEventRecord,
+  MutationCheck,
+  TransactContext,
+  TransactOptions,
+  TransactResult,
+  Transform,
+} from "./types.js";
+import { parseJson, readEnv, readRuntime, type CurrentEnv } from "./verified-read.js";
+
+// The mutation pipeline: options checked before the lock, then under it crash recovery,
+// existence, authorization, the idempotency ledger and the precondition, then the transform,
+// validation, and the commit.
+
+/** A mutation's options checked before the lock is taken, and its idempotency fingerprint. */
+export interface PreparedMutation {
+  noun: string;
+  verb: string;
+  actor: AuditActor;
+  fingerprint: string;
+}
+
+function requireName(value: unknown, what: string): string {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new GreenticError("invalid-argument", `${what} must be a non-empty string, got ${JSON.stringify(value)}`, {
+      hint: `pass the audit ${what}, e.g. "traffic"`,
+    });
+  }
+  return value;
+}
+
+export function prepareMutation(options: TransactOptions): PreparedMutation {
+  const noun = requireName(options?.noun, "noun");
+  const verb = requireName(options?.verb, "verb");
+  checkIdempotencyKey(options.idempotencyKey);
+  return {
+    noun,
+    verb,
+    actor: options.actor ?? localActor(),
+    fingerprint: canonicalDigest({ noun, verb, request: options.request ?? null }),
+  };
+}
+
+/** What {@link openMutation} found: the base to transform, or the recorded result. */
+interface OpenedMutation<R> {
+  base: CurrentEnv | undefined;
+  now: string;
+  event: AuditEventRecord;
+  replayed?: TransactResult<R> | undefined;
+}
+
+export async function decide(
+  core: StoreCore,
+  actor: AuditActor,
+  envId: string,
+  noun: string,
+  verb: string,
+  target: unknown,
+): Promise<AuditDecision> {
+  try {
+    return await core.authorizer({ actor, env_id: envId, noun, verb, target });
+  } catch (error) {
+    throw new GreenticError(
+      "internal",
+      `authorization hook failed for ${noun} ${verb} on ${envId}: ${(error as Error).message}`,
+      { cause: error, hint: "fix the authorization policy" },
+    );
+  }
+}
+
+export function newEvent(
+  envId: string,
+  actor: AuditActor,
+  noun: string,
+  verb: string,
+  target: unknown,
+  decision: AuditDecision,
+  now: string,
+): AuditEventRecord {
+  return {
+    schema: "greentic.audit.event.v1",
+    event_id: newUlid(),
+    ts: now,
+    actor,
+    env_id: envId,
+    noun,
+    verb,
+    target: (target ?? null) as AuditEventRecord["target"],
+    authorization: decision,
+    result: { outcome: "ok" },
+  };
+}
+
+/** Records a denied attempt and returns the `unauthorized` error to throw. */
+export async function deny(core: StoreCore, envId: string, event: AuditEventRecord): Promise<GreenticError> {
+  const { policy, reason } = event.authorization;
+  const error = new GreenticError(
+    "unauthorized",
+    `${event.noun} ${event.verb} on environment ${envId} denied by policy ${policy}: ${reason}`,
+    {
+      hint: "ask an operator with access to this environment",
+      details: { policy, reason },
+    },
+  );
+  event.result = { outcome: "error", kind: "unauthorized", message: error.message };
+  await appendAuditEvent(core.root, join(core.envDir(envId), AUDIT_DIR), event);
+  return error;
+}
+
+function replay<R>(envId: string, entry: LedgerEntry, fingerprint: string): TransactResult<R> {
+  if (entry.fingerprint !== fingerprint) {
+    throw new GreenticError(
+      "idempotency-conflict",
+      `idempotency key ${JSON.stringify(entry.key)} was already used on environment ${envId} for a different request (${entry.noun} ${entry.verb} at generation ${entry.generation})`,
+      {
+        hint: "use a new key for a new request; reuse a key only to retry the identical request",
+        details: { key: entry.key, original: { noun: entry.noun, verb: entry.verb } },
+      },
+    );
+  }
+  if (entry.error) throw replayedError(entry.error);
+  return { ...(entry.response as TransactResult<R>), idempotency: "replayed" };
+}
+
+/**
+ * The checks every mutation starts with, in this order, under the held lock: crash recovery,
+ * existence, authorization (a denial is audited), the idempotency ledger (same key and
+ * request: the recorded result; another request: `idempotency-conflict`), then the caller's
+ * precondition. The ledger goes before the precondition because a retry of a committed
+ * request pins the state it saw before its own commit. Shared by `transact` and
+ * `checkMutation`, so that a pre-check and the authoritative check cannot drift apart.
+ */
+async function openMutation<R>(
+  core: StoreCore,
+  envId: string,
+  lock: HeldLock,
+  options: TransactOptions,
+  prepared: PreparedMutation,
+): Promise<OpenedMutation<R>> {
+  const { noun, verb, actor, fingerprint } = prepared;
+  await recover(core, envId, lock);
+  const base = await readEnv(core, envId, true);
+  if (!base && !options.create) throw core.notFound(envId);
+  const now = new Date().toISOString();
+  const decision = await decide(core, actor, envId, noun, verb, options.target ?? null);
+  const event = newEvent(envId, actor, noun, verb, options.target ?? null, decision, now);
+  if (options.idempotencyKey !== undefined) event.idempotency_key = options.idempotencyKey;
+  if (decision.decision !== "allow") throw await deny(core, envId, event);
+
+  if (options.idempotencyKey !== undefined) {
+    const entry = await findLedgerEntry(join(core.envDir(envId), LEDGER_DIR), options.idempotencyKey);
+    if (entry) return { base, now, event, replayed: replay<R>(envId, entry, fingerprint) };
+  }
+  checkPrecondition(envId, base, options.precondition);
+  return { base, now, event };
+}
+
+export async function checkMutation<R = unknown>(
+  core: StoreCore,
+  envId: string,
+  options: TransactOptions,
+): Promise<MutationCheck<R>> {
+  const prepared = prepareMutation(options);
+  return withLock(core, envId, `${prepared.noun} ${prepared.verb} (check)`, async (lock) => {
+    const opened = await openMutation<R>(core, envId, lock, options, prepared);
+    if (opened.replayed) return { status: "replay", replayed: opened.replayed };
+    return { status: "proceed", etag: opened.base?.etag, generation: opened.base?.generation };
+  });
+}
+
+export async function transact<R>(
+  core: StoreCore,
+  envId: string,
+  fn: Transform<R>,
+  options: TransactOptions,
+): Promise<TransactResult<R>> {
+  const prepared = prepareMutation(options);
+  const { noun, verb, fingerprint } = prepared;
+  return withLock(core, envId, `${noun} ${verb}`, async (lock) => {
+    const { base, now, event, replayed } = await openMutation<R>(core, envId, lock, options, prepared);
+    if (replayed) return replayed;
+
+    const side = new Map<string, unknown>();
+    const readStaged = async (rel: string): Promise<unknown> => {
+      if (side.has(rel)) return side.get(rel) ?? undefined;
+      const raw = await readIfExists(join(core.envDir(envId), rel));
+      return raw === undefined ? undefined : parseJson(core, envId, rel, raw);
+    };
+    const ctx: TransactContext = {
+      now,
+      newId: () => newUlid(),
+      runtime: async () =>
+        side.has(RUNTIME_FILE)
+          ? ((side.get(RUNTIME_FILE) ?? undefined) as EnvironmentRuntime | undefined)
+          : base
+            ? readRuntime(core, envId, base.generation)
+            : undefined,
+      setRuntime: (runtime) => {
+        if (runtime !== null) {
+          const parsed = parseDocument(EnvironmentRuntimeSchema, runtime, { source: RUNTIME_FILE });
+          if (!parsed.ok) throw issuesError(parsed.issues, { source: RUNTIME_FILE });
+          if (parsed.value.environment_id !== envId)
+            throw new GreenticError(
+              "validation",
+              `${RUNTIME_FILE}: environment_id ${parsed.value.environment_id} is not ${envId}`,
+              { path: "environment_id" },
+            );
+        }
+        side.set(RUNTIME_FILE, runtime);
+      },
+      packAnswers: (slot) => readStaged(packAnswersPath(slot)),
+      setPackAnswers: (slot, answers) => {
+        side.set(packAnswersPath(slot), answers === undefined ? null : answers);
+      },
+    };
+    const outcome = await fn(base ? structuredClone(base.environment) : undefined, ctx);
+
+    const checked = parseEnvironment(outcome.environment, { source: `environment ${envId}` });
+    if (!checked.ok) throw issuesError(checked.issues, { source: `environment ${envId}` });
+    if (checked.value.environment_id !== envId) {
+      throw new GreenticError(
+        "validation",
+        `environment_id ${JSON.stringify(checked.value.environment_id)} does not match the environment being written, ${JSON.stringify(envId)}`,
+        {
+          path: "environment_id",
+          hint: "a transform must keep the environment id",
+        },
+      );
+    }
+    const { generation: _ignored, ...content } = checked.value;
+    const baseContent = base ? canonicalJson({ ...base.environment, generation: undefined }) : undefined;
+    const changed = baseContent !== canonicalJson(content);
+    stageRuntimeConfig(checked.value, side);
+    const sideChanged = await dropUnchanged(core, envId, side);
+    const mutated = changed || sideChanged || !base;
+    const generation = mutated ? (base?.generation ?? 0) + 1 : base!.generation;
+    const document = mutated ? { ...content, generation } : undefined;
+
+    if (outcome.target !== undefined) event.target = outcome.target as AuditEventRecord["target"];
+    if (mutated) {
+      if (base) event.previous_generation = base.generation;
+      event.new_generation = generation;
+    }
+    if (outcome.error) event.result = { outcome: "error", kind: outcome.error.kind, message: outcome.error.message };
+
+    const etag = document ? canonicalDigest(JSON.parse(prettyJson(document))) : base!.etag;
+    const response = { result: outcome.result, etag, generation, audit: event };
+    const ledger: LedgerEntry | undefined =
+      options.idempotencyKey === undefined
+        ? undefined
+        : {
+            schema: "greentic.idempotency-entry.v1",
+            key: options.idempotencyKey,
+            fingerprint,
+            noun,
+            verb,
+            generation,
+            recorded_at: now,
+            response,
+            error: outcome.error?.toJSON(),
+          };
+    const audit = await commit(core, envId, lock, { base, environment: document, generation, side, ledger, event });
+    if (outcome.error) throw outcome.error;
+    return { result: outcome.result, etag, generation, idempotency: "applied", audit };
+  });
+}
+
+/** Stages runtime-config.json: the projection of the traffic splits, removed when there is none. */
+export function stageRuntimeConfig(env: Environment, side: Map<string, unknown>): void {
+  side.set(RUNTIME_CONFIG_FILE, projectRuntimeConfig(env));
+}
+
+/** Drops staged side writes equal to what is on disk; true if any real change remains. */
+export async function dropUnchanged(core: StoreCore, envId: string, side: Map<string, unknown>): Promise<boolean> {
+  for (const [rel, value] of side) {
+    const raw = await readIfExists(join(core.envDir(envId), rel));
+    let same: boolean;
+    if (raw === undefined) same = value === null;
+    else if (value === null) same = false;
+    else {
+      try {
+        same = canonicalJson(JSON.parse(raw.toString("utf8"))) === canonicalJson(value);
+      } catch {
+        same = false;
+      }
+    }
+    if (same) side.delete(rel);
+  }
+  return side.size > 0;
+}

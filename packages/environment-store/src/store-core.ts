@@ -1,0 +1,97 @@
+import { join, resolve } from "node:path";
+import { monotonicFactory } from "ulid";
+import { GreenticError } from "@greentic/deploy-spec";
+import { authorizeLocalOwner } from "./authorize.js";
+import { unsafeSegmentReason } from "./env-id.js";
+import { defaultStoreRoot } from "./fast-read.js";
+import type { Authorizer } from "./types.js";
+
+// Layout and settings shared by the store's modules (verified reads, locking and recovery,
+// the mutation pipeline, the commit protocol, the read cache, restore and destroy).
+
+export const ENVIRONMENT_FILE = "environment.json";
+export const RUNTIME_FILE = "runtime.json";
+export const RUNTIME_CONFIG_FILE = "runtime-config.json";
+export const AUDIT_DIR = "audit";
+export const LEDGER_DIR = "idempotency";
+export const DATA_DIR = "data";
+export const JOURNAL_FILE = ".txn.json";
+export const LOCKS_DIR = ".locks";
+export const DESTROYED_DIR = ".destroyed";
+
+export interface LocalFsStoreOptions {
+  /** The environments root (`<root>/<env_id>/`). Default `$GREENTIC_HOME/environments`, else `~/.greentic/environments`. */
+  root?: string | undefined;
+  /** A lock not refreshed for this long belongs to a dead holder and is reclaimed. Default 10 000 ms (minimum 2 000). */
+  lockStaleMs?: number | undefined;
+  /** How long to wait for a held lock before failing with `locked`. Default 30 000 ms. */
+  lockTimeoutMs?: number | undefined;
+  /** Backups kept per file. Default 50. */
+  backupRetention?: number | undefined;
+  /** Idempotency entries kept per environment. Default 4 096 (the reference's cap). */
+  ledgerCapacity?: number | undefined;
+  /** Authorization hook evaluated before every mutation. Default: {@link authorizeLocalOwner}. */
+  authorize?: Authorizer | undefined;
+}
+
+/** The resolved settings and paths of one `LocalFsStore`. */
+export class StoreCore {
+  /** Absolute environments root. */
+  readonly root: string;
+  readonly staleMs: number;
+  readonly timeoutMs: number;
+  readonly retention: number;
+  readonly ledgerCapacity: number;
+  readonly authorizer: Authorizer;
+  /** In-process queues per environment (see `withLock`). */
+  readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(options: LocalFsStoreOptions = {}) {
+    this.root = resolve(options.root ?? defaultStoreRoot());
+    this.staleMs = Math.max(options.lockStaleMs ?? 10_000, 2_000);
+    this.timeoutMs = options.lockTimeoutMs ?? 30_000;
+    this.retention = options.backupRetention ?? 50;
+    this.ledgerCapacity = options.ledgerCapacity ?? 4096;
+    this.authorizer = options.authorize ?? authorizeLocalOwner;
+    if (!Number.isInteger(this.retention) || this.retention < 1) {
+      throw new GreenticError("invalid-argument", `backupRetention must be a positive integer, got ${this.retention}`, {
+        hint: "the default is 50",
+      });
+    }
+  }
+
+  envDir(envId: string): string {
+    return join(this.root, envId);
+  }
+
+  lockDir(envId: string): string {
+    return join(this.root, LOCKS_DIR, `${envId}.lock`);
+  }
+
+  notFound(envId: string): GreenticError {
+    return new GreenticError("not-found", `environment ${envId} does not exist in ${this.root}`, {
+      hint: "list environments with `op env list`, or create it first",
+    });
+  }
+}
+
+export const newUlid = monotonicFactory();
+
+export function integrity(
+  message: string,
+  path: string,
+  hint: string,
+  details?: Record<string, unknown>,
+): GreenticError {
+  return new GreenticError("integrity", message, { path, hint, details });
+}
+
+export function packAnswersPath(slot: string): string {
+  const reason = unsafeSegmentReason(slot);
+  if (reason !== undefined) {
+    throw new GreenticError("invalid-argument", `pack slot ${JSON.stringify(slot)} is not allowed: ${reason}`, {
+      hint: "use a slot name such as `deployer`",
+    });
+  }
+  return `env-packs/${slot}/answers.json`;
+}
