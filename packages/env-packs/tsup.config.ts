@@ -1,11 +1,6 @@
 import { packageConfig } from "../../tsup.config.base.ts";
 
-// local-router-bin is not imported by the library: it is the script of the router process
-// the local-process deployer spawns, bundled on its own (Node built-ins only).
-// local-router-status is the light entry `op env show`'s fast path reads the router with.
 export default packageConfig({
   index: "src/index.ts",
   conformance: "src/conformance.ts",
-  "local-router-bin": "src/local-router-bin.ts",
-  "local-router-status": "src/builtins/local-router-status.ts",
 });

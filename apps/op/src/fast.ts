@@ -4,7 +4,7 @@ import {
   LOCAL_PROCESS_DEPLOYER_KINDS,
   envRouterInfo,
   readLocalRouterStatus,
-} from "@greentic/env-packs/local-router-status";
+} from "@greentic/deployer-local/local-router-status";
 import {
   listVerifiedEnvironments,
   readVerifiedEnvironment,

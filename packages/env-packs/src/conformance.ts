@@ -1,7 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { isGreenticError, type ErrorKind } from "@greentic/deploy-spec";
 import type { AppliedRuntimeRevision, Deployer, EnvPackHandler, HandlerContext, RevisionRef } from "./types.js";
 
@@ -42,8 +39,12 @@ export interface ConformanceResult {
 export interface ConformanceOptions {
   /** A fresh, isolated context per check (its own environment id and data dirs). */
   ctxFactory: (check: ConformanceCheck) => HandlerContext | Promise<HandlerContext>;
-  /** A `.gtbundle` to stage; default: a one-page bundle the kit builds with @greentic/bundle. */
-  bundlePath?: string;
+  /**
+   * The `.gtbundle` every check stages, e.g. one built with `buildBundle` from
+   * `@greentic/bundle`. Given by the caller so that the kit (and env-packs) does not depend on
+   * the bundle builder.
+   */
+  bundlePath: string;
   /** Health-gate timeout passed to `warm`. Default 60 000 ms. */
   warmTimeoutMs?: number;
   /** Run only these checks. */
@@ -122,18 +123,6 @@ function sameEntries(actual: AppliedRuntimeRevision[], expected: AppliedRuntimeR
   return JSON.stringify(actual) === JSON.stringify(expected);
 }
 
-/** Builds a one-page bundle in a temp dir (the default `bundlePath`). */
-async function defaultBundle(): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  const { buildBundle } = await import("@greentic/bundle");
-  const dir = await mkdtemp(join(tmpdir(), "greentic-conformance-"));
-  const source = join(dir, "site");
-  await (await import("node:fs/promises")).mkdir(source);
-  await writeFile(join(source, "index.html"), "<!doctype html><title>conformance</title><p>conformance</p>\n");
-  const path = join(dir, "conformance.gtbundle");
-  await buildBundle({ sourceDir: source, outFile: path, bundleId: "conformance", version: "1.0.0" });
-  return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
-
 /**
  * Runs the deployer conformance checks against `handler` and returns the failures as data
  * (the kit never asserts: call it from your own test and assert `result.ok`). Every check
@@ -147,9 +136,7 @@ export async function runDeployerConformance(
   if (deployer === undefined) throw new TypeError(`env-pack ${handler.descriptorPath} has no deployer`);
   const checks = CONFORMANCE_CHECKS.filter((check) => options.only === undefined || options.only.includes(check));
   const timeoutMs = options.warmTimeoutMs ?? 60_000;
-  const bundle =
-    options.bundlePath === undefined ? await defaultBundle() : { path: options.bundlePath, cleanup: async () => {} };
-  const bundlePath = bundle.path;
+  const { bundlePath } = options;
   const failures: ConformanceFailure[] = [];
   const stage = (ctx: HandlerContext, revision: RevisionRef, code: ConformanceFailure["code"]) =>
     expectOk(code, `stage ${revision.revision_id}`, () => deployer.stage(ctx, { revision, bundlePath }));
@@ -410,25 +397,21 @@ export async function runDeployerConformance(
     },
   };
 
-  try {
-    for (const check of checks) {
-      const ctx = await options.ctxFactory(check);
-      try {
-        await bodies[check](ctx);
-      } catch (error) {
-        failures.push(
-          error instanceof CheckFailed
-            ? { check, code: error.code, message: error.message }
-            : { check, code: codeFor(check), message: `unexpected error: ${describe(error)}` },
-        );
-      } finally {
-        await deployer.destroy(ctx).catch((error: unknown) => {
-          failures.push({ check, code: codeFor(check), message: `destroy failed: ${describe(error)}` });
-        });
-      }
+  for (const check of checks) {
+    const ctx = await options.ctxFactory(check);
+    try {
+      await bodies[check](ctx);
+    } catch (error) {
+      failures.push(
+        error instanceof CheckFailed
+          ? { check, code: error.code, message: error.message }
+          : { check, code: codeFor(check), message: `unexpected error: ${describe(error)}` },
+      );
+    } finally {
+      await deployer.destroy(ctx).catch((error: unknown) => {
+        failures.push({ check, code: codeFor(check), message: `destroy failed: ${describe(error)}` });
+      });
     }
-  } finally {
-    await bundle.cleanup();
   }
   return { ok: failures.length === 0, checks, failures };
 }

@@ -2,6 +2,7 @@ export {
   EnvPackRegistry,
   registryError,
   type KindOrDescriptor,
+  type LazyHandler,
   type RegisterOptions,
   type RegisteredHandlerInfo,
   type ResolvedHandler,
@@ -15,27 +16,11 @@ export {
   type PluginLoadResult,
 } from "./plugins.js";
 export { builtinHandlers, type BuiltinOptions } from "./builtins/index.js";
-export {
-  LocalProcessDeployer,
-  defaultRuntimeBin,
-  localProcessDeployerHandler,
-  LocalProcessAnswersSchema,
-  type LocalProcessAnswers,
-  type LocalProcessOptions,
-} from "./builtins/local-process.js";
-export {
-  DEFAULT_ROUTER_LISTEN,
-  defaultRouterBin,
-  localRouterStatus,
-  localRouterUrl,
-  type LocalRouterStatus,
-} from "./builtins/local-process-router.js";
-export { LOCAL_PROCESS_DEPLOYER_KINDS, envRouterInfo } from "./builtins/local-router-status.js";
 export { devStoreSecretsHandler } from "./builtins/secrets-dev-store.js";
 export { stdoutTelemetryHandler, type StdoutTelemetryOptions } from "./builtins/telemetry-stdout.js";
 export { inMemoryKeyValueStore, inMemorySessionsHandler, inMemoryStateHandler } from "./builtins/in-memory.js";
 export { localRevocationHandler } from "./builtins/revocation-local.js";
-export { checkTrafficSplit } from "./traffic.js";
+export { checkTrafficSplit, toAppliedRuntimeConfig } from "./traffic.js";
 export { answersJsonSchema, runPreflight, runPreflightCheck, type PreflightReport } from "./preflight.js";
 export {
   doctorEnvironment,

@@ -28,6 +28,17 @@ export interface RegisteredHandlerInfo {
   source: string;
 }
 
+/**
+ * A handler that lives in its own package and is imported the first time a descriptor with its
+ * path is resolved (see `EnvPackRegistry.registerLazy`).
+ */
+export interface LazyHandler {
+  /** The package `load` imports, named in the error when the import fails. */
+  package: string;
+  /** Imports the package and builds the handler. */
+  load: () => Promise<EnvPackHandler>;
+}
+
 /** Options of `EnvPackRegistry.register`. */
 export interface RegisterOptions {
   /** Who registers the handler (`builtin` or a plugin package name); shown by `list()`. */
@@ -52,6 +63,8 @@ export function registryError(
  */
 export class EnvPackRegistry {
   readonly #handlers = new Map<string, { handler: EnvPackHandler; source: string }>();
+  readonly #lazy = new Map<string, LazyHandler>();
+  readonly #loading = new Map<string, Promise<void>>();
   /** Called by `resolve` for a path no registered handler serves (plugin loading on demand). */
   #fallback: ((path: string) => Promise<void>) | undefined;
 
@@ -78,6 +91,16 @@ export class EnvPackRegistry {
       );
     }
     this.#handlers.set(handler.descriptorPath, { handler, source: options.source ?? "builtin" });
+  }
+
+  /**
+   * Declares a handler for `path` that is imported only when a descriptor with that path is
+   * first resolved, so that building the registry (and starting the CLI) does not load it. It
+   * is then registered like any built-in (source `builtin`) and shows in `list()` from then on.
+   * A handler registered for the same path before that keeps it.
+   */
+  registerLazy(path: string, lazy: LazyHandler): void {
+    this.#lazy.set(path, lazy);
   }
 
   /** True when a handler is registered for `path` (no plugin loading). */
@@ -113,6 +136,10 @@ export class EnvPackRegistry {
   async resolve(kind: KindOrDescriptor): Promise<ResolvedHandler> {
     const descriptor = toDescriptor(kind);
     let entry = this.#handlers.get(descriptor.path);
+    if (entry === undefined && this.#lazy.has(descriptor.path)) {
+      await this.#loadLazy(descriptor.path);
+      entry = this.#handlers.get(descriptor.path);
+    }
     if (entry === undefined && this.#fallback !== undefined) {
       await this.#fallback(descriptor.path);
       entry = this.#handlers.get(descriptor.path);
@@ -137,6 +164,33 @@ export class EnvPackRegistry {
       );
     }
     return { handler, descriptor };
+  }
+
+  /** Imports a lazy handler once; a failed import may be retried by the next resolve (e.g. after a build). */
+  #loadLazy(path: string): Promise<void> {
+    let loading = this.#loading.get(path);
+    if (loading === undefined) {
+      const lazy = this.#lazy.get(path)!;
+      loading = (async () => {
+        let handler: EnvPackHandler;
+        try {
+          handler = await lazy.load();
+        } catch (error) {
+          throw registryError(
+            "internal",
+            "plugin-broken",
+            `built-in env-pack ${JSON.stringify(path)} could not be loaded from ${lazy.package}: ${(error as Error).message}`,
+            `reinstall the CLI (or build ${lazy.package} in a checkout: pnpm -r build)`,
+            { package: lazy.package, descriptor_path: path },
+            error,
+          );
+        }
+        if (!this.has(path)) this.register(handler, { source: "builtin" });
+      })();
+      this.#loading.set(path, loading);
+      loading.catch(() => this.#loading.delete(path));
+    }
+    return loading;
   }
 
   /** Like `resolve`, and the handler must serve `slot` (`validation`/`slot-mismatch`). */

@@ -68,7 +68,7 @@ describe("plugins", () => {
   it("names a missing plugin (not-found / plugin-missing) and keeps built-ins working", async () => {
     const root = await testDir();
     const registry = createDefaultRegistry({ plugins: ["no-such-plugin"], resolveFrom: root });
-    expect((await registry.resolve("greentic.deployer.local-process@0.1.0")).handler.slot).toBe("deployer");
+    expect((await registry.resolve("greentic.secrets.dev-store@0.1.0")).handler.slot).toBe("secrets");
     const error = await rejection(registry.resolve("acme.telemetry.otlp@1.0.0"));
     expect(error.kind).toBe("not-found");
     expect(error.details).toMatchObject({ code: "plugin-missing", package: "no-such-plugin" });

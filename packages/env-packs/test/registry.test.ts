@@ -1,11 +1,11 @@
-import { LOCAL_DEFAULT_BINDINGS, isGreenticError, type GreenticError } from "@greentic/deploy-spec";
+import { isGreenticError, type GreenticError } from "@greentic/deploy-spec";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
   EnvPackRegistry,
   answersJsonSchema,
-  builtinHandlers,
   createDefaultRegistry,
+  type Deployer,
   type EnvPackHandler,
 } from "../src/index.js";
 
@@ -64,11 +64,14 @@ describe("EnvPackRegistry", () => {
   });
 
   it("refuses a deployer without a credentials contract", async () => {
-    const [localProcess] = builtinHandlers();
-    const { credentials: _drop, ...noCredentials } = localProcess!;
-    const error = await rejection(() =>
-      new EnvPackRegistry().register({ ...noCredentials, descriptorPath: "acme.deployer.bare" }),
-    );
+    const bare: EnvPackHandler = {
+      slot: "deployer",
+      descriptorPath: "acme.deployer.bare",
+      supportedVersions: "^1.0.0",
+      description: "test",
+      deployer: {} as Deployer,
+    };
+    const error = await rejection(() => new EnvPackRegistry().register(bare));
     expect(error.kind).toBe("validation");
     expect(error.details?.code).toBe("deployer-missing-credentials");
   });
@@ -137,7 +140,6 @@ describe("EnvPackRegistry", () => {
     expect(
       registry.list().map((info) => [info.descriptor_path, info.slot, info.supported_versions, info.source]),
     ).toEqual([
-      ["greentic.deployer.local-process", "deployer", "^0.1.0", "builtin"],
       ["greentic.revocation.local", "revocation", "^0.1.0", "builtin"],
       ["greentic.secrets.dev-store", "secrets", "^0.1.0", "builtin"],
       ["greentic.sessions.in-memory", "sessions", "^0.1.0", "builtin"],
@@ -147,17 +149,60 @@ describe("EnvPackRegistry", () => {
   });
 });
 
-describe("built-in table", () => {
-  it("matches LOCAL_DEFAULT_BINDINGS (builtin_table_matches_default_bindings)", async () => {
-    const registry = createDefaultRegistry({ plugins: [] });
-    expect(LOCAL_DEFAULT_BINDINGS).toHaveLength(6);
-    for (const binding of LOCAL_DEFAULT_BINDINGS) {
-      const resolved = await registry.resolveForSlot(binding.slot, binding.kind);
-      expect(resolved.handler.slot).toBe(binding.slot);
-    }
-    expect(registry.list()).toHaveLength(LOCAL_DEFAULT_BINDINGS.length);
+describe("registerLazy", () => {
+  it("imports the handler on first resolve, once, and lists it from then on", async () => {
+    const registry = new EnvPackRegistry();
+    let loads = 0;
+    registry.registerLazy("acme.secrets.vault", {
+      package: "@acme/vault",
+      load: async () => {
+        loads += 1;
+        return secretsHandler();
+      },
+    });
+    expect(registry.has("acme.secrets.vault")).toBe(false);
+    expect(registry.list()).toEqual([]);
+    const [a, b] = await Promise.all([
+      registry.resolve("acme.secrets.vault@1.0.0"),
+      registry.resolve("acme.secrets.vault@1.2.0"),
+    ]);
+    expect(a.handler).toBe(b.handler);
+    expect(loads).toBe(1);
+    expect(registry.list().map((info) => [info.descriptor_path, info.source])).toEqual([
+      ["acme.secrets.vault", "builtin"],
+    ]);
   });
 
+  it("names the package when the import fails (internal / plugin-broken) and retries on the next resolve", async () => {
+    const registry = new EnvPackRegistry();
+    let fail = true;
+    registry.registerLazy("acme.secrets.vault", {
+      package: "@acme/vault",
+      load: async () => {
+        if (fail) throw new Error("Cannot find module '@acme/vault'");
+        return secretsHandler();
+      },
+    });
+    const error = await rejection(registry.resolve("acme.secrets.vault@1.0.0"));
+    expect(error.kind).toBe("internal");
+    expect(error.details).toMatchObject({ code: "plugin-broken", package: "@acme/vault" });
+    expect(error.message).toBe(
+      "built-in env-pack \"acme.secrets.vault\" could not be loaded from @acme/vault: Cannot find module '@acme/vault'",
+    );
+    fail = false;
+    expect((await registry.resolve("acme.secrets.vault@1.0.0")).handler.slot).toBe("secrets");
+  });
+
+  it("leaves a handler registered first in place", async () => {
+    const registry = new EnvPackRegistry();
+    const first = secretsHandler();
+    registry.register(first, { source: "acme-plugin" });
+    registry.registerLazy("acme.secrets.vault", { package: "@acme/vault", load: async () => secretsHandler() });
+    expect((await registry.resolve("acme.secrets.vault@1.0.0")).handler).toBe(first);
+  });
+});
+
+describe("built-in table", () => {
   it("is honest that in-memory sessions and state do not outlive the process", () => {
     const registry = createDefaultRegistry({ plugins: [] });
     for (const info of registry.list().filter((i) => i.descriptor_path.endsWith("in-memory"))) {
@@ -175,11 +220,5 @@ describe("answersJsonSchema", () => {
     const schema = answersJsonSchema(handler)!;
     expect(schema.required).toEqual(["url"]);
     expect(answersJsonSchema(secretsHandler())).toBeUndefined();
-    const local = answersJsonSchema(builtinHandlers()[0]!)!;
-    expect(Object.keys(local.properties as object)).toEqual([
-      "warm_timeout_seconds",
-      "stop_grace_seconds",
-      "router_listen",
-    ]);
   });
 });

@@ -9,15 +9,14 @@ import {
   type CapabilitySlot,
   type Environment,
 } from "@greentic/deploy-spec";
+import type { LocalProcessOptions } from "@greentic/deployer-local";
 import {
   DefaultEnvPackRegistry,
-  registryError,
   type DefaultRegistryOptions,
   type EnvPackHandler,
   type EnvPackRegistry,
   type HandlerContext,
-  type KindOrDescriptor,
-  type ResolvedHandler,
+  type LazyHandler,
 } from "@greentic/env-packs";
 import type { EnvironmentStore, TransactContext, TransactOptions, TransformOutcome } from "@greentic/environment-store";
 import type { Mutated, MutationOptions, ProgressEvent } from "./types.js";
@@ -38,64 +37,40 @@ export interface OperationsContext {
   warmTimeoutMs: number | undefined;
 }
 
+/** Options of {@link createOperationsRegistry}. */
+export interface OperationsRegistryOptions extends DefaultRegistryOptions {
+  /** Options of the built-in local-process deployer (runtime and router scripts, timeouts). */
+  localProcess?: LocalProcessOptions;
+}
+
 /**
- * Built-in env-packs that live in their own package and are imported only when a descriptor
- * with their path is resolved, so that loading operations (and starting the CLI) does not load
- * them. Key: descriptor path; value: the package to import and how to build the handler.
+ * The built-in deployers. Each lives in its own package and is imported only when a descriptor
+ * with its path is first resolved, so that loading operations (and starting the CLI) loads
+ * neither. Key: descriptor path.
  */
-export const LAZY_ENV_PACKS: Readonly<Record<string, { package: string; load: () => Promise<EnvPackHandler> }>> = {
-  "greentic.deployer.single-vm": {
-    package: "@greentic/adapter-single-vm",
-    load: async () => (await import("@greentic/adapter-single-vm")).singleVmDeployerHandler(),
-  },
-};
+function builtinDeployers(options: OperationsRegistryOptions): Record<string, LazyHandler> {
+  return {
+    "greentic.deployer.local-process": {
+      package: "@greentic/deployer-local",
+      load: async () => (await import("@greentic/deployer-local")).localProcessDeployerHandler(options.localProcess),
+    },
+    "greentic.deployer.single-vm": {
+      package: "@greentic/adapter-single-vm",
+      load: async () => (await import("@greentic/adapter-single-vm")).singleVmDeployerHandler(),
+    },
+  };
+}
 
 /**
  * The registry operations uses by default: the env-packs built-ins and plugins
- * (`DefaultEnvPackRegistry`) plus {@link LAZY_ENV_PACKS}, each registered (source `builtin`) the
- * first time a descriptor with its path is resolved. `list()` shows a lazy pack only once it
- * has been resolved. A plugin that registered the same path first keeps it.
+ * (`DefaultEnvPackRegistry`) plus the built-in deployers, registered lazily (source `builtin`)
+ * the first time a descriptor with their path is resolved. `list()` shows a deployer only once
+ * it has been resolved.
  */
-export class OperationsRegistry extends DefaultEnvPackRegistry {
-  readonly #loading = new Map<string, Promise<void>>();
-
-  override async resolve(kind: KindOrDescriptor): Promise<ResolvedHandler> {
-    const path = typeof kind === "string" ? kind.split("@")[0]! : kind.path;
-    const lazy = Object.hasOwn(LAZY_ENV_PACKS, path) ? LAZY_ENV_PACKS[path] : undefined;
-    if (lazy !== undefined && !this.has(path)) {
-      let loading = this.#loading.get(path);
-      if (loading === undefined) {
-        loading = this.#loadLazy(path, lazy);
-        this.#loading.set(path, loading);
-        // A failed import may be retried by the next resolve (e.g. after building the package).
-        loading.catch(() => this.#loading.delete(path));
-      }
-      await loading;
-    }
-    return super.resolve(kind);
-  }
-
-  async #loadLazy(path: string, lazy: { package: string; load: () => Promise<EnvPackHandler> }): Promise<void> {
-    let handler: EnvPackHandler;
-    try {
-      handler = await lazy.load();
-    } catch (error) {
-      throw registryError(
-        "internal",
-        "plugin-broken",
-        `built-in env-pack ${JSON.stringify(path)} could not be loaded from ${lazy.package}: ${(error as Error).message}`,
-        `reinstall the CLI (or build ${lazy.package} in a checkout: pnpm -r build)`,
-        { package: lazy.package, descriptor_path: path },
-        error,
-      );
-    }
-    if (!this.has(path)) this.register(handler, { source: "builtin" });
-  }
-}
-
-/** The default registry of {@link createOperations}: see {@link OperationsRegistry}. */
-export function createOperationsRegistry(options: DefaultRegistryOptions = {}): OperationsRegistry {
-  return new OperationsRegistry(options);
+export function createOperationsRegistry(options: OperationsRegistryOptions = {}): DefaultEnvPackRegistry {
+  const registry = new DefaultEnvPackRegistry(options);
+  for (const [path, lazy] of Object.entries(builtinDeployers(options))) registry.registerLazy(path, lazy);
+  return registry;
 }
 
 /**

@@ -1,6 +1,12 @@
 export { createOperations, type OperationsOptions } from "./operations.js";
 export type { CommitInfo, Mutated, MutationOptions, ProgressEvent } from "./types.js";
-export { parseAnswers, type OperationsContext, type OperationsStore } from "./context.js";
+export {
+  createOperationsRegistry,
+  parseAnswers,
+  type OperationsContext,
+  type OperationsRegistryOptions,
+  type OperationsStore,
+} from "./context.js";
 export {
   envBackups,
   envCreate,

@@ -1,5 +1,5 @@
 import { GreenticError, type Environment } from "@greentic/deploy-spec";
-import { envRouterInfo, type Deployer, type HandlerContext } from "@greentic/env-packs";
+import type { Deployer, HandlerContext } from "@greentic/env-packs";
 import type { OperationsContext } from "./context.js";
 import { deployerOf } from "./revisions.js";
 
@@ -15,7 +15,8 @@ export interface EnvRouterInfo {
 /** The router of a deployer, or null when the deployer has none. */
 export async function routerOf(deployer: Deployer, hctx: HandlerContext): Promise<EnvRouterInfo | null> {
   if (deployer.routerStatus === undefined) return null;
-  return envRouterInfo(await deployer.routerStatus(hctx));
+  const status = await deployer.routerStatus(hctx);
+  return { state: status.state, pid: status.pid ?? null, url: status.url ?? null };
 }
 
 /**

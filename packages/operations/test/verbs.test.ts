@@ -1,6 +1,5 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createDefaultRegistry } from "@greentic/env-packs";
 import { LocalFsStore } from "@greentic/environment-store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -13,6 +12,7 @@ import {
   bundlesUpdate,
   configSet,
   configShow,
+  createOperationsRegistry,
   createOperations,
   credentialsRequirements,
   credentialsValidate,
@@ -68,7 +68,7 @@ beforeAll(async () => {
   bundle = await buildFixture("hello", temp, "1.0.0");
   ops = createOperations({
     storeRoot: join(temp, "store"),
-    registry: createDefaultRegistry({ plugins: [], localProcess: { runtimeBin: join(temp, "no-runtime.js") } }),
+    registry: createOperationsRegistry({ plugins: [], localProcess: { runtimeBin: join(temp, "no-runtime.js") } }),
   });
   await envInit(ops, {});
   await envCreate(ops, { environment_id: "bare" });

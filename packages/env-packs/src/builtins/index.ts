@@ -1,5 +1,4 @@
 import type { EnvPackHandler } from "../types.js";
-import { localProcessDeployerHandler, type LocalProcessOptions } from "./local-process.js";
 import { inMemorySessionsHandler, inMemoryStateHandler } from "./in-memory.js";
 import { localRevocationHandler } from "./revocation-local.js";
 import { devStoreSecretsHandler } from "./secrets-dev-store.js";
@@ -7,14 +6,17 @@ import { stdoutTelemetryHandler, type StdoutTelemetryOptions } from "./telemetry
 
 /** Options of the built-in handlers. */
 export interface BuiltinOptions {
-  localProcess?: LocalProcessOptions;
   telemetry?: StdoutTelemetryOptions;
 }
 
-/** Fresh instances of the six built-in handlers (the local defaults). */
+/**
+ * Fresh instances of the five small built-in handlers. The built-in deployers
+ * (`greentic.deployer.local-process`, `greentic.deployer.single-vm`) live in their own packages
+ * and are registered lazily with `EnvPackRegistry.registerLazy` by whoever composes them
+ * (`@greentic/operations`).
+ */
 export function builtinHandlers(options: BuiltinOptions = {}): EnvPackHandler[] {
   return [
-    localProcessDeployerHandler(options.localProcess),
     devStoreSecretsHandler(),
     stdoutTelemetryHandler(options.telemetry),
     inMemorySessionsHandler(),

@@ -6,13 +6,8 @@ import { join, resolve } from "node:path";
 import { buildBundle } from "@greentic/bundle";
 import { isGreenticError, type GreenticError } from "@greentic/deploy-spec";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import {
-  LocalProcessDeployer,
-  localRouterStatus,
-  localRouterUrl,
-  type HandlerContext,
-  type RevisionRef,
-} from "../src/index.js";
+import type { HandlerContext, RevisionRef } from "@greentic/env-packs";
+import { LocalProcessDeployer, localRouterStatus, localRouterUrl } from "../src/index.js";
 import { buildRouter, buildRuntime, contextFor, isRunning, poll, testDir } from "./helpers.js";
 
 const repo = resolve(import.meta.dirname, "../../..");

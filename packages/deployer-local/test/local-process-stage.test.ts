@@ -5,7 +5,8 @@ import { join, resolve } from "node:path";
 import { buildBundle } from "@greentic/bundle";
 import { isGreenticError, type GreenticError } from "@greentic/deploy-spec";
 import { describe, expect, it } from "vitest";
-import { LocalProcessDeployer, type RevisionRef } from "../src/index.js";
+import type { RevisionRef } from "@greentic/env-packs";
+import { LocalProcessDeployer } from "../src/index.js";
 import { contextFor, testDir } from "./helpers.js";
 
 // local-process `stage` failures leave nothing behind, and `unstage` forgets a copy without a

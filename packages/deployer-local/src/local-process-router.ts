@@ -6,11 +6,11 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { GreenticError } from "@greentic/deploy-spec";
-import { readJsonFile, writeJsonFile } from "../fs-utils.js";
-import { parseListenAddress } from "../listen-address.js";
-import type { LocalRouteDeployment, LocalRouterListenFile, LocalRoutesDocument } from "../local-router.js";
-import { isAlive, stopProcess } from "../process-utils.js";
-import type { HandlerContext } from "../types.js";
+import { readJsonFile, writeJsonFile } from "./fs-utils.js";
+import { parseListenAddress } from "./listen-address.js";
+import type { LocalRouteDeployment, LocalRouterListenFile, LocalRoutesDocument } from "./local-router.js";
+import { isAlive, stopProcess } from "./process-utils.js";
+import type { HandlerContext } from "@greentic/env-packs";
 import {
   isOurRouter,
   readLocalRouterStatus,
@@ -24,9 +24,9 @@ export const DEFAULT_ROUTER_LISTEN = "127.0.0.1:0";
 
 export type { LocalRouterStatus };
 
-/** The router entry script: `dist/local-router-bin.js` of the installed `@greentic/env-packs`. */
+/** The router entry script: `dist/local-router-bin.js` of the installed `@greentic/deployer-local`. */
 export function defaultRouterBin(): string {
-  const pkg = createRequire(import.meta.url).resolve("@greentic/env-packs/package.json");
+  const pkg = createRequire(import.meta.url).resolve("@greentic/deployer-local/package.json");
   return join(dirname(pkg), "dist", "local-router-bin.js");
 }
 
@@ -107,7 +107,7 @@ export async function syncLocalRouter(
   const bin = await realpath(options.routerBin).catch(() => options.routerBin);
   if (!existsSync(bin)) {
     throw new GreenticError("precondition-failed", `the local router ${bin} does not exist`, {
-      hint: "build @greentic/env-packs (pnpm --filter @greentic/env-packs build) or set GREENTIC_LOCAL_ROUTER_BIN",
+      hint: "build @greentic/deployer-local (pnpm --filter @greentic/deployer-local build) or set GREENTIC_LOCAL_ROUTER_BIN",
       details: { code: "router-missing", router_bin: bin },
     });
   }

@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { formatConformanceFailures, runDeployerConformance } from "../src/conformance.js";
+import type { Deployer, EnvPackHandler } from "@greentic/env-packs";
+import { formatConformanceFailures, runDeployerConformance } from "@greentic/env-packs/conformance";
 import { GreenticError } from "@greentic/deploy-spec";
-import { LocalProcessDeployer, localProcessDeployerHandler, type Deployer, type EnvPackHandler } from "../src/index.js";
-import { buildRuntime, contextFor, testDir } from "./helpers.js";
+import { LocalProcessDeployer, localProcessDeployerHandler } from "../src/index.js";
+import { buildRuntime, conformanceBundle, contextFor, testDir } from "./helpers.js";
 
 beforeAll(async () => {
   await buildRuntime();
@@ -39,6 +40,7 @@ describe("deployer conformance kit", () => {
     const root = await testDir();
     const result = await runDeployerConformance(localProcessDeployerHandler(), {
       ctxFactory: (check) => contextFor(root, `conf-${check}`),
+      bundlePath: await conformanceBundle(),
     });
     expect(result.ok, formatConformanceFailures(result)).toBe(true);
     expect(result.checks).toHaveLength(6);
@@ -48,6 +50,7 @@ describe("deployer conformance kit", () => {
     const root = await testDir();
     const result = await runDeployerConformance(brokenHandler(), {
       ctxFactory: (check) => contextFor(root, `broken-${check}`),
+      bundlePath: await conformanceBundle(),
       only: ["invalid-split", "unknown-revision", "runtime-config-drift"],
     });
     expect(result.ok).toBe(false);
@@ -66,6 +69,7 @@ describe("deployer conformance kit", () => {
     };
     const result = await runDeployerConformance(handler, {
       ctxFactory: (check) => contextFor(root, check),
+      bundlePath: await conformanceBundle(),
       only: ["invalid-split"],
     });
     expect(result.failures.map((f) => f.code)).toEqual(["InvalidSplitWrongError"]);

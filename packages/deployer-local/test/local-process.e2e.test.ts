@@ -4,7 +4,8 @@ import { join, resolve } from "node:path";
 import { buildBundle } from "@greentic/bundle";
 import { isGreenticError, type GreenticError } from "@greentic/deploy-spec";
 import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { LocalProcessDeployer, type HandlerContext, type RevisionRef } from "../src/index.js";
+import type { HandlerContext, RevisionRef } from "@greentic/env-packs";
+import { LocalProcessDeployer } from "../src/index.js";
 import { buildRuntime, contextFor, testDir } from "./helpers.js";
 
 const repo = resolve(import.meta.dirname, "../../..");

@@ -1,10 +1,10 @@
 import { join } from "node:path";
-import type { LocalRouterListenFile } from "../local-router.js";
-import { isOurCommand } from "../process-utils.js";
-import type { DeployerRouterStatus } from "../types.js";
+import type { LocalRouterListenFile } from "./local-router.js";
+import { isOurCommand } from "./process-utils.js";
+import type { DeployerRouterStatus } from "@greentic/env-packs";
 
 // The read side of the local-process router, importable on its own
-// (`@greentic/env-packs/local-router-status`): Node built-ins only, so that `op env show`'s
+// (`@greentic/deployer-local/local-router-status`): Node built-ins only, so that `op env show`'s
 // fast path reports the router exactly as the deployer does without loading the registry.
 
 /** The binding kinds the fast path may read the router of: the built-in local-process deployer. */

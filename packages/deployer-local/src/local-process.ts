@@ -7,11 +7,10 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { GreenticError } from "@greentic/deploy-spec";
 import { z } from "zod";
-import { readJsonFile, writeJsonFile } from "../fs-utils.js";
-import { parseListenAddress } from "../listen-address.js";
-import type { LocalRouteDeployment } from "../local-router.js";
-import { isAlive, isOurProcess, stopProcess } from "../process-utils.js";
-import { checkTrafficSplit, toAppliedRuntimeConfig } from "../traffic.js";
+import { readJsonFile, writeJsonFile } from "./fs-utils.js";
+import { parseListenAddress } from "./listen-address.js";
+import type { LocalRouteDeployment } from "./local-router.js";
+import { isAlive, isOurProcess, stopProcess } from "./process-utils.js";
 // @greentic/bundle (tar) and @greentic/runtime (x509) are imported where a revision is staged
 // or warmed, not at top level: read-only verbs load this module and must start fast.
 import {
@@ -23,15 +22,17 @@ import {
   syncLocalRouter,
   type LocalRouterStatus,
 } from "./local-process-router.js";
-import type {
-  Deployer,
-  EnvPackHandler,
-  HandlerContext,
-  HealthGateOutcome,
-  PreflightCheck,
-  RevisionRef,
-  RevisionRuntimeStatus,
-} from "../types.js";
+import {
+  checkTrafficSplit,
+  toAppliedRuntimeConfig,
+  type Deployer,
+  type EnvPackHandler,
+  type HandlerContext,
+  type HealthGateOutcome,
+  type PreflightCheck,
+  type RevisionRef,
+  type RevisionRuntimeStatus,
+} from "@greentic/env-packs";
 
 /** Options of the local-process deployer. */
 export interface LocalProcessOptions {
