@@ -12,6 +12,7 @@ export type {
   EnvironmentStore,
   EnvironmentSummary,
   LoadedEnvironment,
+  LocalStoreAdministration,
   MigrateDevApplied,
   MigrateDevCheck,
   MigrateStateApplied,

@@ -26,6 +26,7 @@ import type {
   EnvironmentStore,
   EnvironmentSummary,
   LoadedEnvironment,
+  LocalStoreAdministration,
   MigrateDevApplied,
   MigrateDevCheck,
   MigrateStateApplied,
@@ -53,7 +54,7 @@ export { defaultStoreRoot };
  * protocol (`commit.ts`), the read cache (`read-cache.ts`) and restore/destroy
  * (`restore-destroy.ts`).
  */
-export class LocalFsStore implements EnvironmentStore {
+export class LocalFsStore implements EnvironmentStore, LocalStoreAdministration {
   /** Absolute environments root. */
   readonly root: string;
   private readonly core: StoreCore;

@@ -20,7 +20,7 @@ import { commit } from "./commit.js";
 import { readIfExists } from "./fs-safe.js";
 import { checkIdempotencyKey, findLedgerEntry, replayedError, type LedgerEntry } from "./ledger.js";
 import type { HeldLock } from "./lock.js";
-import { checkPrecondition } from "./precondition.js";
+import { checkPrecondition, checkPreconditionInput, type CheckedPrecondition } from "./precondition.js";
 import { recover, withLock } from "./recovery.js";
 import {
   AUDIT_DIR,
@@ -51,6 +51,7 @@ export interface PreparedMutation {
   verb: string;
   actor: AuditActor;
   fingerprint: string;
+  precondition: CheckedPrecondition | undefined;
 }
 
 function requireName(value: unknown, what: string): string {
@@ -62,6 +63,7 @@ function requireName(value: unknown, what: string): string {
   return value;
 }
 
+/** Checks a mutation's options before anything is read or locked: bad input changes nothing. */
 export function prepareMutation(options: TransactOptions): PreparedMutation {
   const noun = requireName(options?.noun, "noun");
   const verb = requireName(options?.verb, "verb");
@@ -71,15 +73,28 @@ export function prepareMutation(options: TransactOptions): PreparedMutation {
     verb,
     actor: options.actor ?? localActor(),
     fingerprint: canonicalDigest({ noun, verb, request: options.request ?? null }),
+    precondition: checkPreconditionInput(options.precondition),
   };
 }
 
 /** What {@link openMutation} found: the base to transform, or the recorded result. */
-interface OpenedMutation<R> {
+export interface OpenedMutation<R> {
+  /** The verified current document; undefined when absent, or corrupt under `tolerateCorrupt`. */
   base: CurrentEnv | undefined;
+  /** The state the precondition was checked against (a corrupt file's raw etag and generation, -1 if unknown). */
+  pinned: { etag: string; generation: number } | undefined;
   now: string;
   event: AuditEventRecord;
   replayed?: TransactResult<R> | undefined;
+}
+
+/** How a mutation opens, beyond {@link TransactOptions}. */
+export interface OpenOptions {
+  /**
+   * Restore and destroy act on a corrupt `environment.json` too: its raw etag and generation
+   * are pinned instead of failing with `integrity`.
+   */
+  tolerateCorrupt?: boolean | undefined;
 }
 
 export async function decide(
@@ -160,8 +175,9 @@ function replay<R>(envId: string, entry: LedgerEntry, fingerprint: string): Tran
  * existence, authorization (a denial is audited), the idempotency ledger (same key and
  * request: the recorded result; another request: `idempotency-conflict`), then the caller's
  * precondition. The ledger goes before the precondition because a retry of a committed
- * request pins the state it saw before its own commit. Shared by `transact` and
- * `checkMutation`, so that a pre-check and the authoritative check cannot drift apart.
+ * request pins the state it saw before its own commit. Shared by `transact`,
+ * `checkMutation`, `restore` and `destroy`, so that a pre-check and the authoritative check
+ * cannot drift apart.
  */
 async function openMutation<R>(
   core: StoreCore,
@@ -169,11 +185,21 @@ async function openMutation<R>(
   lock: HeldLock,
   options: TransactOptions,
   prepared: PreparedMutation,
+  open: OpenOptions,
 ): Promise<OpenedMutation<R>> {
   const { noun, verb, actor, fingerprint } = prepared;
   await recover(core, envId, lock);
-  const base = await readEnv(core, envId, true);
-  if (!base && !options.create) throw core.notFound(envId);
+  let base: CurrentEnv | undefined;
+  let pinned: { etag: string; generation: number } | undefined;
+  try {
+    base = await readEnv(core, envId, !open.tolerateCorrupt);
+    pinned = base;
+  } catch (error) {
+    if (!open.tolerateCorrupt || !(error instanceof GreenticError) || error.kind !== "integrity") throw error;
+    const details = error.details as { etag: string; generation?: number };
+    pinned = { etag: details.etag, generation: details.generation ?? -1 };
+  }
+  if (!pinned && !options.create) throw core.notFound(envId);
   const now = new Date().toISOString();
   const decision = await decide(core, actor, envId, noun, verb, options.target ?? null);
   const event = newEvent(envId, actor, noun, verb, options.target ?? null, decision, now);
@@ -182,10 +208,32 @@ async function openMutation<R>(
 
   if (options.idempotencyKey !== undefined) {
     const entry = await findLedgerEntry(join(core.envDir(envId), LEDGER_DIR), options.idempotencyKey);
-    if (entry) return { base, now, event, replayed: replay<R>(envId, entry, fingerprint) };
+    if (entry) return { base, pinned, now, event, replayed: replay<R>(envId, entry, fingerprint) };
   }
-  checkPrecondition(envId, base, options.precondition);
-  return { base, now, event };
+  checkPrecondition(envId, pinned, prepared.precondition);
+  return { base, pinned, now, event };
+}
+
+/**
+ * The mutation pipeline every writer goes through: options checked before the lock, the
+ * per-environment lock, {@link openMutation}'s checks, then `body` (plan and commit) while
+ * the lock is held. A recorded result (idempotent replay) is returned without calling `body`.
+ */
+export async function runMutation<R, T>(
+  core: StoreCore,
+  envId: string,
+  options: TransactOptions,
+  open: OpenOptions,
+  body: (opened: OpenedMutation<R>, lock: HeldLock, prepared: PreparedMutation) => Promise<T>,
+  onReplay: (replayed: TransactResult<R>) => T,
+  operation?: string,
+): Promise<T> {
+  const prepared = prepareMutation(options);
+  return withLock(core, envId, operation ?? `${prepared.noun} ${prepared.verb}`, async (lock) => {
+    const opened = await openMutation<R>(core, envId, lock, options, prepared, open);
+    if (opened.replayed) return onReplay(opened.replayed);
+    return body(opened, lock, prepared);
+  });
 }
 
 export async function checkMutation<R = unknown>(
@@ -194,11 +242,15 @@ export async function checkMutation<R = unknown>(
   options: TransactOptions,
 ): Promise<MutationCheck<R>> {
   const prepared = prepareMutation(options);
-  return withLock(core, envId, `${prepared.noun} ${prepared.verb} (check)`, async (lock) => {
-    const opened = await openMutation<R>(core, envId, lock, options, prepared);
-    if (opened.replayed) return { status: "replay", replayed: opened.replayed };
-    return { status: "proceed", etag: opened.base?.etag, generation: opened.base?.generation };
-  });
+  return runMutation<R, MutationCheck<R>>(
+    core,
+    envId,
+    options,
+    {},
+    async (opened) => ({ status: "proceed", etag: opened.base?.etag, generation: opened.base?.generation }),
+    (replayed) => ({ status: "replay", replayed }),
+    `${prepared.noun} ${prepared.verb} (check)`,
+  );
 }
 
 export async function transact<R>(
@@ -207,11 +259,13 @@ export async function transact<R>(
   fn: Transform<R>,
   options: TransactOptions,
 ): Promise<TransactResult<R>> {
-  const prepared = prepareMutation(options);
-  const { noun, verb, fingerprint } = prepared;
-  return withLock(core, envId, `${noun} ${verb}`, async (lock) => {
-    const { base, now, event, replayed } = await openMutation<R>(core, envId, lock, options, prepared);
-    if (replayed) return replayed;
+  const body = async (
+    opened: OpenedMutation<R>,
+    lock: HeldLock,
+    prepared: PreparedMutation,
+  ): Promise<TransactResult<R>> => {
+    const { base, now, event } = opened;
+    const { noun, verb, fingerprint } = prepared;
 
     const side = new Map<string, unknown>();
     const readStaged = async (rel: string): Promise<unknown> => {
@@ -295,7 +349,8 @@ export async function transact<R>(
     const audit = await commit(core, envId, lock, { base, environment: document, generation, side, ledger, event });
     if (outcome.error) throw outcome.error;
     return { result: outcome.result, etag, generation, idempotency: "applied", audit };
-  });
+  };
+  return runMutation<R, TransactResult<R>>(core, envId, options, {}, body, (replayed) => replayed);
 }
 
 /** Stages runtime-config.json: the projection of the traffic splits, removed when there is none. */

@@ -1,15 +1,52 @@
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError, parseEtag } from "@greentic/deploy-spec";
 import type { Precondition } from "./types.js";
 
-/** Checks the caller's compare-and-swap pin against the current state. */
+/** A precondition after its input check: the bare ETag hex and/or the generation. */
+export interface CheckedPrecondition {
+  etag?: string | undefined;
+  generation?: number | undefined;
+}
+
+/**
+ * The one input check of a compare-and-swap pin, run before anything is read or locked. An
+ * `if_match` must be a strong ETag: `"<64 hex>"` or the bare hex. A weak validator
+ * (`W/"…"`), `*` and an empty value are `invalid-argument` (exit 2 in the CLI), never compared:
+ * a weak or wildcard match would let a writer overwrite a state it never saw.
+ */
+export function checkPreconditionInput(pre: Precondition | undefined): CheckedPrecondition | undefined {
+  if (pre === undefined || pre === null) return undefined;
+  const { if_match: ifMatch, expected_generation: expected } = pre;
+  const out: CheckedPrecondition = {};
+  if (ifMatch !== undefined) {
+    if (typeof ifMatch !== "string")
+      throw new GreenticError("invalid-argument", `if_match must be a string, got ${typeof ifMatch}`, {
+        hint: 'pass the ETag returned by the last read, e.g. "<64 lowercase hex>"',
+      });
+    out.etag = parseEtag(ifMatch);
+  }
+  if (expected !== undefined) {
+    if (!Number.isSafeInteger(expected) || expected < 0)
+      throw new GreenticError(
+        "invalid-argument",
+        `expected_generation must be a non-negative integer, got ${JSON.stringify(expected)}`,
+        { hint: "pass the generation returned by the last read" },
+      );
+    out.generation = expected;
+  }
+  return out.etag === undefined && out.generation === undefined ? undefined : out;
+}
+
+/**
+ * Checks the caller's compare-and-swap pin (already through {@link checkPreconditionInput})
+ * against the current state: `precondition-failed` naming both sides when it moved on.
+ */
 export function checkPrecondition(
   envId: string,
   current: { etag: string; generation: number } | undefined,
-  pre: Precondition | undefined,
+  pre: CheckedPrecondition | undefined,
 ): void {
   if (pre === undefined) return;
-  const { if_match: ifMatch, expected_generation: expected } = pre;
-  if (ifMatch === undefined && expected === undefined) return;
+  const { etag: ifMatch, generation: expected } = pre;
   if (current === undefined) {
     throw new GreenticError(
       "precondition-failed",
@@ -19,7 +56,7 @@ export function checkPrecondition(
       },
     );
   }
-  if (ifMatch !== undefined && ifMatch.replace(/^"|"$/gu, "") !== current.etag) {
+  if (ifMatch !== undefined && ifMatch !== current.etag) {
     throw new GreenticError(
       "precondition-failed",
       `environment ${envId} changed: expected etag ${ifMatch}, actual ${current.etag} (generation ${current.generation})`,

@@ -9,16 +9,13 @@ import {
   type Environment,
 } from "@greentic/deploy-spec";
 import { appendAuditEvent, lastAuditEvent } from "./audit-log.js";
-import { localActor } from "./authorize.js";
 import { parseBackupId } from "./backups.js";
 import { commit } from "./commit.js";
 import { fsyncDir, ioError, readIfExists } from "./fs-safe.js";
-import { decide, deny, dropUnchanged, newEvent, stageRuntimeConfig } from "./mutation.js";
-import { checkPrecondition } from "./precondition.js";
-import { recover, withLock } from "./recovery.js";
+import { dropUnchanged, runMutation, stageRuntimeConfig } from "./mutation.js";
 import { AUDIT_DIR, DESTROYED_DIR, ENVIRONMENT_FILE, RUNTIME_FILE, type StoreCore } from "./store-core.js";
 import type { AuditEventRecord, Precondition, TransactResult } from "./types.js";
-import { checkBackup, listBackupInfos, readEnv, type CurrentEnv } from "./verified-read.js";
+import { checkBackup, listBackupInfos, type CurrentEnv } from "./verified-read.js";
 
 // Restore and destroy: both may act on an environment whose document is corrupt, so they pin
 // its raw state rather than requiring it to load.
@@ -53,59 +50,51 @@ export async function restore(
       { hint: "restore environment.json instead; derived files follow it" },
     );
   }
-  const actor = options.actor ?? localActor();
-  return withLock(core, envId, "env restore", async (lock) => {
-    await recover(core, envId, lock);
-    // The current file may be the corrupt one being repaired: pin it by its raw state.
-    let base: CurrentEnv | undefined;
-    let pinned: { etag: string; generation: number } | undefined;
-    try {
-      base = await readEnv(core, envId, false);
-      pinned = base;
-    } catch (error) {
-      if (!(error instanceof GreenticError) || error.kind !== "integrity") throw error;
-      const details = error.details as { etag: string; generation?: number };
-      pinned = { etag: details.etag, generation: details.generation ?? -1 };
-    }
-    const now = new Date().toISOString();
-    const target = { backup_id: backupId, file: rel };
-    const decision = await decide(core, actor, envId, "env", "restore", target);
-    const event = newEvent(envId, actor, "env", "restore", target, decision, now);
-    if (decision.decision !== "allow") throw await deny(core, envId, event);
-    if (!pinned) throw core.notFound(envId);
-    checkPrecondition(envId, pinned, precondition);
-    const checked = await checkBackup(core, envId, backupId, rel);
-    const side = new Map<string, unknown>();
-    let environment: Record<string, unknown>;
-    let generation: number;
-    const raw = await readIfExists(join(core.envDir(envId), ENVIRONMENT_FILE));
-    const previous = base?.generation ?? (pinned.generation >= 0 ? pinned.generation : undefined);
-    if (rel === ENVIRONMENT_FILE) {
-      const backups = await listBackupInfos(core, envId);
-      // An unparseable file's generation is unknown: go above every generation on record.
-      const lastAudited = (await lastAuditEvent(join(core.envDir(envId), AUDIT_DIR)))?.new_generation ?? 0;
-      const highest = Math.max(previous ?? 0, lastAudited, ...backups.map((b) => b.generation ?? 0));
-      generation = (previous ?? highest) + 1;
-      environment = { ...(checked.content as Record<string, unknown>), generation };
-      const parsedEnv = parseEnvironment(environment);
-      if (parsedEnv.ok) stageRuntimeConfig(parsedEnv.value, side);
-    } else {
-      if (!base) throw core.notFound(envId);
-      generation = base.generation + 1;
-      environment = { ...base.environment, generation };
-      side.set(rel, checked.content);
-    }
-    await dropUnchanged(core, envId, side);
-    if (previous !== undefined) event.previous_generation = previous;
-    event.new_generation = generation;
-    const baseForCommit: CurrentEnv | undefined =
-      raw === undefined
-        ? undefined
-        : { environment: base?.environment as Environment, etag: pinned.etag, generation: previous ?? -1, raw };
-    const audit = await commit(core, envId, lock, { base: baseForCommit, environment, generation, side, event });
-    const etag = canonicalDigest(JSON.parse(prettyJson(environment)));
-    return { result: { restored: backupId, file: rel }, etag, generation, idempotency: "applied", audit };
-  });
+  const target = { backup_id: backupId, file: rel };
+  const mutation = { noun: "env", verb: "restore", actor: options.actor, precondition, target };
+  type Restored = TransactResult<{ restored: string; file: string }>;
+  return runMutation<never, Restored>(
+    core,
+    envId,
+    mutation,
+    { tolerateCorrupt: true },
+    async (opened, lock) => {
+      const { base, event } = opened;
+      const pinned = opened.pinned!;
+      const checked = await checkBackup(core, envId, backupId, rel);
+      const side = new Map<string, unknown>();
+      let environment: Record<string, unknown>;
+      let generation: number;
+      const raw = await readIfExists(join(core.envDir(envId), ENVIRONMENT_FILE));
+      const previous = base?.generation ?? (pinned.generation >= 0 ? pinned.generation : undefined);
+      if (rel === ENVIRONMENT_FILE) {
+        const backups = await listBackupInfos(core, envId);
+        // An unparseable file's generation is unknown: go above every generation on record.
+        const lastAudited = (await lastAuditEvent(join(core.envDir(envId), AUDIT_DIR)))?.new_generation ?? 0;
+        const highest = Math.max(previous ?? 0, lastAudited, ...backups.map((b) => b.generation ?? 0));
+        generation = (previous ?? highest) + 1;
+        environment = { ...(checked.content as Record<string, unknown>), generation };
+        const parsedEnv = parseEnvironment(environment);
+        if (parsedEnv.ok) stageRuntimeConfig(parsedEnv.value, side);
+      } else {
+        if (!base) throw core.notFound(envId);
+        generation = base.generation + 1;
+        environment = { ...base.environment, generation };
+        side.set(rel, checked.content);
+      }
+      await dropUnchanged(core, envId, side);
+      if (previous !== undefined) event.previous_generation = previous;
+      event.new_generation = generation;
+      const baseForCommit: CurrentEnv | undefined =
+        raw === undefined
+          ? undefined
+          : { environment: base?.environment as Environment, etag: pinned.etag, generation: previous ?? -1, raw };
+      const audit = await commit(core, envId, lock, { base: baseForCommit, environment, generation, side, event });
+      const etag = canonicalDigest(JSON.parse(prettyJson(environment)));
+      return { result: { restored: backupId, file: rel }, etag, generation, idempotency: "applied", audit };
+    },
+    neverReplayed,
+  );
 }
 
 export async function destroy(
@@ -113,49 +102,53 @@ export async function destroy(
   envId: string,
   options: { actor?: AuditActor | undefined; precondition?: Precondition | undefined } = {},
 ): Promise<{ audit: AuditEventRecord }> {
-  const actor = options.actor ?? localActor();
-  return withLock(core, envId, "env destroy", async (lock) => {
-    await recover(core, envId, lock);
-    let pinned: { etag: string; generation: number } | undefined;
-    try {
-      pinned = await readEnv(core, envId, false);
-    } catch (error) {
-      if (!(error instanceof GreenticError) || error.kind !== "integrity") throw error;
-      const details = error.details as { etag: string; generation?: number };
-      pinned = { etag: details.etag, generation: details.generation ?? -1 };
-    }
-    if (!pinned) throw core.notFound(envId);
-    const now = new Date().toISOString();
-    const target = { environment_id: envId };
-    const decision = await decide(core, actor, envId, "env", "destroy", target);
-    const event = newEvent(envId, actor, "env", "destroy", target, decision, now);
-    if (decision.decision !== "allow") throw await deny(core, envId, event);
-    checkPrecondition(envId, pinned, options.precondition);
-    if (pinned.generation >= 0) event.previous_generation = pinned.generation;
-    // The whole directory (audit log included) moves aside in one rename: history survives.
-    const graveyard = join(core.root, DESTROYED_DIR);
-    await mkdir(graveyard, { recursive: true, mode: 0o700 });
-    const moved = join(graveyard, `${envId}-${now.replace(/[-:.]/gu, "")}-${event.event_id}`);
-    await lock.assertOwned(envId);
-    try {
-      await rename(core.envDir(envId), moved);
-      await fsyncDir(core.root);
-      await fsyncDir(graveyard);
-    } catch (error) {
-      throw ioError("moving", core.envDir(envId), error);
-    }
-    try {
-      return { audit: await appendAuditEvent(core.root, join(moved, AUDIT_DIR), event) };
-    } catch (error) {
-      throw new GreenticError(
-        "audit",
-        `environment ${envId} was destroyed (moved to ${moved}) but its audit event could not be written: ${(error as Error).message}`,
-        {
-          hint: "the environment is gone; its history is in the moved directory",
-          details: { committed: true },
-          cause: error,
-        },
-      );
-    }
-  });
+  const mutation = {
+    noun: "env",
+    verb: "destroy",
+    actor: options.actor,
+    precondition: options.precondition,
+    target: { environment_id: envId },
+  };
+  return runMutation<never, { audit: AuditEventRecord }>(
+    core,
+    envId,
+    mutation,
+    { tolerateCorrupt: true },
+    async (opened, lock) => {
+      const { event, now } = opened;
+      const pinned = opened.pinned!;
+      if (pinned.generation >= 0) event.previous_generation = pinned.generation;
+      // The whole directory (audit log included) moves aside in one rename: history survives.
+      const graveyard = join(core.root, DESTROYED_DIR);
+      await mkdir(graveyard, { recursive: true, mode: 0o700 });
+      const moved = join(graveyard, `${envId}-${now.replace(/[-:.]/gu, "")}-${event.event_id}`);
+      await lock.assertOwned(envId);
+      try {
+        await rename(core.envDir(envId), moved);
+        await fsyncDir(core.root);
+        await fsyncDir(graveyard);
+      } catch (error) {
+        throw ioError("moving", core.envDir(envId), error);
+      }
+      try {
+        return { audit: await appendAuditEvent(core.root, join(moved, AUDIT_DIR), event) };
+      } catch (error) {
+        throw new GreenticError(
+          "audit",
+          `environment ${envId} was destroyed (moved to ${moved}) but its audit event could not be written: ${(error as Error).message}`,
+          {
+            hint: "the environment is gone; its history is in the moved directory",
+            details: { committed: true },
+            cause: error,
+          },
+        );
+      }
+    },
+    neverReplayed,
+  );
+}
+
+/** Restore and destroy take no idempotency key, so the ledger never answers for them. */
+function neverReplayed(): never {
+  throw new Error("restore and destroy take no idempotency key");
 }

@@ -222,7 +222,19 @@ export interface EnvironmentStore {
   ): Promise<TransactResult<{ restored: string; file: string }>>;
   listAudit(envId: string, query?: AuditQuery): Promise<AuditEventRecord[]>;
   verifyAudit(envId: string): Promise<AuditVerification>;
+}
+
+/**
+ * What the local filesystem store offers beyond {@link EnvironmentStore}: local handlers' data
+ * directories, the lock directory's administration and the migrations of local legacy trees.
+ * A shared-database backend has none of these (its locks are released with the connection).
+ */
+export interface LocalStoreAdministration {
+  /** A directory (mode 0700) on this machine for local handlers' artefacts of `area`. */
+  dataDir(envId: string, area: string): Promise<string>;
+  /** Who holds the environment's lock, if anyone. */
   lockInfo(envId: string): Promise<LockRecord | undefined>;
+  /** Removes a lock whose holder is gone; refuses a holder alive on this host. */
   forceUnlock(envId: string, lockId: string): Promise<LockRecord>;
   migrateDev(target: string, options: { mode: "check"; actor?: AuditActor }): Promise<MigrateDevCheck>;
   migrateDev(target: string, options: { mode: "apply"; actor?: AuditActor }): Promise<MigrateDevApplied>;

@@ -18,14 +18,42 @@ import {
   type HandlerContext,
   type LazyHandler,
 } from "@greentic/env-packs";
-import type { EnvironmentStore, TransactContext, TransactOptions, TransformOutcome } from "@greentic/environment-store";
+import type {
+  EnvironmentStore,
+  LocalStoreAdministration,
+  TransactContext,
+  TransactOptions,
+  TransformOutcome,
+} from "@greentic/environment-store";
 import type { Mutated, MutationOptions, ProgressEvent } from "./types.js";
 
 /**
- * A store that also hands out per-environment data areas (staged bundles, process records,
- * the dev-store secrets file) for local handlers, as `LocalFsStore.dataDir` does.
+ * A store that also hands out per-environment data areas on this machine (staged bundles,
+ * process records, the dev-store secrets file) for local handlers, as `LocalFsStore.dataDir`
+ * does. Lock administration and migrations are local filesystem matters: a store without
+ * them makes `env lock` and `env migrate-*` refuse.
  */
-export type OperationsStore = EnvironmentStore & { dataDir(envId: string, area: string): Promise<string> };
+export type OperationsStore = EnvironmentStore &
+  Pick<LocalStoreAdministration, "dataDir"> &
+  Partial<Omit<LocalStoreAdministration, "dataDir">>;
+
+/** The local-filesystem administration of `ctx.store`, or `invalid-argument` naming `what`. */
+export function localAdministration(
+  ctx: OperationsContext,
+  what: string,
+): Pick<LocalStoreAdministration, "lockInfo" | "forceUnlock" | "migrateDev" | "migrateState"> {
+  const { lockInfo, forceUnlock, migrateDev, migrateState } = ctx.store;
+  if (lockInfo === undefined || forceUnlock === undefined || migrateDev === undefined || migrateState === undefined) {
+    throw new GreenticError(
+      "invalid-argument",
+      `${what} is a local filesystem store matter; this store has no ${what}`,
+      {
+        hint: "run it against the local store (`--store-root`)",
+      },
+    );
+  }
+  return ctx.store as Pick<LocalStoreAdministration, "lockInfo" | "forceUnlock" | "migrateDev" | "migrateState">;
+}
 
 /** What every verb works with: the store, the registry and who acts. Built by `createOperations`. */
 export interface OperationsContext {

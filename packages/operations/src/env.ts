@@ -23,6 +23,7 @@ import {
   boundHandler,
   checkEnvArgument,
   handlerContext,
+  localAdministration,
   mutate,
   parseAnswers,
   progress,
@@ -233,7 +234,7 @@ export async function envRestore(
 /** `op env lock show <env>`. */
 export async function envLockShow(ctx: OperationsContext, envId: string): Promise<EnvLockResult> {
   const id = await existingEnv(ctx, envId);
-  return { environment_id: id, lock: (await ctx.store.lockInfo(id)) ?? null };
+  return { environment_id: id, lock: (await localAdministration(ctx, "lock administration").lockInfo(id)) ?? null };
 }
 
 /** `op env lock force-unlock <env> <lock-id>`: removes a lock left by a dead process. */
@@ -242,7 +243,7 @@ export async function envForceUnlock(ctx: OperationsContext, envId: string, lock
   if (typeof lockId !== "string" || lockId.length === 0) {
     throw new GreenticError("invalid-argument", "lock id is empty", { hint: "read it with `op env lock show <env>`" });
   }
-  return { environment_id: id, lock: await ctx.store.forceUnlock(id, lockId) };
+  return { environment_id: id, lock: await localAdministration(ctx, "lock administration").forceUnlock(id, lockId) };
 }
 
 /** `op env migrate-dev <target> --check|--apply`. */
@@ -252,9 +253,12 @@ export async function envMigrateDev(
   mode: "check" | "apply",
 ): Promise<MigrateDevCheck | MigrateDevApplied> {
   const id = checkEnvArgument(target);
-  if (mode === "check") return ctx.store.migrateDev(id, { mode: "check" });
+  if (mode === "check") return localAdministration(ctx, "migrate-dev").migrateDev(id, { mode: "check" });
   if (mode === "apply")
-    return ctx.store.migrateDev(id, { mode: "apply", ...(ctx.actor === undefined ? {} : { actor: ctx.actor }) });
+    return localAdministration(ctx, "migrate-dev").migrateDev(id, {
+      mode: "apply",
+      ...(ctx.actor === undefined ? {} : { actor: ctx.actor }),
+    });
   throw badMode(mode);
 }
 
@@ -267,9 +271,9 @@ export async function envMigrateState(
 ): Promise<MigrateStateCheck | MigrateStateApplied> {
   const id = checkEnvArgument(envId);
   const dir = stateDir === undefined ? {} : { stateDir };
-  if (mode === "check") return ctx.store.migrateState(id, { mode: "check", ...dir });
+  if (mode === "check") return localAdministration(ctx, "migrate-state").migrateState(id, { mode: "check", ...dir });
   if (mode === "apply")
-    return ctx.store.migrateState(id, {
+    return localAdministration(ctx, "migrate-state").migrateState(id, {
       mode: "apply",
       ...dir,
       ...(ctx.actor === undefined ? {} : { actor: ctx.actor }),
