@@ -13,6 +13,7 @@ export default defineConfig({
       "packages/*/test/**/*.test.ts",
       "apps/*/test/**/*.test.ts",
       "fixtures/plugins/*/test/**/*.test.ts",
+      "scripts/release/test/**/*.test.ts",
     ],
     testTimeout: 30_000,
     hookTimeout: 120_000,

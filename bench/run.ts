@@ -1,4 +1,5 @@
-// Runs every `packages/*/bench/*.bench.ts` and `apps/*/bench/*.bench.ts` one after another
+// Runs every `packages/*/bench/*.bench.ts`, `apps/*/bench/*.bench.ts` and
+// `scripts/release/bench/*.bench.ts` one after another
 // (never in parallel: they measure the machine) and writes the collected tables to
 // bench-results/latest.jsonl. Pass a substring to run only matching benches.
 import { spawnSync } from "node:child_process";
@@ -15,6 +16,9 @@ for (const group of ["packages", "apps"]) {
     for (const f of readdirSync(dir).sort()) if (f.endsWith(".bench.ts")) files.push(join(dir, f));
   }
 }
+// The release benches (single-file executables against `node`) live with the release tooling.
+const releaseBenches = join(root, "scripts", "release", "bench");
+for (const f of readdirSync(releaseBenches).sort()) if (f.endsWith(".bench.ts")) files.push(join(releaseBenches, f));
 const selected = filter ? files.filter((f) => f.includes(filter)) : files;
 mkdirSync(join(root, "bench-results"), { recursive: true });
 const out = join(root, "bench-results", "latest.jsonl");

@@ -1,0 +1,154 @@
+// One single-file executable: an esbuild bundle (CommonJS, every dependency inside), a Node SEA
+// blob made from it, and a stripped copy of this machine's Node binary with the blob injected.
+import { execFileSync } from "node:child_process";
+import { copyFileSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { build, type Plugin } from "esbuild";
+import { type ReleaseArtifact, sha256File } from "./lib.ts";
+
+export type SeaTarget = "op" | "greentic-runtime";
+
+export interface SeaOptions {
+  root: string;
+  /** Scratch directory for the bundle and the blob. */
+  work: string;
+  /** Release directory the executable is written to. */
+  out: string;
+  target: SeaTarget;
+  version: string;
+  commit: string;
+}
+
+/** The sentinel Node's SEA loader looks for (documented in Node's single-executable-applications page). */
+const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
+
+export async function buildSea(o: SeaOptions): Promise<ReleaseArtifact> {
+  const bundle = join(o.work, `${o.target}.cjs`);
+  await bundleEntry(o, bundle);
+  const blob = join(o.work, `${o.target}.blob`);
+  const seaConfig = join(o.work, `${o.target}.sea.json`);
+  // No code cache and no snapshot: both depend on the V8 build flags and heap layout of the
+  // machine, and the executables must be byte-identical from one build to the next (the
+  // runtime image digest depends on it). The bench measures what start-up costs without them.
+  writeFileSync(
+    seaConfig,
+    JSON.stringify({
+      main: bundle,
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      useCodeCache: o.target === "op",
+    }),
+  );
+  execFileSync(process.execPath, ["--experimental-sea-config", seaConfig], { stdio: "pipe" });
+  const file = `${o.target}-linux-x64`;
+  const exe = join(o.out, file);
+  copyFileSync(process.execPath, exe);
+  // Node's release binaries carry debug info and a symbol table (about 17 MB) that nothing reads
+  // at run time; the dynamic symbols stay.
+  execFileSync("strip", ["--strip-all", exe]);
+  const { inject } = createRequire(import.meta.url)("postject") as {
+    inject: (file: string, name: string, data: Buffer, options: { sentinelFuse: string }) => Promise<void>;
+  };
+  await inject(exe, "NODE_SEA_BLOB", readFileSync(blob), { sentinelFuse: SEA_FUSE });
+  return {
+    file,
+    package: o.target === "op" ? "@greentic/op" : "@greentic/runtime",
+    version: o.version,
+    size: statSync(exe).size,
+    sha256: sha256File(exe),
+  };
+}
+
+async function bundleEntry(o: SeaOptions, outfile: string): Promise<void> {
+  const entry =
+    o.target === "op" ? join(o.root, "apps/op/src/sea-entry.ts") : join(o.root, "packages/runtime/src/bin.ts");
+  const result = await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node22",
+    // Workspace packages resolve to their sources, as in the tests.
+    conditions: ["@greentic/source"],
+    // import.meta does not exist in CommonJS; the few uses resolve paths relative to the module
+    // (package directories that do not exist inside an executable), so give them the executable.
+    define: { "import.meta.url": "__greentic_import_meta_url" },
+    banner: { js: 'var __greentic_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+    // Keep names readable in stack traces; the executables are not meant to be small JS.
+    minify: false,
+    legalComments: "eof",
+    logLevel: "error",
+    plugins: o.target === "op" ? [opVirtualModules(o)] : [],
+  });
+  if (result.errors.length > 0) throw new Error(`esbuild failed for ${o.target}`);
+}
+
+/** The `greentic-release:*` modules op-entry.ts imports, and the embedded schema module. */
+function opVirtualModules(o: SeaOptions): Plugin {
+  const opDir = join(o.root, "apps/op");
+  const req = createRequire(join(opDir, "package.json"));
+  // plugin-help exports only its entry: its directory is two levels above lib/index.js.
+  const helpDir = dirname(dirname(req.resolve("@oclif/plugin-help")));
+  return {
+    name: "greentic-release",
+    setup(b) {
+      b.onResolve({ filter: /^greentic-release:/ }, (args) => ({ path: args.path, namespace: "greentic-release" }));
+      // The op package's schema module reads committed schema files from the deploy-spec
+      // package directory; the executable carries them instead.
+      b.onResolve({ filter: /(^|\/)schema\.js$/ }, (args) =>
+        join(args.resolveDir, args.path) === join(opDir, "src/lib/schema.js")
+          ? { path: join(o.root, "scripts/release/schema-embedded.ts") }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: "greentic-release" }, (args) => {
+        if (args.path === "greentic-release:schemas") {
+          const dir = join(o.root, "packages/deploy-spec/schemas");
+          const files = Object.fromEntries(
+            readdirSync(dir)
+              .filter((f) => f.startsWith("answers-") && f.endsWith(".schema.json"))
+              .sort()
+              .map((f) => [f.slice(0, -".schema.json".length), readFileSync(join(dir, f), "utf8")]),
+          );
+          return { contents: `export const ANSWERS_SCHEMA_FILES = ${JSON.stringify(files)};`, loader: "js" };
+        }
+        if (args.path === "greentic-release:version")
+          return {
+            contents: `export const RELEASE = ${JSON.stringify({ name: "@greentic/op", version: o.version, commit: o.commit })};`,
+            loader: "js",
+          };
+        if (args.path !== "greentic-release:op") return undefined;
+        const pjson = JSON.parse(readFileSync(join(opDir, "package.json"), "utf8"));
+        const manifest = JSON.parse(readFileSync(join(opDir, "oclif.manifest.json"), "utf8"));
+        const helpPjson = JSON.parse(readFileSync(join(helpDir, "package.json"), "utf8"));
+        const helpManifest = JSON.parse(readFileSync(join(helpDir, "oclif.manifest.json"), "utf8"));
+        // Commands come from the table below, not from a directory; no plugin is looked up on disk.
+        const embedded = (p: Record<string, unknown>) => ({
+          name: p.name,
+          version: p.version,
+          type: p.type,
+          dependencies: p.dependencies,
+          oclif: { ...(p.oclif as object), commands: { strategy: "explicit", target: "./embedded", identifier: "X" } },
+        });
+        const lines: string[] = [];
+        const table = (dir: string, m: { commands: Record<string, { relativePath: string[] }> }, prefix: string) =>
+          Object.entries(m.commands).map(([id, c], i) => {
+            let rel = c.relativePath.join("/");
+            if (prefix === "op") rel = rel.replace(/^dist\//, "src/").replace(/\.js$/, ".ts");
+            lines.push(`import * as ${prefix}${i} from ${JSON.stringify(join(dir, rel))};`);
+            return `${JSON.stringify(id)}: ${prefix}${i}.default ?? Object.values(${prefix}${i})[0]`;
+          });
+        const opTable = table(opDir, manifest, "op");
+        const helpTable = table(helpDir, helpManifest, "help");
+        lines.push(
+          `export const COMMANDS = {${opTable.join(",\n")}};`,
+          `export const MANIFEST = ${JSON.stringify(manifest)};`,
+          `export const PJSON = ${JSON.stringify({ ...embedded(pjson), oclif: { ...embedded(pjson).oclif, plugins: [] } })};`,
+          `export const PLUGINS = [{ pjson: ${JSON.stringify(embedded(helpPjson))}, manifest: ${JSON.stringify(helpManifest)}, commands: {${helpTable.join(",\n")}} }];`,
+        );
+        return { contents: lines.join("\n"), loader: "js", resolveDir: opDir };
+      });
+    },
+  };
+}

@@ -1,0 +1,234 @@
+// `pnpm release` end to end: the single-file executables, their checksums and metadata, and the
+// runtime executable behaving exactly as `node packages/runtime/dist/bin.js` does.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  adminRequest,
+  createAdminCertificates,
+  readListenFile,
+  runtimeBinPath,
+} from "../../../packages/runtime/src/index.ts";
+import { releaseCommit, sha256File } from "../lib.ts";
+
+const repo = resolve(import.meta.dirname, "../../..");
+const tmp = mkdtempSync(join(tmpdir(), "greentic-release-test-"));
+const release = join(tmp, "release");
+const op = join(release, "op-linux-x64");
+const runtime = join(release, "greentic-runtime-linux-x64");
+
+beforeAll(() => {
+  execFileSync(process.execPath, [join(repo, "scripts/release/build.ts")], {
+    env: { ...process.env, GREENTIC_RELEASE_DIR: release },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+}, 180_000);
+afterAll(() => {
+  spawnSync("chmod", ["-R", "u+w", tmp]);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** An environment with no node, no node_modules and no PATH to find either. */
+const bareEnv = (extra: Record<string, string> = {}) => ({ PATH: "/nonexistent", HOME: tmp, NO_COLOR: "1", ...extra });
+
+describe("release directory", () => {
+  it("lists each executable in SHA256SUMS and release.json with its real digest and size", () => {
+    const sums = readFileSync(join(release, "SHA256SUMS"), "utf8");
+    const lines = sums.trim().split("\n");
+    expect(lines.map((l) => l.split("  ")[1])).toEqual(["op-linux-x64", "greentic-runtime-linux-x64"]);
+    for (const line of lines) {
+      const [digest, file] = line.split("  ");
+      expect(digest).toBe(sha256File(join(release, file!)));
+    }
+    expect(spawnSync("sha256sum", ["--check", "SHA256SUMS"], { cwd: release }).status).toBe(0);
+    const meta = JSON.parse(readFileSync(join(release, "release.json"), "utf8"));
+    const version = JSON.parse(readFileSync(join(repo, "apps/op/package.json"), "utf8")).version;
+    expect(meta).toMatchObject({ schema: "greentic.release.v1", commit: releaseCommit(repo), platform: "linux-x64" });
+    expect(
+      meta.artifacts.map((a: { file: string; package: string; version: string }) => [a.file, a.package, a.version]),
+    ).toEqual([
+      ["op-linux-x64", "@greentic/op", version],
+      ["greentic-runtime-linux-x64", "@greentic/runtime", version],
+    ]);
+    for (const a of meta.artifacts as { file: string; size: number; sha256: string }[]) {
+      expect(a.size).toBe(readFileSync(join(release, a.file)).length);
+      expect(a.sha256).toBe(sha256File(join(release, a.file)));
+    }
+  });
+
+  it("links the executables against system libraries only (nothing of Node or node_modules)", () => {
+    for (const exe of [op, runtime]) {
+      const libs = execFileSync("ldd", [exe], { encoding: "utf8" });
+      for (const line of libs.trim().split("\n"))
+        expect(line).toMatch(/^\s*(linux-vdso|\/lib64\/ld-linux|lib[\w+.-]+\.so)/);
+      expect(libs).not.toMatch(/node|not found/);
+    }
+  });
+});
+
+describe("op executable", () => {
+  it("names its version and commit", () => {
+    const version = JSON.parse(readFileSync(join(repo, "apps/op/package.json"), "utf8")).version;
+    const out = execFileSync(op, ["--version"], { env: bareEnv(), encoding: "utf8" });
+    expect(out).toBe(
+      `@greentic/op/${version} commit ${releaseCommit(repo)} linux-x64 node-${process.version} (single executable)\n`,
+    );
+  });
+
+  it("runs from a directory of its own with no node and no node_modules: init, show, schema, errors", () => {
+    const dir = mkdtempSync(join(tmp, "bare-"));
+    const exe = join(dir, "op");
+    copyFileSync(op, exe);
+    chmodSync(exe, 0o755);
+    const store = join(dir, "store");
+    const init = spawnSync(exe, ["env", "init", "--store-root", store, "--json"], {
+      cwd: dir,
+      env: bareEnv(),
+      encoding: "utf8",
+    });
+    expect(init.stderr).toBe("");
+    expect(init.status).toBe(0);
+    expect(JSON.parse(init.stdout)).toMatchObject({ op: "init", noun: "env" });
+    for (const noFast of ["0", "1"]) {
+      const show = spawnSync(exe, ["env", "show", "local", "--json", "--store-root", store], {
+        cwd: dir,
+        env: bareEnv({ GREENTIC_OP_NO_FAST_PATH: noFast }),
+        encoding: "utf8",
+      });
+      expect(show.status).toBe(0);
+      expect(JSON.parse(show.stdout).result.environment.environment_id).toBe("local");
+    }
+    const schema = spawnSync(exe, ["traffic", "set", "--schema"], { env: bareEnv(), encoding: "utf8" });
+    expect(schema.status).toBe(0);
+    expect(JSON.parse(schema.stdout)).toEqual(
+      JSON.parse(readFileSync(join(repo, "packages/deploy-spec/schemas/answers-traffic-set.schema.json"), "utf8")),
+    );
+    const missing = spawnSync(exe, ["env", "show", "nope", "--store-root", store], {
+      env: bareEnv(),
+      encoding: "utf8",
+    });
+    expect(missing.status).toBe(4);
+    expect(missing.stderr).toContain("environment nope does not exist");
+    const usage = spawnSync(exe, ["env", "show", "--bogus"], { env: bareEnv(), encoding: "utf8" });
+    expect(usage.status).toBe(2);
+    const help = spawnSync(exe, ["help", "single-vm"], { env: bareEnv(), encoding: "utf8" });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("single-vm cloud-init");
+  });
+});
+
+describe("runtime executable", () => {
+  let fixture: { bundleDir: string; certs: Awaited<ReturnType<typeof createAdminCertificates>> };
+  beforeAll(async () => {
+    const bundleDir = join(tmp, "bundle");
+    mkdirSync(join(bundleDir, "assets"), { recursive: true });
+    writeFileSync(join(bundleDir, "index.html"), "<!doctype html><title>t</title><p>hello</p>\n");
+    writeFileSync(join(bundleDir, "assets", "app.js"), "console.log(1);\n");
+    writeFileSync(
+      join(bundleDir, "bundle-manifest.json"),
+      JSON.stringify({ schema: "greentic.bundle-manifest.v1", bundle_id: "t", version: "1.0.0" }),
+    );
+    execFileSync("chmod", ["-R", "a-w", bundleDir]);
+    fixture = { bundleDir, certs: await createAdminCertificates(join(tmp, "certs")) };
+  });
+
+  function runtimeEnv() {
+    const run = mkdtempSync(join(tmp, "run-"));
+    for (const d of ["state", "cache", "log", "tmp"]) mkdirSync(join(run, d));
+    return {
+      PATH: "/nonexistent",
+      GREENTIC_BUNDLE_DIR: fixture.bundleDir,
+      GREENTIC_STATE_DIR: join(run, "state"),
+      GREENTIC_CACHE_DIR: join(run, "cache"),
+      GREENTIC_LOG_DIR: join(run, "log"),
+      GREENTIC_TEMP_DIR: join(run, "tmp"),
+      GREENTIC_PUBLIC_BIND: "127.0.0.1:0",
+      GREENTIC_ADMIN_BIND: "127.0.0.1:0",
+      GREENTIC_ADMIN_CA_FILE: fixture.certs.files.caCert,
+      GREENTIC_ADMIN_CERT_FILE: fixture.certs.files.serverCert,
+      GREENTIC_ADMIN_KEY_FILE: fixture.certs.files.serverKey,
+    };
+  }
+
+  async function observe(argv: string[]) {
+    const env = runtimeEnv();
+    const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const tls = {
+        ca: readFileSync(fixture.certs.files.caCert),
+        cert: readFileSync(fixture.certs.files.clientCert),
+        key: readFileSync(fixture.certs.files.clientKey),
+      };
+      for (let i = 0; ; i++) {
+        const listen = await readListenFile(env.GREENTIC_STATE_DIR).catch(() => null);
+        if (listen) {
+          const ready = await adminRequest({ address: listen.admin, path: "/ready", tls }).catch(() => null);
+          if (ready?.status === 200) {
+            const noCert = await adminRequest({
+              address: listen.admin,
+              path: "/ready",
+              tls: { ca: tls.ca } as never,
+            }).then(
+              (r) => r.status,
+              (e: Error) => e.constructor.name,
+            );
+            const pages = [];
+            for (const path of ["/", "/assets/app.js", "/missing", "/../etc/passwd"])
+              pages.push(await get(listen.public.port, path));
+            return { ready: ready.status, readyBody: JSON.parse(ready.body), noCert, pages };
+          }
+        }
+        if (child.exitCode !== null || i > 3000) throw new Error(`${argv.join(" ")} did not get ready`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        expect(await exited).toBe(0);
+      }
+    }
+  }
+
+  it("serves the same pages, headers and admin answers as node dist/bin.js", async () => {
+    const viaNode = await observe([process.execPath, runtimeBinPath()]);
+    const viaSea = await observe([runtime]);
+    expect(viaNode.ready).toBe(200);
+    expect(viaNode.pages.map((p) => p.status)).toEqual([200, 200, 404, 400]);
+    expect(viaNode.pages[0]!.body).toBe("<!doctype html><title>t</title><p>hello</p>\n");
+    expect(viaSea).toEqual(viaNode);
+  });
+
+  it("rejects a bad configuration with the same message and exit code 2", () => {
+    const env = { ...runtimeEnv(), GREENTIC_ADMIN_BIND: "0.0.0.0:9" };
+    const viaNode = spawnSync(process.execPath, [runtimeBinPath()], { env, encoding: "utf8" });
+    const viaSea = spawnSync(runtime, [], { env, encoding: "utf8" });
+    expect(viaNode.status).toBe(2);
+    expect(viaSea.status).toBe(2);
+    const strip = (s: string) => s.replace(/"(ts|time)":"[^"]+"/g, "");
+    expect(strip(viaSea.stdout + viaSea.stderr)).toBe(strip(viaNode.stdout + viaNode.stderr));
+    expect(viaSea.stdout + viaSea.stderr).toContain("GREENTIC_ADMIN_BIND");
+  });
+});
+
+function get(port: number, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolvePage, reject) => {
+    const req = request({ host: "127.0.0.1", port, path }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => {
+        const { date: _date, ...headers } = res.headers;
+        resolvePage({ status: res.statusCode ?? 0, headers, body });
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
