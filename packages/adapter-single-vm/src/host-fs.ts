@@ -1,25 +1,26 @@
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { chmod, chown, copyFile, lstat, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, readFile, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError, sha256Hex } from "@greentic/deploy-spec";
+import {
+  copyFileAtomic as ioKitCopyFileAtomic,
+  fsyncDir,
+  hashFile as ioKitHashFile,
+  writeFileAtomic as ioKitWriteFileAtomic,
+} from "@greentic/io-kit";
 import { hostPath, type HostExecutor } from "./executor.js";
 
-/** Hex SHA-256 of a file, streamed; `null` when it does not exist. */
+/** Hex SHA-256 of a file (the I/O kit's `hashFile`); `null` when it does not exist. */
 export async function hashFile(file: string): Promise<string | null> {
   try {
-    const hash = createHash("sha256");
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-    return hash.digest("hex");
+    return (await ioKitHashFile(file)).sha256;
   } catch (error) {
     if (isMissing(error)) return null;
     throw ioError(`cannot read ${file}`, error);
   }
 }
 
-export function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
+/** Hex SHA-256 of a text (deploy-spec's `sha256Hex`). */
+export const sha256: (text: string) => string = sha256Hex;
 
 export async function readText(file: string): Promise<string | null> {
   try {
@@ -58,8 +59,9 @@ export async function exists(file: string): Promise<boolean> {
 }
 
 /**
- * Writes a file atomically under the executor's root: temp file in the same directory, fsync,
- * mode and owner, rename over the target, fsync the directory. Ownership is skipped in staging.
+ * Writes a file atomically under the executor's root (the I/O kit's `writeFileAtomic`: temp
+ * file, fsync, mode and owner, rename, fsync of the directory; never through a symlink).
+ * Missing parents are created 0755. Ownership is skipped in staging.
  */
 export async function writeFileAtomic(
   executor: HostExecutor,
@@ -68,57 +70,26 @@ export async function writeFileAtomic(
   mode: number,
   owner?: Ownership,
 ): Promise<void> {
-  const file = hostPath(executor, target);
-  const dir = dirname(file);
-  await mkdir(dir, { recursive: true });
-  const tmp = `${file}.tmp-${randomBytes(6).toString("hex")}`;
-  try {
-    const handle = await open(tmp, "wx", mode);
-    try {
-      await handle.writeFile(content);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await chmod(tmp, mode);
-    if (owner && executor.mode === "execute") await chown(tmp, owner.uid, owner.gid);
-    await rename(tmp, file);
-    await fsyncDir(dir);
-  } catch (error) {
-    await rm(tmp, { force: true });
+  const options = { mode, dirMode: 0o755, ...(owner && executor.mode === "execute" ? { owner } : {}) };
+  await ioKitWriteFileAtomic(hostPath(executor, target), content, options).catch((error: unknown) => {
     throw ioError(`cannot write ${target}`, error);
-  }
+  });
 }
 
-/** Copies a file atomically (temp copy + fsync + rename) and returns the hex SHA-256 of the copy. */
+/** Copies a file atomically (the I/O kit's `copyFileAtomic`) and returns the hex SHA-256 of the copy. */
 export async function copyFileAtomic(
   executor: HostExecutor,
   sourceHostPath: string,
   target: string,
   mode: number,
 ): Promise<string> {
-  const file = hostPath(executor, target);
-  const dir = dirname(file);
-  await mkdir(dir, { recursive: true });
-  const tmp = `${file}.tmp-${randomBytes(6).toString("hex")}`;
-  try {
-    await copyFile(sourceHostPath, tmp);
-    const handle = await open(tmp, "r+");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await chmod(tmp, mode);
-    // Hash the copy, not the source: what gets mounted is what was verified.
-    const digest = (await hashFile(tmp))!;
-    await rename(tmp, file);
-    await fsyncDir(dir);
-    return digest;
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw ioError(`cannot copy ${sourceHostPath} to ${target}`, error);
-  }
+  // The copy is hashed, not the source: what gets mounted is what was verified.
+  const copied = await ioKitCopyFileAtomic(sourceHostPath, hostPath(executor, target), { mode, dirMode: 0o755 }).catch(
+    (error: unknown) => {
+      throw ioError(`cannot copy ${sourceHostPath} to ${target}`, error);
+    },
+  );
+  return copied.sha256;
 }
 
 /** Creates a directory (and missing parents, root 0755), then sets its mode and owner. */
@@ -144,15 +115,6 @@ export async function removePath(executor: HostExecutor, target: string): Promis
   await rm(file, { recursive: true, force: true });
   if (existed) await fsyncDir(dirname(file)).catch(() => {});
   return existed;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function isMissing(error: unknown): boolean {

@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import { canonicalJson, GreenticError, sha256Hex, type ValidationIssue } from "@greentic/deploy-spec";
+import { hashFile } from "@greentic/io-kit";
 import { symlinkEscape } from "./entries.js";
 import { walkTree } from "./walk.js";
 
@@ -59,12 +58,6 @@ export function formatMode(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, "0");
 }
 
-async function hashFile(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
 /**
  * Describes a bundle tree as manifest entries (the root manifest excluded). Anything but
  * files, directories and symlinks that stay inside the tree is refused.
@@ -80,7 +73,7 @@ export async function describeTree(dir: string): Promise<BundleEntry[]> {
         type: "file",
         size: node.size,
         mode,
-        sha256: await hashFile(join(dir, node.path)),
+        sha256: (await hashFile(join(dir, node.path))).sha256,
       });
     } else if (node.type === "dir") {
       entries.push({ path: node.path, type: "dir", size: 0, mode });

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { GreenticError } from "@greentic/deploy-spec";
+import { hashFile } from "@greentic/io-kit";
 import { type RawEntry, type RawEntryType, rejection } from "./entries.js";
 
 interface ToolResult {
@@ -55,9 +55,7 @@ export function runTool(cmd: string, args: readonly string[], maxStdout = 256 * 
 
 /** Streaming `sha256:<hex>` of a file's bytes. */
 export async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest("hex")}`;
+  return `sha256:${(await hashFile(file)).sha256}`;
 }
 
 const TYPE_CHARS: Record<string, RawEntryType> = {

@@ -258,6 +258,8 @@ describe("DeploymentSpec rules", () => {
       "localhost:9443",
       "[::1]:8433",
       "[::1]:20443",
+      "127.0.0.2:8433",
+      "[::ffff:127.0.0.1]:8433",
     ]) {
       expect(issuesOf((d) => (d.spec.runtime.admin = { bind }))).toEqual([]);
     }
@@ -282,11 +284,9 @@ describe("DeploymentSpec rules", () => {
       "spec.runtime.admin.bind",
       "bind-not-loopback",
     );
-    expectIssue(
-      (d) => (d.spec.runtime.admin = { bind: "example.com:8433" }),
-      "spec.runtime.admin.bind",
-      "bind-not-loopback",
-    );
+    for (const bind of ["example.com:8433", "[127.0.0.1]:8433", "[::ffff:10.0.0.1]:8433", "128.0.0.1:8433"]) {
+      expectIssue((d) => (d.spec.runtime.admin = { bind }), "spec.runtime.admin.bind", "bind-not-loopback");
+    }
     for (const bind of ["127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:08433", "127.0.0.1:x", "127.0.0.1:"]) {
       expectIssue((d) => (d.spec.runtime.admin = { bind }), "spec.runtime.admin.bind", "bind-port");
     }

@@ -1,6 +1,7 @@
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { GreenticError, type ValidationIssue } from "./errors.js";
+import { isLoopback } from "@greentic/io-kit";
 
 /**
  * DeploymentSpec v1: the single-VM deployment document (camelCase YAML or JSON, as in the
@@ -35,7 +36,6 @@ export const DEPLOYMENT_SPEC_DEFAULTS = {
 } as const;
 
 const API_VERSION = "greentic.ai/v1alpha1";
-const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"] as const;
 const POSIX_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 const path = z.string().min(1);
@@ -475,11 +475,16 @@ function checkBind(bind: string, issues: ValidationIssue[]): void {
     });
     return;
   }
-  if (!(LOOPBACK_HOSTS as readonly string[]).includes(host)) {
+  // The I/O kit's one loopback rule (127.0.0.0/8, ::1, ::ffff:127.x), as the runtime applies it.
+  const bare = host.replace(/^\[(.*)\]$/u, "$1");
+  const loopback = host.startsWith("[")
+    ? bare.includes(":") && isLoopback(bare)
+    : bare.toLowerCase() === "localhost" || isLoopback(bare);
+  if (!loopback) {
     issues.push({
       path: at,
       code: "bind-not-loopback",
-      message: `${JSON.stringify(bind)}: host must be 127.0.0.1, [::1] or localhost (the admin API is loopback-only)`,
+      message: `${JSON.stringify(bind)}: host must be a loopback address (127.0.0.0/8 or [::1]) or localhost (the admin API is loopback-only)`,
     });
     return;
   }

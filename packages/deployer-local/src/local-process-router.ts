@@ -6,11 +6,10 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { GreenticError } from "@greentic/deploy-spec";
-import { readJsonFile, writeJsonFile } from "./fs-utils.js";
 import { parseListenAddress } from "./listen-address.js";
 import type { LocalRouteDeployment, LocalRouterListenFile, LocalRoutesDocument } from "./local-router.js";
 import { isAlive, stopProcess } from "./process-utils.js";
-import type { HandlerContext } from "@greentic/env-packs";
+import { readJsonFile, writeJsonFile, type HandlerContext } from "@greentic/env-packs";
 import {
   isOurRouter,
   readLocalRouterStatus,

@@ -1,13 +1,13 @@
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { chmod, lstat, mkdir, open, readFile, readdir, realpath, rename, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { GreenticError } from "@greentic/deploy-spec";
+import { hashFile } from "@greentic/io-kit";
 import { z } from "zod";
-import { readJsonFile, writeJsonFile } from "./fs-utils.js";
 import { parseListenAddress } from "./listen-address.js";
 import type { LocalRouteDeployment } from "./local-router.js";
 import { isAlive, isOurProcess, stopProcess } from "./process-utils.js";
@@ -24,7 +24,9 @@ import {
 } from "./local-process-router.js";
 import {
   checkTrafficSplit,
+  readJsonFile,
   toAppliedRuntimeConfig,
+  writeJsonFile,
   type Deployer,
   type EnvPackHandler,
   type HandlerContext,
@@ -136,12 +138,6 @@ function answersOf(ctx: HandlerContext): LocalProcessAnswers | undefined {
       issues,
     },
   );
-}
-
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest("hex")}`;
 }
 
 /** Gives write permission back to a tree made read-only for the runtime, so it can be removed. */
@@ -330,7 +326,7 @@ export class LocalProcessDeployer implements Deployer {
     }
     const existing = await this.#stageRecord(ctx, revision.revision_id);
     if (existing !== undefined) {
-      const digest = await sha256File(bundlePath);
+      const digest = `sha256:${(await hashFile(bundlePath)).sha256}`;
       if (existing.bundle_digest !== digest || existing.deployment_id !== revision.deployment_id) {
         throw new GreenticError(
           "conflict",

@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import {
   Agent,
   createServer,
@@ -10,12 +9,13 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { writeFileAtomic } from "@greentic/io-kit";
 import { parseListenAddress } from "./listen-address.js";
 
 export { parseListenAddress };
 
 // The router runs as its own process (see local-router-bin.ts): this module imports Node
-// built-ins only, so the bundled entry stays small and starts fast.
+// built-ins and the I/O kit only, so the bundled entry stays small and starts fast.
 
 /** `routes.json` in the router's state dir: the applied splits with each revision's public port. */
 export interface LocalRoutesDocument {
@@ -356,12 +356,7 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
       loaded_at: new Date().toISOString(),
       ...(lastError === undefined ? {} : { error: lastError }),
     };
-    const temp = join(options.stateDir, `.listen-${randomBytes(6).toString("hex")}.tmp`);
-    await writeFile(temp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o644 });
-    await rename(temp, listenFile).catch(async (error: unknown) => {
-      await rm(temp, { force: true });
-      throw error;
-    });
+    await writeFileAtomic(listenFile, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o644 });
   }
   await writeListen();
   log({

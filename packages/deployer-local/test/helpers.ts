@@ -86,6 +86,7 @@ export async function buildRouter(outDir: string): Promise<string> {
     silent: true,
     clean: false,
     dts: false,
+    noExternal: ["@greentic/io-kit"],
   });
   return join(outDir, "local-router-bin.js");
 }

@@ -153,7 +153,13 @@ describe("parseListenAddress", () => {
     expect(() => parseListenAddress("0.0.0.0:8080")).toThrow(/not a loopback address/);
     expect(() => parseListenAddress("10.0.0.1:8080")).toThrow(/not a loopback address/);
     expect(() => parseListenAddress("127.0.0.1")).toThrow(/is not host:port/);
-    expect(() => parseListenAddress("127.0.0.1:70000")).toThrow(/above 65535/);
+    expect(() => parseListenAddress("127.0.0.1:70000")).toThrow(
+      '"127.0.0.1:70000" is not host:port (e.g. 127.0.0.1:8080 or [::1]:8080), port 0-65535',
+    );
+    // The I/O kit's one loopback rule: all of 127.0.0.0/8 and the IPv4-mapped form.
+    expect(parseListenAddress("127.0.0.2:80")).toEqual({ host: "127.0.0.2", port: 80 });
+    expect(parseListenAddress("[::ffff:127.0.0.1]:80")).toEqual({ host: "::ffff:127.0.0.1", port: 80 });
+    expect(() => parseListenAddress("[::]:80")).toThrow('"::" is not a loopback address');
   });
 });
 

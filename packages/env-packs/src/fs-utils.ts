@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { lstat, open, readFile, rename, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { GreenticError, prettyJson } from "@greentic/deploy-spec";
+import { SymlinkRefusedError, refuseSymlink as ioKitRefuseSymlink, writeFileAtomic } from "@greentic/io-kit";
 
 /** Reads a JSON file; `undefined` when it does not exist. Throws `io` naming the file otherwise. */
 export async function readJsonFile(file: string): Promise<unknown> {
@@ -24,44 +23,27 @@ export async function readJsonFile(file: string): Promise<unknown> {
 }
 
 /**
- * Writes `data` as pretty JSON atomically (temp file, fsync, rename, fsync directory) with
- * `mode`. Refuses to replace a symlink, so a planted link cannot redirect the write.
+ * Writes `data` as pretty JSON atomically (the I/O kit's `writeFileAtomic`: temp file, fsync,
+ * rename, fsync of the directory) with `mode`. Refuses to replace a symlink, so a planted link
+ * cannot redirect the write.
  */
 export async function writeJsonFile(file: string, data: unknown, mode = 0o644): Promise<void> {
-  await refuseSymlink(file);
-  const temp = join(dirname(file), `.${randomBytes(6).toString("hex")}.tmp`);
-  const handle = await open(temp, "wx", mode);
-  try {
-    await handle.writeFile(prettyJson(data));
-    await handle.chmod(mode);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  const dir = await open(dirname(file), "r");
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeFileAtomic(file, prettyJson(data), { mode }).catch((error: unknown) => {
+    throw symlinkError(error) ?? error;
+  });
 }
 
 /** Throws `integrity` when `file` exists and is a symlink. */
 export async function refuseSymlink(file: string): Promise<void> {
-  const stat = await lstat(file).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT") return undefined;
-    throw error;
+  await ioKitRefuseSymlink(file).catch((error: unknown) => {
+    throw symlinkError(error) ?? error;
   });
-  if (stat?.isSymbolicLink() === true) {
-    throw new GreenticError("integrity", `${file} is a symbolic link; refusing to follow it`, {
-      path: file,
-      hint: "replace the link with a regular file (or remove it) and retry",
-    });
-  }
+}
+
+function symlinkError(error: unknown): GreenticError | undefined {
+  if (!(error instanceof SymlinkRefusedError)) return undefined;
+  return new GreenticError("integrity", `${error.path} is a symbolic link; refusing to follow it`, {
+    path: error.path,
+    hint: "replace the link with a regular file (or remove it) and retry",
+  });
 }

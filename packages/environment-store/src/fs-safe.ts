@@ -1,8 +1,8 @@
 import { constants } from "node:fs";
-import { lstat, mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
-import { basename, dirname, join, relative, sep } from "node:path";
+import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
+import { SymlinkRefusedError, fsyncDir, refuseSymlinksBelow, writeFileAtomic } from "@greentic/io-kit";
 
 /** Error code of a Node system error, if any. */
 export function errnoCode(error: unknown): string | undefined {
@@ -21,41 +21,28 @@ export function ioError(
   return new GreenticError("io", `${action} ${path} failed: ${detail}`, { hint, path, cause });
 }
 
+/** The store's error for a write refused by the I/O kit's symlink rule, or `io` for anything else. */
+function writeError(action: string, path: string, error: unknown): GreenticError {
+  if (error instanceof SymlinkRefusedError) {
+    return new GreenticError("io", `refusing to write ${error.target}: ${error.path} is a symbolic link`, {
+      path: error.path,
+      hint: "replace the link with a real file or directory inside the store; the store never writes through links",
+    });
+  }
+  return error instanceof GreenticError ? error : ioError(action, path, error);
+}
+
 /**
  * Refuses when `target` or any of its ancestors below `root` is a symbolic link. The store never
  * writes through a link: a link planted in the store could redirect a write anywhere.
  */
 export async function assertNoSymlinks(root: string, target: string): Promise<void> {
-  const rel = relative(root, target);
-  if (rel.startsWith("..") || rel === "") return;
-  let current = root;
-  for (const part of rel.split(sep)) {
-    current = join(current, part);
-    let stat;
-    try {
-      stat = await lstat(current);
-    } catch (error) {
-      if (errnoCode(error) === "ENOENT") return;
-      throw ioError("inspecting", current, error);
-    }
-    if (stat.isSymbolicLink()) {
-      throw new GreenticError("io", `refusing to write ${target}: ${current} is a symbolic link`, {
-        path: current,
-        hint: "replace the link with a real file or directory inside the store; the store never writes through links",
-      });
-    }
-  }
+  await refuseSymlinksBelow(root, target).catch((error: unknown) => {
+    throw writeError("inspecting", target, error);
+  });
 }
 
-/** fsyncs a directory so that a rename or unlink in it survives a crash. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+export { fsyncDir };
 
 /** `mkdir -p` below `root` (mode 0700 by default), refusing symlinked ancestors. */
 export async function ensureDir(root: string, dir: string, mode = 0o700): Promise<void> {
@@ -67,36 +54,18 @@ export async function ensureDir(root: string, dir: string, mode = 0o700): Promis
   }
 }
 
-async function writeAndSync(handle: FileHandle, data: string | Uint8Array): Promise<void> {
-  await handle.writeFile(data);
-  await handle.sync();
-}
-
 /**
- * Atomically replaces `file` with `data`: temp file in the same directory, fsync, rename,
- * fsync the directory. A crash leaves either the old or the new content, never a mix.
+ * Atomically replaces `file` with `data` (the I/O kit's `writeFileAtomic`: temp file, fsync,
+ * rename, fsync of the directory). A crash leaves either the old or the new content, never a mix.
  */
 export async function writeAtomic(root: string, file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  const dir = dirname(file);
-  await ensureDir(root, dir);
-  await assertNoSymlinks(root, file);
-  const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  try {
-    const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-    try {
-      await writeAndSync(handle, data);
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
-    await fsyncDir(dir);
-  } catch (error) {
-    await unlink(tmp).catch(() => {});
-    throw ioError("writing", file, error);
-  }
+  await ensureDir(root, dirname(file));
+  await writeFileAtomic(file, data, { mode, root }).catch((error: unknown) => {
+    throw writeError("writing", file, error);
+  });
 }
 
-/** Creates `file` exclusively (fails with EEXIST if present), writes and fsyncs it and its directory. */
+/** Creates `file` exclusively (fails with EEXIST if present), written and fsynced with its directory. */
 export async function writeExclusive(
   root: string,
   file: string,
@@ -104,20 +73,10 @@ export async function writeExclusive(
   mode = 0o600,
 ): Promise<void> {
   await ensureDir(root, dirname(file));
-  const handle = await open(
-    file,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-    mode,
-  );
-  try {
-    await writeAndSync(handle, data);
-  } catch (error) {
-    await handle.close().catch(() => {});
-    await unlink(file).catch(() => {});
-    throw error;
-  }
-  await handle.close();
-  await fsyncDir(dirname(file));
+  await writeFileAtomic(file, data, { mode, root, exclusive: true }).catch((error: unknown) => {
+    // EEXIST is the caller's to handle (a concurrent writer got there first).
+    throw errnoCode(error) === "EEXIST" ? error : writeError("writing", file, error);
+  });
 }
 
 /** Removes `file` durably; a missing file is fine. Returns whether something was removed. */

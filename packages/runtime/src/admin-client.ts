@@ -2,7 +2,8 @@ import { readFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
-import { parseHostPort, type HostPort } from "./config.js";
+import { formatHostPort, parseHostPort } from "@greentic/io-kit";
+import type { HostPort } from "./config.js";
 import { LISTEN_FILE, type ListenFile } from "./server.js";
 
 /** PEM material for an mTLS client. */
@@ -203,8 +204,7 @@ function parseAddress(address: string): HostPort {
 }
 
 function formatAddress(address: HostPort | string): string {
-  if (typeof address === "string") return address;
-  return address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  return typeof address === "string" ? address : formatHostPort(address.host, address.port);
 }
 
 const TLS_REFUSED = /certificate|handshake|alert|SSL|TLS|self[- ]signed|unable to verify|ERR_TLS/i;

@@ -1,8 +1,9 @@
 import type * as X509 from "@peculiar/x509";
 import { X509Certificate as NodeX509Certificate, randomBytes, webcrypto } from "node:crypto";
-import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
+import { writeFileAtomic } from "@greentic/io-kit";
 
 type KeyPair = webcrypto.CryptoKeyPair;
 type X509Crypto = Parameters<typeof X509.cryptoProvider.set>[0];
@@ -358,24 +359,13 @@ async function writePair(dir: string, certName: string, keyName: string, pair: K
 }
 
 async function writeAtomic(file: string, pem: string, mode: number): Promise<void> {
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    const handle = await open(temp, "wx", mode);
-    try {
-      await handle.writeFile(pem.endsWith("\n") ? pem : `${pem}\n`);
-      await handle.chmod(mode); // the umask may have narrowed or, for 0644, kept it; be exact.
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (error) {
+  await writeFileAtomic(file, pem.endsWith("\n") ? pem : `${pem}\n`, { mode }).catch((error: unknown) => {
     throw new GreenticError("io", `cannot write ${file}: ${(error as Error).message}`, {
       path: file,
       hint: "check that the directory is writable",
       cause: error,
     });
-  }
+  });
 }
 
 async function ensureDir(dir: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isIP } from "node:net";
 import { isAbsolute, join } from "node:path";
+import { isLoopback, parseHostPort } from "@greentic/io-kit";
 
 /** A parsed `host:port` (IPv6 hosts without brackets). */
 export interface HostPort {
@@ -213,17 +214,6 @@ export function loadRuntimeConfig(env: Env, options: LoadRuntimeConfigOptions = 
 
 type IssueFn = (variable: string, value: string | null, message: string, hint: string) => void;
 
-/** Parses `host:port` or `[v6]:port`; null when malformed. */
-export function parseHostPort(value: string): HostPort | null {
-  const match = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(value) ?? /^([^:[\]\s]+):(\d{1,5})$/.exec(value);
-  if (!match) return null;
-  const host = match[1]!;
-  const port = Number(match[2]);
-  if (port > 65535) return null;
-  if (value.startsWith("[") && isIP(host) !== 6) return null;
-  return { host, port };
-}
-
 function parseBindVariable(variable: string, value: string, issue: IssueFn): HostPort | null {
   const parsed = parseHostPort(value);
   if (!parsed)
@@ -236,26 +226,13 @@ function parseBindVariable(variable: string, value: string, issue: IssueFn): Hos
   return parsed;
 }
 
-/** True for 127.0.0.0/8, ::1 and IPv4-mapped 127.x addresses. */
-export function isLoopbackAddress(address: string): boolean {
-  const kind = isIP(address);
-  if (kind === 4) return address.split(".")[0] === "127";
-  if (kind === 6) {
-    const lower = address.toLowerCase();
-    if (lower === "::1" || /^(0{1,4}:){7}0{0,3}1$/.test(lower) || lower === "0:0:0:0:0:0:0:1") return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-    return mapped !== null && isLoopbackAddress(mapped[1]!);
-  }
-  return false;
-}
-
 /** Why `host` is not acceptable for the admin endpoint, or null when it is. */
 export function adminHostProblem(host: string): string | null {
   if (host === "0.0.0.0" || host === "::" || /^(0{1,4}:){7}0{1,4}$/.test(host) || host === "::0") {
     return `the admin endpoint must not listen on the wildcard address ${host} (it would be reachable from other machines)`;
   }
   if (isIP(host) !== 0)
-    return isLoopbackAddress(host) ? null : `the admin endpoint must listen on a loopback address, not ${host}`;
+    return isLoopback(host) ? null : `the admin endpoint must listen on a loopback address, not ${host}`;
   if (host.toLowerCase() === "localhost") return null;
   return `the admin endpoint host must be a loopback IP address or localhost, not the name ${host}`;
 }

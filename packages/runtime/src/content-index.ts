@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { lstat, open, readdir, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
+import { lstat, readdir, readFile, realpath, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
+import { hashFile, writeFileAtomic } from "@greentic/io-kit";
 import { contentTypeFor } from "./content-types.js";
 import { RuntimeFailure } from "./failure.js";
 import type { Logger } from "./log.js";
@@ -136,7 +136,7 @@ export async function warmContentIndex(
   const existing = await loadReusableIndex(file, info);
   if (existing) return { index: existing, reused: true };
   const index = await buildContentIndex(info, log);
-  await writeFileAtomic(file, `${JSON.stringify(index)}\n`);
+  await writeFileAtomic(file, `${JSON.stringify(index)}\n`, { mode: 0o644 });
   return { index, reused: false };
 }
 
@@ -253,33 +253,4 @@ function verifyAgainstManifest(info: BundleInfo, files: Record<string, ContentEn
       );
     }
   }
-}
-
-async function hashFile(file: string): Promise<{ size: number; sha256: string }> {
-  const hash = createHash("sha256");
-  const handle = await open(file, "r");
-  try {
-    const { size } = await handle.stat();
-    // Small files in one read: a stream per file costs more than the hashing itself.
-    if (size <= 1024 * 1024) return { size, sha256: hash.update(await handle.readFile()).digest("hex") };
-  } finally {
-    await handle.close();
-  }
-  let size = 0;
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { size, sha256: hash.digest("hex") };
-}
-
-/**
- * Temp file beside the target, then rename: readers see the old file or the new one, never a
- * torn one. No fsync: both files this writes (listen.json, the content index) are rebuilt on
- * every start, and a reader that finds garbage after a crash treats it as absent.
- */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(temp, text, { mode: 0o644 });
-  await rename(temp, file);
 }

@@ -6,14 +6,9 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
-import { isLoopbackAddress, type HostPort, type RuntimeConfig } from "./config.js";
-import {
-  readBundleInfo,
-  warmContentIndex,
-  writeFileAtomic,
-  type BundleInfo,
-  type ContentIndex,
-} from "./content-index.js";
+import { isLoopback, writeFileAtomic } from "@greentic/io-kit";
+import type { HostPort, RuntimeConfig } from "./config.js";
+import { readBundleInfo, warmContentIndex, type BundleInfo, type ContentIndex } from "./content-index.js";
 import { RuntimeFailure } from "./failure.js";
 import { createLogger, type LogSink } from "./log.js";
 import { ContentCache, sendText, serveStatic } from "./static-handler.js";
@@ -145,7 +140,7 @@ export async function startRuntimeServer(
 
   const adminHost = await resolveAdminHost(config.adminBind.host);
   const adminAddress = await listen(admin, adminHost, config.adminBind.port, "GREENTIC_ADMIN_BIND");
-  if (!isLoopbackAddress(adminAddress.host)) {
+  if (!isLoopback(adminAddress.host)) {
     await closeServer(admin);
     throw new RuntimeFailure(
       "invalid-config",
@@ -169,7 +164,9 @@ export async function startRuntimeServer(
     admin: adminAddress,
     revision_id: config.revisionId,
   };
-  await writeFileAtomic(join(config.stateDir, LISTEN_FILE), `${JSON.stringify(listenFile, null, 2)}\n`);
+  await writeFileAtomic(join(config.stateDir, LISTEN_FILE), `${JSON.stringify(listenFile, null, 2)}\n`, {
+    mode: 0o644,
+  });
   log.info("listening", {
     pid: process.pid,
     public: publicAddress,
@@ -287,7 +284,7 @@ function readTlsMaterial(config: RuntimeConfig): { ca: Buffer; cert: Buffer; key
 async function resolveAdminHost(host: string): Promise<string> {
   if (host.toLowerCase() !== "localhost") return host;
   const answers = await lookup(host, { all: true }).catch(() => []);
-  const bad = answers.find((a) => !isLoopbackAddress(a.address));
+  const bad = answers.find((a) => !isLoopback(a.address));
   if (answers.length === 0 || bad) {
     throw new RuntimeFailure(
       "invalid-config",

@@ -1,5 +1,6 @@
-import { link, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { writeFileAtomic } from "@greentic/io-kit";
 import { Args, Flags, type Command } from "@oclif/core";
 import type { ApplyResult } from "@greentic/adapter-single-vm";
 import type { DeploymentSpec } from "@greentic/deploy-spec";
@@ -83,20 +84,12 @@ export async function parseSpecText(source: string, text: string): Promise<Deplo
   throw err;
 }
 
-/** Writes a file atomically (temp file in the same directory, then rename). */
+/**
+ * Writes a plan or spec file the user asked for, mode 0644, with the I/O kit's atomic write
+ * (`exclusive`: a file that exists, or appears meanwhile, is never replaced).
+ */
 export async function writeAtomic(file: string, content: string, options: { exclusive?: boolean } = {}): Promise<void> {
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}`);
-  try {
-    await writeFile(tmp, content, { mode: 0o644 });
-    if (options.exclusive) {
-      // link() fails when the target exists: a file that appeared meanwhile is never replaced.
-      await link(tmp, file);
-    } else {
-      await rename(tmp, file);
-    }
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  await writeFileAtomic(file, content, { mode: 0o644, ...options });
 }
 
 /** Base of the `op single-vm` verbs: the spec (flag or positional) and the staging root. */

@@ -1,0 +1,11 @@
+export {
+  SymlinkRefusedError,
+  copyFileAtomic,
+  fsyncDir,
+  refuseSymlink,
+  refuseSymlinksBelow,
+  writeFileAtomic,
+  type AtomicWriteOptions,
+} from "./atomic.js";
+export { hashFile, type FileHash } from "./hash.js";
+export { formatHostPort, isLoopback, parseHostPort, type HostPort } from "./net.js";
