@@ -1,7 +1,7 @@
 import { GreenticError } from "@greentic/deploy-spec";
 import type { AuditEventRecord, AuditQuery, AuditVerification } from "@greentic/environment-store";
 import { checkEnvArgument, type OperationsContext } from "./context.js";
-import { existingEnv } from "./env.js";
+import { existingEnv } from "./lookups.js";
 
 /** `op audit list <env>` result. */
 export interface AuditListResult {

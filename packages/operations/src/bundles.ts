@@ -1,7 +1,6 @@
 import {
   GreenticError,
   engine,
-  isUlid,
   type AddBundleResult,
   type BundleDeployment,
   type RemoveBundleResult,
@@ -10,7 +9,7 @@ import {
   type UpdateBundleResult,
 } from "@greentic/deploy-spec";
 import { checkEnvArgument, mutate, parseAnswers, withCommit, type OperationsContext } from "./context.js";
-import { required } from "./env.js";
+import { checkUlidArgument, required } from "./lookups.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
 /** `op bundles list <env>` result. */
@@ -110,15 +109,4 @@ export async function bundlesShow(
     revisions: environment.revisions.filter((r) => r.deployment_id === deploymentId),
     traffic_split: environment.traffic_splits.find((s) => s.deployment_id === deploymentId) ?? null,
   };
-}
-
-/** Checks a positional ULID argument (`invalid-argument` when malformed). */
-export function checkUlidArgument(value: unknown, field: string): string {
-  if (!isUlid(value)) {
-    throw new GreenticError("invalid-argument", `${field} ${JSON.stringify(value)} is not a ULID`, {
-      path: field,
-      hint: "ids are 26-character ULIDs, as printed by the list verbs",
-    });
-  }
-  return value;
 }

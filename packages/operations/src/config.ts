@@ -1,6 +1,6 @@
 import { engine, type EnvironmentHostConfig, type UpdateEnvironmentResult } from "@greentic/deploy-spec";
 import { checkEnvArgument, mutate, parseAnswers, withCommit, type OperationsContext } from "./context.js";
-import { required } from "./env.js";
+import { required } from "./lookups.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
 /** `op config show <env>`: name, host config and bindings; slot answers are not shown (only whether a slot has them). */

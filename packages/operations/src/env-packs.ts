@@ -7,7 +7,7 @@ import {
   type EnvPacksAddAnswers,
 } from "@greentic/deploy-spec";
 import { checkEnvArgument, mutate, parseAnswers, type OperationsContext } from "./context.js";
-import { required } from "./env.js";
+import { required } from "./lookups.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
 /** One row of `op env-packs list <env>`: the binding and what the registry makes of it. */

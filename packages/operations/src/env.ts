@@ -30,6 +30,7 @@ import {
   withCommit,
   type OperationsContext,
 } from "./context.js";
+import { existingEnv, notFoundEnv, required } from "./lookups.js";
 import { environmentRouter, type EnvRouterInfo } from "./router.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
@@ -285,25 +286,4 @@ function badMode(mode: unknown): GreenticError {
   return new GreenticError("invalid-argument", `mode must be "check" or "apply", got ${JSON.stringify(mode)}`, {
     hint: "run with --check first, then --apply",
   });
-}
-
-/** `not-found` for an environment id. */
-export function notFoundEnv(envId: string): GreenticError {
-  return new GreenticError("not-found", `environment ${envId} does not exist`, {
-    hint: "list environments with `op env list`, or create one with `op env init` / `op env create`",
-    details: { environment_id: envId },
-  });
-}
-
-/** A checked environment id that exists (`not-found` otherwise), for verbs that do not load it. */
-export async function existingEnv(ctx: OperationsContext, envId: string): Promise<string> {
-  const id = checkEnvArgument(envId);
-  if (!(await ctx.store.exists(id))) throw notFoundEnv(id);
-  return id;
-}
-
-/** The current document of a non-creating transaction (the store passes it when the env exists). */
-export function required(current: Environment | undefined, envId: string): Environment {
-  if (current === undefined) throw notFoundEnv(envId);
-  return current;
 }

@@ -11,14 +11,11 @@ import {
   type RevisionResult,
   type WarmRevisionResult,
 } from "@greentic/deploy-spec";
-import type { Deployer, HandlerContext, RevisionRef, RevisionRuntimeStatus } from "@greentic/env-packs";
+import type { RevisionRef, RevisionRuntimeStatus } from "@greentic/env-packs";
 import type { TransformOutcome } from "@greentic/environment-store";
 import { ulid } from "ulid";
-import { checkUlidArgument } from "./bundles.js";
 import {
-  boundHandler,
   checkEnvArgument,
-  handlerContext,
   mutate,
   parseAnswers,
   precheck,
@@ -26,7 +23,7 @@ import {
   withCommit,
   type OperationsContext,
 } from "./context.js";
-import { required } from "./env.js";
+import { checkUlidArgument, deployerOf, required } from "./lookups.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
 /** `op revisions stage` result: the staged revision (with its `bundle_digest`). */
@@ -57,20 +54,6 @@ function previewContext() {
 
 function refOf(revision: Pick<Revision, "revision_id" | "deployment_id" | "bundle_id">): RevisionRef {
   return { revision_id: revision.revision_id, deployment_id: revision.deployment_id, bundle_id: revision.bundle_id };
-}
-
-/** The bound deployer of a loaded environment and its handler context. */
-export async function deployerOf(
-  ctx: OperationsContext,
-  env: Environment,
-): Promise<{ deployer: Deployer; hctx: HandlerContext }> {
-  const { handler } = await boundHandler(ctx, env, "deployer");
-  if (handler.deployer === undefined) {
-    throw new GreenticError("internal", `the deployer env-pack ${handler.descriptorPath} has no deployer capability`, {
-      hint: "fix the env-pack plugin",
-    });
-  }
-  return { deployer: handler.deployer, hctx: await handlerContext(ctx, env.environment_id, "deployer") };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { GreenticError, type Environment } from "@greentic/deploy-spec";
 import type { Deployer, HandlerContext } from "@greentic/env-packs";
 import type { OperationsContext } from "./context.js";
-import { deployerOf } from "./revisions.js";
+import { deployerOf } from "./lookups.js";
 
 /** The environment's router (one URL that follows the traffic split), as `op env show` reports it. */
 export interface EnvRouterInfo {

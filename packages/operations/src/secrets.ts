@@ -9,7 +9,7 @@ import {
   withCommit,
   type OperationsContext,
 } from "./context.js";
-import { required } from "./env.js";
+import { required } from "./lookups.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
 /** `op secrets put|delete|rotate` result: the key and what happened, never the value. */

@@ -9,10 +9,8 @@ import {
   type SetTrafficResult,
   type TrafficSplit,
 } from "@greentic/deploy-spec";
-import { checkUlidArgument } from "./bundles.js";
 import { checkEnvArgument, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
-import { required } from "./env.js";
-import { deployerOf } from "./revisions.js";
+import { checkUlidArgument, deployerOf, required } from "./lookups.js";
 import { environmentRouter, routerOf } from "./router.js";
 import type { Mutated, MutationOptions } from "./types.js";
 

@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { loadPlugin } from "@greentic/env-packs";
 import { LocalFsStore } from "@greentic/environment-store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -51,7 +52,6 @@ import {
   trafficShow,
   type OperationsContext,
 } from "../src/index.js";
-import { envPackHandlers as examplePluginHandlers } from "../../../fixtures/plugins/example-env-pack/src/index.js";
 import { buildFixture, expectKind, makeTemp, removeTemp } from "./helpers.js";
 
 // Every verb's error paths against a real store and the real built-in env-packs. The deployer's
@@ -605,7 +605,9 @@ describe("deploy", () => {
 
 describe("a deployer without a router (the example plugin)", () => {
   it("deploy and traffic report environment_url null; env show has no router block", async () => {
-    for (const handler of examplePluginHandlers) ops.registry.register(handler);
+    // Loaded as a plugin by path, as GREENTIC_ENV_PACK_PLUGINS would name it.
+    const plugin = join(import.meta.dirname, "../../../fixtures/plugins/example-env-pack");
+    expect(await loadPlugin(ops.registry, plugin)).toMatchObject({ ok: true });
     await envCreate(ops, { environment_id: "static" });
     await envPacksAdd(ops, { environment_id: "static", slot: "deployer", kind: "example.deployer.static-dir@0.1.0" });
     const deployed = await deploy(ops, {
