@@ -8,16 +8,48 @@ import {
   LifecycleStateSchema,
   PackDescriptorSchema,
   PublicBaseUrlSchema,
-  RevenueShareEntrySchema,
-  RouteBindingSchema,
   SocketAddrSchema,
-  TenantSelectorSchema,
   UlidSchema,
 } from "./documents.js";
 import type { ValidationIssue } from "./errors.js";
+import { checkIdentifier, checkRouteHost } from "./ids.js";
 
-/** Idempotency keys: 1..255 characters (the reference's header limit). */
-export const IdempotencyKeySchema = z.string().min(1).max(255);
+/** Idempotency keys: 1..255 characters, not blank (the reference trims before its emptiness check). */
+export const IdempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((v) => v.trim().length > 0, {
+    error: "idempotency key is blank (only whitespace)",
+    params: { code: "empty-idempotency-key" },
+  });
+
+/** A bundle or customer id as a person writes it: the environment id charset (see `checkIdentifier`). */
+function identifier(what: string) {
+  return z.string().superRefine((v, ctx) => {
+    const p = checkIdentifier(v, what);
+    if (p) ctx.addIssue({ code: "custom", message: p.message, params: { code: p.code } });
+  });
+}
+/** A bundle id in answers. */
+export const BundleIdSchema = identifier("bundle id");
+/** A customer id in answers. */
+export const CustomerIdSchema = identifier("customer id");
+/** A route binding host in answers (see `checkRouteHost`). */
+export const RouteHostSchema = z.string().superRefine((v, ctx) => {
+  const p = checkRouteHost(v);
+  if (p) ctx.addIssue({ code: "custom", message: p.message, params: { code: p.code } });
+});
+
+// Answers are written by people: every object is strict, so a typo is an error, not a field
+// silently carried into the store. These mirror the (tolerant) document shapes.
+export const TenantSelectorAnswersSchema = z.strictObject({ tenant: z.string(), team: z.string() });
+export const RouteBindingAnswersSchema = z.strictObject({
+  hosts: z.array(RouteHostSchema).default(() => []),
+  path_prefixes: z.array(z.string()).default(() => []),
+  tenant_selector: TenantSelectorAnswersSchema.default(() => ({ tenant: "default", team: "default" })),
+});
+export const RevenueShareEntryAnswersSchema = z.strictObject({ party_id: z.string().min(1), basis_points: z.number() });
 
 /**
  * Tri-state update of one field: `{"value": v}` sets it, `{"clear": true}` removes it, an
@@ -116,11 +148,11 @@ export const DEFAULT_REVENUE_SHARE = [{ party_id: "greentic", basis_points: 10_0
 export const BundlesAddAnswersSchema = z
   .strictObject({
     ...envId,
-    bundle_id: z.string().min(1),
+    bundle_id: BundleIdSchema,
     /** Required outside the `local` environment; `local` defaults to `local-dev`. */
-    customer_id: z.string().min(1).optional(),
-    route_binding: RouteBindingSchema.optional(),
-    revenue_share: z.array(RevenueShareEntrySchema).optional(),
+    customer_id: CustomerIdSchema.optional(),
+    route_binding: RouteBindingAnswersSchema.optional(),
+    revenue_share: z.array(RevenueShareEntryAnswersSchema).optional(),
     authorization_ref: z.string().min(1).default("auth.json"),
     config_overrides: ConfigOverridesSchema.optional(),
     ...idem,
@@ -133,8 +165,8 @@ export const BundlesUpdateAnswersSchema = z
     ...envId,
     deployment_id: UlidSchema,
     status: z.enum(BUNDLE_STATUSES).optional(),
-    route_binding: RouteBindingSchema.optional(),
-    revenue_share: z.array(RevenueShareEntrySchema).optional(),
+    route_binding: RouteBindingAnswersSchema.optional(),
+    revenue_share: z.array(RevenueShareEntryAnswersSchema).optional(),
     config_overrides: ConfigOverridesSchema.optional(),
     ...idem,
   })
@@ -298,11 +330,11 @@ export const DeployAnswersSchema = z
     environment_id: EnvIdSchema.default("local"),
     bundle_path: z.string().min(1),
     /** Defaults to the bundle file's stem. */
-    bundle_id: z.string().min(1).optional(),
-    customer_id: z.string().min(1).optional(),
-    route_binding: RouteBindingSchema.optional(),
-    tenant_selector: TenantSelectorSchema.optional(),
-    revenue_share: z.array(RevenueShareEntrySchema).optional(),
+    bundle_id: BundleIdSchema.optional(),
+    customer_id: CustomerIdSchema.optional(),
+    route_binding: RouteBindingAnswersSchema.optional(),
+    tenant_selector: TenantSelectorAnswersSchema.optional(),
+    revenue_share: z.array(RevenueShareEntryAnswersSchema).optional(),
     config_overrides: ConfigOverridesSchema.optional(),
     ...idem,
   })

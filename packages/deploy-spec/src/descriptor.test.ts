@@ -18,7 +18,17 @@ describe("parsePackDescriptor", () => {
       "missing-version",
       'pack descriptor "greentic.deployer.local-process" has no "@<version>"',
     ],
-    ["greentic.x@1.0.0@2.0.0", "multiple-at", 'pack descriptor "greentic.x@1.0.0@2.0.0" contains more than one "@"'],
+    // The reference splits on the first "@" only: the rest fails as a version (tests/pack_descriptor.rs:43).
+    [
+      "greentic.x@1.0.0@2.0.0",
+      "invalid-semver",
+      'pack descriptor "greentic.x@1.0.0@2.0.0": version "1.0.0@2.0.0" is not a SemVer version (e.g. 0.1.0)',
+    ],
+    [
+      "greentic.x@18446744073709551616.0.0",
+      "invalid-semver",
+      'pack descriptor "greentic.x@18446744073709551616.0.0": version "18446744073709551616.0.0" is not a SemVer version (e.g. 0.1.0)',
+    ],
     ["@1.0.0", "empty-path", 'pack descriptor "@1.0.0" has an empty path before "@"'],
     [
       "greentic@1.0.0",

@@ -8,7 +8,7 @@ export interface PackDescriptor {
   raw: string;
 }
 
-/** The reference's `PackDescriptor` parse errors, kebab-cased. */
+/** The reference's `PackDescriptor` parse errors, kebab-cased (`multiple-at` is unreachable there and here). */
 export type PackDescriptorErrorCode =
   | "missing-version"
   | "multiple-at"
@@ -25,9 +25,16 @@ export type PackDescriptorResult =
 const SEMVER =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
-/** True when `value` is a SemVer 2.0.0 version string. */
+const U64_MAX = 18_446_744_073_709_551_615n;
+
+/**
+ * True when `value` is a SemVer 2.0.0 version string whose major, minor and patch each fit in
+ * an unsigned 64-bit integer (the `semver` crate of the reference refuses larger ones).
+ */
 export function isSemver(value: string): boolean {
-  return SEMVER.test(value);
+  const m = SEMVER.exec(value);
+  if (!m) return false;
+  return [m[1]!, m[2]!, m[3]!].every((n) => n.length < 20 || BigInt(n) <= U64_MAX);
 }
 
 /** Parses a descriptor and reports the first problem as data (never throws). */
@@ -35,10 +42,10 @@ export function checkPackDescriptor(input: string): PackDescriptorResult {
   const shown = JSON.stringify(input);
   const at = input.indexOf("@");
   if (at < 0) return { ok: false, code: "missing-version", message: `pack descriptor ${shown} has no "@<version>"` };
+  // The reference splits on the first `@` only (`splitn(2, '@')`): a second `@` stays in the
+  // version and fails there as invalid-semver, so `multiple-at` is never reported.
   const path = input.slice(0, at);
   const version = input.slice(at + 1);
-  if (version.includes("@"))
-    return { ok: false, code: "multiple-at", message: `pack descriptor ${shown} contains more than one "@"` };
   if (path.length === 0)
     return { ok: false, code: "empty-path", message: `pack descriptor ${shown} has an empty path before "@"` };
   if (!path.includes(".")) {

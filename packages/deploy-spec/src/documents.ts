@@ -1,11 +1,13 @@
 import { z } from "zod";
 import { checkWeightedEntries } from "./basis-points.js";
+import { canonicalJson } from "./canonical.js";
 import { checkPackDescriptor, isSemver } from "./descriptor.js";
 import { normalizePublicBaseUrl, parseSocketAddr } from "./host-config.js";
 import { checkEnvId, ULID_PATTERN } from "./ids.js";
 import { LIFECYCLE_STATES } from "./lifecycle.js";
 import { parseRuntimeRef, parseSecretRef } from "./refs.js";
 import { CAPABILITY_SLOTS } from "./slots.js";
+import { registerStoredSchemas } from "./tolerant.js";
 
 /** `schema` discriminator of every stored or exchanged document. */
 export const SCHEMA_IDS = {
@@ -25,13 +27,31 @@ export const SCHEMA_IDS = {
   messagingEndpoint: "greentic.messaging-endpoint.v1",
 } as const;
 
+// Every stored document and every object inside one is read tolerantly (`z.looseObject`): a
+// field added by a newer reference is kept in the parsed value and written back by the next
+// mutation, as the reference's serde (which ignores unknown fields) would let it through.
+// Answers files stay strict (`answers.ts`), and explicit `null` on an optional field reads as
+// absent (`dropNullOptionals`, applied by `parseDocument` to the schemas registered below).
+
 function custom(ctx: z.core.$RefinementCtx, code: string, message: string, path?: (string | number)[]): void {
   ctx.addIssue({ code: "custom", message, params: { code }, ...(path === undefined ? {} : { path }) });
 }
 
-/** A string that must not be empty, reported with its own code. */
-function nonEmpty(code: string, message: string) {
-  return z.string().refine((v) => v.length > 0, { error: message, params: { code } });
+/** A string that must not be empty or only whitespace (the reference trims first), reported with its own code. */
+function nonBlank(code: string, message: string) {
+  return z.string().refine((v) => v.trim().length > 0, { error: message, params: { code } });
+}
+
+/** Adds a `cross-env-ref` issue when a secret ref's env segment is not `envId`. */
+function refineScope(ctx: z.core.$RefinementCtx, path: (string | number)[], ref: string, envId: string): void {
+  const parsed = parseSecretRef(ref);
+  if (parsed && parsed.env !== envId)
+    custom(
+      ctx,
+      "cross-env-ref",
+      `secret reference ${JSON.stringify(ref)} points at environment ${JSON.stringify(parsed.env)}, not ${JSON.stringify(envId)}`,
+      path,
+    );
 }
 
 // ---- scalars -------------------------------------------------------------------------------
@@ -63,12 +83,12 @@ export const SemverSchema = z.string().refine(isSemver, {
 });
 /** `secret://<env>/<path>`. */
 export const SecretRefSchema = z.string().refine((v) => parseSecretRef(v) !== null, {
-  error: (iss) => `${JSON.stringify(iss.input)} is not a secret reference (secret://<env>/<path>)`,
+  error: (iss) => `${JSON.stringify(iss.input)} is not a secret reference (secret://<env>[/<path>])`,
   params: { code: "invalid-secret-ref" },
 });
 /** `runtime://<env>/<path>`. */
 export const RuntimeRefSchema = z.string().refine((v) => parseRuntimeRef(v) !== null, {
-  error: (iss) => `${JSON.stringify(iss.input)} is not a runtime reference (runtime://<env>/<path>)`,
+  error: (iss) => `${JSON.stringify(iss.input)} is not a runtime reference (runtime://<env>[/<path>])`,
   params: { code: "invalid-runtime-ref" },
 });
 /** A `SocketAddr` as Rust writes it: `127.0.0.1:8080` or `[::1]:8080`. */
@@ -93,7 +113,7 @@ export const JsonValueSchema = z.unknown();
 
 // ---- environment parts --------------------------------------------------------------------
 
-export const EnvironmentHostConfigSchema = z.strictObject({
+export const EnvironmentHostConfigSchema = z.looseObject({
   env_id: EnvIdSchema,
   region: z.string().optional(),
   tenant_org_id: z.string().optional(),
@@ -103,7 +123,7 @@ export const EnvironmentHostConfigSchema = z.strictObject({
 });
 export type EnvironmentHostConfig = z.output<typeof EnvironmentHostConfigSchema>;
 
-export const EnvPackBindingSchema = z.strictObject({
+export const EnvPackBindingSchema = z.looseObject({
   slot: CapabilitySlotSchema,
   kind: PackDescriptorSchema,
   pack_ref: z.string(),
@@ -113,7 +133,7 @@ export const EnvPackBindingSchema = z.strictObject({
 });
 export type EnvPackBinding = z.output<typeof EnvPackBindingSchema>;
 
-export const ExtensionBindingSchema = z.strictObject({
+export const ExtensionBindingSchema = z.looseObject({
   kind: PackDescriptorSchema,
   pack_ref: z.string(),
   instance_id: InstanceIdSchema.optional(),
@@ -123,20 +143,20 @@ export const ExtensionBindingSchema = z.strictObject({
 });
 export type ExtensionBinding = z.output<typeof ExtensionBindingSchema>;
 
-export const RevocationConfigSchema = z.strictObject({
+export const RevocationConfigSchema = z.looseObject({
   required: z.boolean().default(false),
   list_ref: z.string().optional(),
 });
 export type RevocationConfig = z.output<typeof RevocationConfigSchema>;
 
-export const RetentionPolicySchema = z.strictObject({
+export const RetentionPolicySchema = z.looseObject({
   keep_revisions: U32Schema.optional(),
   audit_retention_days: U32Schema.optional(),
 });
 export type RetentionPolicy = z.output<typeof RetentionPolicySchema>;
 
 export const HEALTH_STATES = ["unknown", "green", "yellow", "red"] as const;
-export const HealthStatusSchema = z.strictObject({
+export const HealthStatusSchema = z.looseObject({
   state: z.enum(HEALTH_STATES).default("unknown"),
   message: z.string().optional(),
   last_checked_at: TimestampSchema.optional(),
@@ -145,7 +165,7 @@ export type HealthStatus = z.output<typeof HealthStatusSchema>;
 
 // ---- revisions ----------------------------------------------------------------------------
 
-export const PackListEntrySchema = z.strictObject({
+export const PackListEntrySchema = z.looseObject({
   pack_id: z.string(),
   version: SemverSchema,
   digest: z.string(),
@@ -153,7 +173,7 @@ export const PackListEntrySchema = z.strictObject({
 });
 export type PackListEntry = z.output<typeof PackListEntrySchema>;
 
-export const RevisionSchema = z.strictObject({
+export const RevisionSchema = z.looseObject({
   schema: z.literal(SCHEMA_IDS.revision),
   revision_id: UlidSchema,
   env_id: EnvIdSchema,
@@ -172,13 +192,13 @@ export const RevisionSchema = z.strictObject({
   staged_at: TimestampSchema.optional(),
   warmed_at: TimestampSchema.optional(),
   drain_seconds: U32Schema.default(0),
-  abort_metrics: z.array(JsonValueSchema).default(() => []),
+  abort_metrics: z.array(z.string()).default(() => []),
 });
 export type Revision = z.output<typeof RevisionSchema>;
 
 // ---- traffic ------------------------------------------------------------------------------
 
-export const TrafficEntrySchema = z.strictObject({
+export const TrafficEntrySchema = z.looseObject({
   revision_id: UlidSchema,
   weight_bps: z.number(),
 });
@@ -196,7 +216,7 @@ function refineWeights(key: string, idKey: string, weightKey: string) {
 }
 
 export const TrafficSplitSchema = z
-  .strictObject({
+  .looseObject({
     schema: z.literal(SCHEMA_IDS.trafficSplit),
     env_id: EnvIdSchema,
     deployment_id: UlidSchema,
@@ -216,20 +236,21 @@ export type TrafficSplit = z.output<typeof TrafficSplitSchema>;
 
 export const BUNDLE_STATUSES = ["active", "paused", "archived"] as const;
 
-export const TenantSelectorSchema = z.strictObject({ tenant: z.string(), team: z.string() });
+export const TenantSelectorSchema = z.looseObject({ tenant: z.string(), team: z.string() });
 export type TenantSelector = z.output<typeof TenantSelectorSchema>;
 
-export const RouteBindingSchema = z.strictObject({
+export const RouteBindingSchema = z.looseObject({
   hosts: z.array(z.string()).default(() => []),
   path_prefixes: z.array(z.string()).default(() => []),
-  tenant_selector: TenantSelectorSchema.default(() => ({ tenant: "default", team: "default" })),
+  /** Required, as in the reference (a document without it is refused, not defaulted). */
+  tenant_selector: TenantSelectorSchema,
 });
 export type RouteBinding = z.output<typeof RouteBindingSchema>;
 
-export const RevenueShareEntrySchema = z.strictObject({ party_id: z.string().min(1), basis_points: z.number() });
+export const RevenueShareEntrySchema = z.looseObject({ party_id: z.string().min(1), basis_points: z.number() });
 export type RevenueShareEntry = z.output<typeof RevenueShareEntrySchema>;
 
-export const UsageSchema = z.strictObject({ meter_endpoint: z.string(), last_seen_at: TimestampSchema.optional() });
+export const UsageSchema = z.looseObject({ meter_endpoint: z.string(), last_seen_at: TimestampSchema.optional() });
 
 /** Config override caps of the reference. */
 export const CONFIG_OVERRIDE_LIMITS = { maxPacks: 32, maxKeysPerPack: 64, maxSerializedBytes: 16 * 1024 } as const;
@@ -269,7 +290,8 @@ export function checkConfigOverrides(
         message: `pack ${JSON.stringify(pack)} has an override with an empty key`,
       });
   }
-  const size = Buffer.byteLength(JSON.stringify(overrides), "utf8");
+  // Measured on canonical JSON, as the reference does, so reordering cannot bypass the cap.
+  const size = Buffer.byteLength(canonicalJson(overrides), "utf8");
   if (size > CONFIG_OVERRIDE_LIMITS.maxSerializedBytes) {
     issues.push({
       path: "",
@@ -289,7 +311,7 @@ export const ConfigOverridesSchema = z
 export type ConfigOverrides = z.output<typeof ConfigOverridesSchema>;
 
 export const BundleDeploymentSchema = z
-  .strictObject({
+  .looseObject({
     schema: z.literal(SCHEMA_IDS.bundleDeployment),
     deployment_id: UlidSchema,
     env_id: EnvIdSchema,
@@ -298,32 +320,32 @@ export const BundleDeploymentSchema = z
     status: z.enum(BUNDLE_STATUSES),
     current_revisions: z.array(UlidSchema).default(() => []),
     route_binding: RouteBindingSchema,
-    revenue_share: z.array(RevenueShareEntrySchema).default(() => []),
+    /** Required and summing to exactly 10000, even when empty, as in the reference. */
+    revenue_share: z.array(RevenueShareEntrySchema),
     revenue_policy_ref: z.string(),
     usage: UsageSchema.optional(),
     created_at: TimestampSchema,
     authorization_ref: z.string(),
     config_overrides: ConfigOverridesSchema.optional(),
   })
-  .superRefine((doc, ctx) => {
-    if (doc.revenue_share.length > 0) refineWeights("revenue_share", "party_id", "basis_points")(doc, ctx);
-  });
+  .superRefine(refineWeights("revenue_share", "party_id", "basis_points"));
 export type BundleDeployment = z.output<typeof BundleDeploymentSchema>;
 
 // ---- messaging ----------------------------------------------------------------------------
 
-export const WelcomeFlowSchema = z.strictObject({
+export const WelcomeFlowSchema = z.looseObject({
   bundle_id: z.string(),
   pack_id: z.string(),
-  flow_id: nonEmpty("empty-welcome-flow-id", "welcome flow id is empty"),
+  flow_id: nonBlank("empty-welcome-flow-id", "welcome flow id is empty or blank"),
 });
 
-export const MessagingEndpointSchema = z.strictObject({
+/** The endpoint's fields; inside an environment its scope is checked with the other cross-references. */
+const MessagingEndpointFieldsSchema = z.looseObject({
   schema: z.literal(SCHEMA_IDS.messagingEndpoint),
   env_id: EnvIdSchema,
   endpoint_id: UlidSchema,
-  provider_id: nonEmpty("empty-messaging-provider-id", "provider_id is empty"),
-  provider_type: nonEmpty("empty-messaging-provider-type", "provider_type is empty"),
+  provider_id: nonBlank("empty-messaging-provider-id", "provider_id is empty or blank"),
+  provider_type: nonBlank("empty-messaging-provider-type", "provider_type is empty or blank"),
   display_name: z.string(),
   secret_refs: z.array(SecretRefSchema).default(() => []),
   webhook_secret_ref: SecretRefSchema.optional(),
@@ -334,11 +356,19 @@ export const MessagingEndpointSchema = z.strictObject({
   updated_at: TimestampSchema,
   updated_by: z.string(),
 });
+
+/** A standalone messaging endpoint document (`greentic.messaging-endpoint.v1`). */
+export const MessagingEndpointSchema = MessagingEndpointFieldsSchema.superRefine((doc, ctx) => {
+  // `MessagingEndpoint::validate`: every secret ref is scoped to the endpoint's own env.
+  doc.secret_refs.forEach((ref, i) => refineScope(ctx, ["secret_refs", i], ref, doc.env_id));
+  if (doc.webhook_secret_ref !== undefined)
+    refineScope(ctx, ["webhook_secret_ref"], doc.webhook_secret_ref, doc.env_id);
+});
 export type MessagingEndpoint = z.output<typeof MessagingEndpointSchema>;
 
 // ---- environment --------------------------------------------------------------------------
 
-export const EnvironmentSchema = z.strictObject({
+export const EnvironmentSchema = z.looseObject({
   schema: z.literal(SCHEMA_IDS.environment),
   environment_id: EnvIdSchema,
   name: z.string(),
@@ -348,7 +378,7 @@ export const EnvironmentSchema = z.strictObject({
   bundles: z.array(BundleDeploymentSchema).default(() => []),
   revisions: z.array(RevisionSchema).default(() => []),
   traffic_splits: z.array(TrafficSplitSchema).default(() => []),
-  messaging_endpoints: z.array(MessagingEndpointSchema).default(() => []),
+  messaging_endpoints: z.array(MessagingEndpointFieldsSchema).default(() => []),
   extensions: z.array(ExtensionBindingSchema).default(() => []),
   revocation: RevocationConfigSchema.default(() => ({ required: false })),
   retention: RetentionPolicySchema.default(() => ({})),
@@ -360,29 +390,36 @@ export type Environment = z.output<typeof EnvironmentSchema>;
 
 // ---- other documents ----------------------------------------------------------------------
 
-export const CredentialsSchema = z.strictObject({
-  schema: z.literal(SCHEMA_IDS.credentials),
-  env_id: EnvIdSchema,
-  deployer_kind: PackDescriptorSchema,
-  mode: z.enum(["requirements", "bootstrap"]),
-  provided_credentials_ref: SecretRefSchema,
-  validation: z.strictObject({
-    last_run_at: TimestampSchema,
-    result: z.enum(["pass", "fail"]),
-    missing_capabilities: z.array(z.string()).default(() => []),
-  }),
-  bootstrap: z
-    .strictObject({
-      admin_credential_consumed_at: TimestampSchema,
-      rules_pack_ref: z.string(),
-      generated_credentials_ref: SecretRefSchema,
-    })
-    .optional(),
-  expiry: z.strictObject({ expires_at: TimestampSchema, rotate_at: TimestampSchema.optional() }).optional(),
-});
+export const CredentialsSchema = z
+  .looseObject({
+    schema: z.literal(SCHEMA_IDS.credentials),
+    env_id: EnvIdSchema,
+    deployer_kind: PackDescriptorSchema,
+    mode: z.enum(["requirements", "bootstrap"]),
+    provided_credentials_ref: SecretRefSchema,
+    validation: z.looseObject({
+      last_run_at: TimestampSchema,
+      result: z.enum(["pass", "fail"]),
+      missing_capabilities: z.array(z.string()).default(() => []),
+    }),
+    bootstrap: z
+      .looseObject({
+        admin_credential_consumed_at: TimestampSchema,
+        rules_pack_ref: z.string(),
+        generated_credentials_ref: SecretRefSchema,
+      })
+      .optional(),
+    expiry: z.looseObject({ expires_at: TimestampSchema, rotate_at: TimestampSchema.optional() }).optional(),
+  })
+  .superRefine((doc, ctx) => {
+    // `Credentials::validate`: both refs point into this document's own environment.
+    refineScope(ctx, ["provided_credentials_ref"], doc.provided_credentials_ref, doc.env_id);
+    if (doc.bootstrap !== undefined)
+      refineScope(ctx, ["bootstrap", "generated_credentials_ref"], doc.bootstrap.generated_credentials_ref, doc.env_id);
+  });
 export type Credentials = z.output<typeof CredentialsSchema>;
 
-export const EnvironmentRuntimeSchema = z.strictObject({
+export const EnvironmentRuntimeSchema = z.looseObject({
   schema: z.literal(SCHEMA_IDS.environmentRuntime),
   environment_id: EnvIdSchema,
   discovered: z.record(z.string(), JsonValueSchema).default(() => ({})),
@@ -392,7 +429,7 @@ export const EnvironmentRuntimeSchema = z.strictObject({
 });
 export type EnvironmentRuntime = z.output<typeof EnvironmentRuntimeSchema>;
 
-export const RuntimeConfigRevisionSchema = z.strictObject({
+export const RuntimeConfigRevisionSchema = z.looseObject({
   deployment_id: UlidSchema,
   revision_id: UlidSchema,
   bundle_id: z.string(),
@@ -400,7 +437,7 @@ export const RuntimeConfigRevisionSchema = z.strictObject({
   pack_config_refs: z.array(z.string()).default(() => []),
   weight_bps: z.number().int().min(0).max(10_000),
 });
-export const RuntimeConfigSchema = z.strictObject({
+export const RuntimeConfigSchema = z.looseObject({
   schema: z.literal(SCHEMA_IDS.runtimeConfig),
   env_id: EnvIdSchema,
   revisions: z.array(RuntimeConfigRevisionSchema),
@@ -408,7 +445,7 @@ export const RuntimeConfigSchema = z.strictObject({
 export type RuntimeConfig = z.output<typeof RuntimeConfigSchema>;
 export type RuntimeConfigRevision = z.output<typeof RuntimeConfigRevisionSchema>;
 
-export const PackConfigSchema = z.strictObject({
+export const PackConfigSchema = z.looseObject({
   schema: z.literal(SCHEMA_IDS.packConfig),
   pack_id: z.string(),
   revision_id: UlidSchema,
@@ -423,15 +460,15 @@ export const PrefixedDigestSchema = z
   .string()
   .regex(/^sha256:[0-9a-f]{64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a sha256:<hex> digest` });
 
-export const PackListLockSchema = z.strictObject({
+export const PackListLockSchema = z.looseObject({
   schema: z.literal(SCHEMA_IDS.packListLock),
   revision_id: UlidSchema,
-  packs: z.array(z.strictObject({ pack_id: z.string(), path: z.string(), digest: PrefixedDigestSchema })),
+  packs: z.array(z.looseObject({ pack_id: z.string(), path: z.string(), digest: PrefixedDigestSchema })),
 });
 export type PackListLock = z.output<typeof PackListLockSchema>;
 
 export const RevenuePolicyDocumentSchema = z
-  .strictObject({
+  .looseObject({
     schema: z.literal(SCHEMA_IDS.revenuePolicy),
     version: U64Schema.refine((v) => v >= 1, {
       error: "revenue policy version must be >= 1",
@@ -450,14 +487,14 @@ export type RevenuePolicyDocument = z.output<typeof RevenuePolicyDocumentSchema>
 
 // ---- audit --------------------------------------------------------------------------------
 
-export const AuditActorSchema = z.strictObject({
+export const AuditActorSchema = z.looseObject({
   kind: z.string(),
   user: z.string().optional(),
   uid: z.number().int().min(0).optional(),
 });
 export type AuditActor = z.output<typeof AuditActorSchema>;
 
-export const AuditDecisionSchema = z.strictObject({
+export const AuditDecisionSchema = z.looseObject({
   decision: z.enum(["allow", "deny"]),
   policy: z.string(),
   reason: z.string(),
@@ -465,9 +502,9 @@ export const AuditDecisionSchema = z.strictObject({
 export type AuditDecision = z.output<typeof AuditDecisionSchema>;
 
 export const AuditResultSchema = z.discriminatedUnion("outcome", [
-  z.strictObject({ outcome: z.literal("ok") }),
-  z.strictObject({ outcome: z.literal("error"), kind: z.string(), message: z.string() }),
-  z.strictObject({ outcome: z.literal("not-yet-implemented"), detail: z.string() }),
+  z.looseObject({ outcome: z.literal("ok") }),
+  z.looseObject({ outcome: z.literal("error"), kind: z.string(), message: z.string() }),
+  z.looseObject({ outcome: z.literal("not-yet-implemented"), detail: z.string() }),
 ]);
 export type AuditResult = z.output<typeof AuditResultSchema>;
 
@@ -476,7 +513,7 @@ export const Sha256HexSchema = z
   .string()
   .regex(/^[0-9a-f]{64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not 64 lowercase hex characters` });
 
-export const AuditEventSchema = z.strictObject({
+export const AuditEventSchema = z.looseObject({
   schema: z.literal(SCHEMA_IDS.auditEvent),
   event_id: UlidSchema,
   ts: TimestampSchema,
@@ -497,10 +534,10 @@ export type AuditEvent = z.output<typeof AuditEventSchema>;
 
 // ---- backups ------------------------------------------------------------------------------
 
-export const StateIntegritySchema = z.strictObject({ algorithm: z.literal("sha-256"), digest: Sha256HexSchema });
+export const StateIntegritySchema = z.looseObject({ algorithm: z.literal("sha-256"), digest: Sha256HexSchema });
 export type StateIntegrity = z.output<typeof StateIntegritySchema>;
 
-export const BackupManifestSchema = z.strictObject({
+export const BackupManifestSchema = z.looseObject({
   schema: z.literal(SCHEMA_IDS.backupManifest),
   backup_id: z.string().min(1),
   env_id: EnvIdSchema,
@@ -511,10 +548,27 @@ export const BackupManifestSchema = z.strictObject({
 });
 export type BackupManifest = z.output<typeof BackupManifestSchema>;
 
-export const BackupArtifactSchema = z.strictObject({
+export const BackupArtifactSchema = z.looseObject({
   schema: z.literal(SCHEMA_IDS.backupArtifact),
   manifest: BackupManifestSchema,
   snapshot: z.record(z.string(), JsonValueSchema),
   snapshot_digest: Sha256HexSchema,
 });
 export type BackupArtifact = z.output<typeof BackupArtifactSchema>;
+
+registerStoredSchemas(
+  EnvironmentSchema,
+  RevisionSchema,
+  TrafficSplitSchema,
+  BundleDeploymentSchema,
+  CredentialsSchema,
+  EnvironmentRuntimeSchema,
+  RuntimeConfigSchema,
+  PackConfigSchema,
+  PackListLockSchema,
+  MessagingEndpointSchema,
+  RevenuePolicyDocumentSchema,
+  AuditEventSchema,
+  BackupManifestSchema,
+  BackupArtifactSchema,
+);

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { normalizePublicBaseUrl, parseSocketAddr, resolvedGuiEnabled } from "./host-config.js";
 import { checkEnvId } from "./ids.js";
 
+const ONLY = '; only ASCII letters, digits, ".", "_" and "-" are allowed';
+
 describe("checkEnvId", () => {
   it.each(["local", "prod-eu", "a", "staging_2", "x".repeat(128), "prod.eu"])("accepts %j", (id) => {
     expect(checkEnvId(id)).toBeNull();
@@ -11,12 +13,24 @@ describe("checkEnvId", () => {
     [".", "env-id-leading-dot", 'environment id "." starts with "."'],
     ["..", "env-id-leading-dot", 'environment id ".." starts with "."'],
     [".hidden", "env-id-leading-dot", 'environment id ".hidden" starts with "."'],
-    ["a/b", "env-id-invalid-char", 'environment id "a/b" contains the forbidden character "/"'],
-    ["a\\b", "env-id-invalid-char", 'environment id "a\\\\b" contains the forbidden character "\\\\"'],
-    ["a:b", "env-id-invalid-char", 'environment id "a:b" contains the forbidden character ":"'],
-    ["a b", "env-id-invalid-char", 'environment id "a b" contains the forbidden character " "'],
-    ["a\tb", "env-id-invalid-char", 'environment id "a\\tb" contains the forbidden character "\\t"'],
-    ["a\u0000b", "env-id-invalid-char", 'environment id "a\\u0000b" contains the forbidden character "\\u0000"'],
+    ["a/b", "env-id-invalid-char", `environment id "a/b" contains the forbidden character "/"${ONLY}`],
+    ["a\\b", "env-id-invalid-char", `environment id "a\\\\b" contains the forbidden character "\\\\"${ONLY}`],
+    ["a:b", "env-id-invalid-char", `environment id "a:b" contains the forbidden character ":"${ONLY}`],
+    ["a b", "env-id-invalid-char", `environment id "a b" contains the forbidden character " "${ONLY}`],
+    ["a\tb", "env-id-invalid-char", `environment id "a\\tb" contains the forbidden character "\\t" (U+0009)${ONLY}`],
+    [
+      "a\u0000b",
+      "env-id-invalid-char",
+      `environment id "a\\u0000b" contains the forbidden character "\\u0000" (U+0000)${ONLY}`,
+    ],
+    ["prod@eu", "env-id-invalid-char", `environment id "prod@eu" contains the forbidden character "@"${ONLY}`],
+    ["préprod", "env-id-invalid-char", `environment id "préprod" contains the forbidden character "é" (U+00E9)${ONLY}`],
+    ["a+b", "env-id-invalid-char", `environment id "a+b" contains the forbidden character "+"${ONLY}`],
+    [
+      "a\u202eb",
+      "env-id-invalid-char",
+      `environment id "a\u202eb" contains the forbidden character "\u202e" (U+202E)${ONLY}`,
+    ],
     ["x".repeat(129), "env-id-too-long", "environment id is 129 characters long; at most 128 are allowed"],
   ])("rejects %j", (id, code, message) => {
     expect(checkEnvId(id)).toEqual({ code, message });

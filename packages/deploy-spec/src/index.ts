@@ -7,7 +7,18 @@ export {
   type GreenticErrorOptions,
   type ValidationIssue,
 } from "./errors.js";
-export { canonicalDigest, canonicalJson, prettyJson, sha256Hex } from "./canonical.js";
+export {
+  canonicalDigest,
+  canonicalDigestOfText,
+  canonicalJson,
+  canonicalJsonOfText,
+  canonicalNumberLexeme,
+  compareUtf8,
+  formatF64,
+  parseJsonLossless,
+  prettyJson,
+  sha256Hex,
+} from "./canonical.js";
 export {
   DEPLOYMENT_SPEC_DEFAULTS,
   DeploymentSpecSchema,
@@ -22,7 +33,19 @@ export {
   type DeploymentSpecParseOptions,
   type DeploymentSpecResult,
 } from "./deployment-spec.js";
-export { ENV_ID_MAX_LENGTH, ULID_PATTERN, checkEnvId, isEnvId, isUlid, type EnvIdProblem } from "./ids.js";
+export {
+  ENV_ID_MAX_LENGTH,
+  ULID_PATTERN,
+  checkEnvId,
+  checkIdentifier,
+  checkRouteHost,
+  isEnvId,
+  isUlid,
+  type EnvIdProblem,
+  type HostProblem,
+  type IdProblem,
+} from "./ids.js";
+export { dropNullOptionals } from "./tolerant.js";
 export {
   checkPackDescriptor,
   formatPackDescriptor,
@@ -177,6 +200,12 @@ export {
   RevisionsWarmAnswersSchema,
   SecretNameSchema,
   SecretsDeleteAnswersSchema,
+  BundleIdSchema,
+  CustomerIdSchema,
+  RevenueShareEntryAnswersSchema,
+  RouteBindingAnswersSchema,
+  RouteHostSchema,
+  TenantSelectorAnswersSchema,
   SecretsPutAnswersSchema,
   SecretsRotateAnswersSchema,
   TrafficEntryAnswersSchema,

@@ -4,16 +4,28 @@ export interface SecretRefParts {
   path: string;
 }
 
-/** Parses `secret://<env>/<path>` (both segments non-empty); null when malformed. */
-export function parseSecretRef(value: string): SecretRefParts | null {
-  const m = /^secret:\/\/([^/]+)\/(.+)$/.exec(value);
-  return m ? { env: m[1]!, path: m[2]! } : null;
+/**
+ * The reference's `uri_ref!` rule: the scheme, then a non-empty env segment (up to the first
+ * `/`); what follows may be empty, so `secret://env` and `secret://env/` are valid refs whose
+ * path is `""`.
+ */
+function parseScoped(value: string, scheme: string): SecretRefParts | null {
+  if (!value.startsWith(scheme)) return null;
+  const rest = value.slice(scheme.length);
+  const slash = rest.indexOf("/");
+  const env = slash < 0 ? rest : rest.slice(0, slash);
+  if (env.length === 0) return null;
+  return { env, path: slash < 0 ? "" : rest.slice(slash + 1) };
 }
 
-/** Parses `runtime://<env>/<path>` (both segments non-empty); null when malformed. */
+/** Parses `secret://<env>[/<path>]` (the env segment non-empty); null when malformed. */
+export function parseSecretRef(value: string): SecretRefParts | null {
+  return parseScoped(value, "secret://");
+}
+
+/** Parses `runtime://<env>[/<path>]` (the env segment non-empty); null when malformed. */
 export function parseRuntimeRef(value: string): SecretRefParts | null {
-  const m = /^runtime:\/\/([^/]+)\/(.+)$/.exec(value);
-  return m ? { env: m[1]!, path: m[2]! } : null;
+  return parseScoped(value, "runtime://");
 }
 
 /** Parses `ext://<path>[/<instance>]`: path has a `.` and `[a-z0-9.-]`, instance `[a-z0-9-]`. */

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { GreenticError, type ErrorKind, type ValidationIssue } from "./errors.js";
+import { dropNullOptionals, isStoredSchema } from "./tolerant.js";
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: ValidationIssue[]; summary: string };
 
@@ -14,13 +15,17 @@ export interface AssertOptions extends ParseOptions {
   hint?: string | undefined;
 }
 
-/** Parses `input` with a schema and returns the value or the issues as data (never a zod dump). */
+/**
+ * Parses `input` with a schema and returns the value or the issues as data (never a zod dump).
+ * Stored documents (the schemas of `documents.ts`) are read tolerantly: unknown fields are kept
+ * and an explicit `null` on an optional field reads as absent. Answers schemas stay strict.
+ */
 export function parseDocument<S extends z.ZodType>(
   schema: S,
   input: unknown,
   options: ParseOptions = {},
 ): ParseResult<z.output<S>> {
-  const parsed = schema.safeParse(input);
+  const parsed = schema.safeParse(isStoredSchema(schema) ? dropNullOptionals(schema, input) : input);
   if (parsed.success) return { ok: true, value: parsed.data };
   const issues = toValidationIssues(parsed.error.issues, input);
   return { ok: false, issues, summary: summarizeIssues(issues, options.source) };

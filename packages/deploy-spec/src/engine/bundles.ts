@@ -1,11 +1,13 @@
 import {
   DEFAULT_REVENUE_SHARE,
+  RouteBindingAnswersSchema,
   type BundlesAddAnswers,
   type BundlesRemoveAnswers,
   type BundlesUpdateAnswers,
 } from "../answers.js";
-import { RouteBindingSchema, SCHEMA_IDS, type BundleDeployment, type Environment } from "../documents.js";
+import { SCHEMA_IDS, type BundleDeployment, type Environment } from "../documents.js";
 import { GreenticError } from "../errors.js";
+import { checkIdentifier } from "../ids.js";
 import { checkTarget, clone, compact, finish, notFound, type EngineContext, type EngineOutput } from "./shared.js";
 
 /** Customer id used in the `local` environment when none is given. */
@@ -41,6 +43,20 @@ export function addBundle(
   ctx: EngineContext,
 ): EngineOutput<AddBundleResult> {
   checkTarget(env, payload);
+  // Ids become path segments and log fields: checked here too, for callers that bypass the
+  // answers schema (op deploy derives the bundle id from the file name).
+  for (const [field, value] of [
+    ["bundle_id", payload.bundle_id],
+    ["customer_id", payload.customer_id],
+  ] as const) {
+    const problem = value === undefined ? null : checkIdentifier(value, field.replace("_", " "));
+    if (problem)
+      throw new GreenticError("invalid-argument", problem.message, {
+        path: field,
+        hint: "ids use ASCII letters, digits, '.', '_' and '-' only, and do not start with '.'",
+        details: { code: problem.code },
+      });
+  }
   let customerId = payload.customer_id;
   if (customerId === undefined) {
     if (env.environment_id !== "local") {
@@ -71,9 +87,11 @@ export function addBundle(
     customer_id: customerId,
     status: "active" as const,
     current_revisions: [],
-    route_binding: payload.route_binding ?? RouteBindingSchema.parse({}),
+    route_binding: payload.route_binding ?? RouteBindingAnswersSchema.parse({}),
     revenue_share: payload.revenue_share ?? DEFAULT_REVENUE_SHARE.map((s) => ({ ...s })),
-    revenue_policy_ref: revenuePolicyRef(payload.bundle_id, customerId, 1),
+    // No signed policy file is written here (the reference signs one with the operator key),
+    // so no file is named: an empty path, as the reference records for an absent lock.
+    revenue_policy_ref: "",
     created_at: ctx.now,
     authorization_ref: payload.authorization_ref,
     config_overrides: payload.config_overrides,

@@ -279,7 +279,7 @@ describe("bundle verbs", () => {
       current_revisions: [],
       route_binding: { hosts: [], path_prefixes: [], tenant_selector: { tenant: "default", team: "default" } },
       revenue_share: [{ party_id: "greentic", basis_points: 10000 }],
-      revenue_policy_ref: "billing-policies/blog/local-dev/v1.json",
+      revenue_policy_ref: "",
       created_at: NOW,
       authorization_ref: "auth.json",
     });
@@ -392,13 +392,13 @@ describe("revision verbs", () => {
       created_at: LATER,
       bundle_digest: `sha256:${"e".repeat(64)}`,
       pack_list: [],
-      pack_list_lock_ref: `revisions/${ulid(3)}/pack-list.lock`,
+      pack_list_lock_ref: "",
       pack_config_refs: [],
       config_digest: "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945",
-      signature_sidecar_ref: `revisions/${ulid(3)}/bundle.gtbundle.sig`,
+      signature_sidecar_ref: "",
       lifecycle: "staged",
       staged_at: LATER,
-      drain_seconds: 0,
+      drain_seconds: 30,
       abort_metrics: [],
     });
     expect(out.environment.bundles[0]!.current_revisions).toEqual([REV_A, REV_B, ulid(3)]);
@@ -692,6 +692,12 @@ describe("projectRuntimeConfig and purity", () => {
       ],
     });
     expect(projectRuntimeConfig({ ...env, traffic_splits: [] })).toBeNull();
+  });
+  it("names no lock for an empty pack_list_lock_ref (src/environment/runtime_config.rs:55 of the reference)", () => {
+    const env = sampleEnvironment();
+    env.revisions[0]!.pack_list_lock_ref = "";
+    const blocks = projectRuntimeConfig(env)!.revisions;
+    expect(blocks.map((b) => b.pack_list_refs)).toEqual([[], [`revisions/${REV_B}/pack-list.lock`]]);
   });
   it("never mutates its input and gives the same output for the same input", () => {
     const env = sampleEnvironment();

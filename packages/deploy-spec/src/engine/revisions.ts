@@ -6,6 +6,9 @@ import { isUlid } from "../ids.js";
 import { findDeployment } from "./bundles.js";
 import { checkTarget, clone, compact, finish, notFound, type EngineContext, type EngineOutput } from "./shared.js";
 
+/** Drain period recorded when the caller gives none (the reference's `default_drain_seconds()`). */
+export const DEFAULT_DRAIN_SECONDS = 30;
+
 /** What `stage` records; the staging backend computes digests and pack lists before calling it. */
 export interface StageRevisionInput {
   environment_id?: string | undefined;
@@ -16,13 +19,18 @@ export interface StageRevisionInput {
   bundle_digest: string;
   bundle_source_uri?: string | undefined;
   pack_list?: PackListEntry[] | undefined;
-  /** Default `revisions/<id>/pack-list.lock`. */
+  /**
+   * The `pack-list.lock` the backend wrote for this revision, relative to the environment
+   * directory. Default `""`: no lock written, so none is named (the reference records an
+   * empty path in the same case, and its runtime-config projection then names no lock).
+   */
   pack_list_lock_ref?: string | undefined;
   pack_config_refs?: string[] | undefined;
   /** Default `sha256:` + canonical digest of `pack_config_refs`. */
   config_digest?: string | undefined;
-  /** Default `revisions/<id>/bundle.gtbundle.sig`. */
+  /** The signature sidecar the backend wrote. Default `""`: no sidecar, so none is named. */
   signature_sidecar_ref?: string | undefined;
+  /** Default 30, the reference's `default_drain_seconds()`. */
   drain_seconds?: number | undefined;
 }
 
@@ -117,13 +125,13 @@ export function stageRevision(
     bundle_digest: input.bundle_digest,
     bundle_source_uri: input.bundle_source_uri,
     pack_list: input.pack_list ?? [],
-    pack_list_lock_ref: input.pack_list_lock_ref ?? `revisions/${revisionId}/pack-list.lock`,
+    pack_list_lock_ref: input.pack_list_lock_ref ?? "",
     pack_config_refs: packConfigRefs,
     config_digest: input.config_digest ?? `sha256:${canonicalDigest(packConfigRefs)}`,
-    signature_sidecar_ref: input.signature_sidecar_ref ?? `revisions/${revisionId}/bundle.gtbundle.sig`,
+    signature_sidecar_ref: input.signature_sidecar_ref ?? "",
     lifecycle: "staged" as const,
     staged_at: ctx.now,
-    drain_seconds: input.drain_seconds ?? 0,
+    drain_seconds: input.drain_seconds ?? DEFAULT_DRAIN_SECONDS,
     abort_metrics: [],
   });
   const next = clone(env);
