@@ -126,7 +126,7 @@ describe("EnvPackRegistry", () => {
 
   it.each([
     ["greentic.secrets.dev-store", "missing-version"],
-    ["greentic.secrets.dev-store@0.1.0@1", "multiple-at"],
+    ["greentic.secrets.dev-store@0.1.0@1", "invalid-semver"],
     ["Greentic.secrets@0.1.0", "invalid-path-char"],
     ["greentic.secrets.dev-store@latest", "invalid-semver"],
   ])("rejects the malformed descriptor %s (validation / %s)", async (kind, code) => {

@@ -1,7 +1,7 @@
 import { GreenticError } from "@greentic/deploy-spec";
-import { unsafeSegmentReason } from "./segment.js";
+import { unsafeEnvIdReason, unsafeSegmentReason } from "./segment.js";
 
-export { unsafeSegmentReason };
+export { unsafeEnvIdReason, unsafeSegmentReason };
 
 /** Throws `invalid-argument` unless `envId` is usable as a store directory name. */
 export function assertSafeEnvId(envId: unknown, what = "environment id"): asserts envId is string {
@@ -10,10 +10,10 @@ export function assertSafeEnvId(envId: unknown, what = "environment id"): assert
       hint: "pass an id such as `local` or `staging`",
     });
   }
-  const reason = unsafeSegmentReason(envId);
+  const reason = unsafeEnvIdReason(envId);
   if (reason !== undefined) {
     throw new GreenticError("invalid-argument", `${what} ${JSON.stringify(envId)} is not allowed: ${reason}`, {
-      hint: "use letters, digits, '-', '_' or '.', not starting with '.'",
+      hint: "use ASCII letters, digits, '-', '_' or '.', not starting with '.'",
       details: { value: envId },
     });
   }

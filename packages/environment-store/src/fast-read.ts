@@ -4,7 +4,7 @@ import { open, readdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Environment, EnvironmentRuntime } from "@greentic/deploy-spec";
-import { unsafeSegmentReason } from "./segment.js";
+import { unsafeEnvIdReason } from "./segment.js";
 import type { EnvironmentSummary } from "./types.js";
 
 // The light read path (`@greentic/environment-store/fast-read`): Node built-ins only, no zod,
@@ -92,7 +92,7 @@ function isRecord(value: unknown): value is VerifiedRecord {
  * id, unreadable file): the caller then loads it through `LocalFsStore`.
  */
 export async function readVerifiedEnvironment(root: string, envId: string): Promise<VerifiedEnvironment | undefined> {
-  if (typeof envId !== "string" || unsafeSegmentReason(envId) !== undefined) return undefined;
+  if (typeof envId !== "string" || unsafeEnvIdReason(envId) !== undefined) return undefined;
   try {
     const dir = join(root, envId);
     const recordRaw = await readOrNull(join(dir, VERIFIED_FILE));
@@ -129,7 +129,7 @@ export async function listVerifiedEnvironments(root: string): Promise<Environmen
   }
   const out: EnvironmentSummary[] = [];
   for (const entry of entries) {
-    if (!entry.isDirectory() || unsafeSegmentReason(entry.name) !== undefined) continue;
+    if (!entry.isDirectory() || unsafeEnvIdReason(entry.name) !== undefined) continue;
     let present: Buffer | null;
     try {
       present = await readOrNull(join(root, entry.name, ENVIRONMENT_FILE));

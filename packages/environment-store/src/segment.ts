@@ -13,3 +13,18 @@ export function unsafeSegmentReason(segment: string): string | undefined {
   if (Buffer.byteLength(segment) > 200) return "it is longer than 200 bytes";
   return undefined;
 }
+
+/**
+ * Why `envId` is not an environment id the store accepts, or `undefined`: a safe segment made of
+ * the reference's `EnvId` characters only (ASCII letters, digits, `.`, `_`, `-`; at most 128).
+ * A directory named otherwise (`prod@eu`, `préprod`) is skipped by listings, as the reference's
+ * store skips ids its `EnvId` refuses, and cannot be loaded or created.
+ */
+export function unsafeEnvIdReason(envId: string): string | undefined {
+  const reason = unsafeSegmentReason(envId);
+  if (reason !== undefined) return reason;
+  const bad = /[^A-Za-z0-9._-]/u.exec(envId);
+  if (bad) return `it contains ${JSON.stringify(bad[0])} (only ASCII letters, digits, '.', '_' and '-' are allowed)`;
+  if (envId.length > 128) return "it is longer than 128 characters";
+  return undefined;
+}

@@ -11,7 +11,7 @@ import {
   type EnvironmentRuntime,
 } from "@greentic/deploy-spec";
 import { BACKUPS_DIR, listBackupFiles } from "./backups.js";
-import { unsafeSegmentReason } from "./env-id.js";
+import { unsafeEnvIdReason } from "./env-id.js";
 import { errnoCode, ioError, readIfExists } from "./fs-safe.js";
 import { readJournal } from "./journal.js";
 import { ENVIRONMENT_FILE, RUNTIME_FILE, integrity, type StoreCore } from "./store-core.js";
@@ -200,7 +200,7 @@ export async function listEnvironments(core: StoreCore): Promise<EnvironmentSumm
   }
   const out: EnvironmentSummary[] = [];
   for (const entry of entries) {
-    if (!entry.isDirectory() || unsafeSegmentReason(entry.name) !== undefined) continue;
+    if (!entry.isDirectory() || unsafeEnvIdReason(entry.name) !== undefined) continue;
     try {
       const current = await readEnv(core, entry.name, false);
       if (!current) continue;

@@ -133,7 +133,7 @@ export function checkEnvArgument(envId: unknown): string {
   const problem = checkEnvId(envId);
   if (problem !== null) {
     throw new GreenticError("invalid-argument", problem.message, {
-      hint: "environment ids have no '/', '\\', ':', whitespace or leading '.'",
+      hint: "environment ids use ASCII letters, digits, '.', '_' and '-' only, and do not start with '.'",
       details: { code: problem.code },
     });
   }
