@@ -16,7 +16,8 @@ export function canonicalJson(value: unknown): string {
 
 const U64_MAX = 18_446_744_073_709_551_615n;
 const I64_MIN = -9_223_372_036_854_775_808n;
-const TWO_POW_64 = 18_446_744_073_709_551_616;
+const TWO_POW_64 = 2 ** 64;
+const TWO_POW_63 = 2 ** 63;
 
 /** `JSON.rawJSON` / `JSON.isRawJSON` and the reviver's source text (Node >= 21; not yet in TS's lib). */
 const RawJson = JSON as unknown as {
@@ -68,7 +69,7 @@ function serializeNumber(n: number, path: string): string {
   // A JS number has lost whether its source was `1` or `1.0`; integral values are taken as the
   // integers they almost always are in documents (generations, weights, counters).
   if (Object.is(n, -0)) return "-0.0";
-  if (Number.isInteger(n) && Math.abs(n) < TWO_POW_64 && n >= -9_223_372_036_854_775_808) return BigInt(n).toString();
+  if (Number.isInteger(n) && n < TWO_POW_64 && n >= -TWO_POW_63) return BigInt(n).toString();
   return formatF64(n);
 }
 

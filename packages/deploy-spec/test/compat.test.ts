@@ -127,7 +127,12 @@ describe("compatibility corpus", () => {
     it.each(cases("basis-points").map((c) => [c.id, c] as const))("%s", (_id, c) => {
       const { target, weights } = c.input as { target: string; weights: number[] };
       const share = weights.map((w, i) => ({ party_id: `party-${i}`, basis_points: w }));
-      const base = { env_id: "local", deployment_id: ulid(1), bundle_id: "customer.support", created_at: "2026-07-01T12:00:00Z" };
+      const base = {
+        env_id: "local",
+        deployment_id: ulid(1),
+        bundle_id: "customer.support",
+        created_at: "2026-07-01T12:00:00Z",
+      };
       let result: ParseResult<unknown>;
       if (target === "split") {
         result = parseDocument(TrafficSplitSchema, {
@@ -147,7 +152,11 @@ describe("compatibility corpus", () => {
           customer_id: "local-dev",
           status: "active",
           current_revisions: [],
-          route_binding: { hosts: ["example.com"], path_prefixes: ["/"], tenant_selector: { tenant: "acme", team: "support" } },
+          route_binding: {
+            hosts: ["example.com"],
+            path_prefixes: ["/"],
+            tenant_selector: { tenant: "acme", team: "support" },
+          },
           revenue_share: share,
           revenue_policy_ref: "billing/v1.json.sig",
           authorization_ref: "audit/test.json",
