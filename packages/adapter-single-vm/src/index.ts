@@ -44,6 +44,7 @@ export {
   type Layout,
   type RenderContext,
 } from "./render.js";
+export { loadDeploymentSpec, loadSpecOrPlan, parseDeploymentSpecText } from "./load.js";
 export { deploymentStatus, type DeploymentStatus } from "./status.js";
 export { execCommandLine, renderUnitFile, systemdEscapePath, type UnitFile, type UnitSection } from "./unit-file.js";
 export { renderCloudInit, type CloudInitArtifact, type CloudInitOptions } from "./cloud-init.js";

@@ -1,11 +1,9 @@
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { writeFileAtomic } from "@greentic/io-kit";
 import { Args, Flags, type Command } from "@oclif/core";
 import type { ApplyResult } from "@greentic/adapter-single-vm";
 import type { DeploymentSpec } from "@greentic/deploy-spec";
 import { OpCommand } from "./base.js";
-import { CliInputError } from "./errors.js";
 
 // What the `op single-vm` verbs share: the spec flags, spec loading and their base command.
 
@@ -33,57 +31,6 @@ export const ociRuntimeFlag = Flags.string({
   helpValue: "NAME",
 });
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function readProblem(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === "ENOENT"
-    ? "no such file"
-    : code === "EISDIR"
-      ? "is a directory"
-      : code === "EACCES"
-        ? "permission denied"
-        : (err as Error).message;
-}
-
-/** Reads a spec file (`-` = stdin) as text; an unreadable file is a usage error naming it. */
-export async function readSpecText(file: string): Promise<{ source: string; text: string }> {
-  const source = file === "-" ? "<stdin>" : file;
-  try {
-    return { source, text: file === "-" ? await readStdin() : await readFile(file, "utf8") };
-  } catch (err) {
-    throw new CliInputError(
-      "invalid-argument",
-      `${source}: cannot read spec file: ${readProblem(err)}`,
-      "pass an existing DeploymentSpec file with --spec (or - for stdin); `op single-vm init-spec --out FILE` writes one",
-      source,
-    );
-  }
-}
-
-/**
- * Parses and validates a DeploymentSpec. Malformed YAML/JSON is `answers-parse`, any other
- * problem `validation`; both exit 2 with the file and the field path in the message.
- */
-export async function parseSpecText(source: string, text: string): Promise<DeploymentSpec> {
-  const { parseDeploymentSpec } = await import("@greentic/deploy-spec");
-  const parsed = parseDeploymentSpec(text, { source });
-  if (parsed.ok) return parsed.value;
-  const first = parsed.issues[0];
-  const err = new CliInputError(
-    first?.code === "parse" ? "answers-parse" : "validation",
-    parsed.summary,
-    `fix ${first?.path ? `${first.path} in ` : ""}${source}; \`op single-vm init-spec\` prints a commented spec with every default`,
-    first?.path || source,
-  );
-  Object.assign(err, { issues: parsed.issues });
-  throw err;
-}
-
 /**
  * Writes a plan or spec file the user asked for, mode 0644, with the I/O kit's atomic write
  * (`exclusive`: a file that exists, or appears meanwhile, is never replaced).
@@ -109,10 +56,10 @@ export abstract class SingleVmCommand<T extends typeof Command = typeof Command>
     return file;
   }
 
-  /** Reads and validates the spec; nothing is looked up before this succeeds. */
+  /** Reads and validates the spec (the adapter's `loadDeploymentSpec`); nothing is looked up before this succeeds. */
   protected async spec(): Promise<DeploymentSpec> {
-    const { source, text } = await readSpecText(this.specFile());
-    return parseSpecText(source, text);
+    const { loadDeploymentSpec } = await import("@greentic/adapter-single-vm");
+    return loadDeploymentSpec(this.specFile());
   }
 
   /** `--root` as an absolute path; `/` is refused (it would be the real host). */

@@ -5,8 +5,6 @@ import {
   SingleVmCommand,
   applyProgress,
   ociRuntimeFlag,
-  parseSpecText,
-  readSpecText,
   renderApplyResult,
   rootFlag,
   specFlag,
@@ -64,20 +62,10 @@ Needs root on the real host. --root renders everything under a staging directory
         "`op single-vm init-spec --out deployment.yaml` writes a commented spec",
       );
     if (given.length > 1) this.usage(`give one of a spec or a plan, not ${given.join(" and ")}`);
-    const { loadPlan, PLAN_SCHEMA } = await import("@greentic/adapter-single-vm");
+    const { loadPlan, loadSpecOrPlan } = await import("@greentic/adapter-single-vm");
     if (plan !== undefined) return loadPlan(plan);
     if (spec !== undefined) return this.spec();
-    const { source, text } = await readSpecText(file!);
-    if (file !== "-" && text.trimStart().startsWith("{")) {
-      let schema: unknown;
-      try {
-        schema = (JSON.parse(text) as { schema?: unknown }).schema;
-      } catch {
-        // not JSON: the spec parser reports it
-      }
-      if (schema === PLAN_SCHEMA) return loadPlan(file!);
-    }
-    return parseSpecText(source, text);
+    return loadSpecOrPlan(file!);
   }
 
   override async run(): Promise<void> {
