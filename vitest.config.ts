@@ -14,6 +14,8 @@ export default defineConfig({
       "apps/*/test/**/*.test.ts",
       "fixtures/plugins/*/test/**/*.test.ts",
       "scripts/release/test/**/*.test.ts",
+      "scripts/*.test.ts",
+      "scripts/testbed/*.test.ts",
     ],
     testTimeout: 30_000,
     hookTimeout: 120_000,

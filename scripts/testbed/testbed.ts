@@ -34,8 +34,14 @@ export interface Testbed {
   stop(): Promise<void>;
 }
 
-/** Why the testbed cannot run here, or undefined when it can. */
-export function testbedUnavailable(): string | undefined {
+/** True when running in CI (`CI` set to anything but empty, `0` or `false`), where nothing may skip. */
+export function inCi(env: NodeJS.ProcessEnv = process.env): boolean {
+  const ci = env.CI?.trim().toLowerCase();
+  return ci !== undefined && ci !== "" && ci !== "0" && ci !== "false";
+}
+
+/** Why the testbed cannot run here, or undefined when it can (no CI check; see {@link testbedUnavailable}). */
+export function testbedProblem(): string | undefined {
   if (process.platform !== "linux") return "not Linux";
   if (process.getuid?.() !== 0) return "not root";
   for (const tool of ["systemd-nspawn", "debootstrap", "nsenter", "mksquashfs"]) {
@@ -43,6 +49,21 @@ export function testbedUnavailable(): string | undefined {
   }
   if (!existsSync("/dev/loop-control")) return "no /dev/loop-control";
   return undefined;
+}
+
+/**
+ * Why the testbed cannot run here, or undefined when it can. A developer's machine without it
+ * skips the e2e suites (with a warning); in CI a missing testbed throws, so the suite that
+ * needs it fails instead of passing by skipping.
+ */
+export function testbedUnavailable(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const problem = testbedProblem();
+  if (problem !== undefined && inCi(env)) {
+    throw new Error(
+      `the systemd testbed is required in CI but cannot run here: ${problem} (CI runs as root after .ci/run builds the testbeds)`,
+    );
+  }
+  return problem;
 }
 
 /** Builds (or reuses from the cache) the testbed root and returns its path. */

@@ -100,9 +100,12 @@ it("sets a split from the positional form and replays the same key", () => {
   ];
   const first = s.ok(args);
   expect(first.split.entries).toEqual([{ revision_id: f.revision, weight_bps: 10000 }]);
+  // The same key and payload again: the recorded outcome, not a second change.
   const again = s.op(args);
   expect(again.status).toBe(0);
-  expect(again.stdout).toMatch(/Replayed|Set traffic/);
+  expect(again.stdout.split("\n")[0]).toBe(
+    `Replayed traffic for deployment ${f.deployment} in local (generation ${first.generation}):`,
+  );
 });
 
 it("a revision that is only staged cannot take traffic (exit 3)", () => {
