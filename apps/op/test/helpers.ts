@@ -352,6 +352,31 @@ export function helloBundle(): string {
   return out;
 }
 
+const variants = new Map<string, string>();
+
+/**
+ * The hello fixture with one extra file `variant.txt` holding `variant`, built as `fileName`
+ * with manifest id `bundleId` (once per worker): a bundle with its own digest.
+ */
+export function helloVariant(
+  variant: string,
+  bundleId = "hello",
+  fileName = `${bundleId}-${variant}.gtbundle`,
+): string {
+  const cacheKey = `${variant}\0${bundleId}\0${fileName}`;
+  const cached = variants.get(cacheKey);
+  if (cached !== undefined && existsSync(cached)) return cached;
+  const dir = mkdtempSync(join(tmpdir(), "op-bundle-"));
+  const src = join(dir, "src");
+  execFileSync("cp", ["-r", join(REPO, "fixtures", "bundles", "hello"), src]);
+  writeFileSync(join(src, "variant.txt"), `${variant}\n`);
+  const out = join(dir, fileName);
+  const r = op(["bundles", "build", src, "--bundle-id", bundleId, "--bundle-version", "0.1.0", "--out", out, "--json"]);
+  if (r.status !== 0) throw new Error(`bundles build failed: ${r.stderr}`);
+  variants.set(cacheKey, out);
+  return out;
+}
+
 /** `op env init` (the local environment with its default packs). */
 export function initLocal(s: Store): void {
   s.ok(["env", "init"]);

@@ -201,6 +201,19 @@ export type RevisionsWarmAnswers = z.output<typeof RevisionsWarmAnswersSchema>;
 export const RevisionsTargetAnswersSchema = z.strictObject({ ...envId, revision_id: UlidSchema, ...idem });
 export type RevisionsTargetAnswers = z.output<typeof RevisionsTargetAnswersSchema>;
 
+export const RevisionsPruneAnswersSchema = z.strictObject({
+  ...envId,
+  /** Only this deployment's revisions; default every deployment of the environment. */
+  deployment_id: UlidSchema.optional(),
+  /**
+   * How many of each deployment's newest revisions to keep (archived ones not counted);
+   * default the environment's `retention.keep_revisions`, else 3.
+   */
+  keep: z.number().int().min(1).max(1000).optional(),
+  ...idem,
+});
+export type RevisionsPruneAnswers = z.output<typeof RevisionsPruneAnswersSchema>;
+
 export const TrafficEntryAnswersSchema = z.strictObject({
   revision_id: UlidSchema,
   /** Basis points 0..10000; wins over `weight_percent` when both are given. */
@@ -302,6 +315,8 @@ export const ConfigSetAnswersSchema = z.strictObject({
   listen_addr: SocketAddrSchema.optional(),
   public_base_url: PublicBaseUrlSchema.optional(),
   gui_enabled: z.boolean().optional(),
+  /** Retention policy: revisions of each deployment kept by `op deploy`'s automatic prune (`retention.keep_revisions`). */
+  keep_revisions: z.number().int().min(1).max(1000).optional(),
   ...idem,
 });
 export type ConfigSetAnswers = z.output<typeof ConfigSetAnswersSchema>;
@@ -329,8 +344,13 @@ export const DeployAnswersSchema = z
   .strictObject({
     environment_id: EnvIdSchema.default("local"),
     bundle_path: z.string().min(1),
-    /** Defaults to the bundle file's stem. */
+    /** The bundle's manifest names it; when given, it must match the manifest's `bundle_id`. */
     bundle_id: BundleIdSchema.optional(),
+    /**
+     * Allow this deploy to add a second deployment to an environment whose URL already serves
+     * another one (its requests are then routed by each deployment's route binding).
+     */
+    new_deployment: z.boolean().optional(),
     customer_id: CustomerIdSchema.optional(),
     route_binding: RouteBindingAnswersSchema.optional(),
     tenant_selector: TenantSelectorAnswersSchema.optional(),
@@ -357,6 +377,7 @@ export const ANSWERS_SCHEMAS = {
   "revisions warm": RevisionsWarmAnswersSchema,
   "revisions drain": RevisionsTargetAnswersSchema,
   "revisions archive": RevisionsTargetAnswersSchema,
+  "revisions prune": RevisionsPruneAnswersSchema,
   "traffic set": TrafficSetAnswersSchema,
   "traffic rollback": TrafficRollbackAnswersSchema,
   "config set": ConfigSetAnswersSchema,

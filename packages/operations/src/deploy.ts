@@ -1,7 +1,8 @@
-import { basename } from "node:path";
 import { GreenticError, LOCAL_CUSTOMER_ID, type RouteBinding } from "@greentic/deploy-spec";
-import { bundlesAdd, bundlesUpdate } from "./bundles.js";
+import { checkBundleContent } from "./bundle-check.js";
+import { bundlesAdd, bundlesRemove, bundlesUpdate } from "./bundles.js";
 import { parseAnswers, progress, type OperationsContext } from "./context.js";
+import { type PruneResult, revisionsPrune } from "./prune.js";
 import { checkBundleFile, revisionsStage, revisionsWarm } from "./revisions.js";
 import { trafficSet } from "./traffic.js";
 import type { MutationOptions } from "./types.js";
@@ -16,6 +17,11 @@ export interface DeployResult {
   created_deployment: boolean;
   /** The new revision, now `ready` with 100 % of the deployment's traffic. */
   revision_id: string;
+  /**
+   * True when a `ready` revision of the deployment already held this exact bundle (same
+   * digest): it was reused (confirmed running) instead of staging and starting another one.
+   */
+  reused_revision: boolean;
   /** Where the new revision itself answers (from the deployer), or null when the deployer gives none. */
   url: string | null;
   /**
@@ -25,6 +31,8 @@ export interface DeployResult {
   environment_url: string | null;
   /** The revision that had the most traffic before; kept `ready` for `op traffic rollback`. */
   previous_revision_id?: string;
+  /** Revisions archived afterwards by the environment's retention policy (`retention.keep_revisions`). */
+  pruned_revisions?: string[];
 }
 
 /** Sub-key of a deploy's idempotency key for one of its steps (each step is its own transaction). */
@@ -33,11 +41,16 @@ function stepKey(key: string | undefined, step: string): string | undefined {
 }
 
 /**
- * `op deploy`: one shot. Adds the bundle deployment if `(bundle_id, customer_id)` is new
- * (the `local` environment defaults the customer to `local-dev`), stages the bundle, warms
- * it through the deployer's health gate, and moves 100 % of the traffic to it. The previous
- * revision stays `ready`, so `op traffic rollback` goes back to it. With an idempotency key
- * every step is retried safely (a failed deploy can be re-run with the same key).
+ * `op deploy`: one shot. Checks the bundle file completely first (manifest, content digest,
+ * safe extraction, leak scan), so a refused bundle changes nothing. The bundle id is the
+ * manifest's (`bundle_id` in the answers may only confirm it). Adds the bundle deployment if
+ * `(bundle_id, customer_id)` is new (the `local` environment defaults the customer to
+ * `local-dev`); when another deployment already has traffic, that needs `new_deployment`.
+ * Stages the bundle, warms it through the deployer's health gate, and moves 100 % of the
+ * traffic to it; a `ready` revision with the same bundle digest is reused instead. The
+ * previous revision stays `ready`, so `op traffic rollback` goes back to it. Then the
+ * environment's retention policy, when it sets `keep_revisions`, prunes older revisions. With
+ * an idempotency key every step is retried safely (a failed deploy can be re-run with the same key).
  *
  * The caller's precondition guards the first write, whichever it is: adding or updating the
  * bundle (a store transaction: refused with nothing written), or staging, which checks the
@@ -58,9 +71,22 @@ export async function deploy(
     });
   }
   // Input first, before anything is looked up or written.
-  await checkBundleFile(payload.bundle_path, "bundle_path", options.source);
+  const file = await checkBundleFile(payload.bundle_path, "bundle_path", options.source);
+  progress(ctx, "deploy.check", `checking ${payload.bundle_path}`, { bundle_path: payload.bundle_path });
+  const bundle = await checkBundleContent(file, payload.bundle_path);
   const key = options.idempotencyKey ?? payload.idempotency_key;
-  const bundleId = payload.bundle_id ?? basename(payload.bundle_path).replace(/\.gtbundle$/u, "");
+  const bundleId = bundle.bundle_id;
+  if (payload.bundle_id !== undefined && payload.bundle_id !== bundleId) {
+    throw new GreenticError(
+      "invalid-argument",
+      `bundle_id ${JSON.stringify(payload.bundle_id)} does not match the bundle: the manifest of ${payload.bundle_path} names ${JSON.stringify(bundleId)}`,
+      {
+        path: "bundle_id",
+        hint: `leave bundle_id out (the manifest's id is used), or rebuild the bundle with --bundle-id ${payload.bundle_id}`,
+        details: { code: "bundle-id-mismatch", given: payload.bundle_id, manifest: bundleId },
+      },
+    );
+  }
   const customerId = payload.customer_id ?? LOCAL_CUSTOMER_ID;
   let routeBinding: RouteBinding | undefined = payload.route_binding;
   if (payload.tenant_selector !== undefined)
@@ -76,6 +102,30 @@ export async function deploy(
   };
   let deployment = environment.bundles.find((b) => b.bundle_id === bundleId && b.customer_id === customerId);
   const created = deployment === undefined;
+  if (deployment === undefined && payload.new_deployment !== true) {
+    // A second deployment with traffic changes what the environment URL serves: say so.
+    const serving = environment.traffic_splits
+      .filter((s) => s.entries.some((e) => e.weight_bps > 0))
+      .map((s) => environment.bundles.find((b) => b.deployment_id === s.deployment_id))
+      .filter((b) => b !== undefined);
+    if (serving.length > 0) {
+      const names = serving.map((b) => `${b.bundle_id} (customer ${b.customer_id}, deployment ${b.deployment_id})`);
+      throw new GreenticError(
+        "conflict",
+        `environment ${envId} already serves ${names.join(", ")}; deploying bundle ${bundleId} for customer ${customerId} would add a second deployment beside it`,
+        {
+          path: "new_deployment",
+          hint: `to replace what is served, deploy a bundle whose manifest names ${serving[0]!.bundle_id}; to run both, pass --new-deployment (new_deployment: true) with a route binding (--host / --path-prefix) for each`,
+          details: {
+            code: "new-deployment-required",
+            bundle_id: bundleId,
+            customer_id: customerId,
+            serving: serving.map((b) => b.deployment_id),
+          },
+        },
+      );
+    }
+  }
   if (deployment === undefined) {
     progress(ctx, "deploy.bundle", `adding bundle ${bundleId} for customer ${customerId}`, { bundle_id: bundleId });
     const added = await bundlesAdd(
@@ -114,19 +164,41 @@ export async function deploy(
   const previousSplit = environment.traffic_splits.find((s) => s.deployment_id === deploymentId);
   const previous = previousSplit?.entries.reduce((best, e) => (e.weight_bps > best.weight_bps ? e : best));
 
-  progress(ctx, "deploy.stage", `staging ${payload.bundle_path}`, { deployment_id: deploymentId });
-  const staged = await revisionsStage(
-    ctx,
-    { environment_id: envId, deployment_id: deploymentId, bundle_path: payload.bundle_path },
-    { idempotencyKey: stepKey(key, "stage"), precondition: firstWrite(), source: options.source },
-  );
-  const revisionId = staged.revision.revision_id;
+  // Retention: the same bundle bytes already run as a ready revision of this deployment.
+  const reusable = environment.revisions
+    .filter((r) => r.deployment_id === deploymentId && r.lifecycle === "ready" && r.bundle_digest === bundle.digest)
+    .sort((a, b) => b.sequence - a.sequence)[0];
+  let revisionId: string;
+  if (reusable !== undefined) {
+    revisionId = reusable.revision_id;
+    progress(ctx, "deploy.reuse", `revision ${revisionId} already holds this bundle (${bundle.digest}); reusing it`, {
+      revision_id: revisionId,
+    });
+  } else {
+    progress(ctx, "deploy.stage", `staging ${payload.bundle_path}`, { deployment_id: deploymentId });
+    let staged;
+    try {
+      staged = await revisionsStage(
+        ctx,
+        { environment_id: envId, deployment_id: deploymentId, bundle_path: payload.bundle_path },
+        { idempotencyKey: stepKey(key, "stage"), precondition: firstWrite(), source: options.source },
+        { contentChecked: true },
+      );
+    } catch (error) {
+      // A deployment this deploy added and that got no revision must not stay behind.
+      if (created)
+        await bundlesRemove(ctx, { environment_id: envId, deployment_id: deploymentId }).catch(() => undefined);
+      throw error;
+    }
+    revisionId = staged.revision.revision_id;
+  }
 
+  // On a reused revision this re-confirms it with the deployer (a stopped process is started again).
   progress(ctx, "deploy.warm", `warming revision ${revisionId}`, { revision_id: revisionId });
   const warmed = await revisionsWarm(
     ctx,
     { environment_id: envId, revision_id: revisionId },
-    { idempotencyKey: stepKey(key, "warm") },
+    { idempotencyKey: stepKey(key, reusable === undefined ? "warm" : `warm-${revisionId}`) },
   );
 
   progress(ctx, "deploy.traffic", `moving 100% of the traffic to revision ${revisionId}`, { revision_id: revisionId });
@@ -145,10 +217,20 @@ export async function deploy(
     deployment_id: deploymentId,
     created_deployment: created,
     revision_id: revisionId,
+    reused_revision: reusable !== undefined,
     url: warmed.url ?? null,
     environment_url: moved.environment_url,
   };
   if (previous !== undefined && previous.revision_id !== revisionId) result.previous_revision_id = previous.revision_id;
+  const keep = environment.retention.keep_revisions;
+  if (keep !== undefined && keep > 0) {
+    const prune: PruneResult = await revisionsPrune(
+      ctx,
+      { environment_id: envId, deployment_id: deploymentId, keep },
+      { idempotencyKey: stepKey(key, "prune") },
+    );
+    if (prune.pruned.length > 0) result.pruned_revisions = prune.pruned.map((p) => p.revision_id);
+  }
   progress(ctx, "deploy.done", `revision ${revisionId} serves ${result.environment_url ?? result.url ?? "(no url)"}`, {
     revision_id: revisionId,
     url: result.url,

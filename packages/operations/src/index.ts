@@ -55,8 +55,17 @@ export {
   type RevisionShowResult,
   type RevisionsListResult,
   type StageResult,
+  type TrafficReference,
   type WarmResult,
 } from "./revisions.js";
+export {
+  DEFAULT_KEEP_REVISIONS,
+  revisionsPrune,
+  type KeptRevision,
+  type PruneResult,
+  type PrunedRevision,
+} from "./prune.js";
+export type { CheckedBundle } from "./bundle-check.js";
 export {
   trafficRollback,
   trafficSet,

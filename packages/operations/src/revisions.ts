@@ -11,9 +11,10 @@ import {
   type RevisionResult,
   type WarmRevisionResult,
 } from "@greentic/deploy-spec";
-import type { RevisionRef, RevisionRuntimeStatus } from "@greentic/env-packs";
+import type { Deployer, HandlerContext, RevisionRef, RevisionRuntimeStatus } from "@greentic/env-packs";
 import type { TransformOutcome } from "@greentic/environment-store";
 import { ulid } from "ulid";
+import { checkBundleContent } from "./bundle-check.js";
 import {
   checkEnvArgument,
   mutate,
@@ -87,8 +88,8 @@ export async function checkBundleFile(bundlePath: string, field = "bundle_path",
 }
 
 /**
- * `op revisions stage`: stages the bundle file through the bound deployer (copy, hash,
- * extract), then records the revision as `staged` with that `bundle_digest` and the next
+ * `op revisions stage`: checks the bundle file's content (as `op deploy` does), stages it
+ * through the bound deployer (copy, hash, extract), then records the revision as `staged` with that `bundle_digest` and the next
  * sequence. Nothing is copied for a request the store would refuse or replay: the bundle
  * file, precondition and idempotency key are checked first. The copy is removed again when
  * the record cannot be committed after all (another writer got in between).
@@ -97,6 +98,7 @@ export async function revisionsStage(
   ctx: OperationsContext,
   answers: unknown,
   options: MutationOptions = {},
+  internal: { contentChecked?: boolean } = {},
 ): Promise<StageResult> {
   const payload = parseAnswers("revisions stage", answers, options);
   if (payload.bundle_path === undefined) {
@@ -118,6 +120,8 @@ export async function revisionsStage(
   }
   // Input first, before anything is looked up.
   const bundlePath = await checkBundleFile(payload.bundle_path, "bundle_path", options.source);
+  // The content too, on the user's file: a refused bundle is named as the user gave it.
+  if (internal.contentChecked !== true) await checkBundleContent(bundlePath, payload.bundle_path);
   const envId = payload.environment_id;
   const commit = { envId, noun: "revisions", verb: "stage", payload, options };
   // Before the copy: a stale pin or a reused key must not leave files in the data area, and a
@@ -324,7 +328,64 @@ export async function revisionsWarm(
   return url === undefined ? result : { ...result, url };
 }
 
-/** `op revisions drain`: ready → draining, then the deployer stops taking traffic and stops the process. */
+/** Where a revision receives traffic: `stored` from the store's splits, `live` from what the deployer applies. */
+export interface TrafficReference {
+  deployment_id: string;
+  weight_bps: number;
+  source: "stored" | "live";
+}
+
+/** The splits, stored and live, that still send `revisionId` requests (weight above 0). */
+export async function trafficReferences(
+  env: Environment,
+  revisionId: string,
+  deployer: Deployer,
+  hctx: HandlerContext,
+): Promise<TrafficReference[]> {
+  const out: TrafficReference[] = [];
+  for (const split of env.traffic_splits)
+    for (const e of split.entries)
+      if (e.revision_id === revisionId && e.weight_bps > 0)
+        out.push({ deployment_id: split.deployment_id, weight_bps: e.weight_bps, source: "stored" });
+  // The deployer's applied splits: after a crash between the store commit and the router
+  // update they differ from the store, and a revision the router still serves must not stop.
+  const live = await deployer.runtimeConfig(hctx).catch(() => undefined);
+  for (const e of live?.revisions ?? [])
+    if (e.revision_id === revisionId && e.weight_bps > 0)
+      out.push({ deployment_id: e.deployment_id, weight_bps: e.weight_bps, source: "live" });
+  return out;
+}
+
+/** `conflict` (exit 3) for stopping a revision that still carries traffic, stored or live. */
+export function carriesTrafficError(
+  verb: string,
+  revisionId: string,
+  refs: readonly TrafficReference[],
+): GreenticError {
+  const stored = refs.filter((r) => r.source === "stored");
+  const where = (stored.length > 0 ? stored : refs)
+    .map((r) => `${(r.weight_bps / 100).toFixed(2).replace(/\.?0+$/u, "")}% of deployment ${r.deployment_id}`)
+    .join(", ");
+  const liveOnly = stored.length === 0;
+  return new GreenticError(
+    "conflict",
+    liveOnly
+      ? `cannot ${verb} revision ${revisionId}: the environment's router still sends it ${where}, although the store's split no longer does`
+      : `cannot ${verb} revision ${revisionId}: it still carries ${where}`,
+    {
+      hint: liveOnly
+        ? "run `op traffic show` (or `op status`) to bring the router in line with the store, then retry"
+        : "move its traffic to another revision first (`op traffic set` or `op traffic rollback`), then retry",
+      details: { code: "revision-carries-traffic", revision_id: revisionId, references: refs },
+    },
+  );
+}
+
+/**
+ * `op revisions drain`: ready → draining, then the deployer stops taking traffic and stops the
+ * process. Refused (`conflict`) while a split, in the store or applied by the deployer, still
+ * sends the revision requests.
+ */
 export async function revisionsDrain(
   ctx: OperationsContext,
   answers: unknown,
@@ -334,13 +395,28 @@ export async function revisionsDrain(
   const envId = payload.environment_id;
   const { environment } = await ctx.store.load(envId);
   const { deployer, hctx } = await deployerOf(ctx, environment);
+  const live = await trafficReferences(environment, payload.revision_id, deployer, hctx);
   const outcome = await mutate(ctx, {
     envId,
     noun: "revisions",
     verb: "drain",
     payload,
     options,
-    transform: (current, tx) => engine.drainRevision(required(current, envId), payload, tx),
+    transform: (current, tx) => {
+      const env = required(current, envId);
+      // Checked again on the state being committed: a split set since the load counts.
+      const refs = [
+        ...env.traffic_splits.flatMap((s) =>
+          s.entries
+            .filter((e) => e.revision_id === payload.revision_id && e.weight_bps > 0)
+            .map((e) => ({ deployment_id: s.deployment_id, weight_bps: e.weight_bps, source: "stored" as const })),
+        ),
+        ...live.filter((r) => r.source === "live"),
+      ];
+      if (refs.length > 0 && env.revisions.some((r) => r.revision_id === payload.revision_id))
+        throw carriesTrafficError("drain", payload.revision_id, refs);
+      return engine.drainRevision(env, payload, tx);
+    },
   });
   // Runs on a replay too: a retry with the same key finishes a drain whose process stop failed.
   await deployer.drain(hctx, refOf(outcome.result.revision));
@@ -348,8 +424,9 @@ export async function revisionsDrain(
 }
 
 /**
- * `op revisions archive`: refused (`conflict`) while a traffic split references the revision;
- * then the deployer stops anything left and removes the staged files.
+ * `op revisions archive`: refused (`conflict`) while a traffic split, in the store or applied by
+ * the deployer, references the revision; then the deployer stops anything left and removes the
+ * staged files.
  */
 export async function revisionsArchive(
   ctx: OperationsContext,
@@ -360,13 +437,23 @@ export async function revisionsArchive(
   const envId = payload.environment_id;
   const { environment } = await ctx.store.load(envId);
   const { deployer, hctx } = await deployerOf(ctx, environment);
+  const live = (await trafficReferences(environment, payload.revision_id, deployer, hctx)).filter(
+    (r) => r.source === "live",
+  );
   const outcome = await mutate(ctx, {
     envId,
     noun: "revisions",
     verb: "archive",
     payload,
     options,
-    transform: (current, tx) => engine.archiveRevision(required(current, envId), payload, tx),
+    transform: (current, tx) => {
+      const env = required(current, envId);
+      const revision = env.revisions.find((r) => r.revision_id === payload.revision_id);
+      // The engine refuses stored references itself (naming them); the live ones are ours to check.
+      if (live.length > 0 && revision !== undefined && revision.lifecycle !== "archived")
+        throw carriesTrafficError("archive", payload.revision_id, live);
+      return engine.archiveRevision(env, payload, tx);
+    },
   });
   try {
     await deployer.archive(hctx, refOf(outcome.result.revision));

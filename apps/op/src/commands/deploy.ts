@@ -26,7 +26,13 @@ Prints the environment's URL (it follows the traffic split) and the URL where th
     ...answersFlags,
     bundle: Flags.string({ char: "b", description: "The .gtbundle file (bundle_path).", helpValue: "FILE" }),
     env: Flags.string({ char: "e", description: "Environment id (environment_id, default local).", helpValue: "ENV" }),
-    "bundle-id": Flags.string({ description: "Bundle id (bundle_id, default the file's stem)." }),
+    "bundle-id": Flags.string({
+      description: "Bundle id (bundle_id): the manifest names it; when given it must match (exit 2 otherwise).",
+    }),
+    "new-deployment": Flags.boolean({
+      description:
+        "Allow adding a second deployment to an environment that already serves one (new_deployment); give each a route binding.",
+    }),
     "customer-id": Flags.string({ description: "Customer id (customer_id; required outside local)." }),
     host: Flags.string({ description: "Route host; repeatable.", multiple: true }),
     "path-prefix": Flags.string({ description: "Route path prefix; repeatable.", multiple: true }),
@@ -44,6 +50,7 @@ Prints the environment's URL (it follows the traffic split) and the URL where th
       bundle_path: f.bundle,
       bundle_id: f["bundle-id"],
       customer_id: f["customer-id"],
+      new_deployment: f["new-deployment"] ? true : undefined,
       route_binding: route,
       idempotency_key: f["idempotency-key"],
     });
@@ -52,11 +59,17 @@ Prints the environment's URL (it follows the traffic split) and the URL where th
     const r = await ops.deploy(ctx, payload, this.mutationOptions());
     this.done(r, () => {
       const lines = [
-        `Deployed ${r.bundle_id} as revision ${r.revision_id} (deployment ${r.deployment_id}${r.created_deployment ? ", new" : ""}) in ${r.environment_id}.`,
+        r.reused_revision
+          ? `Revision ${r.revision_id} already held this bundle; it serves ${r.bundle_id} again (deployment ${r.deployment_id}) in ${r.environment_id}.`
+          : `Deployed ${r.bundle_id} as revision ${r.revision_id} (deployment ${r.deployment_id}${r.created_deployment ? ", new" : ""}) in ${r.environment_id}.`,
       ];
       if (r.previous_revision_id)
         lines.push(
           `Previous revision ${r.previous_revision_id} stays ready: op traffic rollback ${r.environment_id} --deployment ${r.deployment_id}`,
+        );
+      if (r.pruned_revisions?.length)
+        lines.push(
+          `Retention policy archived ${r.pruned_revisions.length} older revision(s): ${r.pruned_revisions.join(", ")}`,
         );
       if (r.environment_url) lines.push(`Environment URL (follows the traffic split): ${r.environment_url}`);
       if (r.url) lines.push(`Revision URL: ${r.url}`);

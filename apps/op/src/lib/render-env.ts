@@ -6,15 +6,26 @@ import { fields, percent, table } from "./render.js";
 // read-only fast path (src/fast.ts): no oclif, no library imports at run time.
 
 /** `op env show` in human form. */
-export function envShowText(shown: Pick<EnvShowResult, "environment" | "etag" | "generation">): string {
+export function envShowText(shown: Pick<EnvShowResult, "environment" | "etag" | "generation" | "router">): string {
   const env = shown.environment;
   const host = env.host_config as Record<string, unknown>;
+  // The environment's URL is where its router listens. host_config.listen_addr is kept in the
+  // document for the reference but nothing listens there, so it is not shown (see --json).
+  const router = shown.router;
+  const url =
+    router === null || router === undefined
+      ? undefined
+      : router.url !== null
+        ? router.url
+        : router.state === "failed"
+          ? `none: the router (pid ${router.pid ?? "?"}) is down`
+          : "none yet: the router starts with the first traffic split";
   let out = fields([
     ["environment", env.environment_id],
     ["name", env.name],
     ["generation", shown.generation],
     ["etag", shown.etag],
-    ["listen_addr", host.listen_addr],
+    ["url", url],
     ["public_base_url", host.public_base_url],
     ["packs", env.packs.map((p) => `${p.slot}=${p.kind}`).join(" ")],
     ["bundles", env.bundles.length],

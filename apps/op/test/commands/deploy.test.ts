@@ -1,5 +1,7 @@
-import { expect, it } from "vitest";
-import { helloBundle, initLocal } from "../helpers.js";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect, it, onTestFinished } from "vitest";
+import { digestTree, helloBundle, helloVariant, initLocal, store, tempDir } from "../helpers.js";
 import { describeMutating } from "../mutating-suite.js";
 
 const suite = describeMutating({
@@ -43,7 +45,8 @@ it("deploys, serves the page, and a redeploy keeps the old revision for rollback
   const page = await fetch(first.url);
   expect(page.status).toBe(200);
   expect(await page.text()).toContain("Hello");
-  const second = s.ok(["deploy", "--bundle", f.bundle, "--bundle-id", "hello"]);
+  const second = s.ok(["deploy", "--bundle", helloVariant("v2"), "--bundle-id", "hello"]);
+  expect(second.reused_revision).toBe(false);
   expect(second.previous_revision_id).toBe(first.revision_id);
   const back = s.ok(["traffic", "rollback", "local", "--deployment", second.deployment_id]);
   expect(back.restored.entries).toEqual([{ revision_id: first.revision_id, weight_bps: 10000 }]);
@@ -56,4 +59,121 @@ it("human output names the URL and progress goes to stderr", () => {
   expect(r.stdout).toMatch(/URL: http/);
   expect(r.stderr).toContain("warming revision");
   expect(r.stdout).not.toContain("warming revision");
+});
+
+/** A fresh store with the local environment, whose revisions are stopped when the test ends. */
+function freshLocal() {
+  const s = store({ persistent: true });
+  onTestFinished(() => s.dispose());
+  initLocal(s);
+  return s;
+}
+
+it("takes the bundle id from the manifest, not the file name, and the URL keeps serving", async () => {
+  const s = freshLocal();
+  const first = s.ok(["deploy", "--bundle", helloBundle()]);
+  // The quickstart's second step: a file named hello-v2.gtbundle whose manifest says `hello`.
+  const v2 = helloVariant("v2", "hello", "hello-v2.gtbundle");
+  const second = s.ok(["deploy", "--bundle", v2]);
+  expect(second.bundle_id).toBe("hello");
+  expect(second.created_deployment).toBe(false);
+  expect(second.deployment_id).toBe(first.deployment_id);
+  expect(second.previous_revision_id).toBe(first.revision_id);
+  expect(s.ok(["bundles", "list", "local"]).bundles.map((b: any) => b.bundle_id)).toEqual(["hello"]);
+  const page = await fetch(second.environment_url);
+  expect(page.status).toBe(200);
+  expect(page.headers.get("x-greentic-revision")).toBe(second.revision_id);
+  expect(await (await fetch(`${second.environment_url}variant.txt`)).text()).toBe("v2\n");
+});
+
+it("refuses a --bundle-id that contradicts the manifest, naming both, and changes nothing", () => {
+  const s = freshLocal();
+  const before = digestTree(s.root);
+  const r = s.op(["deploy", "--bundle", helloBundle(), "--bundle-id", "shop", "--json"]);
+  expect(r.status, r.stderr).toBe(2);
+  expect(r.errorJson.error.kind).toBe("invalid-argument");
+  expect(r.errorJson.error.path).toBe("bundle_id");
+  expect(r.errorJson.error.message).toContain('bundle_id "shop" does not match');
+  expect(r.errorJson.error.message).toContain('names "hello"');
+  expect(r.errorJson.error.message).toContain(helloBundle());
+  expect(digestTree(s.root)).toBe(before);
+});
+
+it("a second bundle beside a served one needs --new-deployment", () => {
+  const s = freshLocal();
+  const first = s.ok(["deploy", "--bundle", helloBundle()]);
+  const shop = helloVariant("shop", "shop");
+  const before = digestTree(s.root);
+  const r = s.op(["deploy", "--bundle", shop, "--json"]);
+  expect(r.status, r.stderr).toBe(3);
+  expect(r.errorJson.error.kind).toBe("conflict");
+  expect(r.errorJson.error.message).toContain(
+    `environment local already serves hello (customer local-dev, deployment ${first.deployment_id})`,
+  );
+  expect(r.errorJson.error.message).toContain("bundle shop");
+  expect(r.errorJson.error.hint).toContain("--new-deployment");
+  expect(digestTree(s.root)).toBe(before);
+  const added = s.ok(["deploy", "--bundle", shop, "--new-deployment", "--path-prefix", "/shop"]);
+  expect(added.created_deployment).toBe(true);
+  expect(added.bundle_id).toBe("shop");
+  expect(
+    s
+      .ok(["bundles", "list", "local"])
+      .bundles.map((b: any) => b.bundle_id)
+      .sort(),
+  ).toEqual(["hello", "shop"]);
+});
+
+it("a corrupt bundle changes nothing and the error names the user's file", () => {
+  const s = freshLocal();
+  s.ok(["deploy", "--bundle", helloBundle()]);
+  const dir = tempDir();
+  const truncated = join(dir, "broken.gtbundle");
+  copyFileSync(helloBundle(), truncated);
+  writeFileSync(truncated, Buffer.from("not a squashfs image at all"), { flag: "r+" });
+  const listed = s.ok(["bundles", "list", "local"]);
+  const before = digestTree(s.root);
+  for (const bundle of [truncated, helloVariant("corrupt", "fresh")]) {
+    const file = bundle === truncated ? truncated : join(dir, "fresh.gtbundle");
+    if (bundle !== truncated) {
+      // Flip bytes inside the image's data area: the squashfs superblock stays readable.
+      const bytes = Buffer.from(readFileSync(bundle));
+      for (let i = 200; i < 260; i++) bytes[i] = bytes[i]! ^ 0xff;
+      writeFileSync(file, bytes);
+    }
+    const r = s.op(["deploy", "--bundle", file, "--new-deployment", "--json"]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.errorJson.error.kind).toBe("validation");
+    expect(r.errorJson.error.path).toBe("bundle_path");
+    expect(r.errorJson.error.message).toContain(`bundle ${file} `);
+    expect(r.errorJson.error.message).not.toContain("/data/");
+    expect(s.ok(["bundles", "list", "local"])).toEqual(listed);
+    expect(digestTree(s.root)).toBe(before);
+  }
+});
+
+it("a redeploy of the same bundle bytes reuses the ready revision and starts no process", () => {
+  const s = freshLocal();
+  const first = s.ok(["deploy", "--bundle", helloBundle()]);
+  const again = s.ok(["deploy", "--bundle", helloBundle()]);
+  expect(again.reused_revision).toBe(true);
+  expect(again.revision_id).toBe(first.revision_id);
+  expect(again.url).toBe(first.url);
+  const revisions = s.ok(["revisions", "list", "local"]).revisions;
+  expect(revisions.map((r: any) => r.revision_id)).toEqual([first.revision_id]);
+});
+
+it("the retention policy prunes older revisions after a deploy", async () => {
+  const s = freshLocal();
+  s.ok(["config", "set", "local", "--keep-revisions", "1"]);
+  const a = s.ok(["deploy", "--bundle", helloVariant("r1")]);
+  const b = s.ok(["deploy", "--bundle", helloVariant("r2")]);
+  expect(b.pruned_revisions).toBeUndefined(); // a is the rollback target of b
+  const c = s.ok(["deploy", "--bundle", helloVariant("r3")]);
+  expect(c.pruned_revisions).toEqual([a.revision_id]);
+  const lifecycles = Object.fromEntries(
+    s.ok(["revisions", "list", "local"]).revisions.map((r: any) => [r.revision_id, r.lifecycle]),
+  );
+  expect(lifecycles).toEqual({ [a.revision_id]: "archived", [b.revision_id]: "ready", [c.revision_id]: "ready" });
+  await expect(fetch(a.url)).rejects.toThrow();
 });

@@ -130,6 +130,10 @@ export function setConfig(
     host[field] = field === "public_base_url" ? normalizedUrl(value as string) : value;
     changed.push(field);
   }
+  if (payload.keep_revisions !== undefined) {
+    next.retention = { ...next.retention, keep_revisions: payload.keep_revisions };
+    changed.push("keep_revisions");
+  }
   return finish(next, { environment_id: env.environment_id, changed });
 }
 

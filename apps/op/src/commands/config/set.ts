@@ -15,9 +15,17 @@ export default class ConfigSet extends MutatingCommand<typeof ConfigSet> {
     name: Flags.string({ description: "Display name (name)." }),
     region: Flags.string({ description: "Region (region)." }),
     "tenant-org": Flags.string({ description: "Tenant organisation id (tenant_org_id)." }),
-    "listen-addr": Flags.string({ description: "Listen address host:port (listen_addr)." }),
+    "listen-addr": Flags.string({
+      description:
+        "Listen address host:port (listen_addr), kept for the reference implementation; the local router listens on router_listen of the deployer's answers.",
+    }),
     "public-url": Flags.string({ description: "Public base URL (public_base_url).", helpValue: "URL" }),
     gui: Flags.boolean({ description: "Enable the GUI (gui_enabled).", allowNo: true }),
+    "keep-revisions": Flags.integer({
+      description: "Retention: revisions per deployment that op deploy keeps, pruning older ones (keep_revisions).",
+      min: 1,
+      helpValue: "N",
+    }),
     ...idempotencyFlag,
     ...preconditionFlags,
   };
@@ -33,6 +41,7 @@ export default class ConfigSet extends MutatingCommand<typeof ConfigSet> {
       listen_addr: f["listen-addr"],
       public_base_url: f["public-url"],
       gui_enabled: f.gui,
+      keep_revisions: f["keep-revisions"],
       idempotency_key: f["idempotency-key"],
     });
     const { ops, ctx } = await this.ops();

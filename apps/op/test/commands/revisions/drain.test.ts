@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { UNKNOWN_ULID, deployHello, stageHello } from "../../helpers.js";
+import { UNKNOWN_ULID, deployHello, digestTree, stageHello } from "../../helpers.js";
 import { describeMutating } from "../../mutating-suite.js";
 
 const suite = describeMutating({
@@ -32,8 +32,29 @@ const suite = describeMutating({
   ],
 });
 
-it("refuses to drain the revision that takes all the traffic, or succeeds for a free one", () => {
+it("refuses to drain the revision that carries the traffic (exit 3), changing nothing", async () => {
   const { s, f } = suite.get();
-  const r = s.op(["revisions", "drain", "local", f.b, "--json"]);
-  expect([0, 3], r.stderr).toContain(r.status);
+  const before = digestTree(s.root);
+  for (const json of [false, true]) {
+    const r = s.op(["revisions", "drain", "local", f.revision, ...(json ? ["--json"] : [])]);
+    expect(r.status, r.stderr).toBe(3);
+    const message = json ? r.errorJson.error.message : r.stderr;
+    expect(message).toContain(
+      `cannot drain revision ${f.revision}: it still carries 100% of deployment ${f.deployment}`,
+    );
+    if (json) {
+      expect(r.errorJson.error.kind).toBe("conflict");
+      expect(r.errorJson.error.hint).toContain("op traffic set");
+    }
+  }
+  expect(digestTree(s.root)).toBe(before);
+  // The environment URL still answers from that revision.
+  const url = s.ok(["traffic", "show", "local"]).environment_url;
+  const page = await fetch(url);
+  expect(page.status).toBe(200);
+  expect(page.headers.get("x-greentic-revision")).toBe(f.revision);
+  // Once its traffic moves away, the drain goes through.
+  s.ok(["traffic", "set", "local", `${f.b}=100`, "--deployment", f.deployment, "--idempotency-key", "move-away"]);
+  const drained = s.ok(["revisions", "drain", "local", f.revision]);
+  expect(drained.revision.lifecycle).toBe("draining");
 });
