@@ -28,6 +28,7 @@ describe("answers schemas", () => {
       "env-packs update",
       "revisions archive",
       "revisions drain",
+      "revisions prune",
       "revisions stage",
       "revisions warm",
       "secrets delete",

@@ -124,7 +124,7 @@ describe("consumer of the packed package", () => {
       descriptorError: "validation:invalid-path-char",
       unknownField: true,
       runtimeConfig: null,
-      answersVerbs: 21,
+      answersVerbs: 22,
       schemaId: "https://schemas.greentic.ai/deploy-spec/environment.schema.json",
     });
   }, 120_000);

@@ -198,7 +198,11 @@ export async function deploy(
   const warmed = await revisionsWarm(
     ctx,
     { environment_id: envId, revision_id: revisionId },
-    { idempotencyKey: stepKey(key, reusable === undefined ? "warm" : `warm-${revisionId}`) },
+    // Reusing, this is the first write: the caller's pin guards it.
+    {
+      idempotencyKey: stepKey(key, reusable === undefined ? "warm" : `warm-${revisionId}`),
+      precondition: firstWrite(),
+    },
   );
 
   progress(ctx, "deploy.traffic", `moving 100% of the traffic to revision ${revisionId}`, { revision_id: revisionId });

@@ -447,12 +447,10 @@ export async function revisionsArchive(
     payload,
     options,
     transform: (current, tx) => {
-      const env = required(current, envId);
-      const revision = env.revisions.find((r) => r.revision_id === payload.revision_id);
       // The engine refuses stored references itself (naming them); the live ones are ours to check.
-      if (live.length > 0 && revision !== undefined && revision.lifecycle !== "archived")
-        throw carriesTrafficError("archive", payload.revision_id, live);
-      return engine.archiveRevision(env, payload, tx);
+      const archived = engine.archiveRevision(required(current, envId), payload, tx);
+      if (live.length > 0) throw carriesTrafficError("archive", payload.revision_id, live);
+      return archived;
     },
   });
   try {

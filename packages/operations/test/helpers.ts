@@ -18,9 +18,14 @@ export async function removeTemp(dir: string | undefined): Promise<void> {
 }
 
 /** Builds `fixtures/bundles/<name>` into `<dir>/<name>.gtbundle` with bundle id `hello`. */
-export async function buildFixture(name: "hello" | "hello-v2", dir: string, version: string): Promise<string> {
-  const outFile = join(dir, `${name}.gtbundle`);
-  await buildBundle({ sourceDir: join(repoRoot, "fixtures", "bundles", name), outFile, bundleId: "hello", version });
+export async function buildFixture(
+  name: "hello" | "hello-v2",
+  dir: string,
+  version: string,
+  bundleId = "hello",
+): Promise<string> {
+  const outFile = join(dir, bundleId === "hello" ? `${name}.gtbundle` : `${name}-${bundleId}.gtbundle`);
+  await buildBundle({ sourceDir: join(repoRoot, "fixtures", "bundles", name), outFile, bundleId, version });
   return outFile;
 }
 

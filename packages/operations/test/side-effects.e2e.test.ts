@@ -167,11 +167,13 @@ describe("side effects only after the store's checks (local-process)", { timeout
       });
 
       const before = storeDigest(storeRoot);
-      const io = await expectKind(stage({ bundle_path: notBundle }), "io");
-      expect(io.details).toMatchObject({ code: "unreadable-archive" });
+      // Checked on the user's own file before anything is copied: bad input (exit 2) naming that file.
+      const unreadable = await expectKind(stage({ bundle_path: notBundle }), "validation");
+      expect(unreadable.details).toMatchObject({ code: "unreadable-archive", bundle_path: notBundle });
+      expect(unreadable.message).toContain(`bundle_path: bundle ${notBundle} is not a valid bundle`);
       const invalid = await expectKind(stage({ bundle_path: noManifest }), "validation");
-      expect(invalid.details).toMatchObject({ code: "manifest-missing" });
-      expect(invalid.message).toContain(noManifest);
+      expect(invalid.details).toMatchObject({ code: "manifest-invalid", bundle_path: noManifest });
+      expect(invalid.message).toContain(`bundle ${noManifest} is not a valid bundle`);
       expect(storeDigest(storeRoot)).toBe(before);
     });
 
@@ -354,7 +356,7 @@ describe("side effects only after the store's checks (local-process)", { timeout
       await expectKind(
         deploy(
           ops,
-          { bundle_path: bundle, bundle_id: "brand-new" },
+          { bundle_path: await buildFixture("hello", temp, "1.0.0", "brand-new"), new_deployment: true },
           { precondition: { expected_generation: generation - 1 } },
         ),
         "precondition-failed",

@@ -592,10 +592,20 @@ describe("deploy", () => {
     await expectKind(deploy(ops, { environment_id: "bare", bundle_path: bundle }), "invalid-argument");
     await expectKind(deploy(ops, { environment_id: "ghost", bundle_path: bundle, customer_id: "c" }), "not-found");
     await expectKind(
-      deploy(ops, { bundle_path: bundle, bundle_id: "deploy-stale" }, { precondition: { expected_generation: 0 } }),
+      deploy(
+        ops,
+        { bundle_path: await buildFixture("hello", temp, "1.0.0", "deploy-stale") },
+        { precondition: { expected_generation: 0 } },
+      ),
       "precondition-failed",
     );
-    const failed = await expectKind(deploy(ops, { bundle_path: bundle, bundle_id: "deploy-fails" }), "conflict");
+    const mismatch = await expectKind(
+      deploy(ops, { bundle_path: bundle, bundle_id: "deploy-fails" }),
+      "invalid-argument",
+    );
+    expect(mismatch.message).toContain(`the manifest of ${bundle} names "hello"`);
+    const failing = await buildFixture("hello", temp, "1.0.0", "deploy-fails");
+    const failed = await expectKind(deploy(ops, { bundle_path: failing, bundle_id: "deploy-fails" }), "conflict");
     expect(failed.details).toMatchObject({ code: "health-gate-failed" });
     const { environment } = await envShow(ops, "local");
     const dep = environment.bundles.find((b) => b.bundle_id === "deploy-fails")!;

@@ -64,16 +64,16 @@ function withDataArea(): { s: Store; f: { deployment: string; bundle: string } }
   return got;
 }
 
-it("a file that is not a bundle is refused and its copy removed: the store is unchanged", () => {
+it("a file that is not a bundle is invalid input naming the user's file: the store is unchanged", () => {
   const { s, f } = withDataArea();
-  // @greentic/bundle reports an image it cannot read as `io` (`unreadable-archive`): exit 1.
+  // Checked on the user's file before anything is copied: bad input (exit 2), never a staged copy's path.
   checkBadInput(s, ["revisions", "stage"], {
     name: "bundle file that is not a bundle",
     answers: `environment_id: local\ndeployment_id: ${f.deployment}\nbundle_path: ${import.meta.filename}\n`,
-    exit: 1,
-    kind: "io",
+    exit: 2,
+    kind: "validation",
     namesFile: false,
-    message: ["squashfs"],
+    message: [`bundle_path: bundle ${import.meta.filename} is not a valid bundle`, "squashfs"],
   });
 });
 
