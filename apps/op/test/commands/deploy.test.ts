@@ -50,7 +50,7 @@ it("deploys, serves the page, and a redeploy keeps the old revision for rollback
   expect(second.previous_revision_id).toBe(first.revision_id);
   const back = s.ok(["traffic", "rollback", "local", "--deployment", second.deployment_id]);
   expect(back.restored.entries).toEqual([{ revision_id: first.revision_id, weight_bps: 10000 }]);
-});
+}, 120_000);
 
 it("human output names the URL and progress goes to stderr", () => {
   const { s, f } = suite.get();
@@ -59,7 +59,7 @@ it("human output names the URL and progress goes to stderr", () => {
   expect(r.stdout).toMatch(/URL: http/);
   expect(r.stderr).toContain("warming revision");
   expect(r.stdout).not.toContain("warming revision");
-});
+}, 120_000);
 
 /** A fresh store with the local environment, whose revisions are stopped when the test ends. */
 function freshLocal() {
@@ -84,7 +84,7 @@ it("takes the bundle id from the manifest, not the file name, and the URL keeps 
   expect(page.status).toBe(200);
   expect(page.headers.get("x-greentic-revision")).toBe(second.revision_id);
   expect(await (await fetch(`${second.environment_url}variant.txt`)).text()).toBe("v2\n");
-});
+}, 120_000);
 
 it("refuses a --bundle-id that contradicts the manifest, naming both, and changes nothing", () => {
   const s = freshLocal();
@@ -97,7 +97,7 @@ it("refuses a --bundle-id that contradicts the manifest, naming both, and change
   expect(r.errorJson.error.message).toContain('names "hello"');
   expect(r.errorJson.error.message).toContain(helloBundle());
   expect(digestTree(s.root)).toBe(before);
-});
+}, 120_000);
 
 it("a second bundle beside a served one needs --new-deployment", () => {
   const s = freshLocal();
@@ -122,7 +122,7 @@ it("a second bundle beside a served one needs --new-deployment", () => {
       .bundles.map((b: any) => b.bundle_id)
       .sort(),
   ).toEqual(["hello", "shop"]);
-});
+}, 120_000);
 
 it("a corrupt bundle changes nothing and the error names the user's file", () => {
   const s = freshLocal();
@@ -150,7 +150,7 @@ it("a corrupt bundle changes nothing and the error names the user's file", () =>
     expect(s.ok(["bundles", "list", "local"])).toEqual(listed);
     expect(digestTree(s.root)).toBe(before);
   }
-});
+}, 120_000);
 
 it("a redeploy of the same bundle bytes reuses the ready revision and starts no process", () => {
   const s = freshLocal();
@@ -161,7 +161,7 @@ it("a redeploy of the same bundle bytes reuses the ready revision and starts no 
   expect(again.url).toBe(first.url);
   const revisions = s.ok(["revisions", "list", "local"]).revisions;
   expect(revisions.map((r: any) => r.revision_id)).toEqual([first.revision_id]);
-});
+}, 120_000);
 
 it("the retention policy prunes older revisions after a deploy", async () => {
   const s = freshLocal();
@@ -176,4 +176,4 @@ it("the retention policy prunes older revisions after a deploy", async () => {
   );
   expect(lifecycles).toEqual({ [a.revision_id]: "archived", [b.revision_id]: "ready", [c.revision_id]: "ready" });
   await expect(fetch(a.url)).rejects.toThrow();
-});
+}, 120_000);

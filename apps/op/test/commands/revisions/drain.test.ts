@@ -57,4 +57,4 @@ it("refuses to drain the revision that carries the traffic (exit 3), changing no
   s.ok(["traffic", "set", "local", `${f.b}=100`, "--deployment", f.deployment, "--idempotency-key", "move-away"]);
   const drained = s.ok(["revisions", "drain", "local", f.revision]);
   expect(drained.revision.lifecycle).toBe("draining");
-});
+}, 120_000);

@@ -53,4 +53,4 @@ it("keeps the newest N and the rollback target, archives the rest and stops thei
   expect(again.stdout).toContain("Nothing to prune in local (keeping 1 per deployment).");
   // d is the newest, so it is kept without needing the stash's protection.
   expect(again.stdout).not.toContain(d.revision_id);
-});
+}, 120_000);
