@@ -1,5 +1,7 @@
 // `pnpm release`: builds the release artifacts into release/ (after `pnpm build`):
 //   op-linux-x64, greentic-runtime-linux-x64   single-file executables (Node SEA)
+//   greentic-runtime-image-linux-x64.oci.tar  the runtime image (FROM scratch, uid 65532) for
+//                                             `podman load`, tagged localhost/greentic-runtime:<version>
 //   SHA256SUMS                                 `sha256sum --check` format
 //   release.json                               name, version, commit, size and sha256 of each
 // Each executable is one CommonJS bundle (esbuild, every dependency inside) turned into a SEA
@@ -9,7 +11,8 @@
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { buildReleaseMetadata, releaseCommit, writeChecksums } from "./lib.ts";
+import { buildRuntimeImage } from "./image.ts";
+import { buildReleaseMetadata, releaseCommit, sourceDateEpoch, writeChecksums } from "./lib.ts";
 import { buildSea } from "./sea.ts";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -48,12 +51,21 @@ const artifacts = [
 ];
 if (!process.env.GREENTIC_RELEASE_KEEP_WORK) rmSync(work, { recursive: true, force: true });
 for (const a of artifacts) chmodSync(join(out, a.file), 0o755);
-writeChecksums(out, artifacts);
+const image = buildRuntimeImage({
+  root,
+  executable: join(out, "greentic-runtime-linux-x64"),
+  out,
+  version: runtimePjson.version,
+  commit,
+  epoch: sourceDateEpoch(root),
+});
+writeChecksums(out, [...artifacts, image]);
 writeFileSync(
   join(out, "release.json"),
-  `${JSON.stringify(buildReleaseMetadata(commit, process.version, artifacts), null, 2)}\n`,
+  `${JSON.stringify(buildReleaseMetadata(commit, process.version, artifacts, image), null, 2)}\n`,
 );
 for (const a of artifacts)
   console.log(`${a.file}  ${a.version}  ${(a.size / 1024 / 1024).toFixed(1)} MiB  sha256:${a.sha256}`);
+console.log(`${image.file}  ${image.reference}  id ${image.id.slice(0, 12)}  sha256:${image.sha256}`);
 console.log(`release ${commit} in ${out} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 execFileSync("sha256sum", ["--check", "--quiet", "SHA256SUMS"], { cwd: out, stdio: "inherit" });

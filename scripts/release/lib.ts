@@ -49,12 +49,18 @@ export function writeChecksums(dir: string, artifacts: readonly Pick<ReleaseArti
   writeFileSync(join(dir, "SHA256SUMS"), checksumsText(artifacts));
 }
 
-export function buildReleaseMetadata(commit: string, nodeVersion: string, artifacts: readonly ReleaseArtifact[]) {
+export function buildReleaseMetadata(
+  commit: string,
+  nodeVersion: string,
+  artifacts: readonly ReleaseArtifact[],
+  image: { reference: string; id: string; file: string; size: number; sha256: string },
+) {
   return {
     schema: "greentic.release.v1",
     commit,
     platform: "linux-x64",
     node: nodeVersion,
     artifacts,
+    image,
   };
 }

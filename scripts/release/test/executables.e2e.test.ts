@@ -1,7 +1,16 @@
 // `pnpm release` end to end: the single-file executables, their checksums and metadata, and the
 // runtime executable behaving exactly as `node packages/runtime/dist/bin.js` does.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,6 +21,7 @@ import {
   readListenFile,
   runtimeBinPath,
 } from "../../../packages/runtime/src/index.ts";
+import { parseLdd } from "../image.ts";
 import { releaseCommit, sha256File } from "../lib.ts";
 
 const repo = resolve(import.meta.dirname, "../../..");
@@ -38,7 +48,11 @@ describe("release directory", () => {
   it("lists each executable in SHA256SUMS and release.json with its real digest and size", () => {
     const sums = readFileSync(join(release, "SHA256SUMS"), "utf8");
     const lines = sums.trim().split("\n");
-    expect(lines.map((l) => l.split("  ")[1])).toEqual(["op-linux-x64", "greentic-runtime-linux-x64"]);
+    expect(lines.map((l) => l.split("  ")[1])).toEqual([
+      "op-linux-x64",
+      "greentic-runtime-linux-x64",
+      "greentic-runtime-image-linux-x64.oci.tar",
+    ]);
     for (const line of lines) {
       const [digest, file] = line.split("  ");
       expect(digest).toBe(sha256File(join(release, file!)));
@@ -53,7 +67,11 @@ describe("release directory", () => {
       ["op-linux-x64", "@greentic/op", version],
       ["greentic-runtime-linux-x64", "@greentic/runtime", version],
     ]);
-    for (const a of meta.artifacts as { file: string; size: number; sha256: string }[]) {
+    expect(meta.image).toMatchObject({
+      reference: `localhost/greentic-runtime:${version}`,
+      file: "greentic-runtime-image-linux-x64.oci.tar",
+    });
+    for (const a of [...meta.artifacts, meta.image] as { file: string; size: number; sha256: string }[]) {
       expect(a.size).toBe(readFileSync(join(release, a.file)).length);
       expect(a.sha256).toBe(sha256File(join(release, a.file)));
     }
@@ -120,8 +138,8 @@ describe("op executable", () => {
   });
 });
 
+let fixture: { bundleDir: string; certs: Awaited<ReturnType<typeof createAdminCertificates>> };
 describe("runtime executable", () => {
-  let fixture: { bundleDir: string; certs: Awaited<ReturnType<typeof createAdminCertificates>> };
   beforeAll(async () => {
     const bundleDir = join(tmp, "bundle");
     mkdirSync(join(bundleDir, "assets"), { recursive: true });
@@ -215,6 +233,143 @@ describe("runtime executable", () => {
     expect(strip(viaSea.stdout + viaSea.stderr)).toBe(strip(viaNode.stdout + viaNode.stderr));
     expect(viaSea.stdout + viaSea.stderr).toContain("GREENTIC_ADMIN_BIND");
   });
+});
+
+describe("runtime image", () => {
+  const archive = join(release, "greentic-runtime-image-linux-x64.oci.tar");
+  const meta = () => JSON.parse(readFileSync(join(release, "release.json"), "utf8"));
+
+  it("is reproducible: a second build of the same commit gives the same executable, image id and archive", () => {
+    const second = join(tmp, "release-2");
+    execFileSync(process.execPath, [join(repo, "scripts/release/build.ts")], {
+      env: { ...process.env, GREENTIC_RELEASE_DIR: second },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    const again = JSON.parse(readFileSync(join(second, "release.json"), "utf8"));
+    expect(again.image).toEqual(meta().image);
+    expect(sha256File(join(second, "greentic-runtime-linux-x64"))).toBe(sha256File(runtime));
+    expect(sha256File(join(second, "greentic-runtime-image-linux-x64.oci.tar"))).toBe(sha256File(archive));
+  }, 180_000);
+
+  it("holds the executable and its libraries only, runs as 65532 with the runtime as entrypoint", () => {
+    const layout = mkdtempSync(join(tmp, "oci-"));
+    execFileSync("tar", ["-xf", archive, "-C", layout]);
+    const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8"));
+    const blob = (d: string) => join(layout, "blobs", d.replace(":", "/"));
+    const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), "utf8"));
+    const config = JSON.parse(readFileSync(blob(manifest.config.digest), "utf8"));
+    expect(`sha256:${meta().image.id}`).toBe(manifest.config.digest);
+    expect(config.config.User).toBe("65532:65532");
+    expect(config.config.Entrypoint).toEqual(["/usr/local/bin/greentic-runtime"]);
+    expect(config.config.Labels["org.opencontainers.image.revision"]).toBe(releaseCommit(repo));
+    expect(manifest.layers).toHaveLength(1);
+    const files = execFileSync("tar", ["-tvzf", blob(manifest.layers[0].digest)], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .filter((l) => !l.startsWith("d"))
+      .map((l) => {
+        const f = l.split(/\s+/);
+        return `${f[0]} ${f[1]} ${f[5]}`;
+      })
+      .sort();
+    const libs = parseLdd(execFileSync("ldd", [runtime], { encoding: "utf8" }));
+    expect(files).toEqual(
+      [
+        "-rw-r--r-- 0/0 etc/group",
+        "-rw-r--r-- 0/0 etc/passwd",
+        "-rwxr-xr-x 0/0 usr/local/bin/greentic-runtime",
+        ...libs.map((l) => `${l.includes("/ld-linux") ? "-rwxr-xr-x" : "-rw-r--r--"} 0/0 ${l.slice(1)}`),
+      ].sort(),
+    );
+    expect(files.join("\n")).not.toMatch(/\bsh\b|busybox|apt|dpkg|node_modules/);
+  });
+
+  it("loads with podman and serves the bundle read-only as uid 65532; there is no shell to run", async () => {
+    const ref = `localhost/greentic-runtime-test-${process.pid}:load`;
+    execFileSync("podman", ["load", "--quiet", "--input", archive], { stdio: "ignore" });
+    execFileSync("podman", ["tag", meta().image.id, ref]);
+    const run = mkdtempSync(join(tmp, "container-"));
+    for (const d of ["state", "cache", "log", "tmp"]) mkdirSync(join(run, d));
+    execFileSync("chown", ["-R", "65532:65532", run]);
+    const certs = fixture.certs.files;
+    execFileSync("chmod", ["a+rx", tmp, join(tmp, "certs")]);
+    execFileSync("chmod", ["a+r", certs.caCert, certs.serverCert, certs.serverKey]);
+    const name = `greentic-image-test-${process.pid}`;
+    const env = {
+      GREENTIC_BUNDLE_DIR: "/bundle",
+      GREENTIC_STATE_DIR: join(run, "state"),
+      GREENTIC_CACHE_DIR: join(run, "cache"),
+      GREENTIC_LOG_DIR: join(run, "log"),
+      GREENTIC_TEMP_DIR: join(run, "tmp"),
+      GREENTIC_PUBLIC_BIND: "127.0.0.1:0",
+      GREENTIC_ADMIN_BIND: "127.0.0.1:0",
+      GREENTIC_ADMIN_CA_FILE: certs.caCert,
+      GREENTIC_ADMIN_CERT_FILE: certs.serverCert,
+      GREENTIC_ADMIN_KEY_FILE: certs.serverKey,
+    };
+    const args = [
+      "--runtime",
+      "runc",
+      "run",
+      "--rm",
+      "--name",
+      name,
+      "--read-only",
+      "--network",
+      "host",
+      "--cap-drop",
+      "all",
+      "--security-opt",
+      "no-new-privileges",
+      "--volume",
+      `${fixture.bundleDir}:/bundle:ro`,
+      "--volume",
+      `${run}:${run}`,
+      "--volume",
+      `${join(tmp, "certs")}:${join(tmp, "certs")}:ro`,
+      ...Object.entries(env).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
+      ref,
+    ];
+    const child = spawn("podman", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    child.stdout!.on("data", (c: Buffer) => (log += c));
+    child.stderr!.on("data", (c: Buffer) => (log += c));
+    try {
+      const tls = {
+        ca: readFileSync(certs.caCert),
+        cert: readFileSync(certs.clientCert),
+        key: readFileSync(certs.clientKey),
+      };
+      let page: Awaited<ReturnType<typeof get>> | undefined;
+      for (let i = 0; i < 600 && !page; i++) {
+        const listen = await readListenFile(env.GREENTIC_STATE_DIR).catch(() => null);
+        const ready = listen
+          ? await adminRequest({ address: listen.admin, path: "/ready", tls }).catch(() => null)
+          : null;
+        if (listen && ready?.status === 200) page = await get(listen.public.port, "/");
+        else await new Promise((r) => setTimeout(r, 100));
+        if (child.exitCode !== null) break;
+      }
+      expect(page?.status, log).toBe(200);
+      expect(page?.body).toBe("<!doctype html><title>t</title><p>hello</p>\n");
+      const who = execFileSync("podman", ["top", name, "huser", "hgroup"], { encoding: "utf8" });
+      expect(who.trim().split("\n")[1]!.trim().split(/\s+/)).toEqual(["65532", "65532"]);
+      // The state files belong to the unprivileged user.
+      expect(statSync(join(env.GREENTIC_STATE_DIR, "listen.json")).uid).toBe(65532);
+    } finally {
+      spawnSync("podman", ["stop", "-t", "10", name], { stdio: "ignore" });
+    }
+    const shell = spawnSync(
+      "podman",
+      ["--runtime", "runc", "run", "--rm", "--entrypoint", "/bin/sh", ref, "-c", "true"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(shell.status).not.toBe(0);
+    expect(shell.stderr).toMatch(/\/bin\/sh.*(no such file|not found)/i);
+    spawnSync("podman", ["rmi", ref], { stdio: "ignore" });
+  }, 120_000);
 });
 
 function get(port: number, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
