@@ -47,7 +47,12 @@ export {
 export { loadDeploymentSpec, loadSpecOrPlan, parseDeploymentSpecText } from "./load.js";
 export { deploymentStatus, type DeploymentStatus } from "./status.js";
 export { execCommandLine, renderUnitFile, systemdEscapePath, type UnitFile, type UnitSection } from "./unit-file.js";
-export { renderCloudInit, type CloudInitArtifact, type CloudInitOptions } from "./cloud-init.js";
+export {
+  renderCloudInit,
+  type CloudInitArtifact,
+  type CloudInitArtifacts,
+  type CloudInitOptions,
+} from "./cloud-init.js";
 export { renderInitSpec, type InitSpecOptions } from "./init-spec.js";
 export { preflight, type PreflightCheck, type PreflightResult } from "./preflight.js";
 export {

@@ -1,3 +1,4 @@
+import { parse } from "yaml";
 import { spawnSync } from "node:child_process";
 import {
   existsSync,
@@ -298,36 +299,114 @@ describe("init-spec and cloud-init", () => {
   });
 
   const artifacts = {
+    op: { url: "https://example.com/0.1.0/op-linux-x64", sha256: "c".repeat(64) },
     bundle: { url: "https://example.com/shop.gtbundle", sha256: "a".repeat(64) },
-    node: { url: "https://nodejs.org/dist/v22.12.0/node-v22.12.0-linux-x64.tar.xz", sha256: "b".repeat(64) },
-    cli: { url: "https://example.com/greentic-op-0.1.0.tgz", sha256: "c".repeat(64) },
-    runtime: { url: "https://example.com/runtime.js", sha256: "d".repeat(64) },
+    runtime: { url: "https://example.com/0.1.0/greentic-runtime-linux-x64", sha256: "d".repeat(64) },
   };
-  const spec = assertDeploymentSpec(renderInitSpec({ name: "shop" }));
+  const nativeDoc = {
+    apiVersion: "greentic.ai/v1alpha1",
+    kind: "Deployment",
+    metadata: { name: "shop" },
+    spec: {
+      bundle: { source: "file:///opt/greentic/bundles/shop.gtbundle" },
+      runtime: { binary: "/usr/local/bin/greentic-runtime" },
+    },
+  };
+  const spec = assertDeploymentSpec(JSON.stringify(nativeDoc));
+  const firstboot = (text: string) =>
+    (
+      parse(text.slice("#cloud-config\n".length)) as { write_files: { path: string; content: string }[] }
+    ).write_files.find((f) => f.path === "/usr/local/sbin/greentic-firstboot")!.content;
 
-  it("cloud-init: downloads are checked by SHA-256, apply on first boot, health check last", () => {
+  it("cloud-init: every digest checked before anything is installed, no Node.js, apply on first boot, readiness last", () => {
     const text = renderCloudInit(spec, { artifacts, packages: { "squashfs-tools": "1:4.5.1-1" } });
     expect(text.startsWith("#cloud-config\n")).toBe(true);
     expect(text).toContain("  - - squashfs-tools\n    - 1:4.5.1-1\n");
-    expect(text).toContain(
-      `  - - /usr/local/sbin/greentic-fetch\n    - https://example.com/shop.gtbundle\n    - ${"a".repeat(64)}\n    - /opt/greentic/bundles/shop.gtbundle\n`,
+    expect(text).toContain("runcmd:\n  - - /usr/local/sbin/greentic-firstboot\n");
+    expect(text).not.toContain("npm");
+    const script = firstboot(text);
+    expect(script).not.toMatch(/\bnode\b/);
+    const lines = script.split("\n");
+    const at = (prefix: string) => lines.findIndex((l) => l.startsWith(prefix));
+    expect(lines.filter((l) => l.startsWith("fetch "))).toEqual([
+      `fetch op https 'https://example.com/0.1.0/op-linux-x64' ${"c".repeat(64)}`,
+      `fetch runtime https 'https://example.com/0.1.0/greentic-runtime-linux-x64' ${"d".repeat(64)}`,
+      `fetch bundle https 'https://example.com/shop.gtbundle' ${"a".repeat(64)}`,
+    ]);
+    // All downloads come before the first install, apply after the installs, readiness last.
+    expect(at("fetch bundle")).toBeLessThan(at('install -m 0755 "$work/op" /usr/local/bin/op'));
+    expect(at("install -D -m 0755 \"$work/runtime\" '/usr/local/bin/greentic-runtime'")).toBeGreaterThan(0);
+    expect(at("install -D -m 0644 \"$work/bundle\" '/opt/greentic/bundles/shop.gtbundle'")).toBeGreaterThan(0);
+    expect(at("/usr/local/bin/op single-vm apply --spec '/etc/greentic/shop/deployment.yaml'")).toBeGreaterThan(
+      at("install -D -m 0644"),
     );
-    expect(text).toContain("sha256sum --check --status");
-    expect(text).toContain(
-      "  - - /usr/local/bin/op\n    - single-vm\n    - apply\n    - --spec\n    - /etc/greentic/shop/deployment.yaml\n",
+    expect(script).toMatch(
+      /--cert '\/etc\/greentic\/shop\/deployer\/client\.crt' .* 'https:\/\/127\.0\.0\.1:8433\/ready'; then/,
     );
-    expect(text).toMatch(
-      /--cert '\/etc\/greentic\/shop\/deployer\/client\.crt' .* 'https:\/\/127\.0\.0\.1:8433\/ready'/,
-    );
+    expect(script).toContain('fail "$1: SHA-256 mismatch for $3: expected $4, actual $actual; nothing was installed"');
     expect(text).toContain("kernel.kptr_restrict = 2");
   });
 
-  it("cloud-init refuses bad digests and missing runtime artifacts", () => {
-    expect(() =>
-      renderCloudInit(spec, { artifacts: { ...artifacts, bundle: { ...artifacts.bundle, sha256: "xyz" } } }),
-    ).toThrow(/artifacts\.bundle\.sha256 must be 64 lowercase hex/);
+  it("cloud-init: container mode loads the image archive and tags it as the spec's image", () => {
+    const container = assertDeploymentSpec(
+      JSON.stringify({
+        ...nativeDoc,
+        spec: { ...nativeDoc.spec, runtime: { image: "localhost/greentic-runtime:0.1.0" } },
+      }),
+    );
+    const { runtime: _r, ...rest } = artifacts;
+    const text = renderCloudInit(container, {
+      artifacts: { ...rest, image: { url: "http://127.0.0.1:8080/image.oci.tar", sha256: "e".repeat(64) } },
+    });
+    const script = firstboot(text);
+    expect(script).toContain(`fetch image http 'http://127.0.0.1:8080/image.oci.tar' ${"e".repeat(64)}`);
+    expect(script).toContain(
+      `[ "$loaded" = 'localhost/greentic-runtime:0.1.0' ] || podman tag "$loaded" 'localhost/greentic-runtime:0.1.0'`,
+    );
+    expect(parse(text.slice(14)).packages).toContain("podman");
+  });
+
+  it("cloud-init refuses bad digests, wrong or missing artifacts, plain HTTP off loopback and a .js runtime", () => {
+    const err = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return {
+          kind: (e as { kind: string }).kind,
+          path: (e as { path: string }).path,
+          message: (e as Error).message,
+        };
+      }
+      throw new Error("did not throw");
+    };
+    expect(
+      err(() => renderCloudInit(spec, { artifacts: { ...artifacts, bundle: { ...artifacts.bundle, sha256: "xyz" } } })),
+    ).toEqual({
+      kind: "invalid-argument",
+      path: "artifacts.bundle.sha256",
+      message: 'artifacts.bundle.sha256 must be 64 lowercase hex characters, got "xyz"',
+    });
     const { runtime: _runtime, ...noRuntime } = artifacts;
-    expect(() => renderCloudInit(spec, { artifacts: noRuntime })).toThrow(/native mode needs the runtime artifact/);
+    expect(err(() => renderCloudInit(spec, { artifacts: noRuntime })).path).toBe("artifacts.runtime");
+    expect(err(() => renderCloudInit(spec, { artifacts: { ...artifacts, image: artifacts.op } })).path).toBe(
+      "artifacts.image",
+    );
+    expect(
+      err(() =>
+        renderCloudInit(spec, { artifacts: { ...artifacts, op: { ...artifacts.op, url: "http://example.com/op" } } }),
+      ),
+    ).toMatchObject({ path: "artifacts.op.url" });
+    const js = assertDeploymentSpec(
+      JSON.stringify({
+        ...nativeDoc,
+        spec: { ...nativeDoc.spec, runtime: { binary: "/opt/greentic/runtime/bin.js" } },
+      }),
+    );
+    expect(err(() => renderCloudInit(js, { artifacts }))).toMatchObject({
+      path: "spec.runtime.binary",
+      message:
+        "spec.runtime.binary is /opt/greentic/runtime/bin.js, a script that needs Node.js, which cloud-init does not install",
+    });
   });
 
   it.skipIf(!hasTool("cloud-init", ["--version"]))("cloud-init schema accepts the document", () => {

@@ -1,14 +1,20 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { singleVm } from "./fixture.js";
+import { singleVm as fixture, specYaml } from "./fixture.js";
+
+/** The single-VM fixture with a runtime executable (cloud-init installs no Node.js for a .js one). */
+function singleVm() {
+  const f = fixture();
+  const runtime = f.file("greentic-runtime", "#!/bin/sh\n");
+  return { ...f, runtime, spec: f.file("executable.yaml", specYaml({ bundle: f.bundle, runtime })) };
+}
 
 const sha = (c: string) => c.repeat(64);
 const artifacts = [
+  `op=https://dl.example.com/0.1.0/op-linux-x64@${sha("c")}`,
   `bundle=https://dl.example.com/acme-1.0.0.gtbundle@sha256:${sha("a")}`,
-  `node=https://nodejs.org/dist/v22.12.0/node-v22.12.0-linux-x64.tar.xz@sha256:${sha("b")}`,
-  `cli=https://dl.example.com/greentic-op-0.1.0.tgz@${sha("c")}`,
-  `runtime=https://dl.example.com/greentic-runtime.js@sha256:${sha("d")}`,
+  `runtime=https://dl.example.com/0.1.0/greentic-runtime-linux-x64@sha256:${sha("d")}`,
 ].flatMap((a) => ["--artifact", a]);
 const hasCloudInit = spawnSync("cloud-init", ["--version"]).status === 0;
 
@@ -28,8 +34,12 @@ describe("op single-vm cloud-init", () => {
     const f = singleVm();
     const doc = parse(f.ok(["cloud-init", "--spec", f.spec, ...artifacts]).document);
     const specFile = doc.write_files.find((w: { path: string }) => w.path === "/etc/greentic/acme/deployment.yaml");
-    const apply: string[] = doc.runcmd.find((c: string[]) => c.includes("single-vm") && c.includes("apply"));
-    expect(apply).toEqual(["/usr/local/bin/op", "single-vm", "apply", "--spec", "/etc/greentic/acme/deployment.yaml"]);
+    const script = doc.write_files.find(
+      (w: { path: string }) => w.path === "/usr/local/sbin/greentic-firstboot",
+    ).content;
+    expect(doc.runcmd).toEqual([["/usr/local/sbin/greentic-firstboot"]]);
+    expect(script).toContain("\n/usr/local/bin/op single-vm apply --spec '/etc/greentic/acme/deployment.yaml'\n");
+    const apply = ["/usr/local/bin/op", "single-vm", "apply", "--spec", "/etc/greentic/acme/deployment.yaml"];
     const local = f.file("installed-deployment.yaml", specFile.content);
     const r = f.op([...apply.slice(2, 4), local, "--root", f.root]);
     expect(r.status, r.stderr).toBe(0);
@@ -40,14 +50,16 @@ describe("op single-vm cloud-init", () => {
     const f = singleVm();
     const none = f.op(["cloud-init", "--spec", f.spec, "--json"]);
     expect(none.status).toBe(2);
-    expect(none.errorJson.error.message).toContain("bundle, node, cli, runtime");
+    expect(none.errorJson.error.message).toBe(
+      "cloud-init needs the op, bundle, runtime artifacts (native mode runs the runtime executable)",
+    );
     const bad = f.op([
       "cloud-init",
       "--spec",
       f.spec,
-      ...artifacts.slice(0, 6),
+      ...artifacts.slice(0, 4),
       "--artifact",
-      "runtime=https://x.example/rt.js@sha256:1234",
+      "runtime=https://x.example/rt@sha256:1234",
       "--json",
     ]);
     expect(bad.status).toBe(2);
@@ -64,13 +76,37 @@ describe("op single-vm cloud-init", () => {
     expect(unknown.stderr).toContain('unknown artifact "kernel"');
   });
 
-  it("container mode needs no runtime artifact and installs podman", () => {
+  it("container mode needs the image artifact, not the runtime one, and installs podman", () => {
     const f = singleVm();
     const spec = f.file(
       "container.yaml",
       `apiVersion: greentic.ai/v1alpha1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  bundle:\n    source: ${f.bundle}\n  runtime:\n    image: localhost/greentic-runtime:0.1.0\n`,
     );
-    const doc = parse(f.ok(["cloud-init", "--spec", spec, ...artifacts.slice(0, 6)]).document);
+    const noImage = f.op(["cloud-init", "--spec", spec, ...artifacts.slice(0, 4), "--json"]);
+    expect(noImage.status).toBe(2);
+    expect(noImage.errorJson.error.message).toBe(
+      "cloud-init needs the image artifact (container mode loads the runtime image)",
+    );
+    const withRuntime = f.op([
+      "cloud-init",
+      "--spec",
+      spec,
+      ...artifacts,
+      "--artifact",
+      `image=https://x.example/i.tar@${sha("e")}`,
+    ]);
+    expect(withRuntime.status).toBe(2);
+    expect(withRuntime.stderr).toContain("--artifact runtime is for native mode");
+    const doc = parse(
+      f.ok([
+        "cloud-init",
+        "--spec",
+        spec,
+        ...artifacts.slice(0, 4),
+        "--artifact",
+        `image=https://x.example/i.tar@${sha("e")}`,
+      ]).document,
+    );
     expect(doc.packages).toContain("podman");
   });
 });
