@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { open, readFile, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { GreenticError, sha256Hex } from "@greentic/deploy-spec";
-import { ensureDir, errnoCode, ioError, writeAtomic } from "./fs-safe.js";
+import { assertNoSymlinks, ensureDir, errnoCode, fileKind, ioError, oddFile, writeReplace } from "./fs-safe.js";
 import type { AuditEventRecord, AuditQuery, AuditVerification } from "./types.js";
 
 export const AUDIT_FILE = "events.jsonl";
@@ -93,26 +93,129 @@ async function countLines(file: string): Promise<number> {
 }
 
 /**
- * Hash and line count of the log's last line, after checking it against head.json: a deleted
- * or edited tail is an `integrity` error rather than something to chain over.
+ * Hash, line count and byte size of the log after checking its end against head.json: a
+ * deleted or edited tail is an `integrity` error rather than something to chain over. A head
+ * that is behind (crashes between appends and head updates, or a paused writer's late head
+ * write) is accepted when every line after the one it names chains to its predecessor, so
+ * any number of such crashes never wedges the log.
  */
-async function checkedTail(dir: string, repair: boolean): Promise<{ tailHash: string | undefined; lines: number }> {
+export async function checkedTail(
+  dir: string,
+  repair: boolean,
+): Promise<{ tailHash: string | undefined; lines: number; size: number }> {
   const file = join(dir, AUDIT_FILE);
   const tail = await readTail(file, repair);
   const head = await readHead(dir);
   const tailHash = tail.line === undefined ? undefined : sha256Hex(tail.line);
-  if (head === undefined) return { tailHash, lines: tail.line === undefined ? 0 : await countLines(file) };
-  if (head.last_hash === tailHash) return { tailHash, lines: head.lines };
+  if (head === undefined)
+    return { tailHash, lines: tail.line === undefined ? 0 : await countLines(file), size: tail.size };
+  if (head.last_hash === tailHash) return { tailHash, lines: head.lines, size: tail.size };
   // The previous append landed but its head update did not.
-  if (tail.line !== undefined && prevHashOf(tail.line) === head.last_hash) return { tailHash, lines: head.lines + 1 };
+  if (tail.line !== undefined && prevHashOf(tail.line) === head.last_hash)
+    return { tailHash, lines: head.lines + 1, size: tail.size };
+  const hashes: string[] = [];
+  const prevs: (string | undefined)[] = [];
+  await scanLines(file, (line) => {
+    hashes.push(sha256Hex(line));
+    prevs.push(prevHashOf(line));
+  });
+  const at = head.lines - 1;
+  const behind =
+    at >= 0 &&
+    hashes[at] === head.last_hash &&
+    hashes.slice(at + 1).every((_, k) => prevs[at + 1 + k] === hashes[at + k]);
+  if (behind) return { tailHash, lines: hashes.length, size: tail.size };
   throw new GreenticError(
     "integrity",
     `${file}: the last line does not match ${AUDIT_HEAD_FILE} (events were deleted or edited); refusing to append`,
     {
       path: file,
-      hint: "run verifyAudit to find the first bad line; the damaged log must be set aside (renamed) before mutations resume",
+      hint: "run `op audit verify` to find the first bad line; the damaged log must be set aside (renamed) before mutations resume",
     },
   );
+}
+
+/** Writes head.json for a log of `lines` lines ending with the line hashing to `lastHash` (no fsync: it is rebuilt). */
+async function writeHead(root: string, dir: string, lastHash: string, lines: number): Promise<void> {
+  const head: AuditHead = { schema: "greentic.audit-head.v1", last_hash: lastHash, lines };
+  await writeReplace(root, join(dir, AUDIT_HEAD_FILE), `${JSON.stringify(head)}\n`);
+}
+
+/**
+ * Writes a committed event's line at its recorded byte offset (see `CommitRecord`). Idempotent:
+ * a line already there is left alone, so a recovery and a paused writer that resumes late
+ * write the same bytes at the same place. A log shorter than the offset lost events.
+ */
+export async function writeAuditLineAt(
+  root: string,
+  dir: string,
+  event: AuditEventRecord,
+  offset: number,
+  linesBefore: number,
+): Promise<void> {
+  const file = join(dir, AUDIT_FILE);
+  const line = Buffer.from(`${JSON.stringify(event)}\n`);
+  await ensureDir(root, dir);
+  await assertNoSymlinks(root, file);
+  // Read first: a line already in place needs no write access (an immutable log stays readable).
+  let size = 0;
+  let handle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    if (errnoCode(error) !== "ENOENT") throw ioError("opening", file, error, "make the audit log readable again");
+  }
+  let torn = false;
+  if (handle !== undefined) {
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw oddFile(file, fileKind(st));
+      size = st.size;
+      if (size > offset) {
+        const have = Buffer.alloc(Math.min(size - offset, line.length));
+        await handle.read(have, 0, have.length, offset);
+        if (have.equals(line)) return;
+        if (have.includes(0x0a))
+          throw new GreenticError(
+            "integrity",
+            `${file}: byte ${offset} holds another event than committed event ${event.event_id}`,
+            { path: file, hint: "`op audit verify` shows the damage" },
+          );
+        torn = true;
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+  if (size < offset)
+    throw new GreenticError(
+      "integrity",
+      `${file} is ${size} bytes but committed event ${event.event_id} (generation ${event.new_generation}) belongs at byte ${offset}: events were deleted`,
+      { path: file, hint: "restore the audit log from a copy; `op audit verify` shows the damage" },
+    );
+  try {
+    handle = await open(
+      file,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+      0o600,
+    );
+  } catch (error) {
+    throw ioError("opening", file, error, "make the audit log writable again");
+  }
+  try {
+    if (torn) await handle.truncate(offset); // a torn line left by a crash
+    // The log ends where this event goes: it must end with the line head.json names (a tail
+    // deleted by hand is refused, not papered over by re-adding the newest event).
+    await checkedTail(dir, false);
+    await handle.write(line, 0, line.length, offset);
+    if ((await handle.stat()).size !== offset + line.length) return; // a later writer has moved on
+  } catch (error) {
+    if (error instanceof GreenticError) throw error;
+    throw ioError("writing", file, error, "make the audit log writable again");
+  } finally {
+    await handle.close();
+  }
+  await writeHead(root, dir, sha256Hex(line.subarray(0, -1).toString("utf8")), linesBefore + 1);
 }
 
 /**
@@ -140,8 +243,7 @@ export async function appendAuditEvent(root: string, dir: string, event: AuditEv
     } finally {
       await handle.close();
     }
-    const newHead: AuditHead = { schema: "greentic.audit-head.v1", last_hash: sha256Hex(line), lines: lines + 1 };
-    await writeAtomic(root, join(dir, AUDIT_HEAD_FILE), `${JSON.stringify(newHead)}\n`);
+    await writeHead(root, dir, sha256Hex(line), lines + 1);
     return chained;
   } catch (error) {
     if (error instanceof GreenticError && error.kind === "integrity") throw error;
@@ -341,6 +443,36 @@ export async function verifyAuditLog(dir: string): Promise<AuditVerification> {
       reason: `line ${i} does not hash to the prev_hash recorded by line ${lineNo}: it was edited (or a line after it deleted)`,
     };
   }
+  // A chain can be intact and still wrong: a writer that lost its lock could have committed a
+  // generation twice, or written an event twice.
+  const ids = new Map<string, number>();
+  let newest: { generation: number; line: number } | undefined;
+  for (let i = 0; i < parsed.length; i++) {
+    const event = parsed[i]!;
+    const lineNo = i + 1;
+    const seen = ids.get(event.event_id);
+    if (seen !== undefined)
+      return {
+        ok: false,
+        lines: lines.length,
+        line: lineNo,
+        reason: `line ${lineNo} repeats event ${event.event_id} of line ${seen}: an event was written twice`,
+      };
+    ids.set(event.event_id, lineNo);
+    const g = event.new_generation;
+    if (g === undefined) continue;
+    if (newest !== undefined && g <= newest.generation)
+      return {
+        ok: false,
+        lines: lines.length,
+        line: lineNo,
+        reason:
+          g === newest.generation
+            ? `line ${lineNo} commits generation ${g} again (line ${newest.line} already did): two writers committed one generation`
+            : `line ${lineNo} commits generation ${g} after line ${newest.line} committed ${newest.generation}: generations go backwards`,
+      };
+    newest = { generation: g, line: lineNo };
+  }
   const head = await readHead(dir);
   if (head !== undefined) {
     const last = hashes[hashes.length - 1];
@@ -352,10 +484,8 @@ export async function verifyAuditLog(dir: string): Promise<AuditVerification> {
         reason: `${AUDIT_HEAD_FILE} records ${head.lines} events but the file has ${lines.length}: lines were deleted from the end`,
       };
     }
-    if (
-      last !== head.last_hash &&
-      !(head.lines + 1 === lines.length && parsed[lines.length - 1]?.prev_hash === head.last_hash)
-    ) {
+    // A head behind the log (a crash between an append and the head update) is not damage.
+    if (last !== head.last_hash && hashes[head.lines - 1] !== head.last_hash) {
       return {
         ok: false,
         lines: lines.length,

@@ -47,7 +47,8 @@ export async function writeBackup(root: string, envDir: string, rel: string, con
   for (let n = 0; n < 1024; n++) {
     const id = `${rel}.${stamp}${n === 0 ? "" : `.${n}`}.bak`;
     try {
-      await writeExclusive(root, join(envDir, BACKUPS_DIR, id), content);
+      // Not fsynced: a backup is a convenience copy, and the commit records hold what crash safety needs.
+      await writeExclusive(root, join(envDir, BACKUPS_DIR, id), content, 0o600, false);
       return id;
     } catch (error) {
       if (errnoCode(error) !== "EEXIST") throw error;

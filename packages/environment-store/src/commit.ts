@@ -1,18 +1,32 @@
-import { join } from "node:path";
-import { GreenticError, prettyJson } from "@greentic/deploy-spec";
-import { AUDIT_FILE, appendAuditEvent, nextPrevHash } from "./audit-log.js";
+import { lstat, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { GreenticError, prettyJson, sha256Hex } from "@greentic/deploy-spec";
+import { AUDIT_FILE, appendAuditEvent, checkedTail, writeAuditLineAt } from "./audit-log.js";
 import { pruneBackups, writeBackup } from "./backups.js";
-import { ensureDir, readIfExists, removeDurable, writeAtomic } from "./fs-safe.js";
-import type { Journal } from "./journal.js";
+import {
+  RECORDS_KEPT,
+  publishRecord,
+  pruneRecords,
+  readRecord,
+  recordGenerations,
+  withdrawRecord,
+  type CommitRecord,
+} from "./commit-record.js";
+import { assertNoSymlinks, ensureDir, errnoCode, ioError, readIfExists, writeReplace } from "./fs-safe.js";
 import { evictLedger, ledgerFileName, type LedgerEntry } from "./ledger.js";
 import type { HeldLock } from "./lock.js";
 import { writeVerified } from "./read-cache.js";
-import { AUDIT_DIR, ENVIRONMENT_FILE, JOURNAL_FILE, LEDGER_DIR, type StoreCore } from "./store-core.js";
+import { AUDIT_DIR, ENVIRONMENT_FILE, LEDGER_DIR, integrity, type StoreCore } from "./store-core.js";
 import type { AuditEventRecord } from "./types.js";
 import type { CurrentEnv } from "./verified-read.js";
 
-// The commit protocol: backups, journal, side files, ledger entry, environment.json (the
-// commit point), audit event, journal removal, then housekeeping.
+// The commit protocol. Before the commit point nothing a reader sees is written (backups are
+// new files). The commit point is publishing the generation's record (see `CommitRecord`):
+// one fsynced file, linked exclusively, so a writer that lost its lock cannot commit. After
+// it, the record is materialized: side files, ledger entry, read cache, environment.json and
+// the audit line, none fsynced, all rewritten from the record by the next writer if a crash
+// or a late, paused writer left them behind. Fsyncs per committed mutation: two (the record
+// and its directory).
 
 export interface CommitPlan {
   base: CurrentEnv | undefined;
@@ -25,9 +39,60 @@ export interface CommitPlan {
   event: AuditEventRecord;
 }
 
+function lostLock(envId: string, generation: number, why: string): GreenticError {
+  return new GreenticError(
+    "locked",
+    `lost the lock on environment ${envId}: generation ${generation} ${why}; this change was not committed`,
+    {
+      hint: "another writer took over while this one was paused or slow; reload and retry",
+      details: { committed: false, generation },
+    },
+  );
+}
+
 /**
- * Writes a planned change: backups, journal, side files, ledger entry, environment.json (the
- * commit point), audit event, then removes the journal. Returns the audit event as written.
+ * Refuses to commit when the audit directory or log is not a real directory and file: a
+ * change must never commit without its audit record landing where `op audit` reads it.
+ */
+async function checkAuditPlace(auditDir: string): Promise<void> {
+  for (const [path, want] of [
+    [auditDir, "directory"],
+    [join(auditDir, AUDIT_FILE), "file"],
+  ] as const) {
+    let st;
+    try {
+      st = await lstat(path);
+    } catch (error) {
+      if (errnoCode(error) === "ENOENT") return;
+      throw ioError("inspecting", path, error);
+    }
+    const ok = want === "directory" ? st.isDirectory() : st.isFile();
+    if (!ok || st.isSymbolicLink())
+      throw new GreenticError(
+        "integrity",
+        `${path} is not a real ${want}${st.isSymbolicLink() ? " (it is a symbolic link)" : ""}; refusing to commit a change whose audit event could land elsewhere`,
+        { path, hint: `replace it with the environment's real audit ${want}` },
+      );
+  }
+}
+
+/** The side-file digests the newest record leaves, updated with this commit's writes. */
+function nextState(
+  previous: CommitRecord | undefined,
+  writes: [string, string | null][],
+): Record<string, string | null> {
+  const state: Record<string, string | null> = { ...(previous?.state ?? {}) };
+  for (const [rel, content] of writes) {
+    if (rel.startsWith(`${LEDGER_DIR}/`)) continue;
+    state[rel] = content === null ? null : sha256Hex(content);
+  }
+  return state;
+}
+
+/**
+ * Writes a planned change and returns its audit event as written. A change of generation
+ * goes through a commit record; a no-op (same generation) only appends its audit event and
+ * records its ledger entry, under the lock.
  */
 export async function commit(
   core: StoreCore,
@@ -36,73 +101,157 @@ export async function commit(
   plan: CommitPlan,
 ): Promise<AuditEventRecord> {
   const dir = core.envDir(envId);
+  const auditDir = join(dir, AUDIT_DIR);
   await ensureDir(core.root, dir);
-  const files: Journal["files"] = [];
-  // Chain the event now so the ledger records it exactly as it will appear in the log.
-  const prevHash = await nextPrevHash(join(dir, AUDIT_DIR));
-  if (prevHash !== undefined) plan.event.prev_hash = prevHash;
-  const writes: [string, Uint8Array | null][] = [];
-  for (const [rel, value] of plan.side) {
-    writes.push([rel, value === null || value === undefined ? null : Buffer.from(prettyJson(value))]);
-  }
-  if (plan.ledger)
-    writes.push([
-      `${LEDGER_DIR}/${ledgerFileName(plan.generation, plan.ledger.key)}`,
-      Buffer.from(prettyJson(plan.ledger)),
-    ]);
-  await lock.assertOwned(envId);
-  for (const [rel] of writes) {
-    const current = rel.startsWith(`${LEDGER_DIR}/`) ? undefined : await readIfExists(join(dir, rel));
-    files.push({
-      path: rel,
-      prior: current === undefined ? null : await writeBackup(core.root, dir, rel, current),
-    });
-  }
-  const envBackup =
-    plan.environment && plan.base ? await writeBackup(core.root, dir, ENVIRONMENT_FILE, plan.base.raw) : undefined;
-  const journal: Journal = {
-    schema: "greentic.store-journal.v1",
-    base_generation: plan.base ? plan.base.generation : null,
-    generation: plan.generation,
-    files,
-    event: plan.event,
-  };
-  await lock.assertOwned(envId);
-  await writeAtomic(core.root, join(dir, JOURNAL_FILE), prettyJson(journal));
-  for (const [rel, content] of writes) {
-    if (content === null) await removeDurable(core.root, join(dir, rel));
-    else await writeAtomic(core.root, join(dir, rel), content);
-  }
-  if (plan.environment) {
-    const bytes = Buffer.from(prettyJson(plan.environment));
+  await checkAuditPlace(auditDir);
+  // Chain the event now so the record and the ledger hold it exactly as the log will.
+  const tail = await checkedTail(auditDir, false);
+  if (tail.tailHash !== undefined) plan.event.prev_hash = tail.tailHash;
+  else delete plan.event.prev_hash;
+
+  const writes: [string, string | null][] = [];
+  for (const [rel, value] of plan.side)
+    writes.push([rel, value === null || value === undefined ? null : prettyJson(value)]);
+  const ledgerRel = plan.ledger ? `${LEDGER_DIR}/${ledgerFileName(plan.generation, plan.ledger.key)}` : undefined;
+  if (plan.ledger && ledgerRel) writes.push([ledgerRel, prettyJson(plan.ledger)]);
+
+  if (!plan.environment) {
     await lock.assertOwned(envId);
-    // Before the commit point: until environment.json holds these bytes the record matches nothing.
-    await writeVerified(core, envId, bytes);
-    await writeAtomic(core.root, join(dir, ENVIRONMENT_FILE), bytes);
+    if (plan.ledger && ledgerRel) await writeReplace(core.root, join(dir, ledgerRel), prettyJson(plan.ledger));
+    const written = await appendCommittedEvent(core, envId, plan, () =>
+      appendAuditEvent(core.root, auditDir, plan.event),
+    );
+    if (plan.ledger) await evictLedger(join(dir, LEDGER_DIR), core.ledgerCapacity);
+    return written;
   }
-  let written: AuditEventRecord;
+
+  const generations = await recordGenerations(core, envId);
+  const newest = generations.at(-1);
+  if (newest !== undefined && plan.generation <= newest)
+    throw lostLock(envId, plan.generation, `is already committed (commits/ holds ${newest})`);
+  const previous = newest === undefined ? undefined : await readRecord(core, envId, newest);
+  if (previous !== undefined && tail.size < previous.audit_offset)
+    throw integrity(
+      `${join(auditDir, AUDIT_FILE)} is ${tail.size} bytes, but committed generation ${previous.generation}'s event belongs at byte ${previous.audit_offset}: audit events were deleted`,
+      join(auditDir, AUDIT_FILE),
+      "restore the audit log from a copy; no change is committed without its history",
+    );
+
+  // Every path this commit writes is checked now: after the commit point a write cannot be refused.
+  for (const [rel] of writes) {
+    await ensureDir(core.root, dirname(join(dir, rel)));
+    await assertNoSymlinks(core.root, join(dir, rel));
+  }
+  // Backups of what this commit replaces: new files, so they are written before the commit point.
+  const backedUp: string[] = [];
+  for (const [rel] of writes) {
+    if (rel === ledgerRel) continue;
+    const current = await readIfExists(join(dir, rel));
+    if (current !== undefined) {
+      await writeBackup(core.root, dir, rel, current);
+      backedUp.push(rel);
+    }
+  }
+  if (plan.base) {
+    await writeBackup(core.root, dir, ENVIRONMENT_FILE, plan.base.raw);
+    backedUp.push(ENVIRONMENT_FILE);
+  }
+
+  const envText = prettyJson(plan.environment);
+  const record: CommitRecord = {
+    schema: "greentic.store-commit.v1",
+    generation: plan.generation,
+    base_generation: plan.base && plan.base.generation >= 0 ? plan.base.generation : null,
+    lock_id: lock.record.id,
+    env_sha256: sha256Hex(envText),
+    replaces_sha256: plan.base ? sha256Hex(plan.base.raw) : null,
+    state: nextState(previous, writes),
+    files: [...writes.map(([path, content]) => ({ path, content })), { path: ENVIRONMENT_FILE, content: envText }],
+    event: plan.event,
+    audit_offset: tail.size,
+    audit_lines: tail.lines,
+  };
+  if (record.base_generation !== null && record.base_generation >= record.generation) record.base_generation = null;
+  await lock.assertOwned(envId);
+  if (!(await publishRecord(core, envId, record)))
+    throw lostLock(envId, plan.generation, "was committed by another writer first");
+  // A record far below the newest (its name was pruned while this writer was paused) is not a commit.
+  const after = await recordGenerations(core, envId);
+  if (after.at(-1) !== plan.generation) {
+    await withdrawRecord(core, envId, plan.generation);
+    throw lostLock(envId, plan.generation, `was overtaken (commits/ holds ${after.at(-1)})`);
+  }
+  const written = await appendCommittedEvent(core, envId, plan, async () => {
+    await materialize(core, envId, record);
+    return record.event;
+  });
+  // Housekeeping after the commit: failures here never undo or fail a committed change.
+  for (const rel of backedUp) await pruneBackups(dir, rel, core.retention);
+  if (plan.ledger) await evictLedger(join(dir, LEDGER_DIR), core.ledgerCapacity);
+  await pruneRecords(core, envId);
+  void RECORDS_KEPT;
+  return written;
+}
+
+/** Runs the post-commit writes; a failure is `audit` saying the change is committed. */
+async function appendCommittedEvent(
+  core: StoreCore,
+  envId: string,
+  plan: CommitPlan,
+  write: () => Promise<AuditEventRecord>,
+): Promise<AuditEventRecord> {
   try {
-    written = await appendAuditEvent(core.root, join(dir, AUDIT_DIR), plan.event);
+    return await write();
   } catch (error) {
     const cause = error instanceof Error ? error.message : String(error);
     throw new GreenticError(
       "audit",
       `environment ${envId}: the change committed (generation ${plan.generation}) but its audit event could not be written: ${cause}`,
       {
-        hint: "the change is in effect; fix the audit log (see the path) and the pending event is appended by the next mutation",
-        path: join(dir, AUDIT_DIR, AUDIT_FILE),
+        hint: "the change is in effect; fix the audit log (see the path) and the pending event is written by the next mutation",
+        path: join(core.envDir(envId), AUDIT_DIR, AUDIT_FILE),
         details: { committed: true, generation: plan.generation },
         cause: error,
       },
     );
   }
-  await removeDurable(core.root, join(dir, JOURNAL_FILE));
-  // Housekeeping after the commit: failures here never undo or fail a committed change.
-  const touched = [
-    ...files.filter((f) => f.prior !== null).map((f) => f.path),
-    ...(envBackup ? [ENVIRONMENT_FILE] : []),
-  ];
-  for (const rel of touched) await pruneBackups(dir, rel, core.retention);
-  if (plan.ledger) await evictLedger(join(dir, LEDGER_DIR), core.ledgerCapacity);
-  return written;
+}
+
+/**
+ * Makes the files agree with `record`: each file it wrote, the read cache, environment.json
+ * and the audit line at its offset. Idempotent, and safe to run twice at once with the same
+ * record (a recovery and a paused writer that resumes): both write the same bytes.
+ */
+export async function materialize(
+  core: StoreCore,
+  envId: string,
+  record: CommitRecord,
+  options: { skipEnvironment?: boolean } = {},
+): Promise<void> {
+  const dir = core.envDir(envId);
+  let envText: string | undefined;
+  if (!options.skipEnvironment) {
+    for (const { path, content } of record.files) {
+      if (path === ENVIRONMENT_FILE) {
+        envText = content ?? undefined;
+        continue;
+      }
+      const current = await readIfExists(join(dir, path));
+      if (content === null) {
+        if (current !== undefined) await unlink(join(dir, path)).catch(() => {});
+      } else if (current === undefined || current.toString("utf8") !== content) {
+        await writeReplace(core.root, join(dir, path), content);
+      }
+    }
+    if (envText !== undefined) {
+      const bytes = Buffer.from(envText);
+      const current = await readIfExists(join(dir, ENVIRONMENT_FILE)).catch(() => undefined);
+      if (current === undefined || !current.equals(bytes)) {
+        // Before environment.json: until it holds these bytes the cache record matches nothing.
+        await writeVerified(core, envId, bytes);
+        await writeReplace(core.root, join(dir, ENVIRONMENT_FILE), bytes);
+      }
+    }
+  }
+  await writeAuditLineAt(core.root, join(dir, AUDIT_DIR), record.event, record.audit_offset, record.audit_lines);
 }

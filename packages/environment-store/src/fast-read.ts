@@ -18,6 +18,8 @@ export const RUNTIME_FILE = "runtime.json";
 export const DEPLOYER_ANSWERS_FILE = "env-packs/deployer/answers.json";
 /** `<env>/.verified.json`: see {@link VerifiedRecord}. */
 export const VERIFIED_FILE = ".verified.json";
+/** `<env>/commits/`: one record per committed generation (see the store's commit-record.ts). */
+export const COMMITS_DIR = "commits";
 /** The files a verified record covers, by path relative to the environment directory. */
 export const VERIFIED_FILES = [ENVIRONMENT_FILE, RUNTIME_FILE, DEPLOYER_ANSWERS_FILE] as const;
 
@@ -106,6 +108,13 @@ export async function readVerifiedEnvironment(root: string, envId: string): Prom
       if ((raw === null ? null : sha256(raw)) !== record.files[rel]) return undefined;
       bytes.set(rel, raw);
     }
+    // A writer that lost its lock may have rewritten both files late: the newest commit record decides.
+    const records = await readdir(join(dir, COMMITS_DIR)).catch(() => [] as string[]);
+    const newest = records
+      .filter((n) => /^\d{12}\.json$/u.test(n))
+      .sort()
+      .at(-1);
+    if (newest !== undefined && Number(newest.slice(0, 12)) !== record.generation) return undefined;
     const environment = JSON.parse(bytes.get(ENVIRONMENT_FILE)!.toString("utf8")) as Environment;
     if (environment.environment_id !== envId || (environment.generation ?? 0) !== record.generation) return undefined;
     const runtimeRaw = bytes.get(RUNTIME_FILE);

@@ -1,6 +1,7 @@
 import { constants } from "node:fs";
-import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
 import { SymlinkRefusedError, fsyncDir, refuseSymlinksBelow, writeFileAtomic } from "@greentic/io-kit";
 
@@ -11,14 +12,32 @@ export function errnoCode(error: unknown): string | undefined {
     : undefined;
 }
 
-export function ioError(
-  action: string,
-  path: string,
-  cause: unknown,
-  hint = "check the path's permissions and free space",
-): GreenticError {
+/** What to do about a failed system call, by its error code. */
+function ioHint(code: string | undefined): string {
+  switch (code) {
+    case "ENOSPC":
+    case "EDQUOT":
+      return "the file system is full: free some space (old backups under backups/ can go) and retry; nothing was committed";
+    case "EROFS":
+      return "the store is on a read-only file system: remount it read-write (or point --store-root elsewhere) and retry";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied: run as the store's owner or fix the permissions of the path";
+    default:
+      return "check the path's permissions and free space";
+  }
+}
+
+/** An `io` error naming the path, with a hint chosen by the error code (full disk, read-only, permissions). */
+export function ioError(action: string, path: string, cause: unknown, hint?: string): GreenticError {
   const detail = cause instanceof Error ? cause.message : String(cause);
-  return new GreenticError("io", `${action} ${path} failed: ${detail}`, { hint, path, cause });
+  const code = errnoCode(cause);
+  return new GreenticError("io", `${action} ${path} failed: ${detail}`, {
+    hint: hint ?? ioHint(code),
+    path,
+    cause,
+    details: code === undefined ? undefined : { code },
+  });
 }
 
 /** The store's error for a write refused by the I/O kit's symlink rule, or `io` for anything else. */
@@ -65,14 +84,36 @@ export async function writeAtomic(root: string, file: string, data: string | Uin
   });
 }
 
-/** Creates `file` exclusively (fails with EEXIST if present), written and fsynced with its directory. */
+/**
+ * Creates `file` exclusively (fails with EEXIST if present). With `durable` (the default) it is
+ * the I/O kit's exclusive atomic write (fsync of the file and its directory); without, a plain
+ * exclusive create, for copies the store can do without after a crash (backups).
+ */
 export async function writeExclusive(
   root: string,
   file: string,
   data: string | Uint8Array,
   mode = 0o600,
+  durable = true,
 ): Promise<void> {
   await ensureDir(root, dirname(file));
+  if (!durable) {
+    await assertNoSymlinks(root, file);
+    const handle = await open(
+      file,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      mode,
+    );
+    try {
+      await handle.writeFile(data);
+    } catch (error) {
+      await handle.close().catch(() => {});
+      await unlink(file).catch(() => {});
+      throw ioError("writing", file, error);
+    }
+    await handle.close();
+    return;
+  }
   await writeFileAtomic(file, data, { mode, root, exclusive: true }).catch((error: unknown) => {
     // EEXIST is the caller's to handle (a concurrent writer got there first).
     throw errnoCode(error) === "EEXIST" ? error : writeError("writing", file, error);
@@ -92,11 +133,15 @@ export async function removeDurable(root: string, file: string): Promise<boolean
   return true;
 }
 
-/** Reads a regular file without following a final symlink; `undefined` when it does not exist. */
+/**
+ * Reads a regular file without following a final symlink; `undefined` when it does not exist.
+ * The file is opened non-blocking and its type checked before any read, so a FIFO, a device or
+ * a directory in its place is an `integrity` error naming it instead of a hang.
+ */
 export async function readIfExists(file: string): Promise<Buffer | undefined> {
   let handle: FileHandle;
   try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     const code = errnoCode(error);
     if (code === "ENOENT") return undefined;
@@ -106,13 +151,111 @@ export async function readIfExists(file: string): Promise<Buffer | undefined> {
         hint: "replace the link with the real file (or restore a backup)",
       });
     }
+    if (code === "ENXIO") throw oddFile(file, "a socket or a FIFO with no writer");
     throw ioError("reading", file, error);
   }
   try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw oddFile(file, fileKind(st));
     return await handle.readFile();
   } catch (error) {
+    if (error instanceof GreenticError) throw error;
     throw ioError("reading", file, error);
   } finally {
     await handle.close();
+  }
+}
+
+/** What a non-regular file is, for messages. */
+export function fileKind(st: {
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSymbolicLink(): boolean;
+}): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isSocket()) return "a socket";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSymbolicLink()) return "a symbolic link";
+  return "not a regular file";
+}
+
+export function oddFile(file: string, kind: string): GreenticError {
+  return new GreenticError("integrity", `${file} is ${kind}, not a regular file; the store only reads regular files`, {
+    path: file,
+    hint: "move it aside and restore the file from a backup (`op env backups`, `op env restore`)",
+  });
+}
+
+/**
+ * Replaces `file` with `data` through a temp file and a rename, without fsync: for files the
+ * store can rebuild after a crash from a durable commit record (materialized documents, the
+ * audit head, the read cache, lock owner records). A crash leaves the old or the new content.
+ */
+export async function writeReplace(root: string, file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const dir = dirname(file);
+  await ensureDir(root, dir);
+  await assertNoSymlinks(root, file);
+  const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    try {
+      await handle.writeFile(data);
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (error) {
+    await unlink(tmp).catch(() => {});
+    throw ioError("writing", file, error);
+  }
+}
+
+/** Temp files (`.<name>.tmp-<pid>-<hex>`) left in `dir` by crashed writers. Removed by the next writer. */
+export async function removeStaleTemps(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    // The I/O kit's temp names carry no pid: those are removed once clearly abandoned.
+    if (/^\..+\.[0-9a-f]{12}\.tmp$/u.test(name)) {
+      const old = await stat(join(dir, name)).then(
+        (st) => Date.now() - st.mtimeMs > 60_000,
+        () => false,
+      );
+      if (old)
+        await unlink(join(dir, name)).then(
+          () => removed++,
+          () => {},
+        );
+      continue;
+    }
+    const m = /^\..+\.tmp-(\d+)-[0-9a-f]{8}$/u.exec(name);
+    if (!m) continue;
+    // A live process with that pid may be writing it right now (another store instance in it).
+    if (Number(m[1]) !== process.pid && processAlive(Number(m[1]))) continue;
+    if (Number(m[1]) === process.pid) continue;
+    await unlink(join(dir, name)).then(
+      () => removed++,
+      () => {},
+    );
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoCode(error) === "EPERM";
   }
 }

@@ -6,13 +6,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import lockfile from "proper-lockfile";
 import { ulid } from "ulid";
 import { GreenticError } from "@greentic/deploy-spec";
-import { ensureDir, errnoCode, ioError, writeAtomic } from "./fs-safe.js";
+import { ensureDir, errnoCode, ioError, writeReplace } from "./fs-safe.js";
 
 /** Who holds an environment's lock, as recorded inside the lock directory. */
 export interface LockRecord {
   /** Random id of this acquisition; `forceUnlock` needs it. */
   id: string;
   pid: number;
+  /** The holder's start time (`/proc/<pid>/stat` field 22, clock ticks since boot), so a reused pid is not mistaken for it. */
+  pid_start?: string | undefined;
   host: string;
   user: string;
   /** What the holder is doing, e.g. `traffic set`. */
@@ -156,6 +158,7 @@ export async function acquireLock(
       const record: LockRecord = {
         id: ulid(),
         pid: process.pid,
+        pid_start: processStart(process.pid),
         host: hostname(),
         user: currentUser(),
         operation,
@@ -163,7 +166,8 @@ export async function acquireLock(
       };
       held = new HeldLock(lockDir, record, release);
       try {
-        await writeAtomic(root, join(lockDir, OWNER_FILE), `${JSON.stringify(record)}\n`);
+        // Not fsynced: a lock does not outlive a crash of the machine that holds it.
+        await writeReplace(root, join(lockDir, OWNER_FILE), `${JSON.stringify(record)}\n`);
         const onDisk = await readLockRecord(lockDir);
         if (onDisk?.id === record.id && held.compromised === undefined) return held;
       } catch {
@@ -187,7 +191,34 @@ export async function acquireLock(
   }
 }
 
-/** Removes a lock directory, but only if its owner record carries `lockId`. */
+/** A process's start time from `/proc/<pid>/stat` (field 22), or `undefined` when it is not running or unknown. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: count fields after its last ")".
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the lock's holder is a process still running on this host (same pid and start time). */
+export function holderAlive(holder: LockRecord): boolean {
+  if (holder.host !== hostname()) return false;
+  try {
+    process.kill(holder.pid, 0);
+  } catch (error) {
+    if (errnoCode(error) !== "EPERM") return false;
+  }
+  const start = processStart(holder.pid);
+  return holder.pid_start === undefined || start === undefined || start === holder.pid_start;
+}
+
+/**
+ * Removes a lock directory, but only if its owner record carries `lockId` and its holder is
+ * not a process still running on this host: removing a live holder's lock would let a second
+ * writer in beside it.
+ */
 export async function forceRemoveLock(lockDir: string, envId: string, lockId: string): Promise<LockRecord> {
   const holder = await readLockRecord(lockDir);
   if (!holder) {
@@ -212,6 +243,16 @@ export async function forceRemoveLock(lockDir: string, envId: string, lockId: st
       {
         hint: "read the current lock id with lockInfo and make sure its holder is really gone",
         details: { expected: lockId, actual: holder.id },
+      },
+    );
+  }
+  if (holderAlive(holder)) {
+    throw new GreenticError(
+      "locked",
+      `the lock on environment ${envId} is held by ${describeHolder(holder)}, which is still running on this host; refusing to remove it`,
+      {
+        hint: `wait for it to finish, or stop process ${holder.pid} first; --force-unlock is for locks whose holder is gone`,
+        details: { lock: holder },
       },
     );
   }

@@ -188,7 +188,7 @@ async function openMutation<R>(
   open: OpenOptions,
 ): Promise<OpenedMutation<R>> {
   const { noun, verb, actor, fingerprint } = prepared;
-  await recover(core, envId, lock);
+  await recover(core, envId, lock, { tolerateTampered: open.tolerateCorrupt === true });
   let base: CurrentEnv | undefined;
   let pinned: { etag: string; generation: number } | undefined;
   try {

@@ -1,3 +1,4 @@
+import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
   EnvironmentRuntimeSchema,
@@ -8,7 +9,7 @@ import {
   sha256Hex,
 } from "@greentic/deploy-spec";
 import { DEPLOYER_ANSWERS_FILE, VERIFIED_FILE, type VerifiedRecord } from "./fast-read.js";
-import { readIfExists, removeDurable, writeAtomic } from "./fs-safe.js";
+import { readIfExists, writeReplace } from "./fs-safe.js";
 import { ENVIRONMENT_FILE, RUNTIME_FILE, type StoreCore } from "./store-core.js";
 
 // The read cache: `.verified.json`, written by a commit, lets the light reader
@@ -22,8 +23,9 @@ import { ENVIRONMENT_FILE, RUNTIME_FILE, type StoreCore } from "./store-core.js"
 export async function writeVerified(core: StoreCore, envId: string, envBytes: Buffer): Promise<void> {
   const file = join(core.envDir(envId), VERIFIED_FILE);
   const record = await verifiedRecord(core, envId, envBytes).catch(() => undefined);
-  if (record === undefined) await removeDurable(core.root, file);
-  else await writeAtomic(core.root, file, prettyJson(record));
+  // Not fsynced: after a crash the record may be stale or missing, and then it vouches for nothing.
+  if (record === undefined) await unlink(file).catch(() => {});
+  else await writeReplace(core.root, file, prettyJson(record));
 }
 
 async function verifiedRecord(core: StoreCore, envId: string, envBytes: Buffer): Promise<VerifiedRecord | undefined> {

@@ -2,11 +2,12 @@ import { join } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
 import { appendAuditEvent, lastAuditEvent } from "./audit-log.js";
 import { BACKUPS_DIR } from "./backups.js";
-import { readIfExists, removeDurable, writeAtomic } from "./fs-safe.js";
+import { readIfExists, removeDurable, removeStaleTemps, writeAtomic } from "./fs-safe.js";
 import { readJournal } from "./journal.js";
 import { acquireLock, type HeldLock } from "./lock.js";
-import { AUDIT_DIR, JOURNAL_FILE, integrity, type StoreCore } from "./store-core.js";
-import { rawGeneration } from "./verified-read.js";
+import { AUDIT_DIR, COMMITS_DIR, JOURNAL_FILE, LEDGER_DIR, integrity, type StoreCore } from "./store-core.js";
+import { envState, rawGeneration, readEnv } from "./verified-read.js";
+import { materialize } from "./commit.js";
 
 // Locking and crash recovery: one writer per environment, and the first thing it does is
 // finish or undo what a crashed writer left behind.
@@ -42,8 +43,45 @@ export async function withLock<T>(
   }
 }
 
-/** Finishes or undoes a transaction interrupted by a crash (see {@link Journal}). */
-export async function recover(core: StoreCore, envId: string, lock: HeldLock): Promise<void> {
+/**
+ * Finishes what a crashed or paused writer left behind, before this writer reads anything:
+ * the newest commit record is materialized (see `commit.ts`), stale temp files are removed,
+ * and a legacy journal (`.txn.json`, from before commit records) is finished or undone. With
+ * `tolerateTampered` (restore, destroy), a hand-edited or deleted environment.json is left
+ * for the caller instead of failing with `integrity`.
+ */
+export async function recover(
+  core: StoreCore,
+  envId: string,
+  lock: HeldLock,
+  options: { tolerateTampered?: boolean } = {},
+): Promise<void> {
+  const dir = core.envDir(envId);
+  for (const sub of ["", COMMITS_DIR, AUDIT_DIR, LEDGER_DIR]) await removeStaleTemps(join(dir, sub));
+  await recoverJournal(core, envId, lock);
+  const state = await envState(core, envId);
+  if (state.kind === "legacy") return;
+  await lock.assertOwned(envId);
+  if (state.kind === "tampered" && !options.tolerateTampered) await readEnv(core, envId, true); // throws
+  try {
+    await materialize(core, envId, state.record, { skipEnvironment: state.kind === "tampered" });
+  } catch (error) {
+    if (error instanceof GreenticError && error.kind === "integrity") throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new GreenticError(
+      "audit",
+      `environment ${envId}: generation ${state.record.generation} is committed but its files or audit event are still missing and cannot be written (${message}); no further change is accepted until they are`,
+      {
+        hint: error instanceof GreenticError ? error.hint : "make the store writable again",
+        path: error instanceof GreenticError ? error.path : undefined,
+        cause: error,
+      },
+    );
+  }
+}
+
+/** Finishes or undoes a transaction of the legacy journal (see {@link Journal}). */
+async function recoverJournal(core: StoreCore, envId: string, lock: HeldLock): Promise<void> {
   const journal = await readJournal(core, envId);
   if (!journal) return;
   const dir = core.envDir(envId);

@@ -11,6 +11,7 @@ import {
 import { appendAuditEvent, lastAuditEvent } from "./audit-log.js";
 import { parseBackupId } from "./backups.js";
 import { commit } from "./commit.js";
+import { recordGenerations } from "./commit-record.js";
 import { fsyncDir, ioError, readIfExists } from "./fs-safe.js";
 import { dropUnchanged, runMutation, stageRuntimeConfig } from "./mutation.js";
 import { AUDIT_DIR, DESTROYED_DIR, ENVIRONMENT_FILE, RUNTIME_FILE, type StoreCore } from "./store-core.js";
@@ -71,14 +72,15 @@ export async function restore(
         const backups = await listBackupInfos(core, envId);
         // An unparseable file's generation is unknown: go above every generation on record.
         const lastAudited = (await lastAuditEvent(join(core.envDir(envId), AUDIT_DIR)))?.new_generation ?? 0;
-        const highest = Math.max(previous ?? 0, lastAudited, ...backups.map((b) => b.generation ?? 0));
-        generation = (previous ?? highest) + 1;
+        const recorded = (await recordGenerations(core, envId)).at(-1) ?? 0;
+        const highest = Math.max(previous ?? 0, lastAudited, recorded, ...backups.map((b) => b.generation ?? 0));
+        generation = highest + 1;
         environment = { ...(checked.content as Record<string, unknown>), generation };
         const parsedEnv = parseEnvironment(environment);
         if (parsedEnv.ok) stageRuntimeConfig(parsedEnv.value, side);
       } else {
         if (!base) throw core.notFound(envId);
-        generation = base.generation + 1;
+        generation = Math.max(base.generation, (await recordGenerations(core, envId)).at(-1) ?? 0) + 1;
         environment = { ...base.environment, generation };
         side.set(rel, checked.content);
       }

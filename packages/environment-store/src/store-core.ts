@@ -16,6 +16,7 @@ export const AUDIT_DIR = "audit";
 export const LEDGER_DIR = "idempotency";
 export const DATA_DIR = "data";
 export const JOURNAL_FILE = ".txn.json";
+export { COMMITS_DIR } from "./fast-read.js";
 export const LOCKS_DIR = ".locks";
 export const DESTROYED_DIR = ".destroyed";
 

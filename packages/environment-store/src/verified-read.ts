@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   EnvironmentRuntimeSchema,
@@ -14,7 +14,9 @@ import { BACKUPS_DIR, listBackupFiles } from "./backups.js";
 import { unsafeEnvIdReason } from "./env-id.js";
 import { errnoCode, ioError, readIfExists } from "./fs-safe.js";
 import { readJournal } from "./journal.js";
-import { ENVIRONMENT_FILE, RUNTIME_FILE, integrity, type StoreCore } from "./store-core.js";
+import { AUDIT_FILE } from "./audit-log.js";
+import { readRecord, recordFile, recordGenerations, recordName, type CommitRecord } from "./commit-record.js";
+import { AUDIT_DIR, COMMITS_DIR, ENVIRONMENT_FILE, RUNTIME_FILE, integrity, type StoreCore } from "./store-core.js";
 import type { BackupInfo, EnvironmentSummary } from "./types.js";
 
 // Verified reads: every document is parsed, schema-checked and cross-checked before it is
@@ -40,15 +42,117 @@ export function parseJson(core: StoreCore, envId: string, rel: string, raw: Buff
   }
 }
 
-/** Reads and verifies `environment.json`: JSON, schema, cross-references, id. */
+/**
+ * How `environment.json` stands against the newest commit record: `legacy` (no records: an
+ * environment from before them), `current` (it holds what the record committed), `pending`
+ * (it still holds what the record replaced: a crash or a writer between its commit point and
+ * its writes), `stale` (it holds an older committed generation: a paused writer's late write),
+ * or `tampered` (anything else: a hand edit, a deletion). The committed bytes are the
+ * record's for `pending` and `stale`.
+ */
+export type EnvState =
+  | { kind: "legacy"; raw: Buffer | undefined }
+  | { kind: "current" | "pending" | "stale"; raw: Buffer | undefined; committed: Buffer; record: CommitRecord }
+  | { kind: "tampered"; raw: Buffer | undefined; record: CommitRecord };
+
+export async function envState(core: StoreCore, envId: string): Promise<EnvState> {
+  const raw = await readIfExists(join(core.envDir(envId), ENVIRONMENT_FILE));
+  const generations = await recordGenerations(core, envId);
+  const newest = generations.at(-1);
+  if (newest === undefined) return { kind: "legacy", raw };
+  const record = await readRecord(core, envId, newest);
+  const committed = Buffer.from(recordFile(record, ENVIRONMENT_FILE) ?? "");
+  const sha = raw === undefined ? null : sha256Hex(raw);
+  if (sha === record.env_sha256) return { kind: "current", raw, committed, record };
+  if (sha === record.replaces_sha256) return { kind: "pending", raw, committed, record };
+  if (sha !== null) {
+    for (const g of generations.slice(0, -1).reverse()) {
+      const older = await readRecord(core, envId, g).catch(() => undefined);
+      if (older?.env_sha256 === sha) return { kind: "stale", raw, committed, record };
+    }
+  }
+  return { kind: "tampered", raw, record };
+}
+
+/** The `integrity` error for a tampered or deleted environment.json, naming the newest valid backup. */
+async function tamperedError(
+  core: StoreCore,
+  envId: string,
+  state: Extract<EnvState, { kind: "tampered" }>,
+  withBackupHint: boolean,
+): Promise<GreenticError> {
+  const file = join(core.envDir(envId), ENVIRONMENT_FILE);
+  const { record } = state;
+  const committedEtag = canonicalDigest(JSON.parse(recordFile(record, ENVIRONMENT_FILE) ?? "null"));
+  let etag = committedEtag;
+  if (state.raw !== undefined) {
+    try {
+      etag = canonicalDigest(JSON.parse(state.raw.toString("utf8")));
+    } catch {
+      etag = sha256Hex(state.raw);
+    }
+  }
+  const newest = withBackupHint ? await newestValidBackup(core, envId, ENVIRONMENT_FILE) : undefined;
+  const what =
+    state.raw === undefined
+      ? `is missing, but generation ${record.generation} was committed (${COMMITS_DIR}/${recordName(record.generation)})`
+      : `does not hold what generation ${record.generation} committed (${COMMITS_DIR}/${recordName(record.generation)}): it was changed outside the store`;
+  return integrity(
+    `${file} ${what}`,
+    file,
+    newest
+      ? `restore the newest valid backup: op env restore ${envId} ${newest} --expected-generation ${record.generation}`
+      : "no valid backup exists; restore the file by hand",
+    { file, etag, generation: record.generation, newest_valid_backup: newest },
+  );
+}
+
+/** Reads and verifies `environment.json`: JSON, schema, cross-references, id, and the commit record. */
 export async function readEnv(
   core: StoreCore,
   envId: string,
   withBackupHint: boolean,
 ): Promise<CurrentEnv | undefined> {
   const file = join(core.envDir(envId), ENVIRONMENT_FILE);
-  const raw = await readIfExists(file);
-  if (raw === undefined) return undefined;
+  const state = await envState(core, envId);
+  if (state.kind === "tampered") {
+    const tampered = await tamperedError(core, envId, state, withBackupHint);
+    if (state.raw === undefined) throw tampered;
+    // A file that does not even load is reported for what is wrong with it.
+    await verifyEnvBytes(core, envId, state.raw, withBackupHint, tampered.details as Record<string, unknown>);
+    throw tampered;
+  }
+  const raw = state.kind === "legacy" ? state.raw : state.committed;
+  if (raw === undefined) {
+    const log = join(core.envDir(envId), AUDIT_DIR, AUDIT_FILE);
+    const size = await stat(log).then(
+      (st) => st.size,
+      () => 0,
+    );
+    if (size === 0) return undefined;
+    // A deleted environment.json must not read as "no such environment" (a create would start again at 1).
+    const newest = withBackupHint ? await newestValidBackup(core, envId, ENVIRONMENT_FILE) : undefined;
+    throw integrity(
+      `${file} is missing, but the environment's audit log (${log}) records its history`,
+      file,
+      newest
+        ? `restore the newest valid backup: op env restore ${envId} ${newest} --expected-generation 0`
+        : "no valid backup exists; restore the file by hand",
+      { file, etag: sha256Hex(""), generation: 0, newest_valid_backup: newest },
+    );
+  }
+  return verifyEnvBytes(core, envId, raw, withBackupHint);
+}
+
+/** Parses and checks `environment.json` bytes; `integrity` naming the file and what is wrong. */
+async function verifyEnvBytes(
+  core: StoreCore,
+  envId: string,
+  raw: Buffer,
+  withBackupHint: boolean,
+  extraDetails: Record<string, unknown> = {},
+): Promise<CurrentEnv> {
+  const file = join(core.envDir(envId), ENVIRONMENT_FILE);
   let problem: string;
   let issues;
   let etag = sha256Hex(raw);
@@ -82,7 +186,7 @@ export async function readEnv(
     newest
       ? `restore the newest valid backup: restore(${JSON.stringify(envId)}, ${JSON.stringify(newest)}, {if_match: ${JSON.stringify(etag)}})`
       : "no valid backup exists; fix the file by hand",
-    { file, etag, generation, newest_valid_backup: newest },
+    { ...extraDetails, file, etag, generation, newest_valid_backup: newest },
   );
   if (issues) Object.assign(err, { issues });
   throw err;
@@ -139,8 +243,10 @@ export async function checkBackup(
 }
 
 /**
- * A side file as of the committed generation: if a journal shows a transaction that has not
- * committed yet (or crashed), its previous version is read instead of the staged one.
+ * A side file as of the committed generation. When the newest commit record says the file
+ * should hash to something else (a crash between the commit point and its writes, or a
+ * paused writer's late write), the committed content is taken from the records instead.
+ * A legacy journal (`.txn.json`) of an unfinished transaction is honoured the same way.
  */
 export async function readSide(
   core: StoreCore,
@@ -154,7 +260,32 @@ export async function readSide(
     const entry = journal.files.find((f) => f.path === rel);
     if (entry) return entry.prior === null ? undefined : readIfExists(join(dir, BACKUPS_DIR, entry.prior));
   }
-  return readIfExists(join(dir, rel));
+  const onDisk = await readIfExists(join(dir, rel));
+  const committed = await committedSide(core, envId, rel);
+  if (committed === undefined) return onDisk;
+  const sha = onDisk === undefined ? null : sha256Hex(onDisk);
+  if (sha === committed.sha) return onDisk;
+  return committed.content === null ? undefined : Buffer.from(committed.content);
+}
+
+/** What the records say `rel` holds: its digest in the newest record and its content from the newest record that wrote it. */
+export async function committedSide(
+  core: StoreCore,
+  envId: string,
+  rel: string,
+): Promise<{ sha: string | null; content: string | null } | undefined> {
+  const generations = await recordGenerations(core, envId);
+  const newest = generations.at(-1);
+  if (newest === undefined) return undefined;
+  const record = await readRecord(core, envId, newest);
+  if (!Object.hasOwn(record.state, rel)) return undefined;
+  const sha = record.state[rel] ?? null;
+  for (const g of [...generations].reverse()) {
+    const r = g === newest ? record : await readRecord(core, envId, g).catch(() => undefined);
+    const content = r === undefined ? undefined : recordFile(r, rel);
+    if (content !== undefined && (content === null ? null : sha256Hex(content)) === sha) return { sha, content };
+  }
+  return sha === null ? { sha, content: null } : undefined;
 }
 
 export async function readRuntime(

@@ -90,8 +90,10 @@ describe("real processes", () => {
           committed.set(Number(g), etag!);
         }
         const lastLogged = Math.max(...committed.keys());
-        // environment.json as the killed writer left it: parses, validates, is a committed generation.
-        const raw = JSON.parse(await readFile(join(root, env, "environment.json"), "utf8")) as { generation: number };
+        // The environment as the killed writer left it (a pure read: environment.json may still hold
+        // the previous generation when the kill fell after the commit record): it validates and is a
+        // committed generation.
+        const raw = (await store.load(env)).environment as unknown as { generation: number };
         expect(validateEnvironment(raw)).toEqual([]);
         expect([lastLogged, lastLogged + 1]).toContain(raw.generation);
         if (committed.has(raw.generation)) expect(canonicalDigest(raw)).toBe(committed.get(raw.generation));

@@ -156,19 +156,25 @@ describe("a missing environment or store", () => {
 });
 
 describe("hand-edited environment.json", () => {
-  it("is never served from the fast path, even when still valid", async () => {
+  it("is never served from the fast path, even when still valid, and is reported as integrity", async () => {
     const s = store();
     initLocal(s);
+    s.ok(["config", "set", "local", "--region", "r0"]);
     const file = join(s.root, "local", "environment.json");
     const doc = JSON.parse(readFileSync(file, "utf8"));
     writeFileSync(file, `${JSON.stringify({ ...doc, name: "edited by hand" }, null, 2)}\n`);
     for (const args of SHAPES) expect(await served(s, args), args.join(" ")).toBeUndefined();
-    const shown = same(s, ["env", "show", "local"]);
-    expect(shown.stdout).toContain("edited by hand");
-    same(s, ["env", "show", "local", "--json"]);
+    // Not what generation 2 committed: both paths report it, naming the newest valid backup.
+    const shown = same(s, ["env", "show", "local", "--json"]);
+    expect(shown.status).toBe(1);
+    const error = JSON.parse(shown.stderr).error;
+    expect(error.kind).toBe("integrity");
+    expect(error.message).toContain("does not hold what generation 2 committed");
+    expect(error.hint).toMatch(/op env restore local environment\.json\.\S+\.bak --expected-generation 2/);
     same(s, ["env", "list", "--json"]);
-    // The next commit validates it again and vouches for what it writes.
-    s.ok(["config", "set", "local", "--region", "r1"]);
+    // Restoring the named backup commits a new generation the fast path vouches for again.
+    const backup = /op env restore local (\S+)/.exec(error.hint)![1]!;
+    s.ok(["env", "restore", "local", backup, "--expected-generation", "2"]);
     await expectServedAndSame(s);
   });
 
