@@ -1,7 +1,8 @@
+import { GreenticError, type ErrorKind } from "@greentic/deploy-spec/errors";
+
 /**
- * The one place where errors become exit codes and error envelopes. Deliberately free of
- * imports from the libraries: errors are recognised by shape (`name` + `kind`), so that the
- * read-only fast path never loads zod just to print a failure.
+ * The one place where errors become exit codes and error envelopes. It imports the error family
+ * from deploy-spec's light `errors` entry (no zod, no yaml), so printing a failure stays cheap.
  */
 
 /** Exit codes of `op` (DESIGN.md, "Errors, output, exit codes"). */
@@ -40,16 +41,13 @@ export interface ErrorBody {
   details?: Record<string, unknown>;
 }
 
-/** An error raised by the CLI itself (bad flag combinations, unreadable answers files...). */
-export class CliInputError extends Error {
-  override readonly name = "GreenticError";
-  constructor(
-    readonly kind: "invalid-argument" | "answers-parse" | "validation" | "not-found",
-    message: string,
-    readonly hint?: string,
-    readonly path?: string,
-  ) {
-    super(message);
+/**
+ * A GreenticError raised by the CLI itself (bad flag combinations, unreadable answers files...),
+ * with the positional arguments the commands use. The same class as the libraries' errors.
+ */
+export class CliInputError extends GreenticError {
+  constructor(kind: ErrorKind, message: string, hint?: string, path?: string) {
+    super(kind, message, { hint, path });
   }
 }
 
@@ -63,11 +61,7 @@ interface KindedError {
 }
 
 function isKinded(err: unknown): err is KindedError {
-  return (
-    err instanceof Error &&
-    typeof (err as { kind?: unknown }).kind === "string" &&
-    (err as unknown as { kind: string }).kind in EXIT_BY_KIND
-  );
+  return err instanceof GreenticError && err.kind in EXIT_BY_KIND;
 }
 
 /**

@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { GreenticError } from "@greentic/deploy-spec/errors";
 
 /** `"traffic set"` -> `"traffic-set"`: the file stem of the committed schema. */
 export function schemaStem(answersKey: string): string {
@@ -9,29 +8,20 @@ export function schemaStem(answersKey: string): string {
 }
 
 /**
- * The JSON Schema of a verb's answers payload, as committed by `@greentic/deploy-spec` under
- * `schemas/answers-<noun>-<verb>.schema.json`. Reading the committed file (rather than
- * generating from zod) keeps `--schema` fast and identical to what CI checks.
+ * The JSON Schema of a verb's answers payload: the file `@greentic/deploy-spec` commits and
+ * serves through its `exports` map (`@greentic/deploy-spec/schemas/answers-<noun>-<verb>.schema.json`),
+ * so `--schema` is fast, loads no zod, and prints exactly what CI checks for drift.
  */
 export async function answersJsonSchema(answersKey: string): Promise<unknown> {
-  const require = createRequire(import.meta.url);
-  const pkgDir = dirname(require.resolve("@greentic/deploy-spec/package.json"));
-  const file = join(pkgDir, "schemas", `answers-${schemaStem(answersKey)}.schema.json`);
+  const specifier = `@greentic/deploy-spec/schemas/answers-${schemaStem(answersKey)}.schema.json`;
   try {
-    return JSON.parse(await readFile(file, "utf8"));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    return JSON.parse(await readFile(createRequire(import.meta.url).resolve(specifier), "utf8"));
+  } catch (error) {
+    throw new GreenticError("internal", `the JSON Schema of "${answersKey}" answers is missing: ${specifier}`, {
+      hint: "reinstall op (in a checkout, regenerate the schemas: pnpm --filter @greentic/deploy-spec schemas)",
+      cause: error,
+    });
   }
-  // Not committed yet (a development checkout): generate it the way deploy-spec does.
-  const { ANSWERS_SCHEMAS } = await import("@greentic/deploy-spec");
-  // zod is deploy-spec's dependency, not ours: resolve it from there.
-  const zodPath = createRequire(join(pkgDir, "package.json")).resolve("zod");
-  const { z } = (await import(pathToFileURL(zodPath).href)) as {
-    z: { toJSONSchema: (schema: unknown, options: unknown) => unknown };
-  };
-  const schema = (ANSWERS_SCHEMAS as Record<string, unknown>)[answersKey];
-  if (!schema) throw new Error(`no answers schema for "${answersKey}"`);
-  return z.toJSONSchema(schema, { io: "input", target: "draft-2020-12" });
 }
 
 export async function printAnswersSchema(answersKey: string): Promise<void> {
