@@ -10,6 +10,8 @@ import {
   isSemver,
   MANIFEST_FILE,
 } from "./manifest.js";
+import { EntryChecker, type RawEntryType } from "./entries.js";
+import { type BundleLimits, resolveLimits } from "./limits.js";
 import { type LeakFinding, scanArchiveBytes, scanDirectory } from "./scan.js";
 import { runTool, sha256File } from "./tools.js";
 import { walkTree } from "./walk.js";
@@ -31,6 +33,12 @@ export interface BuildBundleOptions {
   createdAt?: string | undefined;
   /** Build even when the leak scanner has findings (they are returned). Default false. */
   allowLeaks?: boolean | undefined;
+  /**
+   * The limits staging will apply (defaults: {@link DEFAULT_BUNDLE_LIMITS}). The build refuses
+   * a source that would make a bundle staging refuses: too many entries, too many bytes, a path
+   * too long, a symlink leaving the tree, a special file, or too high a compression ratio.
+   */
+  limits?: Partial<BundleLimits> | undefined;
 }
 
 /** What {@link buildBundle} produced. */
@@ -189,6 +197,23 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuildBun
     );
   }
 
+  // Staging's checks, run over the source before anything is copied (a 5 GiB sparse file is
+  // refused by its size, not read). The image root and the manifest count as entries, as
+  // the lister of the staging side sees them.
+  const limits = resolveLimits(options.limits);
+  const checker = new EntryChecker(sourceDir, limits, 0);
+  checker.add({ path: ".", type: "dir", size: 0, mode: 0o755 });
+  for (const node of await walkTree(sourceDir)) {
+    checker.add({
+      path: node.path,
+      type: node.type as RawEntryType,
+      size: node.size,
+      mode: node.mode,
+      linkTarget: node.target,
+    });
+  }
+  checker.add({ path: MANIFEST_FILE, type: "file", size: 0, mode: 0o644 });
+
   await mkdir(dirname(outFile), { recursive: true });
   const work = await mkdtemp(join(dirname(outFile), `.${basename(outFile)}.build-`));
   try {
@@ -208,7 +233,9 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuildBun
     };
     if (entries.some((e) => e.path === "index.html" && e.type === "file"))
       manifest.entry = { kind: "static", index: "index.html" };
-    await writeFile(join(tree, MANIFEST_FILE), prettyJson(manifest), { mode: 0o644 });
+    const manifestText = prettyJson(manifest);
+    checker.addBytes(Buffer.byteLength(manifestText), MANIFEST_FILE);
+    await writeFile(join(tree, MANIFEST_FILE), manifestText, { mode: 0o644 });
     await chmod(join(tree, MANIFEST_FILE), 0o644);
 
     const image = join(work, "bundle.gtbundle");
@@ -224,6 +251,8 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuildBun
         hint: "Check free disk space and that squashfs-tools is installed.",
       });
     }
+    // The ratio can only be known now; staging would refuse an image above it.
+    new EntryChecker(outFile, limits, (await lstat(image)).size).checkRatio(checker.totalBytes, undefined);
     const rawFindings = await scanArchiveBytes(image, outFile);
     if (rawFindings.length > 0 && options.allowLeaks !== true)
       throw leakError(`Bundle image for ${sourceDir}`, rawFindings);

@@ -2,9 +2,9 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sha256Hex } from "@greentic/deploy-spec";
 import { extractBundle } from "./extract.js";
 import type { BundleLimits } from "./limits.js";
+import { type RawLeak, scanBuffer } from "./scan-layers.js";
 import { walkTree } from "./walk.js";
 
 /** Kinds of leak the scanner reports (the first four as in the reference implementation). */
@@ -13,6 +13,7 @@ export type LeakKind =
   | "secret_values_populated"
   | "normalized_answers_leak"
   | "archive_bytes_contains_dev_path"
+  | "dev_store_file"
   | "private_key"
   | "token";
 
@@ -28,6 +29,10 @@ export interface LeakFinding {
   offset?: number;
   /** `sha256:` + the first 12 hex digits of the secret's SHA-256, to tell findings apart. */
   fingerprint?: string;
+  /** How the content was decoded to find it, e.g. `gzip > base64@12`, `utf-16le`, `zip:a.txt`. */
+  layer?: string;
+  /** Set when the secret is in the entry's name or its symlink target rather than its content. */
+  location?: "name" | "symlink target";
 }
 
 /** Result of a scan: `ok` is true when there are no findings. */
@@ -50,83 +55,83 @@ export function isDevStorePath(path: string): boolean {
   return false;
 }
 
-interface SecretRule {
-  kind: "private_key" | "token";
-  rule: string;
-  label: string;
-  pattern: RegExp;
-}
-
-const RULES: readonly SecretRule[] = [
-  {
-    kind: "private_key",
-    rule: "pem-private-key",
-    label: "a PEM private key block",
-    pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/g,
-  },
-  {
-    kind: "token",
-    rule: "aws-access-key-id",
-    label: "an AWS access key id",
-    pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
-  },
-  {
-    kind: "token",
-    rule: "github-token",
-    label: "a GitHub token",
-    pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b/g,
-  },
-  {
-    kind: "token",
-    rule: "github-fine-grained-token",
-    label: "a GitHub fine-grained token",
-    pattern: /\bgithub_pat_[A-Za-z0-9_]{22,255}/g,
-  },
-  { kind: "token", rule: "slack-token", label: "a Slack token", pattern: /\bxox[baprs]-[A-Za-z0-9-]{10,}/g },
-  { kind: "token", rule: "stripe-secret-key", label: "a Stripe secret key", pattern: /\b[sr]k_live_[0-9a-zA-Z]{24,}/g },
-  { kind: "token", rule: "google-api-key", label: "a Google API key", pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g },
-  {
-    kind: "token",
-    rule: "jwt",
-    label: "a JSON Web Token",
-    pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/g,
-  },
-];
-
+/** Files up to this size are read whole and decoded layer by layer; larger ones are streamed raw. */
+const LAYERED_SCAN_MAX_BYTES = 64 * 1024 * 1024;
 const CHUNK = 1024 * 1024;
 const OVERLAP = 4096;
 
-function fingerprint(secret: string): string {
-  return `sha256:${sha256Hex(secret).slice(0, 12)}`;
+function toFinding(path: string, leak: RawLeak, where: "content" | "name" | "symlink target"): LeakFinding {
+  const via = leak.layer === "" ? "" : ` (decoded: ${leak.layer})`;
+  const at = where === "content" ? ` at byte ${leak.offset}${via}` : "";
+  const subject = where === "content" ? path : `the ${where} of ${path}`;
+  return {
+    kind: leak.kind,
+    path,
+    rule: leak.rule,
+    ...(where === "content" ? { offset: leak.offset } : {}),
+    ...(leak.layer === "" ? {} : { layer: leak.layer }),
+    ...(where === "content" ? {} : { location: where }),
+    fingerprint: leak.fingerprint,
+    message: `${subject} contains ${leak.label}${at} (value redacted).`,
+  };
 }
 
-/** Scans one file's bytes for private keys and token shapes, streaming in overlapping chunks. */
-async function scanContent(file: string, path: string, findings: LeakFinding[]): Promise<void> {
-  const seen = new Set<string>();
-  let carry = "";
-  let carryStart = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: CHUNK })) {
-    // latin1 keeps one char per byte, so offsets are byte offsets and binary files are safe.
-    const text = carry + (chunk as Buffer).toString("latin1");
-    for (const rule of RULES) {
-      for (const m of text.matchAll(rule.pattern)) {
-        const offset = carryStart + m.index;
-        const key = `${rule.rule}@${offset}`;
+/** Scans one file's bytes: read whole and decoded when it fits, else streamed with our rules only. */
+async function scanContent(file: string, path: string, size: number, findings: LeakFinding[]): Promise<void> {
+  const leaks: RawLeak[] = [];
+  if (size <= LAYERED_SCAN_MAX_BYTES) {
+    await scanBuffer(await readFile(file), leaks);
+  } else {
+    // Too big to decode in memory: raw bytes in overlapping chunks, our own rules only.
+    let carry = Buffer.alloc(0);
+    let carryStart = 0;
+    const seen = new Set<string>();
+    for await (const chunk of createReadStream(file, { highWaterMark: CHUNK })) {
+      const buf = Buffer.concat([carry, chunk as Buffer]);
+      const part: RawLeak[] = [];
+      await scanBuffer(buf, part, { raw: true });
+      for (const leak of part) {
+        const offset = carryStart + leak.offset;
+        const key = `${leak.rule}@${offset}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        findings.push({
-          kind: rule.kind,
-          path,
-          rule: rule.rule,
-          offset,
-          fingerprint: fingerprint(m[0]),
-          message: `${path} contains ${rule.label} at byte ${offset} (value redacted).`,
-        });
+        leaks.push({ ...leak, offset });
       }
+      const keep = Math.min(OVERLAP, buf.length);
+      carryStart += buf.length - keep;
+      carry = buf.subarray(buf.length - keep);
     }
-    const keep = Math.min(OVERLAP, text.length);
-    carryStart += text.length - keep;
-    carry = text.slice(text.length - keep);
+  }
+  for (const leak of leaks) findings.push(toFinding(path, leak, "content"));
+}
+
+/**
+ * Scans a short string (a file name or a symlink target) with the same rules. A secret found in
+ * a name is added to `redact`: the path of every finding then shows its fingerprint instead.
+ */
+async function scanName(
+  value: string,
+  path: string,
+  where: "name" | "symlink target",
+  findings: LeakFinding[],
+  redact: Map<string, string>,
+) {
+  const leaks: RawLeak[] = [];
+  await scanBuffer(Buffer.from(value, "utf8"), leaks);
+  for (const leak of leaks) {
+    if (where === "name") redact.set(leak.secret, leak.fingerprint);
+    findings.push(toFinding(path, leak, where));
+  }
+}
+
+/** Replaces secrets found in file names by `[redacted sha256:…]` wherever a finding shows a path. */
+function redactNames(findings: LeakFinding[], redact: Map<string, string>): void {
+  if (redact.size === 0) return;
+  const secrets = [...redact.keys()].sort((a, b) => b.length - a.length);
+  const clean = (text: string) => secrets.reduce((t, s) => t.replaceAll(s, `[redacted ${redact.get(s)}]`), text);
+  for (const f of findings) {
+    f.path = clean(f.path);
+    f.message = clean(f.message);
   }
 }
 
@@ -181,6 +186,7 @@ function isSetupAnswers(path: string): boolean {
 /** Scans a bundle tree (before build, or after extraction) for leaked secrets. Symlinks are not followed. */
 export async function scanDirectory(dir: string): Promise<LeakReport> {
   const findings: LeakFinding[] = [];
+  const redact = new Map<string, string>();
   for (const node of await walkTree(dir)) {
     if (isDevStorePath(node.path)) {
       findings.push({
@@ -196,11 +202,15 @@ export async function scanDirectory(dir: string): Promise<LeakReport> {
         message: `${node.path} is a symlink into the dev secret store.`,
       });
     }
+    await scanName(node.path.split("/").at(-1)!, node.path, "name", findings, redact);
+    if (node.type === "symlink" && node.target !== undefined)
+      await scanName(node.target, node.path, "symlink target", findings, redact);
     if (node.type !== "file") continue;
     const abs = join(dir, node.path);
     if (isSetupAnswers(node.path)) await scanSetupAnswers(abs, node.path, findings);
-    await scanContent(abs, node.path, findings);
+    await scanContent(abs, node.path, node.size, findings);
   }
+  redactNames(findings, redact);
   return { ok: findings.length === 0, findings };
 }
 

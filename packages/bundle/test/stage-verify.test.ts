@@ -184,7 +184,11 @@ describe("stageBundle", () => {
       version: "1.0.0",
       allowLeaks: true,
     });
-    expect(built.findings.map((f) => f.kind)).toEqual(["secret_values_populated"]);
+    // The setup answers keep a populated secret, and its value is a secret setting ("token": ...).
+    expect(built.findings.map((f) => [f.kind, f.rule])).toEqual([
+      ["secret_values_populated", undefined],
+      ["token", "config-secret"],
+    ]);
     const error = await rejectsWith(stageBundle(built.outFile, join(dir, "rev")));
     expect(error.kind).toBe("validation");
     expect(error.details?.code).toBe("leak-detected");
@@ -193,6 +197,7 @@ describe("stageBundle", () => {
     const staged = await stageBundle(built.outFile, join(dir, "rev"), { allowLeaks: true });
     expect(staged.findings.map((f) => [f.kind, f.path])).toEqual([
       ["secret_values_populated", "state/setup/messaging.json"],
+      ["token", "state/setup/messaging.json"],
     ]);
   });
 
