@@ -9,7 +9,8 @@ import { GreenticError } from "@greentic/deploy-spec";
 import { parseListenAddress } from "./listen-address.js";
 import type { LocalRouteDeployment, LocalRouterListenFile, LocalRoutesDocument } from "./local-router.js";
 import { isAlive, stopProcess } from "./process-utils.js";
-import { readJsonFile, writeJsonFile, type HandlerContext } from "@greentic/env-packs";
+import { RouterRecordSchema } from "./records.js";
+import { readJsonDocument, readJsonFile, writeJsonFile, type HandlerContext } from "@greentic/env-packs";
 import {
   isOurRouter,
   readLocalRouterStatus,
@@ -53,7 +54,11 @@ async function tail(file: string, lines = 8): Promise<string> {
 
 /** The router of the environment behind `ctx` (never throws for a missing router). */
 export async function localRouterStatus(ctx: HandlerContext): Promise<LocalRouterStatus> {
-  return readLocalRouterStatus((await routerPaths(ctx)).dir, readJsonFile);
+  const paths = await routerPaths(ctx);
+  // router.json is checked like every record; listen.json is the router's own, read as is.
+  return readLocalRouterStatus(paths.dir, (file) =>
+    file === paths.record ? readJsonDocument(file, RouterRecordSchema) : readJsonFile(file),
+  );
 }
 
 /** The environment's stable URL (the router's), or `undefined` when no router runs. */
@@ -92,7 +97,7 @@ export async function syncLocalRouter(
   };
   await writeJsonFile(paths.routes, doc);
 
-  const record = (await readJsonFile(paths.record)) as RouterRecord | undefined;
+  const record = await readJsonDocument(paths.record, RouterRecordSchema);
   const running = record !== undefined && (await isOurRouter(record));
   if (running && record.listen === options.listen) {
     process.kill(record.pid, "SIGHUP");
@@ -189,7 +194,7 @@ async function waitLoaded(
 /** Stops the environment's router if it is ours; true when a process was stopped. */
 export async function stopLocalRouter(ctx: HandlerContext, graceMs: number): Promise<boolean> {
   const paths = await routerPaths(ctx);
-  const record = (await readJsonFile(paths.record)) as RouterRecord | undefined;
+  const record = await readJsonDocument(paths.record, RouterRecordSchema);
   if (record === undefined) return false;
   const ours = await isOurRouter(record);
   if (ours) await stopProcess(record.pid, graceMs);

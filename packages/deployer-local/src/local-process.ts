@@ -11,6 +11,14 @@ import { z } from "zod";
 import { parseListenAddress } from "./listen-address.js";
 import type { LocalRouteDeployment } from "./local-router.js";
 import { isAlive, isOurProcess, stopProcess } from "./process-utils.js";
+import {
+  ProcessRecordSchema,
+  SplitsDocumentSchema,
+  StageRecordSchema,
+  type ProcessRecord,
+  type SplitsDocument,
+  type StageRecord,
+} from "./records.js";
 // @greentic/bundle (tar) and @greentic/runtime (x509) are imported where a revision is staged
 // or warmed, not at top level: read-only verbs load this module and must start fast.
 import {
@@ -24,6 +32,7 @@ import {
 } from "./local-process-router.js";
 import {
   checkTrafficSplit,
+  readJsonDocument,
   readJsonFile,
   toAppliedRuntimeConfig,
   writeJsonFile,
@@ -46,35 +55,6 @@ export interface LocalProcessOptions {
   stopGraceMs?: number;
   /** The router entry script; default: `GREENTIC_LOCAL_ROUTER_BIN`, else `dist/local-router-bin.js` of this package. */
   routerBin?: string;
-}
-
-/** `stage.json` in a revision directory: written last, so its presence means "staged". */
-interface StageRecord {
-  revision_id: string;
-  deployment_id: string;
-  bundle_id: string;
-  bundle_digest: string;
-  staged_at: string;
-}
-
-/** `processes/<revision_id>.json`: a running (or crashed) runtime. */
-interface ProcessRecord {
-  revision_id: string;
-  deployment_id: string;
-  pid: number;
-  public_port: number | null;
-  admin_port: number | null;
-  started_at: string;
-  log: string;
-  runtime_bin: string;
-}
-
-interface SplitsDocument {
-  schema: "greentic.local-process.splits.v1";
-  splits: Record<
-    string,
-    { bundle_id: string; generation?: number; entries: { revision_id: string; weight_bps: number }[] }
-  >;
 }
 
 /** Answers of the local-process deployer (`env-packs/deployer/answers.json`). */
@@ -250,9 +230,7 @@ export class LocalProcessDeployer implements Deployer {
   }
 
   async #stageRecord(ctx: HandlerContext, revisionId: string): Promise<StageRecord | undefined> {
-    return (await readJsonFile(join(await this.#revisionDir(ctx, revisionId), "stage.json"))) as
-      | StageRecord
-      | undefined;
+    return readJsonDocument(join(await this.#revisionDir(ctx, revisionId), "stage.json"), StageRecordSchema);
   }
 
   async #archivedFile(ctx: HandlerContext, revisionId: string): Promise<string> {
@@ -281,13 +259,13 @@ export class LocalProcessDeployer implements Deployer {
   }
 
   async #processRecord(ctx: HandlerContext, revisionId: string): Promise<ProcessRecord | undefined> {
-    return (await readJsonFile(await this.#processFile(ctx, revisionId))) as ProcessRecord | undefined;
+    return readJsonDocument(await this.#processFile(ctx, revisionId), ProcessRecordSchema);
   }
 
   /** Stops the recorded process (only if it is really ours) and removes the record. */
   async #stop(ctx: HandlerContext, revisionId: string): Promise<boolean> {
     const file = await this.#processFile(ctx, revisionId);
-    const record = (await readJsonFile(file)) as ProcessRecord | undefined;
+    const record = await readJsonDocument(file, ProcessRecordSchema);
     if (record === undefined) return false;
     const ours = await isOurProcess(record.pid, record.runtime_bin, revisionId);
     if (ours) await stopProcess(record.pid, this.#stopGraceMs(ctx));
@@ -613,7 +591,7 @@ export class LocalProcessDeployer implements Deployer {
   }
 
   async #readSplits(ctx: HandlerContext): Promise<SplitsDocument> {
-    const doc = (await readJsonFile(await this.#splitsFile(ctx))) as SplitsDocument | undefined;
+    const doc = await readJsonDocument(await this.#splitsFile(ctx), SplitsDocumentSchema);
     return doc ?? { schema: "greentic.local-process.splits.v1", splits: {} };
   }
 

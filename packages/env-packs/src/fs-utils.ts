@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { GreenticError, prettyJson } from "@greentic/deploy-spec";
+import { GreenticError, issuesError, parseDocument, prettyJson } from "@greentic/deploy-spec";
+import type { z } from "zod";
 import { SymlinkRefusedError, refuseSymlink as ioKitRefuseSymlink, writeFileAtomic } from "@greentic/io-kit";
 
 /** Reads a JSON file; `undefined` when it does not exist. Throws `io` naming the file otherwise. */
@@ -20,6 +21,23 @@ export async function readJsonFile(file: string): Promise<unknown> {
       cause: error,
     });
   }
+}
+
+/**
+ * Reads a JSON document a handler wrote and checks it against `schema`; `undefined` when the
+ * file does not exist. A document that does not match is `integrity` naming the file, with the
+ * issues as data (stable kebab-case codes, deploy-spec's one issues-to-error path).
+ */
+export async function readJsonDocument<S extends z.ZodType>(file: string, schema: S): Promise<z.output<S> | undefined> {
+  const data = await readJsonFile(file);
+  if (data === undefined) return undefined;
+  const parsed = parseDocument(schema, data, { source: file });
+  if (parsed.ok) return parsed.value;
+  throw issuesError(parsed.issues, {
+    kind: "integrity",
+    source: file,
+    hint: "the file is written by an env-pack handler: restore it, or remove it and run the verb again",
+  });
 }
 
 /**

@@ -21,7 +21,7 @@ export { stdoutTelemetryHandler, type StdoutTelemetryOptions } from "./builtins/
 export { inMemoryKeyValueStore, inMemorySessionsHandler, inMemoryStateHandler } from "./builtins/in-memory.js";
 export { localRevocationHandler } from "./builtins/revocation-local.js";
 export { checkTrafficSplit, toAppliedRuntimeConfig } from "./traffic.js";
-export { readJsonFile, writeJsonFile } from "./fs-utils.js";
+export { readJsonDocument, readJsonFile, writeJsonFile } from "./fs-utils.js";
 export { answersJsonSchema, runPreflight, runPreflightCheck, type PreflightReport } from "./preflight.js";
 export {
   doctorEnvironment,

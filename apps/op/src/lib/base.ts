@@ -100,6 +100,17 @@ export abstract class OpCommand<T extends typeof Command = typeof Command> exten
     if (text) process.stdout.write(text);
   }
 
+  /**
+   * Declares the exit status of a command that ran to the end: `failed`, what it checked failed
+   * (verify, scan, doctor, preflight, credentials validate): exit 1; `exit`, another status
+   * (`plan --detailed-exitcode`: 2 = changes pending). With `catch` for errors, the only places
+   * a command's exit status is set.
+   */
+  protected exitStatus(outcome: { failed?: boolean; exit?: number }): void {
+    const exit = outcome.exit ?? (outcome.failed === true ? EXIT.failure : EXIT.ok);
+    if (exit !== EXIT.ok) process.exitCode = exit;
+  }
+
   /** Progress for long work: stderr, human mode only (JSON consumers read the envelope). */
   protected progress(message: string): void {
     if (!this.jsonEnabled()) process.stderr.write(`${message}\n`);

@@ -15,6 +15,6 @@ export default class AuditVerify extends OpCommand<typeof AuditVerify> {
         ? `Audit log of ${r.environment_id} is intact (${r.lines} events).`
         : `Audit log of ${r.environment_id} is BROKEN at line ${r.line} of ${r.lines}: ${r.reason}`,
     );
-    if (!r.ok) process.exitCode = 1;
+    this.exitStatus({ failed: !r.ok });
   }
 }

@@ -37,6 +37,6 @@ export default class BundlesScan extends OpCommand<typeof BundlesScan> {
             { header: "message", get: (x) => x.message },
           ]),
     );
-    if (!r.ok) process.exitCode = 1;
+    this.exitStatus({ failed: !r.ok });
   }
 }

@@ -27,6 +27,6 @@ export default class BundlesVerify extends OpCommand<typeof BundlesVerify> {
             ...r.problems.map((p) => `  ${p.code}${p.path ? ` ${p.path}` : ""}: ${p.message}`),
           ].join("\n"),
     );
-    if (!r.ok) process.exitCode = 1;
+    this.exitStatus({ failed: !r.ok });
   }
 }

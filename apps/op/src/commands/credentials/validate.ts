@@ -14,6 +14,6 @@ export default class CredentialsValidate extends OpCommand<typeof CredentialsVal
       r,
       `Deployer ${r.deployer_kind}: ${v.result}${v.missing_capabilities.length > 0 ? ` (missing: ${v.missing_capabilities.join(", ")})` : ""}.`,
     );
-    if (v.result !== "pass") process.exitCode = 1;
+    this.exitStatus({ failed: v.result !== "pass" });
   }
 }

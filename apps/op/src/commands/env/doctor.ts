@@ -40,6 +40,6 @@ export default class EnvDoctor extends OpCommand<typeof EnvDoctor> {
         );
       return lines.join("\n");
     });
-    if (!report.healthy) process.exitCode = 1;
+    this.exitStatus({ failed: !report.healthy });
   }
 }

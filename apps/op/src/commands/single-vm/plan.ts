@@ -59,7 +59,7 @@ Under --root, unit states cannot be observed, so the mount and service restarts 
         out += `Saved the plan to ${this.flags.out}; apply it with: op single-vm apply ${this.flags.out}${options.root ? ` --root ${options.root}` : ""}\n`;
       return out;
     });
-    if (this.flags["detailed-exitcode"]) process.exitCode = plan.exitCode;
+    if (this.flags["detailed-exitcode"]) this.exitStatus({ exit: plan.exitCode });
   }
 
   /** Under --detailed-exitcode every error exits 1: 2 means "changes pending" there. */

@@ -29,6 +29,6 @@ export default class SingleVmPreflight extends SingleVmCommand<typeof SingleVmPr
       );
       return lines.join("\n");
     });
-    if (!r.ok) process.exitCode = 1;
+    this.exitStatus({ failed: !r.ok });
   }
 }
