@@ -9,16 +9,7 @@ import {
 } from "@greentic/deploy-spec";
 import { createAdminCertificates, waitForReady } from "@greentic/runtime";
 import { hostPath, type HostExecutor } from "./executor.js";
-import {
-  copyFileAtomic,
-  ensureDir,
-  exists,
-  readText,
-  removePath,
-  sha256,
-  writeFileAtomic,
-  type Ownership,
-} from "./host-fs.js";
+import { copyFileAtomic, ensureDir, exists, removePath, sha256, writeFileAtomic, type Ownership } from "./host-fs.js";
 import {
   buildPlan,
   executorFor,
@@ -36,6 +27,7 @@ import {
   type SingleVmPlan,
   type SingleVmState,
 } from "./plan.js";
+import { readStateFile } from "./documents.js";
 import { layoutFor, type DesiredState, type Layout } from "./render.js";
 
 export interface ApplyOptions extends PlanOptions {
@@ -470,8 +462,7 @@ export async function destroyDeployment(spec: DeploymentSpec, options: DestroyOp
 export async function rollbackDeployment(spec: DeploymentSpec, options: ApplyOptions = {}): Promise<ApplyResult> {
   const executor = executorFor(options);
   const layout = layoutFor(spec);
-  const text = await readText(hostPath(executor, layout.stateFile));
-  const state = text ? (JSON.parse(text) as SingleVmState) : null;
+  const state = await readStateFile(hostPath(executor, layout.stateFile), layout.stateFile);
   if (!state?.previousBundleDigest) {
     throw new GreenticError("not-found", `${spec.metadata.name}: no previous bundle to roll back to`, {
       hint: "rollback needs two successful applies with different bundles",

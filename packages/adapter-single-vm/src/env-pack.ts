@@ -24,6 +24,7 @@ import { readListenFile } from "@greentic/runtime";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { applyDeployment, destroyDeployment } from "./apply.js";
+import { HandlerRecordSchema, parseStored, RECORD_SCHEMA } from "./documents.js";
 import { createHostExecutor, hostPath, type HostExecutor } from "./executor.js";
 import { copyFileAtomic, exists, hashFile, readText, removePath, writeFileAtomic } from "./host-fs.js";
 import { preflight } from "./preflight.js";
@@ -34,7 +35,6 @@ import { deploymentStatus } from "./status.js";
 const ANSWERS_FILE = "env-packs/deployer/answers.json";
 /** The handler's record, in `ctx.dataDir("single-vm")`. */
 const RECORD_FILE = "single-vm-deployer.json";
-const RECORD_SCHEMA = "greentic.single-vm-deployer.v1";
 /** Revision ids become file names of staged bundles. */
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -552,24 +552,13 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
 
 /** Reads the handler record (an empty one when absent); `integrity` when it is corrupt. */
 async function readRecord(path: string): Promise<HandlerRecord> {
-  const text = await readText(path);
-  const empty: HandlerRecord = { schema: RECORD_SCHEMA, staged: {}, archived: {}, active: null, split: null };
-  if (text === null) return empty;
-  let parsed: Partial<HandlerRecord>;
-  try {
-    parsed = JSON.parse(text) as Partial<HandlerRecord>;
-  } catch (error) {
-    throw new GreenticError("integrity", `${path} is not valid JSON: ${(error as Error).message}`, {
-      path,
-      hint: "restore it from a backup, or remove it and stage the revisions again",
-    });
-  }
-  if (parsed.schema !== RECORD_SCHEMA) {
-    throw new GreenticError(
-      "integrity",
-      `${path}: schema is ${JSON.stringify(parsed.schema)}, expected ${RECORD_SCHEMA}`,
-      { path, hint: "remove it and stage the revisions again" },
-    );
-  }
-  return { ...empty, ...parsed };
+  const record = parseStored(
+    path,
+    await readText(path),
+    HandlerRecordSchema,
+    "restore it from a backup, or remove it and stage the revisions again",
+  );
+  return (
+    (record as HandlerRecord | null) ?? { schema: RECORD_SCHEMA, staged: {}, archived: {}, active: null, split: null }
+  );
 }

@@ -11,7 +11,9 @@ import { createHostExecutor, hostPath, type HostExecutor } from "./executor.js";
 import { exists, hashFile, readText, sha256, statPath } from "./host-fs.js";
 import { bundleCopyPath, layoutFor, renderDesiredState, type DesiredState, type Layout } from "./render.js";
 
-export const STATE_SCHEMA = "greentic.single-vm-state.v1";
+import { readStateFile, STATE_SCHEMA } from "./documents.js";
+
+export { STATE_SCHEMA };
 export const PLAN_SCHEMA = "greentic.single-vm-plan.v1";
 
 /** `plan --detailed-exitcode` semantics (Terraform's): 0 no changes, 1 error, 2 changes pending. */
@@ -282,16 +284,13 @@ export async function observe(
     ["client.crt", "client.key", "ca.crt"].map((f) => exists(hostPath(executor, `${layout.deployerDir}/${f}`))),
   );
 
-  const stateText = await readText(hostPath(executor, layout.stateFile));
-  let state: SingleVmState | null = null;
-  if (stateText !== null) {
-    try {
-      const parsed = JSON.parse(stateText) as SingleVmState;
-      if (parsed.schema === STATE_SCHEMA) state = parsed;
-    } catch {
-      state = null; // a damaged state file is treated as absent: apply rewrites it
-    }
-  }
+  // A damaged state file is treated as absent here: the plan then rewrites it.
+  const state: SingleVmState | null = await readStateFile(hostPath(executor, layout.stateFile), layout.stateFile).catch(
+    (error: unknown) => {
+      if (error instanceof GreenticError && error.kind === "integrity") return null;
+      throw error;
+    },
+  );
   const observed: ObservedState = {
     files,
     dirs,

@@ -1,4 +1,4 @@
-import { GreenticError, parseAdminBind, type DeploymentSpec } from "@greentic/deploy-spec";
+import { parseAdminBind, type DeploymentSpec } from "@greentic/deploy-spec";
 import { adminRequest } from "@greentic/runtime";
 import { hostPath } from "./executor.js";
 import { hashFile, readText, sha256 } from "./host-fs.js";
@@ -6,11 +6,11 @@ import {
   executorFor,
   observeMount,
   observeUnits,
-  STATE_SCHEMA,
   type PlanOptions,
   type SingleVmState,
   type UnitObservation,
 } from "./plan.js";
+import { readStateFile } from "./documents.js";
 import { layoutFor } from "./render.js";
 
 export interface DeploymentStatus {
@@ -34,18 +34,7 @@ export interface DeploymentStatus {
 export async function deploymentStatus(spec: DeploymentSpec, options: PlanOptions = {}): Promise<DeploymentStatus> {
   const executor = executorFor(options);
   const layout = layoutFor(spec);
-  const text = await readText(hostPath(executor, layout.stateFile));
-  let state: SingleVmState | null = null;
-  if (text !== null) {
-    try {
-      const parsed = JSON.parse(text) as SingleVmState;
-      if (parsed.schema === STATE_SCHEMA) state = parsed;
-    } catch {
-      throw new GreenticError("integrity", `${layout.stateFile} is not valid JSON`, {
-        hint: "apply again to rewrite it",
-      });
-    }
-  }
+  const state: SingleVmState | null = await readStateFile(hostPath(executor, layout.stateFile), layout.stateFile);
   const units = executor.mode === "execute" ? await observeUnits(executor, layout) : null;
   const mountRaw = executor.mode === "execute" ? await observeMount(executor, spec.spec.bundle.mountPath) : null;
   const mount = mountRaw

@@ -1,0 +1,62 @@
+import { isGreenticError, type GreenticError } from "@greentic/deploy-spec";
+import { describe, expect, it } from "vitest";
+import { HandlerRecordSchema, parseStored, SingleVmStateSchema, STATE_SCHEMA } from "./documents.js";
+
+const digest = `sha256:${"a".repeat(64)}`;
+const state = {
+  schema: STATE_SCHEMA,
+  deployment: "acme",
+  mode: "native",
+  specDigest: "x",
+  bundleDigest: digest,
+  unitHashes: { "/etc/systemd/system/greentic-acme.service": "h" },
+  lastResult: { action: "apply", ok: true, at: "2026-01-01T00:00:00Z" },
+};
+
+function thrown(fn: () => unknown): GreenticError {
+  try {
+    fn();
+  } catch (error) {
+    if (isGreenticError(error)) return error;
+    throw error;
+  }
+  throw new Error("expected a GreenticError");
+}
+
+describe("stored single-VM documents", () => {
+  it("reads a valid state, keeping fields a later version adds, and null for no file", () => {
+    expect(parseStored("state.json", JSON.stringify({ ...state, extra: 1 }), SingleVmStateSchema, "h")).toEqual({
+      ...state,
+      extra: 1,
+    });
+    expect(parseStored("state.json", null, SingleVmStateSchema, "h")).toBeNull();
+  });
+
+  it("refuses a damaged state with integrity, the file, the field and a kebab-case code", () => {
+    const bad = { ...state, bundleDigest: "md5:1", mode: "vm" };
+    const error = thrown(() =>
+      parseStored("/var/lib/greentic/acme/state.json", JSON.stringify(bad), SingleVmStateSchema, "apply again"),
+    );
+    expect(error.kind).toBe("integrity");
+    expect(error.message).toBe(
+      '/var/lib/greentic/acme/state.json: mode: "vm" is not one of "native", "container" (+1 more issue)',
+    );
+    expect(error.issues.map((i) => [i.path, i.code])).toEqual([
+      ["mode", "invalid-value"],
+      ["bundleDigest", "invalid-format"],
+    ]);
+    expect(error.hint).toBe("apply again");
+    const notJson = thrown(() => parseStored("state.json", "{", SingleVmStateSchema, "apply again"));
+    expect([notJson.kind, notJson.path]).toEqual(["integrity", "state.json"]);
+    expect(notJson.message).toMatch(/^state\.json is not valid JSON: /);
+  });
+
+  it("refuses a handler record of another schema", () => {
+    const record = { schema: "greentic.single-vm-deployer.v0", staged: {}, archived: {}, active: null, split: null };
+    const error = thrown(() => parseStored("rec.json", JSON.stringify(record), HandlerRecordSchema, "h"));
+    expect([error.kind, error.issues.map((i) => [i.path, i.code])]).toEqual([
+      "integrity",
+      [["schema", "schema-mismatch"]],
+    ]);
+  });
+});
