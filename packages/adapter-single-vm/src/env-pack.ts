@@ -341,7 +341,7 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
       if (digest === null) {
         throw new GreenticError("not-found", `bundle ${bundlePath} does not exist`, {
           path: "bundlePath",
-          hint: "build it with `op bundle build`, or fix the path",
+          hint: "build it with `op bundles build`, or fix the path",
         });
       }
       const existing = l.record.staged[revision.revision_id];

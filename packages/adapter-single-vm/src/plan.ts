@@ -197,7 +197,7 @@ async function digestOfSource(executor: HostExecutor, path: string, field: strin
       path: field,
       hint:
         field === "spec.bundle.source"
-          ? "build one with `op bundle build` and copy it there, or fix the path"
+          ? "build one with `op bundles build` and copy it there, or fix the path"
           : "install the runtime there or fix the path",
     });
   }

@@ -299,7 +299,7 @@ export class LocalProcessDeployer implements Deployer {
     if (!existsSync(bundlePath)) {
       throw new GreenticError("not-found", `bundle file ${bundlePath} does not exist`, {
         path: bundlePath,
-        hint: "build the bundle first (op bundle build)",
+        hint: "build the bundle first (op bundles build)",
       });
     }
     const existing = await this.#stageRecord(ctx, revision.revision_id);
