@@ -1,42 +1,9 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { onTestFinished } from "vitest";
-import type { HandlerContext, HandlerLogEvent } from "@greentic/env-packs";
+import { testDir } from "../../../scripts/test-support/handler-context.ts";
 
-/** A temp directory removed when the test finishes. */
-export async function testDir(prefix = "deployer-local-"): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  onTestFinished(async () => {
-    await rm(dir, { recursive: true, force: true }).catch(async () => {
-      // read-only staged bundles: give write permission back first
-      const { execFile } = await import("node:child_process");
-      await new Promise((resolve) => execFile("chmod", ["-R", "u+w", dir], resolve));
-      await rm(dir, { recursive: true, force: true });
-    });
-  });
-  return dir;
-}
-
-/** A handler context whose data areas live under `root/<envId>/<area>`. */
-export function contextFor(
-  root: string,
-  envId = "local",
-  extra: Partial<HandlerContext> = {},
-): HandlerContext & { events: HandlerLogEvent[] } {
-  const events: HandlerLogEvent[] = [];
-  return {
-    envId,
-    async dataDir(area: string) {
-      const dir = join(root, envId, area);
-      await mkdir(dir, { recursive: true });
-      return dir;
-    },
-    log: (event) => events.push(event),
-    events,
-    ...extra,
-  };
-}
+export { contextFor, testDir } from "../../../scripts/test-support/handler-context.ts";
 
 /**
  * Builds the runtime's JavaScript (tsup only: declarations are not needed to run it), one

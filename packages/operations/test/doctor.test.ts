@@ -1,31 +1,12 @@
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import { GreenticError, engine } from "@greentic/deploy-spec";
-import { doctorEnvironment, type EnvPackHandler, type HandlerContext } from "@greentic/env-packs";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { doctorEnvironment, type EnvPackHandler } from "@greentic/env-packs";
+import { describe, expect, it } from "vitest";
 import { createOperationsRegistry } from "../src/index.js";
-import { makeTemp, removeTemp } from "./helpers.js";
+import { contextFor, testDir } from "../../../scripts/test-support/handler-context.ts";
 
 // The doctor of @greentic/env-packs against the registry operations composes: the five small
 // built-ins plus the lazily registered deployers.
 const createDefaultRegistry = createOperationsRegistry;
-
-async function testDir(): Promise<string> {
-  const dir = await makeTemp("doctor");
-  onTestFinished(() => removeTemp(dir));
-  return dir;
-}
-
-function contextFor(root: string, envId = "local"): HandlerContext {
-  return {
-    envId,
-    async dataDir(area: string) {
-      const dir = join(root, envId, area);
-      await mkdir(dir, { recursive: true });
-      return dir;
-    },
-  };
-}
 
 const ctx = { now: "2026-05-20T12:00:00Z", newId: () => "01JAAAAAAAAAAAAAAAAAAAAAAA" };
 const now = () => new Date("2026-05-20T12:00:00Z");
