@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { packageConfig } from "../../tsup.config.base.ts";
 
@@ -10,5 +11,17 @@ const entry = Object.fromEntries(
 );
 // bin/run.js imports dist/fast.js (the read-only fast path) before deciding to load oclif.
 entry.fast = "src/fast.ts";
+entry["hooks/command-not-found"] = "src/hooks/command-not-found.ts";
 
-export default packageConfig(entry, { splitting: true });
+/** The commit `op version` reports: the checkout's HEAD (with -dirty), or "unknown". */
+function commit(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).trim();
+    return dirty === "" ? head : `${head}-dirty`;
+  } catch {
+    return "unknown";
+  }
+}
+
+export default packageConfig(entry, { splitting: true, define: { __OP_COMMIT__: JSON.stringify(commit()) } });

@@ -1,7 +1,7 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { OP_DIR, ensureBuilt, op, store } from "./helpers.js";
+import { BIN, OP_DIR, ensureBuilt, op, store } from "./helpers.js";
 
 beforeAll(() => ensureBuilt());
 
@@ -37,7 +37,7 @@ describe("op (framework)", () => {
 
   it.each([
     ["unknown flag", ["env", "list", "--bogus"]],
-    ["missing argument", ["env", "show"]],
+    ["missing argument", ["revisions", "show"]],
     ["bad integer flag", ["env", "update", "local", "--expected-generation", "many"]],
     ["bad option", ["bundles", "update", "local", "--status", "sleeping"]],
   ])("usage error (%s) exits 2, as JSON too, with nothing on stdout", (_name, args) => {
@@ -101,5 +101,77 @@ describe("op (framework)", () => {
     const r = s.op(["env", "create", "b1", "--answers", s.file("a.yaml", "environment_id: b2\n"), "--json"]);
     expect(r.status).toBe(2);
     expect(r.errorJson.error.message).toContain("environment_id");
+  });
+});
+
+describe("did you mean, -h and op version", () => {
+  it("an unknown command exits 2 with suggestions, named with spaces, as JSON too", () => {
+    const r = op(["revisions", "wram", "latest"]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      'Error: unknown command "revisions wram"\nHint: did you mean "op revisions warm"? (`op help` lists every command)\n',
+    );
+    expect(op(["warm"]).stderr).toContain('did you mean "op revisions warm"?');
+    const j = op(["deplyo", "--json"]);
+    expect(j.status).toBe(2);
+    expect(j.errorJson).toEqual({
+      op: "deplyo",
+      noun: "deplyo",
+      error: {
+        kind: "invalid-argument",
+        message: 'unknown command "deplyo"',
+        hint: 'did you mean "op deploy"? (`op help` lists every command)',
+      },
+    });
+    expect(op(["zzzzzzzzzz"]).stderr).toBe(
+      'Error: unknown command "zzzzzzzzzz"\nHint: `op help` lists every command\n',
+    );
+  });
+
+  it("an unknown flag exits 2 with the closest flags of that command", () => {
+    const s = store();
+    const r = s.op(["traffic", "set", "--idempotency", "k", "--json"]);
+    expect(r.status).toBe(2);
+    expect(r.errorJson.error).toEqual({
+      kind: "invalid-argument",
+      message: "unknown flag --idempotency for op traffic set",
+      hint: 'did you mean "--idempotency-key"? (`op traffic set --help` lists the flags)',
+    });
+  });
+
+  it("op --help | head -1 exits 0 (a closed pipe is not an error)", () => {
+    const r = spawnSync("bash", ["-c", `node ${JSON.stringify(BIN)} --help | head -1; exit \${PIPESTATUS[0]}`], {
+      encoding: "utf8",
+    });
+    expect(r.stdout).toBe("op: the Greentic deployer CLI\n");
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("-h is --help", () => {
+    const h = op(["revisions", "warm", "-h"]);
+    expect(h.status).toBe(0);
+    expect(h.stdout).toBe(op(["revisions", "warm", "--help"]).stdout);
+    expect(h.stdout).toContain("USAGE\n  $ op revisions warm [ENV] REV [--idempotency-key KEY]\n");
+  });
+
+  it("op version prints the version, the commit and Node.js", () => {
+    const version = JSON.parse(execFileSync("cat", [join(OP_DIR, "package.json")], { encoding: "utf8" })).version;
+    const r = op(["version", "--json"]);
+    expect(r.status).toBe(0);
+    expect(r.json).toEqual({
+      op: "version",
+      noun: "op",
+      result: {
+        version,
+        commit: expect.stringMatching(/^[0-9a-f]{12}(-dirty)?$/),
+        node: process.version,
+        platform: `${process.platform}-${process.arch}`,
+      },
+    });
+    expect(op(["version"]).stdout).toBe(
+      `op ${version} (commit ${r.json.result.commit}, Node.js ${process.version}, ${process.platform}-${process.arch})\n`,
+    );
   });
 });

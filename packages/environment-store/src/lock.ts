@@ -28,6 +28,8 @@ export interface LockSettings {
   staleMs: number;
   /** How long to wait for a held lock before failing with `locked`. */
   timeoutMs: number;
+  /** Called once when the lock is held by someone else and the caller starts waiting. */
+  onWait?: ((holder: LockRecord | undefined) => void) | undefined;
 }
 
 const OWNER_FILE = "owner.json";
@@ -135,6 +137,7 @@ export async function acquireLock(
   await ensureDir(root, locksDir);
   const deadline = Date.now() + settings.timeoutMs;
   let delay = 5;
+  let announced = false;
   for (;;) {
     let release: (() => Promise<void>) | undefined;
     let held: HeldLock | undefined;
@@ -174,6 +177,10 @@ export async function acquireLock(
         // The directory vanished under us: someone reclaimed it. Try again.
       }
       await held.release();
+    }
+    if (settings.onWait !== undefined && !announced && Date.now() < deadline) {
+      announced = true;
+      settings.onWait(await readLockRecord(lockDir));
     }
     if (Date.now() >= deadline) {
       const holder = await readLockRecord(lockDir);

@@ -31,6 +31,7 @@ export async function withLock<T>(
     const lock = await acquireLock(core.root, core.lockDir(envId), envId, operation, {
       staleMs: core.staleMs,
       timeoutMs: core.timeoutMs,
+      onWait: core.onLockWait && ((holder) => core.onLockWait?.(envId, holder)),
     });
     try {
       return await body(lock);

@@ -1,3 +1,4 @@
+import type { LockRecord } from "./lock.js";
 import { join, resolve } from "node:path";
 import { monotonicFactory } from "ulid";
 import { GreenticError } from "@greentic/deploy-spec";
@@ -27,6 +28,8 @@ export interface LocalFsStoreOptions {
   lockStaleMs?: number | undefined;
   /** How long to wait for a held lock before failing with `locked`. Default 30 000 ms. */
   lockTimeoutMs?: number | undefined;
+  /** Called once per acquisition that has to wait for another holder (e.g. to tell the user). */
+  onLockWait?: ((envId: string, holder: LockRecord | undefined) => void) | undefined;
   /** Backups kept per file. Default 50. */
   backupRetention?: number | undefined;
   /** Idempotency entries kept per environment. Default 4 096 (the reference's cap). */
@@ -41,6 +44,7 @@ export class StoreCore {
   readonly root: string;
   readonly staleMs: number;
   readonly timeoutMs: number;
+  readonly onLockWait: LocalFsStoreOptions["onLockWait"];
   readonly retention: number;
   readonly ledgerCapacity: number;
   readonly authorizer: Authorizer;
@@ -51,6 +55,7 @@ export class StoreCore {
     this.root = resolve(options.root ?? defaultStoreRoot());
     this.staleMs = Math.max(options.lockStaleMs ?? 10_000, 2_000);
     this.timeoutMs = options.lockTimeoutMs ?? 30_000;
+    this.onLockWait = options.onLockWait;
     this.retention = options.backupRetention ?? 50;
     this.ledgerCapacity = options.ledgerCapacity ?? 4096;
     this.authorizer = options.authorize ?? authorizeLocalOwner;

@@ -8,6 +8,7 @@ import {
   type TrafficSplit,
   type UpdateBundleResult,
 } from "@greentic/deploy-spec";
+import { resolveDeploymentRef } from "./refs.js";
 import { checkEnvArgument, mutate, parseAnswers, withCommit, type OperationsContext } from "./context.js";
 import { checkUlidArgument, required } from "./lookups.js";
 import type { Mutated, MutationOptions } from "./types.js";
@@ -87,22 +88,17 @@ export async function bundlesList(ctx: OperationsContext, envId: string): Promis
   return { environment_id: id, bundles: environment.bundles };
 }
 
-/** `op bundles show <env> <deployment>`. */
+/** `op bundles show <env> <deployment>`: the deployment is an id, a unique id prefix or its bundle id. */
 export async function bundlesShow(
   ctx: OperationsContext,
   envId: string,
-  deploymentId: string,
+  reference: string,
+  options: { label?: string | undefined } = {},
 ): Promise<BundleShowResult> {
   const id = checkEnvArgument(envId);
-  checkUlidArgument(deploymentId, "deployment_id");
   const { environment } = await ctx.store.load(id);
-  const deployment = environment.bundles.find((b) => b.deployment_id === deploymentId);
-  if (deployment === undefined) {
-    throw new GreenticError("not-found", `deployment ${deploymentId} does not exist in environment ${id}`, {
-      hint: "list deployments with `op bundles list`",
-      details: { deployment_id: deploymentId },
-    });
-  }
+  const deployment = resolveDeploymentRef(environment, reference, { label: options.label });
+  const deploymentId = deployment.deployment_id;
   return {
     environment_id: id,
     deployment,

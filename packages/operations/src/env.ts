@@ -209,7 +209,7 @@ export async function envDestroy(
   return { environment_id: id, stopped_revisions: stopped, destroyed: true };
 }
 
-/** `op env backups <env>`: backups of the environment's stored files, oldest first. */
+/** `op env backups <env>`: backups of the environment's stored files, newest first (as the store lists them). */
 export async function envBackups(ctx: OperationsContext, envId: string): Promise<BackupInfo[]> {
   const id = await existingEnv(ctx, envId);
   return ctx.store.listBackups(id);

@@ -93,5 +93,17 @@ export {
   type CredentialsRequirementsResult,
   type CredentialsValidateResult,
 } from "./credentials.js";
-export { auditList, auditVerify, type AuditListResult, type AuditVerifyResult } from "./audit.js";
+export { auditList, auditVerify, parseSince, type AuditListResult, type AuditVerifyResult } from "./audit.js";
 export { deploy, type DeployResult } from "./deploy.js";
+export {
+  MIN_PREFIX,
+  REVISION_REF_WORDS,
+  defaultDeployment,
+  parseRevisionRef,
+  resolveDeploymentRef,
+  resolveReferences,
+  resolveRevisionRef,
+  type ReferenceRequest,
+  type ResolvedReferences,
+  type RevisionRefQuery,
+} from "./refs.js";

@@ -1,5 +1,6 @@
 import type { AuditActor } from "@greentic/deploy-spec";
 import type { EnvPackRegistry } from "@greentic/env-packs";
+import { hostname } from "node:os";
 import { LocalFsStore } from "@greentic/environment-store";
 import { createOperationsRegistry, type OperationsContext, type OperationsStore } from "./context.js";
 import type { ProgressEvent } from "./types.js";
@@ -18,6 +19,8 @@ export interface OperationsOptions {
   onProgress?: ((event: ProgressEvent) => void) | undefined;
   /** Health-gate timeout for warming a revision, in ms; default: the deployer's. */
   warmTimeoutMs?: number | undefined;
+  /** How long a mutation waits for another holder's lock before failing with `locked`, in ms (local store). */
+  lockTimeoutMs?: number | undefined;
 }
 
 /**
@@ -27,10 +30,39 @@ export interface OperationsOptions {
  */
 export function createOperations(options: OperationsOptions = {}): OperationsContext {
   return {
-    store: options.store ?? new LocalFsStore({ root: options.storeRoot }),
+    store:
+      options.store ??
+      new LocalFsStore({
+        root: options.storeRoot,
+        lockTimeoutMs: options.lockTimeoutMs,
+        // Someone else holds the lock: say who and since when, as a progress event.
+        onLockWait: (envId, holder) =>
+          options.onProgress?.({
+            event: "store.lock-wait",
+            message: `waiting for the lock on ${envId} held by ${
+              holder === undefined
+                ? "another process"
+                : `pid ${holder.pid}${holder.host === hostname() ? "" : ` on ${holder.host}`} (${holder.operation}, since ${localTime(holder.acquired_at)})`
+            }…`,
+            environment_id: envId,
+            holder,
+          }),
+      }),
     registry: options.registry ?? createOperationsRegistry(),
     actor: options.actor,
     onProgress: options.onProgress,
     warmTimeoutMs: options.warmTimeoutMs,
   };
+}
+
+/** `12:41:03` for a time today, else `2026-07-01 12:41:03`, in local time. */
+function localTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const today = new Date();
+  return d.toDateString() === today.toDateString()
+    ? time
+    : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
 }

@@ -24,7 +24,8 @@ import {
   withCommit,
   type OperationsContext,
 } from "./context.js";
-import { checkUlidArgument, deployerOf, required } from "./lookups.js";
+import { deployerOf, required } from "./lookups.js";
+import { parseRevisionRef, resolveDeploymentRef, resolveRevisionRef } from "./refs.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
 /** `op revisions stage` result: the staged revision (with its `bundle_digest`). */
@@ -37,6 +38,10 @@ export type WarmResult = Mutated<WarmRevisionResult & { url?: string }>;
 export interface RevisionsListResult {
   environment_id: string;
   revisions: Revision[];
+  /** Basis points each listed revision takes in its deployment's split (absent: none). */
+  traffic_bps: Record<string, number>;
+  /** Where each running revision answers, as the deployer reports it. */
+  urls: Record<string, string>;
 }
 
 /** `op revisions show <env> <revision>`: the record, the splits routing to it, and what the deployer runs. */
@@ -466,33 +471,51 @@ export async function revisionsArchive(
 export async function revisionsList(
   ctx: OperationsContext,
   envId: string,
-  filter: { deploymentId?: string | undefined } = {},
+  filter: { deploymentId?: string | undefined; label?: string | undefined } = {},
 ): Promise<RevisionsListResult> {
   const id = checkEnvArgument(envId);
-  if (filter.deploymentId !== undefined) checkUlidArgument(filter.deploymentId, "deployment_id");
   const { environment } = await ctx.store.load(id);
-  const revisions = environment.revisions.filter(
-    (r) => filter.deploymentId === undefined || r.deployment_id === filter.deploymentId,
-  );
-  return { environment_id: id, revisions };
+  const deploymentId =
+    filter.deploymentId === undefined
+      ? undefined
+      : resolveDeploymentRef(environment, filter.deploymentId, { label: filter.label }).deployment_id;
+  const revisions = environment.revisions.filter((r) => deploymentId === undefined || r.deployment_id === deploymentId);
+  const listed = new Set(revisions.map((r) => r.revision_id));
+  const traffic_bps: Record<string, number> = {};
+  for (const split of environment.traffic_splits)
+    for (const e of split.entries) if (listed.has(e.revision_id)) traffic_bps[e.revision_id] = e.weight_bps;
+  const urls: Record<string, string> = {};
+  if (revisions.length > 0 && environment.packs.some((p) => p.slot === "deployer")) {
+    const { deployer, hctx } = await deployerOf(ctx, environment);
+    for (const st of await deployer.status(hctx))
+      if (listed.has(st.revision_id) && st.state === "running" && st.url !== undefined) urls[st.revision_id] = st.url;
+  }
+  return { environment_id: id, revisions, traffic_bps, urls };
 }
 
-/** `op revisions show <env> <revision>`. */
+/**
+ * `op revisions show <env> <revision>`: the revision is any reference {@link resolveRevisionRef}
+ * accepts (id, unique prefix, `@N`, `latest`, `previous`, `stable`).
+ */
 export async function revisionsShow(
   ctx: OperationsContext,
   envId: string,
-  revisionId: string,
+  reference: string,
+  options: { deployment?: string | undefined; label?: string | undefined; deploymentLabel?: string | undefined } = {},
 ): Promise<RevisionShowResult> {
   const id = checkEnvArgument(envId);
-  checkUlidArgument(revisionId, "revision_id");
+  parseRevisionRef(reference, { label: options.label });
   const { environment } = await ctx.store.load(id);
-  const revision = environment.revisions.find((r) => r.revision_id === revisionId);
-  if (revision === undefined) {
-    throw new GreenticError("not-found", `revision ${revisionId} does not exist in environment ${id}`, {
-      hint: "list revisions with `op revisions list`",
-      details: { revision_id: revisionId },
-    });
-  }
+  const deployment =
+    options.deployment === undefined
+      ? undefined
+      : resolveDeploymentRef(environment, options.deployment, { label: options.deploymentLabel });
+  const revision = resolveRevisionRef(environment, reference, {
+    label: options.label,
+    deployment,
+    deploymentLabel: options.deploymentLabel,
+  });
+  const revisionId = revision.revision_id;
   const traffic = environment.traffic_splits.flatMap((s) =>
     s.entries
       .filter((e) => e.revision_id === revisionId)

@@ -143,7 +143,7 @@ export async function secretsGet(
   }
   if (options?.reveal !== true) {
     throw new GreenticError("invalid-argument", `reading secret ${name} needs an explicit reveal`, {
-      hint: "pass {reveal: true} (`--reveal`)",
+      hint: "pass {reveal: true}",
     });
   }
   const { environment } = await ctx.store.load(id);

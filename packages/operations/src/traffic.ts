@@ -1,5 +1,5 @@
+import { userInfo } from "node:os";
 import {
-  GreenticError,
   engine,
   normalizeTrafficEntries,
   projectRuntimeConfig,
@@ -10,7 +10,8 @@ import {
   type TrafficSplit,
 } from "@greentic/deploy-spec";
 import { checkEnvArgument, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
-import { checkUlidArgument, deployerOf, required } from "./lookups.js";
+import { deployerOf, required } from "./lookups.js";
+import { resolveDeploymentRef } from "./refs.js";
 import { environmentRouter, routerOf } from "./router.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
@@ -91,6 +92,11 @@ export async function trafficSet(
       ),
     },
     transform: (current, tx) => engine.setTraffic(required(current, envId), payload, tx),
+    // The audit log records the weights asked for (normalized to basis points).
+    target: {
+      deployment_id: payload.deployment_id,
+      entries: normalizeTrafficEntries(payload.entries).entries,
+    },
   });
   // Also on a replay: a retry with the same key finishes an apply that failed half-way.
   const applied = await applyToDeployer(ctx, environment, outcome.result.split);
@@ -103,15 +109,20 @@ export async function trafficRollback(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<TrafficRollbackResult> {
-  const payload = parseAnswers("traffic rollback", answers, options);
+  const parsed = parseAnswers("traffic rollback", answers, options);
+  // The restored split is a new change: it names who rolled back, not who wrote it first.
+  const payload = { ...parsed, updated_by: parsed.updated_by ?? actorName(ctx) };
   const envId = payload.environment_id;
   const { environment } = await ctx.store.load(envId);
+  const { idempotency_key: _key, ...request } = parsed;
   const outcome = await mutate(ctx, {
     envId,
     noun: "traffic",
     verb: "rollback",
     payload,
     options,
+    // Fingerprinted as asked: a retry of the same rollback by someone else still replays.
+    request,
     transform: (current, tx) => engine.rollbackTraffic(required(current, envId), payload, tx),
   });
   const applied = await applyToDeployer(ctx, environment, outcome.result.restored);
@@ -122,19 +133,16 @@ export async function trafficRollback(
 export async function trafficShow(
   ctx: OperationsContext,
   envId: string,
-  filter: { deploymentId?: string | undefined } = {},
+  filter: { deploymentId?: string | undefined; label?: string | undefined } = {},
 ): Promise<TrafficShowResult> {
   const id = checkEnvArgument(envId);
-  if (filter.deploymentId !== undefined) checkUlidArgument(filter.deploymentId, "deployment_id");
   const { environment } = await ctx.store.load(id);
-  if (filter.deploymentId !== undefined && !environment.bundles.some((b) => b.deployment_id === filter.deploymentId)) {
-    throw new GreenticError("not-found", `deployment ${filter.deploymentId} does not exist in environment ${id}`, {
-      hint: "list deployments with `op bundles list`",
-      details: { deployment_id: filter.deploymentId },
-    });
-  }
+  const deploymentId =
+    filter.deploymentId === undefined
+      ? undefined
+      : resolveDeploymentRef(environment, filter.deploymentId, { label: filter.label }).deployment_id;
   const splits = environment.traffic_splits.filter(
-    (s) => filter.deploymentId === undefined || s.deployment_id === filter.deploymentId,
+    (s) => deploymentId === undefined || s.deployment_id === deploymentId,
   );
   const router = await environmentRouter(ctx, environment);
   return {
@@ -143,4 +151,14 @@ export async function trafficShow(
     runtime_config: projectRuntimeConfig(environment),
     environment_url: router?.url ?? null,
   };
+}
+
+/** Who acts, for `updated_by`: the context's actor, else the local OS user. */
+function actorName(ctx: OperationsContext): string {
+  if (ctx.actor?.user !== undefined) return ctx.actor.user;
+  try {
+    return userInfo().username;
+  } catch {
+    return "operator";
+  }
 }

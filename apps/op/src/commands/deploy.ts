@@ -46,13 +46,8 @@ Prints the environment's URL (it follows the traffic split) and the URL where th
     const route =
       f.host || f["path-prefix"] ? { hosts: f.host ?? [], path_prefixes: f["path-prefix"] ?? [] } : undefined;
     const payload = await this.payload({
-      environment_id: f.env,
-      bundle_path: f.bundle,
-      bundle_id: f["bundle-id"],
-      customer_id: f["customer-id"],
       new_deployment: f["new-deployment"] ? true : undefined,
       route_binding: route,
-      idempotency_key: f["idempotency-key"],
     });
     this.progress(`Deploying ${payload.bundle_path} to ${payload.environment_id ?? "local"}`);
     const { ops, ctx } = await this.ops();

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { CliInputError } from "./errors.js";
 
 /** What an answers file was read as, and the name errors use for it. */
@@ -9,10 +9,85 @@ export interface LoadedAnswers {
   value: unknown;
 }
 
-async function readStdin(): Promise<string> {
+/** Largest answers file read (1 MiB): answers are small documents, and a bigger one is refused unread. */
+export const ANSWERS_MAX_BYTES = 1024 * 1024;
+/** Longest string in a payload (characters); a secret value may be longer. */
+export const TEXT_MAX_CHARS = 4096;
+/** Longest secret value (characters). */
+export const SECRET_MAX_CHARS = 65_536;
+/** YAML aliases allowed in one answers file (a "billion laughs" document needs far more). */
+const YAML_MAX_ALIASES = 100;
+
+class TooLarge extends Error {}
+
+/** Reads at most {@link ANSWERS_MAX_BYTES} + 1 bytes: more is refused without reading it all. */
+async function readCapped(file: string): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  let total = 0;
+  const add = (chunk: Buffer) => {
+    total += chunk.length;
+    if (total > ANSWERS_MAX_BYTES) throw new TooLarge();
+    chunks.push(chunk);
+  };
+  if (file === "-") {
+    for await (const chunk of process.stdin) add(chunk as Buffer);
+  } else {
+    const handle = await open(file, "r");
+    try {
+      if (!(await handle.stat()).isFile()) throw Object.assign(new Error("not a file"), { code: "EISDIR" });
+      for await (const chunk of handle.createReadStream({ highWaterMark: 64 * 1024 })) add(chunk as Buffer);
+    } finally {
+      await handle.close();
+    }
+  }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * The first key that appears twice in one object of a JSON text (already known to parse), with
+ * its offset; JSON.parse would silently keep the last one.
+ */
+function duplicateJsonKey(text: string): { key: string; offset: number } | undefined {
+  const stack: { keys: Set<string> | undefined; wantKey: boolean }[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    const top = stack.at(-1);
+    if (c === '"') {
+      const start = i;
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (top?.keys !== undefined && top.wantKey) {
+        const key = JSON.parse(text.slice(start, j + 1)) as string;
+        if (top.keys.has(key)) return { key, offset: start };
+        top.keys.add(key);
+        top.wantKey = false;
+      }
+      i = j;
+    } else if (c === "{") stack.push({ keys: new Set(), wantKey: true });
+    else if (c === "[") stack.push({ keys: undefined, wantKey: false });
+    else if (c === "}" || c === "]") stack.pop();
+    else if (c === "," && top?.keys !== undefined) top.wantKey = true;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses strings longer than {@link TEXT_MAX_CHARS} anywhere in a payload (a secret `value`:
+ * {@link SECRET_MAX_CHARS}), naming the field path. Returns nothing when all fit.
+ */
+export function oversizedText(value: unknown, path = ""): { path: string; length: number; max: number } | undefined {
+  if (typeof value === "string") {
+    const max = path === "value" ? SECRET_MAX_CHARS : TEXT_MAX_CHARS;
+    return value.length > max ? { path, length: value.length, max } : undefined;
+  }
+  if (value === null || typeof value !== "object") return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.length > TEXT_MAX_CHARS)
+      return { path: path === "" ? k.slice(0, 40) : path, length: k.length, max: TEXT_MAX_CHARS };
+    const found = oversizedText(v, path === "" ? k : `${path}.${k}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /** Line and column (1-based) of a character offset, for JSON parse errors. */
@@ -32,8 +107,16 @@ export async function loadAnswers(file: string): Promise<LoadedAnswers> {
   const source = file === "-" ? "<stdin>" : file;
   let text: string;
   try {
-    text = file === "-" ? await readStdin() : await readFile(file, "utf8");
+    text = await readCapped(file);
   } catch (err) {
+    if (err instanceof TooLarge) {
+      throw new CliInputError(
+        "answers-parse",
+        `${source}: answers file is larger than ${ANSWERS_MAX_BYTES} bytes (1 MiB)`,
+        "answers are small documents: check that this is the right file",
+        source,
+      );
+    }
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === "ENOENT"
@@ -66,7 +149,17 @@ export async function loadAnswers(file: string): Promise<LoadedAnswers> {
     format = "json";
     try {
       value = JSON.parse(text);
+      const dup = duplicateJsonKey(text);
+      if (dup !== undefined) {
+        throw new CliInputError(
+          "answers-parse",
+          `${source}: duplicate key ${JSON.stringify(dup.key)} at ${lineCol(text, dup.offset)}`,
+          "give each field once",
+          source,
+        );
+      }
     } catch (err) {
+      if (err instanceof CliInputError) throw err;
       const msg = (err as Error).message;
       const pos = /position (\d+)/.exec(msg);
       const where = pos ? ` at ${lineCol(text, Number(pos[1]))}` : "";
@@ -92,7 +185,17 @@ export async function loadAnswers(file: string): Promise<LoadedAnswers> {
         source,
       );
     }
-    value = doc.toJS({ maxAliasCount: 100 });
+    try {
+      value = doc.toJS({ maxAliasCount: YAML_MAX_ALIASES });
+    } catch (err) {
+      // The yaml library refuses alias expansion past the cap (a "billion laughs" document).
+      throw new CliInputError(
+        "answers-parse",
+        `${source}: malformed YAML: ${(err as Error).message.split("\n")[0]} (at most ${YAML_MAX_ALIASES} aliases are expanded)`,
+        "write the values out instead of using YAML aliases",
+        source,
+      );
+    }
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     const got = value === null ? "null" : Array.isArray(value) ? "a list" : `a ${typeof value}`;

@@ -2,6 +2,7 @@ import type { ProgressEvent } from "@greentic/operations";
 
 export interface OpsOptions {
   storeRoot?: string | undefined;
+  lockTimeoutMs?: number | undefined;
   onProgress?: ((event: ProgressEvent) => void) | undefined;
 }
 
@@ -11,6 +12,10 @@ export interface OpsOptions {
  */
 export async function loadOps(options: OpsOptions) {
   const ops = await import("@greentic/operations");
-  const ctx = ops.createOperations({ storeRoot: options.storeRoot, onProgress: options.onProgress });
+  const ctx = ops.createOperations({
+    storeRoot: options.storeRoot,
+    lockTimeoutMs: options.lockTimeoutMs,
+    onProgress: options.onProgress,
+  });
   return { ops, ctx };
 }

@@ -1,6 +1,6 @@
 import type { EnvShowResult } from "@greentic/operations";
 import type { EnvironmentSummary } from "@greentic/environment-store";
-import { fields, percent, table } from "./render.js";
+import { type ListColumn, fields, percent, table } from "./render.js";
 
 // Human renderings of `op env show` and `op env list`, shared by the commands and the
 // read-only fast path (src/fast.ts): no oclif, no library imports at run time.
@@ -38,16 +38,18 @@ export function envShowText(shown: Pick<EnvShowResult, "environment" | "etag" | 
   return out;
 }
 
+/** The columns of `op env list`. */
+export const ENV_LIST_COLUMNS: readonly ListColumn<EnvironmentSummary>[] = [
+  { key: "id", header: "id", get: (e) => e.environment_id },
+  { key: "name", header: "name", get: (e) => e.name },
+  { key: "generation", header: "generation", get: (e) => e.generation, right: true },
+  { key: "status", header: "status", get: (e) => (e.status === "ok" ? "ok" : `${e.status}: ${e.problem ?? ""}`) },
+];
+
+/** What `op env list` prints for an empty store. */
+export const ENV_LIST_EMPTY = "No environments yet. Create the local one with: op env init";
+
 /** `op env list` in human form. */
 export function envListText(environments: readonly EnvironmentSummary[]): string {
-  return table(
-    environments,
-    [
-      { header: "id", get: (e) => e.environment_id },
-      { header: "name", get: (e) => e.name },
-      { header: "generation", get: (e) => e.generation, right: true },
-      { header: "status", get: (e) => (e.status === "ok" ? "ok" : `${e.status}: ${e.problem ?? ""}`) },
-    ],
-    "No environments yet. Create the local one with: op env init",
-  );
+  return table(environments, ENV_LIST_COLUMNS, ENV_LIST_EMPTY);
 }

@@ -469,14 +469,14 @@ describe("revision verbs", () => {
     const env = sampleEnvironment();
     env.revisions[0]!.lifecycle = "draining";
     const wrong = caught(() => engine.warmRevision(env, { revision_id: REV_A, health_gate: { ok: true } }, ctx));
-    expect(wrong.message).toBe(`revision ${REV_A} is in draining; warm expects one of [staged, warming, ready]`);
+    expect(wrong.message).toBe(`revision ${REV_A} is draining; warm expects one of [staged, warming, ready]`);
   });
   it("drain needs ready; archive is refused while traffic references the revision", () => {
     const env = sampleEnvironment();
     const drained = engine.drainRevision(env, { revision_id: REV_A }, ctx);
     expect(drained.result.path).toEqual(["ready", "draining"]);
     expect(caught(() => engine.drainRevision(drained.environment, { revision_id: REV_A }, ctx)).message).toBe(
-      `revision ${REV_A} is in draining; drain expects one of [ready]`,
+      `revision ${REV_A} is draining; drain expects one of [ready]`,
     );
     const err = caught(() => engine.archiveRevision(drained.environment, { revision_id: REV_A }, ctx));
     expect(err.kind).toBe("conflict");
@@ -600,7 +600,7 @@ describe("traffic verbs", () => {
     );
     expect(err.kind).toBe("conflict");
     expect(err.message).toBe(
-      `traffic can only go to ready revisions: revision ${ulid(3)} is in staged; expected one of [ready]`,
+      `traffic can only go to ready revisions: revision ${ulid(3)} is staged; expected one of [ready]`,
     );
     expect(
       caught(() => engine.setTraffic(env, trafficPayload([{ revision_id: ulid(77), weight_bps: 10000 }]), ctx)).kind,
@@ -657,7 +657,7 @@ describe("traffic verbs", () => {
       engine.rollbackTraffic(drained, { environment_id: "local", deployment_id: DEP }, ctx),
     );
     expect(notReady.message).toBe(
-      `cannot restore the previous split: revision ${REV_A} is in draining; expected one of [ready]`,
+      `cannot restore the previous split: revision ${REV_A} is draining; expected one of [ready]`,
     );
     expect(
       caught(() => engine.rollbackTraffic(withThree(), { environment_id: "local", deployment_id: DEP }, ctx)).kind,

@@ -72,7 +72,7 @@ function walk(
 function wrongState(rev: Revision, expected: readonly LifecycleState[], verb: string): GreenticError {
   return new GreenticError(
     "conflict",
-    `revision ${rev.revision_id} is in ${rev.lifecycle}; ${verb} expects one of [${expected.join(", ")}]`,
+    `revision ${rev.revision_id} is ${rev.lifecycle}; ${verb} expects one of [${expected.join(", ")}]`,
     {
       hint: `see the revision's state with \`op revisions list ${rev.env_id}\``,
       details: {
@@ -174,7 +174,7 @@ export function warmRevision(
   if (input.expected_lifecycle !== undefined && input.expected_lifecycle !== current.lifecycle) {
     throw new GreenticError(
       "conflict",
-      `revision ${current.revision_id} is in ${current.lifecycle}, not ${input.expected_lifecycle} as the health gate expected`,
+      `revision ${current.revision_id} is ${current.lifecycle}, not ${input.expected_lifecycle} as the health gate expected`,
       {
         hint: "the revision changed since the gate ran; run warm again",
         details: { code: "stale-health-gate", expected: input.expected_lifecycle, actual: current.lifecycle },

@@ -47,7 +47,7 @@ function checkReady(env: Environment, entries: readonly TrafficEntry[], what: st
   if (notReady.length > 0) {
     throw new GreenticError(
       "conflict",
-      `${what}: ${notReady.map((r) => `revision ${r.revision_id} is in ${r.lifecycle}`).join(", ")}; expected one of [ready]`,
+      `${what}: ${notReady.map((r) => `revision ${r.revision_id} is ${r.lifecycle}`).join(", ")}; expected one of [ready]`,
       {
         hint: "warm the revisions first with `op revisions warm`",
         details: { code: "revision-not-ready", revisions: notReady },

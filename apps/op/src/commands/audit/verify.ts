@@ -8,7 +8,7 @@ export default class AuditVerify extends OpCommand<typeof AuditVerify> {
 
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
-    const r = await ops.auditVerify(ctx, this.args.env);
+    const r = await ops.auditVerify(ctx, this.env);
     this.done(
       r,
       r.ok

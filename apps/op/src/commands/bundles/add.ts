@@ -32,11 +32,7 @@ export default class BundlesAdd extends MutatingCommand<typeof BundlesAdd> {
     const route =
       f.host || f["path-prefix"] ? { hosts: f.host ?? [], path_prefixes: f["path-prefix"] ?? [] } : undefined;
     const payload = await this.payload({
-      environment_id: this.args.env,
-      bundle_id: f["bundle-id"],
-      customer_id: f["customer-id"],
       route_binding: route,
-      idempotency_key: f["idempotency-key"],
     });
     const { ops, ctx } = await this.ops();
     const r = await ops.bundlesAdd(ctx, payload, this.mutationOptions());

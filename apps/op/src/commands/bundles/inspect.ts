@@ -20,10 +20,17 @@ export default class BundlesInspect extends OpCommand<typeof BundlesInspect> {
         ["file", r.file],
         ["bundle", m.bundle_id],
         ["version", m.version],
-        ["created", m.created_at],
+        // Reproducible builds fix the time at the epoch unless told otherwise: not a real date.
+        [
+          "created",
+          m.created_at === "1970-01-01T00:00:00Z" ? "not recorded (bundles build --created-at sets it)" : m.created_at,
+        ],
         ["image digest", r.imageDigest],
         ["content digest", m.content_digest],
-        ["size", `${r.imageSize} bytes (content ${r.totalBytes} bytes, ${r.entries.length} entries)`],
+        [
+          "size",
+          `${r.imageSize} bytes (content ${r.totalBytes} bytes, ${(m.entries as unknown[] | undefined)?.length ?? r.entries.length} entries)`,
+        ],
       ]);
       if (this.flags.entries)
         out +=

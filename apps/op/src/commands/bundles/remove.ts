@@ -1,5 +1,4 @@
-import { Flags } from "@oclif/core";
-import { optionalEnvArg } from "../../lib/args.js";
+import { optionalEnvArg, deploymentFlag } from "../../lib/args.js";
 import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } from "../../lib/mutating.js";
 
 export default class BundlesRemove extends MutatingCommand<typeof BundlesRemove> {
@@ -14,18 +13,14 @@ export default class BundlesRemove extends MutatingCommand<typeof BundlesRemove>
   static override args = { env: optionalEnvArg };
   static override flags = {
     ...answersFlags,
-    deployment: Flags.string({ char: "d", description: "Deployment id (deployment_id).", helpValue: "ID" }),
+    deployment: deploymentFlag(),
     ...idempotencyFlag,
     ...preconditionFlags,
   };
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const payload = await this.payload({
-      environment_id: this.args.env,
-      deployment_id: this.flags.deployment,
-      idempotency_key: this.flags["idempotency-key"],
-    });
+    const payload = await this.payload();
     const { ops, ctx } = await this.ops();
     const r = await ops.bundlesRemove(ctx, payload, this.mutationOptions());
     this.done(

@@ -5,12 +5,22 @@ import { fields, percent, table } from "../../lib/render.js";
 
 export default class BundlesShow extends OpCommand<typeof BundlesShow> {
   static override summary = "Show a bundle deployment with its revisions and traffic split.";
-  static override examples = ["<%= config.bin %> bundles show local 01JB7Z5Q0D6E7F8G9H0J1K2M3N"];
-  static override args = { env: envArg, deployment: Args.string({ description: "Deployment id.", required: true }) };
+  static override usage = "<%= command.id %> [ENV] DEPLOYMENT";
+  static override examples = [
+    "<%= config.bin %> bundles show local 01JB7Z5Q0D6E7F8G9H0J1K2M3N",
+    "<%= config.bin %> bundles show hello",
+  ];
+  static override args = {
+    env: envArg,
+    deployment: Args.string({
+      description: "Deployment: its id, a unique id prefix or its bundle id.",
+      required: true,
+    }),
+  };
 
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
-    const r = await ops.bundlesShow(ctx, this.args.env, this.args.deployment);
+    const r = await ops.bundlesShow(ctx, this.env, this.args.deployment, { label: "DEPLOYMENT" });
     this.done(r, () => {
       const d = r.deployment;
       const weights = new Map((r.traffic_split?.entries ?? []).map((e) => [e.revision_id, e.weight_bps]));

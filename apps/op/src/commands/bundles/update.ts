@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { optionalEnvArg } from "../../lib/args.js";
+import { optionalEnvArg, deploymentFlag } from "../../lib/args.js";
 import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } from "../../lib/mutating.js";
 
 export default class BundlesUpdate extends MutatingCommand<typeof BundlesUpdate> {
@@ -12,7 +12,7 @@ export default class BundlesUpdate extends MutatingCommand<typeof BundlesUpdate>
   static override args = { env: optionalEnvArg };
   static override flags = {
     ...answersFlags,
-    deployment: Flags.string({ char: "d", description: "Deployment id (deployment_id).", helpValue: "ID" }),
+    deployment: deploymentFlag(),
     status: Flags.string({ description: "New status (status).", options: ["active", "paused", "archived"] }),
     ...idempotencyFlag,
     ...preconditionFlags,
@@ -20,12 +20,7 @@ export default class BundlesUpdate extends MutatingCommand<typeof BundlesUpdate>
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const payload = await this.payload({
-      environment_id: this.args.env,
-      deployment_id: this.flags.deployment,
-      status: this.flags.status,
-      idempotency_key: this.flags["idempotency-key"],
-    });
+    const payload = await this.payload();
     const { ops, ctx } = await this.ops();
     const r = await ops.bundlesUpdate(ctx, payload, this.mutationOptions());
     this.done(

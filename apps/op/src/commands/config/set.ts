@@ -32,18 +32,7 @@ export default class ConfigSet extends MutatingCommand<typeof ConfigSet> {
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const f = this.flags;
-    const payload = await this.payload({
-      environment_id: this.args.env,
-      name: f.name,
-      region: f.region,
-      tenant_org_id: f["tenant-org"],
-      listen_addr: f["listen-addr"],
-      public_base_url: f["public-url"],
-      gui_enabled: f.gui,
-      keep_revisions: f["keep-revisions"],
-      idempotency_key: f["idempotency-key"],
-    });
+    const payload = await this.payload();
     const { ops, ctx } = await this.ops();
     const r = await ops.configSet(ctx, payload, this.mutationOptions());
     this.done(

@@ -9,7 +9,7 @@ export default class ConfigShow extends OpCommand<typeof ConfigShow> {
 
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
-    const r = await ops.configShow(ctx, this.args.env);
+    const r = await ops.configShow(ctx, this.env);
     this.done(r, () =>
       fields([
         ["environment", r.environment_id],

@@ -9,7 +9,7 @@ export default class CredentialsRequirements extends OpCommand<typeof Credential
 
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
-    const r = await ops.credentialsRequirements(ctx, this.args.env);
+    const r = await ops.credentialsRequirements(ctx, this.env);
     this.done(
       r,
       () =>

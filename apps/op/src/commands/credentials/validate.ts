@@ -8,7 +8,7 @@ export default class CredentialsValidate extends OpCommand<typeof CredentialsVal
 
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
-    const r = await ops.credentialsValidate(ctx, this.args.env);
+    const r = await ops.credentialsValidate(ctx, this.env);
     const v = r.validation;
     this.done(
       r,

@@ -27,14 +27,7 @@ export default class EnvPacksAdd extends MutatingCommand<typeof EnvPacksAdd> {
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const payload = await this.payload({
-      environment_id: this.args.env,
-      slot: this.flags.slot,
-      kind: this.flags.kind,
-      pack_ref: this.flags["pack-ref"],
-      answers_ref: this.flags["answers-ref"],
-      idempotency_key: this.flags["idempotency-key"],
-    });
+    const payload = await this.payload();
     const { ops, ctx } = await this.ops();
     const r = await ops.envPacksAdd(ctx, payload, this.mutationOptions());
     this.done(

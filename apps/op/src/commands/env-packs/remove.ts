@@ -21,11 +21,7 @@ export default class EnvPacksRemove extends MutatingCommand<typeof EnvPacksRemov
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const payload = await this.payload({
-      environment_id: this.args.env,
-      slot: this.flags.slot,
-      idempotency_key: this.flags["idempotency-key"],
-    });
+    const payload = await this.payload();
     const { ops, ctx } = await this.ops();
     const r = await ops.envPacksRemove(ctx, payload, this.mutationOptions());
     this.done(

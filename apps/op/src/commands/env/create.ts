@@ -24,16 +24,8 @@ export default class EnvCreate extends MutatingCommand<typeof EnvCreate> {
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const f = this.flags;
-    const payload = await this.payload({
-      environment_id: this.args.env,
-      name: f.name,
-      region: f.region,
-      tenant_org_id: f["tenant-org"],
-      listen_addr: f["listen-addr"],
-      public_base_url: f["public-url"],
-      idempotency_key: f["idempotency-key"],
-    });
+    const _f = this.flags;
+    const payload = await this.payload();
     const { ops, ctx } = await this.ops();
     const r = await ops.envCreate(ctx, payload, this.mutationOptions());
     this.done(r, `Created environment ${r.environment_id} (generation ${r.generation}).`);

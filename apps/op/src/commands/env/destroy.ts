@@ -20,15 +20,15 @@ export default class EnvDestroy extends OpCommand<typeof EnvDestroy> {
   override async run(): Promise<void> {
     if (!this.flags.confirm)
       this.usage(
-        `destroying environment ${this.args.env} needs --confirm`,
-        `re-run as: op env destroy ${this.args.env} --confirm`,
+        `destroying environment ${this.env} needs --confirm`,
+        `re-run as: op env destroy ${this.env} --confirm`,
       );
     const pre: { if_match?: string; expected_generation?: number } = {};
     if (this.flags["if-match"] !== undefined) pre.if_match = this.flags["if-match"];
     if (this.flags["expected-generation"] !== undefined) pre.expected_generation = this.flags["expected-generation"];
     const { ops, ctx } = await this.ops();
-    this.progress(`Destroying environment ${this.args.env}...`);
-    const r = await ops.envDestroy(ctx, this.args.env, {
+    this.progress(`Destroying environment ${this.env}...`);
+    const r = await ops.envDestroy(ctx, this.env, {
       confirm: true,
       ...(Object.keys(pre).length > 0 ? { precondition: pre } : {}),
     });

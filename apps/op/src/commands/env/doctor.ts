@@ -21,7 +21,7 @@ export default class EnvDoctor extends OpCommand<typeof EnvDoctor> {
 
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
-    const report = await ops.envDoctor(ctx, this.args.env, { runPreflight: this.flags.preflight });
+    const report = await ops.envDoctor(ctx, this.env, { runPreflight: this.flags.preflight });
     this.done(report, () => {
       const lines = [`Environment ${report.environment_id}: ${report.healthy ? "healthy" : "problems found"}`];
       if (report.validate.status === "error") lines.push(`  invalid document: ${report.validate.message}`);

@@ -25,11 +25,7 @@ export default class EnvInit extends MutatingCommand<typeof EnvInit> {
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const payload = await this.payload({
-      environment_id: this.args.env,
-      public_base_url: this.flags["public-url"],
-      idempotency_key: this.flags["idempotency-key"],
-    });
+    const payload = await this.payload();
     const { ops, ctx } = await this.ops();
     const r = await ops.envInit(ctx, payload, this.mutationOptions());
     this.done(r, () => {

@@ -1,5 +1,6 @@
 import { OpCommand } from "../../lib/base.js";
-import { envListText } from "../../lib/render-env.js";
+import { listFlags } from "../../lib/args.js";
+import { ENV_LIST_COLUMNS, ENV_LIST_EMPTY } from "../../lib/render-env.js";
 
 export default class EnvList extends OpCommand<typeof EnvList> {
   static override summary = "List the environments in the store.";
@@ -7,11 +8,13 @@ export default class EnvList extends OpCommand<typeof EnvList> {
     "<%= config.bin %> env list",
     "<%= config.bin %> env list --json",
     "<%= config.bin %> env list --store-root /srv/greentic",
+    "<%= config.bin %> env list --columns id,generation --output csv",
   ];
+  static override flags = { ...listFlags };
 
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
     const environments = await ops.envList(ctx);
-    this.done({ environments }, () => envListText(environments));
+    await this.list({ environments }, environments, ENV_LIST_COLUMNS, ENV_LIST_EMPTY);
   }
 }

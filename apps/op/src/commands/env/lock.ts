@@ -20,9 +20,7 @@ export default class EnvLock extends OpCommand<typeof EnvLock> {
     const { ops, ctx } = await this.ops();
     const lockId = this.flags["force-unlock"];
     const r =
-      lockId === undefined
-        ? await ops.envLockShow(ctx, this.args.env)
-        : await ops.envForceUnlock(ctx, this.args.env, lockId);
+      lockId === undefined ? await ops.envLockShow(ctx, this.env) : await ops.envForceUnlock(ctx, this.env, lockId);
     this.done(r, () => {
       if (lockId !== undefined) return `Removed lock ${lockId} of ${r.environment_id}.`;
       if (r.lock === null) return `Environment ${r.environment_id} is not locked.`;

@@ -21,7 +21,7 @@ export default class EnvMigrateState extends OpCommand<typeof EnvMigrateState> {
     const { ops, ctx } = await this.ops();
     const r = (await ops.envMigrateState(
       ctx,
-      this.args.env,
+      this.env,
       this.flags.apply ? "apply" : "check",
       this.flags["state-dir"],
     )) as Record<string, any>;

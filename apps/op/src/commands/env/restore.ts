@@ -21,9 +21,9 @@ export default class EnvRestore extends OpCommand<typeof EnvRestore> {
     if (this.flags["if-match"] !== undefined) pre.if_match = this.flags["if-match"];
     if (this.flags["expected-generation"] !== undefined) pre.expected_generation = this.flags["expected-generation"];
     if (Object.keys(pre).length === 0)
-      this.usage("restore needs --if-match or --expected-generation", `read them with: op env show ${this.args.env}`);
+      this.usage("restore needs --if-match or --expected-generation", `read them with: op env show ${this.env}`);
     const { ops, ctx } = await this.ops();
-    const r = await ops.envRestore(ctx, this.args.env, this.args.backup, pre);
+    const r = await ops.envRestore(ctx, this.env, this.args.backup, pre);
     this.done(r, `Restored ${r.file} from ${r.restored} (generation ${r.generation}).`);
   }
 }

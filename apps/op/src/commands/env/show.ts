@@ -11,7 +11,7 @@ export default class EnvShow extends OpCommand<typeof EnvShow> {
 
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
-    const shown = await ops.envShow(ctx, this.args.env);
+    const shown = await ops.envShow(ctx, this.env);
     this.done(shown, () => envShowText(shown));
   }
 }

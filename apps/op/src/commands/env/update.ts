@@ -27,12 +27,10 @@ export default class EnvUpdate extends MutatingCommand<typeof EnvUpdate> {
     const f = this.flags;
     const set = (v: string | undefined) => (v === undefined ? undefined : { value: v });
     const payload = await this.payload({
-      environment_id: this.args.env,
       name: set(f.name),
       region: set(f.region),
       tenant_org_id: set(f["tenant-org"]),
       public_base_url: set(f["public-url"]),
-      idempotency_key: f["idempotency-key"],
     });
     const { ops, ctx } = await this.ops();
     const r = await ops.envUpdate(ctx, payload, this.mutationOptions());

@@ -1,5 +1,4 @@
-import { Args } from "@oclif/core";
-import { optionalEnvArg } from "../../lib/args.js";
+import { optionalEnvArg, revisionArg } from "../../lib/args.js";
 import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } from "../../lib/mutating.js";
 
 export default class RevisionsDrain extends MutatingCommand<typeof RevisionsDrain> {
@@ -7,17 +6,14 @@ export default class RevisionsDrain extends MutatingCommand<typeof RevisionsDrai
   static override description =
     "Refused (exit 3) while a traffic split still routes to the revision: move its traffic first with `op traffic set`.";
   static override examples = ["<%= config.bin %> revisions drain local 01JB7Z6S4Y2M3N4P5Q6R7S8T9V"];
+  static override usage = "<%= command.id %> [ENV] REV [--idempotency-key KEY]";
   static override answersKey = "revisions drain";
-  static override args = { env: optionalEnvArg, revision: Args.string({ description: "Revision id (revision_id)." }) };
+  static override args = { env: optionalEnvArg, revision: revisionArg };
   static override flags = { ...answersFlags, ...idempotencyFlag, ...preconditionFlags };
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const payload = await this.payload({
-      environment_id: this.args.env,
-      revision_id: this.args.revision,
-      idempotency_key: this.flags["idempotency-key"],
-    });
+    const payload = await this.payload();
     const { ops, ctx } = await this.ops();
     this.progress(`Draining revision ${payload.revision_id}...`);
     const r = await ops.revisionsDrain(ctx, payload, this.mutationOptions());

@@ -1,35 +1,41 @@
-import { Flags } from "@oclif/core";
 import { OpCommand } from "../../lib/base.js";
-import { envArg } from "../../lib/args.js";
-import { table } from "../../lib/render.js";
+import { deploymentFlag, envArg, listFlags } from "../../lib/args.js";
+import { percent } from "../../lib/render.js";
 
 export default class RevisionsList extends OpCommand<typeof RevisionsList> {
   static override summary = "List the revisions of an environment (optionally of one deployment).";
+  static override description =
+    "Columns: revision, version (@N, usable as a reference), bundle, traffic, lifecycle, url; also deployment, created, digest with --columns.";
   static override examples = [
-    "<%= config.bin %> revisions list local",
-    "<%= config.bin %> revisions list local --deployment 01JB7Z5Q0D6E7F8G9H0J1K2M3N --json",
+    "<%= config.bin %> revisions list",
+    "<%= config.bin %> revisions list local --deployment hello --json",
+    "<%= config.bin %> revisions list --filter lifecycle=ready --sort -version --columns version,traffic,url",
+    "<%= config.bin %> revisions list --output csv --no-header",
   ];
   static override args = { env: envArg };
   static override flags = {
-    deployment: Flags.string({ char: "d", description: "Only this deployment's revisions.", helpValue: "ID" }),
+    deployment: deploymentFlag("Only this deployment's revisions: its id, a unique id prefix or its bundle id."),
+    ...listFlags,
   };
 
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
-    const r = await ops.revisionsList(ctx, this.args.env, { deploymentId: this.flags.deployment });
-    this.done(r, () => {
-      return table(
-        r.revisions,
-        [
-          { header: "revision", get: (v) => v.revision_id },
-          { header: "bundle", get: (v) => v.bundle_id },
-          { header: "seq", get: (v) => v.sequence, right: true },
-          { header: "lifecycle", get: (v) => v.lifecycle },
-          { header: "created", get: (v) => v.created_at },
-          { header: "digest", get: (v) => v.bundle_digest.slice(0, 19) },
-        ],
-        "No revisions yet. Stage one with: op revisions stage (or op deploy)",
-      );
-    });
+    const r = await ops.revisionsList(ctx, this.env, { deploymentId: this.flags.deployment, label: "--deployment" });
+    await this.list(
+      r,
+      r.revisions,
+      [
+        { key: "revision", header: "revision", get: (v) => v.revision_id },
+        { key: "version", header: "version", get: (v) => `@${v.sequence}`, right: true },
+        { key: "bundle", header: "bundle", get: (v) => v.bundle_id },
+        { key: "traffic", header: "traffic", get: (v) => percent(r.traffic_bps[v.revision_id] ?? 0), right: true },
+        { key: "lifecycle", header: "lifecycle", get: (v) => v.lifecycle },
+        { key: "url", header: "url", get: (v) => r.urls[v.revision_id] },
+        { key: "deployment", header: "deployment", get: (v) => v.deployment_id, extra: true },
+        { key: "created", header: "created", get: (v) => v.created_at, extra: true },
+        { key: "digest", header: "digest", get: (v) => v.bundle_digest, extra: true },
+      ],
+      "No revisions yet. Stage one with: op revisions stage (or op deploy)",
+    );
   }
 }

@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { optionalEnvArg } from "../../lib/args.js";
+import { deploymentFlag, optionalEnvArg } from "../../lib/args.js";
 import { MutatingCommand, answersFlags, idempotencyFlag } from "../../lib/mutating.js";
 
 export default class RevisionsPrune extends MutatingCommand<typeof RevisionsPrune> {
@@ -16,18 +16,13 @@ export default class RevisionsPrune extends MutatingCommand<typeof RevisionsPrun
   static override flags = {
     ...answersFlags,
     keep: Flags.integer({ description: "Newest revisions to keep per deployment (keep).", min: 1, helpValue: "N" }),
-    deployment: Flags.string({ description: "Only this deployment (deployment_id).", helpValue: "ID" }),
+    deployment: deploymentFlag("Only this deployment: its id, a unique id prefix or its bundle id."),
     ...idempotencyFlag,
   };
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const payload = await this.payload({
-      environment_id: this.args.env,
-      keep: this.flags.keep,
-      deployment_id: this.flags.deployment,
-      idempotency_key: this.flags["idempotency-key"],
-    });
+    const payload = await this.payload();
     const { ops, ctx } = await this.ops();
     const r = await ops.revisionsPrune(ctx, payload, this.mutationOptions());
     this.done(r, () => {

@@ -1,16 +1,29 @@
-import { Args } from "@oclif/core";
 import { OpCommand } from "../../lib/base.js";
-import { envArg } from "../../lib/args.js";
+import { deploymentFlag, envArg, requiredRevisionArg } from "../../lib/args.js";
 import { fields, percent } from "../../lib/render.js";
 
 export default class RevisionsShow extends OpCommand<typeof RevisionsShow> {
   static override summary = "Show a revision: its record, the traffic it takes and what the deployer runs.";
-  static override examples = ["<%= config.bin %> revisions show local 01JB7Z6S4Y2M3N4P5Q6R7S8T9V"];
-  static override args = { env: envArg, revision: Args.string({ description: "Revision id.", required: true }) };
+  static override usage = "<%= command.id %> [ENV] REV [--deployment DEPLOYMENT]";
+  static override examples = [
+    "<%= config.bin %> revisions show local 01JB7Z6S4Y2M3N4P5Q6R7S8T9V",
+    "<%= config.bin %> revisions show latest",
+    "<%= config.bin %> revisions show local @2 --deployment hello",
+  ];
+  static override flags = {
+    deployment: deploymentFlag(
+      "Deployment of @N, latest, previous and stable: its id, a unique id prefix or its bundle id.",
+    ),
+  };
+  static override args = { env: envArg, revision: requiredRevisionArg };
 
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
-    const r = await ops.revisionsShow(ctx, this.args.env, this.args.revision);
+    const r = await ops.revisionsShow(ctx, this.env, this.args.revision, {
+      deployment: this.flags.deployment,
+      label: "REV",
+      deploymentLabel: "--deployment",
+    });
     this.done(r, () => {
       const v = r.revision;
       const rt = r.runtime as Record<string, unknown> | null;

@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { optionalEnvArg } from "../../lib/args.js";
+import { optionalEnvArg, deploymentFlag } from "../../lib/args.js";
 import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } from "../../lib/mutating.js";
 
 export default class RevisionsStage extends MutatingCommand<typeof RevisionsStage> {
@@ -14,7 +14,7 @@ export default class RevisionsStage extends MutatingCommand<typeof RevisionsStag
   static override args = { env: optionalEnvArg };
   static override flags = {
     ...answersFlags,
-    deployment: Flags.string({ char: "d", description: "Deployment id (deployment_id).", helpValue: "ID" }),
+    deployment: deploymentFlag(),
     bundle: Flags.string({ char: "b", description: "The .gtbundle file (bundle_path).", helpValue: "FILE" }),
     "revision-id": Flags.string({ description: "Caller-chosen revision id, a ULID (revision_id).", helpValue: "ULID" }),
     ...idempotencyFlag,
@@ -23,13 +23,7 @@ export default class RevisionsStage extends MutatingCommand<typeof RevisionsStag
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const payload = await this.payload({
-      environment_id: this.args.env,
-      deployment_id: this.flags.deployment,
-      bundle_path: this.flags.bundle,
-      revision_id: this.flags["revision-id"],
-      idempotency_key: this.flags["idempotency-key"],
-    });
+    const payload = await this.payload();
     const { ops, ctx } = await this.ops();
     const r = await ops.revisionsStage(ctx, payload, this.mutationOptions());
     this.done(

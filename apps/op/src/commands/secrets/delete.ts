@@ -20,10 +20,7 @@ export default class SecretsDelete extends MutatingCommand<typeof SecretsDelete>
     if (await this.handledSchema()) return;
     const extra: Record<string, unknown> = {};
     const payload = await this.payload({
-      environment_id: this.args.env,
-      name: this.args.name,
       ...extra,
-      idempotency_key: this.flags["idempotency-key"],
     });
     const { ops, ctx } = await this.ops();
     const r = await ops.secretsDelete(ctx, payload, this.mutationOptions());

@@ -10,7 +10,7 @@ export default class SecretsGet extends OpCommand<typeof SecretsGet> {
 
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
-    const r = await ops.secretsGet(ctx, this.args.env, this.args.name, { reveal: this.flags.reveal });
+    const r = await ops.secretsGet(ctx, this.env, this.args.name, { reveal: this.flags.reveal });
     this.done(r, r.value);
   }
 }

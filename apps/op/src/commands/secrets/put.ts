@@ -41,10 +41,7 @@ export default class SecretsPut extends MutatingCommand<typeof SecretsPut> {
       };
     }
     const payload = await this.payload({
-      environment_id: this.args.env,
-      name: this.args.name,
       ...extra,
-      idempotency_key: this.flags["idempotency-key"],
     });
     const { ops, ctx } = await this.ops();
     const r = await ops.secretsPut(ctx, payload, this.mutationOptions());

@@ -40,10 +40,7 @@ export default class SecretsRotate extends MutatingCommand<typeof SecretsRotate>
       };
     }
     const payload = await this.payload({
-      environment_id: this.args.env,
-      name: this.args.name,
       ...extra,
-      idempotency_key: this.flags["idempotency-key"],
     });
     const { ops, ctx } = await this.ops();
     const r = await ops.secretsRotate(ctx, payload, this.mutationOptions());

@@ -45,7 +45,8 @@ export default class SingleVmInitSpec extends OpCommand<typeof SingleVmInitSpec>
     const out = this.flags.out;
     if (out !== undefined) {
       try {
-        await writeAtomic(out, text, { exclusive: !this.flags.force });
+        // A text file ends with a newline, as the stdout form does.
+        await writeAtomic(out, text.endsWith("\n") ? text : `${text}\n`, { exclusive: !this.flags.force });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
         throw new GreenticError("conflict", `${out} already exists`, {

@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { optionalEnvArg } from "../../lib/args.js";
+import { optionalEnvArg, deploymentFlag } from "../../lib/args.js";
 import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } from "../../lib/mutating.js";
 import { percent } from "../../lib/render.js";
 
@@ -14,7 +14,7 @@ export default class TrafficRollback extends MutatingCommand<typeof TrafficRollb
   static override args = { env: optionalEnvArg };
   static override flags = {
     ...answersFlags,
-    deployment: Flags.string({ char: "d", description: "Deployment id (deployment_id).", helpValue: "ID" }),
+    deployment: deploymentFlag(),
     "updated-by": Flags.string({ description: "Who made the change (updated_by).", helpValue: "NAME" }),
     ...idempotencyFlag,
     ...preconditionFlags,
@@ -22,12 +22,7 @@ export default class TrafficRollback extends MutatingCommand<typeof TrafficRollb
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const payload = await this.payload({
-      environment_id: this.args.env,
-      deployment_id: this.flags.deployment,
-      updated_by: this.flags["updated-by"],
-      idempotency_key: this.flags["idempotency-key"],
-    });
+    const payload = await this.payload();
     const { ops, ctx } = await this.ops();
     const r = await ops.trafficRollback(ctx, payload, this.mutationOptions());
     this.done(

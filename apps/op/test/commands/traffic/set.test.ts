@@ -53,7 +53,7 @@ const suite = describeMutating({
       }),
       exit: 2,
       kind: "validation",
-      message: ["9000"],
+      message: ["weights sum to 90%; they must sum to exactly 100%"],
     },
     {
       name: "unknown revision",
@@ -81,7 +81,7 @@ const suite = describeMutating({
       args: ["local", `${f.revision}=100`, "--deployment", f.deployment],
       exit: 2,
       kind: "validation",
-      message: ["idempotency_key"],
+      message: ["--idempotency-key: required field is missing"],
     },
   ],
 });
@@ -104,7 +104,7 @@ it("sets a split from the positional form and replays the same key", () => {
   const again = s.op(args);
   expect(again.status).toBe(0);
   expect(again.stdout.split("\n")[0]).toBe(
-    `Replayed traffic for deployment ${f.deployment} in local (generation ${first.generation}):`,
+    `Replayed traffic for deployment ${f.deployment} in local (split generation ${first.split.generation}, environment generation ${first.generation}):`,
   );
 });
 
