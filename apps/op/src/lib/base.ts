@@ -226,10 +226,10 @@ export abstract class OpCommand<T extends typeof Command = typeof Command> exten
     empty: string,
     heading = "",
   ): Promise<void> {
-    if (this.jsonEnabled()) return this.done(result);
     this.endProgress();
     let text: string;
     try {
+      // Rendered under --json too, so that a misspelt column is refused there as well.
       text = await renderList(rows, columns, this.flags as ListShape, empty);
     } catch (error) {
       if (!(error instanceof UnknownColumnError)) throw error;
@@ -240,6 +240,7 @@ export abstract class OpCommand<T extends typeof Command = typeof Command> exten
         error.flag,
       );
     }
+    if (this.jsonEnabled()) return this.done(result);
     const table = (this.flags as ListShape).output === "table" || (this.flags as ListShape).output === undefined;
     process.stdout.write(escapeControls(table ? heading + text : text));
   }

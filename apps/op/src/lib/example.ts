@@ -20,11 +20,16 @@ function placeholder(p: Prop): unknown {
   return type === "boolean" ? false : type === "integer" || type === "number" ? 0 : type === "array" ? [] : "";
 }
 
+/** Optional in the schema but needed by the verb (the library checks them): shown set. */
+const NEEDED: Record<string, readonly string[]> = {
+  "revisions stage": ["bundle_path"],
+};
+
 /** The example file for a schema (`{properties, required}`) of the verb `command`. */
 export async function exampleAnswers(command: string, schema: unknown): Promise<string> {
   const { stringify } = await import("yaml");
   const s = schema as { properties?: Record<string, Prop>; required?: string[] };
-  const required = new Set(s.required ?? []);
+  const required = new Set([...(s.required ?? []), ...(NEEDED[command] ?? [])]);
   const lines = [
     `# Answers for \`op ${command}\`: run it with \`op ${command} --answers FILE\`.`,
     "# Required fields are set to examples; optional ones are commented out (remove the # to use them).",

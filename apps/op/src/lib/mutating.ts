@@ -15,6 +15,12 @@ export const answersFlags = {
   }),
   schema: Flags.boolean({ description: "Print the JSON Schema (2020-12) of the answers payload and exit." }),
   example: Flags.boolean({ description: "Print a complete, commented example answers file and exit." }),
+  interactive: Flags.boolean({
+    description:
+      "On a terminal, ask for required input that is missing (default); --no-interactive fails instead, as off a terminal.",
+    allowNo: true,
+    default: true,
+  }),
 };
 
 /** `--idempotency-key`, for verbs whose payload may omit it. */
@@ -146,15 +152,12 @@ export abstract class MutatingCommand<T extends typeof Command = typeof Command>
     const args = this.args as Record<string, unknown>;
     const given: Record<string, unknown> = {};
     for (const [field, input] of Object.entries(inputs)) {
-      const value = input.computed
-        ? computed[field]
-        : input.flag !== undefined
-          ? flags[input.flag]
-          : input.arg !== undefined
-            ? args[input.arg]
-            : undefined;
+      const value =
+        input.flag !== undefined ? flags[input.flag] : input.arg !== undefined ? args[input.arg] : undefined;
       if (value !== undefined) given[field] = value;
     }
+    // Values the command derives itself (and any field a command passes explicitly).
+    for (const [field, value] of Object.entries(computed)) if (value !== undefined) given[field] = value;
     const file = (flags as { answers?: string }).answers;
     let source = "flags";
     let input: Record<string, unknown> = {};
@@ -186,6 +189,8 @@ export abstract class MutatingCommand<T extends typeof Command = typeof Command>
       input.environment_id = defaultEnv();
       this.cliFields.set("environment_id", inputs.environment_id!.shown);
     }
+
+    await this.promptMissing(input, given);
 
     // References: which fields are to be resolved against the store.
     const refs: PayloadRef[] = [];
@@ -244,6 +249,50 @@ export abstract class MutatingCommand<T extends typeof Command = typeof Command>
       await this.validate(input, file);
     }
     return input as P;
+  }
+
+  /**
+   * On a terminal (stdin and stderr), asks for each required field that is missing and has a
+   * flag or argument, unless --no-interactive or --json. Answers count as typed on the command line.
+   */
+  private async promptMissing(input: Record<string, unknown>, given: Record<string, unknown>): Promise<void> {
+    const f = this.flags as { interactive?: boolean };
+    if (f.interactive === false || this.jsonEnabled() || !process.stdin.isTTY || !process.stderr.isTTY) return;
+    const inputs = FIELD_INPUTS[this.answersKey] ?? {};
+    const { ANSWERS_SCHEMAS, parseDocument } = await import("@greentic/deploy-spec");
+    const schema = (ANSWERS_SCHEMAS as Record<string, Parameters<typeof parseDocument>[0]>)[this.answersKey];
+    if (!schema) return;
+    const parsed = parseDocument(schema, input, { source: this.source });
+    if (parsed.ok) return;
+    const missing = parsed.issues
+      .filter((i) => i.code === "missing-field" && !i.path.includes(".") && inputs[i.path]?.computed !== true)
+      .map((i) => i.path)
+      .filter((field) => inputs[field] !== undefined);
+    if (missing.length === 0) return;
+    const { answersJsonSchema } = await import("./schema.js");
+    const props =
+      (
+        (await answersJsonSchema(this.answersKey)) as {
+          properties?: Record<string, { description?: string; type?: string }>;
+        }
+      ).properties ?? {};
+    const { createInterface } = await import("node:readline/promises");
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      for (const field of missing) {
+        const prop = props[field];
+        const answer = (
+          await rl.question(`${inputs[field]!.shown}${prop?.description ? ` (${prop.description})` : ""}: `)
+        ).trim();
+        if (answer === "") continue;
+        const value = prop?.type === "integer" || prop?.type === "number" ? Number(answer) : answer;
+        input[field] = value;
+        given[field] = value;
+        this.cliFields.set(field, inputs[field]!.shown);
+      }
+    } finally {
+      rl.close();
+    }
   }
 
   /** Validates a payload against the verb's answers schema; the error names flags or file fields. */

@@ -1,5 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Store, deployHello, ensureBuilt, stageHello, store } from "../../helpers.js";
+import { BIN, type Store, deployHello, ensureBuilt, stageHello, store } from "../../helpers.js";
 
 // Shaped lists, through revisions list: default columns, --columns, --sort, --filter,
 // --no-header and --output.
@@ -62,4 +63,21 @@ it("control characters in stored strings are escaped in tables, kept under --jso
   const human = s.op(["env", "show"]);
   expect(human.stdout).not.toContain("\u001b");
   expect(s.ok(["env", "show"]).environment.host_config.region).toBe("eu\u001b]0;pwned\u0007west");
+});
+
+// Last: it warms @2. On a terminal a missing REV is asked for; --no-interactive fails instead.
+it("on a terminal, a missing REV is prompted for (script gives op a pty); --no-interactive exits 2", () => {
+  const run = (extra: string) =>
+    spawnSync("script", ["-qec", `node ${BIN} revisions warm --store-root ${s.root}${extra}`, "/dev/null"], {
+      input: "latest\n",
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+  const refused = run(" --no-interactive");
+  expect(refused.status).toBe(2);
+  expect(refused.stdout).toContain("Error: REV: required field is missing (expected string)");
+  const asked = run("");
+  expect(asked.status, asked.stdout).toBe(0);
+  expect(asked.stdout).toContain("REV (The revision");
+  expect(asked.stdout).toContain(`Revision ${f.r2} is ready; serving at http://127.0.0.1:`);
 });
