@@ -7,7 +7,13 @@ import { alternatives, closest } from "../lib/suggest.js";
  * (`revisions warm`, never oclif's `revisions:warm`), and a JSON envelope under --json.
  */
 const hook: Hook<"command_not_found"> = async (options) => {
-  const typed = options.id.replaceAll(":", " ");
+  // oclif joins every leading word into the id (`revisions:wram:latest`): keep the known topic
+  // and the first word after it, which is the unknown command.
+  const words = options.id.split(":");
+  const topics = new Set(options.config.topics.map((t) => t.name));
+  let known = 0;
+  while (known < words.length - 1 && topics.has(words.slice(0, known + 1).join(":"))) known++;
+  const typed = words.slice(0, known + 1).join(" ");
   const ids = options.config.commandIDs
     .filter((id) => !options.config.findCommand(id)?.hidden)
     .map((id) => id.replaceAll(":", " "));
