@@ -92,8 +92,9 @@ it("refuses a --bundle-id that contradicts the manifest, naming both, and change
   const r = s.op(["deploy", "--bundle", helloBundle(), "--bundle-id", "shop", "--json"]);
   expect(r.status, r.stderr).toBe(2);
   expect(r.errorJson.error.kind).toBe("invalid-argument");
-  expect(r.errorJson.error.path).toBe("bundle_id");
-  expect(r.errorJson.error.message).toContain('bundle_id "shop" does not match');
+  // Given on the command line, so named by its flag.
+  expect(r.errorJson.error.path).toBe("--bundle-id");
+  expect(r.errorJson.error.message).toContain('--bundle-id "shop" does not match');
   expect(r.errorJson.error.message).toContain('names "hello"');
   expect(r.errorJson.error.message).toContain(helloBundle());
   expect(digestTree(s.root)).toBe(before);
@@ -144,7 +145,7 @@ it("a corrupt bundle changes nothing and the error names the user's file", () =>
     const r = s.op(["deploy", "--bundle", file, "--new-deployment", "--json"]);
     expect(r.status, r.stderr).toBe(2);
     expect(r.errorJson.error.kind).toBe("validation");
-    expect(r.errorJson.error.path).toBe("bundle_path");
+    expect(r.errorJson.error.path).toBe("--bundle");
     expect(r.errorJson.error.message).toContain(`bundle ${file} `);
     expect(r.errorJson.error.message).not.toContain("/data/");
     expect(s.ok(["bundles", "list", "local"])).toEqual(listed);
