@@ -41,7 +41,7 @@ describe("errors name flags, not payload fields", () => {
     s.ok(["env", "init"]);
     const r = s.op([...command(c.key), ...c.args, "--json"]);
     // With nothing given these change nothing in the (default) local environment: no error to read.
-    if (c.args.length === 0 && ["env update", "env init", "config set"].includes(c.key)) {
+    if (c.args.length === 0 && ["env update", "env init", "config set", "revisions prune"].includes(c.key)) {
       expect(r.status, r.stderr).toBe(0);
       return;
     }
