@@ -60,3 +60,40 @@ describe("stored single-VM documents", () => {
     ]);
   });
 });
+
+describe("saved plans", () => {
+  it("a plan whose actions were edited is refused (validation, naming the field), before its spec is read", async () => {
+    const { mkdtemp, rm, writeFile } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { loadPlan, PLAN_SCHEMA } = await import("./plan.js");
+    const dir = await mkdtemp(join(tmpdir(), "gt-plan-"));
+    try {
+      const file = join(dir, "plan.json");
+      const plan = {
+        schema: PLAN_SCHEMA,
+        deployment: "acme",
+        mode: "native",
+        spec: {},
+        specDigest: "s",
+        bundleDigest: digest,
+        observedFingerprint: "f",
+        pinnedBundle: false,
+        actions: [{ action: "format", resource: "dir", target: "/", reason: "r" }],
+        changes: true,
+        exitCode: 2,
+        summary: "1 change",
+      };
+      await writeFile(file, JSON.stringify(plan));
+      const error = await loadPlan(file).then(
+        () => undefined,
+        (e: unknown) => e as GreenticError,
+      );
+      expect(error?.kind).toBe("validation");
+      expect(error?.issues.map((i) => [i.path, i.code])).toEqual([["actions.0.action", "invalid-value"]]);
+      expect(error?.message).toMatch(new RegExp(`^${file}: actions\\.0\\.action: "format" is not one of`));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -8,6 +8,8 @@ import { readText } from "./host-fs.js";
 
 /** The `schema` of the state file on the VM. */
 export const STATE_SCHEMA = "greentic.single-vm-state.v1";
+/** The `schema` of a plan saved by `op single-vm plan --out`. */
+export const PLAN_SCHEMA = "greentic.single-vm-plan.v1";
 /** The `schema` of the env-pack handler's record. */
 export const RECORD_SCHEMA = "greentic.single-vm-deployer.v1";
 
@@ -29,6 +31,34 @@ export const SingleVmStateSchema = z.looseObject({
     at: z.string(),
     message: z.string().optional(),
   }),
+});
+
+/**
+ * A saved plan, all but its embedded spec (checked as strictly as a spec file by `loadPlan`).
+ * Apply trusts its actions and digests, so every field is checked.
+ */
+export const SavedPlanSchema = z.looseObject({
+  schema: z.literal(PLAN_SCHEMA),
+  deployment: z.string().min(1),
+  mode: z.enum(["native", "container"]),
+  spec: z.unknown(),
+  specDigest: z.string().min(1),
+  bundleDigest: digest,
+  runtimeDigest: z.string().optional(),
+  observedFingerprint: z.string().min(1),
+  ociRuntime: z.string().optional(),
+  pinnedBundle: z.boolean(),
+  actions: z.array(
+    z.looseObject({
+      action: z.enum(["create", "update", "delete", "restart"]),
+      resource: z.string().min(1),
+      target: z.string().min(1),
+      reason: z.string(),
+    }),
+  ),
+  changes: z.boolean(),
+  exitCode: z.union([z.literal(0), z.literal(2)]),
+  summary: z.string(),
 });
 
 const revisionRef = z.looseObject({

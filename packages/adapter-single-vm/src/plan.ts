@@ -3,6 +3,8 @@ import {
   canonicalDigest,
   deploymentMode,
   GreenticError,
+  issuesError,
+  parseDocument,
   prettyJson,
   validateDeploymentSpec,
   type DeploymentSpec,
@@ -11,10 +13,9 @@ import { createHostExecutor, hostPath, type HostExecutor } from "./executor.js";
 import { exists, hashFile, readText, sha256, statPath } from "./host-fs.js";
 import { bundleCopyPath, layoutFor, renderDesiredState, type DesiredState, type Layout } from "./render.js";
 
-import { readStateFile, STATE_SCHEMA } from "./documents.js";
+import { PLAN_SCHEMA, readStateFile, SavedPlanSchema, STATE_SCHEMA } from "./documents.js";
 
-export { STATE_SCHEMA };
-export const PLAN_SCHEMA = "greentic.single-vm-plan.v1";
+export { PLAN_SCHEMA, STATE_SCHEMA };
 
 /** `plan --detailed-exitcode` semantics (Terraform's): 0 no changes, 1 error, 2 changes pending. */
 export const PLAN_EXIT_CODES = { noChanges: 0, error: 1, changes: 2 } as const;
@@ -579,15 +580,15 @@ export async function loadPlan(file: string): Promise<SingleVmPlan> {
       hint: "create one with `op single-vm plan --out FILE`",
     });
   }
-  if (
-    (data as SingleVmPlan)?.schema !== PLAN_SCHEMA ||
-    typeof (data as SingleVmPlan).observedFingerprint !== "string"
-  ) {
+  if ((data as SingleVmPlan)?.schema !== PLAN_SCHEMA) {
     throw new GreenticError("invalid-argument", `${file}: schema must be ${PLAN_SCHEMA}`, {
       path: file,
       hint: "create one with `op single-vm plan --out FILE`",
     });
   }
+  const plan = parseDocument(SavedPlanSchema, data, { source: file });
+  if (!plan.ok)
+    throw issuesError(plan.issues, { source: file, hint: "create a new plan with `op single-vm plan --out FILE`" });
   // The embedded spec drives apply: check it as strictly as a spec file.
   const spec = validateDeploymentSpec((data as SingleVmPlan).spec, { source: `${file} (spec)` });
   if (!spec.ok)
