@@ -75,6 +75,8 @@ export interface SyncRouterOptions {
   start: boolean;
   stopGraceMs: number;
   timeoutMs?: number;
+  /** The deployer's process records: the router supervises (restarts) the revisions recorded there. */
+  processesDir?: string;
 }
 
 /**
@@ -99,7 +101,7 @@ export async function syncLocalRouter(
 
   const record = await readJsonDocument(paths.record, RouterRecordSchema);
   const running = record !== undefined && (await isOurRouter(record));
-  if (running && record.listen === options.listen) {
+  if (running && record.listen === options.listen && record.processes_dir === options.processesDir) {
     process.kill(record.pid, "SIGHUP");
     await waitLoaded(paths, record, doc.version, timeoutMs);
     ctx.log?.({ event: "local-process.router-reloaded", pid: record.pid, routes_version: doc.version });
@@ -117,6 +119,7 @@ export async function syncLocalRouter(
   }
   await rm(paths.listen, { force: true });
   const args = [bin, "--state-dir", paths.dir, "--listen", options.listen];
+  if (options.processesDir !== undefined) args.push("--processes-dir", options.processesDir);
   // With port 0, come back on the port used before (a crash or a listen change) when it is free.
   if (options.listen.endsWith(":0") && record?.port != null) args.push("--prefer-port", String(record.port));
   const log = await open(paths.log, "a", 0o600);
@@ -143,6 +146,7 @@ export async function syncLocalRouter(
     router_bin: bin,
     state_dir: paths.dir,
     listen: options.listen,
+    ...(options.processesDir === undefined ? {} : { processes_dir: options.processesDir }),
     port: null,
     started_at: new Date().toISOString(),
     log: paths.log,

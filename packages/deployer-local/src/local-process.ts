@@ -19,6 +19,7 @@ import {
   type SplitsDocument,
   type StageRecord,
 } from "./records.js";
+import { rotateLog, type LaunchSpec } from "./supervisor.js";
 // @greentic/bundle (tar) and @greentic/runtime (x509) are imported where a revision is staged
 // or warmed, not at top level: read-only verbs load this module and must start fast.
 import {
@@ -43,6 +44,7 @@ import {
   type PreflightCheck,
   type RevisionRef,
   type RevisionRuntimeStatus,
+  type StatusOptions,
 } from "@greentic/env-packs";
 
 /** Options of the local-process deployer. */
@@ -212,13 +214,14 @@ export class LocalProcessDeployer implements Deployer {
       listen,
       start,
       stopGraceMs: this.#stopGraceMs(ctx),
+      processesDir: await ctx.dataDir("processes"),
     });
   }
 
   /** Refreshes a running router's ports; a failure is logged, not thrown (the revision itself is fine). */
-  async #refreshRouter(ctx: HandlerContext): Promise<void> {
+  async #refreshRouter(ctx: HandlerContext, start = false): Promise<void> {
     try {
-      await this.#syncRouter(ctx, (await this.#readSplits(ctx)).splits, false);
+      await this.#syncRouter(ctx, (await this.#readSplits(ctx)).splits, start);
     } catch (error) {
       ctx.log?.({ event: "local-process.router-refresh-failed", level: "warn", message: (error as Error).message });
     }
@@ -268,8 +271,9 @@ export class LocalProcessDeployer implements Deployer {
     const record = await readJsonDocument(file, ProcessRecordSchema);
     if (record === undefined) return false;
     const ours = await isOurProcess(record.pid, record.runtime_bin, revisionId);
-    if (ours) await stopProcess(record.pid, this.#stopGraceMs(ctx));
+    // The record goes first: the router's supervisor restarts any recorded process that exits.
     await rm(file, { force: true });
+    if (ours) await stopProcess(record.pid, this.#stopGraceMs(ctx));
     ctx.log?.({ event: "local-process.stopped", revision_id: revisionId, pid: record.pid, was_running: ours });
     return ours;
   }
@@ -390,27 +394,34 @@ export class LocalProcessDeployer implements Deployer {
         },
       };
     }
+    await rotateLog(logFile);
     const log = await open(logFile, "a", 0o600);
     let pid: number | undefined;
+    const launch: LaunchSpec = {
+      argv: [process.execPath, bin],
+      cwd: run,
+      listen_file: join(dirs.state, "listen.json"),
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        GREENTIC_BUNDLE_DIR: join(dir, "bundle"),
+        GREENTIC_STATE_DIR: dirs.state,
+        GREENTIC_CACHE_DIR: dirs.cache,
+        GREENTIC_LOG_DIR: dirs.log,
+        GREENTIC_TEMP_DIR: dirs.temp,
+        GREENTIC_PUBLIC_BIND: "127.0.0.1:0",
+        GREENTIC_ADMIN_BIND: "127.0.0.1:0",
+        GREENTIC_ADMIN_CA_FILE: join(tlsDir, "ca.crt"),
+        GREENTIC_ADMIN_CERT_FILE: join(tlsDir, "server.crt"),
+        GREENTIC_ADMIN_KEY_FILE: join(tlsDir, "server.key"),
+        GREENTIC_REVISION_ID: revision.revision_id,
+      },
+    };
     try {
-      const child = spawn(process.execPath, [bin], {
+      const child = spawn(launch.argv[0]!, launch.argv.slice(1), {
         detached: true,
         stdio: ["ignore", log.fd, log.fd],
-        cwd: run,
-        env: {
-          PATH: process.env.PATH ?? "/usr/bin:/bin",
-          GREENTIC_BUNDLE_DIR: join(dir, "bundle"),
-          GREENTIC_STATE_DIR: dirs.state,
-          GREENTIC_CACHE_DIR: dirs.cache,
-          GREENTIC_LOG_DIR: dirs.log,
-          GREENTIC_TEMP_DIR: dirs.temp,
-          GREENTIC_PUBLIC_BIND: "127.0.0.1:0",
-          GREENTIC_ADMIN_BIND: "127.0.0.1:0",
-          GREENTIC_ADMIN_CA_FILE: join(tlsDir, "ca.crt"),
-          GREENTIC_ADMIN_CERT_FILE: join(tlsDir, "server.crt"),
-          GREENTIC_ADMIN_KEY_FILE: join(tlsDir, "server.key"),
-          GREENTIC_REVISION_ID: revision.revision_id,
-        },
+        cwd: launch.cwd,
+        env: launch.env,
       });
       child.on("error", () => {});
       child.unref();
@@ -433,6 +444,7 @@ export class LocalProcessDeployer implements Deployer {
       started_at: new Date().toISOString(),
       log: logFile,
       runtime_bin: bin,
+      launch,
     };
     await writeJsonFile(await this.#processFile(ctx, revision.revision_id), record);
     ctx.log?.({ event: "local-process.started", revision_id: revision.revision_id, pid });
@@ -447,7 +459,8 @@ export class LocalProcessDeployer implements Deployer {
     await writeJsonFile(await this.#processFile(ctx, revision.revision_id), record);
     const gate = await this.#waitReady(ctx, record, tlsDir, deadline);
     if (!gate.ok) await this.#stop(ctx, revision.revision_id);
-    else await this.#refreshRouter(ctx);
+    // Starts the router if none runs yet: it supervises this revision from now on.
+    else await this.#refreshRouter(ctx, true);
     return gate;
   }
 
@@ -627,19 +640,21 @@ export class LocalProcessDeployer implements Deployer {
     return toAppliedRuntimeConfig(ctx.envId, (await this.#readSplits(ctx)).splits);
   }
 
-  async status(ctx: HandlerContext): Promise<RevisionRuntimeStatus[]> {
+  async status(ctx: HandlerContext, options: StatusOptions = {}): Promise<RevisionRuntimeStatus[]> {
     const root = await ctx.dataDir("revisions");
     const out: RevisionRuntimeStatus[] = [];
+    const probes: Promise<void>[] = [];
     for (const name of (await readdir(root)).sort()) {
       if (!ID_PATTERN.test(name)) continue;
       const staged = await this.#stageRecord(ctx, name);
       if (staged === undefined) continue;
       const record = await this.#processRecord(ctx, name);
       const base = { revision_id: name, deployment_id: staged.deployment_id };
+      const restarts = record?.restarts === undefined ? {} : { restarts: record.restarts };
       if (record === undefined) {
         out.push({ ...base, state: "stopped" });
       } else if (await isOurProcess(record.pid, record.runtime_bin, name)) {
-        out.push({
+        const entry: RevisionRuntimeStatus = {
           ...base,
           state: "running",
           pid: record.pid,
@@ -647,12 +662,40 @@ export class LocalProcessDeployer implements Deployer {
           ...(record.admin_port === null ? {} : { admin_url: `https://127.0.0.1:${record.admin_port}` }),
           started_at: record.started_at,
           log: record.log,
-        });
+          ...restarts,
+        };
+        out.push(entry);
+        if (options.probe === true)
+          probes.push(this.#probeReady(ctx, record).then((ready) => void (entry.ready = ready)));
       } else {
-        out.push({ ...base, state: "failed", pid: record.pid, started_at: record.started_at, log: record.log });
+        out.push({
+          ...base,
+          state: "failed",
+          pid: record.pid,
+          started_at: record.started_at,
+          log: record.log,
+          ...restarts,
+        });
       }
     }
+    await Promise.all(probes);
     return out;
+  }
+
+  /** One readiness request to a running revision's admin endpoint (false on any failure). */
+  async #probeReady(ctx: HandlerContext, record: ProcessRecord): Promise<boolean> {
+    if (record.admin_port === null) return false;
+    try {
+      const { status } = await (await import("@greentic/runtime")).adminRequest({
+        address: { host: "127.0.0.1", port: record.admin_port },
+        path: "/ready",
+        certDir: await this.#adminTlsDir(ctx),
+        timeoutMs: 1_000,
+      });
+      return status === 200;
+    } catch {
+      return false;
+    }
   }
 
   async destroy(ctx: HandlerContext) {

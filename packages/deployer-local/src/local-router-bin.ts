@@ -1,13 +1,17 @@
 // Entry of the local-process router process:
-//   node local-router-bin.js --state-dir DIR --listen HOST:PORT [--prefer-port N]
+//   node local-router-bin.js --state-dir DIR --listen HOST:PORT [--prefer-port N] [--processes-dir DIR]
 // SIGHUP re-reads DIR/routes.json; SIGTERM/SIGINT drain in-flight requests and exit 0.
+// With --processes-dir the router also supervises the revisions recorded there (supervisor.ts).
+import { join } from "node:path";
 import { parseListenAddress, startLocalRouter, type LocalRouter } from "./local-router.js";
+import { startSupervisor, type Supervisor } from "./supervisor.js";
 
 const log = (event: Record<string, unknown>) =>
   process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), ...event })}\n`);
 
 // Installed first: SIGHUP's default action would kill a router signalled while starting.
 let router: LocalRouter | undefined;
+let supervisor: Supervisor | undefined;
 let reloadPending = false;
 process.on("SIGHUP", () => {
   if (router === undefined) reloadPending = true;
@@ -17,6 +21,7 @@ let stopping = false;
 const stop = () => {
   if (stopping) return;
   stopping = true;
+  supervisor?.stop();
   void (router?.close() ?? Promise.resolve()).finally(() => process.exit(0));
 };
 process.on("SIGTERM", stop);
@@ -39,6 +44,18 @@ try {
     log,
   });
   if (reloadPending) await router.reload();
+  const processesDir = arg("--processes-dir");
+  if (processesDir !== undefined) {
+    const started = router;
+    const rotateBytes = arg("--rotate-bytes");
+    supervisor = startSupervisor({
+      processesDir,
+      log,
+      onPort: (revisionId, port) => started.setPort(revisionId, port),
+      logs: [join(stateDir, "router.log")],
+      ...(rotateBytes === undefined ? {} : { rotateBytes: Number(rotateBytes) }),
+    });
+  }
 } catch (error) {
   log({
     level: "error",

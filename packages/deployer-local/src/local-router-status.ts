@@ -34,6 +34,8 @@ export interface RouterRecord {
   router_bin: string;
   state_dir: string;
   listen: string;
+  /** The deployer's process records the router supervises, when it does. */
+  processes_dir?: string | undefined;
   port: number | null;
   started_at: string;
   log: string;

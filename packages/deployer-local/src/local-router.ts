@@ -135,6 +135,8 @@ export interface LocalRouter {
   port: number;
   /** Re-reads `routes.json`; an invalid document is refused and the current routes stay. */
   reload(): Promise<void>;
+  /** Sends a revision's requests to a new port (its process was restarted), until the next reload. */
+  setPort(revisionId: string, port: number): void;
   /** Stops accepting connections and waits for in-flight requests, up to `graceMs`. */
   close(graceMs?: number): Promise<void>;
 }
@@ -370,6 +372,10 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
   return {
     host: address.address,
     port: address.port,
+    setPort(revisionId, port) {
+      for (const picker of table?.pickers.values() ?? [])
+        for (const entry of picker.entries) if (entry.revision_id === revisionId) entry.port = port;
+    },
     async reload() {
       try {
         await load();

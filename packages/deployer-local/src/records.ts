@@ -27,6 +27,20 @@ export const ProcessRecordSchema = z.looseObject({
   started_at: z.string(),
   log: z.string(),
   runtime_bin: z.string().min(1),
+  /** How the router's supervisor starts the runtime again after a crash. */
+  launch: z
+    .looseObject({
+      argv: z.array(z.string()).min(1),
+      env: z.record(z.string(), z.string()),
+      cwd: z.string(),
+      listen_file: z.string(),
+    })
+    .optional(),
+  /** Restarts by the supervisor since the revision was warmed. */
+  restarts: z.number().int().min(0).optional(),
+  last_restart_at: z.string().optional(),
+  /** Set by the supervisor while the process is gone and not yet restarted. */
+  down_since: z.string().optional(),
 });
 export type ProcessRecord = z.output<typeof ProcessRecordSchema>;
 
@@ -52,6 +66,8 @@ export const RouterRecordSchema = z.looseObject({
   router_bin: z.string().min(1),
   state_dir: z.string().min(1),
   listen: z.string(),
+  /** The deployer's process records, which the router supervises. */
+  processes_dir: z.string().optional(),
   port: z.number().int().min(0).max(65_535).nullable(),
   started_at: z.string(),
   log: z.string(),

@@ -55,6 +55,7 @@ export type {
   RevealOptions,
   RevisionRef,
   RevisionRuntimeStatus,
+  StatusOptions,
   RevocationEntry,
   RevocationList,
   RotateOptions,

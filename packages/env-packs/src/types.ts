@@ -133,6 +133,16 @@ export interface RevisionRuntimeStatus {
   started_at?: string;
   /** Log file of the process. */
   log?: string;
+  /** Times a supervisor restarted the revision after a crash. */
+  restarts?: number;
+  /** Answer of the revision's readiness check, when `status` was asked to probe (`{probe: true}`). */
+  ready?: boolean;
+}
+
+/** Options of `Deployer.status`. */
+export interface StatusOptions {
+  /** Also ask each running revision whether it is ready (slower: one request each). */
+  probe?: boolean;
 }
 
 /**
@@ -145,6 +155,8 @@ export interface DeployerRouterStatus {
   pid?: number;
   /** The environment's URL, e.g. `http://127.0.0.1:8080/`; absent while not serving. */
   url?: string;
+  /** The router's log file, when it writes one on this machine. */
+  log?: string;
 }
 
 /** Deployer options for `drain`. */
@@ -179,7 +191,7 @@ export interface Deployer {
    */
   unstage?(ctx: HandlerContext, revision: RevisionRef): Promise<void>;
   applyTrafficSplit(ctx: HandlerContext, request: ApplyTrafficSplitRequest): Promise<AppliedRuntimeConfig>;
-  status(ctx: HandlerContext): Promise<RevisionRuntimeStatus[]>;
+  status(ctx: HandlerContext, options?: StatusOptions): Promise<RevisionRuntimeStatus[]>;
   /** What the deployer currently applies, to compare with the spec projection (drift). */
   runtimeConfig(ctx: HandlerContext): Promise<AppliedRuntimeConfig>;
   /** Stops every revision of the environment and removes the deployer's records. */

@@ -9,6 +9,7 @@ import {
   type UpdateEnvironmentResult,
 } from "@greentic/deploy-spec";
 import { doctorEnvironment, type DoctorReport } from "@greentic/env-packs";
+import { status, type TrafficDrift } from "./status.js";
 import type {
   BackupInfo,
   EnvironmentSummary,
@@ -164,21 +165,43 @@ export async function envDoctor(
   ctx: OperationsContext,
   envId: string,
   options: { runPreflight?: boolean } = {},
-): Promise<DoctorReport> {
+): Promise<EnvDoctorReport> {
   const id = checkEnvArgument(envId);
   if (!(await ctx.store.exists(id))) throw notFoundEnv(id);
   let env: Environment;
   try {
     env = (await ctx.store.load(id)).environment;
   } catch (loadError) {
-    return doctorEnvironment({ environment_id: id, loadError }, ctx.registry);
+    return {
+      ...(await doctorEnvironment({ environment_id: id, loadError }, ctx.registry)),
+      live: { problems: [], drift: [] },
+    };
   }
   const context = env.packs.some((p) => p.slot === "deployer") ? await handlerContext(ctx, id, "deployer") : undefined;
-  return doctorEnvironment(env, ctx.registry, {
+  const report = await doctorEnvironment(env, ctx.registry, {
     ...(options.runPreflight === undefined ? {} : { runPreflight: options.runPreflight }),
     ...(context === undefined ? {} : { context }),
   });
+  // What runs, against what the store says: a URL that would fail a request is a problem.
+  const live = await status(ctx, id, { auditLimit: 0 }).catch((error: Error) => ({
+    problems: [`The live state cannot be read: ${error.message}`],
+    drift: [],
+  }));
+  return {
+    ...report,
+    live: { problems: live.problems, drift: live.drift },
+    healthy: report.healthy && live.problems.length === 0,
+  };
 }
+
+/** `op env doctor` report: the env-packs checks plus the live state (what runs, what the router serves). */
+export type EnvDoctorReport = DoctorReport & {
+  live: {
+    /** Sentences, one per problem: a revision with traffic that is down, drift, a router that does not serve. */
+    problems: string[];
+    drift: TrafficDrift[];
+  };
+};
 
 /**
  * `op env destroy <env>`: stops every revision through the bound deployer, then removes the

@@ -23,6 +23,7 @@ export {
   envUpdate,
   type EnvDestroyOptions,
   type EnvDestroyResult,
+  type EnvDoctorReport,
   type EnvLockResult,
   type EnvShowResult,
 } from "./env.js";
@@ -107,3 +108,22 @@ export {
   type ResolvedReferences,
   type RevisionRefQuery,
 } from "./refs.js";
+export {
+  reconcileTraffic,
+  status,
+  trafficDrift,
+  type SplitWeight,
+  type StatusDeployment,
+  type StatusResult,
+  type StatusRevision,
+  type TrafficDrift,
+} from "./status.js";
+export {
+  followLogs,
+  logSources,
+  logs,
+  type LogLine,
+  type LogSource,
+  type LogsOptions,
+  type LogsResult,
+} from "./logs.js";

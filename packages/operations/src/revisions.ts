@@ -15,6 +15,7 @@ import type { Deployer, HandlerContext, RevisionRef, RevisionRuntimeStatus } fro
 import type { TransformOutcome } from "@greentic/environment-store";
 import { ulid } from "ulid";
 import { checkBundleContent } from "./bundle-check.js";
+import { reconcileTraffic } from "./status.js";
 import {
   checkEnvArgument,
   mutate,
@@ -400,6 +401,9 @@ export async function revisionsDrain(
   const envId = payload.environment_id;
   const { environment } = await ctx.store.load(envId);
   const { deployer, hctx } = await deployerOf(ctx, environment);
+  // The live side first converges to the store (a crash may have left the router behind), so
+  // that the guard below sees what the router will really serve.
+  await reconcileTraffic(ctx, environment, { deployer, hctx }).catch(() => undefined);
   const live = await trafficReferences(environment, payload.revision_id, deployer, hctx);
   const outcome = await mutate(ctx, {
     envId,
@@ -442,6 +446,9 @@ export async function revisionsArchive(
   const envId = payload.environment_id;
   const { environment } = await ctx.store.load(envId);
   const { deployer, hctx } = await deployerOf(ctx, environment);
+  // The live side first converges to the store (a crash may have left the router behind), so
+  // that the guard below sees what the router will really serve.
+  await reconcileTraffic(ctx, environment, { deployer, hctx }).catch(() => undefined);
   const live = (await trafficReferences(environment, payload.revision_id, deployer, hctx)).filter(
     (r) => r.source === "live",
   );

@@ -13,6 +13,7 @@ import { checkEnvArgument, mutate, parseAnswers, progress, withCommit, type Oper
 import { deployerOf, required } from "./lookups.js";
 import { resolveDeploymentRef } from "./refs.js";
 import { environmentRouter, routerOf } from "./router.js";
+import { reconcileTraffic, type TrafficDrift } from "./status.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
 /** `op traffic show <env> [--deployment]`: the splits and the runtime-config projection. */
@@ -23,6 +24,13 @@ export interface TrafficShowResult {
   runtime_config: RuntimeConfig | null;
   /** The URL of the environment's router, which follows the splits; null when none serves. */
   environment_url: string | null;
+  /**
+   * Deployments the router served differently from the store (a crash between a commit and the
+   * router update): `traffic show` applied the stored split again. Absent when there was none.
+   */
+  repaired?: TrafficDrift[];
+  /** Drift that could not be repaired (see the progress events); absent when there is none. */
+  drift?: TrafficDrift[];
 }
 
 /** Added to the `traffic set` / `traffic rollback` results. */
@@ -144,12 +152,19 @@ export async function trafficShow(
   const splits = environment.traffic_splits.filter(
     (s) => deploymentId === undefined || s.deployment_id === deploymentId,
   );
+  // The live side is brought in line with the store here: the store is not written.
+  const { repaired, remaining } = await reconcileTraffic(ctx, environment).catch(() => ({
+    repaired: [] as TrafficDrift[],
+    remaining: [] as TrafficDrift[],
+  }));
   const router = await environmentRouter(ctx, environment);
   return {
     environment_id: id,
     splits,
     runtime_config: projectRuntimeConfig(environment),
     environment_url: router?.url ?? null,
+    ...(repaired.length === 0 ? {} : { repaired }),
+    ...(remaining.length === 0 ? {} : { drift: remaining }),
   };
 }
 

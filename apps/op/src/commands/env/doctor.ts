@@ -5,7 +5,7 @@ import { envArg } from "../../lib/args.js";
 export default class EnvDoctor extends OpCommand<typeof EnvDoctor> {
   static override summary = "Check an environment: document validity, bindings, registry, revisions, preflights.";
   static override description =
-    "Prints one report of every problem found. Exits 0 when healthy and 1 when a problem is found (the report is printed either way).";
+    "Prints one report of every problem found, including the live state: a revision with traffic that is down or not ready, a router that does not serve, a served split that differs from the stored one. Exits 0 when healthy and 1 when a problem is found (the report is printed either way).";
   static override examples = [
     "<%= config.bin %> env doctor local",
     "<%= config.bin %> env doctor local --no-preflight --json",
@@ -33,7 +33,11 @@ export default class EnvDoctor extends OpCommand<typeof EnvDoctor> {
       for (const p of report.version_skew)
         lines.push(`  version skew: ${p.kind} requested ${p.requested}, supported ${p.supported}`);
       for (const p of report.resolution_errors) lines.push(`  resolution error: ${JSON.stringify(p)}`);
-      for (const p of report.stale_revisions) lines.push(`  stale revision: ${JSON.stringify(p)}`);
+      for (const p of report.stale_revisions)
+        lines.push(
+          `  revision ${p.revision_id} (${p.lifecycle}, deployer: ${p.deployer_state}): ${p.detail}; ${p.fix}`,
+        );
+      for (const p of report.live.problems) lines.push(`  ${p}`);
       for (const p of report.failing_preflights)
         lines.push(
           `  preflight ${p.slot}/${p.name} failed: ${p.detail}${p.install_hint ? ` (${p.install_hint})` : ""}`,

@@ -1,0 +1,54 @@
+import { Args, Flags } from "@oclif/core";
+import type { LogLine } from "@greentic/operations";
+import { OpCommand } from "../lib/base.js";
+
+const render = (l: LogLine) => `${l.source === "router" ? "router" : l.source.slice(-8)}  ${l.line}\n`;
+
+export default class Logs extends OpCommand<typeof Logs> {
+  static override noun = "logs";
+  static override verb = "show";
+  static override summary = "Show the logs of an environment's revisions and router (local environments: their files).";
+  static override description =
+    `Without a revision, every revision's runtime log and the router's are merged by time; each line is prefixed with the revision id's last 8 characters (or "router"). With -f, new lines are printed as they are written until Ctrl-C; with --json and -f each line is one JSON object {source, ts, line}. Log files are rotated at 10 MiB (three older generations, .1 newest).`;
+  static override examples = [
+    "<%= config.bin %> logs",
+    "<%= config.bin %> logs local --router -n 20",
+    "<%= config.bin %> logs local 01JB7Z6S4Y2M3N4P5Q6R7S8T9V --since 10m",
+    "<%= config.bin %> logs local -f",
+  ];
+  static override args = {
+    env: Args.string({ description: "Environment id (default local).", default: "local" }),
+    revision: Args.string({ description: "Only this revision's log (revision id)." }),
+  };
+  static override flags = {
+    router: Flags.boolean({ description: "Only the router's log." }),
+    follow: Flags.boolean({ char: "f", description: "Keep printing new lines until interrupted." }),
+    since: Flags.string({
+      description: "Only lines since a duration ago (10m, 2h, 30s, 1d) or an RFC 3339 time.",
+      helpValue: "WHEN",
+    }),
+    lines: Flags.integer({ char: "n", description: "The newest N lines (default 100).", min: 1, helpValue: "N" }),
+  };
+
+  override async run(): Promise<void> {
+    const { ops, ctx } = await this.ops();
+    const options = {
+      revision: this.args.revision,
+      router: this.flags.router,
+      since: this.flags.since,
+      lines: this.flags.lines,
+    };
+    const r = await ops.logs(ctx, this.args.env, options);
+    if (!this.flags.follow) {
+      this.done(r, () => r.lines.map(render).join("") || "No log lines.\n");
+      return;
+    }
+    const json = this.jsonEnabled();
+    const print = (l: LogLine) => process.stdout.write(json ? `${JSON.stringify(l)}\n` : render(l));
+    for (const l of r.lines) print(l);
+    const stop = new AbortController();
+    process.once("SIGINT", () => stop.abort());
+    process.once("SIGTERM", () => stop.abort());
+    await ops.followLogs(r.sources, print, stop.signal);
+  }
+}

@@ -1,0 +1,181 @@
+import { open, stat } from "node:fs/promises";
+import { GreenticError } from "@greentic/deploy-spec";
+import { parseSince } from "./audit.js";
+import { checkEnvArgument, type OperationsContext } from "./context.js";
+import { checkUlidArgument, deployerOf } from "./lookups.js";
+
+/** A log file `op logs` reads: a revision's runtime log or the environment's router log. */
+export interface LogSource {
+  /** `router`, or the revision id. */
+  source: string;
+  file: string;
+}
+
+/** One line of a log, with its time when the line carries one (JSON lines with `ts`). */
+export interface LogLine {
+  source: string;
+  /** RFC 3339 time of the line, when it has one. */
+  ts: string | null;
+  /** The line as written (without its newline). */
+  line: string;
+}
+
+/** Options of {@link logs}. */
+export interface LogsOptions {
+  /** Only this revision's log. */
+  revision?: string | undefined;
+  /** Only the router's log. */
+  router?: boolean | undefined;
+  /** Only lines at or after this time, as `op audit list --since` takes it (`10m`, `2h`, `today`, an RFC 3339 time). */
+  since?: string | undefined;
+  /** At most this many lines, the newest (default 100). */
+  lines?: number | undefined;
+}
+
+/** `op logs` result: the sources read and their lines, oldest first. */
+export interface LogsResult {
+  environment_id: string;
+  sources: LogSource[];
+  lines: LogLine[];
+}
+
+function timeOf(line: string): string | null {
+  if (!line.startsWith("{")) return null;
+  try {
+    const ts = (JSON.parse(line) as { ts?: unknown }).ts;
+    return typeof ts === "string" ? ts : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The last `maxBytes` of a file, split into whole lines (the first, partial one dropped). */
+async function tailLines(file: string, maxBytes: number): Promise<string[]> {
+  const handle = await open(file, "r").catch(() => undefined);
+  if (handle === undefined) return [];
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - maxBytes);
+    const buffer = Buffer.alloc(size - start);
+    await handle.read(buffer, 0, buffer.length, start);
+    const lines = buffer.toString("utf8").split("\n");
+    if (start > 0) lines.shift();
+    if (lines.at(-1) === "") lines.pop();
+    return lines;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Which log files `op logs` reads: every revision the deployer knows a log of, and the router's,
+ * or only the one asked for. A revision or router without a log on this machine is `not-found`.
+ */
+export async function logSources(
+  ctx: OperationsContext,
+  envId: string,
+  options: Pick<LogsOptions, "revision" | "router"> = {},
+): Promise<LogSource[]> {
+  const id = checkEnvArgument(envId);
+  if (options.revision !== undefined) checkUlidArgument(options.revision, "revision_id");
+  if (options.revision !== undefined && options.router === true) {
+    throw new GreenticError("invalid-argument", "name a revision or --router, not both", {
+      hint: "without either, every revision's log and the router's are merged",
+    });
+  }
+  const { environment } = await ctx.store.load(id);
+  const { deployer, hctx } = await deployerOf(ctx, environment);
+  const sources: LogSource[] = [];
+  if (options.revision === undefined) {
+    const router = await deployer.routerStatus?.(hctx);
+    if (router?.log !== undefined) sources.push({ source: "router", file: router.log });
+  }
+  if (options.router !== true) {
+    for (const s of await deployer.status(hctx))
+      if (s.log !== undefined && (options.revision === undefined || s.revision_id === options.revision))
+        sources.push({ source: s.revision_id, file: s.log });
+  }
+  if (sources.length === 0 && (options.revision !== undefined || options.router === true)) {
+    const what = options.router === true ? "the router" : `revision ${options.revision}`;
+    throw new GreenticError("not-found", `${what} of environment ${id} has no log on this machine`, {
+      hint:
+        options.router === true
+          ? "the router starts with the first warm or traffic split"
+          : "a revision writes its log once warmed; see `op status`",
+      details: options.revision === undefined ? {} : { revision_id: options.revision },
+    });
+  }
+  return sources;
+}
+
+/**
+ * `op logs <env> [revision | --router]`: the newest lines of the environment's logs (the
+ * revisions' runtime logs and the router's, merged by time), as files on this machine.
+ */
+export async function logs(ctx: OperationsContext, envId: string, options: LogsOptions = {}): Promise<LogsResult> {
+  const limit = options.lines ?? 100;
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new GreenticError("invalid-argument", `lines must be a positive integer, got ${JSON.stringify(limit)}`, {
+      path: "lines",
+      hint: "e.g. -n 100",
+    });
+  const since = options.since === undefined ? undefined : Date.parse(parseSince(options.since));
+  const sources = await logSources(ctx, envId, options);
+  const lines: LogLine[] = [];
+  for (const { source, file } of sources) {
+    // Enough bytes for the newest lines without reading a large log whole.
+    for (const line of await tailLines(file, Math.max(64 * 1024, limit * 2048)))
+      lines.push({ source, ts: timeOf(line), line });
+  }
+  const kept = lines.filter((l) => since === undefined || (l.ts !== null && Date.parse(l.ts) >= since));
+  // Stable sort by time; lines without one keep their place after the timed ones of their file.
+  kept.sort((a, b) => (a.ts ?? "").localeCompare(b.ts ?? ""));
+  return { environment_id: checkEnvArgument(envId), sources, lines: kept.slice(-limit) };
+}
+
+/**
+ * Follows the given log files from their current end, calling `onLine` for each new line until
+ * `signal` aborts. A file that shrinks (rotated: copied and truncated) is read again from its start.
+ */
+export async function followLogs(
+  sources: readonly LogSource[],
+  onLine: (line: LogLine) => void,
+  signal: AbortSignal,
+  intervalMs = 200,
+): Promise<void> {
+  const offsets = new Map<string, number>();
+  const rest = new Map<string, string>();
+  for (const s of sources)
+    offsets.set(
+      s.file,
+      await stat(s.file).then(
+        (st) => st.size,
+        () => 0,
+      ),
+    );
+  while (!signal.aborted) {
+    for (const s of sources) {
+      const size = await stat(s.file).then(
+        (st) => st.size,
+        () => 0,
+      );
+      let offset = offsets.get(s.file) ?? 0;
+      if (size < offset) offset = 0;
+      if (size === offset) continue;
+      const handle = await open(s.file, "r").catch(() => undefined);
+      if (handle === undefined) continue;
+      const buffer = Buffer.alloc(size - offset);
+      try {
+        await handle.read(buffer, 0, buffer.length, offset);
+      } finally {
+        await handle.close();
+      }
+      offsets.set(s.file, size);
+      const text = (rest.get(s.file) ?? "") + buffer.toString("utf8");
+      const parts = text.split("\n");
+      rest.set(s.file, parts.pop() ?? "");
+      for (const line of parts) onLine({ source: s.source, ts: timeOf(line), line });
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
