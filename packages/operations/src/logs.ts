@@ -2,7 +2,8 @@ import { open, stat } from "node:fs/promises";
 import { GreenticError } from "@greentic/deploy-spec";
 import { parseSince } from "./audit.js";
 import { checkEnvArgument, type OperationsContext } from "./context.js";
-import { checkUlidArgument, deployerOf } from "./lookups.js";
+import { deployerOf } from "./lookups.js";
+import { resolveRevisionRef } from "./refs.js";
 
 /** A log file `op logs` reads: a revision's runtime log or the environment's router log. */
 export interface LogSource {
@@ -77,32 +78,34 @@ export async function logSources(
   options: Pick<LogsOptions, "revision" | "router"> = {},
 ): Promise<LogSource[]> {
   const id = checkEnvArgument(envId);
-  if (options.revision !== undefined) checkUlidArgument(options.revision, "revision_id");
   if (options.revision !== undefined && options.router === true) {
     throw new GreenticError("invalid-argument", "name a revision or --router, not both", {
       hint: "without either, every revision's log and the router's are merged",
     });
   }
   const { environment } = await ctx.store.load(id);
+  // A revision reference as every verb takes it: an id, a unique prefix, @N, latest, previous, stable.
+  const revision =
+    options.revision === undefined ? undefined : resolveRevisionRef(environment, options.revision).revision_id;
   const { deployer, hctx } = await deployerOf(ctx, environment);
   const sources: LogSource[] = [];
-  if (options.revision === undefined) {
+  if (revision === undefined) {
     const router = await deployer.routerStatus?.(hctx);
     if (router?.log !== undefined) sources.push({ source: "router", file: router.log });
   }
   if (options.router !== true) {
     for (const s of await deployer.status(hctx))
-      if (s.log !== undefined && (options.revision === undefined || s.revision_id === options.revision))
+      if (s.log !== undefined && (revision === undefined || s.revision_id === revision))
         sources.push({ source: s.revision_id, file: s.log });
   }
   if (sources.length === 0 && (options.revision !== undefined || options.router === true)) {
-    const what = options.router === true ? "the router" : `revision ${options.revision}`;
+    const what = options.router === true ? "the router" : `revision ${revision}`;
     throw new GreenticError("not-found", `${what} of environment ${id} has no log on this machine`, {
       hint:
         options.router === true
           ? "the router starts with the first warm or traffic split"
           : "a revision writes its log once warmed; see `op status`",
-      details: options.revision === undefined ? {} : { revision_id: options.revision },
+      details: revision === undefined ? {} : { revision_id: revision },
     });
   }
   return sources;

@@ -1,5 +1,6 @@
-import { Args, Flags } from "@oclif/core";
+import { Flags } from "@oclif/core";
 import type { LogLine } from "@greentic/operations";
+import { envArg, revisionArg } from "../lib/args.js";
 import { OpCommand } from "../lib/base.js";
 
 const render = (l: LogLine) => `${l.source === "router" ? "router" : l.source.slice(-8)}  ${l.line}\n`;
@@ -17,8 +18,8 @@ export default class Logs extends OpCommand<typeof Logs> {
     "<%= config.bin %> logs local -f",
   ];
   static override args = {
-    env: Args.string({ description: "Environment id (default local).", default: "local" }),
-    revision: Args.string({ description: "Only this revision's log (revision id)." }),
+    env: envArg,
+    revision: revisionArg,
   };
   static override flags = {
     router: Flags.boolean({ description: "Only the router's log." }),
@@ -30,6 +31,12 @@ export default class Logs extends OpCommand<typeof Logs> {
     lines: Flags.integer({ char: "n", description: "The newest N lines (default 100).", min: 1, helpValue: "N" }),
   };
 
+  /** A lone positional is the environment unless it reads as a revision reference. */
+  protected override envGiven(positionals: readonly string[]): boolean {
+    if (positionals.length !== 1) return positionals.length >= 2;
+    return !/^(@\d+|latest|previous|stable|[0-9A-HJKMNP-TV-Z]{6,26})$/iu.test(positionals[0]!);
+  }
+
   override async run(): Promise<void> {
     const { ops, ctx } = await this.ops();
     const options = {
@@ -38,7 +45,7 @@ export default class Logs extends OpCommand<typeof Logs> {
       since: this.flags.since,
       lines: this.flags.lines,
     };
-    const r = await ops.logs(ctx, this.args.env, options);
+    const r = await ops.logs(ctx, this.env, options);
     if (!this.flags.follow) {
       this.done(r, () => r.lines.map(render).join("") || "No log lines.\n");
       return;

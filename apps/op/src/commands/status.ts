@@ -1,5 +1,6 @@
-import { Args, Flags } from "@oclif/core";
+import { Flags } from "@oclif/core";
 import type { StatusResult } from "@greentic/operations";
+import { envArg } from "../lib/args.js";
 import { OpCommand } from "../lib/base.js";
 import { fields, percent, table } from "../lib/render.js";
 
@@ -55,7 +56,7 @@ export default class Status extends OpCommand<typeof Status> {
     "<%= config.bin %> status local --watch",
     "<%= config.bin %> status local --json",
   ];
-  static override args = { env: Args.string({ description: "Environment id (default local).", default: "local" }) };
+  static override args = { env: envArg };
   static override flags = {
     watch: Flags.boolean({
       char: "w",
@@ -74,12 +75,12 @@ export default class Status extends OpCommand<typeof Status> {
     if (this.flags.watch && this.jsonEnabled())
       this.usage("--watch draws for people; drop --json (or poll op status --json)");
     if (!this.flags.watch) {
-      const r = await ops.status(ctx, this.args.env);
+      const r = await ops.status(ctx, this.env);
       this.done(r, () => statusText(r));
       return;
     }
     for (;;) {
-      const r = await ops.status(ctx, this.args.env);
+      const r = await ops.status(ctx, this.env);
       // Clear the screen and home the cursor, then draw.
       process.stdout.write(
         `\u001b[2J\u001b[H${new Date().toISOString()}  (every ${this.flags.interval}s, Ctrl-C to stop)\n\n${statusText(r)}`,
