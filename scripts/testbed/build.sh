@@ -18,9 +18,18 @@ MIRROR=${GREENTIC_TESTBED_MIRROR:-$(apt_mirror)}
 # OpenSSH server and curl for driving the VM from outside.
 PACKAGES=systemd,systemd-sysv,dbus,squashfs-tools,podman,runc,conmon,netavark,util-linux,passwd,haproxy,openssh-server,curl,ca-certificates
 RECIPE_VERSION=5
+# Opt-in variant with more Debian packages, e.g. GREENTIC_TESTBED_EXTRA=cloud-init,locales for the
+# first-boot tests. The default root has no cloud-init on purpose: it would run at every other
+# test's boot. The extra packages are part of the cache key.
+EXTRA=${GREENTIC_TESTBED_EXTRA:-}
+[[ "$EXTRA" =~ ^[a-z0-9.+,-]*$ ]] || { echo "testbed: GREENTIC_TESTBED_EXTRA must be a comma-separated list of Debian package names, got '$EXTRA'" >&2; exit 2; }
 
 CACHE=${GREENTIC_TESTBED_CACHE:-/var/cache/greentic-testbed}
-HASH=$(printf '%s\n' "$SUITE" "$MIRROR" "$PACKAGES" "$RECIPE_VERSION" | sha256sum | cut -c1-16)
+if [ -n "$EXTRA" ]; then
+  HASH=$(printf '%s\n' "$SUITE" "$MIRROR" "$PACKAGES" "$RECIPE_VERSION" "extra=$EXTRA" "extra-recipe=2" | sha256sum | cut -c1-16)
+else
+  HASH=$(printf '%s\n' "$SUITE" "$MIRROR" "$PACKAGES" "$RECIPE_VERSION" | sha256sum | cut -c1-16)
+fi
 ROOT="$CACHE/$HASH/root"
 
 mkdir -p "$CACHE/$HASH"
@@ -34,6 +43,21 @@ if [ ! -f "$CACHE/$HASH/.complete" ]; then
   rm -rf "$ROOT.partial"
   debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOT.partial" "$MIRROR" >"$CACHE/$HASH/debootstrap.log" 2>&1 \
     || { tail -n 30 "$CACHE/$HASH/debootstrap.log" >&2; exit 1; }
+  # The extras go through apt in a chroot: debootstrap's resolver does not follow virtual
+  # packages (cloud-init's python3-cryptography needs python3-cffi-backend-api-*).
+  if [ -n "$EXTRA" ]; then
+    mount --bind /proc "$ROOT.partial/proc"
+    trap 'umount "$ROOT.partial/proc" 2>/dev/null || true' EXIT
+    chroot "$ROOT.partial" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(echo "$EXTRA" | tr , ' ') && apt-get clean" \
+      >>"$CACHE/$HASH/debootstrap.log" 2>&1 || { umount "$ROOT.partial/proc"; tail -n 30 "$CACHE/$HASH/debootstrap.log" >&2; exit 1; }
+    # As on Debian's cloud images: en_US.UTF-8 generated (cloud-init's locale module sets it).
+    if [[ ",$EXTRA," == *,locales,* ]]; then
+      sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' "$ROOT.partial/etc/locale.gen"
+      chroot "$ROOT.partial" locale-gen >>"$CACHE/$HASH/debootstrap.log" 2>&1
+    fi
+    umount "$ROOT.partial/proc"
+    trap - EXIT
+  fi
   # Podman: the default ulimits exceed this kind of host's hard limits; the testbed boots with a
   # cgroup v2 hierarchy that has no controllers, so no pids limit; vfs storage works on any
   # filesystem (overlay-on-overlay does not).

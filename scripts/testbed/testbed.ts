@@ -67,11 +67,11 @@ export function testbedUnavailable(env: NodeJS.ProcessEnv = process.env): string
 }
 
 /** Builds (or reuses from the cache) the testbed root and returns its path. */
-export function buildTestbed(suite = "bookworm"): string {
+export function buildTestbed(suite = "bookworm", extra = ""): string {
   const r = spawnSync("bash", [join(here, "build.sh")], {
     encoding: "utf8",
     timeout: 15 * 60_000,
-    env: { ...process.env, GREENTIC_TESTBED_SUITE: suite },
+    env: { ...process.env, GREENTIC_TESTBED_SUITE: suite, GREENTIC_TESTBED_EXTRA: extra },
   });
   if (r.status !== 0) throw new Error(`testbed build failed (${r.status}): ${r.stderr}`);
   return r.stdout.trim().split("\n").at(-1)!;
@@ -79,12 +79,24 @@ export function buildTestbed(suite = "bookworm"): string {
 
 /** Boots a fresh copy of the testbed and waits until systemd reports running (or degraded). */
 export async function bootTestbed(
-  options: { name?: string; timeoutMs?: number; env?: Record<string, string>; suite?: string } = {},
+  options: {
+    name?: string;
+    timeoutMs?: number;
+    env?: Record<string, string>;
+    suite?: string;
+    /** Extra Debian packages (the build.sh variant GREENTIC_TESTBED_EXTRA), e.g. "cloud-init,locales". */
+    extra?: string;
+    /** Bind the host's node and this repository in (default true); off for a host with neither. */
+    bindHost?: boolean;
+    /** Called with the root copy before it boots (e.g. to write a cloud-init seed). */
+    prepare?: (root: string) => void;
+  } = {},
 ): Promise<Testbed> {
-  const cached = buildTestbed(options.suite);
+  const cached = buildTestbed(options.suite, options.extra);
   const work = mkdtempSync("/var/tmp/greentic-testbed-");
   const root = join(work, "root");
   execFileSync("cp", ["-a", "--reflink=auto", cached, root]);
+  options.prepare?.(root);
   const machine = options.name ?? `gtb${process.pid}`;
   // Loop devices must exist on the host for squashfs loop mounts inside; make a few spare ones.
   for (let i = 0; i < 16; i++)
@@ -116,8 +128,9 @@ export async function bootTestbed(
       "--system-call-filter=@keyring bpf",
       "--bind=/dev/loop-control",
       ...loops,
-      `--bind-ro=${node}:${TESTBED_NODE}`,
-      `--bind-ro=${PROJECT_DIR}:${PROJECT_MOUNT}`,
+      ...(options.bindHost === false
+        ? []
+        : [`--bind-ro=${node}:${TESTBED_NODE}`, `--bind-ro=${PROJECT_DIR}:${PROJECT_MOUNT}`]),
       "-D",
       root,
       "-M",

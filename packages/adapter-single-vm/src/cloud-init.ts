@@ -191,6 +191,8 @@ export function renderCloudInit(spec: DeploymentSpec, options: CloudInitOptions)
   ].join("\n");
 
   const doc = {
+    // The image's own apt sources (a cloud's mirror) stay as they are.
+    apt: { preserve_sources_list: true },
     package_update: true,
     package_upgrade: false,
     packages,

@@ -23,19 +23,19 @@ import {
 } from "../../../packages/runtime/src/index.ts";
 import { parseLdd } from "../image.ts";
 import { releaseCommit, sha256File } from "../lib.ts";
+import { releaseFixture } from "./release-fixture.ts";
 
 const repo = resolve(import.meta.dirname, "../../..");
 const tmp = mkdtempSync(join(tmpdir(), "greentic-release-test-"));
-const release = join(tmp, "release");
-const op = join(release, "op-linux-x64");
-const runtime = join(release, "greentic-runtime-linux-x64");
+let release = "";
+let op = "";
+let runtime = "";
 
 beforeAll(() => {
-  execFileSync(process.execPath, [join(repo, "scripts/release/build.ts")], {
-    env: { ...process.env, GREENTIC_RELEASE_DIR: release },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-}, 180_000);
+  release = releaseFixture();
+  op = join(release, "op-linux-x64");
+  runtime = join(release, "greentic-runtime-linux-x64");
+}, 600_000);
 afterAll(() => {
   spawnSync("chmod", ["-R", "u+w", tmp]);
   rmSync(tmp, { recursive: true, force: true });
@@ -236,7 +236,7 @@ describe("runtime executable", () => {
 });
 
 describe("runtime image", () => {
-  const archive = join(release, "greentic-runtime-image-linux-x64.oci.tar");
+  const archive = () => join(release, "greentic-runtime-image-linux-x64.oci.tar");
   const meta = () => JSON.parse(readFileSync(join(release, "release.json"), "utf8"));
 
   it("is reproducible: a second build of the same commit gives the same executable, image id and archive", () => {
@@ -248,12 +248,12 @@ describe("runtime image", () => {
     const again = JSON.parse(readFileSync(join(second, "release.json"), "utf8"));
     expect(again.image).toEqual(meta().image);
     expect(sha256File(join(second, "greentic-runtime-linux-x64"))).toBe(sha256File(runtime));
-    expect(sha256File(join(second, "greentic-runtime-image-linux-x64.oci.tar"))).toBe(sha256File(archive));
+    expect(sha256File(join(second, "greentic-runtime-image-linux-x64.oci.tar"))).toBe(sha256File(archive()));
   }, 180_000);
 
   it("holds the executable and its libraries only, runs as 65532 with the runtime as entrypoint", () => {
     const layout = mkdtempSync(join(tmp, "oci-"));
-    execFileSync("tar", ["-xf", archive, "-C", layout]);
+    execFileSync("tar", ["-xf", archive(), "-C", layout]);
     const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8"));
     const blob = (d: string) => join(layout, "blobs", d.replace(":", "/"));
     const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), "utf8"));
@@ -286,7 +286,7 @@ describe("runtime image", () => {
 
   it("loads with podman and serves the bundle read-only as uid 65532; there is no shell to run", async () => {
     const ref = `localhost/greentic-runtime-test-${process.pid}:load`;
-    execFileSync("podman", ["load", "--quiet", "--input", archive], { stdio: "ignore" });
+    execFileSync("podman", ["load", "--quiet", "--input", archive()], { stdio: "ignore" });
     execFileSync("podman", ["tag", meta().image.id, ref]);
     const run = mkdtempSync(join(tmp, "container-"));
     for (const d of ["state", "cache", "log", "tmp"]) mkdirSync(join(run, d));
