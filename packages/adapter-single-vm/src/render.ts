@@ -306,6 +306,48 @@ function containerVolumes(spec: DeploymentSpec): string[] {
   ];
 }
 
+/**
+ * Confinement of the engine process that runs the container (podman or docker as root), which
+ * the container inherits: `systemd-analyze security` rates it 4.9 (9.6 without). The container
+ * itself also runs read-only, as the service user, with no capability and no new privileges.
+ * Not applied, because the engine needs what they take away (docs/single-vm.md, Hardening):
+ * User=/DynamicUser= and PrivateUsers= (rootful engine), RestrictNamespaces= and
+ * PrivateMounts= (a container is made of namespaces and mounts), ProtectControlGroups= (the
+ * engine creates the container's cgroup), ProtectKernelTunables= and ProcSubset= (runc mounts
+ * /proc and reads /proc/sys), PrivateDevices= (runc creates the container's /dev nodes),
+ * ProtectHostname= (runc sets the container's hostname), ProtectProc=invisible (runc must see
+ * the container's processes, which belong to the service user), MemoryDenyWriteExecute=
+ * (inherited by Node's JIT in the container), PrivateNetwork= and IPAddressDeny= (the runtime
+ * serves on the host network), and the capabilities the engine
+ * uses to build the container (CAP_SYS_ADMIN, CAP_SETUID/SETGID/SETPCAP, CAP_CHOWN, CAP_DAC_*,
+ * CAP_FOWNER, CAP_MKNOD, CAP_SYS_CHROOT, CAP_KILL, CAP_SYS_RESOURCE).
+ */
+const CONTAINER_ENGINE_HARDENING: Array<readonly [string, string]> = [
+  ["UMask", "0027"],
+  ["NoNewPrivileges", "yes"],
+  ["ProtectSystem", "full"],
+  // podman takes a lock file here even for host networking ("-": docker has no such directory).
+  ["ReadWritePaths", "-/etc/containers/networks"],
+  ["ProtectHome", "yes"],
+  ["PrivateTmp", "yes"],
+  ["ProtectKernelModules", "yes"],
+  ["ProtectKernelLogs", "yes"],
+  ["ProtectClock", "yes"],
+  ["RestrictRealtime", "yes"],
+  ["RestrictSUIDSGID", "yes"],
+  ["LockPersonality", "yes"],
+  ["KeyringMode", "private"],
+  ["SystemCallArchitectures", "native"],
+  ["SystemCallFilter", "~@clock @cpu-emulation @debug @module @obsolete @raw-io @reboot @swap"],
+  ["RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6 AF_NETLINK"],
+  ["DevicePolicy", "closed"],
+  ["DeviceAllow", "/dev/fuse rw"],
+  [
+    "CapabilityBoundingSet",
+    "~CAP_SYS_MODULE CAP_SYS_RAWIO CAP_SYS_TIME CAP_SYS_BOOT CAP_SYS_PACCT CAP_SYS_TTY_CONFIG CAP_SYSLOG CAP_WAKE_ALARM CAP_BLOCK_SUSPEND CAP_LINUX_IMMUTABLE CAP_IPC_LOCK CAP_MAC_ADMIN CAP_MAC_OVERRIDE CAP_AUDIT_CONTROL CAP_AUDIT_READ CAP_AUDIT_WRITE CAP_LEASE CAP_BPF CAP_PERFMON CAP_SYS_PTRACE CAP_NET_ADMIN CAP_NET_BROADCAST CAP_NET_RAW CAP_NET_BIND_SERVICE",
+  ],
+];
+
 /** A `.service` that runs one container with `podman run` / `docker run` in the foreground. */
 export function containerServiceUnit(spec: DeploymentSpec, layout: Layout, c: ContainerOptions): UnitFile {
   const s = spec.spec;
@@ -355,6 +397,7 @@ export function containerServiceUnit(spec: DeploymentSpec, layout: Layout, c: Co
           ["TimeoutStartSec", String(s.health.startupTimeoutSeconds)],
           ["TimeoutStopSec", "40"],
           ["KillMode", "mixed"],
+          ...CONTAINER_ENGINE_HARDENING,
         ],
       },
       { name: "Install", entries: [["WantedBy", "multi-user.target"]] },
@@ -394,6 +437,7 @@ export function quadletContainer(spec: DeploymentSpec, layout: Layout, c: Contai
           ["Restart", "on-failure"],
           ["RestartSec", "1"],
           ["TimeoutStartSec", String(s.health.startupTimeoutSeconds)],
+          ...CONTAINER_ENGINE_HARDENING,
         ],
       },
       { name: "Install", entries: [["WantedBy", "multi-user.target"]] },
