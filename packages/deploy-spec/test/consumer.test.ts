@@ -97,16 +97,19 @@ describe("consumer of the packed package", () => {
     await ensureBuilt();
     work = await mkdtemp(join(tmpdir(), "deploy-spec-consumer-"));
     project = join(work, "project");
+    // deploy-spec depends on the I/O kit, which is not on any registry yet: pack both, and
+    // install them from their tarballs, as a consumer of a release would.
     await run("pnpm", ["pack", "--pack-destination", work], { cwd: pkgDir });
-    const tarball = (await readdir(work)).find((f) => f.endsWith(".tgz"));
-    if (!tarball) throw new Error(`pnpm pack wrote no tarball into ${work}`);
+    await run("pnpm", ["pack", "--pack-destination", work], { cwd: join(pkgDir, "..", "io-kit") });
+    const tarballs = (await readdir(work)).filter((f) => f.endsWith(".tgz")).map((f) => join(work, f));
+    if (tarballs.length !== 2) throw new Error(`pnpm pack wrote ${tarballs.length} tarballs into ${work}, not 2`);
     await run("mkdir", ["-p", project]);
     await writeFile(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
     await writeFile(join(project, "tsconfig.json"), JSON.stringify(tsconfig));
     await writeFile(join(project, "index.ts"), consumerSource);
     await run(
       "npm",
-      ["install", "--no-audit", "--no-fund", "--prefer-offline", join(work, tarball), "typescript@7", "@types/node@22"],
+      ["install", "--no-audit", "--no-fund", "--prefer-offline", ...tarballs, "typescript@7", "@types/node@22"],
       { cwd: project, timeout: 280_000 },
     );
     return () => rm(work, { recursive: true, force: true });
