@@ -93,7 +93,8 @@ export async function preflight(spec: DeploymentSpec, options: PlanOptions = {})
           : "no Quadlet (podman < 4.4): a .service wrapping podman run will be generated",
       );
     }
-  } else {
+  } else if (/\.(c|m)?js$/.test(spec.spec.runtime.binary!)) {
+    // Only a script runtime needs Node.js; the release's runtime executable carries its own.
     const node = spec.spec.runtime.node!;
     const v = await executor.run(node, ["--version"]);
     const major = Number(/^v(\d+)/.exec(v.stdout.trim())?.[1] ?? 0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { singleVm } from "./fixture.js";
+import { singleVm, specYaml } from "./fixture.js";
 
 describe("op single-vm preflight", () => {
   it("--json: {ok, checks[{name, ok, detail, hint?}], summary}; exit 1 exactly when a check fails", () => {
@@ -34,6 +34,18 @@ describe("op single-vm preflight", () => {
       expect(human.stdout).toMatch(new RegExp(`^${c.ok ? "ok  " : "FAIL"}  ${c.name}`, "m"));
     for (const c of result.checks.filter((x: { ok: boolean }) => !x.ok))
       expect(human.stdout).toContain(`fix: ${c.hint}`);
+  });
+
+  it("does not ask for Node.js when the runtime is an executable (the release's greentic-runtime)", () => {
+    const f = singleVm();
+    const runtime = f.file("greentic-runtime", "#!/bin/sh\n");
+    const spec = f.file("exe.yaml", specYaml({ bundle: f.bundle, runtime }));
+    const r = f.op(["preflight", "--spec", spec, "--json"]);
+    const names = r.json.result.checks.map((c: { name: string }) => c.name);
+    expect(names).not.toContain("node");
+    expect(names).toEqual(
+      expect.arrayContaining(["architecture", "systemd", "squashfs", "admin port", "service user"]),
+    );
   });
 
   it("checks the container engine in container mode", () => {
