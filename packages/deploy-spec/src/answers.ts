@@ -325,6 +325,18 @@ export const EnvInitAnswersSchema = z.strictObject(
     environment_id: EnvIdSchema.default("local"),
     /** Applied only when the environment is created. */
     public_base_url: PublicBaseUrlSchema.optional(),
+    /**
+     * On an existing environment, also bind the default slots only this implementation binds
+     * (`revocation`); without it such an environment (one the reference created) is left untouched.
+     */
+    heal: z
+      .boolean()
+      .optional()
+      .meta({
+        description:
+          "On an existing environment, also bind the default slots only this implementation adds (revocation); without it an environment the reference created is left untouched.",
+        examples: [true],
+      }),
     ...idem,
   }),
 );

@@ -46,6 +46,7 @@ export {
   type IdProblem,
 } from "./ids.js";
 export { dropNullOptionals } from "./tolerant.js";
+export { auditTargetFor } from "./audit-target.js";
 export {
   checkPackDescriptor,
   formatPackDescriptor,

@@ -96,8 +96,8 @@ async function countLines(file: string): Promise<number> {
  * Hash, line count and byte size of the log after checking its end against head.json: a
  * deleted or edited tail is an `integrity` error rather than something to chain over. A head
  * that is behind (crashes between appends and head updates, or a paused writer's late head
- * write) is accepted when every line after the one it names chains to its predecessor, so
- * any number of such crashes never wedges the log.
+ * write) is accepted when every line after the one it names chains to its predecessor (or has
+ * no prev_hash at all: the reference's appends), so any number of such crashes never wedges the log.
  */
 export async function checkedTail(
   dir: string,
@@ -123,7 +123,9 @@ export async function checkedTail(
   const behind =
     at >= 0 &&
     hashes[at] === head.last_hash &&
-    hashes.slice(at + 1).every((_, k) => prevs[at + 1 + k] === hashes[at + k]);
+    // A line without prev_hash after the head was appended by a writer without the chain (the
+    // reference shares the log): it is accepted, and the line after it must chain to it.
+    hashes.slice(at + 1).every((_, k) => prevs[at + 1 + k] === undefined || prevs[at + 1 + k] === hashes[at + k]);
   if (behind) return { tailHash, lines: hashes.length, size: tail.size };
   throw new GreenticError(
     "integrity",
@@ -373,7 +375,7 @@ export async function verifyAuditLog(dir: string): Promise<AuditVerification> {
       return undefined;
     }
   });
-  let chained = false;
+  const unchained: number[] = [];
   for (let i = 0; i < lines.length; i++) {
     const event = parsed[i];
     const lineNo = i + 1;
@@ -386,16 +388,12 @@ export async function verifyAuditLog(dir: string): Promise<AuditVerification> {
       };
     const prev = event.prev_hash;
     if (prev === undefined) {
-      if (chained)
-        return {
-          ok: false,
-          lines: lines.length,
-          line: lineNo,
-          reason: `line ${lineNo} has no prev_hash after chained lines: it was inserted or edited`,
-        };
-      continue; // events written before the chain existed (e.g. by the reference) form an unchained prefix
+      // Line 1 has nothing to chain to. Any later line without prev_hash was written by a writer
+      // without the chain (the reference shares the log): it is named as unchained, not refused.
+      // The next chained line must hash it, so one cannot be slipped in between chained lines.
+      if (i > 0) unchained.push(lineNo);
+      continue;
     }
-    chained = true;
     if (i > 0 && prev === hashes[i - 1]) continue;
     const at = position.get(prev);
     const reordered = {
@@ -459,7 +457,9 @@ export async function verifyAuditLog(dir: string): Promise<AuditVerification> {
         reason: `line ${lineNo} repeats event ${event.event_id} of line ${seen}: an event was written twice`,
       };
     ids.set(event.event_id, lineNo);
-    const g = event.new_generation;
+    // Generations of unchained events are the reference's own counters (a split's, a binding's),
+    // not the store's: only chained events take part in the monotonic check.
+    const g = event.prev_hash === undefined ? undefined : event.new_generation;
     if (g === undefined) continue;
     if (newest !== undefined && g <= newest.generation)
       return {
@@ -494,5 +494,5 @@ export async function verifyAuditLog(dir: string): Promise<AuditVerification> {
       };
     }
   }
-  return { ok: true, lines: lines.length };
+  return unchained.length === 0 ? { ok: true, lines: lines.length } : { ok: true, lines: lines.length, unchained };
 }

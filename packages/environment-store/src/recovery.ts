@@ -61,7 +61,9 @@ export async function recover(
   for (const sub of ["", COMMITS_DIR, AUDIT_DIR, LEDGER_DIR]) await removeStaleTemps(join(dir, sub));
   await recoverJournal(core, envId, lock);
   const state = await envState(core, envId);
-  if (state.kind === "legacy") return;
+  // Nothing to finish: no records yet, or the reference wrote on top of our last commit (its
+  // files must not be rewritten from that record).
+  if (state.kind === "legacy" || state.kind === "foreign") return;
   await lock.assertOwned(envId);
   if (state.kind === "tampered" && !options.tolerateTampered) await readEnv(core, envId, true); // throws
   try {

@@ -143,8 +143,14 @@ export interface AuditQuery {
   limit?: number | undefined;
 }
 
+/**
+ * `unchained` lists (1-based) the lines without `prev_hash` that follow chained ones: events a
+ * writer without the hash chain (the reference) appended. Their content cannot be verified, but
+ * the chain is checked across them (the next chained line must hash the unchained one), so they
+ * cannot have been inserted between chained lines. Absent when there are none.
+ */
 export type AuditVerification =
-  | { ok: true; lines: number }
+  | { ok: true; lines: number; unchained?: number[] }
   | { ok: false; lines: number; line: number; reason: string };
 
 export interface MigrationFinding {

@@ -53,7 +53,14 @@ export function parseJson(core: StoreCore, envId: string, rel: string, raw: Buff
 export type EnvState =
   | { kind: "legacy"; raw: Buffer | undefined }
   | { kind: "current" | "pending" | "stale"; raw: Buffer | undefined; committed: Buffer; record: CommitRecord }
-  | { kind: "tampered"; raw: Buffer | undefined; record: CommitRecord };
+  | { kind: "tampered"; raw: Buffer | undefined; record: CommitRecord }
+  /**
+   * Written by the reference, which shares the store: the file differs from the newest record
+   * and the audit log has events without `prev_hash` after that record's event (the reference
+   * audits every mutation it commits). Its generation continues from the record's, one per
+   * such event, so `--expected-generation` values never repeat across a foreign write.
+   */
+  | { kind: "foreign"; raw: Buffer; record: CommitRecord; generation: number };
 
 export async function envState(core: StoreCore, envId: string): Promise<EnvState> {
   const raw = await readIfExists(join(core.envDir(envId), ENVIRONMENT_FILE));
@@ -71,7 +78,37 @@ export async function envState(core: StoreCore, envId: string): Promise<EnvState
       if (older?.env_sha256 === sha) return { kind: "stale", raw, committed, record };
     }
   }
+  if (raw !== undefined) {
+    const foreign = await foreignEventsAfter(core, envId, record);
+    if (foreign > 0) return { kind: "foreign", raw, record, generation: record.generation + foreign };
+  }
   return { kind: "tampered", raw, record };
+}
+
+/**
+ * Events of this environment appended without `prev_hash` after `record`'s own event: what a
+ * writer without the hash chain (the reference) committed since. 0 when the record's event is
+ * not in the log or a chained line follows it.
+ */
+async function foreignEventsAfter(core: StoreCore, envId: string, record: CommitRecord): Promise<number> {
+  const raw = await readIfExists(join(core.envDir(envId), AUDIT_DIR, AUDIT_FILE));
+  if (raw === undefined) return 0;
+  const lines = raw.toString("utf8").split("\n");
+  const at = lines.findIndex((l) => l.includes(record.event.event_id));
+  if (at < 0) return 0;
+  let count = 0;
+  for (const line of lines.slice(at + 1)) {
+    if (line.trim() === "") continue;
+    let event: { prev_hash?: unknown; env_id?: unknown };
+    try {
+      event = JSON.parse(line) as typeof event;
+    } catch {
+      return 0;
+    }
+    if (event.prev_hash !== undefined || event.env_id !== envId) return 0;
+    count++;
+  }
+  return count;
 }
 
 /** The `integrity` error for a tampered or deleted environment.json, naming the newest valid backup. */
@@ -121,6 +158,10 @@ export async function readEnv(
     // A file that does not even load is reported for what is wrong with it.
     await verifyEnvBytes(core, envId, state.raw, withBackupHint, tampered.details as Record<string, unknown>);
     throw tampered;
+  }
+  if (state.kind === "foreign") {
+    const current = await verifyEnvBytes(core, envId, state.raw, withBackupHint);
+    return { ...current, generation: Math.max(state.generation, current.generation) };
   }
   const raw = state.kind === "legacy" ? state.raw : state.committed;
   if (raw === undefined) {

@@ -1,6 +1,7 @@
 import {
   ANSWERS_SCHEMAS,
   GreenticError,
+  auditTargetFor,
   checkEnvId,
   parseDocument,
   type AnswersFor,
@@ -185,7 +186,8 @@ function transactOptions(ctx: OperationsContext, args: Omit<MutateArgs<unknown>,
     idempotencyKey: idempotencyKeyOf(args.payload as { idempotency_key?: string }, args.options),
     request: args.request ?? requestOf(args.payload),
     create: args.create,
-    target: args.target,
+    // As the reference fills it, when the verb gives no target of its own.
+    target: args.target ?? auditTargetFor(args.noun, args.verb, args.payload),
   };
 }
 

@@ -72,11 +72,11 @@ async function secretWrite(
     payload,
     options,
     request: { name: payload.name, value_sha256: payload.value === undefined ? null : sha256Hex(payload.value) },
-    target: { name: payload.name },
+    target: { path: payload.name },
     transform: async (current) => {
       const env = required(current, envId);
       const result: SecretWriteResult = { environment_id: envId, name: payload.name, ...(await write(secrets, hctx)) };
-      return { environment: env, result, target: { name: payload.name } };
+      return { environment: env, result, target: { path: payload.name } };
     },
   });
   return withCommit(outcome);

@@ -145,7 +145,21 @@ export interface InitEnvironmentResult {
   outcome: "created" | "healed" | "untouched";
   /** Present only when `outcome` is `healed`. */
   added_slots?: PackSlot[];
+  /**
+   * Present when `outcome` is `untouched` but default slots of ours only (`revocation`) are
+   * unbound, as in an environment the reference created: `heal: true` binds them.
+   */
+  healable_slots?: PackSlot[];
 }
+
+/** The default slots the reference binds too; init always fills these when missing. */
+const REFERENCE_DEFAULT_SLOTS: ReadonlySet<PackSlot> = new Set([
+  "deployer",
+  "secrets",
+  "telemetry",
+  "sessions",
+  "state",
+]);
 
 function defaultBinding(slot: PackSlot, kind: string): EnvPackBinding {
   return { slot, kind, pack_ref: kind, generation: 0 };
@@ -153,7 +167,10 @@ function defaultBinding(slot: PackSlot, kind: string): EnvPackBinding {
 
 /**
  * `op env init`: creates the environment with the local default bindings, or fills only
- * the missing default slots of an existing one (a user's binding is never replaced).
+ * the missing default slots of an existing one (a user's binding is never replaced). Like the
+ * reference, it fills the reference's five default slots; the slot only this implementation
+ * binds by default (`revocation`) is added to an existing environment only with `heal: true`,
+ * so an environment the reference created answers `untouched` and is not rewritten.
  */
 export function initLocalEnvironment(
   existing: Environment | undefined,
@@ -201,12 +218,17 @@ export function initLocalEnvironment(
   const next = clone(existing);
   const bound = new Set(next.packs.map((p) => p.slot));
   const added: PackSlot[] = [];
+  const healable: PackSlot[] = [];
   for (const b of LOCAL_DEFAULT_BINDINGS) {
-    if (!bound.has(b.slot)) {
+    if (bound.has(b.slot)) continue;
+    if (payload.heal === true || REFERENCE_DEFAULT_SLOTS.has(b.slot)) {
       next.packs.push(defaultBinding(b.slot, b.kind));
       added.push(b.slot);
-    }
+    } else healable.push(b.slot);
   }
-  if (added.length === 0) return finish(next, summary(next, "untouched"));
+  if (added.length === 0) {
+    const result = summary(existing, "untouched");
+    return finish(existing, healable.length === 0 ? result : { ...result, healable_slots: healable });
+  }
   return finish(next, summary(next, "healed", added));
 }

@@ -5,7 +5,7 @@ import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } fro
 export default class EnvInit extends MutatingCommand<typeof EnvInit> {
   static override summary = "Create (or heal) an environment bound to the local default env-packs.";
   static override description =
-    "Idempotent: an environment that already has every default binding is left untouched (nothing written, nothing audited); one missing some is healed. The environment id defaults to local.";
+    "Idempotent: an environment that already has every default binding is left untouched (nothing written, nothing audited); one missing some of the five bindings the reference also makes is healed. The revocation binding, ours only, is added to an existing environment (one the reference created) only with --heal. The environment id defaults to local.";
   static override examples = [
     "<%= config.bin %> env init",
     "<%= config.bin %> env init staging --public-url https://staging.example.com",
@@ -19,13 +19,16 @@ export default class EnvInit extends MutatingCommand<typeof EnvInit> {
       description: "Public base URL (public_base_url), applied only when the environment is created.",
       helpValue: "URL",
     }),
+    heal: Flags.boolean({
+      description: "Also bind the default slots only this implementation adds (revocation) to an existing environment.",
+    }),
     ...idempotencyFlag,
     ...preconditionFlags,
   };
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const payload = await this.payload();
+    const payload = await this.payload({ heal: this.flags.heal ? true : undefined });
     const { ops, ctx } = await this.ops();
     const r = await ops.envInit(ctx, payload, this.mutationOptions());
     this.done(r, () => {
@@ -33,6 +36,8 @@ export default class EnvInit extends MutatingCommand<typeof EnvInit> {
       if (r.outcome === "created")
         return `Created environment ${id} with ${r.pack_count} env-packs (${r.bound_slots.join(", ")}).`;
       if (r.outcome === "healed") return `Healed environment ${id}: bound ${(r.added_slots ?? []).join(", ")}.`;
+      if (r.healable_slots !== undefined)
+        return `Environment ${id} is already initialised; nothing to do (pass --heal to also bind ${r.healable_slots.join(", ")}).`;
       return `Environment ${id} is already initialised; nothing to do.`;
     });
   }
