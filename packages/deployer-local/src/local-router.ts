@@ -1,13 +1,15 @@
 import { readFile, rm } from "node:fs/promises";
 import {
   Agent,
+  STATUS_CODES,
   createServer,
   request as httpRequest,
   type IncomingHttpHeaders,
   type IncomingMessage,
   type ServerResponse,
 } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
+import type { Duplex } from "node:stream";
 import { join } from "node:path";
 import { writeFileAtomic } from "@greentic/io-kit";
 import { parseListenAddress } from "./listen-address.js";
@@ -50,6 +52,19 @@ export interface LocalRouterListenFile {
   loaded_at: string;
   /** Why the last reload was refused (the previous routes stay in use). */
   error?: string;
+}
+
+/** Upstream sockets idle longer than this are closed (below the runtime's 5 s keep-alive). */
+export const UPSTREAM_IDLE_MS = 4_000;
+/** A revision that does not accept a connection within this is reported down (502). */
+export const UPSTREAM_CONNECT_TIMEOUT_MS = 2_000;
+/** A revision that sends nothing for this long while a response is due gets a 504. */
+export const UPSTREAM_RESPONSE_TIMEOUT_MS = 60_000;
+
+/** `X-Forwarded-For` with the client appended to what earlier proxies recorded. */
+export function appendForwardedFor(existing: string | string[] | undefined, client: string | undefined): string {
+  const before = Array.isArray(existing) ? existing.join(", ") : (existing ?? "");
+  return [before.trim(), client ?? ""].filter((part) => part !== "").join(", ");
 }
 
 /** Header naming the revision that answered (or was chosen and failed). */
@@ -197,9 +212,11 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
   const log = options.log ?? (() => {});
   const routesFile = join(options.stateDir, "routes.json");
   const listenFile = join(options.stateDir, "listen.json");
-  // No pooled connections: a pooled socket the runtime has just closed would turn into a
-  // spurious 502, and a local router gains little from reuse.
-  const agent = new Agent({ keepAlive: false });
+  // Pooled upstream connections (a new TCP connection per request costs most of a local
+  // proxy's time). A pooled socket the runtime closes while idle is dropped by the agent after
+  // UPSTREAM_IDLE_MS, below the runtime's 5 s keep-alive; a request that still meets a reset on a
+  // reused socket is retried once when it has no body (see `forward`).
+  const agent = new Agent({ keepAlive: true, keepAliveMsecs: 1_000, maxSockets: 256, timeout: UPSTREAM_IDLE_MS });
   let table: Table | undefined;
   let lastError: string | undefined;
 
@@ -234,96 +251,178 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    const current = table;
-    if (current === undefined || current.pickers.size === 0) {
-      sendError(
-        res,
-        503,
-        "no-traffic-split",
-        "no traffic split is applied in this environment yet; set one with `op traffic set`",
-      );
+    const entry = pick(req);
+    if ("error" in entry) {
+      const [status, error, message, revisionId] = entry.error;
+      sendError(res, status, error, message, revisionId);
       return;
     }
-    const wanted = req.headers[DEPLOYMENT_HEADER];
-    let picker: WeightedPicker<LocalRouteEntry> | undefined;
-    if (typeof wanted === "string") {
-      picker = current.pickers.get(wanted);
-      if (picker === undefined) {
-        sendError(res, 404, "unknown-deployment", `deployment ${wanted} has no traffic split in this environment`);
-        return;
-      }
-    } else if (current.pickers.size === 1) {
-      picker = current.pickers.values().next().value;
-    } else {
-      sendError(
-        res,
-        421,
-        "deployment-required",
-        `several deployments have traffic (${[...current.pickers.keys()].join(", ")}); choose one with the ${DEPLOYMENT_HEADER} header`,
-      );
-      return;
-    }
-    const entry = picker?.next();
-    if (entry === undefined) {
-      sendError(res, 503, "no-traffic-split", "the applied split gives no revision any weight");
-      return;
-    }
-    if (entry.port === null) {
-      sendError(
-        res,
-        502,
-        "revision-down",
-        `revision ${entry.revision_id} was chosen by the traffic split but is not running; warm it again or move its traffic away`,
-        entry.revision_id,
-      );
-      return;
-    }
+    if (entry.port === null) return;
     const headers = forwardable(req.headers);
-    headers["x-forwarded-for"] = req.socket.remoteAddress ?? "";
+    headers["x-forwarded-for"] = appendForwardedFor(req.headers["x-forwarded-for"], req.socket.remoteAddress);
     headers["x-forwarded-proto"] = "http";
     if (req.headers.host !== undefined) headers["x-forwarded-host"] = req.headers.host;
-    const upstream = httpRequest({
-      host: "127.0.0.1",
-      port: entry.port,
-      method: req.method,
-      path: req.url,
-      headers,
-      agent,
+    forward(req, res, entry.revision_id, entry.port, headers, true);
+  }
+
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    revisionId: string,
+    port: number,
+    headers: Record<string, string | string[]>,
+    mayRetry: boolean,
+  ): void {
+    const upstream = httpRequest({ host: "127.0.0.1", port, method: req.method, path: req.url, headers, agent });
+    let connected = false;
+    const connectTimer = setTimeout(() => {
+      if (!connected) upstream.destroy(Object.assign(new Error("connect timeout"), { code: "ETIMEDOUT" }));
+    }, UPSTREAM_CONNECT_TIMEOUT_MS);
+    upstream.on("socket", (socket) => {
+      // A pooled socket is connected already; a new one says so with `connect`.
+      if (!socket.connecting) {
+        connected = true;
+        clearTimeout(connectTimer);
+      } else
+        socket.once("connect", () => {
+          connected = true;
+          clearTimeout(connectTimer);
+        });
     });
+    upstream.setTimeout(UPSTREAM_RESPONSE_TIMEOUT_MS, () =>
+      upstream.destroy(Object.assign(new Error("no answer in time"), { code: "ESOCKETTIMEDOUT" })),
+    );
     upstream.on("response", (answer) => {
+      clearTimeout(connectTimer);
       const out = forwardable(answer.headers);
-      out[REVISION_HEADER] = entry.revision_id;
+      out[REVISION_HEADER] = revisionId;
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
       answer.pipe(res);
       answer.on("error", () => res.destroy());
     });
     let failed = false;
     upstream.on("error", (error: NodeJS.ErrnoException) => {
+      clearTimeout(connectTimer);
       // Only the first error counts: later ones (e.g. the request body still being piped
       // into the destroyed request) must not cut the 502 already being sent.
       if (failed) return;
       failed = true;
+      // A pooled socket the runtime closed just as it was reused: once more on a fresh one,
+      // for requests without a body (nothing was consumed from the client).
+      const bodyless = req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined;
+      if (mayRetry && bodyless && (error.code === "ECONNRESET" || error.code === "EPIPE") && !res.headersSent) {
+        forward(req, res, revisionId, port, headers, false);
+        return;
+      }
       log({
         level: "warn",
         msg: "upstream failed",
-        revision_id: entry.revision_id,
-        port: entry.port,
+        revision_id: revisionId,
+        port,
         code: error.code,
         error: error.message,
       });
+      const timedOut = error.code === "ESOCKETTIMEDOUT";
       sendError(
         res,
-        502,
-        "revision-down",
-        `revision ${entry.revision_id} (127.0.0.1:${entry.port}) did not answer: ${error.code ?? error.message}`,
-        entry.revision_id,
+        timedOut ? 504 : 502,
+        timedOut ? "revision-timeout" : "revision-down",
+        timedOut
+          ? `revision ${revisionId} (127.0.0.1:${port}) sent no answer within ${UPSTREAM_RESPONSE_TIMEOUT_MS} ms`
+          : `revision ${revisionId} (127.0.0.1:${port}) did not answer: ${error.code ?? error.message}`,
+        revisionId,
       );
     });
     // A client that goes away cancels the upstream request; a finished response is not touched.
     res.on("close", () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    req.pipe(upstream);
+    // A retried request was already read to its end: it has no body to pipe again.
+    if (mayRetry) req.pipe(upstream);
+    else upstream.end();
+  }
+
+  /** The revision a request goes to (`undefined` after an error answer was sent on `res`). */
+  function pick(req: IncomingMessage): LocalRouteEntry | { error: [number, string, string, string?] } {
+    const current = table;
+    if (current === undefined || current.pickers.size === 0)
+      return {
+        error: [
+          503,
+          "no-traffic-split",
+          "no traffic split is applied in this environment yet; set one with `op traffic set`",
+        ],
+      };
+    const wanted = req.headers[DEPLOYMENT_HEADER];
+    let picker: WeightedPicker<LocalRouteEntry> | undefined;
+    if (typeof wanted === "string") {
+      picker = current.pickers.get(wanted);
+      if (picker === undefined)
+        return { error: [404, "unknown-deployment", `deployment ${wanted} has no traffic split in this environment`] };
+    } else if (current.pickers.size === 1) picker = current.pickers.values().next().value;
+    else
+      return {
+        error: [
+          421,
+          "deployment-required",
+          `several deployments have traffic (${[...current.pickers.keys()].join(", ")}); choose one with the ${DEPLOYMENT_HEADER} header`,
+        ],
+      };
+    const entry = picker?.next();
+    if (entry === undefined)
+      return { error: [503, "no-traffic-split", "the applied split gives no revision any weight"] };
+    if (entry.port === null)
+      return {
+        error: [
+          502,
+          "revision-down",
+          `revision ${entry.revision_id} was chosen by the traffic split but is not running; warm it again or move its traffic away`,
+          entry.revision_id,
+        ],
+      };
+    return entry;
+  }
+
+  /** WebSocket (and any other) upgrades: a raw tunnel to the chosen revision. */
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const chosen = pick(req);
+    if ("error" in chosen) {
+      const [status, error, message] = chosen.error;
+      const body = `${JSON.stringify({ error, message })}\n`;
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    const upstream = connect({ host: "127.0.0.1", port: chosen.port! });
+    const timer = setTimeout(() => upstream.destroy(), UPSTREAM_CONNECT_TIMEOUT_MS);
+    upstream.once("connect", () => {
+      clearTimeout(timer);
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const name = req.rawHeaders[i]!;
+        if (name.toLowerCase() === "x-forwarded-for") continue;
+        lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
+      }
+      lines.push(`x-forwarded-for: ${appendForwardedFor(req.headers["x-forwarded-for"], req.socket.remoteAddress)}`);
+      upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    const close = () => {
+      upstream.destroy();
+      socket.destroy();
+    };
+    upstream.on("error", () => {
+      clearTimeout(timer);
+      if (socket.writable && upstream.bytesRead === 0)
+        socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      else close();
+    });
+    socket.on("error", close);
+    upstream.on("close", () => socket.destroy());
+    socket.on("close", () => upstream.destroy());
   }
 
   await load().catch((error: Error) => {
@@ -331,6 +430,7 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
     log({ level: "error", msg: "routes refused", error: error.message });
   });
   const server = createServer(handle);
+  server.on("upgrade", upgrade);
   server.keepAliveTimeout = 5_000;
   const listen = (port: number) =>
     new Promise<void>((resolve, reject) => {

@@ -251,6 +251,52 @@ describe("the local router process", () => {
     });
   });
 
+  it("appends to X-Forwarded-For, reuses upstream connections, and tunnels a WebSocket upgrade", async () => {
+    const sockets = new Set<unknown>();
+    const echo = await upstream((_req, res) => res.end("ok"));
+    echo.server.on("connection", (socket) => sockets.add(socket));
+    // A minimal upgrade endpoint: answers 101, then echoes every byte back upper-cased.
+    echo.server.on("upgrade", (req: IncomingMessage, socket: import("node:stream").Duplex) => {
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-seen-xff: ${req.headers["x-forwarded-for"]}\r\n\r\n`,
+      );
+      socket.on("data", (chunk: Buffer) => socket.write(chunk.toString("utf8").toUpperCase()));
+      // The tunnel closes when the client goes: the server must not wait for this socket.
+      socket.on("end", () => socket.destroy());
+      socket.on("error", () => socket.destroy());
+    });
+    const router = await startRouter();
+    await router.apply([deployment([["rev-ws", 10_000, echo.port]])]);
+    const { port } = new URL(router.url);
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(router.url, { headers: { "x-forwarded-for": "203.0.113.7" } });
+      expect(await res.text()).toBe("ok");
+    }
+    expect(echo.seen.map((r) => r.headers["x-forwarded-for"])).toEqual(Array(5).fill("203.0.113.7, 127.0.0.1"));
+    // Five sequential requests over pooled keep-alive connections: one upstream connection.
+    expect(sockets.size).toBe(1);
+
+    const reply = await new Promise<{ head: string; echoed: string }>((resolve, reject) => {
+      const req = request({
+        host: "127.0.0.1",
+        port,
+        path: "/socket",
+        headers: { connection: "Upgrade", upgrade: "websocket", "x-forwarded-for": "198.51.100.1" },
+      });
+      req.on("upgrade", (res, socket) => {
+        const head = `${res.statusCode} ${res.headers["x-seen-xff"]}`;
+        socket.once("data", (chunk: Buffer) => {
+          socket.destroy();
+          resolve({ head, echoed: chunk.toString("utf8") });
+        });
+        socket.write("hello over the tunnel");
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(reply).toEqual({ head: "101 198.51.100.1, 127.0.0.1", echoed: "HELLO OVER THE TUNNEL" });
+  });
+
   it("reloads a changed split on SIGHUP without restarting and without failing an in-flight request", async () => {
     let release: () => void = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
