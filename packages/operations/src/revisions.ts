@@ -43,6 +43,11 @@ export interface RevisionsListResult {
   traffic_bps: Record<string, number>;
   /** Where each running revision answers, as the deployer reports it. */
   urls: Record<string, string>;
+  /**
+   * What runs, from the deployer: `running`, `down` (its process is gone), `stopped` (not
+   * started); absent for a revision the deployer has nothing of (never staged here, archived).
+   */
+  live: Record<string, "running" | "down" | "stopped">;
 }
 
 /** `op revisions show <env> <revision>`: the record, the splits routing to it, and what the deployer runs. */
@@ -492,12 +497,16 @@ export async function revisionsList(
   for (const split of environment.traffic_splits)
     for (const e of split.entries) if (listed.has(e.revision_id)) traffic_bps[e.revision_id] = e.weight_bps;
   const urls: Record<string, string> = {};
+  const live: Record<string, "running" | "down" | "stopped"> = {};
   if (revisions.length > 0 && environment.packs.some((p) => p.slot === "deployer")) {
     const { deployer, hctx } = await deployerOf(ctx, environment);
-    for (const st of await deployer.status(hctx))
-      if (listed.has(st.revision_id) && st.state === "running" && st.url !== undefined) urls[st.revision_id] = st.url;
+    for (const st of await deployer.status(hctx)) {
+      if (!listed.has(st.revision_id)) continue;
+      live[st.revision_id] = st.state === "failed" ? "down" : st.state;
+      if (st.state === "running" && st.url !== undefined) urls[st.revision_id] = st.url;
+    }
   }
-  return { environment_id: id, revisions, traffic_bps, urls };
+  return { environment_id: id, revisions, traffic_bps, urls, live };
 }
 
 /**
