@@ -241,6 +241,13 @@ export interface SecretsStore {
   list(ctx: HandlerContext): Promise<string[]>;
   delete(ctx: HandlerContext, key: string): Promise<{ key: string; deleted: boolean }>;
   rotate(ctx: HandlerContext, key: string, options?: RotateOptions): Promise<{ key: string; rotated_at: string }>;
+  /**
+   * A keyed fingerprint of `value` (e.g. an HMAC under a per-environment key) for idempotency
+   * records. Without it, values are left out of fingerprints altogether.
+   */
+  fingerprint?(ctx: HandlerContext, value: string): Promise<string>;
+  /** Removes every secret the environment holds (`op env destroy` without `--keep-secrets`). */
+  destroy?(ctx: HandlerContext): Promise<{ removed: boolean }>;
 }
 
 /** A structured telemetry event. */

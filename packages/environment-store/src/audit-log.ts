@@ -317,7 +317,11 @@ export async function scanLines(file: string, onLine: (line: string, lineNo: num
  * JSON.parse, so a selective filter over 100 000 events parses only the candidates. With
  * `limit`, the newest `limit` matches are returned.
  */
-export async function listAuditEvents(dir: string, query: AuditQuery = {}): Promise<AuditEventRecord[]> {
+export async function listAuditEvents(
+  dir: string,
+  query: AuditQuery = {},
+  pending?: AuditEventRecord,
+): Promise<AuditEventRecord[]> {
   const needles: string[] = [];
   if (query.noun !== undefined) needles.push(`"noun":${JSON.stringify(query.noun)}`);
   if (query.verb !== undefined) needles.push(`"verb":${JSON.stringify(query.verb)}`);
@@ -332,7 +336,8 @@ export async function listAuditEvents(dir: string, query: AuditQuery = {}): Prom
     });
   }
   const out: AuditEventRecord[] = [];
-  await scanLines(join(dir, AUDIT_FILE), (line) => {
+  let pendingSeen = pending === undefined;
+  const onLine = (line: string): void => {
     for (const needle of needles) if (!line.includes(needle)) return;
     if (since !== undefined) {
       const at = line.indexOf('"ts":"');
@@ -351,7 +356,13 @@ export async function listAuditEvents(dir: string, query: AuditQuery = {}): Prom
     if (since !== undefined && !(new Date(event.ts).getTime() >= new Date(since).getTime())) return;
     out.push(event);
     if (limit !== undefined && out.length > limit * 2) out.splice(0, out.length - limit);
+  };
+  await scanLines(join(dir, AUDIT_FILE), (line) => {
+    if (!pendingSeen && line.includes(pending!.event_id)) pendingSeen = true;
+    onLine(line);
   });
+  // A committed generation's event not yet written to the log (see `CommitRecord`) is listed too.
+  if (!pendingSeen) onLine(JSON.stringify(pending));
   return limit === undefined ? out : out.slice(-limit);
 }
 

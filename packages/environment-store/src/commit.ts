@@ -54,7 +54,7 @@ function lostLock(envId: string, generation: number, why: string): GreenticError
  * Refuses to commit when the audit directory or log is not a real directory and file: a
  * change must never commit without its audit record landing where `op audit` reads it.
  */
-async function checkAuditPlace(auditDir: string): Promise<void> {
+export async function checkAuditPlace(auditDir: string): Promise<void> {
   for (const [path, want] of [
     [auditDir, "directory"],
     [join(auditDir, AUDIT_FILE), "file"],
@@ -229,6 +229,7 @@ export async function materialize(
   options: { skipEnvironment?: boolean } = {},
 ): Promise<void> {
   const dir = core.envDir(envId);
+  await checkAuditPlace(join(dir, AUDIT_DIR));
   let envText: string | undefined;
   if (!options.skipEnvironment) {
     for (const { path, content } of record.files) {

@@ -63,12 +63,14 @@ function sha256(bytes: Uint8Array): string {
 async function readOrNull(file: string): Promise<Buffer | null> {
   let handle;
   try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // Non-blocking, and the type checked before reading: a FIFO or a device never hangs a read.
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
   }
   try {
+    if (!(await handle.stat()).isFile()) throw new Error(`${file} is not a regular file`);
     return await handle.readFile();
   } finally {
     await handle.close();

@@ -1,7 +1,7 @@
-import { readdir, readFile, unlink } from "node:fs/promises";
+import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { GreenticError, sha256Hex } from "@greentic/deploy-spec";
-import { errnoCode } from "./fs-safe.js";
+import { errnoCode, ioError, readIfExists } from "./fs-safe.js";
 import type { AuditEventRecord } from "./types.js";
 
 /** What a keyed mutation recorded, replayed verbatim on a retry with the same key and request. */
@@ -39,14 +39,50 @@ export async function findLedgerEntry(dir: string, key: string): Promise<LedgerE
     names = await readdir(dir);
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return undefined;
-    throw error;
+    throw ioError("listing", dir, error);
   }
   const suffix = `-${keyHash(key)}.json`;
   for (const name of names) {
     if (!name.endsWith(suffix)) continue;
-    const entry = JSON.parse(await readFile(join(dir, name), "utf8")) as LedgerEntry;
+    const file = join(dir, name);
+    const raw = await readIfExists(file);
+    if (raw === undefined) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw.toString("utf8"));
+    } catch (error) {
+      throw badEntry(file, `not valid JSON (${(error as Error).message})`);
+    }
+    const problem = entryProblem(value);
+    if (problem !== undefined) throw badEntry(file, problem);
+    const entry = value as LedgerEntry;
     if (entry.key === key) return entry;
   }
+  return undefined;
+}
+
+/**
+ * A damaged entry is never read as "no entry": that would apply a keyed request a second
+ * time. It is an `integrity` error naming the file.
+ */
+function badEntry(file: string, problem: string): GreenticError {
+  return new GreenticError("integrity", `idempotency ledger entry ${file} is damaged: ${problem}`, {
+    path: file,
+    hint: "the request it records may already be applied: check `op audit list` for its key, then move the file aside and retry",
+  });
+}
+
+function entryProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "it is not a JSON object";
+  const e = value as Record<string, unknown>;
+  if (e.schema !== "greentic.idempotency-entry.v1") return `schema is ${JSON.stringify(e.schema)}`;
+  for (const field of ["key", "fingerprint", "noun", "verb", "recorded_at"] as const)
+    if (typeof e[field] !== "string") return `${field} is missing`;
+  if (!Number.isSafeInteger(e.generation)) return "generation is missing";
+  const r = e.response as Record<string, unknown> | null;
+  if (typeof r !== "object" || r === null || typeof r.etag !== "string" || !Number.isSafeInteger(r.generation))
+    return "response is missing its etag or generation";
+  if (e.error !== undefined && (typeof e.error !== "object" || e.error === null)) return "error is not an object";
   return undefined;
 }
 

@@ -1,10 +1,12 @@
-import { rename, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { GreenticError, type AuditActor, type EnvironmentRuntime } from "@greentic/deploy-spec";
-import { appendAuditEvent, listAuditEvents, verifyAuditLog } from "./audit-log.js";
+import { AUDIT_FILE, appendAuditEvent, listAuditEvents, verifyAuditLog } from "./audit-log.js";
+import { newestRecord, recordName } from "./commit-record.js";
 import { assertSafeEnvId } from "./env-id.js";
 import { defaultStoreRoot } from "./fast-read.js";
-import { ensureDir, fsyncDir, readIfExists } from "./fs-safe.js";
+import { ensureDir, errnoCode, fsyncDir, ioError, readIfExists } from "./fs-safe.js";
 import { forceRemoveLock, readLockRecord, type LockRecord } from "./lock.js";
 import { migrateDev, migrateState } from "./migrations.js";
 import { checkMutation, decide, deny, newEvent, transact } from "./mutation.js";
@@ -12,6 +14,7 @@ import { recover, withLock } from "./recovery.js";
 import { destroy, restore } from "./restore-destroy.js";
 import {
   AUDIT_DIR,
+  COMMITS_DIR,
   DATA_DIR,
   ENVIRONMENT_FILE,
   StoreCore,
@@ -124,12 +127,36 @@ export class LocalFsStore implements EnvironmentStore, LocalStoreAdministration 
 
   async listAudit(envId: string, query: AuditQuery = {}): Promise<AuditEventRecord[]> {
     assertSafeEnvId(envId);
-    return listAuditEvents(join(this.core.envDir(envId), AUDIT_DIR), query);
+    const newest = await newestRecord(this.core, envId);
+    return listAuditEvents(join(this.core.envDir(envId), AUDIT_DIR), query, newest?.event);
   }
 
+  /**
+   * Walks the hash chain (see `verifyAuditLog`) and checks it against the newest commit
+   * record: the log must hold the committed generation's event at its byte offset (or end
+   * exactly there, the event not yet written after a crash). A deleted or truncated log is
+   * reported, not read as "intact (0 events)".
+   */
   async verifyAudit(envId: string): Promise<AuditVerification> {
     assertSafeEnvId(envId);
-    return verifyAuditLog(join(this.core.envDir(envId), AUDIT_DIR));
+    const dir = join(this.core.envDir(envId), AUDIT_DIR);
+    const chain = await verifyAuditLog(dir);
+    if (!chain.ok) return chain;
+    const newest = await newestRecord(this.core, envId);
+    if (newest === undefined) return chain;
+    const file = join(dir, AUDIT_FILE);
+    const line = Buffer.from(`${JSON.stringify(newest.event)}\n`);
+    const { size, at } = await readAt(file, newest.audit_offset, line.length);
+    const pending = size === newest.audit_offset;
+    if (size < newest.audit_offset || (!pending && !at.equals(line))) {
+      return {
+        ok: false,
+        lines: chain.lines,
+        line: Math.min(chain.lines, newest.audit_lines) + 1,
+        reason: `generation ${newest.generation} was committed (${COMMITS_DIR}/${recordName(newest.generation)}) with event ${newest.event.event_id} at byte ${newest.audit_offset} of ${AUDIT_FILE}, which ${size < newest.audit_offset ? `has only ${size} bytes: events were deleted` : "holds something else: the log was edited"}`,
+      };
+    }
+    return chain;
   }
 
   async listBackups(envId: string): Promise<BackupInfo[]> {
@@ -240,5 +267,24 @@ export class LocalFsStore implements EnvironmentStore, LocalStoreAdministration 
         );
       });
     });
+  }
+}
+
+/** The file's size and up to `length` bytes at `offset` (an absent file is empty). */
+async function readAt(file: string, offset: number, length: number): Promise<{ size: number; at: Buffer }> {
+  let handle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    if (errnoCode(error) === "ENOENT") return { size: 0, at: Buffer.alloc(0) };
+    throw ioError("reading", file, error);
+  }
+  try {
+    const { size } = await handle.stat();
+    const at = Buffer.alloc(Math.max(0, Math.min(length, size - offset)));
+    if (at.length > 0) await handle.read(at, 0, at.length, offset);
+    return { size, at };
+  } finally {
+    await handle.close();
   }
 }

@@ -331,6 +331,8 @@ export async function transact<R>(
     if (outcome.error) event.result = { outcome: "error", kind: outcome.error.kind, message: outcome.error.message };
 
     const etag = document ? canonicalDigest(JSON.parse(prettyJson(document))) : base!.etag;
+    if (!mutated && options.quietNoop && !outcome.error)
+      return { result: outcome.result, etag, generation, idempotency: "applied", audit: event };
     const response = { result: outcome.result, etag, generation, audit: event };
     const ledger: LedgerEntry | undefined =
       options.idempotencyKey === undefined

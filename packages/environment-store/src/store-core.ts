@@ -24,7 +24,10 @@ export const DESTROYED_DIR = ".destroyed";
 export interface LocalFsStoreOptions {
   /** The environments root (`<root>/<env_id>/`). Default `$GREENTIC_HOME/environments`, else `~/.greentic/environments`. */
   root?: string | undefined;
-  /** A lock not refreshed for this long belongs to a dead holder and is reclaimed. Default 10 000 ms (minimum 2 000). */
+  /**
+   * A lock not refreshed for this long belongs to a dead holder and is reclaimed. Default
+   * `$GREENTIC_LOCK_STALE_MS`, else 10 000 ms (minimum 2 000).
+   */
   lockStaleMs?: number | undefined;
   /** How long to wait for a held lock before failing with `locked`. Default 30 000 ms. */
   lockTimeoutMs?: number | undefined;
@@ -53,7 +56,8 @@ export class StoreCore {
 
   constructor(options: LocalFsStoreOptions = {}) {
     this.root = resolve(options.root ?? defaultStoreRoot());
-    this.staleMs = Math.max(options.lockStaleMs ?? 10_000, 2_000);
+    const fromEnv = Number(process.env.GREENTIC_LOCK_STALE_MS);
+    this.staleMs = Math.max(options.lockStaleMs ?? (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 10_000), 2_000);
     this.timeoutMs = options.lockTimeoutMs ?? 30_000;
     this.onLockWait = options.onLockWait;
     this.retention = options.backupRetention ?? 50;

@@ -81,6 +81,11 @@ export interface TransactOptions {
   create?: boolean | undefined;
   /** Audit target when the transform does not return one. */
   target?: unknown;
+  /**
+   * A transform that changes nothing commits nothing: no audit event, no ledger entry (a retry
+   * runs the transform again and finds nothing to do again). Default false: a no-op is audited.
+   */
+  quietNoop?: boolean | undefined;
 }
 
 export interface TransactResult<R> {

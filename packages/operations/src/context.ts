@@ -174,6 +174,8 @@ export interface MutateArgs<R> {
   target?: unknown;
   /** Replaces the fingerprinted request (e.g. to keep secret values out of it). */
   request?: unknown;
+  /** A transform that changes nothing commits nothing and is not audited (`env init` of an initialised environment). */
+  quietNoop?: boolean;
 }
 
 /** The store options of one mutation: {@link precheck} and {@link mutate} must fingerprint the same request. */
@@ -188,6 +190,7 @@ function transactOptions(ctx: OperationsContext, args: Omit<MutateArgs<unknown>,
     create: args.create,
     // As the reference fills it, when the verb gives no target of its own.
     target: args.target ?? auditTargetFor(args.noun, args.verb, args.payload),
+    quietNoop: args.quietNoop,
   };
 }
 

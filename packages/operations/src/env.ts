@@ -51,11 +51,15 @@ export interface EnvDestroyOptions {
   confirm: boolean;
   /** Pin the state the caller decided on (ETag and/or generation). */
   precondition?: Precondition | undefined;
+  /** Keep the secrets the environment holds (default: the bound secrets env-pack removes them). */
+  keep_secrets?: boolean | undefined;
 }
 
 /** `op env destroy` result. */
 export interface EnvDestroyResult {
   environment_id: string;
+  /** Whether the environment's secrets were removed (false with `keep_secrets`, or when it held none). */
+  secrets_removed: boolean;
   /** Revisions whose processes the deployer stopped. */
   stopped_revisions: string[];
   destroyed: true;
@@ -95,6 +99,8 @@ export async function envInit(
     payload,
     options,
     create: true,
+    // Two racing inits of a new environment: the second finds it initialised and leaves no trace.
+    quietNoop: true,
     transform: (current, tx) => engine.initLocalEnvironment(current, payload, tx),
   });
   return withCommit(outcome);
@@ -228,8 +234,15 @@ export async function envDestroy(
     progress(ctx, "env.destroy.stop", `stopping every revision of ${id}`);
     stopped = (await handler.deployer!.destroy(await handlerContext(ctx, id, "deployer"))).stopped;
   }
+  // The history moves aside and is kept; the secrets are not history: they go unless kept.
+  let secretsRemoved = false;
+  if (options.keep_secrets !== true && loaded.environment.packs.some((p) => p.slot === "secrets")) {
+    const { handler } = await boundHandler(ctx, loaded.environment, "secrets");
+    if (handler.secrets?.destroy !== undefined)
+      secretsRemoved = (await handler.secrets.destroy(await handlerContext(ctx, id, "secrets"))).removed;
+  }
   await ctx.store.destroy(id, { actor: ctx.actor, precondition: options.precondition });
-  return { environment_id: id, stopped_revisions: stopped, destroyed: true };
+  return { environment_id: id, stopped_revisions: stopped, destroyed: true, secrets_removed: secretsRemoved };
 }
 
 /** `op env backups <env>`: backups of the environment's stored files, newest first (as the store lists them). */

@@ -1,4 +1,4 @@
-import { GreenticError, SecretNameSchema, sha256Hex, type Environment } from "@greentic/deploy-spec";
+import { GreenticError, SecretNameSchema, type Environment } from "@greentic/deploy-spec";
 import type { HandlerContext, SecretsStore } from "@greentic/env-packs";
 import {
   boundHandler,
@@ -53,7 +53,7 @@ async function secretsOf(
 /**
  * Runs a secrets write inside the environment's transaction (serialized with other writers,
  * audited with the key as target, replayed on a retried idempotency key). The environment
- * document itself does not change. Values are fingerprinted as a digest only.
+ * document itself does not change. Values are fingerprinted only as a keyed HMAC.
  */
 async function secretWrite(
   ctx: OperationsContext,
@@ -71,7 +71,14 @@ async function secretWrite(
     verb,
     payload,
     options,
-    request: { name: payload.name, value_sha256: payload.value === undefined ? null : sha256Hex(payload.value) },
+    // Never a plain digest of the value: a keyed fingerprint from the backend, or nothing.
+    request: {
+      name: payload.name,
+      value_hmac:
+        payload.value === undefined || secrets.fingerprint === undefined
+          ? null
+          : await secrets.fingerprint(hctx, payload.value),
+    },
     target: { path: payload.name },
     transform: async (current) => {
       const env = required(current, envId);

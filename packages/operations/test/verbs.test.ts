@@ -197,6 +197,7 @@ describe("env", () => {
       environment_id: "doomed",
       stopped_revisions: [],
       destroyed: true,
+      secrets_removed: false,
     });
     await expectKind(envShow(ops, "doomed"), "not-found");
   });

@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { stat } from "node:fs/promises";
+import { createHmac, randomBytes } from "node:crypto";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
 import { readJsonFile, refuseSymlink, writeJsonFile } from "../fs-utils.js";
@@ -52,15 +52,57 @@ async function readDocument(file: string): Promise<SecretsDocument> {
     }
     throw error;
   }
-  if (doc === undefined) return { schema: SCHEMA, secrets: {} };
+  // Names are looked up in an object with no prototype: `constructor` or `valueOf` is a name
+  // like any other, never something inherited from Object.prototype.
+  const secrets: SecretsDocument["secrets"] = Object.create(null);
+  if (doc === undefined) return { schema: SCHEMA, secrets };
   const candidate = doc as Partial<SecretsDocument>;
-  if (candidate.schema !== SCHEMA || typeof candidate.secrets !== "object" || candidate.secrets === null) {
+  if (
+    candidate.schema !== SCHEMA ||
+    typeof candidate.secrets !== "object" ||
+    candidate.secrets === null ||
+    Array.isArray(candidate.secrets) ||
+    !Object.values(candidate.secrets).every((e) => typeof e === "object" && e !== null && typeof e.value === "string")
+  ) {
     throw new GreenticError("integrity", `${file} is not a ${SCHEMA} document`, {
       path: file,
       hint: "restore the secrets file from a backup",
     });
   }
-  return candidate as SecretsDocument;
+  for (const [name, entry] of Object.entries(candidate.secrets)) secrets[name] = entry;
+  return { schema: SCHEMA, secrets };
+}
+
+/** The entry of `key`, if this environment holds it (own names only). */
+function entryOf(doc: SecretsDocument, key: string): SecretsDocument["secrets"][string] | undefined {
+  return Object.hasOwn(doc.secrets, key) ? doc.secrets[key] : undefined;
+}
+
+async function fingerprintKeyFile(ctx: HandlerContext): Promise<string> {
+  return join(await ctx.dataDir("secrets"), "fingerprint.key");
+}
+
+/**
+ * The environment's fingerprint key (32 random bytes, mode 0600, beside the secrets file),
+ * created on first use. Idempotency fingerprints of values are HMACs under it, so a ledger
+ * entry never holds a plain digest from which a weak value could be recovered offline.
+ */
+async function fingerprintKey(ctx: HandlerContext): Promise<Buffer> {
+  const file = await fingerprintKeyFile(ctx);
+  await refuseSymlink(file);
+  try {
+    return await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const key = randomBytes(32);
+  try {
+    await writeFile(file, key, { mode: 0o600, flag: "wx" });
+    return key;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return readFile(file);
+    throw error;
+  }
 }
 
 /**
@@ -101,7 +143,7 @@ export function devStoreSecretsHandler(): EnvPackHandler {
           });
         }
         const result = await mutate(ctx, (doc) => {
-          const created = doc.secrets[key] === undefined;
+          const created = entryOf(doc, key) === undefined;
           doc.secrets[key] = { value, updated_at: new Date().toISOString() };
           return { key, created };
         });
@@ -120,7 +162,7 @@ export function devStoreSecretsHandler(): EnvPackHandler {
           );
         }
         const file = await secretsFile(ctx);
-        const entry = (await serialize(file, () => readDocument(file))).secrets[key];
+        const entry = entryOf(await serialize(file, () => readDocument(file)), key);
         if (entry === undefined) {
           throw new GreenticError(
             "not-found",
@@ -140,7 +182,7 @@ export function devStoreSecretsHandler(): EnvPackHandler {
       async delete(ctx, key) {
         checkKey(key);
         const result = await mutate(ctx, (doc) => {
-          const deleted = doc.secrets[key] !== undefined;
+          const deleted = entryOf(doc, key) !== undefined;
           delete doc.secrets[key];
           return { key, deleted };
         });
@@ -151,7 +193,7 @@ export function devStoreSecretsHandler(): EnvPackHandler {
         checkKey(key);
         const value = options.value ?? randomBytes(32).toString("base64url");
         const result = await mutate(ctx, (doc) => {
-          if (doc.secrets[key] === undefined) {
+          if (entryOf(doc, key) === undefined) {
             throw new GreenticError(
               "not-found",
               `secret ${JSON.stringify(key)} does not exist in environment ${ctx.envId}`,
@@ -167,6 +209,22 @@ export function devStoreSecretsHandler(): EnvPackHandler {
         });
         ctx.log?.({ event: "secrets.rotate", key });
         return result;
+      },
+      async fingerprint(ctx, value) {
+        return createHmac("sha256", await fingerprintKey(ctx))
+          .update(value, "utf8")
+          .digest("hex");
+      },
+      async destroy(ctx) {
+        const file = await secretsFile(ctx);
+        const removed = await serialize(file, async () => {
+          const had = (await stat(file).catch(() => undefined)) !== undefined;
+          await rm(file, { force: true });
+          await rm(await fingerprintKeyFile(ctx), { force: true });
+          return had;
+        });
+        ctx.log?.({ event: "secrets.destroy", removed });
+        return { removed };
       },
     },
   };

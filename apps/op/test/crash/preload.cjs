@@ -1,0 +1,111 @@
+"use strict";
+// Crash injection for the `op` binary: `node --require preload.cjs bin/run.js ...`. It counts
+// the process's mutating filesystem calls (opens for writing, writes, renames, links, unlinks,
+// mkdirs, truncates, fsyncs, utimes) and, at call number GT_CRASH_AT, kills the process with
+// SIGKILL or stops it with SIGSTOP, before or after the call (GT_CRASH_WHEN). A stopped
+// process resumes from there on SIGCONT, as a paused writer would. Inactive unless
+// GT_CRASH_ARMED=1, which it removes from the environment so child processes run unarmed.
+//   GT_CRASH_AT=N          call to act on (0: count only)
+//   GT_CRASH_MODE=kill|stop
+//   GT_CRASH_WHEN=before|after
+//   GT_CRASH_REPORT=FILE   written (sync, uncounted) when it fires and at exit: "<count> <fired>\n<trace>"
+if (process.env.GT_CRASH_ARMED === "1") {
+  delete process.env.GT_CRASH_ARMED;
+  const fs = require("node:fs");
+  const fsp = require("node:fs/promises");
+  const { syncBuiltinESMExports } = require("node:module");
+  const at = Number(process.env.GT_CRASH_AT ?? 0);
+  const mode = process.env.GT_CRASH_MODE ?? "kill";
+  const when = process.env.GT_CRASH_WHEN ?? "before";
+  const report = process.env.GT_CRASH_REPORT;
+  const writeReport = fs.writeFileSync.bind(fs);
+  let count = 0;
+  let fired = false;
+  const trace = [];
+  const save = () => {
+    if (report) writeReport(report, `${count} ${fired}\n${trace.join("\n")}\n`);
+  };
+  process.on("exit", save);
+  const fire = () => {
+    fired = true;
+    save();
+    process.kill(process.pid, mode === "stop" ? "SIGSTOP" : "SIGKILL");
+  };
+  const W = fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND;
+  const writes = (flags) =>
+    flags === undefined ? false : typeof flags === "number" ? (flags & W) !== 0 : /[wa+]/.test(String(flags));
+  /** Counts one call; true when this is the one to act on. */
+  const hit = (name, arg) => {
+    count++;
+    trace.push(`${count} ${name} ${typeof arg === "string" ? arg : typeof arg === "number" ? `fd ${arg}` : ""}`);
+    return count === at;
+  };
+  const isOpen = (name) => name === "open" || name === "openSync";
+  const counts = (name, args) =>
+    isOpen(name) ? writes(args[1] ?? "r") : !(name.startsWith("write") && (args[0] === 1 || args[0] === 2));
+
+  const wrapSync = (obj, name) => {
+    const orig = obj[name];
+    if (typeof orig !== "function") return;
+    obj[name] = function (...args) {
+      if (!counts(name, args)) return orig.apply(this, args);
+      const mine = hit(name, args[0]);
+      if (mine && when === "before") fire();
+      const r = orig.apply(this, args);
+      if (mine && when === "after") fire();
+      return r;
+    };
+  };
+  const wrapCallback = (obj, name) => {
+    const orig = obj[name];
+    if (typeof orig !== "function") return;
+    obj[name] = function (...args) {
+      if (!counts(name, args)) return orig.apply(this, args);
+      const mine = hit(name, args[0]);
+      if (mine && when === "before") fire();
+      const cb = args[args.length - 1];
+      if (mine && when === "after" && typeof cb === "function")
+        args[args.length - 1] = function (...res) {
+          fire();
+          return cb.apply(this, res);
+        };
+      return orig.apply(this, args);
+    };
+  };
+  const wrapPromise = (obj, name, label = name) => {
+    const orig = obj[name];
+    if (typeof orig !== "function") return;
+    obj[name] = async function (...args) {
+      if (label === "open" && !writes(args[1] ?? "r")) return orig.apply(this, args);
+      const mine = hit(label, typeof args[0] === "string" ? args[0] : this?.fd);
+      if (mine && when === "before") fire();
+      const r = await orig.apply(this, args);
+      if (mine && when === "after") fire();
+      return r;
+    };
+  };
+  const names = [
+    "open", "writeFile", "appendFile", "write", "writev", "rename", "link", "unlink", "mkdir", "rmdir", "rm",
+    "truncate", "ftruncate", "fsync", "fdatasync", "utimes", "futimes", "symlink", "copyFile",
+  ];
+  for (const n of names) {
+    wrapSync(fs, `${n}Sync`);
+    wrapCallback(fs, n);
+  }
+  for (const n of ["open", "writeFile", "appendFile", "rename", "link", "unlink", "mkdir", "rmdir", "rm", "truncate", "utimes", "symlink", "copyFile"])
+    wrapPromise(fsp, n);
+  // FileHandle methods: patched on the prototype of the first handle opened.
+  let patched = false;
+  const origOpen = fsp.open;
+  fsp.open = async function (...args) {
+    const handle = await origOpen.apply(this, args);
+    if (!patched) {
+      patched = true;
+      const proto = Object.getPrototypeOf(handle);
+      for (const [m, label] of [["write", "handle.write"], ["writev", "handle.writev"], ["writeFile", "handle.writeFile"], ["appendFile", "handle.appendFile"], ["truncate", "handle.truncate"], ["sync", "handle.sync"], ["datasync", "handle.datasync"]])
+        wrapPromise(proto, m, label);
+    }
+    return handle;
+  };
+  syncBuiltinESMExports();
+}
