@@ -29,6 +29,7 @@ import {
 } from "./plan.js";
 import { readStateFile } from "./documents.js";
 import { layoutFor, type DesiredState, type Layout } from "./render.js";
+import { applyCanary, describeSplit, destroyCanary, isCanary, rollbackCanary } from "./canary.js";
 
 export interface ApplyOptions extends PlanOptions {
   /** Override the spec's startupTimeoutSeconds (ms), e.g. in tests. */
@@ -65,6 +66,23 @@ export async function applyDeployment(
 ): Promise<ApplyResult> {
   const savedPlan = isPlan(input) ? input : undefined;
   const spec = savedPlan ? savedPlan.spec : (input as DeploymentSpec);
+  if (isCanary(spec)) {
+    const r = await applyCanary(spec, {
+      ...options,
+      ...(savedPlan ? { expectFingerprint: savedPlan.observedFingerprint } : {}),
+      ...(savedPlan?.ociRuntime !== undefined && options.ociRuntime === undefined ? { ociRuntime: savedPlan.ociRuntime } : {}),
+    });
+    return {
+      deployment: r.deployment,
+      changed: r.changed,
+      actions: r.actions,
+      commands: r.commands,
+      bundleDigest: "",
+      staging: r.staging,
+      summary: r.summary,
+      ...(r.ready.length > 0 ? { ready: { status: 200 } } : {}),
+    };
+  }
   const planOptions: PlanOptions = {
     ...options,
     ...(savedPlan?.ociRuntime !== undefined && options.ociRuntime === undefined
@@ -395,6 +413,16 @@ export interface DestroyResult {
 
 /** Stops, disables and removes the units, unmounts, removes generated files. Idempotent. */
 export async function destroyDeployment(spec: DeploymentSpec, options: DestroyOptions = {}): Promise<DestroyResult> {
+  if (isCanary(spec)) {
+    const r = await destroyCanary(spec, options);
+    return {
+      deployment: spec.metadata.name,
+      ...r,
+      summary: r.changed
+        ? `${spec.metadata.name}: destroyed the proxy and every revision (${r.removed.length} paths removed${r.kept.length ? `; kept ${r.kept.join(", ")}` : ""}).`
+        : `${spec.metadata.name}: nothing to destroy.`,
+    };
+  }
   const executor = executorFor(options);
   const layout = layoutFor(spec);
   const commands: string[] = [];
@@ -470,6 +498,18 @@ export async function destroyDeployment(spec: DeploymentSpec, options: DestroyOp
 
 /** Returns to the bundle deployed before the current one (kept on the host by apply). */
 export async function rollbackDeployment(spec: DeploymentSpec, options: ApplyOptions = {}): Promise<ApplyResult> {
+  if (isCanary(spec)) {
+    const t = await rollbackCanary(spec, options);
+    return {
+      deployment: spec.metadata.name,
+      changed: true,
+      actions: [],
+      commands: [],
+      bundleDigest: "",
+      staging: executorFor(options).mode === "record",
+      summary: `${spec.metadata.name}: split back to ${describeSplit(t.recorded)}${t.live ? ` (live: ${describeSplit(t.live)})` : ""}.`,
+    };
+  }
   const executor = executorFor(options);
   const layout = layoutFor(spec);
   const state = await readStateFile(hostPath(executor, layout.stateFile), layout.stateFile);

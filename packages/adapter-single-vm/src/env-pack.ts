@@ -25,6 +25,17 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { applyDeployment, destroyDeployment } from "./apply.js";
 import { HandlerRecordSchema, parseStored, RECORD_SCHEMA } from "./documents.js";
+import {
+  archiveCanaryRevision,
+  canaryStatus,
+  canaryTraffic,
+  destroyCanary,
+  drainCanaryRevision,
+  isCanary,
+  readCanaryRecord,
+  setCanarySplit,
+  warmCanaryRevision,
+} from "./canary.js";
 import { createHostExecutor, hostPath, type HostExecutor } from "./executor.js";
 import { copyFileAtomic, exists, hashFile, readText, removePath, writeFileAtomic } from "./host-fs.js";
 import { preflight } from "./preflight.js";
@@ -252,6 +263,7 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
 
   const planOptions = (l: Loaded) => ({
     executor: l.vm,
+    specBundle: false,
     ...(l.answers.oci_runtime !== undefined ? { ociRuntime: l.answers.oci_runtime } : {}),
   });
   const executorOf = (l: Loaded, staged: StagedRevision) => (staged.host === "local" ? local : l.vm);
@@ -321,6 +333,59 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
       };
     }
     return { env_id: ctx.envId, revisions: [{ ...active, weight_bps: 10_000 }] };
+  }
+
+  /** Canary: warms the revision beside the others (0 %, or 100 % on an empty VM); failure is data. */
+  async function warmCanary(
+    ctx: HandlerContext,
+    l: Loaded,
+    revision: RevisionRef,
+    timeoutMs?: number,
+  ): Promise<HealthGateOutcome> {
+    const staged = l.record.staged[revision.revision_id];
+    if (staged === undefined) throw notStaged(revision);
+    assertSameDeployment(l.record, revision);
+    try {
+      await warmCanaryRevision(
+        l.spec,
+        { id: revision.revision_id, file: staged.file, digest: staged.digest },
+        {
+          ...planOptions(l),
+          ...(timeoutMs !== undefined ? { readyTimeoutMs: timeoutMs } : {}),
+          onProgress: (line) => ctx.log?.({ event: "single-vm.progress", level: "debug", message: line }),
+        },
+      );
+    } catch (error) {
+      ctx.log?.({ event: "single-vm.warm-failed", level: "error", revision_id: revision.revision_id });
+      return { ok: false, failure: { failed_checks: [failedCheck(error)], message: (error as Error).message } };
+    }
+    if (l.record.active === null) {
+      l.record.active = ref(revision);
+      await l.save();
+    }
+    if (l.vm.mode !== "execute") return { ok: true };
+    const r = (await readCanaryRecord(l.vm, l.spec)).revisions[revision.revision_id];
+    return r ? { ok: true, url: `http://127.0.0.1:${r.public_port}/` } : { ok: true };
+  }
+
+  /** Canary: what the proxy applies now (observed), named with the deployment's ids. */
+  async function canaryRuntimeConfig(ctx: HandlerContext, l: Loaded): Promise<AppliedRuntimeConfig> {
+    const t = await canaryTraffic(l.spec, planOptions(l));
+    const entries = t.live ?? t.recorded;
+    return {
+      env_id: ctx.envId,
+      revisions: entries
+        .filter((e) => e.weight_bps > 0)
+        .map((e) => {
+          const staged = l.record.staged[e.revision_id];
+          return {
+            deployment_id: staged?.deployment_id ?? l.record.split?.deployment_id ?? "",
+            bundle_id: staged?.bundle_id ?? l.record.split?.bundle_id ?? "",
+            revision_id: e.revision_id,
+            weight_bps: e.weight_bps,
+          };
+        }),
+    };
   }
 
   const deployer: Deployer = {
@@ -396,12 +461,29 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
 
     async warm(ctx, request) {
       const l = await load(ctx);
+      if (isCanary(l.spec)) return warmCanary(ctx, l, request.revision, request.timeoutMs);
       return activate(ctx, l, request.revision, request.timeoutMs);
     },
 
     async applyTrafficSplit(ctx, request) {
       checkTrafficSplit(request);
       const { split } = request;
+      {
+        const l = await load(ctx);
+        if (isCanary(l.spec)) {
+          for (const e of split.entries)
+            if (e.weight_bps > 0 && l.record.staged[e.revision_id] === undefined)
+              throw notStaged({ revision_id: e.revision_id, deployment_id: split.deployment_id, bundle_id: split.bundle_id });
+          await setCanarySplit(l.spec, split.entries, { ...planOptions(l), specBundle: false });
+          l.record.split = {
+            deployment_id: split.deployment_id,
+            bundle_id: split.bundle_id,
+            entries: split.entries.map((e) => ({ revision_id: e.revision_id, weight_bps: e.weight_bps })),
+          };
+          await l.save();
+          return canaryRuntimeConfig(ctx, l);
+        }
+      }
       const weighted = split.entries.filter((e) => e.weight_bps > 0);
       if (weighted.length !== 1) {
         throw new GreenticError(
@@ -443,6 +525,11 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
       const l = await load(ctx);
       const id = revision.revision_id;
       if (l.record.staged[id] === undefined && l.record.archived[id] === undefined) throw notStaged(revision);
+      if (isCanary(l.spec)) {
+        const r = await drainCanaryRevision(l.spec, id, planOptions(l));
+        ctx.log?.({ event: "single-vm.drained", level: "info", revision_id: id, ...r });
+        return;
+      }
       if (l.record.active?.revision_id !== id) return; // not running: nothing to stop
       await destroyDeployment(l.spec, planOptions(l));
       l.record.active = null;
@@ -457,6 +544,14 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
       if (l.record.archived[id] !== undefined) return;
       const staged = l.record.staged[id];
       if (staged === undefined) throw notStaged(revision);
+      if (isCanary(l.spec)) {
+        await archiveCanaryRevision(l.spec, id, planOptions(l));
+        await removePath(executorOf(l, staged), staged.file);
+        delete l.record.staged[id];
+        l.record.archived[id] = { deployment_id: staged.deployment_id, bundle_id: staged.bundle_id };
+        await l.save();
+        return;
+      }
       if (l.record.active?.revision_id === id) {
         throw new GreenticError("conflict", `revision ${id} is the one this VM runs; it cannot be archived`, {
           hint: "move traffic to another revision (op traffic set, 100 %) or drain it first",
@@ -471,6 +566,23 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
 
     async status(ctx) {
       const l = await load(ctx);
+      if (isCanary(l.spec)) {
+        const c = await canaryStatus(l.spec, planOptions(l));
+        return Object.entries(l.record.staged)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([revision_id, staged]): RevisionRuntimeStatus => {
+            const r = c.revisions.find((x) => x.revision_id === revision_id);
+            const state: RevisionRuntimeStatus["state"] =
+              r?.active === "active" ? "running" : r?.active === "failed" ? "failed" : "stopped";
+            return {
+              revision_id,
+              deployment_id: staged.deployment_id,
+              state,
+              ...(r?.main_pid ? { pid: r.main_pid } : {}),
+              ...(r && state === "running" ? { url: `http://127.0.0.1:${r.public_port}/`, admin_url: `https://127.0.0.1:${r.admin_port}` } : {}),
+            };
+          });
+      }
       const active = l.record.active;
       const out: RevisionRuntimeStatus[] = [];
       for (const [revision_id, staged] of Object.entries(l.record.staged).sort(([a], [b]) => a.localeCompare(b))) {
@@ -497,11 +609,32 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
 
     async runtimeConfig(ctx) {
       const l = await load(ctx);
+      if (isCanary(l.spec)) return canaryRuntimeConfig(ctx, l);
       return runtimeConfigOf(ctx, l.record);
+    },
+
+    async routerStatus(ctx) {
+      const l = await load(ctx);
+      if (!isCanary(l.spec) || l.vm.mode !== "execute") return { state: "stopped" };
+      const c = await canaryStatus(l.spec, planOptions(l)).catch(() => null);
+      if (c === null || c.proxy.active === "inactive" || c.proxy.active === "unknown") return { state: "stopped" };
+      if (c.proxy.active !== "active") return { state: "failed" };
+      return { state: "running", url: c.proxy.url };
     },
 
     async destroy(ctx) {
       const l = await load(ctx);
+      if (isCanary(l.spec)) {
+        const before = await readCanaryRecord(l.vm, l.spec).catch(() => null);
+        await destroyCanary(l.spec, planOptions(l));
+        for (const staged of Object.values(l.record.staged)) await removePath(executorOf(l, staged), staged.file);
+        await rm(l.recordPath, { force: true });
+        const stopped = Object.entries(before?.revisions ?? {})
+          .filter(([, r]) => r.status === "warm")
+          .map(([id]) => id);
+        ctx.log?.({ event: "single-vm.destroyed", level: "info", stopped });
+        return { stopped };
+      }
       await destroyDeployment(l.spec, planOptions(l));
       const stopped = l.record.active !== null ? [l.record.active.revision_id] : [];
       for (const staged of Object.values(l.record.staged)) await removePath(executorOf(l, staged), staged.file);

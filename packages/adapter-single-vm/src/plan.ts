@@ -11,6 +11,7 @@ import {
 } from "@greentic/deploy-spec";
 import { createHostExecutor, hostPath, type HostExecutor } from "./executor.js";
 import { exists, hashFile, readText, sha256, statPath } from "./host-fs.js";
+import { isCanary, planCanary } from "./canary.js";
 import { bundleCopyPath, layoutFor, renderDesiredState, type DesiredState, type Layout } from "./render.js";
 
 import { PLAN_SCHEMA, readStateFile, SavedPlanSchema, STATE_SCHEMA } from "./documents.js";
@@ -86,6 +87,12 @@ export interface PlanOptions {
   ociRuntime?: string;
   /** Mount this already-copied bundle (`sha256:<hex>`) instead of the spec's source (rollback). */
   bundleDigest?: string;
+  /**
+   * Canary strategy: make `spec.bundle.source` a revision of its own (default true, as the
+   * `op single-vm` verbs do). The environment's deployer passes false: its revisions come from
+   * `stage` and `warm`.
+   */
+  specBundle?: boolean;
 }
 
 export interface SingleVmPlan {
@@ -523,6 +530,7 @@ export function diff(
 
 /** Observes the host and plans what apply would change. Nothing is written. */
 export async function planDeployment(spec: DeploymentSpec, options: PlanOptions = {}): Promise<SingleVmPlan> {
+  if (isCanary(spec)) return planCanary(spec, options);
   const o = await observe(spec, options);
   return buildPlan(spec, o, options);
 }

@@ -12,6 +12,7 @@ import {
 } from "./plan.js";
 import { readStateFile } from "./documents.js";
 import { layoutFor } from "./render.js";
+import { canaryStatus, isCanary, type CanaryStatus } from "./canary.js";
 
 export interface DeploymentStatus {
   deployment: string;
@@ -28,10 +29,29 @@ export interface DeploymentStatus {
   mainPid: number | null;
   state: SingleVmState | null;
   summary: string;
+  /** Canary strategy: the proxy and every revision (the fields above stay empty). */
+  canary?: CanaryStatus;
 }
 
 /** Units, mount, readiness over mTLS, drift and bundle digest of a deployment. Read-only. */
 export async function deploymentStatus(spec: DeploymentSpec, options: PlanOptions = {}): Promise<DeploymentStatus> {
+  if (isCanary(spec)) {
+    const c = await canaryStatus(spec, options);
+    return {
+      deployment: c.deployment,
+      status: c.status,
+      units: null,
+      mount: null,
+      readiness: null,
+      drift: [],
+      bundleDigest: null,
+      mountedBundleDigest: null,
+      mainPid: null,
+      state: null,
+      summary: c.summary,
+      canary: c,
+    };
+  }
   const executor = executorFor(options);
   const layout = layoutFor(spec);
   const state: SingleVmState | null = await readStateFile(hostPath(executor, layout.stateFile), layout.stateFile);

@@ -193,6 +193,11 @@ const VERB_DOCS: Record<string, Record<string, FieldDoc>> = {
       description: "URL users reach the environment at; applied only when the environment is created.",
       examples: ["http://localhost:8080"],
     },
+    deployer: { description: "The deployer to bind: local-process (default) or single-vm.", examples: ["single-vm"] },
+    spec_path: {
+      description: "With deployer single-vm: absolute path of the VM's DeploymentSpec.",
+      examples: ["/etc/greentic/acme/deployment.yaml"],
+    },
   },
   "env update": {
     name: {
@@ -264,6 +269,11 @@ const VERB_DOCS: Record<string, Record<string, FieldDoc>> = {
     environment_id: { description: "The environment to deploy to (default local).", examples: ["local"] },
     bundle_path: { description: "The .gtbundle file to deploy.", examples: ["hello.gtbundle"] },
     bundle_id: { description: "Name of the bundle; defaults to the file's stem.", examples: ["hello"] },
+    traffic_bps: {
+      description:
+        "Share of the traffic the new revision takes once ready, in basis points (default 10000); the rest stays on the current revision.",
+      examples: [100],
+    },
   },
 };
 
@@ -320,26 +330,40 @@ export const EnvUpdateAnswersSchema = z.strictObject(
 );
 export type EnvUpdateAnswers = z.output<typeof EnvUpdateAnswersSchema>;
 
-export const EnvInitAnswersSchema = z.strictObject(
-  documented(["env init"], {
-    environment_id: EnvIdSchema.default("local"),
-    /** Applied only when the environment is created. */
-    public_base_url: PublicBaseUrlSchema.optional(),
-    /**
-     * On an existing environment, also bind the default slots only this implementation binds
-     * (`revocation`); without it such an environment (one the reference created) is left untouched.
-     */
-    heal: z
-      .boolean()
-      .optional()
-      .meta({
-        description:
-          "On an existing environment, also bind the default slots only this implementation adds (revocation); without it an environment the reference created is left untouched.",
-        examples: [true],
-      }),
-    ...idem,
-  }),
-);
+export const EnvInitAnswersSchema = z
+  .strictObject(
+    documented(["env init"], {
+      environment_id: EnvIdSchema.default("local"),
+      /** Applied only when the environment is created. */
+      public_base_url: PublicBaseUrlSchema.optional(),
+      /**
+       * On an existing environment, also bind the default slots only this implementation binds
+       * (`revocation`); without it such an environment (one the reference created) is left untouched.
+       */
+      heal: z
+        .boolean()
+        .optional()
+        .meta({
+          description:
+            "On an existing environment, also bind the default slots only this implementation adds (revocation); without it an environment the reference created is left untouched.",
+          examples: [true],
+        }),
+      /**
+       * The deployer to bind: `local-process` (default) or `single-vm`, which deploys to this VM as
+       * the DeploymentSpec at `spec_path` describes.
+       */
+      deployer: z.enum(["local-process", "single-vm"]).optional(),
+      /** With `deployer: single-vm`: absolute path of the VM's DeploymentSpec (YAML or JSON). */
+      spec_path: z.string().startsWith("/", "must be an absolute path").optional(),
+      ...idem,
+    }),
+  )
+  .superRefine((v, ctx) => {
+    if (v.deployer === "single-vm" && v.spec_path === undefined)
+      ctx.addIssue({ code: "custom", path: ["spec_path"], message: "is required with deployer single-vm" });
+    if (v.spec_path !== undefined && v.deployer !== "single-vm")
+      ctx.addIssue({ code: "custom", path: ["spec_path"], message: "applies to deployer single-vm only" });
+  });
 export type EnvInitAnswers = z.output<typeof EnvInitAnswersSchema>;
 
 export const EnvPacksAddAnswersSchema = z.strictObject(
@@ -639,6 +663,12 @@ export const DeployAnswersSchema = z
       tenant_selector: TenantSelectorAnswersSchema.optional(),
       revenue_share: z.array(RevenueShareEntryAnswersSchema).optional(),
       config_overrides: ConfigOverridesSchema.optional(),
+      /**
+       * Share of the deployment's traffic the new revision takes once ready, in basis points
+       * (default 10000: all of it). Below 10000 the rest stays on the revision that had the most
+       * traffic: a canary beside the stable one.
+       */
+      traffic_bps: z.number().int().min(1).max(10_000).optional(),
       ...idem,
     }),
   )

@@ -123,7 +123,12 @@ describe("parseDeploymentSpec", () => {
           },
           service: { manager: "systemd", user: "greentic", group: "greentic" },
           health: { readinessPath: "/ready", livenessPath: "/health", startupTimeoutSeconds: 120 },
-          rollout: { strategy: "recreate" },
+          rollout: {
+            strategy: "recreate",
+            drainSeconds: 30,
+            sticky: false,
+            revisionPorts: { from: 20000, to: 20999 },
+          },
         },
       },
     });
@@ -383,8 +388,28 @@ describe("DeploymentSpec rules", () => {
     );
   });
 
-  it("rollout: recreate only", () => {
+  it("rollout: recreate or canary; canary needs a fixed public port and a usable port range", () => {
     expectIssue((d) => (d.spec.rollout = { strategy: "blue-green" }), "spec.rollout.strategy", "invalid-value");
+    expectIssue((d) => (d.spec.rollout = { strategy: "canary", drainSeconds: -1 }), "spec.rollout.drainSeconds", "too-small");
+    expectIssue((d) => (d.spec.rollout = { revisionPorts: "80-81" }), "spec.rollout.revisionPorts", "invalid-value");
+    expectIssue((d) => (d.spec.rollout = { revisionPorts: "20000" }), "spec.rollout.revisionPorts", "invalid-format");
+    expectIssue(
+      (d) => {
+        d.spec.rollout = { strategy: "canary" };
+        d.spec.runtime.publicBind = "0.0.0.0:0";
+      },
+      "spec.runtime.publicBind",
+      "bind-port-zero",
+    );
+    const d = minimal();
+    d.spec.rollout = { strategy: "canary", drainSeconds: 5, sticky: true, revisionPorts: "31000-31009" };
+    const r = validateDeploymentSpec(d);
+    expect(r.ok && r.value.spec.rollout).toEqual({
+      strategy: "canary",
+      drainSeconds: 5,
+      sticky: true,
+      revisionPorts: { from: 31000, to: 31009 },
+    });
   });
 
   it("collects several issues and summarises the first with a count", () => {

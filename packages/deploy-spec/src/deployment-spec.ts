@@ -33,6 +33,9 @@ export const DEPLOYMENT_SPEC_DEFAULTS = {
   livenessPath: "/health",
   startupTimeoutSeconds: 120,
   strategy: "recreate",
+  drainSeconds: 30,
+  sticky: false,
+  revisionPorts: "20000-20999",
 } as const;
 
 const API_VERSION = "greentic.ai/v1alpha1";
@@ -100,7 +103,25 @@ export const DeploymentSpecSchema = z.strictObject({
         startupTimeoutSeconds: z.number().int().min(1).max(3600).optional(),
       })
       .optional(),
-    rollout: z.strictObject({ strategy: z.literal("recreate").optional() }).optional(),
+    rollout: z
+      .strictObject({
+        /**
+         * `recreate` (default): one revision, stop old then start new. `canary`: every warmed revision
+         * runs beside the others behind an HAProxy bound to `spec.runtime.publicBind`, which splits
+         * requests by exact basis points.
+         */
+        strategy: z.enum(["recreate", "canary"]).optional(),
+        /** Canary: how long a drained revision may finish its in-flight requests before its unit stops. */
+        drainSeconds: z.number().int().min(0).max(3600).optional(),
+        /** Canary: a cookie keeps a client on its revision while that revision's weight is above 0. */
+        sticky: z.boolean().optional(),
+        /** Canary: loopback port range (`FROM-TO`) for the revisions' public and admin listeners. */
+        revisionPorts: z
+          .string()
+          .regex(/^\d{1,5}-\d{1,5}$/, "must be FROM-TO, e.g. 20000-20999")
+          .optional(),
+      })
+      .optional(),
   }),
 });
 
@@ -126,7 +147,12 @@ export interface DeploymentSpec {
     storage: { stateDir: string; cacheDir: string; logDir: string; tempDir: string };
     service: { manager: "systemd"; user: string; group: string };
     health: { readinessPath: string; livenessPath: string; startupTimeoutSeconds: number };
-    rollout: { strategy: "recreate" };
+    rollout: {
+      strategy: "recreate" | "canary";
+      drainSeconds: number;
+      sticky: boolean;
+      revisionPorts: { from: number; to: number };
+    };
   };
 }
 
@@ -331,8 +357,29 @@ function applyDefaults(input: z.output<typeof DeploymentSpecSchema>, issues: Val
         livenessPath: s.health?.livenessPath ?? d.livenessPath,
         startupTimeoutSeconds: s.health?.startupTimeoutSeconds ?? d.startupTimeoutSeconds,
       },
-      rollout: { strategy: "recreate" },
+      rollout: rolloutOf(s.rollout, issues),
     },
+  };
+}
+
+function rolloutOf(
+  r: NonNullable<z.output<typeof DeploymentSpecSchema>["spec"]["rollout"]> | undefined,
+  issues: ValidationIssue[],
+): DeploymentSpec["spec"]["rollout"] {
+  const d = DEPLOYMENT_SPEC_DEFAULTS;
+  const [from, to] = (r?.revisionPorts ?? d.revisionPorts).split("-").map(Number) as [number, number];
+  if (!(from >= 1024 && to <= 65535 && to - from >= 3)) {
+    issues.push({
+      path: "spec.rollout.revisionPorts",
+      code: "invalid-value",
+      message: `${JSON.stringify(r?.revisionPorts)} must be FROM-TO with 1024 <= FROM, TO <= 65535 and room for two revisions (4 ports)`,
+    });
+  }
+  return {
+    strategy: r?.strategy ?? d.strategy,
+    drainSeconds: r?.drainSeconds ?? d.drainSeconds,
+    sticky: r?.sticky ?? d.sticky,
+    revisionPorts: { from, to },
   };
 }
 
@@ -354,6 +401,13 @@ function checkSemantics(spec: DeploymentSpec, issues: ValidationIssue[]): void {
     });
   }
   checkBind(spec.spec.runtime.admin.bind, issues);
+  if (spec.spec.rollout.strategy === "canary" && /:0$/.test(spec.spec.runtime.publicBind)) {
+    issues.push({
+      path: "spec.runtime.publicBind",
+      code: "bind-port-zero",
+      message: `${JSON.stringify(spec.spec.runtime.publicBind)}: with rollout.strategy canary the proxy listens here, so it needs a fixed port`,
+    });
+  }
   if (
     !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(0|[1-9]\d{0,4})$/.test(spec.spec.runtime.publicBind) ||
     parseAdminBind(spec.spec.runtime.publicBind).port > 65535

@@ -15,13 +15,15 @@ export interface DeployResult {
   deployment_id: string;
   /** True when this deploy added the bundle deployment. */
   created_deployment: boolean;
-  /** The new revision, now `ready` with 100 % of the deployment's traffic. */
+  /** The new revision, now `ready` with `traffic_bps` (default 100 %) of the deployment's traffic. */
   revision_id: string;
   /**
    * True when a `ready` revision of the deployment already held this exact bundle (same
    * digest): it was reused (confirmed running) instead of staging and starting another one.
    */
   reused_revision: boolean;
+  /** The new revision's share, in basis points. */
+  traffic_bps: number;
   /** Where the new revision itself answers (from the deployer), or null when the deployer gives none. */
   url: string | null;
   /**
@@ -93,6 +95,22 @@ export async function deploy(
     routeBinding = { hosts: [], path_prefixes: [], ...routeBinding, tenant_selector: payload.tenant_selector };
 
   const { environment } = await ctx.store.load(envId);
+  const share = payload.traffic_bps ?? 10_000;
+  if (share < 10_000) {
+    // A canary needs a stable revision to keep the rest: checked before anything is written.
+    const existing = environment.bundles.find((b) => b.bundle_id === bundleId && b.customer_id === customerId);
+    const split = existing && environment.traffic_splits.find((s) => s.deployment_id === existing.deployment_id);
+    if (!split || split.entries.every((e) => e.weight_bps === 0)) {
+      throw new GreenticError(
+        "precondition-failed",
+        `--traffic ${share / 100}%: bundle ${bundleId} has no revision taking traffic in ${envId} to keep the other ${(10_000 - share) / 100}%`,
+        {
+          path: "traffic_bps",
+          hint: "deploy the first revision without --traffic (it takes 100%), then deploy the next one with --traffic",
+        },
+      );
+    }
+  }
   // The caller's precondition pins the state it read: it guards the first write only.
   let precondition = options.precondition;
   const firstWrite = () => {
@@ -205,11 +223,19 @@ export async function deploy(
     },
   );
 
-  progress(ctx, "deploy.traffic", `moving 100% of the traffic to revision ${revisionId}`, { revision_id: revisionId });
+  const canary = share < 10_000 && previous !== undefined && previous.revision_id !== revisionId;
+  progress(ctx, "deploy.traffic", `moving ${canary ? share / 100 : 100}% of the traffic to revision ${revisionId}`, {
+    revision_id: revisionId,
+  });
   const moved = await trafficSet(ctx, {
     environment_id: envId,
     deployment_id: deploymentId,
-    entries: [{ revision_id: revisionId, weight_bps: 10_000 }],
+    entries: canary
+      ? [
+          { revision_id: previous.revision_id, weight_bps: 10_000 - share },
+          { revision_id: revisionId, weight_bps: share },
+        ]
+      : [{ revision_id: revisionId, weight_bps: 10_000 }],
     idempotency_key: stepKey(key, "traffic") ?? `deploy-${revisionId}`,
     updated_by: "op deploy",
   });
@@ -222,6 +248,7 @@ export async function deploy(
     created_deployment: created,
     revision_id: revisionId,
     reused_revision: reusable !== undefined,
+    traffic_bps: canary ? share : 10_000,
     url: warmed.url ?? null,
     environment_url: moved.environment_url,
   };

@@ -7,7 +7,9 @@ import {
   type EnvironmentRuntime,
   type InitEnvironmentResult,
   type UpdateEnvironmentResult,
+  validateDeploymentSpec,
 } from "@greentic/deploy-spec";
+import { parse as parseYaml } from "yaml";
 import { doctorEnvironment, type DoctorReport } from "@greentic/env-packs";
 import { status, type TrafficDrift } from "./status.js";
 import type {
@@ -80,7 +82,33 @@ export async function envInit(
 ): Promise<Mutated<InitEnvironmentResult>> {
   const payload = parseAnswers("env init", answers, options);
   const envId = payload.environment_id;
-  if (await ctx.store.exists(envId)) {
+  const vmSpec = payload.deployer === "single-vm" ? payload.spec_path : undefined;
+  if (vmSpec !== undefined) {
+    // Input first: the spec must exist and be a valid DeploymentSpec before anything is written.
+    const { readFile } = await import("node:fs/promises");
+    const text = await readFile(vmSpec, "utf8").catch((error: NodeJS.ErrnoException) => {
+      throw new GreenticError("invalid-argument", `spec_path: ${vmSpec} cannot be read (${error.code ?? error.message})`, {
+        path: "spec_path",
+        hint: "write it with `op single-vm init-spec --out FILE` (spec.bundle.source may point at any bundle: each deploy replaces it)",
+      });
+    });
+    let doc: { spec?: { bundle?: Record<string, unknown> } } | null = null;
+    try {
+      doc = parseYaml(text) as { spec?: { bundle?: Record<string, unknown> } } | null;
+    } catch {
+      // not YAML: validation below reports it
+    }
+    if (doc?.spec && typeof doc.spec === "object")
+      doc.spec.bundle = { source: "/nonexistent/replaced-by-each-revision.gtbundle", ...(doc.spec.bundle ?? {}) };
+    const checked = validateDeploymentSpec(doc, { source: vmSpec });
+    if (!checked.ok)
+      throw new GreenticError("validation", checked.summary, {
+        path: "spec_path",
+        issues: checked.issues,
+        hint: "fix the deployment spec (`op single-vm plan --spec FILE` shows the same problems)",
+      });
+  }
+  if (vmSpec === undefined && (await ctx.store.exists(envId))) {
     const loaded = await ctx.store.load(envId);
     // Decide on the loaded copy: an environment that already has every default is left alone.
     const preview = engine.initLocalEnvironment(loaded.environment, payload, {
@@ -101,10 +129,30 @@ export async function envInit(
     create: true,
     // Two racing inits of a new environment: the second finds it initialised and leaves no trace.
     quietNoop: true,
-    transform: (current, tx) => engine.initLocalEnvironment(current, payload, tx),
+    transform: (current, tx) => {
+      const init = engine.initLocalEnvironment(current, payload, tx);
+      if (vmSpec === undefined) return init;
+      const bound = engine.updatePackBinding(
+        init.environment,
+        { environment_id: envId, slot: "deployer", kind: SINGLE_VM_DEPLOYER },
+        tx,
+      );
+      tx.setPackAnswers("deployer", { spec_path: vmSpec });
+      return {
+        environment: bound.environment,
+        result: {
+          ...init.result,
+          outcome: init.result.outcome === "untouched" ? "healed" : init.result.outcome,
+          deployer: SINGLE_VM_DEPLOYER,
+        },
+      };
+    },
   });
   return withCommit(outcome);
 }
+
+/** The descriptor `op env init --deployer single-vm` binds. */
+export const SINGLE_VM_DEPLOYER = "greentic.deployer.single-vm@0.1.0";
 
 /** `op env create`: a new environment with no pack bindings (`conflict` if it exists). */
 export async function envCreate(

@@ -36,6 +36,11 @@ Prints the environment's URL (it follows the traffic split) and the URL where th
     "customer-id": Flags.string({ description: "Customer id (customer_id; required outside local)." }),
     host: Flags.string({ description: "Route host; repeatable.", multiple: true }),
     "path-prefix": Flags.string({ description: "Route path prefix; repeatable.", multiple: true }),
+    traffic: Flags.string({
+      description:
+        "Share of the traffic the new revision takes once ready (traffic_bps): N or N% (percent, up to two decimals) or Nbps. Default 100%; below it the rest stays on the current revision (a canary).",
+      helpValue: "WEIGHT",
+    }),
     ...idempotencyFlag,
     ...preconditionFlags,
   };
@@ -45,7 +50,25 @@ Prints the environment's URL (it follows the traffic split) and the URL where th
     const f = this.flags;
     const route =
       f.host || f["path-prefix"] ? { hosts: f.host ?? [], path_prefixes: f["path-prefix"] ?? [] } : undefined;
+    let trafficBps: number | undefined;
+    if (f.traffic !== undefined) {
+      const { GreenticError, parseWeight } = await import("@greentic/deploy-spec");
+      try {
+        trafficBps = parseWeight(f.traffic);
+      } catch (error) {
+        throw new GreenticError("invalid-argument", `--traffic ${f.traffic}: ${(error as Error).message}`, {
+          path: "traffic_bps",
+          hint: "give N or N% (percent, e.g. 1 or 0.5%) or Nbps (basis points, e.g. 100bps), above 0 and at most 100%",
+        });
+      }
+      if (trafficBps === 0)
+        throw new GreenticError("invalid-argument", `--traffic ${f.traffic}: the new revision must take some traffic`, {
+          path: "traffic_bps",
+          hint: "give a share above 0, e.g. --traffic 1",
+        });
+    }
     const payload = await this.payload({
+      traffic_bps: trafficBps,
       new_deployment: f["new-deployment"] ? true : undefined,
       route_binding: route,
     });
@@ -58,6 +81,8 @@ Prints the environment's URL (it follows the traffic split) and the URL where th
           ? `Revision ${r.revision_id} already held this bundle; it serves ${r.bundle_id} again (deployment ${r.deployment_id}) in ${r.environment_id}.`
           : `Deployed ${r.bundle_id} as revision ${r.revision_id} (deployment ${r.deployment_id}${r.created_deployment ? ", new" : ""}) in ${r.environment_id}.`,
       ];
+      if (r.traffic_bps < 10_000)
+        lines.push(`Revision ${r.revision_id} takes ${r.traffic_bps / 100}% of the traffic; op traffic show ${r.environment_id}`);
       if (r.previous_revision_id)
         lines.push(
           `Previous revision ${r.previous_revision_id} stays ready: op traffic rollback ${r.environment_id} --deployment ${r.deployment_id}`,

@@ -57,7 +57,13 @@ export const FIELD_INPUTS: Readonly<Record<string, Readonly<Record<string, Field
     public_base_url: computed("--public-url"),
     idempotency_key: KEY,
   },
-  "env init": { environment_id: ENV, public_base_url: flag("public-url"), idempotency_key: KEY },
+  "env init": {
+    environment_id: ENV,
+    public_base_url: flag("public-url"),
+    deployer: flag("deployer"),
+    spec_path: computed("--spec"),
+    idempotency_key: KEY,
+  },
   "env-packs add": {
     environment_id: ENV,
     slot: flag("slot"),
@@ -135,6 +141,7 @@ export const FIELD_INPUTS: Readonly<Record<string, Readonly<Record<string, Field
     customer_id: flag("customer-id"),
     new_deployment: computed("--new-deployment"),
     route_binding: computed("--host/--path-prefix"),
+    traffic_bps: computed("--traffic"),
     idempotency_key: KEY,
   },
 };

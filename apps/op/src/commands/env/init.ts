@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { Flags } from "@oclif/core";
 import { optionalEnvArg } from "../../lib/args.js";
 import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } from "../../lib/mutating.js";
@@ -10,6 +11,7 @@ export default class EnvInit extends MutatingCommand<typeof EnvInit> {
     "<%= config.bin %> env init",
     "<%= config.bin %> env init staging --public-url https://staging.example.com",
     "<%= config.bin %> env init --answers init.yaml",
+    "<%= config.bin %> env init prod --deployer single-vm --spec /etc/greentic/acme/deployment.yaml",
   ];
   static override answersKey = "env init";
   static override args = { env: optionalEnvArg };
@@ -22,17 +24,35 @@ export default class EnvInit extends MutatingCommand<typeof EnvInit> {
     heal: Flags.boolean({
       description: "Also bind the default slots only this implementation adds (revocation) to an existing environment.",
     }),
+    env: Flags.string({ char: "e", description: "Environment id (environment_id), as the positional.", helpValue: "ENV" }),
+    deployer: Flags.string({
+      description:
+        "Deployer to bind (deployer): local-process (default) or single-vm, which deploys to this VM as --spec describes.",
+      options: ["local-process", "single-vm"],
+    }),
+    spec: Flags.string({
+      description: "With --deployer single-vm: the VM's DeploymentSpec file (spec_path, absolute).",
+      helpValue: "FILE",
+    }),
     ...idempotencyFlag,
     ...preconditionFlags,
   };
 
   override async run(): Promise<void> {
     if (await this.handledSchema()) return;
-    const payload = await this.payload({ heal: this.flags.heal ? true : undefined });
+    // `--env` is the positional's flag form (`op env init --env prod --deployer single-vm ...`).
+    if (this.flags.env !== undefined) this.args = { ...this.args, env: this.flags.env };
+    const payload = await this.payload({
+      heal: this.flags.heal ? true : undefined,
+      spec_path: this.flags.spec === undefined ? undefined : resolve(this.flags.spec),
+    });
     const { ops, ctx } = await this.ops();
     const r = await ops.envInit(ctx, payload, this.mutationOptions());
     this.done(r, () => {
       const id = r.environment_id;
+      const vm = (r as { deployer?: string }).deployer ? `; deployer ${(r as { deployer?: string }).deployer}` : "";
+      if (r.outcome === "created" && vm) return `Created environment ${id} with ${r.pack_count} env-packs${vm}.`;
+      if (vm) return `Bound environment ${id}${vm}.`;
       if (r.outcome === "created")
         return `Created environment ${id} with ${r.pack_count} env-packs (${r.bound_slots.join(", ")}).`;
       if (r.outcome === "healed") return `Healed environment ${id}: bound ${(r.added_slots ?? []).join(", ")}.`;

@@ -1,0 +1,14 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe } from "vitest";
+import { testbedUnavailable } from "../../../scripts/testbed/testbed.ts";
+import { canaryScenario } from "./canary-scenario.js";
+
+const unavailable = testbedUnavailable();
+if (unavailable) console.warn(`single-vm canary e2e (Debian 12) skipped: ${unavailable}`);
+if (!unavailable && !existsSync(join(import.meta.dirname, "../../../apps/op/dist/fast.js")))
+  throw new Error("build the workspace first (pnpm build): op runs inside the testbed");
+
+describe.skipIf(unavailable !== undefined)("canary on the VM, Debian 12 (bookworm)", () => {
+  canaryScenario("bookworm");
+});
