@@ -70,7 +70,9 @@ export async function applyDeployment(
     const r = await applyCanary(spec, {
       ...options,
       ...(savedPlan ? { expectFingerprint: savedPlan.observedFingerprint } : {}),
-      ...(savedPlan?.ociRuntime !== undefined && options.ociRuntime === undefined ? { ociRuntime: savedPlan.ociRuntime } : {}),
+      ...(savedPlan?.ociRuntime !== undefined && options.ociRuntime === undefined
+        ? { ociRuntime: savedPlan.ociRuntime }
+        : {}),
     });
     return {
       deployment: r.deployment,

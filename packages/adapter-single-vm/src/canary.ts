@@ -1,12 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import {
-  canonicalDigest,
-  deploymentMode,
-  GreenticError,
-  prettyJson,
-  type DeploymentSpec,
-} from "@greentic/deploy-spec";
+import { canonicalDigest, deploymentMode, GreenticError, prettyJson, type DeploymentSpec } from "@greentic/deploy-spec";
 import { adminRequest, createAdminCertificates, waitForReady } from "@greentic/runtime";
 import { hostPath, type HostExecutor } from "./executor.js";
 import {
@@ -94,6 +88,12 @@ export interface CanaryRecord {
 /** Revision ids become unit names, paths and HAProxy backend names. */
 const SAFE_REVISION = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
+/** `spec.rollout.revisionPorts` as numbers (validated `FROM-TO`). */
+function portRange(spec: DeploymentSpec): { from: number; to: number } {
+  const [from, to] = spec.spec.rollout.revisionPorts.split("-").map(Number) as [number, number];
+  return { from, to };
+}
+
 export function isCanary(spec: DeploymentSpec): boolean {
   return spec.spec.rollout.strategy === "canary";
 }
@@ -109,7 +109,7 @@ export async function readCanaryRecord(executor: HostExecutor, spec: DeploymentS
     deployment: spec.metadata.name,
     revisions: {},
     split: null,
-    metrics_port: spec.spec.rollout.revisionPorts.from,
+    metrics_port: portRange(spec).from,
   };
   if (text === null) return empty;
   try {
@@ -179,7 +179,11 @@ export function revisionSpec(spec: DeploymentSpec, revision: string, r: CanaryRe
         publicBind: `127.0.0.1:${r.public_port}`,
         admin: {
           bind: `127.0.0.1:${r.admin_port}`,
-          mtls: { caFile: `${l.certDir}/ca.crt`, certFile: `${l.certDir}/server.crt`, keyFile: `${l.certDir}/server.key` },
+          mtls: {
+            caFile: `${l.certDir}/ca.crt`,
+            certFile: `${l.certDir}/server.crt`,
+            keyFile: `${l.certDir}/server.key`,
+          },
         },
       },
       storage: { ...spec.spec.storage, stateDir: l.revisionStateDir },
@@ -230,7 +234,12 @@ function renderCanary(spec: DeploymentSpec, record: CanaryRecord, ctx: CanaryCon
     { path: base.dataRoot, mode: 0o755, owner: "root", group: "root" },
     { path: `${base.dataRoot}/revisions`, mode: 0o755, owner: "root", group: "root" },
     ...(native ? [{ path: base.runtimeDir, mode: 0o755, owner: "root" as const, group: "root" as const }] : []),
-    ...Object.values(s.storage).map((path) => ({ path, mode: 0o750, owner: "service" as const, group: "service" as const })),
+    ...Object.values(s.storage).map((path) => ({
+      path,
+      mode: 0o750,
+      owner: "service" as const,
+      group: "service" as const,
+    })),
   ];
   const files: CanaryFile[] = [];
   for (const id of warm) {
@@ -375,7 +384,11 @@ async function hostContainerOptions(
   };
 }
 
-async function observeCanary(spec: DeploymentSpec, options: PlanOptions, record?: CanaryRecord): Promise<CanaryObservation> {
+async function observeCanary(
+  spec: DeploymentSpec,
+  options: PlanOptions,
+  record?: CanaryRecord,
+): Promise<CanaryObservation> {
   const executor = executorFor(options);
   const rec = record ?? (await readCanaryRecord(executor, spec));
   const native = deploymentMode(spec) === "native";
@@ -383,10 +396,14 @@ async function observeCanary(spec: DeploymentSpec, options: PlanOptions, record?
   if (native) {
     const d = await hashFile(sourceHostPath(executor, sourcePath(spec.spec.runtime.binary!)));
     if (d === null)
-      throw new GreenticError("not-found", `spec.runtime.binary: ${spec.spec.runtime.binary} does not exist on the target host`, {
-        path: "spec.runtime.binary",
-        hint: "install the runtime there or fix the path",
-      });
+      throw new GreenticError(
+        "not-found",
+        `spec.runtime.binary: ${spec.spec.runtime.binary} does not exist on the target host`,
+        {
+          path: "spec.runtime.binary",
+          hint: "install the runtime there or fix the path",
+        },
+      );
     runtimeDigest = d;
   }
   const ids = await lookupIds(executor, spec.spec.service.user, spec.spec.service.group);
@@ -555,12 +572,19 @@ function diffCanary(spec: DeploymentSpec, o: CanaryObservation): PlanAction[] {
         action: "restart",
         resource: "unit",
         target: l.serviceUnit,
-        reason: changedOwners.has(id) ? "its unit, environment, runtime or certificates changed" : `service is ${unit?.active ?? "unknown"}`,
+        reason: changedOwners.has(id)
+          ? "its unit, environment, runtime or certificates changed"
+          : `service is ${unit?.active ?? "unknown"}`,
       });
   }
   const proxyActive = o.units?.[p.unit]?.active === "active";
   if (!staged && !proxyActive)
-    actions.push({ action: "restart", resource: "unit", target: p.unit, reason: `proxy is ${o.units?.[p.unit]?.active ?? "unknown"}` });
+    actions.push({
+      action: "restart",
+      resource: "unit",
+      target: p.unit,
+      reason: `proxy is ${o.units?.[p.unit]?.active ?? "unknown"}`,
+    });
   else if (changedOwners.has("proxy") || o.strayUnits.length > 0)
     actions.push({
       action: "update",
@@ -640,10 +664,14 @@ async function ensureSpecRevision(
   const source = sourceHostPath(executor, sourcePath(spec.spec.bundle.source));
   const digest = await hashFile(source);
   if (digest === null)
-    throw new GreenticError("not-found", `spec.bundle.source: ${spec.spec.bundle.source} does not exist on the target host`, {
-      path: "spec.bundle.source",
-      hint: "build one with `op bundles build` and copy it there, or fix the path",
-    });
+    throw new GreenticError(
+      "not-found",
+      `spec.bundle.source: ${spec.spec.bundle.source} does not exist on the target host`,
+      {
+        path: "spec.bundle.source",
+        hint: "build one with `op bundles build` and copy it there, or fix the path",
+      },
+    );
   const id = `sha256-${digest.slice(0, 12)}`;
   const existing = record.revisions[id];
   if (existing !== undefined && existing.status === "warm") return record;
@@ -682,7 +710,8 @@ async function addRevision(
     status: "warm",
     warmed_at: new Date().toISOString(),
   };
-  if (takeAll) record.split = { entries: [{ revision_id: id, weight_bps: 10_000 }], updated_at: new Date().toISOString() };
+  if (takeAll)
+    record.split = { entries: [{ revision_id: id, weight_bps: 10_000 }], updated_at: new Date().toISOString() };
   await writeCanaryRecord(executor, spec, record);
   return record;
 }
@@ -693,7 +722,7 @@ async function allocatePorts(
   spec: DeploymentSpec,
   record: CanaryRecord,
 ): Promise<{ public_port: number; admin_port: number }> {
-  const { from, to } = spec.spec.rollout.revisionPorts;
+  const { from, to } = portRange(spec);
   const used = new Set<number>([record.metrics_port]);
   for (const r of Object.values(record.revisions)) used.add(r.public_port).add(r.admin_port);
   if (executor.mode === "execute") {
@@ -734,7 +763,11 @@ export interface CanaryApplyOptions extends PlanOptions {
 export async function applyCanary(spec: DeploymentSpec, options: CanaryApplyOptions = {}): Promise<CanaryApplyResult> {
   const executor = executorFor(options);
   if (options.expectFingerprint !== undefined) {
-    const before = await observeCanary(spec, { ...options, executor }, await ensureSpecRevision(executor, spec, options, false));
+    const before = await observeCanary(
+      spec,
+      { ...options, executor },
+      await ensureSpecRevision(executor, spec, options, false),
+    );
     if (fingerprintOf(before) !== options.expectFingerprint)
       throw new GreenticError("precondition-failed", "plan is stale: the host changed since the plan was made", {
         hint: "run `op single-vm plan` again and apply the new plan",
@@ -780,13 +813,25 @@ async function converge(
     return r;
   };
   const has = (action: PlanAction["action"], resource: PlanAction["resource"], target?: string) =>
-    actions.some((a) => a.action === action && a.resource === resource && (target === undefined || a.target === target));
+    actions.some(
+      (a) => a.action === action && a.resource === resource && (target === undefined || a.target === target),
+    );
   const svc = spec.spec.service;
   if (has("create", "group")) await run("groupadd", ["--system", svc.group], `creating group ${svc.group}`);
   if (has("create", "user"))
     await run(
       "useradd",
-      ["--system", "--gid", svc.group, "--home-dir", "/nonexistent", "--no-create-home", "--shell", "/usr/sbin/nologin", svc.user],
+      [
+        "--system",
+        "--gid",
+        svc.group,
+        "--home-dir",
+        "/nonexistent",
+        "--no-create-home",
+        "--shell",
+        "/usr/sbin/nologin",
+        svc.user,
+      ],
       `creating user ${svc.user}`,
     );
   const ids = await lookupIds(executor, svc.user, svc.group);
@@ -801,8 +846,14 @@ async function converge(
   for (const d of desired.dirs) if (!o.dirs[d.path]) await ensureDir(executor, d.path, d.mode, owner(d.owner, d.group));
   if (desired.runtimePath && has("create", "runtime")) {
     progress(`runtime sha256:${o.runtimeDigest}`);
-    const digest = await copyFileAtomic(executor, sourceHostPath(executor, sourcePath(spec.spec.runtime.binary!)), desired.runtimePath, 0o755);
-    if (digest !== o.runtimeDigest) throw new GreenticError("integrity", `runtime copy has sha256:${digest}, expected sha256:${o.runtimeDigest}`);
+    const digest = await copyFileAtomic(
+      executor,
+      sourceHostPath(executor, sourcePath(spec.spec.runtime.binary!)),
+      desired.runtimePath,
+      0o755,
+    );
+    if (digest !== o.runtimeDigest)
+      throw new GreenticError("integrity", `runtime copy has sha256:${digest}, expected sha256:${o.runtimeDigest}`);
   }
   for (const id of desired.warm) {
     if (o.certificates[id]) continue;
@@ -835,7 +886,8 @@ async function converge(
     if (!has("restart", "unit", l.serviceUnit)) continue;
     const mountChanged = actions.some((a) => a.target === l.mountFile && a.resource === "file");
     const unitActive = o.units?.[l.serviceUnit]?.active;
-    if (mountChanged && unitActive === "active") await run("systemctl", ["stop", l.serviceUnit], `stopping ${l.serviceUnit}`);
+    if (mountChanged && unitActive === "active")
+      await run("systemctl", ["stop", l.serviceUnit], `stopping ${l.serviceUnit}`);
     await run("systemctl", ["enable", l.mountUnit], `enabling ${l.mountUnit}`);
     await run("systemctl", [mountChanged ? "restart" : "start", l.mountUnit], `mounting revision ${id}`);
     if (!quadlet) await run("systemctl", ["enable", l.serviceUnit], `enabling ${l.serviceUnit}`);
@@ -873,7 +925,8 @@ async function converge(
   let removed = false;
   for (const path of o.stray) removed = (await removePath(executor, path)) || removed;
   if (removed) await run("systemctl", ["daemon-reload"], "reloading systemd");
-  for (const id of o.strayUnits) await executor.run("systemctl", ["reset-failed", revisionLayout(spec, id).serviceUnit]);
+  for (const id of o.strayUnits)
+    await executor.run("systemctl", ["reset-failed", revisionLayout(spec, id).serviceUnit]);
   return result(ready);
 }
 
@@ -894,7 +947,15 @@ async function waitRevisionReady(
       intervalMs: 200,
     });
   } catch (error) {
-    const journal = await executor.run("journalctl", ["-u", l.serviceUnit, "-n", "40", "--no-pager", "-o", "short-iso"]);
+    const journal = await executor.run("journalctl", [
+      "-u",
+      l.serviceUnit,
+      "-n",
+      "40",
+      "--no-pager",
+      "-o",
+      "short-iso",
+    ]);
     const tail = journal.stdout.trim().split("\n");
     const own = tail.filter((line) => !/ systemd\[1\]: /.test(line));
     throw new GreenticError(
@@ -921,7 +982,8 @@ export async function warmCanaryRevision(
 ): Promise<CanaryApplyResult> {
   const executor = executorFor(options);
   const record = await readCanaryRecord(executor, spec);
-  const takeAll = record.split === null || splitOf(record).every((e) => record.revisions[e.revision_id]?.status !== "warm");
+  const takeAll =
+    record.split === null || splitOf(record).every((e) => record.revisions[e.revision_id]?.status !== "warm");
   await addRevision(executor, spec, record, revision.id, revision.file, revision.digest, takeAll);
   try {
     return await converge(executor, spec, record, { ...options, specBundle: false });
@@ -972,7 +1034,13 @@ export async function setCanarySplit(
       hint: "give percent that add up to 100 (e.g. A=99 B=1) or basis points that add up to 10000",
     });
   const weighted = entries.filter((e) => e.weight_bps > 0);
-  const units = executor.mode === "execute" ? await unitStates(executor, weighted.map((e) => revisionLayout(spec, e.revision_id).serviceUnit)) : null;
+  const units =
+    executor.mode === "execute"
+      ? await unitStates(
+          executor,
+          weighted.map((e) => revisionLayout(spec, e.revision_id).serviceUnit),
+        )
+      : null;
   for (const e of weighted) {
     const r = record.revisions[e.revision_id];
     if (r === undefined)
@@ -989,11 +1057,15 @@ export async function setCanarySplit(
       });
     const unit = units?.[revisionLayout(spec, e.revision_id).serviceUnit];
     if (units !== null && unit?.active !== "active")
-      throw new GreenticError("conflict", `revision ${e.revision_id} is not running on this VM (unit ${unit?.active ?? "unknown"})`, {
-        path: "entries",
-        hint: "`op single-vm apply` restarts it; check its journal",
-        details: { code: "revision-not-running", revision_id: e.revision_id },
-      });
+      throw new GreenticError(
+        "conflict",
+        `revision ${e.revision_id} is not running on this VM (unit ${unit?.active ?? "unknown"})`,
+        {
+          path: "entries",
+          hint: "`op single-vm apply` restarts it; check its journal",
+          details: { code: "revision-not-running", revision_id: e.revision_id },
+        },
+      );
   }
   if (record.split !== null && !sameSplit(record.split.entries, weighted)) record.previous_split = record.split;
   record.split = { entries: weighted.map((e) => ({ ...e })), updated_at: new Date().toISOString() };
@@ -1012,7 +1084,11 @@ export async function setCanarySplit(
  * already left the split; its in-flight requests finish within `rollout.drainSeconds`; then the
  * proxy drops its backend (seamless reload) and its unit stops.
  */
-export async function drainCanaryRevision(spec: DeploymentSpec, id: string, options: PlanOptions = {}): Promise<{ waited_ms: number; in_flight_left: number }> {
+export async function drainCanaryRevision(
+  spec: DeploymentSpec,
+  id: string,
+  options: PlanOptions = {},
+): Promise<{ waited_ms: number; in_flight_left: number }> {
   const executor = executorFor(options);
   const record = await readCanaryRecord(executor, spec);
   const r = record.revisions[id];
@@ -1020,10 +1096,14 @@ export async function drainCanaryRevision(spec: DeploymentSpec, id: string, opti
   const traffic = await canaryTraffic(spec, { ...options, executor });
   const carrying = [...traffic.recorded, ...(traffic.live ?? [])].find((e) => e.revision_id === id && e.weight_bps > 0);
   if (carrying !== undefined)
-    throw new GreenticError("conflict", `revision ${id} still carries ${carrying.weight_bps / 100} % of the traffic; it cannot be drained`, {
-      hint: "move its traffic to another revision first (op traffic set), then drain it",
-      details: { code: "revision-has-traffic", revision_id: id, weight_bps: carrying.weight_bps },
-    });
+    throw new GreenticError(
+      "conflict",
+      `revision ${id} still carries ${carrying.weight_bps / 100} % of the traffic; it cannot be drained`,
+      {
+        hint: "move its traffic to another revision first (op traffic set), then drain it",
+        details: { code: "revision-has-traffic", revision_id: id, weight_bps: carrying.weight_bps },
+      },
+    );
   const started = Date.now();
   let left = 0;
   if (executor.mode === "execute") {
@@ -1042,7 +1122,11 @@ export async function drainCanaryRevision(spec: DeploymentSpec, id: string, opti
 }
 
 /** Removes a drained revision's mount, bundle copy, certificates and state dir; refused while warm. */
-export async function archiveCanaryRevision(spec: DeploymentSpec, id: string, options: PlanOptions = {}): Promise<boolean> {
+export async function archiveCanaryRevision(
+  spec: DeploymentSpec,
+  id: string,
+  options: PlanOptions = {},
+): Promise<boolean> {
   const executor = executorFor(options);
   const record = await readCanaryRecord(executor, spec);
   const r = record.revisions[id];
@@ -1131,7 +1215,10 @@ export async function canaryStatus(spec: DeploymentSpec, options: PlanOptions = 
   const ids = Object.keys(record.revisions).sort();
   const units =
     executor.mode === "execute"
-      ? await unitStates(executor, [p.unit, ...ids.flatMap((id) => [revisionLayout(spec, id).serviceUnit, revisionLayout(spec, id).mountUnit])])
+      ? await unitStates(executor, [
+          p.unit,
+          ...ids.flatMap((id) => [revisionLayout(spec, id).serviceUnit, revisionLayout(spec, id).mountUnit]),
+        ])
       : null;
   const proxyActive = units?.[p.unit]?.active ?? "unknown";
   const traffic = await canaryTraffic(spec, { ...options, executor });
@@ -1154,7 +1241,9 @@ export async function canaryStatus(spec: DeploymentSpec, options: PlanOptions = 
     }
     const pid =
       executor.mode === "execute" && active === "active"
-        ? Number((await executor.run("systemctl", ["show", "-p", "MainPID", "--value", l.serviceUnit])).stdout.trim()) || null
+        ? Number(
+            (await executor.run("systemctl", ["show", "-p", "MainPID", "--value", l.serviceUnit])).stdout.trim(),
+          ) || null
         : null;
     const m = metrics.find((x) => x.revision_id === id);
     revisions.push({
@@ -1210,10 +1299,15 @@ export async function destroyCanary(
   const ids = new Set(Object.keys(record?.revisions ?? {}));
   // Units on the host that the record may have lost.
   for (const n of await listDir(hostPath(executor, "/etc/systemd/system"))) {
-    const m = new RegExp(`^greentic-${spec.metadata.name.replace(/[.]/g, "\\.")}-([A-Za-z0-9][A-Za-z0-9_-]*)\\.service$`).exec(n);
+    const m = new RegExp(
+      `^greentic-${spec.metadata.name.replace(/[.]/g, "\\.")}-([A-Za-z0-9][A-Za-z0-9_-]*)\\.service$`,
+    ).exec(n);
     if (m && m[1] !== "proxy") ids.add(m[1]!);
   }
-  const units = [p.unit, ...[...ids].flatMap((id) => [revisionLayout(spec, id).serviceUnit, revisionLayout(spec, id).mountUnit])];
+  const units = [
+    p.unit,
+    ...[...ids].flatMap((id) => [revisionLayout(spec, id).serviceUnit, revisionLayout(spec, id).mountUnit]),
+  ];
   for (const u of units) {
     commands.push(`systemctl disable --now ${u}`);
     await executor.run("systemctl", ["disable", "--now", u]);

@@ -473,7 +473,11 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
         if (isCanary(l.spec)) {
           for (const e of split.entries)
             if (e.weight_bps > 0 && l.record.staged[e.revision_id] === undefined)
-              throw notStaged({ revision_id: e.revision_id, deployment_id: split.deployment_id, bundle_id: split.bundle_id });
+              throw notStaged({
+                revision_id: e.revision_id,
+                deployment_id: split.deployment_id,
+                bundle_id: split.bundle_id,
+              });
           await setCanarySplit(l.spec, split.entries, { ...planOptions(l), specBundle: false });
           l.record.split = {
             deployment_id: split.deployment_id,
@@ -579,7 +583,9 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
               deployment_id: staged.deployment_id,
               state,
               ...(r?.main_pid ? { pid: r.main_pid } : {}),
-              ...(r && state === "running" ? { url: `http://127.0.0.1:${r.public_port}/`, admin_url: `https://127.0.0.1:${r.admin_port}` } : {}),
+              ...(r && state === "running"
+                ? { url: `http://127.0.0.1:${r.public_port}/`, admin_url: `https://127.0.0.1:${r.admin_port}` }
+                : {}),
             };
           });
       }

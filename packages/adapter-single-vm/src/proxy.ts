@@ -106,7 +106,7 @@ export function renderProxyConfig(
     "global",
     `  stats socket ${p.socket} mode 600 level admin expose-fd listeners`,
     "  stats timeout 30s",
-    "  maxconn 20000",
+    "  maxconn 4096",
     // An old worker left after a reload finishes its requests within the drain period, then goes.
     `  hard-stop-after ${Math.max(drain, 1)}s`,
     `  log ring@${TIMING_RING} local0 info`,
@@ -134,7 +134,8 @@ export function renderProxyConfig(
     "  http-request set-var(txn.gt_pick) rand(10000)",
     ...(sticky
       ? [
-          `  http-request set-var(txn.gt_sticky) req.cook(${STICKY_COOKIE}),map_str(${p.stickyMap})`,
+          `  http-request set-var(txn.gt_cookie) req.cook(${STICKY_COOKIE})`,
+          `  http-request set-var(txn.gt_sticky) var(txn.gt_cookie),map_str(${p.stickyMap})`,
           "  use_backend %[var(txn.gt_sticky)] if { var(txn.gt_sticky) -m found }",
         ]
       : []),
@@ -144,7 +145,6 @@ export function renderProxyConfig(
     "frontend greentic_metrics",
     // Loopback only: HAProxy's Prometheus exporter and its stats page.
     `  bind 127.0.0.1:${options.metricsPort}`,
-    "  no log",
     "  http-request use-service prometheus-exporter if { path /metrics }",
     "  stats enable",
     "  stats uri /stats",
@@ -157,7 +157,7 @@ export function renderProxyConfig(
     lines.push("", `backend ${name}`, `  server ${b.revision_id} 127.0.0.1:${b.port} check inter 1s fall 2 rise 1`);
     if (sticky)
       lines.push(
-        `  http-response add-header Set-Cookie "${STICKY_COOKIE}=${name}; Path=/; HttpOnly; SameSite=Lax" unless { req.cook(${STICKY_COOKIE}) -m str ${name} }`,
+        `  http-response add-header Set-Cookie "${STICKY_COOKIE}=${name}; Path=/; HttpOnly; SameSite=Lax" unless { var(txn.gt_cookie) -m str ${name} }`,
       );
   }
   return `${lines.join("\n")}\n`;
@@ -196,7 +196,6 @@ export function proxyUnit(spec: DeploymentSpec, haproxy = "/usr/sbin/haproxy"): 
           ["RestartSec", "1"],
           ["DynamicUser", "yes"],
           ["RuntimeDirectory", p.runtimeDir],
-          ["LimitNOFILE", "65536"],
           // Hardening: no writable path but its runtime directory; only the capability to bind a
           // privileged public port.
           ["AmbientCapabilities", "CAP_NET_BIND_SERVICE"],
@@ -239,10 +238,14 @@ export async function proxyCommand(executor: HostExecutor, spec: DeploymentSpec,
     conn.on("error", (error) => {
       clearTimeout(timer);
       reject(
-        new GreenticError("io", `the proxy's admin socket ${proxyLayout(spec).socket} did not answer: ${error.message}`, {
-          hint: `check \`systemctl status ${proxyLayout(spec).unit}\`; \`op single-vm apply\` starts it`,
-          cause: error,
-        }),
+        new GreenticError(
+          "io",
+          `the proxy's admin socket ${proxyLayout(spec).socket} did not answer: ${error.message}`,
+          {
+            hint: `check \`systemctl status ${proxyLayout(spec).unit}\`; \`op single-vm apply\` starts it`,
+            cause: error,
+          },
+        ),
       );
     });
     conn.write(`${command}\n`);

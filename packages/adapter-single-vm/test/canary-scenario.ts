@@ -20,7 +20,11 @@ interface OpResult {
 }
 
 /** GETs `url` `n` times over `concurrency` keep-alive connections; counts bodies by a marker. */
-export async function countVersions(url: string, n: number, concurrency = 16): Promise<{ v1: number; v2: number; failed: number }> {
+export async function countVersions(
+  url: string,
+  n: number,
+  concurrency = 16,
+): Promise<{ v1: number; v2: number; failed: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const counts = { v1: 0, v2: 0, failed: 0 };
   let next = 0;
@@ -57,9 +61,15 @@ export async function countVersions(url: string, n: number, concurrency = 16): P
 }
 
 /** wrk in the background; resolves with its summary once it ends. */
-export function startWrk(url: string, seconds: number, connections = 32): Promise<{ requests: number; failures: string[]; text: string }> {
+export function startWrk(
+  url: string,
+  seconds: number,
+  connections = 32,
+): Promise<{ requests: number; failures: string[]; text: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--latency", url], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--latency", url], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let text = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (text += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (text += d));
@@ -82,9 +92,13 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
   let url: string;
   const specPath = "/etc/greentic/hello/deployment.yaml";
   const op = (...args: string[]): OpResult => {
-    const r = tb.run("env", ["GREENTIC_HOME=/root/greentic", "NO_COLOR=1", "/usr/bin/node", `${PROJECT_MOUNT}/apps/op/bin/run.js`, ...args], {
-      timeoutMs: 180_000,
-    });
+    const r = tb.run(
+      "env",
+      ["GREENTIC_HOME=/root/greentic", "NO_COLOR=1", "/usr/bin/node", `${PROJECT_MOUNT}/apps/op/bin/run.js`, ...args],
+      {
+        timeoutMs: 180_000,
+      },
+    );
     let json: any = null;
     try {
       json = JSON.parse(r.stdout);
@@ -95,14 +109,18 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
   };
   const ok = (...args: string[]): OpResult => {
     const r = op(...args);
-    if (r.code !== 0) throw new Error(`op ${args.join(" ")} exited ${r.code}: ${r.stderr}${r.stdout}`);
+    if (r.code !== 0) {
+      const journal = tb.run("journalctl", ["-n", "40", "--no-pager", "-u", "greentic-hello-*"]).stdout;
+      throw new Error(`op ${args.join(" ")} exited ${r.code}: ${r.stderr}${r.stdout}\njournal:\n${journal}`);
+    }
     return r;
   };
   let deploymentId = "";
   let r1 = "";
   let r2 = "";
   const exec = () => createHostExecutor({ nsenterPid: tb.pid });
-  const vmSpec = () => specOf({ ...specDoc(), spec: { ...specDoc().spec, bundle: { source: "/srv/bundles/hello-1.gtbundle" } } });
+  const vmSpec = () =>
+    specOf({ ...specDoc(), spec: { ...specDoc().spec, bundle: { source: "/srv/bundles/hello-1.gtbundle" } } });
   let revisionBase = 0;
   const specDoc = (): Record<string, any> => ({
     apiVersion: "greentic.ai/v1alpha1",
@@ -121,14 +139,39 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
     revisionBase = 30_000 + Math.floor(Math.random() * 30_000);
     url = `http://127.0.0.1:${publicPort}/`;
     mkdirSync(`${tb.root}/srv/bundles`, { recursive: true });
-    await buildBundle({ sourceDir: join(repo, "fixtures/bundles/hello"), outFile: `${tb.root}/srv/bundles/hello-1.gtbundle`, bundleId: "hello", version: "1.0.0" });
-    await buildBundle({ sourceDir: join(repo, "fixtures/bundles/hello-v2"), outFile: `${tb.root}/srv/bundles/hello-2.gtbundle`, bundleId: "hello", version: "2.0.0" });
+    await buildBundle({
+      sourceDir: join(repo, "fixtures/bundles/hello"),
+      outFile: `${tb.root}/srv/bundles/hello-1.gtbundle`,
+      bundleId: "hello",
+      version: "1.0.0",
+    });
+    await buildBundle({
+      sourceDir: join(repo, "fixtures/bundles/hello-v2"),
+      outFile: `${tb.root}/srv/bundles/hello-2.gtbundle`,
+      bundleId: "hello",
+      version: "2.0.0",
+    });
     mkdirSync(`${tb.root}/etc/greentic/hello`, { recursive: true });
     writeFileSync(`${tb.root}${specPath}`, stringify(specDoc()));
 
     const init = ok("env", "init", "prod", "--deployer", "single-vm", "--spec", specPath, "--json");
-    expect(init.json.result).toMatchObject({ environment_id: "prod", outcome: "created", deployer: "greentic.deployer.single-vm@0.1.0" });
-    const d1 = ok("deploy", "--env", "prod", "--bundle", "/srv/bundles/hello-1.gtbundle", "--bundle-id", "hello", "--customer-id", "acme", "--json");
+    expect(init.json.result).toMatchObject({
+      environment_id: "prod",
+      outcome: "created",
+      deployer: "greentic.deployer.single-vm@0.1.0",
+    });
+    const d1 = ok(
+      "deploy",
+      "--env",
+      "prod",
+      "--bundle",
+      "/srv/bundles/hello-1.gtbundle",
+      "--bundle-id",
+      "hello",
+      "--customer-id",
+      "acme",
+      "--json",
+    );
     deploymentId = d1.json.result.deployment_id;
     r1 = d1.json.result.revision_id;
     expect(d1.json.result).toMatchObject({ traffic_bps: 10_000, environment_url: url });
@@ -141,8 +184,23 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
     expect(listening).toMatch(new RegExp(`0100007F:${revisionBase.toString(16).toUpperCase()} 00000000:0000 0A`));
   });
 
-  it("deploy --traffic 1 warms v2 beside v1; 10 000 requests give 1 % ± 0.3 pp to v2", { timeout: 300_000 }, async () => {
-    const d2 = ok("deploy", "--env", "prod", "--bundle", "/srv/bundles/hello-2.gtbundle", "--bundle-id", "hello", "--customer-id", "acme", "--traffic", "1", "--json");
+  it("deploy --traffic 1 warms v2 beside v1; 10 000 requests give 1 % ± 0.3 pp to v2", {
+    timeout: 300_000,
+  }, async () => {
+    const d2 = ok(
+      "deploy",
+      "--env",
+      "prod",
+      "--bundle",
+      "/srv/bundles/hello-2.gtbundle",
+      "--bundle-id",
+      "hello",
+      "--customer-id",
+      "acme",
+      "--traffic",
+      "1",
+      "--json",
+    );
     r2 = d2.json.result.revision_id;
     expect(d2.json.result).toMatchObject({ deployment_id: deploymentId, traffic_bps: 100, previous_revision_id: r1 });
     expect(await liveSplit(exec(), vmSpec())).toEqual([
@@ -156,7 +214,17 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
 
   it("traffic set 90/10 is live at once and within ±1 pp; show reports no drift", { timeout: 300_000 }, async () => {
     const started = Date.now();
-    ok("traffic", "set", "prod", `${r1}=90`, `${r2}=10`, "--deployment", deploymentId, "--idempotency-key", "ninety-ten");
+    ok(
+      "traffic",
+      "set",
+      "prod",
+      `${r1}=90`,
+      `${r2}=10`,
+      "--deployment",
+      deploymentId,
+      "--idempotency-key",
+      "ninety-ten",
+    );
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(await liveSplit(exec(), vmSpec())).toEqual([
       { revision_id: r1, weight_bps: 9_000 },
@@ -174,10 +242,45 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
 
   it("refuses bad input and a drain under traffic, leaving the proxy as it was", { timeout: 120_000 }, async () => {
     const before = await liveSplit(exec(), vmSpec());
-    const sum = op("traffic", "set", "prod", `${r1}=90`, `${r2}=5`, "--deployment", deploymentId, "--idempotency-key", "bad-sum");
+    const sum = op(
+      "traffic",
+      "set",
+      "prod",
+      `${r1}=90`,
+      `${r2}=5`,
+      "--deployment",
+      deploymentId,
+      "--idempotency-key",
+      "bad-sum",
+    );
     expect(sum.code).toBe(2);
-    const unknown = op("traffic", "set", "prod", `${r1}=50`, "01J0000000000000000000NONE=50", "--deployment", deploymentId, "--idempotency-key", "bad-rev");
-    expect([3, 4]).toContain(unknown.code);
+    const malformed = op(
+      "traffic",
+      "set",
+      "prod",
+      `${r1}=50`,
+      "not-a-revision=50",
+      "--deployment",
+      deploymentId,
+      "--idempotency-key",
+      "bad-id",
+    );
+    expect(malformed.code).toBe(2);
+    const unknown = op(
+      "traffic",
+      "set",
+      "prod",
+      `${r1}=50`,
+      "01J00000000000000000000000=50",
+      "--deployment",
+      deploymentId,
+      "--idempotency-key",
+      "bad-rev",
+    );
+    expect({ code: unknown.code, stderr: unknown.stderr }).toEqual({
+      code: 4,
+      stderr: expect.stringContaining("01J00000000000000000000000"),
+    });
     const drain = op("revisions", "drain", "prod", r2);
     expect(drain.code).toBe(3);
     expect(drain.stderr).toMatch(/carries 10 % of the traffic/);
@@ -185,7 +288,9 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
     expect(tb.sh(`systemctl is-active greentic-hello-${r2}.service`).trim()).toBe("active");
   });
 
-  it("under wrk load (32 connections) the split moves 1→5→25→50→100 and rolls back with no failed request", { timeout: 300_000 }, async () => {
+  it("under wrk load (32 connections) the split moves 1→5→25→50→100 and rolls back with no failed request", {
+    timeout: 300_000,
+  }, async () => {
     const seconds = Number(process.env.GREENTIC_CANARY_LOAD_SECONDS ?? 20);
     const load = startWrk(url, seconds);
     await new Promise((r) => setTimeout(r, 1_000));
@@ -204,7 +309,9 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
     expect(result.failures).toEqual([]);
   });
 
-  it("drain under load: v2 leaves the proxy, in-flight requests finish, its unit stops; nothing fails", { timeout: 300_000 }, async () => {
+  it("drain under load: v2 leaves the proxy, in-flight requests finish, its unit stops; nothing fails", {
+    timeout: 300_000,
+  }, async () => {
     ok("traffic", "set", "prod", `${r1}=100`, "--deployment", deploymentId, "--idempotency-key", "all-v1");
     const load = startWrk(url, 8);
     await new Promise((r) => setTimeout(r, 1_000));

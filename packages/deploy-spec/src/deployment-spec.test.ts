@@ -127,7 +127,7 @@ describe("parseDeploymentSpec", () => {
             strategy: "recreate",
             drainSeconds: 30,
             sticky: false,
-            revisionPorts: { from: 20000, to: 20999 },
+            revisionPorts: "20000-20999",
           },
         },
       },
@@ -390,7 +390,11 @@ describe("DeploymentSpec rules", () => {
 
   it("rollout: recreate or canary; canary needs a fixed public port and a usable port range", () => {
     expectIssue((d) => (d.spec.rollout = { strategy: "blue-green" }), "spec.rollout.strategy", "invalid-value");
-    expectIssue((d) => (d.spec.rollout = { strategy: "canary", drainSeconds: -1 }), "spec.rollout.drainSeconds", "too-small");
+    expectIssue(
+      (d) => (d.spec.rollout = { strategy: "canary", drainSeconds: -1 }),
+      "spec.rollout.drainSeconds",
+      "too-small",
+    );
     expectIssue((d) => (d.spec.rollout = { revisionPorts: "80-81" }), "spec.rollout.revisionPorts", "invalid-value");
     expectIssue((d) => (d.spec.rollout = { revisionPorts: "20000" }), "spec.rollout.revisionPorts", "invalid-format");
     expectIssue(
@@ -408,7 +412,7 @@ describe("DeploymentSpec rules", () => {
       strategy: "canary",
       drainSeconds: 5,
       sticky: true,
-      revisionPorts: { from: 31000, to: 31009 },
+      revisionPorts: "31000-31009",
     });
   });
 

@@ -151,7 +151,8 @@ export interface DeploymentSpec {
       strategy: "recreate" | "canary";
       drainSeconds: number;
       sticky: boolean;
-      revisionPorts: { from: number; to: number };
+      /** `FROM-TO`, as written (a validated spec round-trips through the schema). */
+      revisionPorts: string;
     };
   };
 }
@@ -379,7 +380,7 @@ function rolloutOf(
     strategy: r?.strategy ?? d.strategy,
     drainSeconds: r?.drainSeconds ?? d.drainSeconds,
     sticky: r?.sticky ?? d.sticky,
-    revisionPorts: { from, to },
+    revisionPorts: `${from}-${to}`,
   };
 }
 

@@ -87,10 +87,14 @@ export async function envInit(
     // Input first: the spec must exist and be a valid DeploymentSpec before anything is written.
     const { readFile } = await import("node:fs/promises");
     const text = await readFile(vmSpec, "utf8").catch((error: NodeJS.ErrnoException) => {
-      throw new GreenticError("invalid-argument", `spec_path: ${vmSpec} cannot be read (${error.code ?? error.message})`, {
-        path: "spec_path",
-        hint: "write it with `op single-vm init-spec --out FILE` (spec.bundle.source may point at any bundle: each deploy replaces it)",
-      });
+      throw new GreenticError(
+        "invalid-argument",
+        `spec_path: ${vmSpec} cannot be read (${error.code ?? error.message})`,
+        {
+          path: "spec_path",
+          hint: "write it with `op single-vm init-spec --out FILE` (spec.bundle.source may point at any bundle: each deploy replaces it)",
+        },
+      );
     });
     let doc: { spec?: { bundle?: Record<string, unknown> } } | null = null;
     try {

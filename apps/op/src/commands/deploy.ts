@@ -82,7 +82,9 @@ Prints the environment's URL (it follows the traffic split) and the URL where th
           : `Deployed ${r.bundle_id} as revision ${r.revision_id} (deployment ${r.deployment_id}${r.created_deployment ? ", new" : ""}) in ${r.environment_id}.`,
       ];
       if (r.traffic_bps < 10_000)
-        lines.push(`Revision ${r.revision_id} takes ${r.traffic_bps / 100}% of the traffic; op traffic show ${r.environment_id}`);
+        lines.push(
+          `Revision ${r.revision_id} takes ${r.traffic_bps / 100}% of the traffic; op traffic show ${r.environment_id}`,
+        );
       if (r.previous_revision_id)
         lines.push(
           `Previous revision ${r.previous_revision_id} stays ready: op traffic rollback ${r.environment_id} --deployment ${r.deployment_id}`,

@@ -28,6 +28,33 @@ const suite = describeMutating({
       message: ["/nonexistent/x.gtbundle", "does not exist"],
     },
     {
+      name: "--traffic that does not parse",
+      answers: `bundle_path: ${f.bundle}\n`,
+      args: ["--traffic", "lots"],
+      exit: 2,
+      kind: "invalid-argument",
+      namesFile: false,
+      message: ["--traffic lots"],
+    },
+    {
+      name: "--traffic 0",
+      answers: `bundle_path: ${f.bundle}\n`,
+      args: ["--traffic", "0"],
+      exit: 2,
+      kind: "invalid-argument",
+      namesFile: false,
+      message: ["--traffic 0", "must take some traffic"],
+    },
+    {
+      name: "--traffic on a first deploy: no revision to keep the rest",
+      answers: `bundle_path: ${f.bundle}\nbundle_id: hello\n`,
+      args: ["--traffic", "1"],
+      exit: 3,
+      kind: "precondition-failed",
+      namesFile: false,
+      message: ["--traffic 1%", "no revision taking traffic", "other 99%"],
+    },
+    {
       name: "customer required outside local",
       answers: `environment_id: local2\nbundle_path: ${f.bundle}\n`,
       exit: 2,
@@ -177,4 +204,16 @@ it("the retention policy prunes older revisions after a deploy", async () => {
   );
   expect(lifecycles).toEqual({ [a.revision_id]: "archived", [b.revision_id]: "ready", [c.revision_id]: "ready" });
   await expect(fetch(a.url)).rejects.toThrow();
+}, 120_000);
+
+it("deploy --traffic 10 keeps 90 % on the current revision: a canary", () => {
+  const s = freshLocal();
+  const first = s.ok(["deploy", "--bundle", helloBundle()]);
+  const canary = s.ok(["deploy", "--bundle", helloVariant("canary", "hello", "hello-canary.gtbundle"), "--traffic", "10"]);
+  expect(canary).toMatchObject({ traffic_bps: 1000, previous_revision_id: first.revision_id });
+  const show = s.ok(["traffic", "show", "local"]);
+  expect(show.splits[0].entries).toEqual([
+    { revision_id: first.revision_id, weight_bps: 9000 },
+    { revision_id: canary.revision_id, weight_bps: 1000 },
+  ]);
 }, 120_000);

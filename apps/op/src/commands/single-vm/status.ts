@@ -21,6 +21,33 @@ Under --root only the state file and drift can be checked (no units, mount or re
     const { deploymentStatus } = await import("@greentic/adapter-single-vm");
     const s = await deploymentStatus(spec, options);
     this.done(s, () => {
+      const c = s.canary;
+      if (c !== undefined) {
+        const rows = c.revisions.map((r) =>
+          [
+            r.revision_id.padEnd(28),
+            r.status.padEnd(8),
+            r.active.padEnd(9),
+            String(r.readiness ?? "-").padEnd(6),
+            `${(r.recorded_weight_bps / 100).toString()}%`.padStart(7),
+            (r.live_weight_bps === null ? "?" : `${r.live_weight_bps / 100}%`).padStart(7),
+            String(r.requests ?? "-").padStart(9),
+            String(r.errors_5xx ?? "-").padStart(6),
+            (r.p99_ms === null ? "-" : `${r.p99_ms}ms`).padStart(7),
+          ].join(" "),
+        );
+        return (
+          this.stagingNote(options.root) +
+          fields([
+            ["deployment", c.deployment],
+            ["status", c.status],
+            ["proxy", `${c.proxy.active} (${c.proxy.unit}), ${c.proxy.url}`],
+            ["metrics", `${c.proxy.metrics_url} (loopback only)`],
+            ["drift", c.drift ? "the proxy's live split differs from the recorded one" : "none"],
+          ]) +
+          `\n${["revision".padEnd(28), "status".padEnd(8), "unit".padEnd(9), "ready".padEnd(6), "split".padStart(7), "live".padStart(7), "requests".padStart(9), "5xx".padStart(6), "p99".padStart(7)].join(" ")}\n${rows.join("\n")}`
+        );
+      }
       const readiness =
         s.readiness === null
           ? undefined
