@@ -209,7 +209,7 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
     ]);
     const counts = await countVersions(url, 10_000);
     expect(counts.failed).toBe(0);
-    expect(Math.abs((counts.v2 / 10_000) * 100 - 1)).toBeLessThanOrEqual(0.3);
+    expect(Math.abs((counts.v2 / 10_000) * 100 - 1), JSON.stringify(counts)).toBeLessThanOrEqual(0.3);
   });
 
   it("traffic set 90/10 is live at once and within ±1 pp; show reports no drift", { timeout: 300_000 }, async () => {
@@ -232,7 +232,7 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
     ]);
     const counts = await countVersions(url, 10_000);
     expect(counts.failed).toBe(0);
-    expect(Math.abs((counts.v2 / 10_000) * 100 - 10)).toBeLessThanOrEqual(1);
+    expect(Math.abs((counts.v2 / 10_000) * 100 - 10), JSON.stringify(counts)).toBeLessThanOrEqual(1);
     const show = ok("traffic", "show", "prod", "--json");
     expect(show.json.result.splits[0].entries).toEqual([
       { revision_id: r1, weight_bps: 9_000 },
@@ -283,7 +283,8 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
     });
     const drain = op("revisions", "drain", "prod", r2);
     expect(drain.code).toBe(3);
-    expect(drain.stderr).toMatch(/carries 10 % of the traffic/);
+    expect(drain.stderr).toMatch(/still carries 10% of deployment/);
+    expect(ok("revisions", "show", "prod", r2, "--json").json.result.revision.lifecycle).toBe("ready");
     expect(await liveSplit(exec(), vmSpec())).toEqual(before);
     expect(tb.sh(`systemctl is-active greentic-hello-${r2}.service`).trim()).toBe("active");
   });
