@@ -27,6 +27,7 @@ import { applyDeployment, destroyDeployment } from "./apply.js";
 import { HandlerRecordSchema, parseStored, RECORD_SCHEMA } from "./documents.js";
 import {
   archiveCanaryRevision,
+  canaryMetrics,
   canaryStatus,
   canaryTraffic,
   destroyCanary,
@@ -170,6 +171,22 @@ async function loadSpec(path: string): Promise<DeploymentSpec> {
       },
     );
   }
+  const result = validateVmSpec(text, path);
+  if (!result.ok) {
+    throw new GreenticError("validation", result.summary, {
+      path,
+      issues: result.issues,
+      hint: "fix the deployment spec (`op single-vm plan <spec>` shows the same problems)",
+    });
+  }
+  return result.value;
+}
+
+/**
+ * Validates the text of a VM's DeploymentSpec as an environment's deployer reads it:
+ * `spec.bundle.source` may be left out (every warm replaces it with the staged revision).
+ */
+export function validateVmSpec(text: string, source: string): ReturnType<typeof validateDeploymentSpec> {
   let doc: unknown;
   try {
     doc = parseYaml(text);
@@ -183,15 +200,7 @@ async function loadSpec(path: string): Promise<DeploymentSpec> {
       s.bundle = { source: "/nonexistent/replaced-by-the-staged-revision.gtbundle", ...(s.bundle ?? {}) };
     }
   }
-  const result = validateDeploymentSpec(doc, { source: path });
-  if (!result.ok) {
-    throw new GreenticError("validation", result.summary, {
-      path,
-      issues: result.issues,
-      hint: "fix the deployment spec (`op single-vm plan <spec>` shows the same problems)",
-    });
-  }
-  return result.value;
+  return validateDeploymentSpec(doc, { source });
 }
 
 /** The spec with the staged bundle as its source. */
@@ -617,6 +626,19 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
       const l = await load(ctx);
       if (isCanary(l.spec)) return canaryRuntimeConfig(ctx, l);
       return runtimeConfigOf(ctx, l.record);
+    },
+
+    async revisionMetrics(ctx, options) {
+      const l = await load(ctx);
+      if (!isCanary(l.spec) || l.vm.mode !== "execute") return [];
+      const metrics = await canaryMetrics(l.spec, { ...planOptions(l), sinceMs: options.sinceMs });
+      return metrics.map((m) => ({
+        revision_id: m.revision_id,
+        requests: m.window.requests,
+        errors_5xx: m.window.errors_5xx,
+        error_rate: m.window.error_rate,
+        p99_ms: m.window.p99_ms,
+      }));
     },
 
     async routerStatus(ctx) {

@@ -16,11 +16,11 @@ export {
   type RecordedCommand,
   type RunOptions,
 } from "./executor.js";
+export { planDeployment } from "./plan-deployment.js";
 export {
   loadPlan,
   PLAN_EXIT_CODES,
   PLAN_SCHEMA,
-  planDeployment,
   savePlan,
   STATE_SCHEMA,
   summarizePlan,
@@ -57,6 +57,7 @@ export { renderInitSpec, type InitSpecOptions } from "./init-spec.js";
 export { preflight, type PreflightCheck, type PreflightResult } from "./preflight.js";
 export {
   singleVmDeployerHandler,
+  validateVmSpec,
   SingleVmAnswersSchema,
   type SingleVmAnswers,
   type SingleVmHandlerOptions,

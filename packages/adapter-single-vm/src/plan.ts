@@ -11,7 +11,6 @@ import {
 } from "@greentic/deploy-spec";
 import { createHostExecutor, hostPath, type HostExecutor } from "./executor.js";
 import { exists, hashFile, readText, sha256, statPath } from "./host-fs.js";
-import { isCanary, planCanary } from "./canary.js";
 import { bundleCopyPath, layoutFor, renderDesiredState, type DesiredState, type Layout } from "./render.js";
 
 import { PLAN_SCHEMA, readStateFile, SavedPlanSchema, STATE_SCHEMA } from "./documents.js";
@@ -528,9 +527,8 @@ export function diff(
   return actions;
 }
 
-/** Observes the host and plans what apply would change. Nothing is written. */
-export async function planDeployment(spec: DeploymentSpec, options: PlanOptions = {}): Promise<SingleVmPlan> {
-  if (isCanary(spec)) return planCanary(spec, options);
+/** Plans the recreate strategy (see `planDeployment`, which picks the strategy). Nothing is written. */
+export async function planRecreate(spec: DeploymentSpec, options: PlanOptions = {}): Promise<SingleVmPlan> {
   const o = await observe(spec, options);
   return buildPlan(spec, o, options);
 }

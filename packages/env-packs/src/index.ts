@@ -41,6 +41,7 @@ export type {
   Deployer,
   DeployerCredentials,
   DeployerRouterStatus,
+  RevisionMetricsReport,
   DestroyOutcome,
   DrainOptions,
   EnvPackHandler,

@@ -198,6 +198,23 @@ export interface Deployer {
   destroy(ctx: HandlerContext): Promise<DestroyOutcome>;
   /** Optional: the environment's router, for deployers that give the environment one URL. Never throws for a missing router. */
   routerStatus?(ctx: HandlerContext): Promise<DeployerRouterStatus>;
+  /**
+   * Optional: per-revision request statistics from the deployer's proxy, over the requests
+   * answered since `sinceMs` (epoch ms). A progressive rollout reads them at each step.
+   */
+  revisionMetrics?(ctx: HandlerContext, options: { sinceMs: number }): Promise<RevisionMetricsReport[]>;
+}
+
+/** What a rollout reads of one revision: requests, 5xx and latency over a window. */
+export interface RevisionMetricsReport {
+  revision_id: string;
+  /** Requests answered in the window. */
+  requests: number;
+  errors_5xx: number;
+  /** `errors_5xx / requests` (0 when there were none). */
+  error_rate: number;
+  /** 99th percentile of the total request time in ms, or null without requests. */
+  p99_ms: number | null;
 }
 
 /** A credential or capability a deployer needs. */

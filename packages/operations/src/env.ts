@@ -7,9 +7,7 @@ import {
   type EnvironmentRuntime,
   type InitEnvironmentResult,
   type UpdateEnvironmentResult,
-  validateDeploymentSpec,
 } from "@greentic/deploy-spec";
-import { parse as parseYaml } from "yaml";
 import { doctorEnvironment, type DoctorReport } from "@greentic/env-packs";
 import { status, type TrafficDrift } from "./status.js";
 import type {
@@ -96,15 +94,9 @@ export async function envInit(
         },
       );
     });
-    let doc: { spec?: { bundle?: Record<string, unknown> } } | null = null;
-    try {
-      doc = parseYaml(text) as { spec?: { bundle?: Record<string, unknown> } } | null;
-    } catch {
-      // not YAML: validation below reports it
-    }
-    if (doc?.spec && typeof doc.spec === "object")
-      doc.spec.bundle = { source: "/nonexistent/replaced-by-each-revision.gtbundle", ...(doc.spec.bundle ?? {}) };
-    const checked = validateDeploymentSpec(doc, { source: vmSpec });
+    // spec.bundle.source may be left out: every revision brings its own bundle.
+    const { validateVmSpec } = await import("@greentic/adapter-single-vm");
+    const checked = validateVmSpec(text, vmSpec);
     if (!checked.ok)
       throw new GreenticError("validation", checked.summary, {
         path: "spec_path",

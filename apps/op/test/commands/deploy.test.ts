@@ -209,7 +209,13 @@ it("the retention policy prunes older revisions after a deploy", async () => {
 it("deploy --traffic 10 keeps 90 % on the current revision: a canary", () => {
   const s = freshLocal();
   const first = s.ok(["deploy", "--bundle", helloBundle()]);
-  const canary = s.ok(["deploy", "--bundle", helloVariant("canary", "hello", "hello-canary.gtbundle"), "--traffic", "10"]);
+  const canary = s.ok([
+    "deploy",
+    "--bundle",
+    helloVariant("canary", "hello", "hello-canary.gtbundle"),
+    "--traffic",
+    "10",
+  ]);
   expect(canary).toMatchObject({ traffic_bps: 1000, previous_revision_id: first.revision_id });
   const show = s.ok(["traffic", "show", "local"]);
   expect(show.splits[0].entries).toEqual([
