@@ -616,7 +616,12 @@ export async function planCanary(spec: DeploymentSpec, options: PlanOptions = {}
   const executor = executorFor(options);
   const record = await ensureSpecRevision(executor, spec, options, false);
   const o = await observeCanary(spec, { ...options, executor }, record);
-  return planOf(spec, o, options);
+  // A saved plan names the spec's bundle (the revision it makes); the deployer's plans have none.
+  const specDigest =
+    options.specBundle === false
+      ? null
+      : await hashFile(sourceHostPath(executor, sourcePath(spec.spec.bundle.source)));
+  return { ...planOf(spec, o, options), bundleDigest: `sha256:${specDigest ?? "0".repeat(64)}` };
 }
 
 function planOf(spec: DeploymentSpec, o: CanaryObservation, options: PlanOptions): SingleVmPlan {
