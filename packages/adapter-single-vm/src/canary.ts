@@ -424,7 +424,9 @@ async function observeCanary(
     for (const n of await listDir(hostPath(executor, dir))) {
       const m =
         /^greentic-(.+)-([A-Za-z0-9][A-Za-z0-9_-]*)\.(service|container)$/.exec(n) ??
-        (n.startsWith(mountPrefix) && n.endsWith(".mount") ? [n, name, n.slice(mountPrefix.length, -6)] : null);
+        (n.startsWith(mountPrefix) && n.endsWith(".mount")
+          ? [n, name, n.slice(mountPrefix.length, -6).replace(/\\x2d/g, "-")]
+          : null);
       if (!m || m[1] !== name || m[2] === "proxy") continue;
       const path = `${dir}/${n}`;
       if (!desiredPaths.has(path)) {
@@ -618,9 +620,7 @@ export async function planCanary(spec: DeploymentSpec, options: PlanOptions = {}
   const o = await observeCanary(spec, { ...options, executor }, record);
   // A saved plan names the spec's bundle (the revision it makes); the deployer's plans have none.
   const specDigest =
-    options.specBundle === false
-      ? null
-      : await hashFile(sourceHostPath(executor, sourcePath(spec.spec.bundle.source)));
+    options.specBundle === false ? null : await hashFile(sourceHostPath(executor, sourcePath(spec.spec.bundle.source)));
   return { ...planOf(spec, o, options), bundleDigest: `sha256:${specDigest ?? "0".repeat(64)}` };
 }
 
