@@ -24,7 +24,11 @@ export default class EnvInit extends MutatingCommand<typeof EnvInit> {
     heal: Flags.boolean({
       description: "Also bind the default slots only this implementation adds (revocation) to an existing environment.",
     }),
-    env: Flags.string({ char: "e", description: "Environment id (environment_id), as the positional.", helpValue: "ENV" }),
+    env: Flags.string({
+      char: "e",
+      description: "Environment id (environment_id), as the positional.",
+      helpValue: "ENV",
+    }),
     deployer: Flags.string({
       description:
         "Deployer to bind (deployer): local-process (default) or single-vm, which deploys to this VM as --spec describes.",
