@@ -8,7 +8,7 @@ ensureBuilt();
 const INVALID = [
   { name: "a weak ETag", value: 'W/"0000000000000000000000000000000000000000000000000000000000000000"', says: "weak" },
   { name: "*", value: "*", says: '"*"' },
-  { name: "an empty value", value: "", says: "not a quoted SHA-256" },
+  { name: "an empty value", value: "", says: '--if-match "" is empty' },
 ];
 
 describe("--if-match forms", () => {
