@@ -122,6 +122,10 @@ export function renderProxyConfig(
     // backend, status, total time (ms), accept date (ms since epoch): what the rollout reads.
     '  log-format "%b %ST %Tt %Ts%ms"',
     "  option http-keep-alive",
+    // A soft stop (the seamless reload that removes a drained revision) would close idle client
+    // connections at once, racing a client that just sent its next request on one: keep them
+    // until their next response, which then says `Connection: close`.
+    "  option idle-close-on-response",
     "  option redispatch",
     "  retries 2",
     "  timeout connect 5s",
