@@ -82,7 +82,7 @@ describe("escaping", () => {
   });
 
   const escape = spawnSync("systemd-escape", ["--path", "/x"]);
-  it.skipIf(escape.status !== 0)("systemdEscapePath agrees with systemd-escape --path", () => {
+  it.skipIf(escape.status !== 0 && !process.env.CI)("systemdEscapePath agrees with systemd-escape --path", () => {
     for (const p of paths) {
       const real = spawnSync("systemd-escape", ["--path", p], { encoding: "utf8" }).stdout.trim();
       expect(systemdEscapePath(p), p).toBe(real);

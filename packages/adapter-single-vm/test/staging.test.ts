@@ -190,7 +190,7 @@ describe("--root staging", () => {
     expect(again.actions.filter((a) => !["unit", "group", "user", "dir", "state"].includes(a.resource))).toEqual([]);
   });
 
-  it.skipIf(!hasTool("systemd-analyze", ["--version"]))("generated units pass systemd-analyze verify", async () => {
+  it.skipIf(!hasTool("systemd-analyze", ["--version"]) && !process.env.CI)("generated units pass systemd-analyze verify", async () => {
     const bundle = makeBundle(tmp("gt-src-"), "acme.gtbundle", "v1");
     const root = tmp("gt-stage-");
     await applyDeployment(nativeSpec(bundle), { root });

@@ -19,7 +19,7 @@ const artifacts = [
 const hasCloudInit = spawnSync("cloud-init", ["--version"]).status === 0;
 
 describe("op single-vm cloud-init", () => {
-  it.skipIf(!hasCloudInit)("prints a #cloud-config that passes `cloud-init schema`", () => {
+  it.skipIf(!hasCloudInit && !process.env.CI)("prints a #cloud-config that passes `cloud-init schema`", () => {
     const f = singleVm();
     const r = f.op(["cloud-init", "--spec", f.spec, ...artifacts, "--package", "squashfs-tools=1:4.5.1-1"]);
     expect(r.status, r.stderr).toBe(0);
