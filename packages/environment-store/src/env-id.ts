@@ -12,7 +12,9 @@ export function assertSafeEnvId(envId: unknown, what = "environment id"): assert
   }
   const reason = unsafeEnvIdReason(envId);
   if (reason !== undefined) {
-    throw new GreenticError("invalid-argument", `${what} ${JSON.stringify(envId)} is not allowed: ${reason}`, {
+    // io-kit's message names "environment id"; say what the caller passed instead.
+    const message = reason.replace(/^environment id/u, what);
+    throw new GreenticError("invalid-argument", message, {
       hint: "use ASCII letters, digits, '-', '_' or '.', not starting with '.'",
       details: { value: envId },
     });

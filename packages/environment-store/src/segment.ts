@@ -1,7 +1,9 @@
+import { checkEnvId } from "@greentic/io-kit";
+
 /**
  * Why `segment` cannot be used as one path component inside the store, or `undefined` when it
  * can. Ids become directory names, so anything that could escape or hide one is refused.
- * Imports nothing: the fast read path uses it too.
+ * Imports only io-kit: the fast read path uses it too.
  */
 export function unsafeSegmentReason(segment: string): string | undefined {
   if (segment === "") return "it is empty";
@@ -15,16 +17,11 @@ export function unsafeSegmentReason(segment: string): string | undefined {
 }
 
 /**
- * Why `envId` is not an environment id the store accepts, or `undefined`: a safe segment made of
- * the reference's `EnvId` characters only (ASCII letters, digits, `.`, `_`, `-`; at most 128).
- * A directory named otherwise (`prod@eu`, `préprod`) is skipped by listings, as the reference's
- * store skips ids its `EnvId` refuses, and cannot be loaded or created.
+ * Why `envId` is not an environment id the store accepts, or `undefined`: io-kit's one
+ * environment-id check (ASCII letters, digits, `.`, `_`, `-`; no leading dot; at most 128), which
+ * also makes it a safe segment. A directory named otherwise (`prod@eu`, `préprod`) is skipped by
+ * listings, as the reference's store skips ids its `EnvId` refuses, and cannot be loaded or created.
  */
 export function unsafeEnvIdReason(envId: string): string | undefined {
-  const reason = unsafeSegmentReason(envId);
-  if (reason !== undefined) return reason;
-  const bad = /[^A-Za-z0-9._-]/u.exec(envId);
-  if (bad) return `it contains ${JSON.stringify(bad[0])} (only ASCII letters, digits, '.', '_' and '-' are allowed)`;
-  if (envId.length > 128) return "it is longer than 128 characters";
-  return undefined;
+  return checkEnvId(envId)?.message;
 }

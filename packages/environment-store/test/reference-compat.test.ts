@@ -25,7 +25,7 @@ describe("environment ids in the store (greentic-types EnvId charset)", () => {
       const error = await store.load(name).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GreenticError);
       expect((error as GreenticError).kind).toBe("invalid-argument");
-      expect((error as GreenticError).message).toContain("only ASCII letters, digits, '.', '_' and '-' are allowed");
+      expect((error as GreenticError).message).toContain(`only ASCII letters, digits, ".", "_" and "-" are allowed`);
     }
   });
 });
