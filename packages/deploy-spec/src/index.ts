@@ -281,3 +281,11 @@ export {
   type StateVersion,
 } from "./remote.js";
 export { DOCUMENT_SCHEMAS, JSON_SCHEMA_NAMES, answersSchemaName, jsonSchemaFor } from "./json-schema.js";
+export {
+  ANSWERS_MAX_BYTES,
+  SECRET_MAX_CHARS,
+  TEXT_MAX_CHARS,
+  checkPayloadLimits,
+  oversizedText,
+  type OversizedValue,
+} from "./limits.js";

@@ -3,6 +3,7 @@ import {
   GreenticError,
   auditTargetFor,
   checkEnvId,
+  checkPayloadLimits,
   parseDocument,
   type AnswersFor,
   type AnswersVerb,
@@ -112,6 +113,23 @@ export function parseAnswers<V extends AnswersVerb>(
   options: MutationOptions = {},
 ): AnswersFor<V> {
   const source = options.source ?? `${verb} answers`;
+  // The size limits hold for every caller, not only the CLI: checked before the schema, so an
+  // oversized payload is never walked by zod nor echoed in a message.
+  const big = checkPayloadLimits(answers);
+  if (big !== undefined) {
+    const where = big.path === "" ? source : `${source}: ${big.path}`;
+    throw new GreenticError("validation", `${where}: ${big.length} ${big.unit}; at most ${big.max} are allowed`, {
+      path: big.path === "" ? source : big.path,
+      issues: [
+        {
+          path: big.path,
+          code: big.unit === "bytes" ? "payload-too-large" : "too-long",
+          message: `${big.length} ${big.unit}; at most ${big.max} are allowed`,
+        },
+      ],
+      hint: 'shorten the value (see "Limits" in docs/concepts.md)',
+    });
+  }
   const parsed = parseDocument(ANSWERS_SCHEMAS[verb], answers, { source });
   if (!parsed.ok) {
     const first = parsed.issues[0];

@@ -9,24 +9,18 @@ export interface LoadedAnswers {
   value: unknown;
 }
 
-/** Largest answers file read (1 MiB): answers are small documents, and a bigger one is refused unread. */
-export const ANSWERS_MAX_BYTES = 1024 * 1024;
-/** Longest string in a payload (characters); a secret value may be longer. */
-export const TEXT_MAX_CHARS = 4096;
-/** Longest secret value (characters). */
-export const SECRET_MAX_CHARS = 65_536;
 /** YAML aliases allowed in one answers file (a "billion laughs" document needs far more). */
 const YAML_MAX_ALIASES = 100;
 
 class TooLarge extends Error {}
 
-/** Reads at most {@link ANSWERS_MAX_BYTES} + 1 bytes: more is refused without reading it all. */
-async function readCapped(file: string): Promise<string> {
+/** Reads at most `max` + 1 bytes: more is refused without reading it all. */
+async function readCapped(file: string, max: number): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   const add = (chunk: Buffer) => {
     total += chunk.length;
-    if (total > ANSWERS_MAX_BYTES) throw new TooLarge();
+    if (total > max) throw new TooLarge();
     chunks.push(chunk);
   };
   if (file === "-") {
@@ -71,25 +65,6 @@ function duplicateJsonKey(text: string): { key: string; offset: number } | undef
   return undefined;
 }
 
-/**
- * Refuses strings longer than {@link TEXT_MAX_CHARS} anywhere in a payload (a secret `value`:
- * {@link SECRET_MAX_CHARS}), naming the field path. Returns nothing when all fit.
- */
-export function oversizedText(value: unknown, path = ""): { path: string; length: number; max: number } | undefined {
-  if (typeof value === "string") {
-    const max = path === "value" ? SECRET_MAX_CHARS : TEXT_MAX_CHARS;
-    return value.length > max ? { path, length: value.length, max } : undefined;
-  }
-  if (value === null || typeof value !== "object") return undefined;
-  for (const [k, v] of Object.entries(value)) {
-    if (k.length > TEXT_MAX_CHARS)
-      return { path: path === "" ? k.slice(0, 40) : path, length: k.length, max: TEXT_MAX_CHARS };
-    const found = oversizedText(v, path === "" ? k : `${path}.${k}`);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
 /** Line and column (1-based) of a character offset, for JSON parse errors. */
 function lineCol(text: string, offset: number): string {
   const before = text.slice(0, offset);
@@ -105,9 +80,11 @@ function lineCol(text: string, offset: number): string {
  */
 export async function loadAnswers(file: string): Promise<LoadedAnswers> {
   const source = file === "-" ? "<stdin>" : file;
+  // The limit is the library's (deploy-spec), which every operations verb enforces as well.
+  const { ANSWERS_MAX_BYTES } = await import("@greentic/deploy-spec");
   let text: string;
   try {
-    text = await readCapped(file);
+    text = await readCapped(file, ANSWERS_MAX_BYTES);
   } catch (err) {
     if (err instanceof TooLarge) {
       throw new CliInputError(

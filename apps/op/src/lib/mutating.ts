@@ -1,5 +1,5 @@
 import { Flags, type Command } from "@oclif/core";
-import { loadAnswers, oversizedText } from "./answers.js";
+import { loadAnswers } from "./answers.js";
 import { OpCommand } from "./base.js";
 import { CliInputError } from "./errors.js";
 import { defaultEnv, FIELD_INPUTS } from "./inputs.js";
@@ -218,6 +218,8 @@ export abstract class MutatingCommand<T extends typeof Command = typeof Command>
       ref.set(placeholder(refs.length));
     }
 
+    // The library checks these limits too; checked here first so the message names the flag.
+    const { oversizedText } = await import("@greentic/deploy-spec");
     const big = oversizedText(input);
     if (big !== undefined) {
       const head = big.path.split(".")[0]!;
