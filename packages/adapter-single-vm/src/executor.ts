@@ -76,17 +76,28 @@ export function hostPath(executor: HostExecutor, path: string): string {
 
 function spawnCommand(cmd: string, args: string[], options: RunOptions = {}): Promise<CommandResult> {
   return new Promise((resolve) => {
+    // Our own timer rather than spawn's `timeout` option: Node clears that one only on `exit`,
+    // which a command that fails to start (ENOENT) never emits, so it kept the process alive
+    // for the whole timeout (preflight hung 120 s on a missing binary).
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const finish = (result: CommandResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(result);
+    };
     const child = spawn(cmd, args, {
       stdio: ["pipe", "pipe", "pipe"],
-      timeout: options.timeoutMs ?? 120_000,
       env: { ...process.env, SYSTEMD_PAGER: "", SYSTEMD_COLORS: "0", LC_ALL: "C" },
     });
+    timer = setTimeout(() => child.kill("SIGTERM"), options.timeoutMs ?? 120_000);
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", (error) => resolve({ code: 127, stdout, stderr: `${stderr}${error.message}` }));
-    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.on("error", (error) => finish({ code: 127, stdout, stderr: `${stderr}${error.message}` }));
+    child.on("close", (code, signal) => finish({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
     child.stdin.on("error", () => {});
     child.stdin.end(options.input ?? "");
   });

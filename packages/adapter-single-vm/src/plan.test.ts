@@ -105,6 +105,20 @@ describe("diff", () => {
     ]);
   });
 
+  it("the apply after a bundle change keeps the previous bundle for rollback and plans nothing", () => {
+    const P = "p".repeat(64);
+    const o = applied(native);
+    o.state!.previousBundleDigest = `sha256:${P}`;
+    o.extraBundles = [`${P}.gtbundle`];
+    expect(diff(native, desired, o, { bundle: B, runtime: R })).toEqual([]);
+    // A copy older than the previous one still goes.
+    o.extraBundles = [`${"0".repeat(64)}.gtbundle`, `${P}.gtbundle`];
+    expect(list(diff(native, desired, o, { bundle: B, runtime: R }))).toEqual([
+      `delete bundle /var/lib/greentic/a/bundles/${"0".repeat(64)}.gtbundle`,
+      "update state /var/lib/greentic/a/state/single-vm-state.json",
+    ]);
+  });
+
   it("switching to Quadlet container mode deletes the native service file", () => {
     const container = spec({ image: "localhost/rt:1" });
     const next = renderDesiredState(container, {

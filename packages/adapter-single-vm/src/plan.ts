@@ -491,10 +491,11 @@ export function diff(
       reason: `unit is ${units.service.enabled}, should be enabled`,
     });
   }
-  // Keep the current bundle and the one before it (rollback); older copies go.
-  const keep = observed.state?.bundleDigest?.replace(/^sha256:/, "");
+  // Keep the bundle this plan mounts and the one rollback returns to; older copies go. When the
+  // bundle changes, the one mounted now becomes the previous; otherwise the state's previous stays.
+  const keep = new Set(retainedBundles(observed.state, digests.bundle).map((d) => `${d}.gtbundle`));
   for (const name of observed.extraBundles) {
-    if (name !== `${keep}.gtbundle`)
+    if (!keep.has(name))
       actions.push({
         action: "delete",
         resource: "bundle",
@@ -525,6 +526,15 @@ export function diff(
     });
   }
   return actions;
+}
+
+/** Digests (hex) of the bundles besides `bundle` that must stay on the host for rollback. */
+export function retainedBundles(state: SingleVmState | null, bundle: string): string[] {
+  if (!state) return [];
+  const hex = (d: string | undefined) => d?.replace(/^sha256:/, "");
+  const current = hex(state.bundleDigest);
+  const previous = current === bundle ? hex(state.previousBundleDigest) : current;
+  return previous === undefined ? [] : [previous];
 }
 
 /** Plans the recreate strategy (see `planDeployment`, which picks the strategy). Nothing is written. */

@@ -266,7 +266,7 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
     expect((await ready()).status).toBe(200);
   });
 
-  it("a new bundle is recreated under the same unit, and rollback returns to the previous one", async () => {
+  it("a new bundle is recreated under the same unit; the next apply keeps the previous one, and rollback returns to it", async () => {
     const v1 = (await deploymentStatus(spec, { executor: exec })).bundleDigest;
     doc.spec.bundle.source = "/srv/bundles/acme-v2.gtbundle";
     spec = specOf(doc);
@@ -281,6 +281,14 @@ describe.skipIf(unavailable !== undefined)("single-vm native mode in a systemd t
     const v2 = await applyDeployment(spec, { executor: exec });
     expect(v2.bundleDigest).not.toBe(v1);
     expect(tb.sh("cat /mnt/greentic/bundles/acme/index.html")).toBe("<h1>v2</h1>\n");
+    // The apply after the change plans nothing and keeps v1's copy, which rollback needs.
+    const pid = mainPid();
+    const again = await applyDeployment(spec, { executor: exec });
+    expect(again).toMatchObject({ changed: false, actions: [] });
+    expect(mainPid()).toBe(pid);
+    expect(tb.sh("ls /var/lib/greentic/acme/bundles").trim().split("\n").sort()).toEqual(
+      [`${v1!.slice(7)}.gtbundle`, `${v2.bundleDigest.slice(7)}.gtbundle`].sort(),
+    );
     const back = await rollbackDeployment(spec, { executor: exec });
     expect(back.bundleDigest).toBe(v1);
     expect(back.ready).toEqual({ status: 200 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { op } from "../../helpers.js";
 import { singleVm, specYaml } from "./fixture.js";
 
 describe("op single-vm preflight", () => {
@@ -57,5 +58,40 @@ describe("op single-vm preflight", () => {
     const r = f.op(["preflight", "--spec", spec, "--json"]);
     expect(r.json.result.checks.map((c: { name: string }) => c.name)).toContain("podman");
     expect(r.json.result.checks.map((c: { name: string }) => c.name)).not.toContain("node");
+  });
+
+  it("a missing Node.js binary fails its check at once: exit 1, the path and the fix named", () => {
+    const f = singleVm();
+    const node = "/nonexistent/greentic/node";
+    const spec = f.file(
+      "missing-node.yaml",
+      specYaml({ bundle: f.bundle, runtime: f.runtime, extra: `    node: ${node}` }),
+    );
+    // Start-up of op itself, measured beside it: the 2 s are preflight's own.
+    let started = performance.now();
+    expect(op(["version"]).status).toBe(0);
+    const startup = performance.now() - started;
+    started = performance.now();
+    const r = f.op(["preflight", "--spec", spec, "--json"]);
+    const elapsed = performance.now() - started;
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("");
+    expect(r.json.result.checks.find((c: { name: string }) => c.name === "node")).toEqual({
+      name: "node",
+      ok: false,
+      detail: `${node} not found`,
+      hint: `install Node.js 22 or newer at ${node} (or set spec.runtime.node)`,
+    });
+    expect(r.json.result.summary).toContain(
+      `node: ${node} not found (fix: install Node.js 22 or newer at ${node} (or set spec.runtime.node))`,
+    );
+    // Before the executor cleared its timers, this took the 120 s command timeout.
+    expect(elapsed - startup).toBeLessThan(2_000);
+
+    const human = f.op(["preflight", "--spec", spec]);
+    expect(human.status).toBe(1);
+    expect(human.stdout).toContain(
+      `FAIL  node            ${node} not found\n      fix: install Node.js 22 or newer at ${node} (or set spec.runtime.node)`,
+    );
   });
 });
