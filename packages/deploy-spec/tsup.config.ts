@@ -1,6 +1,16 @@
 import { packageConfig } from "../../tsup.config.base.ts";
 
-// `errors` is a light entry (no zod, no yaml) for callers that only throw or recognise the
-// error family. Splitting keeps one copy of each module, so `GreenticError` is the same class
-// whichever entry it is imported from.
-export default packageConfig({ index: "src/index.ts", errors: "src/errors.ts" }, { splitting: true });
+// Light entries beside the index (see src/index.ts): `errors` (no zod, no yaml), `documents`,
+// `answers`, `schemas` and `deployment-spec-text` (the only one that loads yaml). Splitting keeps
+// one copy of each module, so `GreenticError` is the same class whichever entry it comes from.
+export default packageConfig(
+  {
+    index: "src/index.ts",
+    errors: "src/errors.ts",
+    documents: "src/public/documents.ts",
+    answers: "src/public/answers.ts",
+    schemas: "src/public/schemas.ts",
+    "deployment-spec-text": "src/deployment-spec-text.ts",
+  },
+  { splitting: true },
+);

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { GreenticError, parseDeploymentSpec, type DeploymentSpec } from "@greentic/deploy-spec";
+import { GreenticError, type DeploymentSpec } from "@greentic/deploy-spec";
+import { parseDeploymentSpec } from "@greentic/deploy-spec/deployment-spec-text";
 import { loadPlan, PLAN_SCHEMA, type SingleVmPlan } from "./plan.js";
 
 // Reading what `op single-vm` verbs are given (a DeploymentSpec file, or a plan saved by

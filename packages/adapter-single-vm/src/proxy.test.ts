@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDeploymentSpec } from "@greentic/deploy-spec";
+import { parseDeploymentSpec } from "@greentic/deploy-spec/deployment-spec-text";
 import { parseSplitMap, percentile, proxyUnit, renderProxyConfig, renderSplitMap, renderStickyMap } from "./proxy.js";
 import { renderUnitFile } from "./unit-file.js";
 

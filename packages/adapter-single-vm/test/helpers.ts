@@ -3,7 +3,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseDeploymentSpec, type DeploymentSpec } from "@greentic/deploy-spec";
+import type { DeploymentSpec } from "@greentic/deploy-spec";
+import { parseDeploymentSpec } from "@greentic/deploy-spec/deployment-spec-text";
 
 /** A free TCP port on 127.0.0.1 (the testbed shares the host's network namespace). */
 export function freePort(): Promise<number> {

@@ -13,7 +13,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { assertDeploymentSpec, isErrorKind, parseDeploymentSpec } from "@greentic/deploy-spec";
+import { isErrorKind } from "@greentic/deploy-spec";
+import { assertDeploymentSpec, parseDeploymentSpec } from "@greentic/deploy-spec/deployment-spec-text";
 import {
   applyDeployment,
   containerServiceUnit,

@@ -1,13 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import {
-  DEPLOYMENT_SPEC_DEFAULTS,
-  assertDeploymentSpec,
-  deploymentMode,
-  parseAdminBind,
-  parseDeploymentSpec,
-  validateDeploymentSpec,
-} from "./deployment-spec.js";
+import { DEPLOYMENT_SPEC_DEFAULTS, deploymentMode, parseAdminBind, validateDeploymentSpec } from "./deployment-spec.js";
+import { assertDeploymentSpec, parseDeploymentSpec } from "./deployment-spec-text.js";
 import { GreenticError } from "./errors.js";
 
 const SEED_YAML = `apiVersion: greentic.ai/v1alpha1

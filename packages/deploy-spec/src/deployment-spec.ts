@@ -1,4 +1,3 @@
-import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { GreenticError, type ValidationIssue } from "./errors.js";
 import { isLoopback } from "@greentic/io-kit";
@@ -180,26 +179,6 @@ export interface DeploymentSpecParseOptions {
   source?: string;
 }
 
-/**
- * Parses a DeploymentSpec from YAML or JSON text (chosen by content), validates it and applies
- * the defaults. Problems come back as data: issues with paths such as `spec.runtime.admin.bind`.
- */
-export function parseDeploymentSpec(text: string, options: DeploymentSpecParseOptions = {}): DeploymentSpecResult {
-  const source = options.source ?? "deployment spec";
-  let value: unknown;
-  const trimmed = text.trimStart();
-  try {
-    value = trimmed.startsWith("{") ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
-  } catch (error) {
-    const detail =
-      error instanceof YAMLParseError || error instanceof SyntaxError ? error.message.split("\n")[0] : String(error);
-    return fail(source, [
-      { path: "", code: "parse", message: `not valid ${trimmed.startsWith("{") ? "JSON" : "YAML"}: ${detail}` },
-    ]);
-  }
-  return validateDeploymentSpec(value, options);
-}
-
 /** Validates an already-parsed DeploymentSpec document and applies the defaults. */
 export function validateDeploymentSpec(value: unknown, options: DeploymentSpecParseOptions = {}): DeploymentSpecResult {
   const source = options.source ?? "deployment spec";
@@ -216,19 +195,11 @@ export function validateDeploymentSpec(value: unknown, options: DeploymentSpecPa
   return issues.length > 0 ? fail(source, issues) : { ok: true, value: spec };
 }
 
-/** Like {@link parseDeploymentSpec} but throws `GreenticError("validation")` with the issues. */
-export function assertDeploymentSpec(text: string, options: DeploymentSpecParseOptions = {}): DeploymentSpec {
-  const result = parseDeploymentSpec(text, options);
-  if (result.ok) return result.value;
-  const first = result.issues[0];
-  throw new GreenticError("validation", result.summary, {
-    path: first?.path || undefined,
-    issues: result.issues,
-    hint: "fix the field named above; `op single-vm init-spec` prints a commented spec with every default",
-  });
-}
-
-function fail(source: string, issues: ValidationIssue[]): { ok: false; issues: ValidationIssue[]; summary: string } {
+/** Internal: the failed result, its summary naming the first issue. */
+export function fail(
+  source: string,
+  issues: ValidationIssue[],
+): { ok: false; issues: ValidationIssue[]; summary: string } {
   const first = issues[0]!;
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
   return { ok: false, issues, summary: `${source}: ${first.path || "(document)"}: ${first.message}${more}` };

@@ -122,7 +122,7 @@ describe("scratch project", () => {
     writeFileSync(
       join(project, "check.mjs"),
       `import { readFileSync } from "node:fs";
-import { parseDeploymentSpec } from "@greentic/deploy-spec";
+import { parseDeploymentSpec } from "@greentic/deploy-spec/deployment-spec-text";
 import schema from "@greentic/deploy-spec/schemas/deployment-spec.schema.json" with { type: "json" };
 const r = parseDeploymentSpec(readFileSync("spec.yaml", "utf8"), { source: "spec.yaml" });
 let internal = "";

@@ -29,7 +29,8 @@ export default class SingleVmInitSpec extends OpCommand<typeof SingleVmInitSpec>
 
   override async run(): Promise<void> {
     const { renderInitSpec } = await import("@greentic/adapter-single-vm");
-    const { parseDeploymentSpec, GreenticError } = await import("@greentic/deploy-spec");
+    const { GreenticError } = await import("@greentic/deploy-spec/errors");
+    const { parseDeploymentSpec } = await import("@greentic/deploy-spec/deployment-spec-text");
     const text = renderInitSpec({ name: this.flags.name, mode: this.flags.mode as "native" | "container" });
     // The name is the only input: a spec that does not parse means the name was refused.
     const check = parseDeploymentSpec(text, { source: "--name" });
