@@ -40,6 +40,7 @@ import {
 import { createHostExecutor, hostPath, type HostExecutor } from "./executor.js";
 import { copyFileAtomic, exists, hashFile, readText, removePath, writeFileAtomic } from "./host-fs.js";
 import { preflight } from "./preflight.js";
+import { installRolloutRunner, removeRolloutRunner, revisionReadiness } from "./rollout-runner.js";
 import { layoutFor } from "./render.js";
 import { deploymentStatus } from "./status.js";
 
@@ -641,6 +642,33 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
       }));
     },
 
+    async revisionReadiness(ctx, revisionId) {
+      const l = await load(ctx);
+      if (!isCanary(l.spec) || l.vm.mode !== "execute")
+        return { ready: false, detail: "nothing runs here (not a canary deployment on a live VM)" };
+      return revisionReadiness(l.spec, revisionId, planOptions(l));
+    },
+
+    async startRolloutRunner(ctx, request) {
+      const l = await load(ctx);
+      if (!isCanary(l.spec) || l.vm.mode !== "execute")
+        throw new GreenticError(
+          "precondition-failed",
+          `a rollout needs revisions side by side on a live VM: deployment ${l.spec.metadata.name} ${isCanary(l.spec) ? "is staged under a root, where nothing runs" : "uses rollout.strategy recreate"}`,
+          { hint: "set spec.rollout.strategy: canary and bind the environment to the VM itself (no --root)" },
+        );
+      return installRolloutRunner(
+        {
+          envId: ctx.envId,
+          rolloutId: request.rollout_id,
+          opCommand: request.op_command,
+          storeRoot: request.store_root,
+          home: request.home,
+        },
+        planOptions(l),
+      );
+    },
+
     async routerStatus(ctx) {
       const l = await load(ctx);
       if (!isCanary(l.spec) || l.vm.mode !== "execute") return { state: "stopped" };
@@ -655,6 +683,7 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
       if (isCanary(l.spec)) {
         const before = await readCanaryRecord(l.vm, l.spec).catch(() => null);
         await destroyCanary(l.spec, planOptions(l));
+        if (l.vm.mode === "execute") await removeRolloutRunner(ctx.envId, planOptions(l));
         for (const staged of Object.values(l.record.staged)) await removePath(executorOf(l, staged), staged.file);
         await rm(l.recordPath, { force: true });
         const stopped = Object.entries(before?.revisions ?? {})

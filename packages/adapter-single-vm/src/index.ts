@@ -98,3 +98,11 @@ export {
   type BackendCounters,
   type WeightedRevision,
 } from "./proxy.js";
+export {
+  installRolloutRunner,
+  revisionReadiness,
+  rolloutRunnerUnit,
+  rolloutRunnerUnitName,
+  type RevisionReadiness,
+  type RolloutRunnerOptions,
+} from "./rollout-runner.js";

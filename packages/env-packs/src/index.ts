@@ -42,6 +42,7 @@ export type {
   DeployerCredentials,
   DeployerRouterStatus,
   RevisionMetricsReport,
+  RolloutRunnerRequest,
   DestroyOutcome,
   DrainOptions,
   EnvPackHandler,

@@ -203,6 +203,24 @@ export interface Deployer {
    * answered since `sinceMs` (epoch ms). A progressive rollout reads them at each step.
    */
   revisionMetrics?(ctx: HandlerContext, options: { sinceMs: number }): Promise<RevisionMetricsReport[]>;
+  /** Optional: whether a revision is ready (its readiness probe and the proxy's check), for a rollout's verdict. */
+  revisionReadiness?(ctx: HandlerContext, revisionId: string): Promise<{ ready: boolean; detail: string }>;
+  /**
+   * Optional: runs a progressive rollout's runner (`op rollout run`) supervised on the deployer's
+   * host, so that it outlives the command that started it, is restarted after a crash and
+   * started again at boot. Without it a rollout can only run in the foreground.
+   */
+  startRolloutRunner?(ctx: HandlerContext, request: RolloutRunnerRequest): Promise<{ unit: string }>;
+}
+
+/** What a deployer needs to supervise a rollout's runner. */
+export interface RolloutRunnerRequest {
+  rollout_id: string;
+  /** How `op` is run on this host (`[node, .../bin/run.js]` or `[.../op]`). */
+  op_command: string[];
+  store_root?: string | undefined;
+  /** `GREENTIC_HOME` of the runner. */
+  home?: string | undefined;
 }
 
 /** What a rollout reads of one revision: requests, 5xx and latency over a window. */
