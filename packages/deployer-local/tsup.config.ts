@@ -5,6 +5,10 @@ import { packageConfig } from "../../tsup.config.base.ts";
 // needs Node built-ins only. local-router-status is the light entry `op env show` reads the
 // router with.
 export default [
-  packageConfig({ index: "src/index.ts", "local-router-status": "src/local-router-status.ts" }),
+  packageConfig({
+    index: "src/index.ts",
+    "local-router-status": "src/local-router-status.ts",
+    "local-router-main": "src/local-router-main.ts",
+  }),
   packageConfig({ "local-router-bin": "src/local-router-bin.ts" }, { clean: false, noExternal: ["@greentic/io-kit"] }),
 ];
