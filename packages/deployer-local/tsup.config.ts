@@ -9,6 +9,7 @@ export default [
     index: "src/index.ts",
     "local-router-status": "src/local-router-status.ts",
     "local-router-main": "src/local-router-main.ts",
+    roles: "src/roles.ts",
   }),
   packageConfig({ "local-router-bin": "src/local-router-bin.ts" }, { clean: false, noExternal: ["@greentic/io-kit"] }),
 ];

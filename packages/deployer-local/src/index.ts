@@ -13,3 +13,12 @@ export {
   localRouterUrl,
   type LocalRouterStatus,
 } from "./local-process-router.js";
+export {
+  isSingleExecutable,
+  ROLE_FLAG,
+  type LocalRole,
+  type RoleCommand,
+  roleCommandFor,
+  runRole,
+  selfRoleCommand,
+} from "./roles.js";

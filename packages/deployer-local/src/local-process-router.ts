@@ -10,6 +10,7 @@ import { parseListenAddress } from "./listen-address.js";
 import type { LocalRouteDeployment, LocalRouterListenFile, LocalRoutesDocument } from "./local-router.js";
 import { isAlive, stopProcess } from "./process-utils.js";
 import { RouterRecordSchema } from "./records.js";
+import type { RoleCommand } from "./roles.js";
 import { readJsonDocument, readJsonFile, writeJsonFile, type HandlerContext } from "@greentic/env-packs";
 import {
   isOurRouter,
@@ -68,7 +69,8 @@ export async function localRouterUrl(ctx: HandlerContext): Promise<string | unde
 
 /** Options of {@link syncLocalRouter}. */
 export interface SyncRouterOptions {
-  routerBin: string;
+  /** How to start the router (roles.ts). */
+  router: RoleCommand;
   /** Normalised `host:port`. */
   listen: string;
   /** Start the router when it is not running (false: only refresh a running one). */
@@ -110,7 +112,7 @@ export async function syncLocalRouter(
   if (!options.start && !running) return undefined;
   if (running) await stopLocalRouter(ctx, options.stopGraceMs);
 
-  const bin = await realpath(options.routerBin).catch(() => options.routerBin);
+  const bin = await realpath(options.router.bin).catch(() => options.router.bin);
   if (!existsSync(bin)) {
     throw new GreenticError("precondition-failed", `the local router ${bin} does not exist`, {
       hint: "build @greentic/deployer-local (pnpm --filter @greentic/deployer-local build) or set GREENTIC_LOCAL_ROUTER_BIN",
@@ -118,14 +120,20 @@ export async function syncLocalRouter(
     });
   }
   await rm(paths.listen, { force: true });
-  const args = [bin, "--state-dir", paths.dir, "--listen", options.listen];
+  const args = [
+    ...options.router.argv.map((arg) => (arg === options.router.bin ? bin : arg)),
+    "--state-dir",
+    paths.dir,
+    "--listen",
+    options.listen,
+  ];
   if (options.processesDir !== undefined) args.push("--processes-dir", options.processesDir);
   // With port 0, come back on the port used before (a crash or a listen change) when it is free.
   if (options.listen.endsWith(":0") && record?.port != null) args.push("--prefer-port", String(record.port));
   const log = await open(paths.log, "a", 0o600);
   let pid: number | undefined;
   try {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(args[0]!, args.slice(1), {
       detached: true,
       stdio: ["ignore", log.fd, log.fd],
       cwd: paths.dir,
@@ -138,8 +146,8 @@ export async function syncLocalRouter(
     await log.close();
   }
   if (pid === undefined)
-    throw new GreenticError("io", `could not start ${process.execPath} ${bin}`, {
-      hint: "check that node can run the router script",
+    throw new GreenticError("io", `could not start ${args.join(" ")}`, {
+      hint: "check that the router's program can run (GREENTIC_LOCAL_ROUTER_BIN)",
     });
   const started: RouterRecord = {
     pid,

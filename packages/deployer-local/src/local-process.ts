@@ -11,6 +11,7 @@ import { z } from "zod";
 import { parseListenAddress } from "./listen-address.js";
 import type { LocalRouteDeployment } from "./local-router.js";
 import { isAlive, isOurProcess, stopProcess } from "./process-utils.js";
+import { isSingleExecutable, type LocalRole, type RoleCommand, roleCommandFor, selfRoleCommand } from "./roles.js";
 import {
   ProcessRecordSchema,
   SplitsDocumentSchema,
@@ -161,14 +162,27 @@ export class LocalProcessDeployer implements Deployer {
     this.#options = options;
   }
 
-  /** The runtime script this deployer starts. */
-  runtimeBin(): string {
-    return this.#options.runtimeBin ?? process.env.GREENTIC_RUNTIME_BIN ?? defaultRuntimeBin();
+  /** How this deployer starts a runtime: the `runtimeBin` option, GREENTIC_RUNTIME_BIN, else the default (roles.ts). */
+  runtimeCommand(): RoleCommand {
+    return this.#roleCommand("runtime", this.#options.runtimeBin, "GREENTIC_RUNTIME_BIN", defaultRuntimeBin);
   }
 
-  /** The router script this deployer starts (one router process per environment). */
-  routerBin(): string {
-    return this.#options.routerBin ?? process.env.GREENTIC_LOCAL_ROUTER_BIN ?? defaultRouterBin();
+  /** How this deployer starts the router (one per environment): `routerBin`, GREENTIC_LOCAL_ROUTER_BIN, else the default. */
+  routerCommand(): RoleCommand {
+    return this.#roleCommand("router", this.#options.routerBin, "GREENTIC_LOCAL_ROUTER_BIN", defaultRouterBin);
+  }
+
+  /** The runtime program this deployer starts. */
+  runtimeBin(): string {
+    return this.runtimeCommand().bin;
+  }
+
+  #roleCommand(role: LocalRole, option: string | undefined, variable: string, script: () => string): RoleCommand {
+    if (option !== undefined) return roleCommandFor(option, `${role}Bin`);
+    const fromEnv = process.env[variable];
+    if (fromEnv !== undefined && fromEnv !== "") return roleCommandFor(fromEnv, variable);
+    // The single-file op is its own runtime and router; it has no package directory to look in.
+    return isSingleExecutable() ? selfRoleCommand(role) : roleCommandFor(script(), variable);
   }
 
   /** The environment's router: `{state, pid, url, ...}`; `url` is the environment's stable URL. */
@@ -210,7 +224,7 @@ export class LocalProcessDeployer implements Deployer {
   ): Promise<LocalRouterStatus | undefined> {
     const listen = normaliseRouterListen(answersOf(ctx)?.router_listen ?? DEFAULT_ROUTER_LISTEN);
     return syncLocalRouter(ctx, await this.#routes(ctx, splits), {
-      routerBin: this.routerBin(),
+      router: this.routerCommand(),
       listen,
       start,
       stopGraceMs: this.#stopGraceMs(ctx),
@@ -384,7 +398,8 @@ export class LocalProcessDeployer implements Deployer {
     await rm(run, { recursive: true, force: true });
     for (const path of Object.values(dirs)) await mkdir(path, { recursive: true, mode: 0o700 });
     const logFile = join(dir, "runtime.log");
-    const bin = await realpath(this.runtimeBin()).catch(() => this.runtimeBin());
+    const command = this.runtimeCommand();
+    const bin = await realpath(command.bin).catch(() => command.bin);
     if (!existsSync(bin)) {
       return {
         ok: false,
@@ -398,7 +413,7 @@ export class LocalProcessDeployer implements Deployer {
     const log = await open(logFile, "a", 0o600);
     let pid: number | undefined;
     const launch: LaunchSpec = {
-      argv: [process.execPath, bin],
+      argv: command.argv.map((arg) => (arg === command.bin ? bin : arg)),
       cwd: run,
       listen_file: join(dirs.state, "listen.json"),
       env: {
@@ -432,7 +447,7 @@ export class LocalProcessDeployer implements Deployer {
     if (pid === undefined) {
       return {
         ok: false,
-        failure: { failed_checks: ["process-start"], message: `could not start ${process.execPath} ${bin}` },
+        failure: { failed_checks: ["process-start"], message: `could not start ${launch.argv.join(" ")}` },
       };
     }
     const record: ProcessRecord = {
@@ -729,12 +744,15 @@ function localProcessPreflight(deployer: LocalProcessDeployer): PreflightCheck[]
     {
       name: "runtime-built",
       timeoutMs: 1_000,
-      installHint: "build the runtime: pnpm --filter @greentic/runtime build (or set GREENTIC_RUNTIME_BIN)",
+      installHint: isSingleExecutable()
+        ? "unset GREENTIC_RUNTIME_BIN (this op runs the runtime itself) or name the greentic-runtime executable"
+        : "build the runtime: pnpm --filter @greentic/runtime build (or set GREENTIC_RUNTIME_BIN)",
       async run() {
         let bin: string;
         try {
           bin = deployer.runtimeBin();
         } catch (error) {
+          if (error instanceof GreenticError) return { ok: false, detail: error.message };
           return { ok: false, detail: `@greentic/runtime is not installed: ${(error as Error).message}` };
         }
         return existsSync(bin) ? { ok: true, detail: bin } : { ok: false, detail: `${bin} does not exist` };

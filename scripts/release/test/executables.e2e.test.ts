@@ -4,14 +4,18 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_pr
 import {
   chmodSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { request } from "node:http";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -138,6 +142,92 @@ describe("op executable", () => {
   });
 });
 
+describe("op executable deploying to the local environment", () => {
+  /** Processes whose program is `exe`, as `[pid, argv]`. */
+  const processesOf = (exe: string) =>
+    readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .flatMap((pid) => {
+        try {
+          const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, -1);
+          return argv[0] === exe ? [[Number(pid), argv] as const] : [];
+        } catch {
+          return [];
+        }
+      });
+
+  it("with no node, no node_modules and no runtime beside it: init, build, deploy, page served, destroy", async () => {
+    const dir = mkdtempSync(join(tmp, "local-"));
+    const exe = join(dir, "op");
+    copyFileSync(op, exe);
+    chmodSync(exe, 0o755);
+    // PATH holds the two squashfs tools bundles need and nothing else: no node anywhere.
+    const tools = join(dir, "tools");
+    mkdirSync(tools);
+    for (const tool of ["mksquashfs", "unsquashfs"])
+      symlinkSync(execFileSync("which", [tool], { encoding: "utf8" }).trim(), join(tools, tool));
+    expect(readdirSync(dir).sort()).toEqual(["op", "tools"]);
+    const env = bareEnv({ PATH: tools, GREENTIC_HOME: join(dir, "home") });
+    const run = (...args: string[]) => {
+      const r = spawnSync(exe, args, { cwd: dir, env, encoding: "utf8", timeout: 120_000 });
+      expect(r.status, `op ${args.join(" ")}\n${r.stdout}${r.stderr}`).toBe(0);
+      return r.stdout;
+    };
+    run("env", "init");
+    const bundle = join(dir, "hello.gtbundle");
+    run(
+      "bundles",
+      "build",
+      join(repo, "fixtures/bundles/hello"),
+      "--bundle-id",
+      "hello",
+      "--bundle-version",
+      "0.1.0",
+      "--out",
+      bundle,
+    );
+    const deployed = JSON.parse(run("deploy", "--bundle", bundle, "--json")).result;
+    const url = new URL(deployed.environment_url);
+    const page = await get(Number(url.port), "/");
+    expect(page.status).toBe(200);
+    expect(page.body).toBe(readFileSync(join(repo, "fixtures/bundles/hello/index.html"), "utf8"));
+    // The router and the runtime are this op, each running its role.
+    const roles = processesOf(exe)
+      .map(([, argv]) => argv.slice(1, 3).join(" "))
+      .sort();
+    expect(roles).toEqual(["--greentic-role router", "--greentic-role runtime"]);
+    const status = JSON.parse(run("status", "--json")).result;
+    expect(status.environment_url).toBe(deployed.environment_url);
+    expect(status.revisions).toHaveLength(1);
+    expect(status.revisions[0]).toMatchObject({ lifecycle: "ready", live: "running", weight_bps: 10000 });
+    expect(status.router.state).toBe("running");
+    run("env", "destroy", "local", "--confirm");
+    for (let i = 0; i < 100 && processesOf(exe).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(processesOf(exe)).toEqual([]);
+    // A fresh connection (the HTTP agent would reuse the closed keep-alive one).
+    const refused = await new Promise<string>((done) =>
+      connect(Number(url.port), "127.0.0.1")
+        .on("connect", function (this: Socket) {
+          this.destroy();
+          done("connected");
+        })
+        .on("error", (e: NodeJS.ErrnoException) => done(e.code ?? e.message)),
+    );
+    expect(refused).toBe("ECONNREFUSED");
+    expect(existsSync(join(dir, "node_modules"))).toBe(false);
+  }, 240_000);
+
+  it("refuses a runtime script it has no node for, naming the variable, and leaves the environment as it was", () => {
+    const dir = mkdtempSync(join(tmp, "script-"));
+    const env = bareEnv({ GREENTIC_HOME: join(dir, "home"), GREENTIC_RUNTIME_BIN: "/opt/runtime/bin.js" });
+    expect(spawnSync(op, ["env", "init"], { env, encoding: "utf8" }).status).toBe(0);
+    const doctor = spawnSync(op, ["env", "doctor", "--json"], { env, encoding: "utf8" });
+    expect(doctor.stdout).toContain(
+      "GREENTIC_RUNTIME_BIN /opt/runtime/bin.js is a script, and this op has no node to run it",
+    );
+  });
+});
+
 let fixture: { bundleDir: string; certs: Awaited<ReturnType<typeof createAdminCertificates>> };
 describe("runtime executable", () => {
   beforeAll(async () => {
@@ -239,16 +329,22 @@ describe("runtime image", () => {
   const archive = () => join(release, "greentic-runtime-image-linux-x64.oci.tar");
   const meta = () => JSON.parse(readFileSync(join(release, "release.json"), "utf8"));
 
-  it("is reproducible: a second build of the same commit gives the same executable, image id and archive", () => {
+  it("is reproducible: a second build of the same commit gives byte-identical executables, image and archive", () => {
     const second = join(tmp, "release-2");
     execFileSync(process.execPath, [join(repo, "scripts/release/build.ts")], {
       env: { ...process.env, GREENTIC_RELEASE_DIR: second },
       stdio: ["ignore", "ignore", "pipe"],
     });
-    const again = JSON.parse(readFileSync(join(second, "release.json"), "utf8"));
-    expect(again.image).toEqual(meta().image);
-    expect(sha256File(join(second, "greentic-runtime-linux-x64"))).toBe(sha256File(runtime));
-    expect(sha256File(join(second, "greentic-runtime-image-linux-x64.oci.tar"))).toBe(sha256File(archive()));
+    // Every artifact, op included (its V8 code cache is built with a fixed seed; see sea.ts).
+    expect(readFileSync(join(second, "SHA256SUMS"), "utf8")).toBe(readFileSync(join(release, "SHA256SUMS"), "utf8"));
+    expect(readFileSync(join(second, "release.json"), "utf8")).toBe(
+      readFileSync(join(release, "release.json"), "utf8"),
+    );
+    expect(sha256File(join(second, "op-linux-x64"))).toBe(sha256File(op));
+    // The second op uses its code cache: V8 warns on stderr when it rejects one.
+    const started = spawnSync(join(second, "op-linux-x64"), ["--help"], { env: bareEnv(), encoding: "utf8" });
+    expect(started.status).toBe(0);
+    expect(started.stderr).toBe("");
   }, 180_000);
 
   it("holds the executable and its libraries only, runs as 65532 with the runtime as entrypoint", () => {
