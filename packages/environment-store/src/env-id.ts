@@ -12,8 +12,12 @@ export function assertSafeEnvId(envId: unknown, what = "environment id"): assert
   }
   const reason = unsafeEnvIdReason(envId);
   if (reason !== undefined) {
-    // io-kit's message names "environment id"; say what the caller passed instead.
-    const message = reason.replace(/^environment id/u, what);
+    // io-kit's message names "environment id"; say what the caller passed instead, and always
+    // quote the value (io-kit's "is empty" does not).
+    const quoted = JSON.stringify(envId);
+    const message = reason.includes(quoted)
+      ? reason.replace(/^environment id/u, what)
+      : `${what} ${quoted} is not allowed: ${reason}`;
     throw new GreenticError("invalid-argument", message, {
       hint: "use ASCII letters, digits, '-', '_' or '.', not starting with '.'",
       details: { value: envId },
