@@ -9,8 +9,6 @@ const entry = Object.fromEntries(
     .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
     .map((f) => [`commands/${f.slice(0, -3)}`, `src/commands/${f}`]),
 );
-// bin/run.js imports dist/fast.js (the read-only fast path) before deciding to load oclif.
-entry.fast = "src/fast.ts";
 entry["hooks/command-not-found"] = "src/hooks/command-not-found.ts";
 
 /** The commit `op version` reports: the checkout's HEAD (with -dirty), or "unknown". */

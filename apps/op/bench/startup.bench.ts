@@ -18,8 +18,7 @@ try {
 
   const baseline = median(timeCommand(process.execPath, ["-e", "0"], runs, env));
   let n = 0;
-  // The read-only verbs run as users run them: bin/run.js answers them on its fast path when
-  // the store vouches for the files; the oclif path is measured too, for comparison.
+  // Every verb takes the one path: oclif, the manifest, the command module, its libraries.
   type Case = { name: string; args: string[]; target: number; env?: NodeJS.ProcessEnv };
   const read = (name: string, args: string[]): Case => ({ name, args: [...args, ...store], target: 2.5 });
   const cases: Case[] = [
@@ -30,13 +29,6 @@ try {
     read("op config show local", ["config", "show", "local"]),
     read("op bundles list local", ["bundles", "list", "local"]),
     read("op audit list local", ["audit", "list", "local"]),
-    // The same read without bin/run.js's fast path, for comparison (no target).
-    {
-      name: "op env show local --json (GREENTIC_OP_NO_FAST_PATH=1)",
-      args: ["env", "show", "local", "--json", ...store],
-      target: Number.NaN,
-      env: { ...env, GREENTIC_OP_NO_FAST_PATH: "1" },
-    },
     { name: "op --help", args: ["--help"], target: 3 },
     // Each run sets another value: a real write (lock, backup, atomic write, audit append).
     {

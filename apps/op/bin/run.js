@@ -11,21 +11,7 @@ process.stdout.on("error", (err) => {
   throw err;
 });
 
-// `op env show|list` with nothing but --json / --store-root are answered without oclif when
-// the store vouches for what is on disk (see src/fast.ts); anything else, any doubt and any
-// error goes to oclif. GREENTIC_OP_NO_FAST_PATH=1 turns the fast path off.
-const argv = process.argv.slice(2);
-const noFast = process.env.GREENTIC_OP_NO_FAST_PATH;
-let served = false;
-if (
-  (noFast === undefined || noFast === "" || noFast === "0") &&
-  argv[0] === "env" &&
-  (argv[1] === "show" || argv[1] === "list")
-) {
-  const { runFast } = await import("../dist/fast.js");
-  served = await runFast(argv);
-}
-if (!served) {
-  const { execute } = await import("@oclif/core");
-  await execute({ dir: import.meta.url });
-}
+// One path for every command: oclif finds it in oclif.manifest.json and imports only that
+// command's module, which loads its libraries inside run().
+const { execute } = await import("@oclif/core");
+await execute({ dir: import.meta.url });

@@ -3,12 +3,7 @@ import type { LocalRouterListenFile } from "./local-router.js";
 import { isOurCommand } from "./process-utils.js";
 import type { DeployerRouterStatus } from "@greentic/env-packs";
 
-// The read side of the local-process router, importable on its own
-// (`@greentic/deployer-local/local-router-status`): Node built-ins only, so that `op env show`'s
-// fast path reports the router exactly as the deployer does without loading the registry.
-
-/** The binding kinds the fast path may read the router of: the built-in local-process deployer. */
-export const LOCAL_PROCESS_DEPLOYER_KINDS: readonly string[] = ["greentic.deployer.local-process@0.1.0"];
+// The read side of the local-process router: what `op env show` and `op status` report.
 
 /** The environment's router as the local-process deployer sees it. */
 export interface LocalRouterStatus extends DeployerRouterStatus {

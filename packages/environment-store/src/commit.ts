@@ -15,7 +15,6 @@ import {
 import { assertNoSymlinks, ensureDir, errnoCode, ioError, readIfExists, writeReplace } from "./fs-safe.js";
 import { evictLedger, ledgerFileName, type LedgerEntry } from "./ledger.js";
 import type { HeldLock } from "./lock.js";
-import { writeVerified } from "./read-cache.js";
 import { AUDIT_DIR, ENVIRONMENT_FILE, LEDGER_DIR, integrity, type StoreCore } from "./store-core.js";
 import type { AuditEventRecord } from "./types.js";
 import type { CurrentEnv } from "./verified-read.js";
@@ -248,8 +247,6 @@ export async function materialize(
       const bytes = Buffer.from(envText);
       const current = await readIfExists(join(dir, ENVIRONMENT_FILE)).catch(() => undefined);
       if (current === undefined || !current.equals(bytes)) {
-        // Before environment.json: until it holds these bytes the cache record matches nothing.
-        await writeVerified(core, envId, bytes);
         await writeReplace(core.root, join(dir, ENVIRONMENT_FILE), bytes);
       }
     }

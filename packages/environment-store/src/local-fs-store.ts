@@ -5,7 +5,6 @@ import { GreenticError, type AuditActor, type EnvironmentRuntime } from "@greent
 import { AUDIT_FILE, appendAuditEvent, listAuditEvents, verifyAuditLog } from "./audit-log.js";
 import { newestRecord, recordName } from "./commit-record.js";
 import { assertSafeEnvId } from "./env-id.js";
-import { defaultStoreRoot } from "./fast-read.js";
 import { ensureDir, errnoCode, fsyncDir, ioError, readIfExists } from "./fs-safe.js";
 import { forceRemoveLock, readLockRecord, type LockRecord } from "./lock.js";
 import { migrateDev, migrateState } from "./migrations.js";
@@ -43,7 +42,7 @@ import type {
 import { listBackupInfos, listEnvironments, parseJson, readEnv, readRuntime, readSide } from "./verified-read.js";
 
 export { ENVIRONMENT_FILE, RUNTIME_CONFIG_FILE, RUNTIME_FILE, type LocalFsStoreOptions } from "./store-core.js";
-export { defaultStoreRoot };
+export { defaultStoreRoot } from "./store-core.js";
 
 /**
  * The local filesystem `EnvironmentStore`: `<root>/<env_id>/` laid out like the reference

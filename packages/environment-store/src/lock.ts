@@ -3,7 +3,6 @@ import { readFile, rm, stat } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import lockfile from "proper-lockfile";
 import { ulid } from "ulid";
 import { GreenticError } from "@greentic/deploy-spec";
 import { ensureDir, errnoCode, ioError, writeReplace } from "./fs-safe.js";
@@ -135,6 +134,9 @@ export async function acquireLock(
 ): Promise<HeldLock> {
   const locksDir = join(lockDir, "..");
   await ensureDir(root, locksDir);
+  // Loaded here, not at the top: reads never lock, and proper-lockfile with graceful-fs and
+  // signal-exit is a noticeable share of a read verb's start-up.
+  const { default: lockfile } = await import("proper-lockfile");
   const deadline = Date.now() + settings.timeoutMs;
   let delay = 5;
   let announced = false;

@@ -1,7 +1,6 @@
 import { readdir, rename, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import lockfile from "proper-lockfile";
 import { GreenticError, type AuditActor, type Environment } from "@greentic/deploy-spec";
 import { localActor } from "./authorize.js";
 import { assertSafeEnvId } from "./env-id.js";
@@ -296,6 +295,7 @@ export async function migrateState(
   const target = { state_dir: stateDir, leaf_count: check.leaf_count };
   await store.auditAction(envId, options.actor ?? localActor(), "env", "migrate-state", target, async () => {
     let release: (() => Promise<void>) | undefined;
+    const { default: lockfile } = await import("proper-lockfile");
     try {
       release = await lockfile.lock(join(stateDir, ".migrate-state"), {
         realpath: false,

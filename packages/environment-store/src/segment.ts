@@ -3,7 +3,6 @@ import { checkEnvId } from "@greentic/io-kit";
 /**
  * Why `segment` cannot be used as one path component inside the store, or `undefined` when it
  * can. Ids become directory names, so anything that could escape or hide one is refused.
- * Imports only io-kit: the fast read path uses it too.
  */
 export function unsafeSegmentReason(segment: string): string | undefined {
   if (segment === "") return "it is empty";

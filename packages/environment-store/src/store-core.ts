@@ -1,14 +1,19 @@
 import type { LockRecord } from "./lock.js";
+import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { monotonicFactory } from "ulid";
 import { GreenticError } from "@greentic/deploy-spec";
 import { authorizeLocalOwner } from "./authorize.js";
 import { unsafeSegmentReason } from "./env-id.js";
-import { defaultStoreRoot } from "./fast-read.js";
 import type { Authorizer } from "./types.js";
 
 // Layout and settings shared by the store's modules (verified reads, locking and recovery,
-// the mutation pipeline, the commit protocol, the read cache, restore and destroy).
+// the mutation pipeline, the commit protocol, restore and destroy).
+
+/** Default environments root: `$GREENTIC_HOME/environments`, else `~/.greentic/environments`. */
+export function defaultStoreRoot(): string {
+  return join(process.env.GREENTIC_HOME ?? join(homedir(), ".greentic"), "environments");
+}
 
 export const ENVIRONMENT_FILE = "environment.json";
 export const RUNTIME_FILE = "runtime.json";
@@ -17,7 +22,8 @@ export const AUDIT_DIR = "audit";
 export const LEDGER_DIR = "idempotency";
 export const DATA_DIR = "data";
 export const JOURNAL_FILE = ".txn.json";
-export { COMMITS_DIR } from "./fast-read.js";
+/** `<env>/commits/`: one record per committed generation (see commit-record.ts). */
+export const COMMITS_DIR = "commits";
 export const LOCKS_DIR = ".locks";
 export const DESTROYED_DIR = ".destroyed";
 

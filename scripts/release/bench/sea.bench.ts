@@ -1,6 +1,6 @@
 // The single-file executables against the same code run by `node`, in one run:
 // - greentic-runtime-linux-x64 vs `node packages/runtime/dist/bin.js`: spawn to /ready over mTLS;
-// - op-linux-x64 vs `node apps/op/bin/run.js`: a read-only verb (fast path and oclif path), help;
+// - op-linux-x64 vs `node apps/op/bin/run.js`: a read-only verb, help;
 // each the median of repeated runs, as a ratio to the `node` form. Builds the release into a
 // temporary directory first (about 20 s).
 import { execFileSync, spawn } from "node:child_process";
@@ -126,12 +126,7 @@ function opRows(sea: string): BenchRow[] {
   execFileSync(sea, ["env", "init", "--store-root", store], { env, stdio: "ignore" });
   const bin = join(repo, "apps/op/bin/run.js");
   const cases: [string, string[], NodeJS.ProcessEnv][] = [
-    ["op env show local --json (fast path)", ["env", "show", "local", "--json", "--store-root", store], env],
-    [
-      "op env show local --json (oclif path)",
-      ["env", "show", "local", "--json", "--store-root", store],
-      { ...env, GREENTIC_OP_NO_FAST_PATH: "1" },
-    ],
+    ["op env show local --json", ["env", "show", "local", "--json", "--store-root", store], env],
     ["op --help", ["--help"], env],
   ];
   const rows: BenchRow[] = [];

@@ -1,6 +1,5 @@
 /**
- * How a successful `op` invocation is printed, shared by the oclif commands and the read-only
- * fast path (`src/fast.ts`), so both write the same bytes. No imports.
+ * How a successful `op` invocation is printed. No imports.
  */
 
 /** The `--json` success envelope line: `{"op","noun","result"}`. */

@@ -2,8 +2,7 @@ import type { EnvShowResult } from "@greentic/operations";
 import type { EnvironmentSummary } from "@greentic/environment-store";
 import { type ListColumn, fields, percent, table } from "./render.js";
 
-// Human renderings of `op env show` and `op env list`, shared by the commands and the
-// read-only fast path (src/fast.ts): no oclif, no library imports at run time.
+// Human renderings of `op env show` and `op env list`: no library imports at run time.
 
 /** `op env show` in human form. */
 export function envShowText(shown: Pick<EnvShowResult, "environment" | "etag" | "generation" | "router">): string {
