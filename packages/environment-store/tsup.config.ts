@@ -1,3 +1,4 @@
 import { packageConfig } from "../../tsup.config.base.ts";
 
-export default packageConfig(["src/index.ts"]);
+// contract holds the medium-free rules other backends share.
+export default packageConfig(["src/index.ts", "src/contract.ts"]);

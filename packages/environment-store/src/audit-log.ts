@@ -377,6 +377,39 @@ export async function verifyAuditLog(dir: string): Promise<AuditVerification> {
   await scanLines(file, (line) => {
     lines.push(line);
   });
+  const chain = verifyAuditChain(lines);
+  if (!chain.ok) return chain;
+  const hashes = lines.map((l) => sha256Hex(l));
+  const head = await readHead(dir);
+  if (head !== undefined) {
+    const last = hashes[hashes.length - 1];
+    if (head.lines > lines.length) {
+      return {
+        ok: false,
+        lines: lines.length,
+        line: lines.length + 1,
+        reason: `${AUDIT_HEAD_FILE} records ${head.lines} events but the file has ${lines.length}: lines were deleted from the end`,
+      };
+    }
+    // A head behind the log (a crash between an append and the head update) is not damage.
+    if (last !== head.last_hash && hashes[head.lines - 1] !== head.last_hash) {
+      return {
+        ok: false,
+        lines: lines.length,
+        line: lines.length,
+        reason: `line ${lines.length} does not match ${AUDIT_HEAD_FILE}: the end of the log was edited`,
+      };
+    }
+  }
+  return chain;
+}
+
+/**
+ * The medium-free part of {@link verifyAuditLog}: the hash chain, duplicate events and
+ * monotonic generations over the log's lines (each the exact JSON text of one event), in order.
+ * Shared with stores that keep the log elsewhere than in a file.
+ */
+export function verifyAuditChain(lines: readonly string[]): AuditVerification {
   const hashes = lines.map((l) => sha256Hex(l));
   const position = new Map(hashes.map((h, i) => [h, i]));
   const parsed = lines.map((l) => {
@@ -483,27 +516,6 @@ export async function verifyAuditLog(dir: string): Promise<AuditVerification> {
             : `line ${lineNo} commits generation ${g} after line ${newest.line} committed ${newest.generation}: generations go backwards`,
       };
     newest = { generation: g, line: lineNo };
-  }
-  const head = await readHead(dir);
-  if (head !== undefined) {
-    const last = hashes[hashes.length - 1];
-    if (head.lines > lines.length) {
-      return {
-        ok: false,
-        lines: lines.length,
-        line: lines.length + 1,
-        reason: `${AUDIT_HEAD_FILE} records ${head.lines} events but the file has ${lines.length}: lines were deleted from the end`,
-      };
-    }
-    // A head behind the log (a crash between an append and the head update) is not damage.
-    if (last !== head.last_hash && hashes[head.lines - 1] !== head.last_hash) {
-      return {
-        ok: false,
-        lines: lines.length,
-        line: lines.length,
-        reason: `line ${lines.length} does not match ${AUDIT_HEAD_FILE}: the end of the log was edited`,
-      };
-    }
   }
   return unchained.length === 0 ? { ok: true, lines: lines.length } : { ok: true, lines: lines.length, unchained };
 }

@@ -53,7 +53,7 @@ export async function findLedgerEntry(dir: string, key: string): Promise<LedgerE
     } catch (error) {
       throw badEntry(file, `not valid JSON (${(error as Error).message})`);
     }
-    const problem = entryProblem(value);
+    const problem = ledgerEntryProblem(value);
     if (problem !== undefined) throw badEntry(file, problem);
     const entry = value as LedgerEntry;
     if (entry.key === key) return entry;
@@ -72,7 +72,7 @@ function badEntry(file: string, problem: string): GreenticError {
   });
 }
 
-function entryProblem(value: unknown): string | undefined {
+export function ledgerEntryProblem(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "it is not a JSON object";
   const e = value as Record<string, unknown>;
   if (e.schema !== "greentic.idempotency-entry.v1") return `schema is ${JSON.stringify(e.schema)}`;

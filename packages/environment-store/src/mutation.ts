@@ -98,7 +98,7 @@ export interface OpenOptions {
 }
 
 export async function decide(
-  core: StoreCore,
+  core: Pick<StoreCore, "authorizer">,
   actor: AuditActor,
   envId: string,
   noun: string,
@@ -155,7 +155,11 @@ export async function deny(core: StoreCore, envId: string, event: AuditEventReco
   return error;
 }
 
-function replay<R>(envId: string, entry: LedgerEntry, fingerprint: string): TransactResult<R> {
+/**
+ * A ledger entry found for a mutation's key: the recorded result when the request is the same
+ * (its fingerprint), `idempotency-conflict` when the key was used for another request.
+ */
+export function replayLedgerEntry<R>(envId: string, entry: LedgerEntry, fingerprint: string): TransactResult<R> {
   if (entry.fingerprint !== fingerprint) {
     throw new GreenticError(
       "idempotency-conflict",
@@ -208,7 +212,7 @@ async function openMutation<R>(
 
   if (options.idempotencyKey !== undefined) {
     const entry = await findLedgerEntry(join(core.envDir(envId), LEDGER_DIR), options.idempotencyKey);
-    if (entry) return { base, pinned, now, event, replayed: replay<R>(envId, entry, fingerprint) };
+    if (entry) return { base, pinned, now, event, replayed: replayLedgerEntry<R>(envId, entry, fingerprint) };
   }
   checkPrecondition(envId, pinned, prepared.precondition);
   return { base, pinned, now, event };
