@@ -6,7 +6,15 @@ const conditions = ["@greentic/source", "node", "import", "module", "default"];
 
 export default defineConfig({
   resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: ["@greentic/source"] } },
+  // Vitest hands the SSR conditions to Node as --conditions, where "import" would make a
+  // CommonJS package's require() load its ESM wrapper (the PostgreSQL driver requiring its
+  // pool): Node and Vite add "import" or "require" by themselves, per import kind.
+  ssr: {
+    resolve: {
+      conditions: ["@greentic/source", "node", "development|production"],
+      externalConditions: ["@greentic/source"],
+    },
+  },
   test: {
     include: [
       "packages/*/src/**/*.test.ts",

@@ -21,6 +21,7 @@ export const LAYERS: Readonly<Record<string, number>> = {
   "@greentic/env-packs": 2,
   "@greentic/bundle": 2,
   "@greentic/runtime": 3,
+  "@greentic/environment-store-postgres": 3,
   "@greentic/deployer-local": 4,
   "@greentic/adapter-single-vm": 4,
   "@greentic/operations": 5,

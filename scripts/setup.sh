@@ -2,7 +2,7 @@
 # Prepares a fresh Debian/Ubuntu machine for this repository: Node 22 (from the npm registry
 # when the machine's node is older), pnpm, the Debian tools the tests drive for real
 # (squashfs-tools, systemd-container, debootstrap, podman, runc, openssl, cloud-init, HAProxy and
-# wrk for the proxy benchmarks), then
+# wrk for the proxy benchmarks, PostgreSQL for the shared store's tests), then
 # `pnpm install`. Idempotent and non-interactive; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,12 +29,18 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version | cut -d. -f1)" -lt 
 fi
 log "pnpm $(pnpm --version)"
 
-APT_PACKAGES="squashfs-tools systemd-container debootstrap podman runc busybox-static openssl cloud-init iproute2 curl util-linux haproxy wrk"
+APT_PACKAGES="squashfs-tools systemd-container debootstrap podman runc busybox-static openssl cloud-init iproute2 curl util-linux haproxy wrk postgresql"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
+  # The PostgreSQL tests start private clusters of their own (initdb in a temporary directory):
+  # the package must not create and start a system-wide one.
+  if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/greentic-tests.conf >/dev/null
+  fi
   log "installing Debian packages:$missing"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq

@@ -1,0 +1,1031 @@
+import { mkdir } from "node:fs/promises";
+import { homedir, hostname } from "node:os";
+import { join, resolve } from "node:path";
+import pg from "pg";
+import {
+  EnvironmentRuntimeSchema,
+  GreenticError,
+  canonicalDigest,
+  canonicalJson,
+  issuesError,
+  parseDocument,
+  parseEnvironment,
+  prettyJson,
+  sha256Hex,
+  type AuditActor,
+  type Environment,
+  type EnvironmentRuntime,
+} from "@greentic/deploy-spec";
+import type {
+  AuditEventRecord,
+  AuditQuery,
+  AuditVerification,
+  Authorizer,
+  BackupInfo,
+  EnvironmentStore,
+  EnvironmentSummary,
+  LoadedEnvironment,
+  LockRecord,
+  MutationCheck,
+  Precondition,
+  TransactContext,
+  TransactOptions,
+  TransactResult,
+  Transform,
+} from "@greentic/environment-store";
+import {
+  ENVIRONMENT_FILE,
+  RUNTIME_FILE,
+  assertSafeEnvId,
+  authorizeLocalOwner,
+  backupTimestamp,
+  checkPrecondition,
+  decide,
+  ledgerEntryProblem,
+  newEvent,
+  newUlid,
+  packAnswersPath,
+  parseBackupId,
+  prepareMutation,
+  replayLedgerEntry,
+  stageRuntimeConfig,
+  verifyAuditChain,
+  type LedgerEntry,
+  type PreparedMutation,
+} from "@greentic/environment-store/contract";
+import { storeError } from "./errors.js";
+import { migrateSchema, requireSchema, type MigrateSchemaResult } from "./schema.js";
+import { parseStoreUrl, type PostgresLocation } from "./url.js";
+
+/** First key of every advisory lock this store takes ("gtop"); the second is hashtext(env_id). */
+export const LOCK_CLASS = 1735683952;
+
+export interface PostgresStoreOptions {
+  /** `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=verify-full&sslrootcert=…]`. */
+  url: string;
+  /** Where the URL came from, for error messages (`--store`, `GREENTIC_STORE_URL`). */
+  source?: string | undefined;
+  /** How long a mutation waits for another writer's lock before failing with `locked`. Default 30 000 ms. */
+  lockTimeoutMs?: number | undefined;
+  /** Called once per mutation that has to wait for another writer (e.g. to tell the user who). */
+  onLockWait?: ((envId: string, holder: LockRecord | undefined) => void) | undefined;
+  /** Backups kept per file. Default 50. */
+  backupRetention?: number | undefined;
+  /** Idempotency entries kept per environment. Default 4 096. */
+  ledgerCapacity?: number | undefined;
+  /** Authorization hook evaluated before every mutation. Default: the local store's. */
+  authorize?: Authorizer | undefined;
+  /** Root of deployer-local data directories on this machine. Default `$GREENTIC_HOME/local-data`, else `~/.greentic/local-data`. */
+  dataRoot?: string | undefined;
+}
+
+/** One `greentic.environments` row. */
+interface EnvRow {
+  env_id: string;
+  stream: string;
+  generation: string;
+  etag: string;
+  document: string;
+  audit_lines: string;
+  audit_head: string | null;
+}
+
+/** A row after its checks: the document parses, validates, and hashes to its etag. */
+interface CurrentRow {
+  row: EnvRow;
+  environment: Environment;
+  etag: string;
+  generation: number;
+}
+
+interface Txn {
+  client: pg.PoolClient;
+  /** Thrown after COMMIT: a committed-on-error outcome is kept. */
+  afterCommit?: GreenticError | undefined;
+}
+
+/** Thrown inside a mutation to commit what it wrote (a denial's audit event), then throw `error`. */
+class CommitThenThrow extends Error {
+  constructor(readonly error: GreenticError) {
+    super(error.message);
+  }
+}
+
+/**
+ * The `EnvironmentStore` on PostgreSQL. Every mutation is one transaction: it takes the
+ * environment's advisory transaction lock (released by COMMIT, ROLLBACK, or the server when the
+ * client's connection dies: no stale locks), reads the row, runs the contract's checks
+ * (authorization, idempotency ledger, compare-and-swap precondition) with the local store's
+ * own functions, and writes the document, the side documents, the backups of what it
+ * replaces, the hash-chained audit event and the ledger entry together, the row's update
+ * itself guarded by its generation. Reads are single statements on committed rows.
+ */
+export class PostgresStore implements EnvironmentStore {
+  readonly location: PostgresLocation;
+  private readonly pool: pg.Pool;
+  private readonly timeoutMs: number;
+  private readonly retention: number;
+  private readonly ledgerCapacity: number;
+  private readonly authorizer: Authorizer;
+  private readonly onLockWait: PostgresStoreOptions["onLockWait"];
+  private readonly dataRoot: string;
+  private schemaChecked = false;
+
+  constructor(options: PostgresStoreOptions) {
+    this.location = parseStoreUrl(options.url, options.source);
+    this.timeoutMs = options.lockTimeoutMs ?? 30_000;
+    this.retention = options.backupRetention ?? 50;
+    this.ledgerCapacity = options.ledgerCapacity ?? 4096;
+    this.authorizer = options.authorize ?? authorizeLocalOwner;
+    this.onLockWait = options.onLockWait;
+    const home = process.env.GREENTIC_HOME;
+    this.dataRoot = resolve(
+      options.dataRoot ?? (home ? join(home, "local-data") : join(homedir(), ".greentic", "local-data")),
+    );
+    this.pool = new pg.Pool({
+      connectionString: this.location.url,
+      max: 4,
+      allowExitOnIdle: true,
+      connectionTimeoutMillis: 10_000,
+      application_name: clip(`op/${process.pid}@${hostname()}`),
+    });
+    // A connection the server drops (a restart, pg_terminate_backend) must not crash the
+    // process: the query in flight fails with it and is reported; an idle one is discarded.
+    this.pool.on("error", () => {});
+    this.pool.on("connect", (client) => client.on("error", () => {}));
+  }
+
+  /** The URL without its password. */
+  get where(): string {
+    return this.location.redacted;
+  }
+
+  /** Closes the pool (tests and long-lived callers; the CLI's process exits on idle). */
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  // ---- connections ------------------------------------------------------------------------
+
+  private async connect(doing: string): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw storeError(error, this.location, doing);
+    }
+    if (!this.schemaChecked) {
+      try {
+        await requireSchema(client, this.where);
+        this.schemaChecked = true;
+      } catch (error) {
+        client.release();
+        throw storeError(error, this.location, doing);
+      }
+    }
+    return client;
+  }
+
+  private async read<T>(doing: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.connect(doing);
+    try {
+      return await body(client);
+    } catch (error) {
+      throw storeError(error, this.location, doing);
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * One mutation's transaction under the environment's advisory lock. A failed COMMIT leaves
+   * the outcome unknown to the client; the error says so and a retry with the same
+   * idempotency key replays it if it did commit.
+   */
+  private async mutate<T>(envId: string, operation: string, body: (txn: Txn) => Promise<T>): Promise<T> {
+    const doing = `${operation} on environment ${envId}`;
+    const client = await this.connect(doing);
+    const txn: Txn = { client };
+    let broken = false;
+    let value: T;
+    try {
+      await client.query("BEGIN");
+      await client.query("SELECT set_config('application_name', $1, true), set_config('lock_timeout', $2, true)", [
+        clip(`op/${process.pid}@${hostname()} ${operation}`),
+        `${Math.max(1, this.timeoutMs)}ms`,
+      ]);
+      const got = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok", [
+        LOCK_CLASS,
+        envId,
+      ]);
+      if (!got.rows[0]?.ok) {
+        this.onLockWait?.(envId, await this.lockHolder(client, envId).catch(() => undefined));
+        await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK_CLASS, envId]);
+      }
+      value = await body(txn);
+    } catch (error) {
+      if (error instanceof CommitThenThrow) {
+        txn.afterCommit = error.error;
+        value = undefined as T;
+      } else {
+        await client.query("ROLLBACK").catch(() => {
+          broken = true;
+        });
+        client.release(broken);
+        throw storeError(error, this.location, doing);
+      }
+    }
+    try {
+      await client.query("COMMIT");
+    } catch (error) {
+      client.release(true);
+      const mapped = storeError(error, this.location, doing);
+      throw new GreenticError(
+        mapped.kind,
+        `${mapped.message} (while committing: the change may or may not be committed)`,
+        {
+          hint: "retry with the same --idempotency-key: a committed change is replayed, not applied twice",
+          details: { ...(mapped.details as Record<string, unknown> | undefined), committed: "unknown" },
+          cause: error,
+        },
+      );
+    }
+    client.release();
+    if (txn.afterCommit) throw txn.afterCommit;
+    return value;
+  }
+
+  // ---- schema -----------------------------------------------------------------------------
+
+  /** Applies the schema migrations this store knows (run by the schema's owner). */
+  async migrateSchema(): Promise<MigrateSchemaResult> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw storeError(error, this.location, "migrating the schema");
+    }
+    try {
+      return await migrateSchema(client, this.where);
+    } catch (error) {
+      throw storeError(error, this.location, "migrating the schema");
+    } finally {
+      client.release();
+    }
+  }
+
+  // ---- reads ------------------------------------------------------------------------------
+
+  async list(): Promise<EnvironmentSummary[]> {
+    return this.read("listing environments", async (c) => {
+      const r = await c.query<EnvRow>(`SELECT * FROM greentic.environments ORDER BY env_id COLLATE "C"`);
+      return r.rows.map((row) => {
+        try {
+          const current = this.verifyRow(row);
+          return {
+            environment_id: row.env_id,
+            status: "ok" as const,
+            name: current.environment.name,
+            generation: current.generation,
+            etag: current.etag,
+          };
+        } catch (error) {
+          if (!(error instanceof GreenticError) || error.kind !== "integrity") throw error;
+          return { environment_id: row.env_id, status: "integrity" as const, problem: error.message };
+        }
+      });
+    });
+  }
+
+  async exists(envId: string): Promise<boolean> {
+    assertSafeEnvId(envId);
+    return this.read(`reading environment ${envId}`, async (c) => {
+      const r = await c.query("SELECT 1 FROM greentic.environments WHERE env_id = $1", [envId]);
+      return r.rowCount === 1;
+    });
+  }
+
+  async load(envId: string): Promise<LoadedEnvironment> {
+    assertSafeEnvId(envId);
+    return this.read(`loading environment ${envId}`, async (c) => {
+      const current = await this.current(c, envId);
+      if (!current) throw this.notFound(envId);
+      const runtime = await this.readRuntime(c, envId);
+      const out: LoadedEnvironment = {
+        environment: current.environment,
+        etag: current.etag,
+        generation: current.generation,
+      };
+      if (runtime !== undefined) out.runtime = runtime;
+      return out;
+    });
+  }
+
+  async loadRuntime(envId: string): Promise<EnvironmentRuntime | undefined> {
+    return (await this.load(envId)).runtime;
+  }
+
+  async loadPackAnswers(envId: string, slot: string): Promise<unknown> {
+    assertSafeEnvId(envId);
+    const rel = packAnswersPath(slot);
+    return this.read(`loading pack answers of ${envId}`, async (c) => {
+      if (!(await this.current(c, envId))) throw this.notFound(envId);
+      return this.readSide(c, envId, rel);
+    });
+  }
+
+  /** A directory (mode 0700) on this machine for local handlers' artefacts: deployer-local data stays local. */
+  async dataDir(envId: string, area: string): Promise<string> {
+    assertSafeEnvId(envId);
+    assertSafeEnvId(area, "data area");
+    const dir = join(this.dataRoot, envId, area);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
+  /**
+   * Who holds the environment's lock: the PostgreSQL backend holding its advisory lock, from
+   * pg_locks and pg_stat_activity, with the `op` process, host and operation it named itself
+   * (its application_name). Undefined when nobody holds it.
+   */
+  async lockInfo(envId: string): Promise<(LockRecord & { backend_pid: number }) | undefined> {
+    assertSafeEnvId(envId);
+    return this.read(`reading the lock of ${envId}`, (c) => this.lockHolder(c, envId));
+  }
+
+  private async lockHolder(
+    c: pg.ClientBase,
+    envId: string,
+  ): Promise<(LockRecord & { backend_pid: number }) | undefined> {
+    const r = await c.query<{
+      pid: number;
+      application_name: string | null;
+      usename: string | null;
+      xact_start: Date | null;
+      backend_start: Date | null;
+    }>(
+      `SELECT a.pid, a.application_name, a.usename, a.xact_start, a.backend_start
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid
+          AND l.objid = hashtext($2)::oid AND l.objsubid = 2`,
+      [LOCK_CLASS, envId],
+    );
+    const row = r.rows[0];
+    if (!row) return undefined;
+    const m = /^op\/(\d+)@(\S+)(?: (.*))?$/u.exec(row.application_name ?? "");
+    const since = row.xact_start ?? row.backend_start;
+    return {
+      id: `pg-backend-${row.pid}`,
+      backend_pid: row.pid,
+      pid: m ? Number(m[1]) : row.pid,
+      host: m ? m[2]! : "unknown",
+      user: row.usename ?? "unknown",
+      operation: m?.[3] ?? row.application_name ?? "unknown",
+      acquired_at: since ? since.toISOString() : new Date().toISOString(),
+    };
+  }
+
+  async listAudit(envId: string, query: AuditQuery = {}): Promise<AuditEventRecord[]> {
+    assertSafeEnvId(envId);
+    const since = query.since === undefined ? undefined : new Date(query.since);
+    if (since !== undefined && Number.isNaN(since.getTime()))
+      throw new GreenticError("invalid-argument", `since ${String(query.since)} is not a date`);
+    const limit = query.limit;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+      throw new GreenticError("invalid-argument", `limit must be a positive integer, got ${String(limit)}`, {
+        hint: "pass e.g. limit: 100",
+      });
+    return this.read(`listing the audit of ${envId}`, async (c) => {
+      const stream = await this.streamOf(c, envId);
+      if (stream === undefined) return [];
+      const where = ["stream = $1"];
+      const params: unknown[] = [stream];
+      const add = (sql: string, value: unknown): void => {
+        params.push(value);
+        where.push(`${sql} $${params.length}`);
+      };
+      if (query.noun !== undefined) add("noun =", query.noun);
+      if (query.verb !== undefined) add("verb =", query.verb);
+      if (query.actor !== undefined) add("actor_user =", query.actor);
+      // Second resolution, as the local store compares (other writers use other fraction widths).
+      if (since !== undefined) add("date_trunc('second', ts) >=", new Date(Math.floor(since.getTime() / 1000) * 1000));
+      let sql = `SELECT line FROM greentic.audit_events WHERE ${where.join(" AND ")} ORDER BY seq DESC`;
+      if (limit !== undefined) {
+        params.push(limit);
+        sql += ` LIMIT $${params.length}`;
+      }
+      const r = await c.query<{ line: string }>(sql, params);
+      const events = r.rows.map((row) => JSON.parse(row.line) as AuditEventRecord).reverse();
+      return since === undefined ? events : events.filter((e) => new Date(e.ts).getTime() >= since.getTime());
+    });
+  }
+
+  /**
+   * Walks the hash chain with the local store's own check, then checks it against the
+   * environment row: contiguous sequence numbers, as many events as the row counts, and the
+   * newest event hashing to the head the row records (a deleted or edited tail is reported).
+   */
+  async verifyAudit(envId: string): Promise<AuditVerification> {
+    assertSafeEnvId(envId);
+    return this.read(`verifying the audit of ${envId}`, async (c) => {
+      const env = await c.query<EnvRow>("SELECT * FROM greentic.environments WHERE env_id = $1", [envId]);
+      const row = env.rows[0];
+      if (!row) return { ok: true, lines: 0 };
+      const r = await c.query<{ seq: string; line: string }>(
+        "SELECT seq, line FROM greentic.audit_events WHERE stream = $1 ORDER BY seq",
+        [row.stream],
+      );
+      const lines = r.rows.map((x) => x.line);
+      for (let i = 0; i < r.rows.length; i++)
+        if (Number(r.rows[i]!.seq) !== i + 1)
+          return {
+            ok: false,
+            lines: lines.length,
+            line: i + 1,
+            reason: `event ${i + 1} is numbered ${r.rows[i]!.seq}: events were deleted before it`,
+          };
+      const chain = verifyAuditChain(lines);
+      if (!chain.ok) return chain;
+      const counted = Number(row.audit_lines);
+      if (counted !== lines.length)
+        return {
+          ok: false,
+          lines: lines.length,
+          line: Math.min(counted, lines.length) + 1,
+          reason: `environment ${envId} records ${counted} audit events but ${lines.length} are stored: events were deleted from the end`,
+        };
+      const last = lines.at(-1);
+      if ((last === undefined ? null : sha256Hex(last)) !== row.audit_head)
+        return {
+          ok: false,
+          lines: lines.length,
+          line: lines.length,
+          reason: `event ${lines.length} does not hash to the audit head environment ${envId} records: the end of the log was edited`,
+        };
+      return chain;
+    });
+  }
+
+  async listBackups(envId: string): Promise<BackupInfo[]> {
+    assertSafeEnvId(envId);
+    return this.read(`listing the backups of ${envId}`, async (c) => {
+      const stream = await this.streamOf(c, envId);
+      if (stream === undefined) throw this.notFound(envId);
+      const r = await c.query<{ backup_id: string; file: string; created_at: Date; content: string }>(
+        "SELECT backup_id, file, created_at, content FROM greentic.backups WHERE stream = $1 ORDER BY created_at DESC, backup_id DESC",
+        [stream],
+      );
+      return r.rows.map((b) => backupInfo(envId, b));
+    });
+  }
+
+  // ---- mutations --------------------------------------------------------------------------
+
+  async checkMutation<R = unknown>(envId: string, options: TransactOptions): Promise<MutationCheck<R>> {
+    assertSafeEnvId(envId);
+    const prepared = prepareMutation(options);
+    return this.mutate(envId, `${prepared.noun} ${prepared.verb} (check)`, async (txn) => {
+      const opened = await this.open<R>(txn, envId, options, prepared);
+      if (opened.replayed) return { status: "replay", replayed: opened.replayed };
+      // Nothing is committed by a check: the transaction ends with nothing written (a
+      // denial's audit event aside).
+      return { status: "proceed", etag: opened.current?.etag, generation: opened.current?.generation };
+    });
+  }
+
+  async transact<R>(envId: string, fn: Transform<R>, options: TransactOptions): Promise<TransactResult<R>> {
+    assertSafeEnvId(envId);
+    const prepared = prepareMutation(options);
+    return this.mutate(envId, `${prepared.noun} ${prepared.verb}`, async (txn) => {
+      const opened = await this.open<R>(txn, envId, options, prepared);
+      if (opened.replayed) return opened.replayed;
+      const { current, event, now } = opened;
+      const c = txn.client;
+      const side = new Map<string, unknown>();
+      const readStaged = async (rel: string): Promise<unknown> =>
+        side.has(rel) ? (side.get(rel) ?? undefined) : current ? this.readSide(c, envId, rel) : undefined;
+      const ctx: TransactContext = {
+        now,
+        newId: () => newUlid(),
+        runtime: async () =>
+          side.has(RUNTIME_FILE)
+            ? ((side.get(RUNTIME_FILE) ?? undefined) as EnvironmentRuntime | undefined)
+            : current
+              ? this.readRuntime(c, envId)
+              : undefined,
+        setRuntime: (runtime) => {
+          if (runtime !== null) {
+            const parsed = parseDocument(EnvironmentRuntimeSchema, runtime, { source: RUNTIME_FILE });
+            if (!parsed.ok) throw issuesError(parsed.issues, { source: RUNTIME_FILE });
+            if (parsed.value.environment_id !== envId)
+              throw new GreenticError(
+                "validation",
+                `${RUNTIME_FILE}: environment_id ${parsed.value.environment_id} is not ${envId}`,
+                { path: "environment_id" },
+              );
+          }
+          side.set(RUNTIME_FILE, runtime);
+        },
+        packAnswers: (slot) => readStaged(packAnswersPath(slot)),
+        setPackAnswers: (slot, answers) => {
+          side.set(packAnswersPath(slot), answers === undefined ? null : answers);
+        },
+      };
+      const outcome = await fn(current ? structuredClone(current.environment) : undefined, ctx);
+
+      const checked = parseEnvironment(outcome.environment, { source: `environment ${envId}` });
+      if (!checked.ok) throw issuesError(checked.issues, { source: `environment ${envId}` });
+      if (checked.value.environment_id !== envId)
+        throw new GreenticError(
+          "validation",
+          `environment_id ${JSON.stringify(checked.value.environment_id)} does not match the environment being written, ${JSON.stringify(envId)}`,
+          { path: "environment_id", hint: "a transform must keep the environment id" },
+        );
+      const { generation: _ignored, ...content } = checked.value;
+      const baseContent = current ? canonicalJson({ ...current.environment, generation: undefined }) : undefined;
+      const changed = baseContent !== canonicalJson(content);
+      stageRuntimeConfig(checked.value, side);
+      const sideChanged = await this.dropUnchanged(c, envId, side, current !== undefined);
+      const mutated = changed || sideChanged || !current;
+      const generation = mutated ? (current?.generation ?? 0) + 1 : current!.generation;
+      const document = mutated ? { ...content, generation } : undefined;
+
+      if (outcome.target !== undefined) event.target = outcome.target as AuditEventRecord["target"];
+      if (mutated) {
+        if (current) event.previous_generation = current.generation;
+        event.new_generation = generation;
+      }
+      if (outcome.error) event.result = { outcome: "error", kind: outcome.error.kind, message: outcome.error.message };
+      const etag = document ? canonicalDigest(JSON.parse(prettyJson(document))) : current!.etag;
+      if (!mutated && options.quietNoop && !outcome.error)
+        return { result: outcome.result, etag, generation, idempotency: "applied" as const, audit: event };
+      const response = { result: outcome.result, etag, generation, audit: event };
+      const ledger: LedgerEntry | undefined =
+        options.idempotencyKey === undefined
+          ? undefined
+          : {
+              schema: "greentic.idempotency-entry.v1",
+              key: options.idempotencyKey,
+              fingerprint: prepared.fingerprint,
+              noun: prepared.noun,
+              verb: prepared.verb,
+              generation,
+              recorded_at: now,
+              response,
+              error: outcome.error?.toJSON(),
+            };
+      const audit = await this.commitChange(txn, envId, current, { document, etag, generation, side, event, ledger });
+      response.audit = audit;
+      if (outcome.error) txn.afterCommit = outcome.error;
+      return { result: outcome.result, etag, generation, idempotency: "applied" as const, audit };
+    });
+  }
+
+  async restore(
+    envId: string,
+    backupId: string,
+    precondition: Precondition,
+    options: { actor?: AuditActor | undefined } = {},
+  ): Promise<TransactResult<{ restored: string; file: string }>> {
+    assertSafeEnvId(envId);
+    const parsedId = typeof backupId === "string" ? parseBackupId(backupId) : undefined;
+    if (!parsedId)
+      throw new GreenticError("invalid-argument", `backup id ${JSON.stringify(backupId)} is not a backup id`, {
+        hint: "take an id from listBackups, e.g. environment.json.20260701T120000.123000000Z.bak",
+      });
+    if (precondition?.if_match === undefined && precondition?.expected_generation === undefined)
+      throw new GreenticError(
+        "precondition-failed",
+        `restoring ${backupId} into environment ${envId} requires a precondition (if_match or expected_generation)`,
+        { hint: "pin the state you are replacing: pass the current etag or generation (from load)" },
+      );
+    const rel = parsedId.file;
+    if (rel !== ENVIRONMENT_FILE && rel !== RUNTIME_FILE && !/^env-packs\/[^/]+\/answers\.json$/u.test(rel))
+      throw new GreenticError(
+        "invalid-argument",
+        `backup ${backupId} is of ${rel}, which is derived and cannot be restored`,
+        {
+          hint: "restore environment.json instead; derived files follow it",
+        },
+      );
+    const target = { backup_id: backupId, file: rel };
+    const mutation: TransactOptions = { noun: "env", verb: "restore", actor: options.actor, precondition, target };
+    const prepared = prepareMutation(mutation);
+    return this.mutate(envId, "env restore", async (txn) => {
+      const opened = await this.open<never>(txn, envId, mutation, prepared);
+      const current = opened.current!;
+      const c = txn.client;
+      const b = await c.query<{ backup_id: string; file: string; created_at: Date; content: string }>(
+        "SELECT backup_id, file, created_at, content FROM greentic.backups WHERE stream = $1 AND backup_id = $2",
+        [current.row.stream, backupId],
+      );
+      const backup = b.rows[0];
+      if (!backup)
+        throw new GreenticError("not-found", `backup ${backupId} of environment ${envId} does not exist`, {
+          hint: `list backups with \`op env backups ${envId}\``,
+        });
+      const info = backupInfo(envId, backup);
+      if (!info.valid)
+        throw new GreenticError("integrity", `backup ${backupId} of environment ${envId} is damaged: ${info.problem}`, {
+          hint: "choose another backup from `op env backups`",
+        });
+      const value = JSON.parse(backup.content) as Record<string, unknown>;
+      const side = new Map<string, unknown>();
+      const generation = current.generation + 1;
+      let environment: Record<string, unknown>;
+      if (rel === ENVIRONMENT_FILE) {
+        environment = { ...value, generation };
+        const parsedEnv = parseEnvironment(environment);
+        if (parsedEnv.ok) stageRuntimeConfig(parsedEnv.value, side);
+      } else {
+        environment = { ...current.environment, generation };
+        side.set(rel, value);
+      }
+      await this.dropUnchanged(c, envId, side, true);
+      const { event } = opened;
+      event.previous_generation = current.generation;
+      event.new_generation = generation;
+      const etag = canonicalDigest(JSON.parse(prettyJson(environment)));
+      const audit = await this.commitChange(txn, envId, current, {
+        document: environment,
+        etag,
+        generation,
+        side,
+        event,
+      });
+      return { result: { restored: backupId, file: rel }, etag, generation, idempotency: "applied" as const, audit };
+    });
+  }
+
+  async destroy(
+    envId: string,
+    options: { actor?: AuditActor | undefined; precondition?: Precondition | undefined } = {},
+  ): Promise<{ audit: AuditEventRecord }> {
+    assertSafeEnvId(envId);
+    const mutation: TransactOptions = {
+      noun: "env",
+      verb: "destroy",
+      actor: options.actor,
+      precondition: options.precondition,
+      target: { environment_id: envId },
+    };
+    const prepared = prepareMutation(mutation);
+    return this.mutate(envId, "env destroy", async (txn) => {
+      const opened = await this.open<never>(txn, envId, mutation, prepared);
+      const current = opened.current!;
+      const { event } = opened;
+      event.previous_generation = current.generation;
+      const c = txn.client;
+      // The history stays: the audit events, ledger and backups keep the row's stream; the
+      // destroyed table keeps the last document.
+      const audit = await this.appendEvent(c, current.row, event);
+      await c.query(
+        "INSERT INTO greentic.destroyed (stream, env_id, destroyed_at, event_id, document) VALUES ($1, $2, $3, $4, $5)",
+        [current.row.stream, envId, opened.now, event.event_id, current.row.document],
+      );
+      await c.query("DELETE FROM greentic.environments WHERE env_id = $1 AND generation = $2", [
+        envId,
+        current.generation,
+      ]);
+      return { audit };
+    });
+  }
+
+  // ---- the pipeline -----------------------------------------------------------------------
+
+  /**
+   * The checks every mutation starts with, in the local store's order, under the held lock:
+   * existence, authorization (a denial is audited and committed), the idempotency ledger (same
+   * key and request: the recorded result; another request: `idempotency-conflict`), then the
+   * compare-and-swap precondition.
+   */
+  private async open<R>(
+    txn: Txn,
+    envId: string,
+    options: TransactOptions,
+    prepared: PreparedMutation,
+  ): Promise<{ current: CurrentRow | undefined; now: string; event: AuditEventRecord; replayed?: TransactResult<R> }> {
+    const c = txn.client;
+    const current = await this.current(c, envId);
+    if (!current && !options.create) throw this.notFound(envId);
+    const now = new Date().toISOString();
+    const { noun, verb, actor } = prepared;
+    const decision = await decide({ authorizer: this.authorizer }, actor, envId, noun, verb, options.target ?? null);
+    const event = newEvent(envId, actor, noun, verb, options.target ?? null, decision, now);
+    if (options.idempotencyKey !== undefined) event.idempotency_key = options.idempotencyKey;
+    if (decision.decision !== "allow") {
+      const { policy, reason } = decision;
+      const error = new GreenticError(
+        "unauthorized",
+        `${noun} ${verb} on environment ${envId} denied by policy ${policy}: ${reason}`,
+        { hint: "ask an operator with access to this environment", details: { policy, reason } },
+      );
+      event.result = { outcome: "error", kind: "unauthorized", message: error.message };
+      if (current) {
+        await this.appendEvent(c, current.row, event);
+        throw new CommitThenThrow(error);
+      }
+      throw error;
+    }
+    if (options.idempotencyKey !== undefined && current) {
+      const r = await c.query<{ entry: string }>("SELECT entry FROM greentic.ledger WHERE stream = $1 AND key = $2", [
+        current.row.stream,
+        options.idempotencyKey,
+      ]);
+      const raw = r.rows[0]?.entry;
+      if (raw !== undefined) {
+        let entry: unknown;
+        try {
+          entry = JSON.parse(raw);
+        } catch (error) {
+          throw this.damagedEntry(envId, options.idempotencyKey, `not valid JSON (${(error as Error).message})`);
+        }
+        const problem = ledgerEntryProblem(entry);
+        if (problem !== undefined) throw this.damagedEntry(envId, options.idempotencyKey, problem);
+        return {
+          current,
+          now,
+          event,
+          replayed: replayLedgerEntry<R>(envId, entry as LedgerEntry, prepared.fingerprint),
+        };
+      }
+    }
+    checkPrecondition(envId, current, prepared.precondition);
+    return { current, now, event };
+  }
+
+  /**
+   * Writes one change inside the mutation's transaction: backups of what it replaces, the
+   * row (guarded by its generation: the compare-and-swap), the side documents, the chained
+   * audit event and the ledger entry, then the retention of backups and ledger.
+   */
+  private async commitChange(
+    txn: Txn,
+    envId: string,
+    current: CurrentRow | undefined,
+    plan: {
+      document: Record<string, unknown> | undefined;
+      etag: string;
+      generation: number;
+      side: Map<string, unknown>;
+      event: AuditEventRecord;
+      ledger?: LedgerEntry | undefined;
+    },
+  ): Promise<AuditEventRecord> {
+    const c = txn.client;
+    let row: EnvRow;
+    if (current === undefined) {
+      const text = prettyJson(plan.document);
+      const r = await c.query<EnvRow>(
+        `INSERT INTO greentic.environments (env_id, stream, generation, etag, document)
+         VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+        [envId, newUlid(), plan.generation, plan.etag, text],
+      );
+      row = r.rows[0]!;
+    } else {
+      row = current.row;
+      if (plan.document !== undefined) {
+        await this.backup(c, row.stream, ENVIRONMENT_FILE, row.document);
+        const r = await c.query(
+          `UPDATE greentic.environments SET generation = $3, etag = $4, document = $5, updated_at = now()
+            WHERE env_id = $1 AND generation = $2`,
+          [envId, current.generation, plan.generation, plan.etag, prettyJson(plan.document)],
+        );
+        if (r.rowCount !== 1)
+          throw new GreenticError(
+            "precondition-failed",
+            `environment ${envId} changed while generation ${plan.generation} was being written; nothing was committed`,
+            { hint: "reload the environment and retry against the current state" },
+          );
+      }
+    }
+    for (const [rel, value] of plan.side) {
+      if (current !== undefined) {
+        const old = await c.query<{ content: string }>(
+          "SELECT content FROM greentic.side_files WHERE env_id = $1 AND file = $2",
+          [envId, rel],
+        );
+        if (old.rows[0] && /^(runtime\.json|env-packs\/.+)$/u.test(rel))
+          await this.backup(c, row.stream, rel, old.rows[0].content);
+      }
+      if (value === null || value === undefined)
+        await c.query("DELETE FROM greentic.side_files WHERE env_id = $1 AND file = $2", [envId, rel]);
+      else
+        await c.query(
+          `INSERT INTO greentic.side_files (env_id, file, content) VALUES ($1, $2, $3)
+           ON CONFLICT (env_id, file) DO UPDATE SET content = EXCLUDED.content`,
+          [envId, rel, prettyJson(value)],
+        );
+    }
+    const audit = await this.appendEvent(c, row, plan.event);
+    if (plan.ledger) {
+      plan.ledger.response.audit = audit;
+      await c.query(
+        "INSERT INTO greentic.ledger (stream, key, generation, recorded_at, entry) VALUES ($1, $2, $3, $4, $5)",
+        [row.stream, plan.ledger.key, plan.ledger.generation, plan.ledger.recorded_at, prettyJson(plan.ledger)],
+      );
+      await c.query(
+        `DELETE FROM greentic.ledger WHERE stream = $1 AND key IN (
+           SELECT key FROM greentic.ledger WHERE stream = $1 ORDER BY generation DESC, recorded_at DESC OFFSET $2)`,
+        [row.stream, this.ledgerCapacity],
+      );
+    }
+    return audit;
+  }
+
+  /** Appends the event to the row's chain (prev_hash = SHA-256 of the previous line) and moves the head. */
+  private async appendEvent(c: pg.ClientBase, row: EnvRow, event: AuditEventRecord): Promise<AuditEventRecord> {
+    const head = await c.query<{ audit_lines: string; audit_head: string | null }>(
+      "SELECT audit_lines, audit_head FROM greentic.environments WHERE env_id = $1",
+      [row.env_id],
+    );
+    const lines = Number(head.rows[0]?.audit_lines ?? row.audit_lines);
+    const prev = head.rows[0]?.audit_head ?? row.audit_head;
+    const chained: AuditEventRecord = { ...event };
+    if (prev !== null) chained.prev_hash = prev;
+    const line = JSON.stringify(chained);
+    await c.query(
+      `INSERT INTO greentic.audit_events (stream, seq, env_id, event_id, ts, noun, verb, actor_user, line)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        row.stream,
+        lines + 1,
+        row.env_id,
+        chained.event_id,
+        chained.ts,
+        chained.noun,
+        chained.verb,
+        chained.actor?.user ?? null,
+        line,
+      ],
+    );
+    await c.query("UPDATE greentic.environments SET audit_lines = $2, audit_head = $3 WHERE env_id = $1", [
+      row.env_id,
+      lines + 1,
+      sha256Hex(line),
+    ]);
+    return chained;
+  }
+
+  private async backup(c: pg.ClientBase, stream: string, rel: string, content: string): Promise<void> {
+    const stamp = backupTimestamp();
+    for (let n = 0; n < 1024; n++) {
+      const id = `${rel}.${stamp}${n === 0 ? "" : `.${n}`}.bak`;
+      const r = await c.query(
+        `INSERT INTO greentic.backups (stream, backup_id, file, created_at, content) VALUES ($1, $2, $3, now(), $4)
+         ON CONFLICT DO NOTHING`,
+        [stream, id, rel, content],
+      );
+      if (r.rowCount === 1) break;
+    }
+    await c.query(
+      `DELETE FROM greentic.backups WHERE stream = $1 AND file = $2 AND backup_id IN (
+         SELECT backup_id FROM greentic.backups WHERE stream = $1 AND file = $2
+          ORDER BY created_at DESC, backup_id DESC OFFSET $3)`,
+      [stream, rel, this.retention],
+    );
+  }
+
+  /** Drops staged side writes equal to what is stored; true if any real change remains. */
+  private async dropUnchanged(
+    c: pg.ClientBase,
+    envId: string,
+    side: Map<string, unknown>,
+    exists: boolean,
+  ): Promise<boolean> {
+    for (const [rel, value] of side) {
+      const stored = exists ? await this.readSide(c, envId, rel) : undefined;
+      const same =
+        stored === undefined ? value === null : value !== null && canonicalJson(stored) === canonicalJson(value);
+      if (same) side.delete(rel);
+    }
+    return side.size > 0;
+  }
+
+  // ---- verified reads ---------------------------------------------------------------------
+
+  private async current(c: pg.ClientBase, envId: string): Promise<CurrentRow | undefined> {
+    const r = await c.query<EnvRow>("SELECT * FROM greentic.environments WHERE env_id = $1", [envId]);
+    return r.rows[0] ? this.verifyRow(r.rows[0]) : undefined;
+  }
+
+  private async streamOf(c: pg.ClientBase, envId: string): Promise<string | undefined> {
+    const r = await c.query<{ stream: string }>("SELECT stream FROM greentic.environments WHERE env_id = $1", [envId]);
+    return r.rows[0]?.stream;
+  }
+
+  /** The row's document parses, validates, carries the row's generation, and hashes to its etag. */
+  private verifyRow(row: EnvRow): CurrentRow {
+    const where = `${this.where} environment ${row.env_id}`;
+    let json: unknown;
+    try {
+      json = JSON.parse(row.document);
+    } catch (error) {
+      throw this.integrity(row.env_id, `${where}: the stored document is not valid JSON (${(error as Error).message})`);
+    }
+    const etag = canonicalDigest(json);
+    if (etag !== row.etag)
+      throw this.integrity(
+        row.env_id,
+        `${where}: the stored document does not hash to its etag ${row.etag}: it was changed outside the store`,
+      );
+    const parsed = parseEnvironment(json, { source: where });
+    if (!parsed.ok) throw this.integrity(row.env_id, `${where}: ${parsed.summary}`);
+    const generation = Number(row.generation);
+    if (parsed.value.generation !== generation || parsed.value.environment_id !== row.env_id)
+      throw this.integrity(row.env_id, `${where}: the document's id or generation disagrees with its row`);
+    return { row, environment: parsed.value, etag, generation };
+  }
+
+  private async readSide(c: pg.ClientBase, envId: string, rel: string): Promise<unknown> {
+    const r = await c.query<{ content: string }>(
+      "SELECT content FROM greentic.side_files WHERE env_id = $1 AND file = $2",
+      [envId, rel],
+    );
+    const raw = r.rows[0]?.content;
+    if (raw === undefined) return undefined;
+    try {
+      return JSON.parse(raw);
+    } catch (error) {
+      throw this.integrity(
+        envId,
+        `${this.where} environment ${envId}: ${rel} is not valid JSON (${(error as Error).message})`,
+      );
+    }
+  }
+
+  private async readRuntime(c: pg.ClientBase, envId: string): Promise<EnvironmentRuntime | undefined> {
+    const json = await this.readSide(c, envId, RUNTIME_FILE);
+    if (json === undefined) return undefined;
+    const parsed = parseDocument(EnvironmentRuntimeSchema, json, { source: RUNTIME_FILE });
+    if (!parsed.ok) throw this.integrity(envId, `${this.where} environment ${envId}: ${parsed.summary}`);
+    if (parsed.value.environment_id !== envId)
+      throw this.integrity(
+        envId,
+        `${this.where} environment ${envId}: ${RUNTIME_FILE} names ${parsed.value.environment_id}`,
+      );
+    return parsed.value;
+  }
+
+  private integrity(envId: string, message: string): GreenticError {
+    return new GreenticError("integrity", message, {
+      hint: `restore a backup (\`op env backups ${envId}\`)`,
+    });
+  }
+
+  private damagedEntry(envId: string, key: string, problem: string): GreenticError {
+    return new GreenticError(
+      "integrity",
+      `idempotency ledger entry ${JSON.stringify(key)} of ${envId} is damaged: ${problem}`,
+      {
+        hint: "the request it records may already be applied: check `op audit list` for its key",
+      },
+    );
+  }
+
+  private notFound(envId: string): GreenticError {
+    return new GreenticError("not-found", `environment ${envId} does not exist in ${this.where}`, {
+      hint: "list environments with `op env list`, or create it first",
+    });
+  }
+}
+
+/** A backup row as `BackupInfo`, checked the way a load checks it. */
+function backupInfo(
+  envId: string,
+  b: { backup_id: string; file: string; created_at: Date; content: string },
+): BackupInfo {
+  const info: BackupInfo = {
+    backup_id: b.backup_id,
+    file: b.file,
+    created_at: b.created_at.toISOString(),
+    size_bytes: Buffer.byteLength(b.content),
+    valid: true,
+  };
+  let json: unknown;
+  try {
+    json = JSON.parse(b.content);
+  } catch (error) {
+    return { ...info, valid: false, problem: `not valid JSON (${(error as Error).message})` };
+  }
+  if (b.file === ENVIRONMENT_FILE) {
+    const parsed = parseEnvironment(json);
+    if (!parsed.ok) return { ...info, valid: false, problem: parsed.summary };
+    if (parsed.value.environment_id !== envId)
+      return { ...info, valid: false, problem: `it is environment ${parsed.value.environment_id}` };
+    info.generation = parsed.value.generation;
+    info.etag = canonicalDigest(json);
+  }
+  return info;
+}
+
+/** application_name holds at most 63 bytes. */
+function clip(text: string): string {
+  const b = Buffer.from(text);
+  return b.length <= 63
+    ? text
+    : b
+        .subarray(0, 63)
+        .toString("utf8")
+        .replace(/\uFFFD$/u, "");
+}
