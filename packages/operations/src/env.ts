@@ -315,7 +315,10 @@ export async function envRestore(
 /** `op env lock show <env>`. */
 export async function envLockShow(ctx: OperationsContext, envId: string): Promise<EnvLockResult> {
   const id = await existingEnv(ctx, envId);
-  return { environment_id: id, lock: (await localAdministration(ctx, "lock administration").lockInfo(id)) ?? null };
+  // Both stores say who holds the lock: the local one from its lock file, a shared one from
+  // the database (the session holding the environment's advisory lock).
+  const lockInfo = ctx.store.lockInfo ?? localAdministration(ctx, "lock administration").lockInfo;
+  return { environment_id: id, lock: (await lockInfo.call(ctx.store, id)) ?? null };
 }
 
 /** `op env lock force-unlock <env> <lock-id>`: removes a lock left by a dead process. */

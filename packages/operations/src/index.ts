@@ -1,4 +1,10 @@
-export { createOperations, type OperationsOptions } from "./operations.js";
+export {
+  createOperations,
+  openSharedStore,
+  type OperationsOptions,
+  type SharedStoreOptions,
+} from "./operations.js";
+export { storeMigrateSchema, type StoreMigrateSchemaResult } from "./store-admin.js";
 export type { CommitInfo, Mutated, MutationOptions, ProgressEvent } from "./types.js";
 export {
   createOperationsRegistry,

@@ -23,6 +23,41 @@ export interface OperationsOptions {
   lockTimeoutMs?: number | undefined;
 }
 
+/** Options of {@link openSharedStore}. */
+export interface SharedStoreOptions {
+  /** `postgres://…`; any other scheme or a malformed URL is `invalid-argument`. */
+  url: string;
+  /** Where the URL came from, named in errors: `--store`, `GREENTIC_STORE_URL`. */
+  source?: string | undefined;
+  lockTimeoutMs?: number | undefined;
+  onProgress?: ((event: ProgressEvent) => void) | undefined;
+}
+
+/**
+ * The shared store a URL names: PostgreSQL (`@greentic/environment-store-postgres`, loaded
+ * only here so that the local path never loads the driver). Deployer-local data (staged
+ * bundles, process records) stays on this machine, under `$GREENTIC_HOME/local-data`.
+ */
+export async function openSharedStore(options: SharedStoreOptions): Promise<OperationsStore> {
+  const { PostgresStore } = await import("@greentic/environment-store-postgres");
+  return new PostgresStore({
+    url: options.url,
+    source: options.source,
+    lockTimeoutMs: options.lockTimeoutMs,
+    onLockWait: (envId, holder) =>
+      options.onProgress?.({
+        event: "store.lock-wait",
+        message: `waiting for the lock on ${envId} held by ${
+          holder === undefined
+            ? "another writer"
+            : `op pid ${holder.pid} on ${holder.host} (${holder.operation}, since ${localTime(holder.acquired_at)})`
+        }…`,
+        environment_id: envId,
+        holder,
+      }),
+  });
+}
+
 /**
  * Builds the context every verb function takes as its first argument: the store (the local
  * filesystem store at `storeRoot` unless one is given), the env-pack registry, the actor and

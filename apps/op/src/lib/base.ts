@@ -31,6 +31,12 @@ export abstract class OpCommand<T extends typeof Command = typeof Command> exten
       helpGroup: "GLOBAL",
       helpValue: "DIR",
     }),
+    store: Flags.string({
+      description:
+        "A shared store instead of the local one: postgres://USER@HOST:PORT/DATABASE (password in PGPASSWORD or ~/.pgpass). Default $GREENTIC_STORE_URL, else the local store.",
+      helpGroup: "GLOBAL",
+      helpValue: "URL",
+    }),
   };
 
   /** Envelope noun; defaults to the command id's first word (`traffic set` -> `traffic`). */
@@ -180,10 +186,33 @@ export abstract class OpCommand<T extends typeof Command = typeof Command> exten
    * The operations library and its context for this invocation, loaded lazily (it is the
    * heavy import). Progress events are rendered on stderr in human mode.
    */
+  /**
+   * The shared store's URL and where it came from: `--store`, else a non-empty
+   * $GREENTIC_STORE_URL; undefined for the local store. `--store` with `--store-root` is a
+   * usage error.
+   */
+  protected storeUrl(): { url: string; source: string } | undefined {
+    const flag = (this.flags as { store?: string }).store;
+    if (flag !== undefined) {
+      if (this.storeRoot() !== undefined)
+        throw new CliInputError(
+          "invalid-argument",
+          "--store and --store-root name two different stores",
+          "pass one: --store for a shared PostgreSQL store, --store-root for a local directory",
+          "--store",
+        );
+      return { url: flag, source: "--store" };
+    }
+    const env = process.env.GREENTIC_STORE_URL ?? "";
+    if (env !== "" && this.storeRoot() === undefined) return { url: env, source: "GREENTIC_STORE_URL" };
+    return undefined;
+  }
+
   protected async ops() {
     const { loadOps } = await import("./ops.js");
     const lockTimeout = (this.flags as { "lock-timeout"?: number })["lock-timeout"];
     return loadOps({
+      storeUrl: this.storeUrl(),
       storeRoot: this.storeRoot(),
       lockTimeoutMs: lockTimeout === undefined ? undefined : lockTimeout * 1000,
       onProgress: (event) => {

@@ -1,6 +1,8 @@
 import type { ProgressEvent } from "@greentic/operations";
 
 export interface OpsOptions {
+  /** A shared store's URL (`--store` or $GREENTIC_STORE_URL) and where it came from. */
+  storeUrl?: { url: string; source: string } | undefined;
   storeRoot?: string | undefined;
   lockTimeoutMs?: number | undefined;
   onProgress?: ((event: ProgressEvent) => void) | undefined;
@@ -12,7 +14,17 @@ export interface OpsOptions {
  */
 export async function loadOps(options: OpsOptions) {
   const ops = await import("@greentic/operations");
+  const store =
+    options.storeUrl === undefined
+      ? undefined
+      : await ops.openSharedStore({
+          url: options.storeUrl.url,
+          source: options.storeUrl.source,
+          lockTimeoutMs: options.lockTimeoutMs,
+          onProgress: options.onProgress,
+        });
   const ctx = ops.createOperations({
+    store,
     storeRoot: options.storeRoot,
     lockTimeoutMs: options.lockTimeoutMs,
     onProgress: options.onProgress,
