@@ -53,7 +53,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startPgCluster(): Promise<PgCluster> {
+/**
+ * `durable`: keep fsync on (benchmarks that compare against the local store's fsyncs); tests
+ * run with fsync off, which changes no semantics they check.
+ */
+export async function startPgCluster(options: { durable?: boolean } = {}): Promise<PgCluster> {
   const unavailable = pgUnavailable();
   if (unavailable !== undefined) throw new Error(`cannot start a PostgreSQL cluster: ${unavailable}`);
   const bin = pgBinDir()!;
@@ -74,9 +78,9 @@ export async function startPgCluster(): Promise<PgCluster> {
   };
   run("initdb", ["-D", join(dir, "data"), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"]);
   const port = await freePort();
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=100${options.durable ? "" : " -c fsync=off"}`;
   const start = (): void => {
-    run("pg_ctl", ["-D", join(dir, "data"), "-o", options, "-l", join(dir, "log"), "-w", "start"]);
+    run("pg_ctl", ["-D", join(dir, "data"), "-o", serverOptions, "-l", join(dir, "log"), "-w", "start"]);
   };
   const stop = (): void => {
     try {
