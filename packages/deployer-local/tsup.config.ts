@@ -4,10 +4,16 @@ import { packageConfig } from "../../tsup.config.base.ts";
 // the local-process deployer spawns, bundled on its own with the I/O kit inlined, so that it
 // needs Node built-ins only.
 export default [
-  packageConfig({
-    index: "src/index.ts",
-    "local-router-main": "src/local-router-main.ts",
-    roles: "src/roles.ts",
-  }),
+  // Split, so that roles.ts's dynamic import of the router stays a separate chunk: inlined, its
+  // `node:http` import would be hoisted into the index, and importing node:http from ESM loads
+  // undici, a large share of `op env show`'s start-up.
+  packageConfig(
+    {
+      index: "src/index.ts",
+      "local-router-main": "src/local-router-main.ts",
+      roles: "src/roles.ts",
+    },
+    { splitting: true },
+  ),
   packageConfig({ "local-router-bin": "src/local-router-bin.ts" }, { clean: false, noExternal: ["@greentic/io-kit"] }),
 ];
