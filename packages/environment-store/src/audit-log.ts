@@ -158,7 +158,7 @@ export async function writeAuditLineAt(
   const file = join(dir, AUDIT_FILE);
   const line = Buffer.from(`${JSON.stringify(event)}\n`);
   await ensureDir(root, dir);
-  await assertNoSymlinks(root, file);
+  await assertNoSymlinks(dir, file);
   // Read first: a line already in place needs no write access (an immutable log stays readable).
   let size = 0;
   let handle;

@@ -79,7 +79,8 @@ export async function ensureDir(root: string, dir: string, mode = 0o700): Promis
  */
 export async function writeAtomic(root: string, file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   await ensureDir(root, dirname(file));
-  await writeFileAtomic(file, data, { mode, root }).catch((error: unknown) => {
+  // ensureDir has just checked every ancestor: only the file itself is left to check.
+  await writeFileAtomic(file, data, { mode, root: dirname(file) }).catch((error: unknown) => {
     throw writeError("writing", file, error);
   });
 }
@@ -98,7 +99,7 @@ export async function writeExclusive(
 ): Promise<void> {
   await ensureDir(root, dirname(file));
   if (!durable) {
-    await assertNoSymlinks(root, file);
+    await assertNoSymlinks(dirname(file), file);
     const handle = await open(
       file,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
@@ -114,7 +115,7 @@ export async function writeExclusive(
     await handle.close();
     return;
   }
-  await writeFileAtomic(file, data, { mode, root, exclusive: true }).catch((error: unknown) => {
+  await writeFileAtomic(file, data, { mode, root: dirname(file), exclusive: true }).catch((error: unknown) => {
     // EEXIST is the caller's to handle (a concurrent writer got there first).
     throw errnoCode(error) === "EEXIST" ? error : writeError("writing", file, error);
   });
@@ -199,7 +200,8 @@ export function oddFile(file: string, kind: string): GreenticError {
 export async function writeReplace(root: string, file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const dir = dirname(file);
   await ensureDir(root, dir);
-  await assertNoSymlinks(root, file);
+  // ensureDir has just checked every ancestor: only the file itself is left to check.
+  await assertNoSymlinks(dir, file);
   const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
   try {
     const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);

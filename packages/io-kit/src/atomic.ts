@@ -72,15 +72,19 @@ export async function refuseSymlink(file: string, target = file): Promise<void> 
 export async function refuseSymlinksBelow(root: string, target: string): Promise<void> {
   const rel = relative(root, target);
   if (rel === "" || rel.startsWith("..")) return;
+  // Every component is looked at concurrently (the thread pool runs them in parallel), then the
+  // answers are read in path order, so the outcome is the sequential walk's: the first link
+  // refuses, and a missing component ends the walk (nothing below it exists either).
+  const paths: string[] = [];
   let current = root;
-  for (const part of rel.split(sep)) {
-    current = join(current, part);
-    try {
-      if ((await lstat(current)).isSymbolicLink()) throw new SymlinkRefusedError(current, target);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw error;
+  for (const part of rel.split(sep)) paths.push((current = join(current, part)));
+  const stats = await Promise.allSettled(paths.map((path) => lstat(path)));
+  for (const [i, outcome] of stats.entries()) {
+    if (outcome.status === "rejected") {
+      if ((outcome.reason as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw outcome.reason;
     }
+    if (outcome.value.isSymbolicLink()) throw new SymlinkRefusedError(paths[i]!, target);
   }
 }
 
