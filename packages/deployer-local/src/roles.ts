@@ -4,7 +4,7 @@
 // node_modules: there op is the program of both processes, started with `--greentic-role
 // runtime|router`, and its entry hands that argv to runRole() before anything of the CLI loads.
 // A role can also be a program of its own (GREENTIC_RUNTIME_BIN=/path/greentic-runtime-linux-x64).
-import { isSea } from "node:sea";
+import { createRequire } from "node:module";
 import { GreenticError } from "@greentic/deploy-spec/errors";
 
 /** The first argument that makes the single-file `op` run a role instead of the CLI. */
@@ -20,6 +20,9 @@ export interface RoleCommand {
 
 /** True inside a Node single-executable application (the released `op`). */
 export function isSingleExecutable(): boolean {
+  // Through require, not `import "node:sea"`: the package build strips the `node:` prefix,
+  // and `sea` exists only with it.
+  const { isSea } = createRequire(import.meta.url)("node:sea") as typeof import("node:sea");
   return isSea();
 }
 
