@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { open, readFile, realpath, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -7,7 +6,12 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { GreenticError } from "@greentic/deploy-spec";
 import { parseListenAddress } from "./listen-address.js";
-import type { LocalRouteDeployment, LocalRouterListenFile, LocalRoutesDocument } from "./local-router.js";
+import {
+  routesVersion,
+  type LocalRouteDeployment,
+  type LocalRouterListenFile,
+  type LocalRoutesDocument,
+} from "./local-router.js";
 import { isAlive, stopProcess } from "./process-utils.js";
 import { RouterRecordSchema } from "./records.js";
 import type { RoleCommand } from "./roles.js";
@@ -79,6 +83,11 @@ export interface SyncRouterOptions {
   timeoutMs?: number;
   /** The deployer's process records: the router supervises (restarts) the revisions recorded there. */
   processesDir?: string;
+  /**
+   * The store's `runtime-config.json` and the deployer's `splits.json` (with `processesDir`):
+   * the router repairs traffic that differs from the store within about a second.
+   */
+  desired?: { desiredFile: string; splitsFile: string };
 }
 
 /**
@@ -96,14 +105,19 @@ export async function syncLocalRouter(
   const doc: LocalRoutesDocument = {
     schema: "greentic.local-process.routes.v1",
     env_id: ctx.envId,
-    version: randomBytes(8).toString("hex"),
+    version: routesVersion(ctx.envId, deployments),
     deployments,
   };
   await writeJsonFile(paths.routes, doc);
 
   const record = await readJsonDocument(paths.record, RouterRecordSchema);
   const running = record !== undefined && (await isOurRouter(record));
-  if (running && record.listen === options.listen && record.processes_dir === options.processesDir) {
+  if (
+    running &&
+    record.listen === options.listen &&
+    record.processes_dir === options.processesDir &&
+    record.desired_file === options.desired?.desiredFile
+  ) {
     process.kill(record.pid, "SIGHUP");
     await waitLoaded(paths, record, doc.version, timeoutMs);
     ctx.log?.({ event: "local-process.router-reloaded", pid: record.pid, routes_version: doc.version });
@@ -128,6 +142,8 @@ export async function syncLocalRouter(
     options.listen,
   ];
   if (options.processesDir !== undefined) args.push("--processes-dir", options.processesDir);
+  if (options.processesDir !== undefined && options.desired !== undefined)
+    args.push("--desired", options.desired.desiredFile, "--splits", options.desired.splitsFile);
   // With port 0, come back on the port used before (a crash or a listen change) when it is free.
   if (options.listen.endsWith(":0") && record?.port != null) args.push("--prefer-port", String(record.port));
   const log = await open(paths.log, "a", 0o600);
@@ -155,6 +171,7 @@ export async function syncLocalRouter(
     state_dir: paths.dir,
     listen: options.listen,
     ...(options.processesDir === undefined ? {} : { processes_dir: options.processesDir }),
+    ...(options.desired === undefined ? {} : { desired_file: options.desired.desiredFile }),
     port: null,
     started_at: new Date().toISOString(),
     log: paths.log,

@@ -229,6 +229,9 @@ export class LocalProcessDeployer implements Deployer {
       start,
       stopGraceMs: this.#stopGraceMs(ctx),
       processesDir: await ctx.dataDir("processes"),
+      ...(ctx.runtimeConfigFile === undefined
+        ? {}
+        : { desired: { desiredFile: ctx.runtimeConfigFile, splitsFile: await this.#splitsFile(ctx) } }),
     });
   }
 

@@ -1,10 +1,14 @@
 // The local-process router process:
 //   --state-dir DIR --listen HOST:PORT [--prefer-port N] [--processes-dir DIR]
+//   [--desired FILE --splits FILE]
 // SIGHUP re-reads DIR/routes.json; SIGTERM/SIGINT drain in-flight requests and exit 0.
-// With --processes-dir the router also supervises the revisions recorded there (supervisor.ts).
+// With --processes-dir the router also supervises the revisions recorded there (supervisor.ts);
+// with --desired (the store's runtime-config.json) and --splits (the deployer's splits.json) it
+// also repairs traffic that differs from the store (drift-repair.ts).
 // Run by local-router-bin.ts (`node dist/local-router-bin.js`) and by the single-file `op`.
 import { join } from "node:path";
 import { parseListenAddress, startLocalRouter, type LocalRouter } from "./local-router.js";
+import { startDriftRepair } from "./drift-repair.js";
 import { startSupervisor, type Supervisor } from "./supervisor.js";
 
 const log = (event: Record<string, unknown>) =>
@@ -15,6 +19,7 @@ export async function runLocalRouter(argv: readonly string[]): Promise<void> {
   // Installed first: SIGHUP's default action would kill a router signalled while starting.
   let router: LocalRouter | undefined;
   let supervisor: Supervisor | undefined;
+  let driftRepair: { stop(): void } | undefined;
   let reloadPending = false;
   process.on("SIGHUP", () => {
     if (router === undefined) reloadPending = true;
@@ -25,6 +30,7 @@ export async function runLocalRouter(argv: readonly string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     supervisor?.stop();
+    driftRepair?.stop();
     void (router?.close() ?? Promise.resolve()).finally(() => process.exit(0));
   };
   process.on("SIGTERM", stop);
@@ -58,6 +64,18 @@ export async function runLocalRouter(argv: readonly string[]): Promise<void> {
         logs: [join(stateDir, "router.log")],
         ...(rotateBytes === undefined ? {} : { rotateBytes: Number(rotateBytes) }),
       });
+      const desiredFile = arg("--desired");
+      const splitsFile = arg("--splits");
+      if (desiredFile !== undefined && splitsFile !== undefined)
+        driftRepair = startDriftRepair({
+          desiredFile,
+          splitsFile,
+          processesDir,
+          routesFile: join(stateDir, "routes.json"),
+          served: () => started.served(),
+          reload: () => started.reload(),
+          log,
+        });
     }
   } catch (error) {
     log({

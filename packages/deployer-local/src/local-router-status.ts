@@ -31,6 +31,8 @@ export interface RouterRecord {
   listen: string;
   /** The deployer's process records the router supervises, when it does. */
   processes_dir?: string | undefined;
+  /** The store's runtime-config.json the router converges to, when it repairs drift. */
+  desired_file?: string | undefined;
   port: number | null;
   started_at: string;
   log: string;

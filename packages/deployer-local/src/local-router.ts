@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import {
   Agent,
@@ -103,6 +104,41 @@ export class WeightedPicker<T extends { weight_bps: number }> {
   }
 }
 
+/**
+ * The version token of a routes document: a digest of what it routes, so two writers that
+ * bring the router to the same routes (a command and the supervisor repairing drift) write
+ * the same token, and a command waiting for its token is not misled by the other's write.
+ */
+export function routesVersion(envId: string, deployments: readonly LocalRouteDeployment[]): string {
+  return createHash("sha256").update(JSON.stringify({ envId, deployments })).digest("hex").slice(0, 16);
+}
+
+/** `stats.json` in the router's state dir: requests and errors per revision since the router started. */
+export interface LocalRouterStatsFile {
+  pid: number;
+  started_at: string;
+  written_at: string;
+  revisions: Record<string, RevisionCounters>;
+  /** Requests answered by the router itself because no revision could be chosen (421, 404, 503). */
+  unrouted: number;
+}
+
+/** Counters of one revision, as the router saw its answers. */
+export interface RevisionCounters {
+  requests: number;
+  /** Answers with status 500–599, including the router's own 502/504 for the revision. */
+  errors_5xx: number;
+  /** Per-second counts for the last {@link STATS_WINDOW_SECONDS} s: `[epoch second, requests, errors]`. */
+  seconds: [number, number, number][];
+  /** The most recent request durations in ms (at most {@link STATS_DURATIONS}), for p99. */
+  durations_ms: number[];
+}
+
+export const STATS_WINDOW_SECONDS = 600;
+export const STATS_DURATIONS = 1_024;
+/** How often the router rewrites `stats.json` while it has new counts. */
+export const STATS_WRITE_MS = 500;
+
 /** Parses and checks a routes document; throws an Error naming the fault. */
 export function parseRoutes(text: string): LocalRoutesDocument {
   const doc = JSON.parse(text) as LocalRoutesDocument;
@@ -152,6 +188,8 @@ export interface LocalRouter {
   reload(): Promise<void>;
   /** Sends a revision's requests to a new port (its process was restarted), until the next reload. */
   setPort(revisionId: string, port: number): void;
+  /** The deployments served now, with their weights and ports (`undefined`: no routes loaded). */
+  served(): LocalRouteDeployment[] | undefined;
   /** Stops accepting connections and waits for in-flight requests, up to `graceMs`. */
   close(graceMs?: number): Promise<void>;
 }
@@ -219,6 +257,48 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
   const agent = new Agent({ keepAlive: true, keepAliveMsecs: 1_000, maxSockets: 256, timeout: UPSTREAM_IDLE_MS });
   let table: Table | undefined;
   let lastError: string | undefined;
+  const statsFile = join(options.stateDir, "stats.json");
+  const startedAt = new Date().toISOString();
+  const counters = new Map<string, RevisionCounters>();
+  let unrouted = 0;
+  let statsDirty = false;
+
+  /** Counts one answer of `revisionId` (status and time taken). */
+  function count(revisionId: string, status: number, startedMs: number): void {
+    let c = counters.get(revisionId);
+    if (c === undefined) {
+      c = { requests: 0, errors_5xx: 0, seconds: [], durations_ms: [] };
+      counters.set(revisionId, c);
+    }
+    const error = status >= 500 && status <= 599 ? 1 : 0;
+    c.requests += 1;
+    c.errors_5xx += error;
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    const last = c.seconds[c.seconds.length - 1];
+    if (last !== undefined && last[0] === second) {
+      last[1] += 1;
+      last[2] += error;
+    } else {
+      c.seconds.push([second, 1, error]);
+      while (c.seconds.length > 0 && c.seconds[0]![0] <= second - STATS_WINDOW_SECONDS) c.seconds.shift();
+    }
+    c.durations_ms.push(now - startedMs);
+    if (c.durations_ms.length > STATS_DURATIONS) c.durations_ms.shift();
+    statsDirty = true;
+  }
+
+  async function writeStats(): Promise<void> {
+    statsDirty = false;
+    const body: LocalRouterStatsFile = {
+      pid: process.pid,
+      started_at: startedAt,
+      written_at: new Date().toISOString(),
+      revisions: Object.fromEntries(counters),
+      unrouted,
+    };
+    await writeFileAtomic(statsFile, `${JSON.stringify(body)}\n`, { mode: 0o644 });
+  }
 
   async function load(): Promise<void> {
     let text: string;
@@ -251,12 +331,19 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    const startedMs = Date.now();
     const entry = pick(req);
     if ("error" in entry) {
       const [status, error, message, revisionId] = entry.error;
+      if (revisionId === undefined) {
+        unrouted += 1;
+        statsDirty = true;
+      } else count(revisionId, status, startedMs);
       sendError(res, status, error, message, revisionId);
       return;
     }
+    // Counted once the answer is sent (or the client went away: no status, not an error).
+    res.once("finish", () => count(entry.revision_id, res.statusCode, startedMs));
     if (entry.port === null) return;
     const headers = forwardable(req.headers);
     headers["x-forwarded-for"] = appendForwardedFor(req.headers["x-forwarded-for"], req.socket.remoteAddress);
@@ -461,6 +548,11 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
     await writeFileAtomic(listenFile, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o644 });
   }
   await writeListen();
+  await writeStats();
+  const statsTimer = setInterval(() => {
+    if (statsDirty) void writeStats().catch(() => undefined);
+  }, STATS_WRITE_MS);
+  statsTimer.unref();
   log({
     level: "info",
     msg: "listening",
@@ -472,6 +564,14 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
   return {
     host: address.address,
     port: address.port,
+    served() {
+      return table?.doc.deployments.map((deployment) => ({
+        ...deployment,
+        entries: (table?.pickers.get(deployment.deployment_id)?.entries ?? deployment.entries).map((entry) => ({
+          ...entry,
+        })),
+      }));
+    },
     setPort(revisionId, port) {
       for (const picker of table?.pickers.values() ?? [])
         for (const entry of picker.entries) if (entry.revision_id === revisionId) entry.port = port;
@@ -492,6 +592,7 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);
+      clearInterval(statsTimer);
       agent.destroy();
       await rm(listenFile, { force: true });
     },

@@ -68,6 +68,8 @@ export const RouterRecordSchema = z.looseObject({
   listen: z.string(),
   /** The deployer's process records, which the router supervises. */
   processes_dir: z.string().optional(),
+  /** The store's runtime-config.json the router converges to (drift repair). */
+  desired_file: z.string().optional(),
   port: z.number().int().min(0).max(65_535).nullable(),
   started_at: z.string(),
   log: z.string(),

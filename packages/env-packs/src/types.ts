@@ -13,6 +13,11 @@ export interface HandlerContext {
    * `secrets`, ...), created on demand. Only local handlers keep files there.
    */
   dataDir(area: string): Promise<string>;
+  /**
+   * The store's committed `runtime-config.json` (desired traffic), when the store is a directory
+   * on this machine: a deployer whose supervisor outlives the CLI converges its router to it.
+   */
+  runtimeConfigFile?: string;
   /** The slot's answers (`env-packs/<slot>/answers.json`), already parsed, if any. */
   answers?: unknown;
   /** Receives structured progress events; must never be given secret values. */

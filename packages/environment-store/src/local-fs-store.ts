@@ -16,6 +16,7 @@ import {
   COMMITS_DIR,
   DATA_DIR,
   ENVIRONMENT_FILE,
+  RUNTIME_CONFIG_FILE,
   StoreCore,
   packAnswersPath,
   type LocalFsStoreOptions,
@@ -112,6 +113,11 @@ export class LocalFsStore implements EnvironmentStore, LocalStoreAdministration 
     const dir = join(this.core.envDir(envId), DATA_DIR, area);
     await ensureDir(this.root, dir);
     return dir;
+  }
+
+  runtimeConfigFile(envId: string): string {
+    assertSafeEnvId(envId);
+    return join(this.core.envDir(envId), RUNTIME_CONFIG_FILE);
   }
 
   async lockInfo(envId: string): Promise<LockRecord | undefined> {

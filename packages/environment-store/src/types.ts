@@ -243,6 +243,11 @@ export interface EnvironmentStore {
 export interface LocalStoreAdministration {
   /** A directory (mode 0700) on this machine for local handlers' artefacts of `area`. */
   dataDir(envId: string, area: string): Promise<string>;
+  /**
+   * The committed `runtime-config.json` of the environment (the traffic the operator asked
+   * for, in the runtime's wire format): a local deployer's supervisor converges to it.
+   */
+  runtimeConfigFile(envId: string): string;
   /** Who holds the environment's lock, if anyone. */
   lockInfo(envId: string): Promise<LockRecord | undefined>;
   /** Removes a lock whose holder is gone; refuses a holder alive on this host. */

@@ -264,6 +264,8 @@ export async function handlerContext(
     log: (event) => ctx.onProgress?.(event),
   };
   if (answers !== undefined) handlerCtx.answers = answers;
+  const runtimeConfigFile = ctx.store.runtimeConfigFile?.(envId);
+  if (runtimeConfigFile !== undefined) handlerCtx.runtimeConfigFile = runtimeConfigFile;
   return handlerCtx;
 }
 

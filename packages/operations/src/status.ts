@@ -228,7 +228,7 @@ export async function status(
   }
   for (const d of drift)
     problems.push(
-      `Deployment ${d.deployment_id}: the router serves ${key(d.live) || "nothing"} but the store asks for ${key(d.desired) || "nothing"} (the next traffic command or \`op traffic show\` applies it).`,
+      `Deployment ${d.deployment_id}: the router serves ${key(d.live) || "nothing"} but the store asks for ${key(d.desired) || "nothing"} (the router applies the stored split within seconds; so does the next traffic command).`,
     );
   const audit = (await ctx.store.listAudit(id, { limit: options.auditLimit ?? 5 }).catch(() => [])) as AuditEvent[];
   return {

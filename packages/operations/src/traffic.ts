@@ -13,7 +13,7 @@ import { checkEnvArgument, mutate, parseAnswers, progress, withCommit, type Oper
 import { deployerOf, required } from "./lookups.js";
 import { resolveDeploymentRef } from "./refs.js";
 import { environmentRouter, routerOf } from "./router.js";
-import { reconcileTraffic, type TrafficDrift } from "./status.js";
+import { trafficDrift, type TrafficDrift } from "./status.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
 /** `op traffic show <env> [--deployment]`: the splits and the runtime-config projection. */
@@ -25,11 +25,10 @@ export interface TrafficShowResult {
   /** The URL of the environment's router, which follows the splits; null when none serves. */
   environment_url: string | null;
   /**
-   * Deployments the router served differently from the store (a crash between a commit and the
-   * router update): `traffic show` applied the stored split again. Absent when there was none.
+   * Deployments the router serves differently from the store (a crash between a commit and the
+   * router update), until the router's supervisor or the next traffic command applies the
+   * stored split. Absent when there is none. `traffic show` only reads: it writes nothing.
    */
-  repaired?: TrafficDrift[];
-  /** Drift that could not be repaired (see the progress events); absent when there is none. */
   drift?: TrafficDrift[];
 }
 
@@ -152,19 +151,19 @@ export async function trafficShow(
   const splits = environment.traffic_splits.filter(
     (s) => deploymentId === undefined || s.deployment_id === deploymentId,
   );
-  // The live side is brought in line with the store here: the store is not written.
-  const { repaired, remaining } = await reconcileTraffic(ctx, environment).catch(() => ({
-    repaired: [] as TrafficDrift[],
-    remaining: [] as TrafficDrift[],
-  }));
+  // Read only: drift is reported, and repaired by the router's supervisor or the next command.
+  const drift = environment.packs.some((p) => p.slot === "deployer")
+    ? await deployerOf(ctx, environment)
+        .then(({ deployer, hctx }) => trafficDrift(environment, deployer, hctx))
+        .catch(() => [] as TrafficDrift[])
+    : [];
   const router = await environmentRouter(ctx, environment);
   return {
     environment_id: id,
     splits,
     runtime_config: projectRuntimeConfig(environment),
     environment_url: router?.url ?? null,
-    ...(repaired.length === 0 ? {} : { repaired }),
-    ...(remaining.length === 0 ? {} : { drift: remaining }),
+    ...(drift.length === 0 ? {} : { drift }),
   };
 }
 

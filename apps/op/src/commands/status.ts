@@ -50,7 +50,7 @@ export default class Status extends OpCommand<typeof Status> {
   static override verb = "show";
   static override summary = "The page to open first: URL, splits, each revision's live state, problems, last changes.";
   static override description =
-    `Each revision shows its lifecycle (the store), its live state from its process and readiness check (running, not-ready, down, stopped), its share of the traffic, how often the supervisor restarted it, and its age. Drift between the stored traffic split and what the router serves is listed as a problem until a traffic command (or \`op traffic show\`) applies the stored split. Exits 0 even when there are problems; \`op env doctor\` exits 1 for them.`;
+    `Each revision shows its lifecycle (the store), its live state from its process and readiness check (running, not-ready, down, stopped), its share of the traffic, how often the supervisor restarted it, and its age. Drift between the stored traffic split and what the router serves is listed as a problem until the router applies the stored split (within about a second; it watches the store) or a traffic command does. Exits 0 even when there are problems; \`op env doctor\` exits 1 for them.`;
   static override examples = [
     "<%= config.bin %> status",
     "<%= config.bin %> status local --watch",
