@@ -13,7 +13,8 @@ export default [
       "local-router-main": "src/local-router-main.ts",
       roles: "src/roles.ts",
     },
-    { splitting: true },
+    // `node:sea` exists only with its prefix: tsup must not strip it to "sea".
+    { splitting: true, removeNodeProtocol: false },
   ),
   packageConfig({ "local-router-bin": "src/local-router-bin.ts" }, { clean: false, noExternal: ["@greentic/io-kit"] }),
 ];

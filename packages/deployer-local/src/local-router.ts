@@ -547,8 +547,9 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
     };
     await writeFileAtomic(listenFile, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o644 });
   }
-  await writeListen();
+  // listen.json last: it tells the deployer the router is up (and ready for SIGTERM).
   await writeStats();
+  await writeListen();
   const statsTimer = setInterval(() => {
     if (statsDirty) void writeStats().catch(() => undefined);
   }, STATS_WRITE_MS);
