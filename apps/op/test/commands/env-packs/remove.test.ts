@@ -1,54 +1,12 @@
-import { it, expect } from "vitest";
-import { describeMutating } from "../../mutating-suite.js";
+import { expect, it } from "vitest";
+import { describeSlotVerb } from "./slot-verb-suite.js";
 
-const suite = describeMutating({
-  verb: ["env-packs", "remove"],
-  setup: (s) => {
-    s.ok(["env", "init"]);
-    s.ok([
-      "env-packs",
-      "update",
-      "local",
-      "--slot",
-      "telemetry",
-      "--kind",
-      "greentic.telemetry.stdout@0.1.0",
-      "--pack-ref",
-      "second",
-    ]);
-    s.ok([
-      "env-packs",
-      "update",
-      "local",
-      "--slot",
-      "sessions",
-      "--kind",
-      "greentic.sessions.in-memory@0.1.0",
-      "--pack-ref",
-      "second",
-    ]);
-    return {};
-  },
-  valid: () => ({ environment_id: "local", slot: "telemetry" }),
-  missingField: "slot",
-  wrongType: ["slot", "[1]"],
-  idempotency: () => ({
-    first: { environment_id: "local", slot: "sessions", idempotency_key: "r-1" },
-    second: { environment_id: "local", slot: "telemetry", idempotency_key: "r-1" },
-  }),
-  extra: () => [
-    {
-      name: "unknown slot",
-      answers: "environment_id: local\nslot: teleport\n",
-      exit: 2,
-      kind: "validation",
-      path: "slot",
-    },
-  ],
-});
+const suite = describeSlotVerb("remove");
 
 it("removes from flags", () => {
   const { s } = suite.get();
-  const r = s.op(["env-packs", "remove", "local", "--slot", "state"]);
-  expect([0, 3]).toContain(r.status);
+  const r = s.ok(["env-packs", "remove", "local", "--slot", "state"]);
+  expect(r.binding).toMatchObject({ slot: "state", kind: "greentic.state.in-memory@0.1.0" });
+  const packs = s.ok(["env-packs", "list", "local"]).packs;
+  expect(packs.map((p: { slot: string }) => p.slot)).not.toContain("state");
 });

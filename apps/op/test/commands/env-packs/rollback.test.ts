@@ -1,54 +1,14 @@
-import { it, expect } from "vitest";
-import { describeMutating } from "../../mutating-suite.js";
+import { expect, it } from "vitest";
+import { describeSlotVerb } from "./slot-verb-suite.js";
 
-const suite = describeMutating({
-  verb: ["env-packs", "rollback"],
-  setup: (s) => {
-    s.ok(["env", "init"]);
-    s.ok([
-      "env-packs",
-      "update",
-      "local",
-      "--slot",
-      "telemetry",
-      "--kind",
-      "greentic.telemetry.stdout@0.1.0",
-      "--pack-ref",
-      "second",
-    ]);
-    s.ok([
-      "env-packs",
-      "update",
-      "local",
-      "--slot",
-      "sessions",
-      "--kind",
-      "greentic.sessions.in-memory@0.1.0",
-      "--pack-ref",
-      "second",
-    ]);
-    return {};
-  },
-  valid: () => ({ environment_id: "local", slot: "telemetry" }),
-  missingField: "slot",
-  wrongType: ["slot", "[1]"],
-  idempotency: () => ({
-    first: { environment_id: "local", slot: "sessions", idempotency_key: "r-1" },
-    second: { environment_id: "local", slot: "telemetry", idempotency_key: "r-1" },
-  }),
-  extra: () => [
-    {
-      name: "unknown slot",
-      answers: "environment_id: local\nslot: teleport\n",
-      exit: 2,
-      kind: "validation",
-      path: "slot",
-    },
-  ],
-});
+const suite = describeSlotVerb("rollback");
 
-it("rollbacks from flags", () => {
+it("refuses from flags a slot that was never updated (exit 3, no-previous-binding)", () => {
   const { s } = suite.get();
-  const r = s.op(["env-packs", "rollback", "local", "--slot", "state"]);
-  expect([0, 3]).toContain(r.status);
+  const r = s.op(["env-packs", "rollback", "local", "--slot", "state", "--json"]);
+  expect(r.status).toBe(3);
+  const error = JSON.parse(r.stderr).error;
+  expect(error.kind).toBe("conflict");
+  expect(error.details.code).toBe("no-previous-binding");
+  expect(error.message).toBe("--slot state has no previous binding to roll back to");
 });
