@@ -639,6 +639,7 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
         errors_5xx: m.window.errors_5xx,
         error_rate: m.window.error_rate,
         p99_ms: m.window.p99_ms,
+        counters: { requests: m.requests, errors_5xx: m.errors_5xx },
       }));
     },
 

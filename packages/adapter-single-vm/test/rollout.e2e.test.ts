@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +7,6 @@ import { stringify } from "yaml";
 import { buildBundle } from "@greentic/bundle";
 import { bootTestbed, PROJECT_MOUNT, testbedUnavailable, type Testbed } from "../../../scripts/testbed/testbed.ts";
 import { backendCounters, createHostExecutor, liveSplit } from "../src/index.js";
-import { startWrk } from "./canary-scenario.js";
 import { freePort, specOf } from "./helpers.js";
 
 const repo = join(import.meta.dirname, "../../..");
@@ -23,6 +23,24 @@ interface OpResult {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** wrk (32 connections) until `stop()`, which interrupts it and resolves with its summary. */
+function startLoad(url: string): { stop: () => Promise<{ requests: number; failures: string[]; text: string }> } {
+  const child = spawn("wrk", ["-t2", "-c32", "-d600s", "--latency", url], { stdio: ["ignore", "pipe", "pipe"] });
+  let text = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (text += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (text += d));
+  const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  return {
+    stop: async () => {
+      // wrk prints its summary when interrupted.
+      child.kill("SIGINT");
+      await closed;
+      const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
+      return { requests, failures: text.split("\n").filter((l) => /Socket errors|Non-2xx/.test(l)), text };
+    },
+  };
+}
 
 /**
  * Progressive rollouts on one booted Debian 12 testbed: `op` runs inside the VM as an operator
@@ -172,7 +190,7 @@ describe.skipIf(unavailable !== undefined)("progressive rollout on the VM, Debia
     );
     rev.push(d2.revision_id);
     const [r1, r2] = rev as [string, string];
-    const load = startWrk(url, 70);
+    const load = startLoad(url);
     await sleep(1_000);
     const started = Date.now();
     const start = ok(
@@ -284,9 +302,9 @@ describe.skipIf(unavailable !== undefined)("progressive rollout on the VM, Debia
     ).toEqual([true, true, true, true]);
     expect(done.split).toEqual([{ revision_id: r2, weight_bps: 10_000 }]);
     expect(await live()).toEqual([{ revision_id: r2, weight_bps: 10_000 }]);
-    const result = await load;
-    expect(result.requests).toBeGreaterThan(1_000);
-    expect(result.failures).toEqual([]);
+    const result = await load.stop();
+    expect(result.requests, result.text).toBeGreaterThan(1_000);
+    expect(result.failures, result.text).toEqual([]);
     // The runner ends with the rollout and stays stopped.
     await sleep(1_500);
     expect(tb.run("systemctl", ["is-active", "greentic-rollout-prod.service"]).stdout.trim()).toBe("inactive");
@@ -317,8 +335,6 @@ describe.skipIf(unavailable !== undefined)("progressive rollout on the VM, Debia
     );
     rev.push(d3.revision_id);
     const [, r2, r3] = rev as [string, string, string];
-    const load = startWrk(url, 12);
-    await sleep(1_000);
     const id = ok(
       "rollout",
       "start",
@@ -337,6 +353,9 @@ describe.skipIf(unavailable !== undefined)("progressive rollout on the VM, Debia
       { revision_id: r2, weight_bps: 9_500 },
       { revision_id: r3, weight_bps: 500 },
     ]);
+    // Load from here: the candidate's 5 % must see enough requests for a verdict.
+    const load = startLoad(url);
+    await sleep(500);
     const injected = Date.now();
     fault(r3, { percent: 20, status: 500 });
     const backMs = await untilBackOnStable(r3, injected);
@@ -349,7 +368,8 @@ describe.skipIf(unavailable !== undefined)("progressive rollout on the VM, Debia
     expect(failed.rollout.failure.figures.requests).toBeGreaterThanOrEqual(20);
     expect(failed.rollout.failure.figures.error_rate).toBeGreaterThan(0.01);
     expect(failed.split).toEqual([{ revision_id: r2, weight_bps: 10_000 }]);
-    const result = await load;
+    await sleep(3_000);
+    const result = await load.stop();
     // HAProxy's own counter for the candidate stood still under load after the abort.
     expect((await backendCounters(exec(), vmSpec())).find((c) => c.revision_id === r3)!.requests).toBe(servedAtAbort);
     expect(result.requests).toBeGreaterThan(1_000);

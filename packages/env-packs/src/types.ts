@@ -238,6 +238,11 @@ export interface RevisionMetricsReport {
   error_rate: number;
   /** 99th percentile of the total request time in ms, or null without requests. */
   p99_ms: number | null;
+  /**
+   * The proxy's own counters for the revision since the proxy (re)started, when it keeps them:
+   * a caller takes differences between two readings (a reload starts them again at 0).
+   */
+  counters?: { requests: number; errors_5xx: number };
 }
 
 /** A credential or capability a deployer needs. */

@@ -50,6 +50,8 @@ export interface RolloutRecord {
   applied_step: number;
   /** When the current step's split went live (its bake time and its figures start there). */
   step_started_at: string | null;
+  /** HAProxy's counters for the candidate when the current step went live: its figures are the difference. */
+  step_counters?: { requests: number; errors_5xx: number } | null;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
@@ -202,9 +204,9 @@ async function newestRollout(ctx: OperationsContext, envId: string): Promise<Rol
 
 /**
  * One change of a rollout's record, read and written under the environment's lock (the store's
- * mutation) and audited as `rollout <verb>`: `op rollout pause` and the runner never overwrite
- * each other. `change` returns false to leave the record as it is (nothing audited then is
- * not possible: the event is still written, so callers check first).
+ * mutation) and audited as `rollout <verb>`, so that `op rollout pause` and the runner never
+ * overwrite each other. `change` leaves the record as it is when the rollout has moved on (the
+ * event is still written, with the record's status).
  */
 async function transition(
   ctx: OperationsContext,
@@ -351,6 +353,7 @@ export async function rolloutStart(
         step_index: 0,
         applied_step: -1,
         step_started_at: null,
+        step_counters: null,
         created_at: now,
         updated_at: now,
         finished_at: null,
@@ -444,6 +447,7 @@ export async function rolloutControl(
     if (r.status === want) return;
     r.status = want as RolloutRecord["status"];
     // The bake time of the current step starts again: its traffic was held while paused.
+    // (Its figures keep counting from the step's start: a breach while paused still counts.)
     if (verb === "resume" && r.step_started_at !== null) r.step_started_at = new Date().toISOString();
     if (verb === "abort") {
       r.finished_at = new Date().toISOString();
@@ -484,19 +488,32 @@ function splitOf(record: RolloutRecord, step: number) {
       ];
 }
 
-/** The candidate's figures since its current step went live, and its readiness. */
+/**
+ * The candidate's figures since its current step went live, and its readiness. Requests and 5xx
+ * are differences of the proxy's counters since the step's reading (a proxy reload restarts
+ * them: then the counts since the reload); p99 comes from the proxy's per-request timings.
+ */
 export async function observeCandidate(ctx: OperationsContext, record: RolloutRecord): Promise<RolloutFigures> {
   const { environment } = await ctx.store.load(record.env_id);
   const { deployer, hctx } = await rolloutDeployer(ctx, environment);
   const sinceMs = Date.parse(record.step_started_at ?? record.created_at);
   const reports = await deployer.revisionMetrics!(hctx, { sinceMs });
-  const figures = reports.find((r) => r.revision_id === record.candidate_revision_id) ?? {
+  const report = reports.find((r) => r.revision_id === record.candidate_revision_id);
+  const { counters, ...window } = report ?? {
     revision_id: record.candidate_revision_id,
     requests: 0,
     errors_5xx: 0,
     error_rate: 0,
     p99_ms: null,
   };
+  const base = record.step_counters;
+  let figures: RevisionMetricsReport = window;
+  if (counters !== undefined && base != null) {
+    const reset = counters.requests < base.requests || counters.errors_5xx < base.errors_5xx;
+    const requests = reset ? counters.requests : counters.requests - base.requests;
+    const errors = reset ? counters.errors_5xx : counters.errors_5xx - base.errors_5xx;
+    figures = { ...window, requests, errors_5xx: errors, error_rate: requests === 0 ? 0 : errors / requests };
+  }
   const readiness = deployer.revisionReadiness
     ? await deployer.revisionReadiness(hctx, record.candidate_revision_id)
     : null;
@@ -505,6 +522,17 @@ export async function observeCandidate(ctx: OperationsContext, record: RolloutRe
     ready: readiness?.ready ?? null,
     ...(readiness !== null && !readiness.ready ? { ready_detail: readiness.detail } : {}),
   };
+}
+
+/** HAProxy's counters for the candidate now (null when the deployer keeps none). */
+async function candidateCounters(
+  ctx: OperationsContext,
+  record: RolloutRecord,
+): Promise<{ requests: number; errors_5xx: number } | null> {
+  const { environment } = await ctx.store.load(record.env_id);
+  const { deployer, hctx } = await rolloutDeployer(ctx, environment);
+  const reports = await deployer.revisionMetrics!(hctx, { sinceMs: Date.now() });
+  return reports.find((r) => r.revision_id === record.candidate_revision_id)?.counters ?? null;
 }
 
 /** Why the figures breach the rollout's limits, or undefined. */
@@ -579,10 +607,12 @@ export async function rolloutRun(
           idempotency_key: `rollout-${id}-step-${step}`,
           updated_by: `rollout ${id}`,
         });
+        const counters = await candidateCounters(ctx, record);
         const after = await transition(ctx, envId, id, "step", (r) => {
           if (r.status !== "running" || r.step_index !== step) return;
           r.applied_step = step;
           r.step_started_at = new Date().toISOString();
+          r.step_counters = counters;
         });
         // Aborted (or paused and stepped) while this split went out: the abort's split must win.
         if (after.status === "aborted" || after.status === "failed")
