@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -287,5 +287,58 @@ describe.skipIf(why !== undefined)("op on a PostgreSQL store", { timeout: 240_00
       cluster.psql("DELETE FROM greentic.schema_version WHERE version = 2", "greentic");
     }
     expect(op(["env", "show", "local", "--json"]).stdout).toBe(before);
+  });
+
+  it("op store copy: a local store arrives with its etag, audit chain and backups; never overwrites; refuses a damaged source", () => {
+    const local = mkdtempSync(join(tmpdir(), "op-pg-local-"));
+    const root = join(local, "environments");
+    const lop = (args: string[]) => op([...args, "--store-root", root, "--json"], { GREENTIC_STORE_URL: "" }, local);
+    try {
+      expect(lop(["env", "init", "copied"]).status).toBe(0);
+      for (const region of ["a", "b"]) expect(lop(["env", "update", "copied", "--region", region]).status).toBe(0);
+      const source = json<{ etag: string; generation: number }>(lop(["env", "show", "copied"]));
+      const sourceAudit = json<{ events: unknown[] }>(lop(["audit", "list", "copied"]));
+      const sourceBackups = json<{ backups: { backup_id: string }[] }>(lop(["env", "backups", "copied"]));
+      const copy = op(["store", "copy", "--from", root, "--to", operator, "--json"]);
+      expect(copy.status, copy.stderr).toBe(0);
+      expect(json(copy)).toMatchObject({
+        copied: [{ environment_id: "copied", generation: 3, etag: source.etag, audit_events: 3, backups: 2 }],
+      });
+      const arrived = json<{ etag: string; generation: number }>(op(["env", "show", "copied", "--json"]));
+      expect([arrived.etag, arrived.generation]).toEqual([source.etag, source.generation]);
+      expect(json(op(["audit", "list", "copied", "--json"]))).toEqual(sourceAudit);
+      expect(
+        json<{ backups: { backup_id: string }[] }>(op(["env", "backups", "copied", "--json"])).backups.map(
+          (b) => b.backup_id,
+        ),
+      ).toEqual(sourceBackups.backups.map((b) => b.backup_id));
+      expect(json<{ ok: boolean; lines: number }>(op(["audit", "verify", "copied", "--json"]))).toEqual({
+        environment_id: "copied",
+        ok: true,
+        lines: 3,
+      });
+      // Never overwrites: a second copy is exit 3 and leaves the copy as it was.
+      const again = op(["store", "copy", "--from", root, "--to", operator, "--json"]);
+      expect(again.status).toBe(3);
+      expect(jsonError(again).message).toContain("copied already exists in");
+      expect(json<{ generation: number }>(op(["env", "show", "copied", "--json"])).generation).toBe(3);
+      // Bad input.
+      const missing = op(["store", "copy", "--from", join(local, "nope"), "--to", operator, "--json"]);
+      expect([missing.status, jsonError(missing).kind]).toEqual([4, "not-found"]);
+      const scheme = op(["store", "copy", "--from", root, "--to", "mysql://u:pw9@h/db", "--json"]);
+      expect(scheme.status).toBe(2);
+      expect(jsonError(scheme).message).toContain("--to mysql://u:***@h/db has the scheme mysql");
+      // A source whose audit log was edited by hand does not move.
+      expect(lop(["env", "init", "damaged"]).status).toBe(0);
+      expect(lop(["env", "update", "damaged", "--region", "x"]).status).toBe(0);
+      const log = join(root, "damaged", "audit", "events.jsonl");
+      writeFileSync(log, readFileSync(log, "utf8").replace('"verb":"init"', '"verb":"edit"'));
+      const damaged = op(["store", "copy", "--from", root, "--to", operator, "--env", "damaged", "--json"]);
+      expect(damaged.status).toBe(1);
+      expect(jsonError(damaged).kind).toBe("integrity");
+      expect(op(["env", "show", "damaged", "--json"]).status).toBe(4);
+    } finally {
+      rmSync(local, { recursive: true, force: true });
+    }
   });
 });

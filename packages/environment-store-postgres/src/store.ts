@@ -22,6 +22,7 @@ import type {
   AuditVerification,
   Authorizer,
   BackupInfo,
+  EnvironmentSnapshot,
   EnvironmentStore,
   EnvironmentSummary,
   LoadedEnvironment,
@@ -689,6 +690,99 @@ export class PostgresStore implements EnvironmentStore {
       ]);
       return { audit };
     });
+  }
+
+  // ---- copying in -------------------------------------------------------------------------
+
+  /**
+   * Writes a snapshot taken from another store (`op store copy`) as a new environment, in one
+   * transaction under the environment's lock: refused (`conflict`) when the environment
+   * already exists here, and (`integrity`) when the snapshot does not check out: the document
+   * must validate and hash to its etag, the audit lines must form a verified chain, and each
+   * backup must be a valid backup id. After the commit the copy is read back and checked again.
+   */
+  async importEnvironment(snapshot: EnvironmentSnapshot): Promise<{ audit_events: number; backups: number }> {
+    const envId = snapshot.environment_id;
+    assertSafeEnvId(envId);
+    const bad = (why: string) =>
+      new GreenticError(
+        "integrity",
+        `the copy of environment ${envId} does not check out: ${why}; nothing was written`,
+        {
+          hint: "verify the source (`op audit verify`, `op env show`) and copy again",
+        },
+      );
+    let json: unknown;
+    try {
+      json = JSON.parse(snapshot.document);
+    } catch (error) {
+      throw bad(`its document is not JSON (${(error as Error).message})`);
+    }
+    if (canonicalDigest(json) !== snapshot.etag) throw bad(`its document does not hash to etag ${snapshot.etag}`);
+    const parsed = parseEnvironment(json, { source: `environment ${envId}` });
+    if (!parsed.ok) throw bad(parsed.summary);
+    if (parsed.value.environment_id !== envId || parsed.value.generation !== snapshot.generation)
+      throw bad("its document's id or generation disagrees with the snapshot");
+    const chain = verifyAuditChain(snapshot.audit_lines);
+    if (!chain.ok) throw bad(`its audit log does not verify (line ${chain.line}: ${chain.reason})`);
+    for (const b of snapshot.backups)
+      if (parseBackupId(b.backup_id)?.file !== b.file)
+        throw bad(`backup ${JSON.stringify(b.backup_id)} is not a backup id`);
+    const side = new Map<string, unknown>(Object.entries(snapshot.side));
+    stageRuntimeConfig(parsed.value, side);
+    await this.mutate(envId, "store copy", async ({ client: c }) => {
+      const exists = await c.query("SELECT generation FROM greentic.environments WHERE env_id = $1", [envId]);
+      if (exists.rowCount !== 0)
+        throw new GreenticError(
+          "conflict",
+          `environment ${envId} already exists in ${this.where} (generation ${exists.rows[0].generation}); op store copy never overwrites`,
+          { hint: "destroy it there first, or copy the other environments with --env" },
+        );
+      const stream = newUlid();
+      const last = snapshot.audit_lines.at(-1);
+      await c.query(
+        `INSERT INTO greentic.environments (env_id, stream, generation, etag, document, audit_lines, audit_head)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [
+          envId,
+          stream,
+          snapshot.generation,
+          snapshot.etag,
+          snapshot.document,
+          snapshot.audit_lines.length,
+          last === undefined ? null : sha256Hex(last),
+        ],
+      );
+      for (const [rel, value] of side)
+        if (value !== null && value !== undefined)
+          await c.query("INSERT INTO greentic.side_files (env_id, file, content) VALUES ($1, $2, $3)", [
+            envId,
+            rel,
+            prettyJson(value),
+          ]);
+      for (let i = 0; i < snapshot.audit_lines.length; i++) {
+        const line = snapshot.audit_lines[i]!;
+        const e = JSON.parse(line) as AuditEventRecord;
+        await c.query(
+          `INSERT INTO greentic.audit_events (stream, seq, env_id, event_id, ts, noun, verb, actor_user, line)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          [stream, i + 1, envId, e.event_id, e.ts, e.noun, e.verb, e.actor?.user ?? null, line],
+        );
+      }
+      for (const b of snapshot.backups)
+        await c.query(
+          "INSERT INTO greentic.backups (stream, backup_id, file, created_at, content) VALUES ($1, $2, $3, $4, $5)",
+          [stream, b.backup_id, b.file, parseBackupId(b.backup_id)!.created_at, b.content],
+        );
+    });
+    // Read back what arrived: the same etag and generation, and a chain that verifies here.
+    const arrived = await this.load(envId);
+    const verified = await this.verifyAudit(envId);
+    if (arrived.etag !== snapshot.etag || arrived.generation !== snapshot.generation || !verified.ok)
+      throw new GreenticError("integrity", `environment ${envId} did not arrive intact in ${this.where}`, {
+        hint: "inspect it with `op env show` and `op audit verify` against the shared store",
+      });
+    return { audit_events: verified.lines, backups: snapshot.backups.length };
   }
 
   // ---- the pipeline -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ export type {
   AuthorizationRequest,
   Authorizer,
   BackupInfo,
+  EnvironmentSnapshot,
   EnvironmentStore,
   EnvironmentSummary,
   LoadedEnvironment,

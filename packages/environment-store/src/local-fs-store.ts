@@ -1,8 +1,9 @@
 import { constants } from "node:fs";
 import { open, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { GreenticError, type AuditActor, type EnvironmentRuntime } from "@greentic/deploy-spec";
-import { AUDIT_FILE, appendAuditEvent, listAuditEvents, verifyAuditLog } from "./audit-log.js";
+import { GreenticError, prettyJson, type AuditActor, type EnvironmentRuntime } from "@greentic/deploy-spec";
+import { AUDIT_FILE, appendAuditEvent, listAuditEvents, scanLines, verifyAuditLog } from "./audit-log.js";
+import { BACKUPS_DIR } from "./backups.js";
 import { newestRecord, recordName } from "./commit-record.js";
 import { assertSafeEnvId } from "./env-id.js";
 import { ensureDir, errnoCode, fsyncDir, ioError, readIfExists } from "./fs-safe.js";
@@ -17,6 +18,7 @@ import {
   DATA_DIR,
   ENVIRONMENT_FILE,
   RUNTIME_CONFIG_FILE,
+  RUNTIME_FILE,
   StoreCore,
   packAnswersPath,
   type LocalFsStoreOptions,
@@ -26,6 +28,7 @@ import type {
   AuditQuery,
   AuditVerification,
   BackupInfo,
+  EnvironmentSnapshot,
   EnvironmentStore,
   EnvironmentSummary,
   LoadedEnvironment,
@@ -162,6 +165,46 @@ export class LocalFsStore implements EnvironmentStore, LocalStoreAdministration 
       };
     }
     return chain;
+  }
+
+  /**
+   * Everything the store holds of `envId`, for `op store copy`: refused (`integrity`) unless
+   * the document loads and the audit log verifies, so that only a sound environment moves.
+   */
+  async exportEnvironment(envId: string): Promise<EnvironmentSnapshot> {
+    assertSafeEnvId(envId);
+    const loaded = await this.load(envId);
+    const verified = await this.verifyAudit(envId);
+    if (!verified.ok)
+      throw new GreenticError(
+        "integrity",
+        `environment ${envId}: its audit log does not verify (line ${verified.line}: ${verified.reason}); refusing to copy it`,
+        { hint: `run \`op audit verify ${envId}\` and repair the log first` },
+      );
+    const side: Record<string, unknown> = {};
+    if (loaded.runtime !== undefined) side[RUNTIME_FILE] = loaded.runtime;
+    for (const slot of new Set(loaded.environment.packs.map((p) => p.slot))) {
+      const answers = await this.loadPackAnswers(envId, slot);
+      if (answers !== undefined) side[packAnswersPath(slot)] = answers;
+    }
+    const auditLines: string[] = [];
+    await scanLines(join(this.core.envDir(envId), AUDIT_DIR, AUDIT_FILE), (line) => {
+      auditLines.push(line);
+    });
+    const backups: EnvironmentSnapshot["backups"] = [];
+    for (const b of await this.listBackups(envId)) {
+      const raw = await readIfExists(join(this.core.envDir(envId), BACKUPS_DIR, b.backup_id));
+      if (raw !== undefined) backups.push({ backup_id: b.backup_id, file: b.file, content: raw.toString("utf8") });
+    }
+    return {
+      environment_id: envId,
+      generation: loaded.generation,
+      etag: loaded.etag,
+      document: prettyJson(loaded.environment),
+      side,
+      audit_lines: auditLines,
+      backups: backups.reverse(),
+    };
   }
 
   async listBackups(envId: string): Promise<BackupInfo[]> {

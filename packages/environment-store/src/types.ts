@@ -196,6 +196,24 @@ export interface MigrateStateApplied {
 }
 
 /**
+ * Everything a store holds of one environment, as `op store copy` moves it between stores:
+ * the document (with its generation and etag), its side documents, the audit log's exact
+ * lines (so that the hash chain carries over) and the backups' exact contents.
+ */
+export interface EnvironmentSnapshot {
+  environment_id: string;
+  generation: number;
+  etag: string;
+  /** The document as stored (pretty JSON). */
+  document: string;
+  /** Side documents by store path (`runtime.json`, `env-packs/<slot>/answers.json`). */
+  side: Record<string, unknown>;
+  /** Audit events, oldest first, each the exact JSON text of its line. */
+  audit_lines: string[];
+  backups: { backup_id: string; file: string; content: string }[];
+}
+
+/**
  * The store every other package uses. Async and path-free, so a shared-database backend can
  * implement it later without changing callers.
  */

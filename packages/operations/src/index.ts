@@ -4,7 +4,7 @@ export {
   type OperationsOptions,
   type SharedStoreOptions,
 } from "./operations.js";
-export { storeMigrateSchema, type StoreMigrateSchemaResult } from "./store-admin.js";
+export { storeCopy, storeMigrateSchema, type StoreCopyResult, type StoreMigrateSchemaResult } from "./store-admin.js";
 export type { CommitInfo, Mutated, MutationOptions, ProgressEvent } from "./types.js";
 export {
   createOperationsRegistry,
