@@ -29,7 +29,13 @@ function fails(s: Store, args: string[], exit: number, kind: string) {
   const r = s.op([...args, "--json"]);
   expect(r.status, `op ${args.join(" ")}: ${r.stderr}`).toBe(exit);
   expect(r.errorJson?.error?.kind, r.stderr).toBe(kind);
-  return r.errorJson.error as { kind: string; message: string; hint?: string; path?: string };
+  return r.errorJson.error as {
+    kind: string;
+    message: string;
+    hint?: string;
+    path?: string;
+    issues?: { path: string; code: string }[];
+  };
 }
 
 describe("losses that must not go unnoticed", () => {
@@ -159,9 +165,22 @@ describe("odd files", () => {
 });
 
 describe("the idempotency ledger", () => {
-  for (const [name, content] of [
-    ["corrupt", "{ not json"],
-    ["{}", "{}"],
+  const mistyped = JSON.stringify({
+    schema: "greentic.idempotency-entry.v1",
+    key: "k1",
+    fingerprint: "f",
+    noun: "config",
+    verb: "set",
+    generation: "2",
+    recorded_at: "2026-01-01T00:00:00Z",
+    response: { etag: "e", generation: 2 },
+  });
+  // The entry is checked against deploy-spec's IdempotencyEntrySchema: the issues come as data
+  // with kebab-case codes (none for a file that is not JSON at all).
+  for (const [name, content, issue] of [
+    ["corrupt", "{ not json", undefined],
+    ["{}", "{}", { path: "schema", code: "schema-mismatch" }],
+    ["mistyped", mistyped, { path: "generation", code: "invalid-type" }],
   ] as const) {
     it(`a ${name} entry is integrity naming it, and the keyed request is not applied again`, () => {
       const s = store();
@@ -175,6 +194,9 @@ describe("the idempotency ledger", () => {
       const before = digestTree(s.root);
       const err = fails(s, ["config", "set", "local", "--region", "a", "--idempotency-key", "k1"], 1, "integrity");
       expect(err.path).toBe(entry);
+      expect(err.message).toContain(`idempotency ledger entry ${entry} is damaged: `);
+      if (issue === undefined) expect(err.issues).toBeUndefined();
+      else expect(err.issues?.[0]).toMatchObject(issue);
       expect(digestTree(s.root)).toBe(before);
       expect(
         s.ok(["audit", "list", "local"]).events.filter((e: { idempotency_key?: string }) => e.idempotency_key === "k1"),

@@ -556,7 +556,35 @@ export const BackupArtifactSchema = z.looseObject({
 });
 export type BackupArtifact = z.output<typeof BackupArtifactSchema>;
 
+// ---- idempotency ledger ------------------------------------------------------------------
+
+/**
+ * One entry of a store's idempotency ledger: what a keyed mutation returned, replayed verbatim
+ * on a retry with the same key and request. The local store keeps one file per key; another
+ * backend keeps the same document in its own table.
+ */
+export const IdempotencyEntrySchema = z.looseObject({
+  schema: z.literal("greentic.idempotency-entry.v1"),
+  key: z.string(),
+  fingerprint: z.string(),
+  noun: z.string(),
+  verb: z.string(),
+  /** The environment generation this mutation produced (or left unchanged). */
+  generation: z.number().int(),
+  recorded_at: z.string(),
+  response: z.looseObject({
+    result: z.unknown().optional(),
+    etag: z.string(),
+    generation: z.number().int(),
+    audit: z.unknown().optional(),
+  }),
+  /** A committed-on-error outcome: the error is replayed too. */
+  error: z.record(z.string(), z.unknown()).optional(),
+});
+export type IdempotencyEntry = z.output<typeof IdempotencyEntrySchema>;
+
 registerStoredSchemas(
+  IdempotencyEntrySchema,
   EnvironmentSchema,
   RevisionSchema,
   TrafficSplitSchema,

@@ -1,6 +1,12 @@
 import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { GreenticError, sha256Hex } from "@greentic/deploy-spec";
+import {
+  GreenticError,
+  IdempotencyEntrySchema,
+  parseDocument,
+  sha256Hex,
+  type ValidationIssue,
+} from "@greentic/deploy-spec";
 import { errnoCode, ioError, readIfExists } from "./fs-safe.js";
 import type { AuditEventRecord } from "./types.js";
 
@@ -53,9 +59,9 @@ export async function findLedgerEntry(dir: string, key: string): Promise<LedgerE
     } catch (error) {
       throw badEntry(file, `not valid JSON (${(error as Error).message})`);
     }
-    const problem = ledgerEntryProblem(value);
-    if (problem !== undefined) throw badEntry(file, problem);
-    const entry = value as LedgerEntry;
+    const parsed = parseDocument(IdempotencyEntrySchema, value);
+    if (!parsed.ok) throw badEntry(file, parsed.summary, parsed.issues);
+    const entry = parsed.value as LedgerEntry;
     if (entry.key === key) return entry;
   }
   return undefined;
@@ -65,25 +71,22 @@ export async function findLedgerEntry(dir: string, key: string): Promise<LedgerE
  * A damaged entry is never read as "no entry": that would apply a keyed request a second
  * time. It is an `integrity` error naming the file.
  */
-function badEntry(file: string, problem: string): GreenticError {
+function badEntry(file: string, problem: string, issues?: ValidationIssue[]): GreenticError {
   return new GreenticError("integrity", `idempotency ledger entry ${file} is damaged: ${problem}`, {
     path: file,
+    issues,
     hint: "the request it records may already be applied: check `op audit list` for its key, then move the file aside and retry",
   });
 }
 
+/**
+ * What is wrong with a ledger entry (deploy-spec's `IdempotencyEntrySchema`, through its one
+ * issues path: the first issue with its field), or undefined when it is sound. For backends
+ * that report a damaged entry their own way.
+ */
 export function ledgerEntryProblem(value: unknown): string | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return "it is not a JSON object";
-  const e = value as Record<string, unknown>;
-  if (e.schema !== "greentic.idempotency-entry.v1") return `schema is ${JSON.stringify(e.schema)}`;
-  for (const field of ["key", "fingerprint", "noun", "verb", "recorded_at"] as const)
-    if (typeof e[field] !== "string") return `${field} is missing`;
-  if (!Number.isSafeInteger(e.generation)) return "generation is missing";
-  const r = e.response as Record<string, unknown> | null;
-  if (typeof r !== "object" || r === null || typeof r.etag !== "string" || !Number.isSafeInteger(r.generation))
-    return "response is missing its etag or generation";
-  if (e.error !== undefined && (typeof e.error !== "object" || e.error === null)) return "error is not an object";
-  return undefined;
+  const parsed = parseDocument(IdempotencyEntrySchema, value);
+  return parsed.ok ? undefined : parsed.summary;
 }
 
 /** Deletes the oldest entries beyond `capacity`. Best effort: eviction never fails a mutation. */
