@@ -6,7 +6,7 @@ import { canaryScenario } from "./canary-scenario.js";
 
 const unavailable = testbedUnavailable();
 if (unavailable) console.warn(`single-vm canary e2e (Debian 12) skipped: ${unavailable}`);
-if (!unavailable && !existsSync(join(import.meta.dirname, "../../../apps/op/dist/fast.js")))
+if (!unavailable && !existsSync(join(import.meta.dirname, "../../../apps/op/oclif.manifest.json")))
   throw new Error("build the workspace first (pnpm build): op runs inside the testbed");
 
 describe.skipIf(unavailable !== undefined)("canary on the VM, Debian 12 (bookworm)", () => {

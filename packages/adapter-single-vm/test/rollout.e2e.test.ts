@@ -12,7 +12,7 @@ import { freePort, specOf } from "./helpers.js";
 const repo = join(import.meta.dirname, "../../..");
 const unavailable = testbedUnavailable();
 if (unavailable) console.warn(`single-vm rollout e2e skipped: ${unavailable}`);
-if (!unavailable && !existsSync(join(repo, "apps/op/dist/fast.js")))
+if (!unavailable && !existsSync(join(repo, "apps/op/oclif.manifest.json")))
   throw new Error("build the workspace first (pnpm build): op runs inside the testbed");
 
 interface OpResult {
