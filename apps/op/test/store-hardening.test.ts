@@ -309,5 +309,5 @@ describe("dev-store secrets", () => {
     const second = readdirSync(join(s.root, ".destroyed")).find((n) => n !== moved[0])!;
     const grep = spawnSync("grep", ["-r", "hunter3", join(s.root, ".destroyed", second)]);
     expect(grep.status).toBe(1);
-  });
+  }, 120_000);
 });

@@ -263,11 +263,14 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
     const answers = parseAnswers(ctx.answers);
     const spec = await loadSpec(answers.spec_path);
     const vm = answers.root !== undefined ? createHostExecutor({ root: answers.root }) : (options.executor ?? local);
-    const dataDir = await ctx.dataDir("single-vm");
+    // The path only: reads (status, plan) never create the data directory; `save` does.
+    const dataDir = await ctx.dataDir("single-vm", { create: false });
     const recordPath = join(dataDir, RECORD_FILE);
     const record = await readRecord(recordPath);
-    const save = () =>
-      writeFileAtomic(local, recordPath, prettyJson(record as unknown as Record<string, unknown>), 0o600);
+    const save = async () => {
+      await ctx.dataDir("single-vm");
+      await writeFileAtomic(local, recordPath, prettyJson(record as unknown as Record<string, unknown>), 0o600);
+    };
     return { answers, spec, vm, record, recordPath, dataDir, save };
   }
 
@@ -439,6 +442,7 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
           ? join(l.dataDir, "revisions", `${revision.revision_id}.gtbundle`)
           : `${layoutFor(l.spec).dataRoot}/revisions/${revision.revision_id}.gtbundle`;
       const executor = host === "local" ? local : l.vm;
+      if (host === "local") await ctx.dataDir("single-vm");
       const copied = await copyFileAtomic(executor, bundlePath, file, 0o644);
       if (copied !== digest) {
         await removePath(executor, file);

@@ -48,8 +48,9 @@ export function normaliseRouterListen(value: string): string {
   }
 }
 
-async function routerPaths(ctx: HandlerContext) {
-  return routerFiles(await ctx.dataDir("router"));
+/** The router's files; `create: false` for readers, which never create the data directory. */
+async function routerPaths(ctx: HandlerContext, options: { create?: boolean } = {}) {
+  return routerFiles(await ctx.dataDir("router", options));
 }
 
 async function tail(file: string, lines = 8): Promise<string> {
@@ -59,7 +60,7 @@ async function tail(file: string, lines = 8): Promise<string> {
 
 /** The router of the environment behind `ctx` (never throws for a missing router). */
 export async function localRouterStatus(ctx: HandlerContext): Promise<LocalRouterStatus> {
-  const paths = await routerPaths(ctx);
+  const paths = await routerPaths(ctx, { create: false });
   // router.json is checked like every record; listen.json is the router's own, read as is.
   return readLocalRouterStatus(paths.dir, (file) =>
     file === paths.record ? readJsonDocument(file, RouterRecordSchema) : readJsonFile(file),

@@ -244,24 +244,27 @@ export class LocalProcessDeployer implements Deployer {
     }
   }
 
-  async #revisionDir(ctx: HandlerContext, revisionId: string): Promise<string> {
+  // Paths in the data areas: `create: false` for readers, which never create a directory (a
+  // read verb writes nothing and works on a read-only store).
+  async #revisionDir(ctx: HandlerContext, revisionId: string, options: { create?: boolean } = {}): Promise<string> {
     checkId(revisionId, "revision_id");
-    return join(await ctx.dataDir("revisions"), revisionId);
+    return join(await ctx.dataDir("revisions", options), revisionId);
   }
 
   async #stageRecord(ctx: HandlerContext, revisionId: string): Promise<StageRecord | undefined> {
-    return readJsonDocument(join(await this.#revisionDir(ctx, revisionId), "stage.json"), StageRecordSchema);
+    const dir = await this.#revisionDir(ctx, revisionId, { create: false });
+    return readJsonDocument(join(dir, "stage.json"), StageRecordSchema);
   }
 
-  async #archivedFile(ctx: HandlerContext, revisionId: string): Promise<string> {
-    return join(await ctx.dataDir("archived"), `${revisionId}.json`);
+  async #archivedFile(ctx: HandlerContext, revisionId: string, options: { create?: boolean } = {}): Promise<string> {
+    return join(await ctx.dataDir("archived", options), `${revisionId}.json`);
   }
 
   /** The stage record, or `not-found` naming the revision (and saying when it was archived). */
   async #requireStaged(ctx: HandlerContext, revision: RevisionRef): Promise<StageRecord> {
     const record = await this.#stageRecord(ctx, revision.revision_id);
     if (record !== undefined) return record;
-    const archived = existsSync(await this.#archivedFile(ctx, revision.revision_id));
+    const archived = existsSync(await this.#archivedFile(ctx, revision.revision_id, { create: false }));
     throw new GreenticError(
       "not-found",
       archived
@@ -274,12 +277,12 @@ export class LocalProcessDeployer implements Deployer {
     );
   }
 
-  async #processFile(ctx: HandlerContext, revisionId: string): Promise<string> {
-    return join(await ctx.dataDir("processes"), `${revisionId}.json`);
+  async #processFile(ctx: HandlerContext, revisionId: string, options: { create?: boolean } = {}): Promise<string> {
+    return join(await ctx.dataDir("processes", options), `${revisionId}.json`);
   }
 
   async #processRecord(ctx: HandlerContext, revisionId: string): Promise<ProcessRecord | undefined> {
-    return readJsonDocument(await this.#processFile(ctx, revisionId), ProcessRecordSchema);
+    return readJsonDocument(await this.#processFile(ctx, revisionId, { create: false }), ProcessRecordSchema);
   }
 
   /** Stops the recorded process (only if it is really ours) and removes the record. */
@@ -617,12 +620,12 @@ export class LocalProcessDeployer implements Deployer {
     ctx.log?.({ event: "local-process.archived", revision_id: revision.revision_id });
   }
 
-  async #splitsFile(ctx: HandlerContext): Promise<string> {
-    return join(await ctx.dataDir("traffic"), "splits.json");
+  async #splitsFile(ctx: HandlerContext, options: { create?: boolean } = {}): Promise<string> {
+    return join(await ctx.dataDir("traffic", options), "splits.json");
   }
 
   async #readSplits(ctx: HandlerContext): Promise<SplitsDocument> {
-    const doc = await readJsonDocument(await this.#splitsFile(ctx), SplitsDocumentSchema);
+    const doc = await readJsonDocument(await this.#splitsFile(ctx, { create: false }), SplitsDocumentSchema);
     return doc ?? { schema: "greentic.local-process.splits.v1", splits: {} };
   }
 
@@ -659,10 +662,14 @@ export class LocalProcessDeployer implements Deployer {
   }
 
   async status(ctx: HandlerContext, options: StatusOptions = {}): Promise<RevisionRuntimeStatus[]> {
-    const root = await ctx.dataDir("revisions");
+    const root = await ctx.dataDir("revisions", { create: false });
     const out: RevisionRuntimeStatus[] = [];
     const probes: Promise<void>[] = [];
-    for (const name of (await readdir(root)).sort()) {
+    const names = await readdir(root).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return []; // nothing staged yet
+      throw error;
+    });
+    for (const name of names.sort()) {
       if (!ID_PATTERN.test(name)) continue;
       const staged = await this.#stageRecord(ctx, name);
       if (staged === undefined) continue;

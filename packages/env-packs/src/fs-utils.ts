@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { GreenticError, issuesError, parseDocument, prettyJson } from "@greentic/deploy-spec";
 import type { z } from "zod";
-import { SymlinkRefusedError, refuseSymlink as ioKitRefuseSymlink, writeFileAtomic } from "@greentic/io-kit";
+import { SymlinkRefusedError, errnoHint, refuseSymlink as ioKitRefuseSymlink, writeFileAtomic } from "@greentic/io-kit";
 
 /** Reads a JSON file; `undefined` when it does not exist. Throws `io` naming the file otherwise. */
 export async function readJsonFile(file: string): Promise<unknown> {
@@ -47,7 +47,19 @@ export async function readJsonDocument<S extends z.ZodType>(file: string, schema
  */
 export async function writeJsonFile(file: string, data: unknown, mode = 0o644): Promise<void> {
   await writeFileAtomic(file, prettyJson(data), { mode }).catch((error: unknown) => {
-    throw symlinkError(error) ?? error;
+    throw symlinkError(error) ?? writeIoError(file, error);
+  });
+}
+
+/** An `io` error naming `file`, with the hint for its error code (full disk, read-only, permissions). */
+export function writeIoError(file: string, error: unknown): GreenticError {
+  if (error instanceof GreenticError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  return new GreenticError("io", `cannot write ${file}: ${(error as Error).message}`, {
+    path: file,
+    hint: errnoHint(code),
+    cause: error,
+    ...(code === undefined ? {} : { details: { code } }),
   });
 }
 

@@ -10,9 +10,11 @@ export interface HandlerContext {
   envId: string;
   /**
    * Absolute path of a per-environment data area (`revisions`, `processes`, `admin-tls`,
-   * `secrets`, ...), created on demand. Only local handlers keep files there.
+   * `secrets`, ...), created on demand. Only local handlers keep files there. Readers pass
+   * `{ create: false }`: the path only, which may not exist, so a read never writes (and works
+   * on a read-only store).
    */
-  dataDir(area: string): Promise<string>;
+  dataDir(area: string, options?: { create?: boolean }): Promise<string>;
   /**
    * The store's committed `runtime-config.json` (desired traffic), when the store is a directory
    * on this machine: a deployer whose supervisor outlives the CLI converges its router to it.

@@ -2,7 +2,7 @@ import { lstat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { GreenticError, prettyJson, sha256Hex } from "@greentic/deploy-spec";
 import { AUDIT_FILE, appendAuditEvent, checkedTail, writeAuditLineAt } from "./audit-log.js";
-import { pruneBackups, writeBackup } from "./backups.js";
+import { BACKUPS_DIR, pruneBackups, writeBackup } from "./backups.js";
 import {
   RECORDS_KEPT,
   publishRecord,
@@ -143,17 +143,28 @@ export async function commit(
   }
   // Backups of what this commit replaces: new files, so they are written before the commit point.
   const backedUp: string[] = [];
-  for (const [rel] of writes) {
-    if (rel === ledgerRel) continue;
-    const current = await readIfExists(join(dir, rel));
-    if (current !== undefined) {
-      await writeBackup(core.root, dir, rel, current);
-      backedUp.push(rel);
+  const backupFiles: string[] = [];
+  // A failure before the commit point (a full disk, a lost lock) leaves the store as it was:
+  // the backups this attempt wrote go again.
+  const withdrawBackups = async (error: unknown): Promise<never> => {
+    for (const id of backupFiles) await unlink(join(dir, BACKUPS_DIR, id)).catch(() => {});
+    throw error;
+  };
+  try {
+    for (const [rel] of writes) {
+      if (rel === ledgerRel) continue;
+      const current = await readIfExists(join(dir, rel));
+      if (current !== undefined) {
+        backupFiles.push(await writeBackup(core.root, dir, rel, current));
+        backedUp.push(rel);
+      }
     }
-  }
-  if (plan.base) {
-    await writeBackup(core.root, dir, ENVIRONMENT_FILE, plan.base.raw);
-    backedUp.push(ENVIRONMENT_FILE);
+    if (plan.base) {
+      backupFiles.push(await writeBackup(core.root, dir, ENVIRONMENT_FILE, plan.base.raw));
+      backedUp.push(ENVIRONMENT_FILE);
+    }
+  } catch (error) {
+    await withdrawBackups(error);
   }
 
   const envText = prettyJson(plan.environment);
@@ -171,9 +182,9 @@ export async function commit(
     audit_lines: tail.lines,
   };
   if (record.base_generation !== null && record.base_generation >= record.generation) record.base_generation = null;
-  await lock.assertOwned(envId);
-  if (!(await publishRecord(core, envId, record)))
-    throw lostLock(envId, plan.generation, "was committed by another writer first");
+  await lock.assertOwned(envId).catch(withdrawBackups);
+  if (!(await publishRecord(core, envId, record).catch(withdrawBackups)))
+    await withdrawBackups(lostLock(envId, plan.generation, "was committed by another writer first"));
   // A record far below the newest (its name was pruned while this writer was paused) is not a commit.
   const after = await recordGenerations(core, envId);
   if (after.at(-1) !== plan.generation) {
@@ -203,11 +214,15 @@ async function appendCommittedEvent(
     return await write();
   } catch (error) {
     const cause = error instanceof Error ? error.message : String(error);
+    const code = errnoCode(error) ?? errnoCode((error as { cause?: unknown }).cause);
+    const full = code === "ENOSPC" || code === "EDQUOT";
     throw new GreenticError(
       "audit",
       `environment ${envId}: the change committed (generation ${plan.generation}) but its audit event could not be written: ${cause}`,
       {
-        hint: "the change is in effect; fix the audit log (see the path) and the pending event is written by the next mutation",
+        hint: full
+          ? "the change is in effect; the file system is full: free some space, and the next change to this environment writes the pending files and audit event first"
+          : "the change is in effect; fix the audit log (see the path) and the pending event is written by the next mutation",
         path: join(core.envDir(envId), AUDIT_DIR, AUDIT_FILE),
         details: { committed: true, generation: plan.generation },
         cause: error,

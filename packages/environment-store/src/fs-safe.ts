@@ -1,9 +1,9 @@
 import { constants } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
-import { SymlinkRefusedError, fsyncDir, refuseSymlinksBelow, writeFileAtomic } from "@greentic/io-kit";
+import { SymlinkRefusedError, errnoHint, fsyncDir, refuseSymlinksBelow, writeFileAtomic } from "@greentic/io-kit";
 
 /** Error code of a Node system error, if any. */
 export function errnoCode(error: unknown): string | undefined {
@@ -12,28 +12,12 @@ export function errnoCode(error: unknown): string | undefined {
     : undefined;
 }
 
-/** What to do about a failed system call, by its error code. */
-function ioHint(code: string | undefined): string {
-  switch (code) {
-    case "ENOSPC":
-    case "EDQUOT":
-      return "the file system is full: free some space (old backups under backups/ can go) and retry; nothing was committed";
-    case "EROFS":
-      return "the store is on a read-only file system: remount it read-write (or point --store-root elsewhere) and retry";
-    case "EACCES":
-    case "EPERM":
-      return "permission denied: run as the store's owner or fix the permissions of the path";
-    default:
-      return "check the path's permissions and free space";
-  }
-}
-
 /** An `io` error naming the path, with a hint chosen by the error code (full disk, read-only, permissions). */
 export function ioError(action: string, path: string, cause: unknown, hint?: string): GreenticError {
   const detail = cause instanceof Error ? cause.message : String(cause);
   const code = errnoCode(cause);
   return new GreenticError("io", `${action} ${path} failed: ${detail}`, {
-    hint: hint ?? ioHint(code),
+    hint: hint ?? errnoHint(code),
     path,
     cause,
     details: code === undefined ? undefined : { code },
@@ -69,8 +53,32 @@ export async function ensureDir(root: string, dir: string, mode = 0o700): Promis
   try {
     await mkdir(dir, { recursive: true, mode });
   } catch (error) {
-    throw ioError("creating directory", dir, error);
+    throw ioError("creating directory", dir, errnoCode(error) === "ENOENT" ? await realMkdirError(dir, error) : error);
   }
+}
+
+/**
+ * A recursive mkdir that cannot create a missing ancestor reports ENOENT, hiding why (a
+ * read-only or full file system). Creating the first missing ancestor alone gives the real error.
+ */
+async function realMkdirError(dir: string, error: unknown): Promise<unknown> {
+  let missing = dir;
+  while (
+    dirname(missing) !== missing &&
+    !(await stat(dirname(missing)).then(
+      () => true,
+      () => false,
+    ))
+  )
+    missing = dirname(missing);
+  try {
+    await mkdir(missing);
+  } catch (real) {
+    return errnoCode(real) === "EEXIST" ? error : real;
+  }
+  // It worked this time (a race with another writer): leave nothing behind, report the original.
+  await rmdir(missing).catch(() => {});
+  return error;
 }
 
 /**

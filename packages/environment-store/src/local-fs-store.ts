@@ -6,7 +6,7 @@ import { AUDIT_FILE, appendAuditEvent, listAuditEvents, scanLines, verifyAuditLo
 import { BACKUPS_DIR } from "./backups.js";
 import { newestRecord, recordName } from "./commit-record.js";
 import { assertSafeEnvId } from "./env-id.js";
-import { ensureDir, errnoCode, fsyncDir, ioError, readIfExists } from "./fs-safe.js";
+import { assertNoSymlinks, ensureDir, errnoCode, fsyncDir, ioError, readIfExists } from "./fs-safe.js";
 import { forceRemoveLock, readLockRecord, type LockRecord } from "./lock.js";
 import { migrateDev, migrateState } from "./migrations.js";
 import { checkMutation, decide, deny, newEvent, transact } from "./mutation.js";
@@ -109,12 +109,17 @@ export class LocalFsStore implements EnvironmentStore, LocalStoreAdministration 
     return raw === undefined ? undefined : parseJson(this.core, envId, rel, raw);
   }
 
-  /** A directory (mode 0700) for local handlers' artefacts: staged bundles, process records, dev secrets. */
-  async dataDir(envId: string, area: string): Promise<string> {
+  /**
+   * A directory (mode 0700) for local handlers' artefacts: staged bundles, process records, dev
+   * secrets. Created unless `create` is false: readers ask for the path only, so a read verb
+   * never writes and works on a read-only store (the directory may then not exist).
+   */
+  async dataDir(envId: string, area: string, options: { create?: boolean } = {}): Promise<string> {
     assertSafeEnvId(envId);
     assertSafeEnvId(area, "data area");
     const dir = join(this.core.envDir(envId), DATA_DIR, area);
-    await ensureDir(this.root, dir);
+    if (options.create === false) await assertNoSymlinks(this.root, dir);
+    else await ensureDir(this.root, dir);
     return dir;
   }
 

@@ -33,6 +33,15 @@ export interface LockSettings {
 
 const OWNER_FILE = "owner.json";
 
+/** Error codes that retrying the lock cannot fix: they are reported as `io` at once. */
+const UNRECOVERABLE = new Set(["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EIO"]);
+
+/** The errno code an `io` error of the store carries in its details. */
+function ioCode(error: unknown): string | undefined {
+  const code = error instanceof GreenticError ? (error.details as { code?: unknown } | undefined)?.code : undefined;
+  return typeof code === "string" ? code : undefined;
+}
+
 /** Lock directories held by this process; their removal is a release, not a stale reclaim. */
 const heldHere = new Set<string>();
 
@@ -175,8 +184,14 @@ export async function acquireLock(
         await writeReplace(root, join(lockDir, OWNER_FILE), `${JSON.stringify(record)}\n`);
         const onDisk = await readLockRecord(lockDir);
         if (onDisk?.id === record.id && held.compromised === undefined) return held;
-      } catch {
-        // The directory vanished under us: someone reclaimed it. Try again.
+      } catch (error) {
+        // The directory vanished under us: someone reclaimed it. Try again. Anything else (a
+        // full disk, a read-only or unwritable store) will not go away by waiting for the lock.
+        const code = errnoCode(error) ?? ioCode(error);
+        if (code !== undefined && UNRECOVERABLE.has(code)) {
+          await held.release();
+          throw error instanceof GreenticError ? error : ioError("locking", lockDir, error);
+        }
       }
       await held.release();
     }

@@ -259,8 +259,11 @@ export interface EnvironmentStore {
  * A shared-database backend has none of these (its locks are released with the connection).
  */
 export interface LocalStoreAdministration {
-  /** A directory (mode 0700) on this machine for local handlers' artefacts of `area`. */
-  dataDir(envId: string, area: string): Promise<string>;
+  /**
+   * A directory (mode 0700) on this machine for local handlers' artefacts of `area`, created
+   * unless `create` is false (readers: the path only, which may not exist; nothing is written).
+   */
+  dataDir(envId: string, area: string, options?: { create?: boolean }): Promise<string>;
   /**
    * The committed `runtime-config.json` of the environment (the traffic the operator asked
    * for, in the runtime's wire format): a local deployer's supervisor converges to it.

@@ -18,3 +18,4 @@ export {
   type EnvIdProblem,
   type IdProblem,
 } from "./ids.js";
+export { errnoHint } from "./errno.js";

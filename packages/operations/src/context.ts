@@ -260,7 +260,7 @@ export async function handlerContext(
   const answers = await ctx.store.loadPackAnswers(envId, slot);
   const handlerCtx: HandlerContext = {
     envId,
-    dataDir: (area) => ctx.store.dataDir(envId, area),
+    dataDir: (area, options) => ctx.store.dataDir(envId, area, options),
     log: (event) => ctx.onProgress?.(event),
   };
   if (answers !== undefined) handlerCtx.answers = answers;

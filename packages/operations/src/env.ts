@@ -272,6 +272,15 @@ export async function envDestroy(
   const loaded = await ctx.store.load(id);
   // Checked before stopping anything: a stale decision must not kill running revisions.
   if (options.precondition !== undefined) assertPrecondition(options.precondition, loaded);
+  // So is the store itself (lock, authorization): a read-only or full store refuses before
+  // a single revision is stopped, rather than after.
+  await ctx.store.checkMutation(id, {
+    noun: "env",
+    verb: "destroy",
+    actor: ctx.actor,
+    precondition: options.precondition,
+    target: { environment_id: id },
+  });
   let stopped: string[] = [];
   if (loaded.environment.packs.some((p) => p.slot === "deployer")) {
     const { handler } = await boundHandler(ctx, loaded.environment, "deployer");

@@ -5,8 +5,9 @@ import type { EnvPackHandler, HandlerContext, RevocationEntry } from "../types.j
 
 const SCHEMA = "greentic.revocation-list.v1";
 
-async function listFile(ctx: HandlerContext): Promise<string> {
-  return join(await ctx.dataDir("revocation"), "revocations.json");
+/** The list's file; `create: false` for readers, which never create the data directory. */
+async function listFile(ctx: HandlerContext, options: { create?: boolean } = {}): Promise<string> {
+  return join(await ctx.dataDir("revocation", options), "revocations.json");
 }
 
 async function readEntries(file: string): Promise<RevocationEntry[]> {
@@ -48,10 +49,10 @@ export function localRevocationHandler(): EnvPackHandler {
         return entry;
       },
       async isRevoked(ctx, subject) {
-        return (await readEntries(await listFile(ctx))).some((entry) => entry.subject === subject);
+        return (await readEntries(await listFile(ctx, { create: false }))).some((entry) => entry.subject === subject);
       },
       async list(ctx) {
-        return readEntries(await listFile(ctx));
+        return readEntries(await listFile(ctx, { create: false }));
       },
     },
   };

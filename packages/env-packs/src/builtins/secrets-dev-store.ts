@@ -1,8 +1,9 @@
 import { createHmac, randomBytes } from "node:crypto";
-import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import { readFile, rm, stat } from "node:fs/promises";
+import { writeFileAtomic } from "@greentic/io-kit";
 import { join } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
-import { readJsonFile, refuseSymlink, writeJsonFile } from "../fs-utils.js";
+import { readJsonFile, refuseSymlink, writeIoError, writeJsonFile } from "../fs-utils.js";
 import type { EnvPackHandler, HandlerContext, RevealOptions } from "../types.js";
 
 const SCHEMA = "greentic.dev-secrets.v1";
@@ -22,8 +23,9 @@ function checkKey(key: string): void {
   }
 }
 
-async function secretsFile(ctx: HandlerContext): Promise<string> {
-  return join(await ctx.dataDir("secrets"), "secrets.json");
+/** The secrets file; `create: false` for readers, which never create the data directory. */
+async function secretsFile(ctx: HandlerContext, options: { create?: boolean } = {}): Promise<string> {
+  return join(await ctx.dataDir("secrets", options), "secrets.json");
 }
 
 async function readDocument(file: string): Promise<SecretsDocument> {
@@ -78,8 +80,8 @@ function entryOf(doc: SecretsDocument, key: string): SecretsDocument["secrets"][
   return Object.hasOwn(doc.secrets, key) ? doc.secrets[key] : undefined;
 }
 
-async function fingerprintKeyFile(ctx: HandlerContext): Promise<string> {
-  return join(await ctx.dataDir("secrets"), "fingerprint.key");
+async function fingerprintKeyFile(ctx: HandlerContext, options: { create?: boolean } = {}): Promise<string> {
+  return join(await ctx.dataDir("secrets", options), "fingerprint.key");
 }
 
 /**
@@ -90,19 +92,38 @@ async function fingerprintKeyFile(ctx: HandlerContext): Promise<string> {
 async function fingerprintKey(ctx: HandlerContext): Promise<Buffer> {
   const file = await fingerprintKeyFile(ctx);
   await refuseSymlink(file);
+  const existing = await readKey(file);
+  if (existing !== undefined) return existing;
+  const key = randomBytes(KEY_BYTES);
   try {
-    return await readFile(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  const key = randomBytes(32);
-  try {
-    await writeFile(file, key, { mode: 0o600, flag: "wx" });
+    // Exclusive and atomic: a full disk or a crash never leaves a short key behind, and of two
+    // racing writers the first key wins.
+    await writeFileAtomic(file, key, { mode: 0o600, exclusive: true });
     return key;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return readFile(file);
-    throw error;
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return (await readKey(file)) ?? key;
+    throw writeIoError(file, error);
   }
+}
+
+const KEY_BYTES = 32;
+
+/** The key in `file`, `undefined` when there is none; a key of the wrong length is `integrity`. */
+async function readKey(file: string): Promise<Buffer | undefined> {
+  let key: Buffer;
+  try {
+    key = await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new GreenticError("io", `cannot read ${file}: ${(error as Error).message}`, { path: file, cause: error });
+  }
+  if (key.length !== KEY_BYTES) {
+    throw new GreenticError("integrity", `${file} holds ${key.length} bytes, not a ${KEY_BYTES}-byte key`, {
+      path: file,
+      hint: "the fingerprint key is damaged: remove it (secrets put with an idempotency key then makes a new one; earlier keyed requests are no longer recognised as replays)",
+    });
+  }
+  return key;
 }
 
 /**
@@ -161,7 +182,7 @@ export function devStoreSecretsHandler(): EnvPackHandler {
             },
           );
         }
-        const file = await secretsFile(ctx);
+        const file = await secretsFile(ctx, { create: false });
         const entry = entryOf(await serialize(file, () => readDocument(file)), key);
         if (entry === undefined) {
           throw new GreenticError(
@@ -176,7 +197,7 @@ export function devStoreSecretsHandler(): EnvPackHandler {
         return entry.value;
       },
       async list(ctx) {
-        const file = await secretsFile(ctx);
+        const file = await secretsFile(ctx, { create: false });
         return Object.keys((await serialize(file, () => readDocument(file))).secrets).sort();
       },
       async delete(ctx, key) {
@@ -216,11 +237,11 @@ export function devStoreSecretsHandler(): EnvPackHandler {
           .digest("hex");
       },
       async destroy(ctx) {
-        const file = await secretsFile(ctx);
+        const file = await secretsFile(ctx, { create: false });
         const removed = await serialize(file, async () => {
           const had = (await stat(file).catch(() => undefined)) !== undefined;
           await rm(file, { force: true });
-          await rm(await fingerprintKeyFile(ctx), { force: true });
+          await rm(await fingerprintKeyFile(ctx, { create: false }), { force: true });
           return had;
         });
         ctx.log?.({ event: "secrets.destroy", removed });
