@@ -15,6 +15,9 @@ export function packageConfig(entry: Options["entry"] = ["src/index.ts"], extra:
     clean: true,
     sourcemap: false,
     splitting: false,
+    // Keep `node:` prefixes: `node:sea` exists only with its prefix, and stripping it gives an
+    // import of a package named "sea" that Node cannot find.
+    removeNodeProtocol: false,
     ...extra,
   });
 }
