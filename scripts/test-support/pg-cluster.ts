@@ -57,7 +57,9 @@ export async function freePort(): Promise<number> {
  * `durable`: keep fsync on (benchmarks that compare against the local store's fsyncs); tests
  * run with fsync off, which changes no semantics they check.
  */
-export async function startPgCluster(options: { durable?: boolean } = {}): Promise<PgCluster> {
+export async function startPgCluster(
+  options: { durable?: boolean; settings?: Record<string, string> } = {},
+): Promise<PgCluster> {
   const unavailable = pgUnavailable();
   if (unavailable !== undefined) throw new Error(`cannot start a PostgreSQL cluster: ${unavailable}`);
   const bin = pgBinDir()!;
@@ -78,7 +80,10 @@ export async function startPgCluster(options: { durable?: boolean } = {}): Promi
   };
   run("initdb", ["-D", join(dir, "data"), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"]);
   const port = await freePort();
-  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=100${options.durable ? "" : " -c fsync=off"}`;
+  const settings = Object.entries(options.settings ?? {})
+    .map(([k, v]) => ` -c ${k}=${v}`)
+    .join("");
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=100${options.durable ? "" : " -c fsync=off"}${settings}`;
   const start = (): void => {
     run("pg_ctl", ["-D", join(dir, "data"), "-o", serverOptions, "-l", join(dir, "log"), "-w", "start"]);
   };
