@@ -30,6 +30,8 @@ describe("answers schemas", () => {
       "revisions drain",
       "revisions prune",
       "revisions stage",
+      "revisions tag",
+      "revisions untag",
       "revisions warm",
       "secrets delete",
       "secrets put",

@@ -7,6 +7,7 @@ import {
   EnvIdSchema,
   LifecycleStateSchema,
   PackDescriptorSchema,
+  RevisionTagSchema,
   PublicBaseUrlSchema,
   SocketAddrSchema,
   UlidSchema,
@@ -178,6 +179,16 @@ const FIELD_DOCS: Record<string, FieldDoc> = {
     description: "Retention policy: how many revisions of each deployment `op deploy` keeps, archiving older ones.",
     examples: [5],
   },
+  tag: {
+    description:
+      "A name for the revision, usable wherever a revision reference is taken (traffic set canary=10): a lower-case letter, then up to 62 lower-case letters, digits or '-'; not latest, previous or stable. One revision per deployment has it.",
+    examples: ["canary"],
+  },
+  move: {
+    description:
+      "Take the tag from the revision of the same deployment that has it; without this, a tag in use is refused.",
+    examples: [true],
+  },
   new_deployment: {
     description:
       "Allow adding a second deployment to an environment that already serves one (give each a route binding).",
@@ -223,6 +234,24 @@ const VERB_DOCS: Record<string, Record<string, FieldDoc>> = {
     gui_enabled: {
       description: 'Admin GUI on or off: {"value": true|false} or {"clear": true}.',
       examples: [{ value: false }],
+    },
+  },
+  "revisions tag": {
+    revision_id: {
+      description: "The revision to tag (a ULID; on the command line any revision reference).",
+      examples: ["01JB7Z6S4Y2M3N4P5Q6R7S8T9V"],
+    },
+    deployment_id: {
+      description: "When given, the revision must belong to this deployment.",
+      examples: ["01JB7Z5Q0D6E7F8G9H0J1K2M3N"],
+    },
+  },
+  "revisions untag": {
+    tag: { description: "The tag to remove from the revision that has it.", examples: ["canary"] },
+    deployment_id: {
+      description:
+        "The deployment whose revision has the tag; needed only when revisions of several deployments have it.",
+      examples: ["01JB7Z5Q0D6E7F8G9H0J1K2M3N"],
     },
   },
   "revisions prune": {
@@ -487,6 +516,28 @@ export const RevisionsTargetAnswersSchema = z.strictObject(
 );
 export type RevisionsTargetAnswers = z.output<typeof RevisionsTargetAnswersSchema>;
 
+export const RevisionsTagAnswersSchema = z.strictObject(
+  documented(["revisions tag"], {
+    ...envId,
+    revision_id: UlidSchema,
+    tag: RevisionTagSchema,
+    deployment_id: UlidSchema.optional(),
+    move: z.boolean().optional(),
+    ...idem,
+  }),
+);
+export type RevisionsTagAnswers = z.output<typeof RevisionsTagAnswersSchema>;
+
+export const RevisionsUntagAnswersSchema = z.strictObject(
+  documented(["revisions untag"], {
+    ...envId,
+    tag: RevisionTagSchema,
+    deployment_id: UlidSchema.optional(),
+    ...idem,
+  }),
+);
+export type RevisionsUntagAnswers = z.output<typeof RevisionsUntagAnswersSchema>;
+
 export const RevisionsPruneAnswersSchema = z.strictObject(
   documented(["revisions prune"], {
     ...envId,
@@ -692,6 +743,8 @@ export const ANSWERS_SCHEMAS = {
   "revisions drain": RevisionsTargetAnswersSchema,
   "revisions archive": RevisionsTargetAnswersSchema,
   "revisions prune": RevisionsPruneAnswersSchema,
+  "revisions tag": RevisionsTagAnswersSchema,
+  "revisions untag": RevisionsUntagAnswersSchema,
   "traffic set": TrafficSetAnswersSchema,
   "traffic rollback": TrafficRollbackAnswersSchema,
   "config set": ConfigSetAnswersSchema,

@@ -7,6 +7,7 @@ import { checkEnvId, ULID_PATTERN } from "./ids.js";
 import { LIFECYCLE_STATES } from "./lifecycle.js";
 import { parseRuntimeRef, parseSecretRef } from "./refs.js";
 import { CAPABILITY_SLOTS } from "./slots.js";
+import { checkRevisionTag } from "./tags.js";
 import { registerStoredSchemas } from "./tolerant.js";
 
 /** `schema` discriminator of every stored or exchanged document. */
@@ -173,6 +174,12 @@ export const PackListEntrySchema = z.looseObject({
 });
 export type PackListEntry = z.output<typeof PackListEntrySchema>;
 
+/** A revision tag (see `tags.ts`). */
+export const RevisionTagSchema = z.string().superRefine((v, ctx) => {
+  const p = checkRevisionTag(v);
+  if (p) custom(ctx, p.code, p.message);
+});
+
 export const RevisionSchema = z.looseObject({
   schema: z.literal(SCHEMA_IDS.revision),
   revision_id: UlidSchema,
@@ -193,6 +200,11 @@ export const RevisionSchema = z.looseObject({
   warmed_at: TimestampSchema.optional(),
   drain_seconds: U32Schema.default(0),
   abort_metrics: z.array(z.string()).default(() => []),
+  /**
+   * Operator tags, unique per deployment. Not a reference field (the reference ignores it and
+   * drops it on rewrite); absent, never `[]`, when the revision has none.
+   */
+  tags: z.array(RevisionTagSchema).optional(),
 });
 export type Revision = z.output<typeof RevisionSchema>;
 

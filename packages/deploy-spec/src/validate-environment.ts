@@ -80,6 +80,24 @@ export function crossReferenceIssues(env: Environment): ValidationIssue[] {
     else revisions.set(rev.revision_id, rev);
   });
 
+  // A tag names one revision of a deployment (tags are ours, not the reference's).
+  const tagged = new Map<string, string>();
+  env.revisions.forEach((rev, i) => {
+    (rev.tags ?? []).forEach((tag, j) => {
+      const key = `${rev.deployment_id}\u0000${tag}`;
+      const holder = tagged.get(key);
+      if (holder === undefined) tagged.set(key, rev.revision_id);
+      else
+        add(
+          `revisions.${i}.tags.${j}`,
+          "duplicate-tag",
+          holder === rev.revision_id
+            ? `revision ${rev.revision_id} has tag ${JSON.stringify(tag)} twice`
+            : `tag ${JSON.stringify(tag)} is on revisions ${holder} and ${rev.revision_id} of deployment ${rev.deployment_id}`,
+        );
+    });
+  });
+
   const deployments = new Map<string, Environment["bundles"][number]>();
   const bundleCustomer = new Set<string>();
   env.bundles.forEach((bundle, i) => {

@@ -127,7 +127,7 @@ describe("consumer of the packed package", () => {
       descriptorError: "validation:invalid-path-char",
       unknownField: true,
       runtimeConfig: null,
-      answersVerbs: 22,
+      answersVerbs: 24,
       schemaId: "https://schemas.greentic.ai/deploy-spec/environment.schema.json",
     });
   }, 120_000);

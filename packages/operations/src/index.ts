@@ -58,10 +58,13 @@ export {
   revisionsList,
   revisionsShow,
   revisionsStage,
+  revisionsTag,
+  revisionsUntag,
   revisionsWarm,
   type RevisionShowResult,
   type RevisionsListResult,
   type StageResult,
+  type TagResult,
   type TrafficReference,
   type WarmResult,
 } from "./revisions.js";

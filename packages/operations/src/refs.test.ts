@@ -72,12 +72,24 @@ describe("revision references", () => {
     expect(e.hint).toBe("give more characters of the id, or @N with the sequence number");
   });
 
-  it("a prefix shorter than 6 characters, a bad @N or a word is not a reference (exit 2 before any lookup)", () => {
-    for (const ref of ["01JB7", "@0", "@x", "newest", "01JB7Z6S4Y2M3N4P5Q6R7S8T9VX", ""]) {
+  it("a prefix shorter than 6 characters, a bad @N or a word that cannot be a tag is not a reference (exit 2 before any lookup)", () => {
+    for (const ref of ["01JB7", "@0", "@x", "new est", "-newest", "01JB7Z6S4Y2M3N4P5Q6R7S8T9VX", ""]) {
       const e = failure(() => parseRevisionRef(ref, { label: "REV" }));
       expect(e.kind, ref).toBe("invalid-argument");
       expect(e.message, ref).toBe(`REV: ${JSON.stringify(ref)} is not a revision reference`);
     }
+  });
+
+  it("a word is a tag, looked up in any case; an unknown tag is invalid-argument listing the tags", () => {
+    expect(parseRevisionRef("Canary")).toEqual({ kind: "tag", tag: "canary" });
+    const e = failure(() => resolveRevisionRef(env, "newest", { label: "REV", deployment: hello }));
+    expect(e.kind).toBe("invalid-argument");
+    expect(e.message).toBe(
+      `REV: "newest" is not a revision reference: no revision is tagged "newest" in deployment ${D1}`,
+    );
+    expect(e.hint).toBe(
+      "no revision there has any; give one this name with `op revisions tag REV newest`, or name the revision by id, @N, latest, previous or stable",
+    );
   });
 
   it("nothing matching is not-found", () => {

@@ -1,5 +1,6 @@
 import {
   GreenticError,
+  REVISION_TAG_PATTERN,
   ULID_PATTERN,
   type BundleDeployment,
   type Environment,
@@ -16,11 +17,13 @@ import { checkEnvArgument, type OperationsContext } from "./context.js";
  * - `@N`: the revision with sequence number N of the deployment;
  * - `latest`: the deployment's non-archived revision with the highest sequence;
  * - `previous`: the non-archived revision staged just before `latest`;
- * - `stable`: the revision holding the most traffic in the deployment's split.
+ * - `stable`: the revision holding the most traffic in the deployment's split;
+ * - a tag given with `op revisions tag` (any case), unique within its deployment.
  *
  * A deployment reference is a full deployment id, a unique id prefix, or a bundle id that
  * names exactly one deployment. An ambiguous reference is `invalid-argument` (exit 2) listing
- * the candidates; a reference that matches nothing is `not-found`.
+ * the candidates; so is a tag no revision has (listing the tags there are, as a misspelt word
+ * is a usage error). Any other reference that matches nothing is `not-found`.
  */
 export const MIN_PREFIX = 6;
 
@@ -38,7 +41,8 @@ export type RevisionRefQuery =
   | { kind: "id"; id: string }
   | { kind: "prefix"; prefix: string }
   | { kind: "sequence"; sequence: number }
-  | { kind: "word"; word: (typeof REVISION_REF_WORDS)[number] };
+  | { kind: "word"; word: (typeof REVISION_REF_WORDS)[number] }
+  | { kind: "tag"; tag: string };
 
 /** Where a reference came from, for messages: the flag or argument the user typed it in. */
 export interface RefOrigin {
@@ -66,19 +70,29 @@ export function parseRevisionRef(ref: string, origin: RefOrigin = {}): RevisionR
   if (ULID_PATTERN.test(upper)) return { kind: "id", id: upper };
   if (upper.length >= MIN_PREFIX && upper.length < 26 && PREFIX_PATTERN.test(upper))
     return { kind: "prefix", prefix: upper };
+  // Tags start with a letter, ids and prefixes with a digit: the two never overlap.
+  if (REVISION_TAG_PATTERN.test(value.toLowerCase())) return { kind: "tag", tag: value.toLowerCase() };
   throw refSyntaxError(label, ref);
 }
 
 function refSyntaxError(label: string, ref: string): GreenticError {
   return new GreenticError("invalid-argument", `${label}: ${quote(ref)} is not a revision reference`, {
     path: label,
-    hint: `give a revision id, a unique prefix of at least ${MIN_PREFIX} of its characters, @N (its sequence number), latest, previous or stable`,
+    hint: `give a revision id, a unique prefix of at least ${MIN_PREFIX} of its characters, @N (its sequence number), latest, previous, stable or a tag`,
     details: { reference: ref },
   });
 }
 
 function describeRevision(r: Revision): string {
   return `${r.revision_id} (${r.bundle_id} @${r.sequence}, ${r.lifecycle})`;
+}
+
+/** `canary -> 01J… (hello @3)` for each tag of the given revisions, sorted by tag. */
+function describeTags(revisions: readonly Revision[]): string[] {
+  return revisions
+    .flatMap((r) => (r.tags ?? []).map((tag) => ({ tag, r })))
+    .sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : a.r.sequence - b.r.sequence))
+    .map(({ tag, r }) => `${tag} -> ${r.revision_id} (${r.bundle_id} @${r.sequence})`);
 }
 
 function describeDeployment(d: BundleDeployment): string {
@@ -196,6 +210,32 @@ export function resolveRevisionRef(
     if (r === undefined) throw notFound(`revision ${query.id} does not exist in ${where}`);
     return r;
   }
+  if (query.kind === "tag") {
+    const scoped = env.revisions.filter(inScope);
+    const matches = scoped.filter((x) => (x.tags ?? []).includes(query.tag));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1)
+      throw ambiguous(
+        "revision",
+        label,
+        ref,
+        matches.map((r) => `${describeRevision(r)} of deployment ${r.deployment_id}`),
+        `revisions of each of these deployments are tagged ${query.tag}: name the deployment (--deployment), or use the revision id`,
+      );
+    const known = describeTags(scoped);
+    throw new GreenticError(
+      "invalid-argument",
+      `${label}: ${quote(ref)} is not a revision reference: no revision is tagged ${quote(query.tag)} in ${where}`,
+      {
+        path: label,
+        hint:
+          known.length === 0
+            ? `no revision there has any; give one this name with \`op revisions tag REV ${query.tag}\`, or name the revision by id, @N, latest, previous or stable`
+            : `tags there: ${known.join(", ")}`,
+        details: { reference: ref, candidates: known },
+      },
+    );
+  }
   if (query.kind === "prefix") {
     const matches = env.revisions.filter((x) => x.revision_id.startsWith(query.prefix) && inScope(x));
     if (matches.length === 1) return matches[0]!;
@@ -287,10 +327,10 @@ export async function resolveReferences(
     request.deployment === undefined
       ? undefined
       : resolveDeploymentRef(environment, request.deployment, { label: deploymentLabel });
-  // Id-like references first: they can tell which deployment the word forms are about.
+  // Id-like references and tags first: they can tell which deployment the word forms are about.
   const resolved: (Revision | undefined)[] = refs.map((ref, i) => {
     const q = parseRevisionRef(ref, { label: labels[i] ?? "revision" });
-    return q.kind === "id" || q.kind === "prefix"
+    return q.kind === "id" || q.kind === "prefix" || q.kind === "tag"
       ? resolveRevisionRef(environment, ref, { label: labels[i] ?? "revision", deployment })
       : undefined;
   });

@@ -9,6 +9,7 @@ import {
   type HealthGateOutcome as EngineGate,
   type Revision,
   type RevisionResult,
+  type TagRevisionResult,
   type WarmRevisionResult,
 } from "@greentic/deploy-spec";
 import type { Deployer, HandlerContext, RevisionRef, RevisionRuntimeStatus } from "@greentic/env-packs";
@@ -543,4 +544,69 @@ export async function revisionsShow(
     runtime = (await deployer.status(hctx)).find((s) => s.revision_id === revisionId) ?? null;
   }
   return { environment_id: id, revision, traffic, runtime };
+}
+
+/** `op revisions tag|untag` result: the revision as tagged now. */
+export type TagResult = Mutated<TagRevisionResult>;
+
+/**
+ * `op revisions tag`: gives a revision a tag, unique within its deployment, usable afterwards
+ * wherever a revision reference is taken. A tag held by another revision of the deployment is
+ * a `conflict` naming it unless `move` takes it over. Nothing outside the store changes.
+ */
+export async function revisionsTag(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<TagResult> {
+  const payload = parseAnswers("revisions tag", answers, options);
+  const envId = payload.environment_id;
+  const outcome = await mutate(ctx, {
+    envId,
+    noun: "revisions",
+    verb: "tag",
+    payload,
+    options,
+    target: { revision_id: payload.revision_id, tag: payload.tag },
+    // Tagging a revision with a tag it has changes nothing: no commit, no audit event.
+    quietNoop: true,
+    transform: (current, tx) => engine.tagRevision(required(current, envId), payload, tx),
+  });
+  return withCommit(outcome);
+}
+
+/**
+ * `op revisions untag`: removes a tag from the revision that has it. The tag is looked up as a
+ * revision reference (in `deployment_id` when given), so an unknown tag, or one that revisions
+ * of several deployments have, is `invalid-argument` listing the candidates.
+ */
+export async function revisionsUntag(
+  ctx: OperationsContext,
+  answers: unknown,
+  options: MutationOptions = {},
+): Promise<TagResult> {
+  const payload = parseAnswers("revisions untag", answers, options);
+  const envId = payload.environment_id;
+  const outcome = await mutate(ctx, {
+    envId,
+    noun: "revisions",
+    verb: "untag",
+    payload,
+    options,
+    target: { tag: payload.tag },
+    transform: (current, tx) => {
+      const env = required(current, envId);
+      const deployment =
+        payload.deployment_id === undefined
+          ? undefined
+          : resolveDeploymentRef(env, payload.deployment_id, { label: "deployment_id" });
+      const revision = resolveRevisionRef(env, payload.tag, { label: "tag", deployment });
+      return engine.untagRevision(
+        env,
+        { environment_id: envId, revision_id: revision.revision_id, tag: payload.tag },
+        tx,
+      );
+    },
+  });
+  return withCommit(outcome);
 }

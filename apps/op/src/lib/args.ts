@@ -12,13 +12,19 @@ export const optionalEnvArg = Args.string({
 });
 
 const REVISION_REF_HELP =
-  "Revision: its id, a unique prefix of 6 or more characters, @N (sequence number), latest, previous or stable.";
+  "Revision: its id, a unique prefix of 6 or more characters, @N (sequence number), latest, previous, stable or a tag.";
 
-/** A revision reference: an id, a unique prefix of 6+ characters, @N, latest, previous or stable. */
+/** A revision reference: an id, a unique prefix of 6+ characters, @N, latest, previous, stable or a tag. */
 export const revisionArg = Args.string({ description: REVISION_REF_HELP });
 
 /** The same, required (read verbs, where no answers file can carry it). */
 export const requiredRevisionArg = Args.string({ description: REVISION_REF_HELP, required: true });
+
+/** A revision tag (`op revisions tag`, `untag`). */
+export const tagArg = Args.string({
+  description:
+    "Tag: a lower-case letter, then up to 62 lower-case letters, digits or '-'; not latest, previous or stable.",
+});
 
 /** Example ids used in help texts (valid ULIDs, so the examples parse). */
 export const EX = {

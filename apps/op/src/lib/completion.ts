@@ -40,6 +40,7 @@ async function known(storeRoot: string | undefined): Promise<Known> {
         "previous",
         "stable",
         ...[...new Set(r.revisions.map((v) => `@${v.sequence}`))],
+        ...[...new Set(r.revisions.flatMap((v) => v.tags ?? []))],
         ...r.revisions.map((v) => v.revision_id),
       ];
     } catch {}

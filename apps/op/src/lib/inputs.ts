@@ -16,7 +16,7 @@ export interface FieldInput {
   arg?: string;
   /**
    * A short reference that is resolved against the store before the payload is validated:
-   * `deployment` (id, id prefix or bundle id) or `revision` (id, prefix, @N, latest, previous, stable).
+   * `deployment` (id, id prefix or bundle id) or `revision` (id, prefix, @N, latest, previous, stable, tag).
    */
   ref?: "deployment" | "revision";
   /** A reference that may stay absent (the verb then means all of them), never defaulted. */
@@ -101,6 +101,20 @@ export const FIELD_INPUTS: Readonly<Record<string, Readonly<Record<string, Field
   "revisions warm": { environment_id: ENV, revision_id: REV, idempotency_key: KEY },
   "revisions drain": { environment_id: ENV, revision_id: REV, idempotency_key: KEY },
   "revisions archive": { environment_id: ENV, revision_id: REV, idempotency_key: KEY },
+  "revisions tag": {
+    environment_id: ENV,
+    revision_id: REV,
+    tag: { shown: "TAG", arg: "tag" },
+    deployment_id: flag("deployment", { ref: "deployment", optional: true }),
+    move: flag("move"),
+    idempotency_key: KEY,
+  },
+  "revisions untag": {
+    environment_id: ENV,
+    tag: { shown: "TAG", arg: "tag" },
+    deployment_id: flag("deployment", { ref: "deployment", optional: true }),
+    idempotency_key: KEY,
+  },
   "revisions prune": {
     environment_id: ENV,
     deployment_id: flag("deployment", { ref: "deployment", optional: true }),
@@ -172,8 +186,19 @@ function escapeRegExp(s: string): string {
  * `fromCli`, a leading `flags: ` source goes, and library words become their flags.
  */
 export function inUserWords(message: string, fields: ReadonlyMap<string, string>, source?: string): string {
-  let out = message;
-  if (source === "flags" && out.startsWith("flags: ")) out = out.slice("flags: ".length);
+  let text = message;
+  if (source === "flags" && text.startsWith("flags: ")) text = text.slice("flags: ".length);
+  // A `code span` is a command to type as it is (`op revisions tag --help`): never rewritten.
+  let out = text
+    .split(/(`[^`]*`)/)
+    .map((part) => (part.startsWith("`") && part.endsWith("`") && part.length > 1 ? part : rewrite(part, fields)))
+    .join("");
+  for (const [word, shown] of Object.entries(LIBRARY_WORDS)) out = out.split(word).join(shown);
+  return out;
+}
+
+function rewrite(text: string, fields: ReadonlyMap<string, string>): string {
+  let out = text;
   for (const [field, shown] of fields) {
     const f = escapeRegExp(field);
     // An item of a list field (`entries.1.revision_id`) is the n-th one typed (`REV=WEIGHT #2`).
@@ -184,6 +209,5 @@ export function inUserWords(message: string, fields: ReadonlyMap<string, string>
     // The field as a word of its own, not inside another identifier or path.
     out = out.replace(new RegExp(`(?<![\\w.-])${f}(?![\\w-])`, "g"), shown);
   }
-  for (const [word, shown] of Object.entries(LIBRARY_WORDS)) out = out.split(word).join(shown);
   return out;
 }

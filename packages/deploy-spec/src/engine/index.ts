@@ -1,7 +1,14 @@
 import { addPackBinding, removePackBinding, rollbackPackBinding, updatePackBinding } from "./bindings.js";
 import { addBundle, removeBundle, updateBundle } from "./bundles.js";
 import { createEnvironment, initLocalEnvironment, setConfig, updateEnvironment } from "./environments.js";
-import { archiveRevision, drainRevision, stageRevision, warmRevision } from "./revisions.js";
+import {
+  archiveRevision,
+  drainRevision,
+  stageRevision,
+  tagRevision,
+  untagRevision,
+  warmRevision,
+} from "./revisions.js";
 import { projectRuntimeConfig } from "./runtime-config.js";
 import { rollbackTraffic, setTraffic } from "./traffic.js";
 
@@ -27,6 +34,8 @@ export const engine = {
   warmRevision,
   drainRevision,
   archiveRevision,
+  tagRevision,
+  untagRevision,
   setTraffic,
   rollbackTraffic,
   projectRuntimeConfig,

@@ -270,3 +270,112 @@ export function archiveRevision(
   if (dep) dep.current_revisions = dep.current_revisions.filter((r) => r !== revision.revision_id);
   return finish(next, { revision, path });
 }
+
+export interface TagRevisionInput {
+  environment_id?: string | undefined;
+  revision_id: string;
+  tag: string;
+  /** When given, the revision must belong to this deployment (`invalid-argument` otherwise). */
+  deployment_id?: string | undefined;
+  /** Take the tag from the revision of the same deployment holding it (else that is a `conflict`). */
+  move?: boolean | undefined;
+}
+
+export interface TagRevisionResult {
+  revision: Revision;
+  tag: string;
+  /** `tagged`, `unchanged` (the revision already had it), `moved` (from `moved_from`) or `untagged`. */
+  outcome: "tagged" | "unchanged" | "moved" | "untagged";
+  moved_from?: string;
+}
+
+/** Sets `tags` on a copy, leaving the field out when it is empty (the reference's documents have none). */
+function withTags(revision: Revision, tags: readonly string[]): Revision {
+  const { tags: _old, ...rest } = revision;
+  return tags.length === 0 ? (rest as Revision) : { ...rest, tags: [...tags] };
+}
+
+/**
+ * `op revisions tag`: gives a revision a tag, unique within its deployment. A tag another
+ * revision of the deployment holds is a `conflict` naming it, unless `move` takes it over.
+ */
+export function tagRevision(
+  env: Environment,
+  input: TagRevisionInput,
+  _ctx: EngineContext,
+): EngineOutput<TagRevisionResult> {
+  checkTarget(env, input);
+  const i = findRevision(env, input.revision_id);
+  const current = env.revisions[i]!;
+  if (input.deployment_id !== undefined && input.deployment_id !== current.deployment_id)
+    throw new GreenticError(
+      "invalid-argument",
+      `revision ${current.revision_id} belongs to deployment ${current.deployment_id}, not ${input.deployment_id}`,
+      { path: "deployment_id", hint: "name a revision of that deployment, or leave the deployment out" },
+    );
+  const tag = input.tag;
+  if ((current.tags ?? []).includes(tag)) return finish(env, { revision: current, tag, outcome: "unchanged" });
+  const holderIndex = env.revisions.findIndex(
+    (r) => r.deployment_id === current.deployment_id && (r.tags ?? []).includes(tag),
+  );
+  const next = clone(env);
+  let movedFrom: string | undefined;
+  if (holderIndex >= 0) {
+    const holder = env.revisions[holderIndex]!;
+    if (input.move !== true) {
+      throw new GreenticError(
+        "conflict",
+        `revision ${holder.revision_id} (@${holder.sequence}) of deployment ${holder.deployment_id} is already tagged ${JSON.stringify(tag)}`,
+        {
+          path: "tag",
+          hint: "take it over (--move), or choose another name",
+          details: { code: "tag-taken", tag, revision_id: holder.revision_id },
+        },
+      );
+    }
+    next.revisions[holderIndex] = withTags(
+      holder,
+      (holder.tags ?? []).filter((t) => t !== tag),
+    );
+    movedFrom = holder.revision_id;
+  }
+  const revision = withTags(current, [...(current.tags ?? []), tag]);
+  next.revisions[i] = revision;
+  return finish(
+    next,
+    movedFrom === undefined
+      ? { revision, tag, outcome: "tagged" }
+      : { revision, tag, outcome: "moved", moved_from: movedFrom },
+  );
+}
+
+export interface UntagRevisionInput {
+  environment_id?: string | undefined;
+  revision_id: string;
+  tag: string;
+}
+
+/** `op revisions untag`: removes a tag from the revision holding it (`not-found` when it does not). */
+export function untagRevision(
+  env: Environment,
+  input: UntagRevisionInput,
+  _ctx: EngineContext,
+): EngineOutput<TagRevisionResult> {
+  checkTarget(env, input);
+  const i = findRevision(env, input.revision_id);
+  const current = env.revisions[i]!;
+  if (!(current.tags ?? []).includes(input.tag)) {
+    throw new GreenticError("not-found", `revision ${current.revision_id} is not tagged ${JSON.stringify(input.tag)}`, {
+      path: "tag",
+      hint: "list tags with `op revisions list`",
+      details: { tag: input.tag, revision_id: current.revision_id },
+    });
+  }
+  const revision = withTags(
+    current,
+    (current.tags ?? []).filter((t) => t !== input.tag),
+  );
+  const next = clone(env);
+  next.revisions[i] = revision;
+  return finish(next, { revision, tag: input.tag, outcome: "untagged" });
+}

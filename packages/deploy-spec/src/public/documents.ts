@@ -135,6 +135,7 @@ export {
   RevenuePolicyDocumentSchema,
   RevenueShareEntrySchema,
   RevisionSchema,
+  RevisionTagSchema,
   RevocationConfigSchema,
   RouteBindingSchema,
   RuntimeConfigRevisionSchema,
@@ -202,3 +203,4 @@ export {
   type RestoreRequest,
   type StateVersion,
 } from "../remote.js";
+export { REVISION_TAG_PATTERN, RESERVED_REVISION_TAGS, checkRevisionTag } from "../tags.js";

@@ -5,7 +5,7 @@ import { percent } from "../../lib/render.js";
 export default class RevisionsList extends OpCommand<typeof RevisionsList> {
   static override summary = "List the revisions of an environment (optionally of one deployment).";
   static override description =
-    "Columns: revision, version (@N, usable as a reference), bundle, traffic, lifecycle, live (running, down or stopped, from the deployer), url; also deployment, created, digest with --columns.";
+    "Columns: revision, version (@N, usable as a reference), tags (usable as references), bundle, traffic, lifecycle, live (running, down or stopped, from the deployer), url; also deployment, created, digest with --columns.";
   static override examples = [
     "<%= config.bin %> revisions list",
     "<%= config.bin %> revisions list local --deployment hello --json",
@@ -27,6 +27,7 @@ export default class RevisionsList extends OpCommand<typeof RevisionsList> {
       [
         { key: "revision", header: "revision", get: (v) => v.revision_id },
         { key: "version", header: "version", get: (v) => `@${v.sequence}`, right: true },
+        { key: "tags", header: "tags", get: (v) => (v.tags ?? []).join(",") },
         { key: "bundle", header: "bundle", get: (v) => v.bundle_id },
         { key: "traffic", header: "traffic", get: (v) => percent(r.traffic_bps[v.revision_id] ?? 0), right: true },
         { key: "lifecycle", header: "lifecycle", get: (v) => v.lifecycle },

@@ -9,6 +9,7 @@ export default class RevisionsShow extends OpCommand<typeof RevisionsShow> {
     "<%= config.bin %> revisions show local 01JB7Z6S4Y2M3N4P5Q6R7S8T9V",
     "<%= config.bin %> revisions show latest",
     "<%= config.bin %> revisions show local @2 --deployment hello",
+    "<%= config.bin %> revisions show canary",
   ];
   static override flags = {
     deployment: deploymentFlag(
@@ -32,6 +33,7 @@ export default class RevisionsShow extends OpCommand<typeof RevisionsShow> {
         ["bundle", v.bundle_id],
         ["deployment", v.deployment_id],
         ["sequence", v.sequence],
+        ["tags", (v.tags ?? []).join(", ") || undefined],
         ["lifecycle", v.lifecycle],
         ["digest", v.bundle_digest],
         ["created", v.created_at],

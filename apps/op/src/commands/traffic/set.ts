@@ -10,7 +10,7 @@ export default class TrafficSet extends MutatingCommand<typeof TrafficSet> {
 
 --deployment may be left out when the environment has one deployment or the revisions name it.
 
-ENV is optional (default $GREENTIC_ENV, else local). Each REV=WEIGHT names a revision by its id, a unique prefix of 6 or more characters, @N (sequence number), latest, previous or stable (the one holding the most traffic now); WEIGHT is N or N% (percent) or Nbps.
+ENV is optional (default $GREENTIC_ENV, else local). Each REV=WEIGHT names a revision by its id, a unique prefix of 6 or more characters, @N (sequence number), latest, previous, stable (the one holding the most traffic now) or a tag (\`op revisions tag\`); WEIGHT is N or N% (percent) or Nbps.
 
 The answers file is the canonical input; the positional form is a shortcut that builds the same payload.`;
   static override usage = "<%= command.id %> [ENV] REV=WEIGHT... --idempotency-key KEY [--deployment DEPLOYMENT]";
@@ -27,6 +27,10 @@ The answers file is the canonical input; the positional form is a shortcut that 
     {
       description: "By sequence number, in one deployment of several",
       command: "<%= config.bin %> traffic set local @1=90 @2=10 --deployment hello --idempotency-key canary-2",
+    },
+    {
+      description: "By tag (see `op revisions tag`)",
+      command: "<%= config.bin %> traffic set canary=10 stable=90 --idempotency-key canary-3",
     },
     { description: "The canonical form, from a file", command: "<%= config.bin %> traffic set --answers traffic.yaml" },
     { description: "Print the payload's JSON Schema", command: "<%= config.bin %> traffic set --schema" },

@@ -43,7 +43,7 @@ describe("revision references", () => {
     const bad = s.op(["revisions", "show", "@0"]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toBe(
-      'Error: REV: "@0" is not a revision reference\nHint: give a revision id, a unique prefix of at least 6 of its characters, @N (its sequence number), latest, previous or stable\n',
+      'Error: REV: "@0" is not a revision reference\nHint: give a revision id, a unique prefix of at least 6 of its characters, @N (its sequence number), latest, previous, stable or a tag\n',
     );
     const none = s.op(["revisions", "show", "@9", "--json"]);
     expect(none.status).toBe(4);
