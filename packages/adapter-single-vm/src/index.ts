@@ -106,3 +106,11 @@ export {
   type RevisionReadiness,
   type RolloutRunnerOptions,
 } from "./rollout-runner.js";
+export {
+  formatSshTarget,
+  parseSshTarget,
+  SshConnection,
+  type SshOptions,
+  type SshTarget,
+} from "./ssh.js";
+export { REMOTE_UPLOADS, runSingleVmOverSsh, type RemoteVerbOptions, type RemoteVerbResult } from "./remote.js";

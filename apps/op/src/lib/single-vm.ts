@@ -1,4 +1,5 @@
-import { resolve } from "node:path";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
 import { writeFileAtomic } from "@greentic/io-kit";
 import { Args, Flags, type Command } from "@oclif/core";
 import type { ApplyResult } from "@greentic/adapter-single-vm";
@@ -30,6 +31,35 @@ export const ociRuntimeFlag = Flags.string({
   description: "Container mode: OCI runtime passed to podman (--runtime), e.g. runc.",
   helpValue: "NAME",
 });
+
+/** The flags that drive the verb on a VM over SSH instead of on this machine. */
+export const sshFlags = {
+  host: Flags.string({
+    description:
+      "Run the verb on this VM over SSH (the system ssh, one reused connection): user@host or user@host:port. The VM's op does the work; the bundle and spec are uploaded first (the bundle only when the VM lacks its digest).",
+    helpValue: "USER@HOST[:PORT]",
+    helpGroup: "SSH",
+  }),
+  "known-hosts": Flags.string({
+    description:
+      "known_hosts file holding the VM's pinned host key; any other key is refused (exit 5). Default ~/.ssh/known_hosts.",
+    helpValue: "FILE",
+    helpGroup: "SSH",
+  }),
+  identity: Flags.string({
+    description: "Private key to log in with (ssh -i). Default: your ssh configuration.",
+    helpValue: "FILE",
+    helpGroup: "SSH",
+  }),
+  "remote-op": Flags.string({
+    description: "Path of the op executable on the VM. Default /usr/local/bin/op (where cloud-init installs it).",
+    helpValue: "PATH",
+    helpGroup: "SSH",
+  }),
+};
+
+/** The verbs that run on a VM with `--host`. */
+type SshVerb = "plan" | "apply" | "status" | "destroy" | "rollback" | "preflight";
 
 /**
  * Writes a plan or spec file the user asked for, mode 0644, with the I/O kit's atomic write
@@ -81,6 +111,58 @@ export abstract class SingleVmCommand<T extends typeof Command = typeof Command>
     const root = this.root();
     const ociRuntime = (this.flags as { "oci-runtime"?: string })["oci-runtime"];
     return { ...(root === undefined ? {} : { root }), ...(ociRuntime === undefined ? {} : { ociRuntime }) };
+  }
+
+  /**
+   * With `--host`: runs this verb on the VM over SSH (the adapter's runSingleVmOverSsh), prints
+   * what the VM's op printed and takes its exit status; returns true. Without: false.
+   * `refused` are flags of this machine (e.g. `--root`, `--out`) that make no sense there.
+   */
+  protected async overSsh(verb: SshVerb, passOn: readonly string[], refused: readonly string[] = []): Promise<boolean> {
+    const f = this.flags as Record<string, unknown>;
+    const host = f.host as string | undefined;
+    const sshOnly = ["known-hosts", "identity", "remote-op"].filter((k) => f[k] !== undefined);
+    if (host === undefined) {
+      if (sshOnly.length > 0) this.usage(`--${sshOnly[0]} needs --host USER@HOST[:PORT]`);
+      return false;
+    }
+    for (const flag of ["root", ...refused])
+      if (f[flag] !== undefined && f[flag] !== false)
+        this.usage(
+          `--${flag} cannot be combined with --host`,
+          `run op single-vm ${verb} --${flag} on this machine, without --host`,
+        );
+    const { parseSshTarget, runSingleVmOverSsh, SshConnection } = await import("@greentic/adapter-single-vm");
+    const target = parseSshTarget(host);
+    const spec = await this.spec();
+    const home = process.env.GREENTIC_HOME ?? join(homedir(), ".greentic");
+    const connection = new SshConnection({
+      target,
+      knownHosts: resolve((f["known-hosts"] as string | undefined) ?? join(homedir(), ".ssh", "known_hosts")),
+      ...(f.identity === undefined ? {} : { identity: resolve(f.identity as string) }),
+      controlDir: join(home, "ssh"),
+    });
+    const flags = [...(this.jsonEnabled() ? ["--json"] : [])];
+    for (const name of passOn) {
+      const value = f[name];
+      if (value === true) flags.push(`--${name}`);
+      else if (typeof value === "string" || typeof value === "number") flags.push(`--${name}`, String(value));
+    }
+    const lockTimeout = f["lock-timeout"] as number | undefined;
+    const r = await runSingleVmOverSsh({
+      connection,
+      verb,
+      spec,
+      flags,
+      ...(f["remote-op"] === undefined ? {} : { remoteOp: f["remote-op"] as string }),
+      ...(lockTimeout === undefined ? {} : { lockTimeoutSeconds: lockTimeout }),
+      onProgress: (line) => this.progress(`  ${line}`),
+    });
+    this.endProgress();
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    this.exitStatus({ exit: r.code });
+    return true;
   }
 
   /** One line saying nothing was executed, for staging runs. */

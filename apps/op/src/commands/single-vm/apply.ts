@@ -8,6 +8,7 @@ import {
   renderApplyResult,
   rootFlag,
   specFlag,
+  sshFlags,
 } from "../../lib/single-vm.js";
 
 /** Renders an apply or rollback result for humans. */
@@ -45,6 +46,7 @@ Needs root on the real host. --root renders everything under a staging directory
     }),
     root: rootFlag,
     "oci-runtime": ociRuntimeFlag,
+    ...sshFlags,
   };
 
   /** The spec or saved plan to apply, from exactly one of the positional, --spec and --plan. */
@@ -69,6 +71,9 @@ Needs root on the real host. --root renders everything under a staging directory
   }
 
   override async run(): Promise<void> {
+    if (this.flags.host !== undefined && this.args.file !== undefined)
+      this.usage("with --host give the spec as --spec FILE", "saved plans are applied on the machine that made them");
+    if (await this.overSsh("apply", ["oci-runtime"], ["plan"])) return;
     const input = await this.input();
     const options = this.adapterOptions();
     const { applyDeployment } = await import("@greentic/adapter-single-vm");

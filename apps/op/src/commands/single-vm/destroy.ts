@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { SingleVmCommand, rootFlag, specArg, specFlag } from "../../lib/single-vm.js";
+import { SingleVmCommand, rootFlag, specArg, specFlag, sshFlags } from "../../lib/single-vm.js";
 
 export default class SingleVmDestroy extends SingleVmCommand<typeof SingleVmDestroy> {
   static override summary = "Stop and remove a deployment from the host; data is kept unless --purge.";
@@ -28,6 +28,7 @@ export default class SingleVmDestroy extends SingleVmCommand<typeof SingleVmDest
         "Also remove the data directories (state, cache, log, temp), the admin certificates and the configuration.",
     }),
     root: rootFlag,
+    ...sshFlags,
   };
 
   override async run(): Promise<void> {
@@ -38,6 +39,7 @@ export default class SingleVmDestroy extends SingleVmCommand<typeof SingleVmDest
         `destroying deployment ${spec.metadata.name} needs --confirm`,
         `re-run with --confirm${this.flags.purge ? " (--purge also deletes its data)" : ""}`,
       );
+    if (await this.overSsh("destroy", ["confirm", "purge"])) return;
     const { destroyDeployment } = await import("@greentic/adapter-single-vm");
     this.progress(`Destroying ${spec.metadata.name}${options.root ? ` under staging root ${options.root}` : ""}...`);
     const r = await destroyDeployment(spec, { ...options, purge: this.flags.purge });

@@ -1,5 +1,13 @@
 import { Errors, Flags } from "@oclif/core";
-import { SingleVmCommand, ociRuntimeFlag, rootFlag, specArg, specFlag, writeAtomic } from "../../lib/single-vm.js";
+import {
+  SingleVmCommand,
+  ociRuntimeFlag,
+  rootFlag,
+  specArg,
+  specFlag,
+  sshFlags,
+  writeAtomic,
+} from "../../lib/single-vm.js";
 
 export default class SingleVmPlan extends SingleVmCommand<typeof SingleVmPlan> {
   static override summary = "Show what apply would change on this host (or a staging root), without changing anything.";
@@ -44,9 +52,11 @@ Under --root, unit states cannot be observed, so the mount and service restarts 
     }),
     root: rootFlag,
     "oci-runtime": ociRuntimeFlag,
+    ...sshFlags,
   };
 
   override async run(): Promise<void> {
+    if (await this.overSsh("plan", ["detailed-exitcode", "oci-runtime"], ["out"])) return;
     const spec = await this.spec();
     const options = this.adapterOptions();
     const { planDeployment, savePlan } = await import("@greentic/adapter-single-vm");

@@ -1,4 +1,4 @@
-import { SingleVmCommand, specArg, specFlag } from "../../lib/single-vm.js";
+import { SingleVmCommand, specArg, specFlag, sshFlags } from "../../lib/single-vm.js";
 
 export default class SingleVmPreflight extends SingleVmCommand<typeof SingleVmPreflight> {
   static override summary = "Check that this host can run a deployment; each failure says how to fix it.";
@@ -9,9 +9,10 @@ export default class SingleVmPreflight extends SingleVmCommand<typeof SingleVmPr
     "<%= config.bin %> single-vm preflight --spec deployment.yaml --json",
   ];
   static override args = { spec: specArg };
-  static override flags = { spec: specFlag };
+  static override flags = { spec: specFlag, ...sshFlags };
 
   override async run(): Promise<void> {
+    if (await this.overSsh("preflight", [])) return;
     const spec = await this.spec();
     const { preflight } = await import("@greentic/adapter-single-vm");
     const r = await preflight(spec);

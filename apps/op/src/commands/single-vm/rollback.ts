@@ -7,6 +7,7 @@ import {
   rootFlag,
   specArg,
   specFlag,
+  sshFlags,
 } from "../../lib/single-vm.js";
 
 export default class SingleVmRollback extends SingleVmCommand<typeof SingleVmRollback> {
@@ -18,9 +19,10 @@ export default class SingleVmRollback extends SingleVmCommand<typeof SingleVmRol
     "<%= config.bin %> single-vm rollback --spec deployment.yaml --root ./stage --json",
   ];
   static override args = { spec: specArg };
-  static override flags = { spec: specFlag, root: rootFlag, "oci-runtime": ociRuntimeFlag };
+  static override flags = { spec: specFlag, root: rootFlag, "oci-runtime": ociRuntimeFlag, ...sshFlags };
 
   override async run(): Promise<void> {
+    if (await this.overSsh("rollback", ["oci-runtime"])) return;
     const spec = await this.spec();
     const options = this.adapterOptions();
     const { rollbackDeployment } = await import("@greentic/adapter-single-vm");

@@ -1,5 +1,5 @@
 import { fields } from "../../lib/render.js";
-import { SingleVmCommand, rootFlag, specArg, specFlag } from "../../lib/single-vm.js";
+import { SingleVmCommand, rootFlag, specArg, specFlag, sshFlags } from "../../lib/single-vm.js";
 
 export default class SingleVmStatus extends SingleVmCommand<typeof SingleVmStatus> {
   static override summary = "Show a deployment's units, bundle mount, readiness over mTLS, drift and bundle digest.";
@@ -13,9 +13,10 @@ Under --root only the state file and drift can be checked (no units, mount or re
     "<%= config.bin %> single-vm status --spec deployment.yaml --root ./stage",
   ];
   static override args = { spec: specArg };
-  static override flags = { spec: specFlag, root: rootFlag };
+  static override flags = { spec: specFlag, root: rootFlag, ...sshFlags };
 
   override async run(): Promise<void> {
+    if (await this.overSsh("status", [])) return;
     const spec = await this.spec();
     const options = this.adapterOptions();
     const { deploymentStatus } = await import("@greentic/adapter-single-vm");
