@@ -1,5 +1,14 @@
 import { join } from "node:path";
-import { canonicalJson, GreenticError, sha256Hex, type ValidationIssue } from "@greentic/deploy-spec";
+import {
+  BUNDLE_ID_PATTERN,
+  BundleManifestDocumentSchema,
+  isSemver as isSemverSpec,
+  canonicalJson,
+  GreenticError,
+  parseDocument,
+  sha256Hex,
+  type ValidationIssue,
+} from "@greentic/deploy-spec";
 import { hashFile } from "@greentic/io-kit";
 import { symlinkEscape } from "./entries.js";
 import { walkTree } from "./walk.js";
@@ -107,76 +116,21 @@ export async function describeTree(dir: string): Promise<BundleEntry[]> {
   return entries;
 }
 
-const SEMVER =
-  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 /** Bundle ids: what the store and the URL routes accept without quoting. */
-export const BUNDLE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$/;
-const SHA256_REF = /^sha256:[0-9a-f]{64}$/;
-const HEX64 = /^[0-9a-f]{64}$/;
-const MODE = /^[0-7]{4}$/;
+export const BUNDLE_ID = BUNDLE_ID_PATTERN;
 
 /** True when `value` is a semantic version (semver.org 2.0.0). */
 export function isSemver(value: string): boolean {
-  return SEMVER.test(value);
+  return isSemverSpec(value);
 }
 
-/** Validates a parsed `bundle-manifest.json`; returns issues as data (empty when valid). */
+/**
+ * Validates a parsed `bundle-manifest.json` against deploy-spec's `BundleManifestDocumentSchema`,
+ * through its one issues path; returns the issues as data (empty when valid).
+ */
 export function validateManifest(value: unknown): ValidationIssue[] {
-  const issues: ValidationIssue[] = [];
-  const add = (path: string, code: string, message: string) => issues.push({ path, code, message });
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    add("", "invalid-type", "the manifest must be a JSON object");
-    return issues;
-  }
-  const m = value as Record<string, unknown>;
-  const known = new Set(["schema", "bundle_id", "version", "created_at", "content_digest", "entries", "entry"]);
-  for (const key of Object.keys(m))
-    if (!known.has(key)) add(key, "unknown-field", `unknown field ${JSON.stringify(key)}`);
-  if (m.schema !== BUNDLE_MANIFEST_SCHEMA)
-    add(
-      "schema",
-      "schema-mismatch",
-      `expected ${JSON.stringify(BUNDLE_MANIFEST_SCHEMA)}, got ${JSON.stringify(m.schema)}`,
-    );
-  if (typeof m.bundle_id !== "string" || !BUNDLE_ID.test(m.bundle_id))
-    add("bundle_id", "invalid-bundle-id", `invalid bundle id ${JSON.stringify(m.bundle_id)}`);
-  if (typeof m.version !== "string" || !SEMVER.test(m.version))
-    add("version", "invalid-semver", `not a semantic version: ${JSON.stringify(m.version)}`);
-  if (typeof m.created_at !== "string" || !RFC3339.test(m.created_at) || Number.isNaN(Date.parse(m.created_at))) {
-    add("created_at", "invalid-timestamp", `not an RFC 3339 timestamp: ${JSON.stringify(m.created_at)}`);
-  }
-  if (typeof m.content_digest !== "string" || !SHA256_REF.test(m.content_digest)) {
-    add("content_digest", "invalid-digest", `expected sha256:<64 hex>, got ${JSON.stringify(m.content_digest)}`);
-  }
-  if (!Array.isArray(m.entries)) {
-    add("entries", "invalid-type", "entries must be an array");
-  } else {
-    m.entries.forEach((raw: unknown, i) => {
-      const at = `entries.${i}`;
-      if (typeof raw !== "object" || raw === null) return add(at, "invalid-type", "an entry must be an object");
-      const e = raw as Record<string, unknown>;
-      if (typeof e.path !== "string" || e.path === "")
-        add(`${at}.path`, "invalid-path", "path must be a non-empty string");
-      if (e.type !== "file" && e.type !== "dir" && e.type !== "symlink")
-        add(`${at}.type`, "invalid-type", `unknown entry type ${JSON.stringify(e.type)}`);
-      if (typeof e.size !== "number" || !Number.isSafeInteger(e.size) || e.size < 0)
-        add(`${at}.size`, "invalid-size", "size must be a non-negative integer");
-      if (typeof e.mode !== "string" || !MODE.test(e.mode))
-        add(`${at}.mode`, "invalid-mode", `mode must be 4 octal digits, got ${JSON.stringify(e.mode)}`);
-      if (e.type === "file" && (typeof e.sha256 !== "string" || !HEX64.test(e.sha256)))
-        add(`${at}.sha256`, "invalid-digest", "a file entry needs a 64-hex sha256");
-      if (e.type === "symlink" && typeof e.target !== "string")
-        add(`${at}.target`, "invalid-target", "a symlink entry needs a target");
-    });
-  }
-  if (m.entry !== undefined) {
-    const e = m.entry as Record<string, unknown> | null;
-    if (typeof e !== "object" || e === null || e.kind !== "static" || typeof e.index !== "string") {
-      add("entry", "invalid-entry", 'entry must be {"kind":"static","index":"<path>"}');
-    }
-  }
-  return issues;
+  const parsed = parseDocument(BundleManifestDocumentSchema, value);
+  return parsed.ok ? [] : parsed.issues;
 }
 
 /** Parses manifest bytes; throws `validation` naming `source` and the first bad field. */

@@ -568,6 +568,75 @@ export const BackupArtifactSchema = z.looseObject({
 });
 export type BackupArtifact = z.output<typeof BackupArtifactSchema>;
 
+// ---- bundle manifest ---------------------------------------------------------------------
+
+/** Bundle ids: what the store and the URL routes accept without quoting. */
+export const BUNDLE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/u;
+const BUNDLE_RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$/;
+
+/** A string check reported with its own kebab-case code and message. */
+function coded(code: string, ok: (v: string) => boolean, message: (v: string) => string) {
+  return z.string().superRefine((v, ctx) => {
+    if (!ok(v)) custom(ctx, code, message(v));
+  });
+}
+
+const BundleEntrySchema = z
+  .strictObject({
+    path: coded(
+      "invalid-path",
+      (v) => v !== "",
+      () => "path must be a non-empty string",
+    ),
+    type: z.enum(["file", "dir", "symlink"]),
+    size: z.number().int().min(0),
+    mode: coded(
+      "invalid-mode",
+      (v) => /^[0-7]{4}$/u.test(v),
+      (v) => `mode must be 4 octal digits, got ${JSON.stringify(v)}`,
+    ),
+    sha256: z.string().optional(),
+    target: z.string().optional(),
+  })
+  .superRefine((e, ctx) => {
+    if (e.type === "file" && (e.sha256 === undefined || !/^[0-9a-f]{64}$/u.test(e.sha256)))
+      custom(ctx, "invalid-digest", "a file entry needs a 64-hex sha256", ["sha256"]);
+    if (e.type === "symlink" && e.target === undefined)
+      custom(ctx, "invalid-target", "a symlink entry needs a target", ["target"]);
+  });
+
+/**
+ * `bundle-manifest.json` at the root of every `.gtbundle` (`@greentic/bundle` writes and reads
+ * it). Strict: a field this version does not know is refused, since the content digest and the
+ * entries are what a deployment trusts.
+ */
+export const BundleManifestDocumentSchema = z.strictObject({
+  schema: z.literal("greentic.bundle-manifest.v1"),
+  bundle_id: coded(
+    "invalid-bundle-id",
+    (v) => BUNDLE_ID_PATTERN.test(v),
+    (v) => `invalid bundle id ${JSON.stringify(v)}`,
+  ),
+  version: coded(
+    "invalid-semver",
+    (v) => isSemver(v),
+    (v) => `not a semantic version: ${JSON.stringify(v)}`,
+  ),
+  created_at: coded(
+    "invalid-timestamp",
+    (v) => BUNDLE_RFC3339.test(v) && !Number.isNaN(Date.parse(v)),
+    (v) => `not an RFC 3339 timestamp: ${JSON.stringify(v)}`,
+  ),
+  content_digest: coded(
+    "invalid-digest",
+    (v) => /^sha256:[0-9a-f]{64}$/u.test(v),
+    (v) => `expected sha256:<64 hex>, got ${JSON.stringify(v)}`,
+  ),
+  entries: z.array(BundleEntrySchema),
+  entry: z.strictObject({ kind: z.literal("static"), index: z.string() }).optional(),
+});
+export type BundleManifestDocument = z.output<typeof BundleManifestDocumentSchema>;
+
 // ---- idempotency ledger ------------------------------------------------------------------
 
 /**
