@@ -9,7 +9,7 @@ import { GreenticError } from "@greentic/deploy-spec";
 import { hashFile } from "@greentic/io-kit";
 import { z } from "zod";
 import { parseListenAddress } from "./listen-address.js";
-import type { LocalRouteDeployment } from "./local-router.js";
+import type { LocalRouteDeployment, LocalRouterStatsFile } from "./local-router.js";
 import { isAlive, isOurProcess, stopProcess } from "./process-utils.js";
 import { isSingleExecutable, type LocalRole, type RoleCommand, roleCommandFor, selfRoleCommand } from "./roles.js";
 import {
@@ -44,6 +44,7 @@ import {
   type HealthGateOutcome,
   type PreflightCheck,
   type RevisionRef,
+  type RevisionMetricsReport,
   type RevisionRuntimeStatus,
   type StatusOptions,
 } from "@greentic/env-packs";
@@ -705,6 +706,46 @@ export class LocalProcessDeployer implements Deployer {
     }
     await Promise.all(probes);
     return out;
+  }
+
+  /**
+   * Requests and 5xx answers per revision, as the environment's router counted them since it
+   * started (`router/stats.json`, rewritten twice a second while requests come in). A window
+   * (`sinceMs` after the router's start) is summed from per-second counts kept for the last
+   * 10 minutes; p99 is over the revision's last 1024 requests. Empty when no router runs.
+   */
+  async revisionMetrics(ctx: HandlerContext, options: { sinceMs: number }): Promise<RevisionMetricsReport[]> {
+    const router = await localRouterStatus(ctx);
+    if (router.state !== "running") return [];
+    const stats = (await readJsonFile(join(await ctx.dataDir("router"), "stats.json")).catch(() => undefined)) as
+      | LocalRouterStatsFile
+      | undefined;
+    if (stats === undefined || stats.pid !== router.pid) return [];
+    const whole = options.sinceMs <= Date.parse(stats.started_at);
+    return Object.entries(stats.revisions)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([revision_id, c]) => {
+        let requests = c.requests;
+        let errors = c.errors_5xx;
+        if (!whole) {
+          requests = 0;
+          errors = 0;
+          for (const [second, n, e] of c.seconds)
+            if (second * 1000 >= Math.floor(options.sinceMs / 1000) * 1000) {
+              requests += n;
+              errors += e;
+            }
+        }
+        const sorted = [...c.durations_ms].sort((x, y) => x - y);
+        return {
+          revision_id,
+          requests,
+          errors_5xx: errors,
+          error_rate: requests === 0 ? 0 : errors / requests,
+          p99_ms:
+            sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!,
+        };
+      });
   }
 
   /** One readiness request to a running revision's admin endpoint (false on any failure). */

@@ -201,9 +201,40 @@ export async function envShow(ctx: OperationsContext, envId: string): Promise<En
   };
 }
 
-/** `op env list`: every environment, sorted by id (corrupt ones flagged, not hidden). */
-export async function envList(ctx: OperationsContext): Promise<EnvironmentSummary[]> {
-  return ctx.store.list();
+/** One environment as `op env list` shows it: the store's summary plus, when asked, its live health. */
+export type EnvListEntry = EnvironmentSummary & {
+  /**
+   * What runs, as `op status` judges it: `healthy` (every revision with traffic runs and is
+   * ready, the router serves, no drift), `unhealthy` (see `problems`), `unknown` (the
+   * environment cannot be loaded). Present with `{live: true}`.
+   */
+  health?: "healthy" | "unhealthy" | "unknown";
+  /** The problems behind `unhealthy`, as `op status` words them. */
+  problems?: string[];
+};
+
+/**
+ * `op env list`: every environment, sorted by id (corrupt ones flagged, not hidden). With
+ * `{live: true}` each one's live health is read from its deployer (as `op status` does),
+ * not taken from the store.
+ */
+export async function envList(ctx: OperationsContext, options: { live?: boolean } = {}): Promise<EnvListEntry[]> {
+  const summaries: EnvListEntry[] = await ctx.store.list();
+  if (options.live !== true) return summaries;
+  return Promise.all(
+    summaries.map(async (summary) => {
+      if (summary.status !== "ok") return { ...summary, health: "unknown" as const };
+      const live = await status(ctx, summary.environment_id, { auditLimit: 0 }).catch((error: Error) => ({
+        healthy: false,
+        problems: [`The live state cannot be read: ${error.message}`],
+      }));
+      return {
+        ...summary,
+        health: live.healthy ? ("healthy" as const) : ("unhealthy" as const),
+        problems: live.problems,
+      };
+    }),
+  );
 }
 
 /**

@@ -30,6 +30,7 @@ export {
   type EnvDestroyOptions,
   type EnvDestroyResult,
   type EnvDoctorReport,
+  type EnvListEntry,
   type EnvLockResult,
   type EnvShowResult,
 } from "./env.js";

@@ -1,5 +1,5 @@
 import type { AuditEvent, Environment, LifecycleState } from "@greentic/deploy-spec";
-import type { Deployer, HandlerContext, RevisionRuntimeStatus } from "@greentic/env-packs";
+import type { Deployer, HandlerContext, RevisionMetricsReport, RevisionRuntimeStatus } from "@greentic/env-packs";
 import { checkEnvArgument, progress, type OperationsContext } from "./context.js";
 import { deployerOf } from "./lookups.js";
 import { routerOf, type EnvRouterInfo } from "./router.js";
@@ -123,6 +123,10 @@ export interface StatusRevision {
   /** Its share of its deployment's split in the store, in basis points. */
   weight_bps: number;
   restarts: number;
+  /** Requests the router sent to it since the router started; null when the deployer does not count them. */
+  requests: number | null;
+  /** Of those, answers with status 500–599 (the router's own 502/504 for it included). */
+  errors: number | null;
   pid: number | null;
   url: string | null;
   created_at: string;
@@ -177,14 +181,16 @@ export async function status(
   let router: EnvRouterInfo | null = null;
   let runtimes: RevisionRuntimeStatus[] = [];
   let drift: TrafficDrift[] = [];
+  let metrics: RevisionMetricsReport[] | undefined;
   const problems: string[] = [];
   if (env.packs.some((p) => p.slot === "deployer")) {
     try {
       const { deployer, hctx } = await deployerOf(ctx, env);
-      [router, runtimes, drift] = await Promise.all([
+      [router, runtimes, drift, metrics] = await Promise.all([
         routerOf(deployer, hctx),
         deployer.status(hctx, { probe: true }),
         trafficDrift(env, deployer, hctx),
+        deployer.revisionMetrics?.(hctx, { sinceMs: 0 }).catch(() => undefined),
       ]);
     } catch (error) {
       problems.push(`The deployer cannot report what runs: ${(error as Error).message}`);
@@ -195,6 +201,7 @@ export async function status(
     .filter((r) => r.lifecycle !== "archived")
     .map((r) => {
       const runtime = runtimes.find((s) => s.revision_id === r.revision_id);
+      const counted = metrics?.find((m) => m.revision_id === r.revision_id);
       const weight =
         env.traffic_splits
           .find((s) => s.deployment_id === r.deployment_id)
@@ -207,6 +214,9 @@ export async function status(
         live: liveOf(runtime),
         weight_bps: weight,
         restarts: runtime?.restarts ?? 0,
+        // A deployer that counts but saw no request for the revision: 0, not unknown.
+        requests: metrics === undefined ? null : (counted?.requests ?? 0),
+        errors: metrics === undefined ? null : (counted?.errors_5xx ?? 0),
         pid: runtime?.pid ?? null,
         url: runtime?.url ?? null,
         created_at: r.created_at,

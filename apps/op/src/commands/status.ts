@@ -32,6 +32,8 @@ export function statusText(r: StatusResult): string {
       { header: "live", get: (v) => v.live },
       { header: "traffic", get: (v) => percent(v.weight_bps), right: true },
       { header: "restarts", get: (v) => v.restarts, right: true },
+      { header: "requests", get: (v) => v.requests ?? "-", right: true },
+      { header: "errors", get: (v) => v.errors ?? "-", right: true },
       { header: "age", get: (v) => age(v.age_seconds), right: true },
     ],
     "No revisions. Deploy one with: op deploy --bundle FILE",
@@ -50,7 +52,7 @@ export default class Status extends OpCommand<typeof Status> {
   static override verb = "show";
   static override summary = "The page to open first: URL, splits, each revision's live state, problems, last changes.";
   static override description =
-    `Each revision shows its lifecycle (the store), its live state from its process and readiness check (running, not-ready, down, stopped), its share of the traffic, how often the supervisor restarted it, and its age. Drift between the stored traffic split and what the router serves is listed as a problem until the router applies the stored split (within about a second; it watches the store) or a traffic command does. Exits 0 even when there are problems; \`op env doctor\` exits 1 for them.`;
+    `Each revision shows its lifecycle (the store), its live state from its process and readiness check (running, not-ready, down, stopped), its share of the traffic, how often the supervisor restarted it, the requests the router sent it and the 5xx answers among them (since the router started; "-" when the deployer does not count them), and its age. Drift between the stored traffic split and what the router serves is listed as a problem until the router applies the stored split (within about a second; it watches the store) or a traffic command does. Exits 0 even when there are problems; \`op env doctor\` exits 1 for them.`;
   static override examples = [
     "<%= config.bin %> status",
     "<%= config.bin %> status local --watch",

@@ -1,5 +1,5 @@
 import type { EnvShowResult } from "@greentic/operations";
-import type { EnvironmentSummary } from "@greentic/environment-store";
+import type { EnvListEntry } from "@greentic/operations";
 import { type ListColumn, fields, percent, table } from "./render.js";
 
 // Human renderings of `op env show` and `op env list`: no library imports at run time.
@@ -38,17 +38,23 @@ export function envShowText(shown: Pick<EnvShowResult, "environment" | "etag" | 
 }
 
 /** The columns of `op env list`. */
-export const ENV_LIST_COLUMNS: readonly ListColumn<EnvironmentSummary>[] = [
+export const ENV_LIST_COLUMNS: readonly ListColumn<EnvListEntry>[] = [
   { key: "id", header: "id", get: (e) => e.environment_id },
   { key: "name", header: "name", get: (e) => e.name },
   { key: "generation", header: "generation", get: (e) => e.generation, right: true },
   { key: "status", header: "status", get: (e) => (e.status === "ok" ? "ok" : `${e.status}: ${e.problem ?? ""}`) },
+  {
+    key: "health",
+    header: "health",
+    get: (e) =>
+      e.health === "unhealthy" ? `unhealthy: ${(e.problems ?? []).length} problem(s)` : (e.health ?? "unknown"),
+  },
 ];
 
 /** What `op env list` prints for an empty store. */
 export const ENV_LIST_EMPTY = "No environments yet. Create the local one with: op env init";
 
 /** `op env list` in human form. */
-export function envListText(environments: readonly EnvironmentSummary[]): string {
+export function envListText(environments: readonly EnvListEntry[]): string {
   return table(environments, ENV_LIST_COLUMNS, ENV_LIST_EMPTY);
 }

@@ -95,9 +95,55 @@ it("with the router and the revision killed, status and doctor say so in sentenc
     `Revision ${d.revision_id} carries 100% of deployment ${d.deployment_id} but is down.`,
   );
   expect(doctor.stdout).not.toContain("{");
+  // env list reads what runs too, not the stored state.
+  const listed = s.ok(["env", "list"]).environments.find((e: any) => e.environment_id === "local");
+  expect(listed).toMatchObject({ status: "ok", health: "unhealthy" });
+  expect(listed.problems).toEqual(st.problems);
+  expect(s.op(["env", "list"]).stdout).toMatch(/local .* ok +unhealthy: 2 problem\(s\)/);
   // The way back: warming the revision again starts it and the router (which supervises it).
   s.ok(["revisions", "warm", "local", d.revision_id]);
   expect(s.ok(["status", "local"]).healthy).toBe(true);
+  expect(s.ok(["env", "list"]).environments.find((e: any) => e.environment_id === "local")).toMatchObject({
+    health: "healthy",
+    problems: [],
+  });
+}, 120_000);
+
+it("op status shows the requests and 5xx answers the router counted per revision, the same figures the clients saw", async () => {
+  const s = freshLocal();
+  const d = s.ok(["deploy", "--bundle", helloBundle()]);
+  const seen = { requests: 0, errors: 0 };
+  const send = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const r = await fetch(d.environment_url);
+      await r.arrayBuffer();
+      expect(r.headers.get("x-greentic-revision")).toBe(d.revision_id);
+      seen.requests += 1;
+      if (r.status >= 500) seen.errors += 1;
+    }
+  };
+  await send(7);
+  expect(seen).toEqual({ requests: 7, errors: 0 });
+  // Requests right after a kill -9 meet no process (the supervisor waits 250 ms before its
+  // restart): the router answers 502 for the revision and counts each as an error.
+  process.kill(processRecord(s.root).pid, "SIGKILL");
+  await send(3);
+  expect(seen.errors).toBeGreaterThanOrEqual(1);
+  // Once back, more requests; the counters are written at most 500 ms after the last one.
+  let back = false;
+  for (let i = 0; i < 100 && !back; i++) {
+    back = (await fetch(d.environment_url).then((r) => r.status)) === 200;
+    seen.requests += 1;
+    if (!back) seen.errors += 1;
+    if (!back) await sleep(50);
+  }
+  expect(back).toBe(true);
+  await sleep(1_200);
+  const rev = s.ok(["status", "local"]).revisions.find((r: any) => r.revision_id === d.revision_id);
+  expect({ requests: rev.requests, errors: rev.errors }).toEqual(seen);
+  const text = s.op(["status", "local"]).stdout;
+  expect(text).toMatch(/RESTARTS +REQUESTS +ERRORS +AGE/);
+  expect(text).toMatch(new RegExp(`${d.revision_id} .* ${seen.requests} +${seen.errors} +\\d+[smhd]`));
 }, 120_000);
 
 /** Every file under `dir` (relative path, mode, sha256), to compare a tree before and after a read. */
