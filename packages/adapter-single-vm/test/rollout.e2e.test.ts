@@ -388,22 +388,22 @@ describe.skipIf(unavailable !== undefined)("progressive rollout on the VM, Debia
     fault(r3, null);
   });
 
-  it("a candidate whose /ready stops answering is aborted after 3 failed checks", { timeout: 300_000 }, async () => {
+  it("start --wait on a candidate whose /ready fails: aborted after 3 failed checks, exit 1 with the record", {
+    timeout: 300_000,
+  }, async () => {
     const [, r2, r3] = rev as [string, string, string];
-    const id = ok("rollout", "start", "prod", "--to", r3, "--steps", "5,100", "--interval", "60s").rollout
-      .rollout_id as string;
-    await until(id, (s) => s.rollout.applied_step === 0);
-    expect(await live()).toEqual([
-      { revision_id: r2, weight_bps: 9_500 },
-      { revision_id: r3, weight_bps: 500 },
-    ]);
-    const injected = Date.now();
     fault(r3, { ready: false });
-    const backMs = await untilBackOnStable(r3, injected);
-    const failed = await until(id, (s) => s.rollout.status === "failed" && s.rollout.traffic_restored);
-    expect(failed.rollout.failure.reason).toMatch(/^not ready in 3 checks in a row: \/ready answered /);
-    expect(failed.split).toEqual([{ revision_id: r2, weight_bps: 10_000 }]);
-    console.log(`/ready fault injected -> all traffic back on stable: ${backMs} ms`);
+    const r = op("rollout", "start", "prod", "--to", r3, "--steps", "5,100", "--interval", "60s", "--wait", "--json");
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 1, stderr: "" });
+    const failed = r.json.result.rollout;
+    expect(failed).toMatchObject({ status: "failed", traffic_restored: true, applied_step: 0 });
+    expect(failed.failure.reason).toMatch(/^not ready in 3 checks in a row: \/ready answered /);
+    expect(failed.failure.figures.ready).toBe(false);
+    expect(await live()).toEqual([{ revision_id: r2, weight_bps: 10_000 }]);
+    expect(ok("traffic", "show", "prod").splits[0].entries).toEqual([{ revision_id: r2, weight_bps: 10_000 }]);
+    // From the step going live (the fault was already there) to all traffic recorded back on stable.
+    const backMs = Date.parse(failed.updated_at) - Date.parse(failed.step_started_at);
+    console.log(`/ready failing -> all traffic back on stable: ${backMs} ms after the step went live`);
     expect(backMs).toBeLessThan(15_000);
   });
 
