@@ -62,8 +62,16 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
     publicPort = await freePort();
     // The distribution's ssh units are masked in the testbed: start sshd by hand, key logins
     // only, on a loopback port (the testbed shares this machine's network).
+    // The documented sshd settings (docs/single-vm.md, "Least privilege"), as a drop-in file.
+    writeFileSync(
+      join(tb.root, "etc/ssh/sshd_config.d/greentic.conf"),
+      "PasswordAuthentication no\nPermitRootLogin prohibit-password\n",
+    );
     tb.sh(
-      `ssh-keygen -A && mkdir -p /run/sshd /root/.ssh && chmod 700 /root/.ssh && /usr/sbin/sshd -p ${sshPort} -o ListenAddress=127.0.0.1 -o PasswordAuthentication=no -o PermitRootLogin=prohibit-password`,
+      `ssh-keygen -A && mkdir -p /run/sshd /root/.ssh && chmod 700 /root/.ssh && /usr/sbin/sshd -p ${sshPort} -o ListenAddress=127.0.0.1`,
+    );
+    expect(tb.sh(`sshd -T -p ${sshPort} | grep -E '^(permitrootlogin|passwordauthentication) '`)).toBe(
+      "permitrootlogin without-password\npasswordauthentication no\n",
     );
     mkdirSync(home, { recursive: true });
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "operator", "-f", key]);
@@ -231,6 +239,20 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
     expect(r.code).toBe(0);
     const local = vmOp("single-vm", "status", "--spec", "/var/lib/greentic/uploads/specs/acme.json", "--json");
     const over = JSON.parse(r.stdout).result;
+    // For the report: a status with the master connection up, then with a fresh handshake.
+    const warm = op("single-vm", "status", "--spec", specFile, ...ssh());
+    execFileSync(
+      "ssh",
+      ["-o", `ControlPath=${join(home, "greentic/ssh/%C")}`, "-O", "exit", "-p", String(sshPort), "root@127.0.0.1"],
+      {
+        stdio: "ignore",
+      },
+    );
+    const cold = op("single-vm", "status", "--spec", specFile, ...ssh());
+    expect([warm.code, cold.code]).toEqual([0, 0]);
+    console.log(
+      `status over SSH: reused connection ${warm.ms} ms, new connection ${cold.ms} ms, on the VM ${local.ms} ms`,
+    );
     expect(over.status).toBe("applied");
     expect(over).toEqual(JSON.parse(local.stdout).result);
   });
