@@ -25,6 +25,8 @@ export interface RolloutStartInput {
   max_error_rate: string;
   /** Highest tolerated p99 of the candidate's requests: `800ms`, `2s`. */
   max_p99?: string | undefined;
+  /** The caller runs the rollout itself (`--foreground`): the deployer need not supervise a runner. */
+  foreground?: boolean | undefined;
 }
 
 /** The figures of one check of the candidate. */
@@ -288,7 +290,16 @@ export async function rolloutStart(
   const maxError = parseRate(input.max_error_rate);
   const maxP99 = input.max_p99 === undefined ? null : parseDuration(input.max_p99, "max-p99");
   const { environment } = await ctx.store.load(envId);
-  await rolloutDeployer(ctx, environment);
+  const { deployer } = await rolloutDeployer(ctx, environment);
+  if (input.foreground !== true && deployer.startRolloutRunner === undefined)
+    throw new GreenticError(
+      "precondition-failed",
+      `environment ${envId}'s deployer cannot run a rollout in the background (no supervised runner)`,
+      {
+        hint: "run it in this process: op rollout start --foreground",
+        details: { code: "rollout-runner-unsupported" },
+      },
+    );
   const candidate = resolveRevisionRef(environment, input.to, { label: "--to" });
   const payload = {
     environment_id: envId,

@@ -59,6 +59,7 @@ With --wait the command follows the rollout and exits 0 when it succeeds, 1 when
         interval: this.flags.interval,
         max_error_rate: this.flags["max-error-rate"],
         max_p99: this.flags["max-p99"],
+        foreground: this.flags.foreground,
       },
       { idempotencyKey: this.flags["idempotency-key"] },
     );

@@ -5,7 +5,7 @@ import { UNKNOWN_ULID, digestTree, store } from "../../helpers.js";
 // (packages/adapter-single-vm/test/rollout.e2e.test.ts); here: what `op` refuses, and that a
 // refusal leaves the store exactly as it was.
 describe("op rollout: refusals leave the store as it was", () => {
-  it("bad steps, interval or rate exit 2 naming the flag; a deployer without per-revision figures exits 3", () => {
+  it("bad steps, interval or rate exit 2 naming the flag; a deployer that supervises no runner exits 3 without --foreground", () => {
     const s = store();
     s.ok(["env", "init", "local"]);
     const before = digestTree(s.root);
@@ -16,7 +16,9 @@ describe("op rollout: refusals leave the store as it was", () => {
       [["--interval", "soon"], 2, "--interval soon: not a duration"],
       [["--max-error-rate", "lots"], 2, "--max-error-rate lots: not a rate between 0 and 100%"],
       [["--max-p99", "fast"], 2, "--max-p99 fast: not a duration"],
-      [[], 3, "environment local's deployer reports no per-revision figures, so a rollout cannot judge a candidate"],
+      // The local deployer counts per revision, but supervises no runner: only --foreground.
+      [[], 3, "environment local's deployer cannot run a rollout in the background (no supervised runner)"],
+      [["--foreground"], 4, "environment local has no deployments"],
     ];
     for (const [flags, exit, message] of cases) {
       const r = s.op(["rollout", "start", "local", "--to", "latest", ...flags, "--json"]);
@@ -26,7 +28,7 @@ describe("op rollout: refusals leave the store as it was", () => {
       });
     }
     expect(s.op(["rollout", "start", "local", "--to", "latest"]).stderr).toContain(
-      "Hint: progressive rollouts run on the single-VM deployer with spec.rollout.strategy: canary",
+      "Hint: run it in this process: op rollout start --foreground",
     );
     const missing = s.op(["rollout", "start", "local"]);
     expect(missing.status).toBe(2);
