@@ -39,6 +39,30 @@ export function timeCommand(
   return times;
 }
 
+/**
+ * Runs a command `runs` times (after one warm-up) and returns each run's CPU time in ms (user +
+ * system, from bash's `time`). On a shared, loaded machine wall time mostly measures the queue
+ * for a core; CPU time measures the work, so its ratios hold whatever else runs.
+ */
+export function cpuCommand(
+  cmd: string,
+  args: readonly string[],
+  runs: number,
+  env: NodeJS.ProcessEnv = process.env,
+): number[] {
+  const times: number[] = [];
+  // bash exits with the command's status; `time` writes "user system" to the group's stderr.
+  const script = 'TIMEFORMAT="%3U %3S"; { time "$@" >/dev/null 2>/dev/null; } 2>&1';
+  for (let i = 0; i < runs + 1; i++) {
+    const r = spawnSync("bash", ["-c", script, "bash", cmd, ...args], { env, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}`);
+    const m = /^(\d+\.\d+) (\d+\.\d+)\s*$/m.exec(r.stdout);
+    if (m === null) throw new Error(`${cmd} ${args.join(" ")}: no timing in ${JSON.stringify(r.stdout)}`);
+    if (i > 0) times.push((Number(m[1]) + Number(m[2])) * 1000);
+  }
+  return times;
+}
+
 export interface BenchRow {
   name: string;
   /** Median of the measured value. */
