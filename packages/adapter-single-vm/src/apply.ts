@@ -7,7 +7,7 @@ import {
   prettyJson,
   type DeploymentSpec,
 } from "@greentic/deploy-spec";
-import { createAdminCertificates, waitForReady } from "@greentic/runtime";
+import { createAdminCertificates } from "@greentic/runtime";
 import { hostPath, type HostExecutor } from "./executor.js";
 import { copyFileAtomic, ensureDir, exists, removePath, sha256, writeFileAtomic, type Ownership } from "./host-fs.js";
 import {
@@ -28,6 +28,7 @@ import {
   type SingleVmState,
 } from "./plan.js";
 import { readStateFile } from "./documents.js";
+import { createServiceAccount, stepRunner, waitUnitReady } from "./host-steps.js";
 import { layoutFor, type DesiredState, type Layout } from "./render.js";
 import { applyCanary, describeSplit, destroyCanary, isCanary, rollbackCanary } from "./canary.js";
 
@@ -116,44 +117,14 @@ export async function applyDeployment(
     return result({ mainPid: await mainPid(executor, o.desired.layout, units !== null) });
   }
 
-  const run = async (cmd: string, args: string[], what: string) => {
-    commands.push([cmd, ...args].join(" "));
-    const r = await executor.run(cmd, args, { timeoutMs: 180_000 });
-    if (r.code !== 0) {
-      throw new GreenticError(
-        "io",
-        `${what} failed: ${cmd} ${args.join(" ")} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-800)}`,
-        {
-          hint: "see the command's output above; `op single-vm preflight` checks the host's prerequisites",
-        },
-      );
-    }
-    return r;
-  };
+  const run = stepRunner(executor, commands);
   const has = (resource: PlanAction["resource"], target?: string) =>
     plan.actions.some((a) => a.resource === resource && (target === undefined || a.target === target));
   const layout = o.desired.layout;
   const svc = spec.spec.service;
   const started = Date.now();
   try {
-    if (has("group")) await run("groupadd", ["--system", svc.group], `creating group ${svc.group}`);
-    if (has("user")) {
-      await run(
-        "useradd",
-        [
-          "--system",
-          "--gid",
-          svc.group,
-          "--home-dir",
-          "/nonexistent",
-          "--no-create-home",
-          "--shell",
-          "/usr/sbin/nologin",
-          svc.user,
-        ],
-        `creating user ${svc.user}`,
-      );
-    }
+    await createServiceAccount(run, svc, { group: has("group"), user: has("user") });
     const ids = await lookupIds(executor, svc.user, svc.group);
     // Container mode renders the numeric uid:gid, unknown until the user existed: render again.
     const desired =
@@ -258,39 +229,17 @@ export async function applyDeployment(
       progress(`waiting for ${spec.spec.health.readinessPath} over mTLS`);
       const remaining =
         (options.readyTimeoutMs ?? spec.spec.health.startupTimeoutSeconds * 1000) - (Date.now() - started);
-      try {
-        const response = await waitForReady({
-          address: parseAdminBind(spec.spec.runtime.admin.bind),
-          readinessPath: spec.spec.health.readinessPath,
-          certDir: hostPath(executor, layout.deployerDir),
-          timeoutMs: Math.max(remaining, 5_000),
-          intervalMs: 250,
-        });
-        ready = { status: response.status };
-      } catch (error) {
-        const journal = await executor.run("journalctl", [
-          "-u",
-          layout.serviceUnit,
-          "-n",
-          "60",
-          "--no-pager",
-          "-o",
-          "short-iso",
-        ]);
-        const tail = journal.stdout.trim();
-        // The runtime's own last words say more than systemd's restart bookkeeping.
-        const own = tail.split("\n").filter((l) => !/ systemd\[1\]: /.test(l));
-        const last = (own.length > 0 ? own : tail.split("\n")).slice(-5).join("\n  ");
-        throw new GreenticError(
-          "io",
-          `${layout.serviceUnit} did not become ready within ${spec.spec.health.startupTimeoutSeconds} s: ${(error as Error).message}\n  journal tail:\n  ${last}`,
-          {
-            hint: "the tail of the unit's journal is in details.journal; fix the cause and apply again",
-            details: { journal: tail.split("\n").slice(-40) },
-            cause: error,
-          },
-        );
-      }
+      const response = await waitUnitReady(executor, {
+        unit: layout.serviceUnit,
+        address: parseAdminBind(spec.spec.runtime.admin.bind),
+        readinessPath: spec.spec.health.readinessPath,
+        certDir: layout.deployerDir,
+        timeoutMs: Math.max(remaining, 5_000),
+        intervalMs: 250,
+        within: `within ${spec.spec.health.startupTimeoutSeconds} s`,
+        retry: "apply",
+      });
+      ready = { status: response.status };
     }
     await writeState(executor, spec, layout, desired, plan, o.observed, {
       action: savedPlan?.pinnedBundle || options.bundleDigest ? "rollback" : "apply",

@@ -1,7 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { canonicalDigest, deploymentMode, GreenticError, prettyJson, type DeploymentSpec } from "@greentic/deploy-spec";
-import { adminRequest, createAdminCertificates, waitForReady } from "@greentic/runtime";
+import { adminRequest, createAdminCertificates } from "@greentic/runtime";
 import { hostPath, type HostExecutor } from "./executor.js";
 import {
   copyFileAtomic,
@@ -15,7 +15,9 @@ import {
   writeFileAtomic,
   type Ownership,
 } from "./host-fs.js";
+import { createServiceAccount, stepRunner, waitUnitReady } from "./host-steps.js";
 import {
+  digestOfSource,
   executorFor,
   lookupIds,
   quadletSupported,
@@ -393,19 +395,8 @@ async function observeCanary(
   const rec = record ?? (await readCanaryRecord(executor, spec));
   const native = deploymentMode(spec) === "native";
   let runtimeDigest: string | undefined;
-  if (native) {
-    const d = await hashFile(sourceHostPath(executor, sourcePath(spec.spec.runtime.binary!)));
-    if (d === null)
-      throw new GreenticError(
-        "not-found",
-        `spec.runtime.binary: ${spec.spec.runtime.binary} does not exist on the target host`,
-        {
-          path: "spec.runtime.binary",
-          hint: "install the runtime there or fix the path",
-        },
-      );
-    runtimeDigest = d;
-  }
+  if (native)
+    runtimeDigest = await digestOfSource(executor, sourcePath(spec.spec.runtime.binary!), "spec.runtime.binary");
   const ids = await lookupIds(executor, spec.spec.service.user, spec.spec.service.group);
   const container = await hostContainerOptions(executor, spec, ids, options.ociRuntime);
   const desired = renderCanary(spec, rec, { runtimeDigest, container });
@@ -667,16 +658,7 @@ async function ensureSpecRevision(
   const record = await readCanaryRecord(executor, spec);
   if (options.specBundle === false) return record;
   const source = sourceHostPath(executor, sourcePath(spec.spec.bundle.source));
-  const digest = await hashFile(source);
-  if (digest === null)
-    throw new GreenticError(
-      "not-found",
-      `spec.bundle.source: ${spec.spec.bundle.source} does not exist on the target host`,
-      {
-        path: "spec.bundle.source",
-        hint: "build one with `op bundles build` and copy it there, or fix the path",
-      },
-    );
+  const digest = await digestOfSource(executor, sourcePath(spec.spec.bundle.source), "spec.bundle.source");
   const id = `sha256-${digest.slice(0, 12)}`;
   const existing = record.revisions[id];
   if (existing !== undefined && existing.status === "warm") return record;
@@ -806,39 +788,13 @@ async function converge(
         : summarizePlan(spec.metadata.name, actions).replace(/^([^:]+): /, "$1: applied "),
   });
   if (actions.length === 0) return result([]);
-  const run = async (cmd: string, args: string[], what: string) => {
-    commands.push([cmd, ...args].join(" "));
-    const r = await executor.run(cmd, args, { timeoutMs: 180_000 });
-    if (r.code !== 0)
-      throw new GreenticError(
-        "io",
-        `${what} failed: ${cmd} ${args.join(" ")} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-800)}`,
-        { hint: "see the command's output above; `op single-vm preflight` checks the host's prerequisites" },
-      );
-    return r;
-  };
+  const run = stepRunner(executor, commands);
   const has = (action: PlanAction["action"], resource: PlanAction["resource"], target?: string) =>
     actions.some(
       (a) => a.action === action && a.resource === resource && (target === undefined || a.target === target),
     );
   const svc = spec.spec.service;
-  if (has("create", "group")) await run("groupadd", ["--system", svc.group], `creating group ${svc.group}`);
-  if (has("create", "user"))
-    await run(
-      "useradd",
-      [
-        "--system",
-        "--gid",
-        svc.group,
-        "--home-dir",
-        "/nonexistent",
-        "--no-create-home",
-        "--shell",
-        "/usr/sbin/nologin",
-        svc.user,
-      ],
-      `creating user ${svc.user}`,
-    );
+  await createServiceAccount(run, svc, { group: has("create", "group"), user: has("create", "user") });
   const ids = await lookupIds(executor, svc.user, svc.group);
   const desired =
     (has("create", "user") || has("create", "group")) && deploymentMode(spec) === "container"
@@ -943,36 +899,15 @@ async function waitRevisionReady(
   timeoutMs?: number,
 ): Promise<void> {
   const l = revisionLayout(spec, id);
-  try {
-    await waitForReady({
-      address: { host: "127.0.0.1", port: r.admin_port },
-      readinessPath: spec.spec.health.readinessPath,
-      certDir: hostPath(executor, l.clientDir),
-      timeoutMs: timeoutMs ?? spec.spec.health.startupTimeoutSeconds * 1000,
-      intervalMs: 200,
-    });
-  } catch (error) {
-    const journal = await executor.run("journalctl", [
-      "-u",
-      l.serviceUnit,
-      "-n",
-      "40",
-      "--no-pager",
-      "-o",
-      "short-iso",
-    ]);
-    const tail = journal.stdout.trim().split("\n");
-    const own = tail.filter((line) => !/ systemd\[1\]: /.test(line));
-    throw new GreenticError(
-      "io",
-      `${l.serviceUnit} did not become ready: ${(error as Error).message}\n  journal tail:\n  ${(own.length ? own : tail).slice(-5).join("\n  ")}`,
-      {
-        hint: "the tail of the unit's journal is in details.journal; fix the cause and warm again",
-        details: { journal: tail.slice(-40) },
-        cause: error,
-      },
-    );
-  }
+  await waitUnitReady(executor, {
+    unit: l.serviceUnit,
+    address: { host: "127.0.0.1", port: r.admin_port },
+    readinessPath: spec.spec.health.readinessPath,
+    certDir: l.clientDir,
+    timeoutMs: timeoutMs ?? spec.spec.health.startupTimeoutSeconds * 1000,
+    intervalMs: 200,
+    retry: "warm",
+  });
 }
 
 /**

@@ -197,7 +197,8 @@ export async function quadletSupported(executor: HostExecutor): Promise<boolean>
   return false;
 }
 
-async function digestOfSource(executor: HostExecutor, path: string, field: string): Promise<string> {
+/** The digest (hex) of a source artefact, or `not-found` naming the spec field and a fix. */
+export async function digestOfSource(executor: HostExecutor, path: string, field: string): Promise<string> {
   const digest = await hashFile(sourceHostPath(executor, path));
   if (digest === null) {
     throw new GreenticError("not-found", `${field}: ${path} does not exist on the target host`, {
