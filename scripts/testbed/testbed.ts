@@ -32,6 +32,11 @@ export interface Testbed {
   sh(script: string): string;
   /** Stops the testbed and removes its copy of the root. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Reboots the machine: `systemctl reboot` inside, then the same root boots again (nspawn exits
+   * on a reboot; its service unit would restart it, here we do). `pid` and `root` change.
+   */
+  reboot(): Promise<void>;
 }
 
 /** True when running in CI (`CI` set to anything but empty, `0` or `false`), where nothing may skip. */
@@ -112,44 +117,46 @@ export async function bootTestbed(
     .filter((h) => existsSync(`${h}/cgroup.procs`))
     .map((h) => `${h}/greentic-testbed-${machine}`);
   const enter = cgroups.map((c) => `mkdir -p ${c} && echo $$ > ${c}/cgroup.procs`).join(" && ");
-  const child = spawn(
+  const args = [
+    "-c",
+    `${enter || "true"} && exec systemd-nspawn "$@"`,
     "sh",
-    [
-      "-c",
-      `${enter || "true"} && exec systemd-nspawn "$@"`,
-      "sh",
-      "-q",
-      "--register=no",
-      "--keep-unit",
-      "--console=passive",
-      "--capability=all",
-      // runc gives each container a session keyring and a BPF device filter; nspawn's default
-      // seccomp filter blocks both syscalls for processes started by the testbed's systemd.
-      "--system-call-filter=@keyring bpf",
-      "--bind=/dev/loop-control",
-      ...loops,
-      ...(options.bindHost === false
-        ? []
-        : [`--bind-ro=${node}:${TESTBED_NODE}`, `--bind-ro=${PROJECT_DIR}:${PROJECT_MOUNT}`]),
-      "-D",
-      root,
-      "-M",
-      machine,
-      "-b",
-    ],
-    {
+    "-q",
+    "--register=no",
+    "--keep-unit",
+    "--console=passive",
+    "--capability=all",
+    // runc gives each container a session keyring and a BPF device filter; nspawn's default
+    // seccomp filter blocks both syscalls for processes started by the testbed's systemd.
+    "--system-call-filter=@keyring bpf",
+    "--bind=/dev/loop-control",
+    ...loops,
+    ...(options.bindHost === false
+      ? []
+      : [`--bind-ro=${node}:${TESTBED_NODE}`, `--bind-ro=${PROJECT_DIR}:${PROJECT_MOUNT}`]),
+    "-D",
+    root,
+    "-M",
+    machine,
+    "-b",
+  ];
+  let nspawnPid = 0;
+  let exited = false;
+  const start = () => {
+    exited = false;
+    const child = spawn("sh", args, {
       detached: true,
       stdio: ["ignore", log, log], // A cgroup v2 hierarchy inside (as on current Debian/Ubuntu) lets rootful podman + runc
       // create the container's scope; the host's hybrid v1 controllers are read-only inside.
       env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1", ...options.env },
-    },
-  );
-  const nspawnPid = child.pid!;
-  child.unref();
-  let exited = false;
-  child.on("exit", () => (exited = true));
+    });
+    nspawnPid = child.pid!;
+    child.unref();
+    child.on("exit", () => (exited = true));
+  };
+  start();
 
-  const deadline = Date.now() + (options.timeoutMs ?? 90_000);
+  let deadline = Date.now() + (options.timeoutMs ?? 90_000);
   let pid = 0;
   const stop = async () => {
     if (!exited) {
@@ -177,15 +184,19 @@ export async function bootTestbed(
     for (const c of cgroups) removeCgroup(c);
   };
 
-  while (!pid) {
-    if (exited || Date.now() > deadline) {
-      const text = readFileSync(join(work, "nspawn.log"), "utf8");
-      await stop();
-      throw new Error(`testbed did not boot: ${text.slice(-2000)}`);
+  const findPid = async () => {
+    pid = 0;
+    while (!pid) {
+      if (exited || Date.now() > deadline) {
+        const text = readFileSync(join(work, "nspawn.log"), "utf8");
+        await stop();
+        throw new Error(`testbed did not boot: ${text.slice(-2000)}`);
+      }
+      pid = findSystemd(nspawnPid);
+      if (!pid) await sleep(200);
     }
-    pid = findSystemd(nspawnPid);
-    if (!pid) await sleep(200);
-  }
+  };
+  await findPid();
 
   const run: Testbed["run"] = (cmd, args, opts = {}) => {
     // Own session (setsid): a stray `kill 0` inside must not reach the test runner's process group.
@@ -201,16 +212,40 @@ export async function bootTestbed(
     if (r.code !== 0) throw new Error(`testbed: ${script} exited ${r.code}: ${r.stderr}${r.stdout}`);
     return r.stdout;
   };
-  for (;;) {
-    const state = run("systemctl", ["is-system-running"]).stdout.trim();
-    if (state === "running" || state === "degraded") break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`testbed systemd stuck in state ${JSON.stringify(state)}`);
+  const booted = async () => {
+    for (;;) {
+      const state = run("systemctl", ["is-system-running"]).stdout.trim();
+      if (state === "running" || state === "degraded") break;
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`testbed systemd stuck in state ${JSON.stringify(state)}`);
+      }
+      await sleep(300);
     }
-    await sleep(300);
-  }
-  return { pid, root: `/proc/${pid}/root`, run, sh, stop };
+  };
+  await booted();
+  const reboot = async () => {
+    run("systemctl", ["reboot"]);
+    const until = Date.now() + 60_000;
+    while (!exited && Date.now() < until) await sleep(200);
+    if (!exited) throw new Error("testbed did not go down within 60 s of systemctl reboot");
+    start();
+    deadline = Date.now() + (options.timeoutMs ?? 90_000);
+    await findPid();
+    await booted();
+  };
+  return {
+    get pid() {
+      return pid;
+    },
+    get root() {
+      return `/proc/${pid}/root`;
+    },
+    run,
+    sh,
+    stop,
+    reboot,
+  };
 }
 
 /** Removes a cgroup directory tree, deepest first (cgroupfs only allows rmdir of empty groups). */

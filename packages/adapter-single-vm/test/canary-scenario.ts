@@ -1,18 +1,20 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { stringify } from "yaml";
+import type { DeploymentSpec } from "@greentic/deploy-spec";
 import { buildBundle } from "@greentic/bundle";
 import { bootTestbed, PROJECT_MOUNT, type Testbed } from "../../../scripts/testbed/testbed.ts";
-import { createHostExecutor, liveSplit, planDeployment } from "../src/index.js";
+import { createHostExecutor, liveSplit, planDeployment, type HostExecutor } from "../src/index.js";
 import { freePort, specOf } from "./helpers.js";
 
 const repo = join(import.meta.dirname, "../../..");
 
 /** Result of one `op` run inside the testbed. */
-interface OpResult {
+export interface OpResult {
   code: number;
   stdout: string;
   stderr: string;
@@ -24,6 +26,8 @@ export async function countVersions(
   url: string,
   n: number,
   concurrency = 16,
+  /** What each version's body contains (default: the hello fixtures'). */
+  markers: { v1: string; v2: string } = { v1: "version 1", v2: "(v2)" },
 ): Promise<{ v1: number; v2: number; failed: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const counts = { v1: 0, v2: 0, failed: 0 };
@@ -36,8 +40,8 @@ export async function countVersions(
         res.on("data", (d: string) => (body += d));
         res.on("end", () => {
           if (res.statusCode !== 200) counts.failed++;
-          else if (body.includes("(v2)")) counts.v2++;
-          else if (body.includes("version 1")) counts.v1++;
+          else if (body.includes(markers.v2)) counts.v2++;
+          else if (body.includes(markers.v1)) counts.v1++;
           else counts.failed++;
           resolve();
         });
@@ -60,14 +64,35 @@ export async function countVersions(
   return counts;
 }
 
+/** wrk's own error counters (its `summary.errors`), read exactly through a `done` hook. */
+export interface WrkErrors {
+  connect: number;
+  read: number;
+  write: number;
+  /** Responses with a status of 400 or above. */
+  status: number;
+  timeout: number;
+}
+
+/** Prints wrk's summary as one JSON line, so counts of 0 are stated rather than inferred. */
+const WRK_REPORT = `done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('\\nGT_WRK {"requests":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p99_us":%d}\\n',
+    summary.requests, e.connect, e.read, e.write, e.status, e.timeout, latency:percentile(99)))
+end
+`;
+
 /** wrk in the background; resolves with its summary once it ends. */
 export function startWrk(
   url: string,
   seconds: number,
   connections = 32,
-): Promise<{ requests: number; failures: string[]; text: string }> {
+): Promise<{ requests: number; errors: WrkErrors; p99_us: number; text: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "gt-wrk-"));
+  const script = join(dir, "report.lua");
+  writeFileSync(script, WRK_REPORT);
   return new Promise((resolve, reject) => {
-    const child = spawn("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--latency", url], {
+    const child = spawn("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "-s", script, url], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let text = "";
@@ -75,29 +100,63 @@ export function startWrk(
     child.stderr.setEncoding("utf8").on("data", (d: string) => (text += d));
     child.on("error", reject);
     child.on("close", () => {
-      const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
-      const failures = text.split("\n").filter((l) => /Socket errors|Non-2xx/.test(l));
-      resolve({ requests, failures, text });
+      rmSync(dir, { recursive: true, force: true });
+      const line = /^GT_WRK (\{.*\})$/m.exec(text)?.[1];
+      if (line === undefined) return reject(new Error(`wrk printed no summary:\n${text}`));
+      const { requests, p99_us, ...errors } = JSON.parse(line) as WrkErrors & { requests: number; p99_us: number };
+      resolve({ requests, errors, p99_us, text });
     });
   });
+}
+
+/** No error of any kind. */
+export const NO_WRK_ERRORS: WrkErrors = { connect: 0, read: 0, write: 0, status: 0, timeout: 0 };
+
+/** What a scenario's extra phases can reach once the first phases ran. */
+export interface CanaryScenarioContext {
+  readonly tb: Testbed;
+  readonly url: string;
+  readonly deploymentId: string;
+  readonly r1: string;
+  readonly r2: string;
+  op(...args: string[]): OpResult;
+  ok(...args: string[]): OpResult;
+  /** Runs `op` inside the testbed with extra environment variables and node options. */
+  opWith(env: Record<string, string>, nodeArgs: string[], ...args: string[]): OpResult;
+  exec(): HostExecutor;
+  vmSpec(): DeploymentSpec;
 }
 
 /**
  * Every canary scenario on one booted testbed (one boot per suite keeps CI short): `op` runs
  * inside the VM as an operator would, HAProxy and the revision units are real.
  */
-export function canaryScenario(suite: "bookworm" | "trixie"): void {
+export function canaryScenario(
+  suite: "bookworm" | "trixie",
+  options: {
+    /** Seconds of wrk load while the split moves (default $GREENTIC_CANARY_LOAD_SECONDS, else 20). */
+    loadSeconds?: number;
+    /** More phases, run on the same machine after the bad-input phase and before the load phase. */
+    extra?: (ctx: CanaryScenarioContext) => void;
+  } = {},
+): void {
   let tb: Testbed;
   let publicPort: number;
   let url: string;
   const specPath = "/etc/greentic/hello/deployment.yaml";
-  const op = (...args: string[]): OpResult => {
+  const opWith = (env: Record<string, string>, nodeArgs: string[], ...args: string[]): OpResult => {
     const r = tb.run(
       "env",
-      ["GREENTIC_HOME=/root/greentic", "NO_COLOR=1", "/usr/bin/node", `${PROJECT_MOUNT}/apps/op/bin/run.js`, ...args],
-      {
-        timeoutMs: 180_000,
-      },
+      [
+        "GREENTIC_HOME=/root/greentic",
+        "NO_COLOR=1",
+        ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        "/usr/bin/node",
+        ...nodeArgs,
+        `${PROJECT_MOUNT}/apps/op/bin/run.js`,
+        ...args,
+      ],
+      { timeoutMs: 180_000 },
     );
     let json: any = null;
     try {
@@ -107,6 +166,7 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
     }
     return { ...r, json };
   };
+  const op = (...args: string[]): OpResult => opWith({}, [], ...args);
   const ok = (...args: string[]): OpResult => {
     const r = op(...args);
     if (r.code !== 0) {
@@ -289,10 +349,33 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
     expect(tb.sh(`systemctl is-active greentic-hello-${r2}.service`).trim()).toBe("active");
   });
 
-  it("under wrk load (32 connections) the split moves 1→5→25→50→100 and rolls back with no failed request", {
+  options.extra?.({
+    get tb() {
+      return tb;
+    },
+    get url() {
+      return url;
+    },
+    get deploymentId() {
+      return deploymentId;
+    },
+    get r1() {
+      return r1;
+    },
+    get r2() {
+      return r2;
+    },
+    op,
+    ok,
+    opWith,
+    exec,
+    vmSpec,
+  });
+
+  const seconds = options.loadSeconds ?? Number(process.env.GREENTIC_CANARY_LOAD_SECONDS ?? 20);
+  it(`under ${seconds} s of wrk load (32 connections) the split moves 1→5→25→50→100 and rolls back; wrk counts no error`, {
     timeout: 300_000,
   }, async () => {
-    const seconds = Number(process.env.GREENTIC_CANARY_LOAD_SECONDS ?? 20);
     const load = startWrk(url, seconds);
     await new Promise((r) => setTimeout(r, 1_000));
     for (const [i, w] of [1, 5, 25, 50, 100].entries()) {
@@ -307,7 +390,7 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
     ]);
     const result = await load;
     expect(result.requests).toBeGreaterThan(1_000);
-    expect(result.failures).toEqual([]);
+    expect(result.errors, result.text).toEqual(NO_WRK_ERRORS);
   });
 
   it("drain under load: v2 leaves the proxy, in-flight requests finish, its unit stops; nothing fails", {
@@ -318,7 +401,7 @@ export function canaryScenario(suite: "bookworm" | "trixie"): void {
     await new Promise((r) => setTimeout(r, 1_000));
     ok("revisions", "drain", "prod", r2);
     const result = await load;
-    expect(result.failures).toEqual([]);
+    expect(result.errors, result.text).toEqual(NO_WRK_ERRORS);
     expect(tb.run("systemctl", ["is-active", `greentic-hello-${r2}.service`]).stdout.trim()).toBe("inactive");
     expect(tb.sh("cat /etc/greentic/hello/proxy/haproxy.cfg")).not.toContain(`r_${r2}`);
   });

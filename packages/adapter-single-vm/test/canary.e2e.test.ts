@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe } from "vitest";
 import { testbedUnavailable } from "../../../scripts/testbed/testbed.ts";
+import { canaryFaults } from "./canary-faults.js";
 import { canaryScenario } from "./canary-scenario.js";
 
 const unavailable = testbedUnavailable();
@@ -9,6 +10,7 @@ if (unavailable) console.warn(`single-vm canary e2e (Debian 12) skipped: ${unava
 if (!unavailable && !existsSync(join(import.meta.dirname, "../../../apps/op/oclif.manifest.json")))
   throw new Error("build the workspace first (pnpm build): op runs inside the testbed");
 
+// Debian 12 also carries the fault phases and the 60 s load run: one boot for all of them.
 describe.skipIf(unavailable !== undefined)("canary on the VM, Debian 12 (bookworm)", () => {
-  canaryScenario("bookworm");
+  canaryScenario("bookworm", { loadSeconds: 60, extra: canaryFaults });
 });
