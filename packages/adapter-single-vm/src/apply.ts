@@ -28,7 +28,7 @@ import {
   type SingleVmState,
 } from "./plan.js";
 import { readStateFile } from "./documents.js";
-import { createServiceAccount, stepRunner, waitUnitReady } from "./host-steps.js";
+import { createServiceAccount, removeContainer, stepRunner, waitUnitReady } from "./host-steps.js";
 import { layoutFor, type DesiredState, type Layout } from "./render.js";
 import { applyCanary, describeSplit, destroyCanary, isCanary, rollbackCanary } from "./canary.js";
 
@@ -389,16 +389,7 @@ export async function destroyDeployment(spec: DeploymentSpec, options: DestroyOp
     await systemctl("stop", layout.serviceUnit);
     await systemctl("disable", layout.serviceUnit);
   }
-  // `podman run --rm` removes its container when the engine exits, but a stop that ends the
-  // engine before its clean-up leaves the container behind: destroy removes what apply made.
-  if (executor.mode === "execute" && spec.spec.runtime.image !== undefined) {
-    const engine = spec.spec.runtime.engine ?? "podman";
-    const exists = await executor.run(engine, ["container", "exists", layout.containerName]);
-    if (engine === "docker" || exists.code === 0) {
-      commands.push(`${engine} rm -f ${layout.containerName}`);
-      await executor.run(engine, ["rm", "-f", layout.containerName]);
-    }
-  }
+  await removeContainer(executor, spec, layout.containerName, commands);
   if (units === null || loaded(units.mount)) {
     await systemctl("stop", layout.mountUnit);
     await systemctl("disable", layout.mountUnit);

@@ -15,7 +15,7 @@ import {
   writeFileAtomic,
   type Ownership,
 } from "./host-fs.js";
-import { createServiceAccount, stepRunner, waitUnitReady } from "./host-steps.js";
+import { createServiceAccount, removeContainer, stepRunner, waitUnitReady } from "./host-steps.js";
 import {
   digestOfSource,
   executorFor,
@@ -1252,6 +1252,7 @@ export async function destroyCanary(
     commands.push(`systemctl disable --now ${u}`);
     await executor.run("systemctl", ["disable", "--now", u]);
   }
+  for (const id of ids) await removeContainer(executor, spec, revisionLayout(spec, id).containerName, commands);
   const base = layoutFor(spec);
   const paths = [
     p.unitFile,

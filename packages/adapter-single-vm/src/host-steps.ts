@@ -1,4 +1,4 @@
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError, type DeploymentSpec } from "@greentic/deploy-spec";
 import { waitForReady, type AdminResponse } from "@greentic/runtime";
 import { hostPath, type CommandResult, type HostExecutor } from "./executor.js";
 
@@ -92,5 +92,25 @@ export async function waitUnitReady(
         cause: error,
       },
     );
+  }
+}
+
+/**
+ * Removes a deployment's container left behind by its stopped unit. `podman run --rm` removes its
+ * container when the engine exits, but a stop that ends the engine before its clean-up leaves
+ * the container behind (seen with podman 4.3 on Debian 12): destroy removes what apply made.
+ */
+export async function removeContainer(
+  executor: HostExecutor,
+  spec: DeploymentSpec,
+  name: string,
+  commands: string[],
+): Promise<void> {
+  if (executor.mode !== "execute" || spec.spec.runtime.image === undefined) return;
+  const engine = spec.spec.runtime.engine ?? "podman";
+  const exists = await executor.run(engine, ["container", "exists", name]);
+  if (engine === "docker" || exists.code === 0) {
+    commands.push(`${engine} rm -f ${name}`);
+    await executor.run(engine, ["rm", "-f", name]);
   }
 }

@@ -11,10 +11,15 @@ import {
   createHostExecutor,
   deploymentStatus,
   destroyDeployment,
+  liveSplit,
   planDeployment,
   preflight,
+  readCanaryRecord,
+  rollbackDeployment,
+  setCanarySplit,
   type HostExecutor,
 } from "../src/index.js";
+import { countVersions } from "./canary-scenario.js";
 import { freePort, makeBundle, specOf } from "./helpers.js";
 
 const unavailable = testbedUnavailable();
@@ -171,6 +176,87 @@ for (const { suite, quadlet } of [
         expect(existsSync(`${tb.root}/etc/containers/systemd/greentic-web.container`)).toBe(false);
         expect(tb.sh(`systemctl show -p LoadState --value ${unit}`).trim()).toBe("not-found");
         expect((await destroyDeployment(spec, { executor: exec })).changed).toBe(false);
+      });
+
+      it("canary: two revisions as Podman containers behind HAProxy; 1 % and 90/10 splits hold, rollback restores", {
+        timeout: 300_000,
+      }, async () => {
+        makeBundle(`${tb.root}/srv/bundles`, "shop-1.gtbundle", "shop v1");
+        makeBundle(`${tb.root}/srv/bundles`, "shop-2.gtbundle", "shop v2");
+        const publicPort = await freePort();
+        const base = 30_000 + Math.floor(Math.random() * 30_000);
+        const canary = (bundle: string) =>
+          specOf({
+            apiVersion: "greentic.ai/v1alpha1",
+            kind: "Deployment",
+            metadata: { name: "shop" },
+            spec: {
+              bundle: { source: `/srv/bundles/${bundle}` },
+              runtime: { image: IMAGE, engine: "podman", publicBind: `127.0.0.1:${publicPort}` },
+              health: { startupTimeoutSeconds: 40 },
+              rollout: { strategy: "canary", drainSeconds: 2, revisionPorts: `${base}-${base + 40}` },
+            },
+          });
+        const url = `http://127.0.0.1:${publicPort}/`;
+        const count = (n: number) => countVersions(url, n, 16, { v1: "<h1>shop v1</h1>", v2: "<h1>shop v2</h1>" });
+        const containers = () => tb.sh("podman ps --format '{{.Names}}'").trim().split("\n").sort();
+        const v1 = canary("shop-1.gtbundle");
+        await applyDeployment(v1, { executor: exec, ociRuntime: "runc" });
+        const a = (await liveSplit(exec, v1))[0]!.revision_id;
+        expect(await liveSplit(exec, v1)).toEqual([{ revision_id: a, weight_bps: 10_000 }]);
+        expect(containers()).toEqual([`greentic-shop-${a}`]);
+        expect(await count(200)).toEqual({ v1: 200, v2: 0, failed: 0 });
+
+        // The second bundle warms beside the first as its own container, at 0 % until the split moves.
+        const v2 = canary("shop-2.gtbundle");
+        await applyDeployment(v2, { executor: exec, ociRuntime: "runc" });
+        const b = Object.keys((await readCanaryRecord(exec, v2)).revisions).find((id) => id !== a)!;
+        expect(containers()).toEqual([`greentic-shop-${a}`, `greentic-shop-${b}`].sort());
+        expect(await liveSplit(exec, v2)).toEqual([{ revision_id: a, weight_bps: 10_000 }]);
+        const inspect = tb.sh(`podman inspect -f '{{.HostConfig.ReadonlyRootfs}}' greentic-shop-${b}`).trim();
+        expect(inspect).toBe("true");
+
+        await setCanarySplit(
+          v2,
+          [
+            { revision_id: a, weight_bps: 9_900 },
+            { revision_id: b, weight_bps: 100 },
+          ],
+          { executor: exec },
+        );
+        expect(await liveSplit(exec, v2)).toEqual([
+          { revision_id: a, weight_bps: 9_900 },
+          { revision_id: b, weight_bps: 100 },
+        ]);
+        const one = await count(10_000);
+        expect(one.failed).toBe(0);
+        expect(Math.abs((one.v2 / 10_000) * 100 - 1), JSON.stringify(one)).toBeLessThanOrEqual(0.3);
+
+        await setCanarySplit(
+          v2,
+          [
+            { revision_id: a, weight_bps: 9_000 },
+            { revision_id: b, weight_bps: 1_000 },
+          ],
+          { executor: exec },
+        );
+        const ninety = await count(10_000);
+        expect(ninety.failed).toBe(0);
+        expect(Math.abs((ninety.v2 / 10_000) * 100 - 10), JSON.stringify(ninety)).toBeLessThanOrEqual(1);
+
+        // Rollback restores the split before the last change.
+        const back = await rollbackDeployment(v2, { executor: exec });
+        const restored = `${a}=9900bps ${b}=100bps`;
+        expect(back.summary).toBe(`shop: split back to ${restored} (live: ${restored}).`);
+        expect(await liveSplit(exec, v2)).toEqual([
+          { revision_id: a, weight_bps: 9_900 },
+          { revision_id: b, weight_bps: 100 },
+        ]);
+        expect((await count(500)).failed).toBe(0);
+
+        await destroyDeployment(v2, { executor: exec });
+        expect(tb.sh("podman ps -a --format '{{.Names}}'").trim()).toBe("");
+        expect(tb.run("systemctl", ["is-active", "greentic-shop-proxy.service"]).stdout.trim()).toBe("inactive");
       });
     },
   );
