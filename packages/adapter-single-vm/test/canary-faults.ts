@@ -97,7 +97,7 @@ export function canaryFaults(ctx: CanaryScenarioContext): void {
     await serving();
   });
 
-  it("kill -9 of op at each write of traffic set: the next op command leaves HAProxy on the store's split", {
+  it("kill -9 of op at each write of traffic set: traffic show reports the drift, the next traffic set puts HAProxy on the store's split", {
     timeout: 600_000,
   }, async () => {
     const preload = `${PROJECT_MOUNT}/apps/op/test/crash/preload.cjs`;
@@ -129,7 +129,7 @@ export function canaryFaults(ctx: CanaryScenarioContext): void {
     // before the VM's canary record is replaced; before the proxy's map file is replaced; right
     // after it (before the runtime API push); after the last write.
     const map = call("rename", /split\.map/);
-    // `repaired`: whether the killed command left HAProxy behind the store (the next command says so).
+    // `behind`: whether the killed command left HAProxy on the old split while the store has the new.
     const points: Array<[number, "before" | "after", boolean]> = [
       [1, "before", false],
       [call("link", /\/commits\//), "before", false],
@@ -139,25 +139,26 @@ export function canaryFaults(ctx: CanaryScenarioContext): void {
       [total, "after", false],
     ];
     let [a, b] = [60, 40];
-    for (const [i, [at, when, repaired]] of points.entries()) {
+    for (const [i, [at, when, behind]] of points.entries()) {
       [a, b] = [b, a];
       const killed = armed(at, when, `faults-kill-${i}`, a, b);
       expect(readReport()[0], `kill ${when} call ${at}: ${killed.stderr}`).toBe(`${at} true`);
-      // The next command (a read) repairs what the killed one left: HAProxy serves the store's split.
+      // The next read says whether the killed command left HAProxy behind the store, and how.
       const show = ctx.opWith(env, [], "traffic", "show", "prod", "--json");
       expect(show.code, show.stderr).toBe(0);
-      expect(
-        (show.json.result.repaired ?? []).map((d: { deployment_id: string }) => d.deployment_id),
-        `kill ${when} call ${at}`,
-      ).toEqual(repaired ? [ctx.deploymentId] : []);
       const stored = storeSplit();
       expect([split(a, b), split(b, a)], `kill ${when} call ${at}`).toContainEqual(stored);
-      expect(await live(), `kill ${when} call ${at}`).toEqual(stored);
+      const before = split(b, a);
+      expect(show.json.result.drift ?? [], `kill ${when} call ${at}`).toEqual(
+        behind ? [{ deployment_id: ctx.deploymentId, desired: stored, live: before }] : [],
+      );
+      expect(await live(), `kill ${when} call ${at}`).toEqual(behind ? before : stored);
       await serving(400);
-      // The retry with the same key finishes the change exactly.
+      // The next traffic command (the retry, same key) applies the store's split: HAProxy equals it.
       const retry = ctx.opWith(env, [], ...setArgs(`faults-kill-${i}`, a, b));
       expect(retry.code, retry.stderr).toBe(0);
       expect(await live()).toEqual(split(a, b));
+      expect(storeSplit()).toEqual(split(a, b));
     }
   });
 
