@@ -93,6 +93,7 @@ export {
   parseSplitMap,
   percentile,
   proxyLayout,
+  pushSplit,
   renderProxyConfig,
   renderSplitMap,
   type BackendCounters,

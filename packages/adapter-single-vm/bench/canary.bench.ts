@@ -1,0 +1,232 @@
+// The canary proxy on a booted Debian 12 testbed (systemd-nspawn, as the e2e suites use), with
+// `op` driving it as an operator would:
+// - requests/s and p99 through HAProxy (the generated config: rand(10000) and the split map) at
+//   100 % to one revision, against the same revision's own port, wrk -c32, alternating runs;
+// - time from starting `op traffic set` to the new weights being live in HAProxy (polled on its
+//   admin socket), against `op traffic show`'s run time (op's start-up and a read) in the same run;
+//   and the runtime-API push alone;
+// - memory of an extra revision: the second revision's unit against the first's, after load.
+// Needs root, the testbed (scripts/testbed/build.sh) and wrk. Run by `pnpm bench` after a build.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { parseDeploymentSpec } from "@greentic/deploy-spec";
+import { buildBundle } from "@greentic/bundle";
+import { createHostExecutor, liveSplit, pushSplit, type WeightedRevision } from "@greentic/adapter-single-vm";
+import { bootTestbed, PROJECT_MOUNT, testbedProblem } from "../../../scripts/testbed/testbed.ts";
+import { median, report } from "../../../bench/lib.ts";
+
+const RUNS = Number(process.env.GREENTIC_BENCH_RUNS ?? 7);
+const SECONDS = 3;
+const CONNECTIONS = 32;
+const repo = resolve(import.meta.dirname, "../../..");
+
+const problem = testbedProblem();
+if (problem !== undefined) {
+  console.error(`canary bench needs the systemd testbed: ${problem}`);
+  process.exit(1);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** One wrk run: requests/s and p99 in ms, read from wrk's own summary; any error fails the bench. */
+function wrk(url: string): { rps: number; p99: number } {
+  const out = execFileSync("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", url], { encoding: "utf8" });
+  if (/Non-2xx|Socket errors/.test(out)) throw new Error(`wrk saw errors against ${url}:\n${out}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
+  const [, value, unit] = /99%\s+([\d.]+)(us|ms|s)/.exec(out)!;
+  return { rps, p99: Number(value) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1) };
+}
+
+const publicPort = await freePort();
+const revisionBase = 30_000 + Math.floor(Math.random() * 30_000);
+const doc = {
+  apiVersion: "greentic.ai/v1alpha1",
+  kind: "Deployment",
+  metadata: { name: "hello" },
+  spec: {
+    bundle: { source: "/srv/bundles/hello-1.gtbundle" },
+    runtime: { binary: `${PROJECT_MOUNT}/packages/runtime/dist/bin.js`, publicBind: `127.0.0.1:${publicPort}` },
+    health: { startupTimeoutSeconds: 60 },
+    rollout: { strategy: "canary", drainSeconds: 5, revisionPorts: `${revisionBase}-${revisionBase + 40}` },
+  },
+};
+const parsed = parseDeploymentSpec(JSON.stringify(doc));
+if (!parsed.ok) throw new Error(parsed.summary);
+const spec = parsed.value;
+
+const tb = await bootTestbed({ name: `gtbbench${process.pid}` });
+try {
+  const exec = () => createHostExecutor({ nsenterPid: tb.pid });
+  const op = (...args: string[]) => {
+    const r = tb.run("env", [
+      "GREENTIC_HOME=/root/greentic",
+      "/usr/bin/node",
+      `${PROJECT_MOUNT}/apps/op/bin/run.js`,
+      ...args,
+    ]);
+    if (r.code !== 0) throw new Error(`op ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+    return r.stdout.trim().startsWith("{") ? JSON.parse(r.stdout).result : r.stdout;
+  };
+  mkdirSync(`${tb.root}/srv/bundles`, { recursive: true });
+  for (const [v, dir] of [
+    [1, "hello"],
+    [2, "hello-v2"],
+  ] as const)
+    await buildBundle({
+      sourceDir: join(repo, "fixtures/bundles", dir),
+      outFile: `${tb.root}/srv/bundles/hello-${v}.gtbundle`,
+      bundleId: "hello",
+      version: `${v}.0.0`,
+    });
+  mkdirSync(`${tb.root}/etc/greentic/hello`, { recursive: true });
+  writeFileSync(`${tb.root}/etc/greentic/hello/deployment.yaml`, JSON.stringify(doc));
+  op("env", "init", "prod", "--deployer", "single-vm", "--spec", "/etc/greentic/hello/deployment.yaml", "--json");
+  const deploy = (v: number, ...more: string[]) =>
+    op(
+      "deploy",
+      "--env",
+      "prod",
+      "--bundle",
+      `/srv/bundles/hello-${v}.gtbundle`,
+      "--customer-id",
+      "acme",
+      ...more,
+      "--json",
+    );
+  const d1 = deploy(1);
+  const r1: string = d1.revision_id;
+  const deploymentId: string = d1.deployment_id;
+  const record = () => JSON.parse(readFileSync(`${tb.root}/var/lib/greentic/hello/canary.json`, "utf8"));
+  const unitRss = (id: string) => {
+    const pid = tb.sh(`systemctl show -p MainPID --value greentic-hello-${id}.service`).trim();
+    return Number(/^VmRSS:\s+(\d+) kB/m.exec(tb.sh(`cat /proc/${pid}/status`))![1]) / 1024;
+  };
+  const proxyRss = () => {
+    const procs = tb.sh("systemctl show -p ControlGroup --value greentic-hello-proxy.service").trim();
+    return tb
+      .sh(`cat /sys/fs/cgroup${procs}/cgroup.procs`)
+      .trim()
+      .split("\n")
+      .map((pid) => Number(/^VmRSS:\s+(\d+) kB/m.exec(tb.sh(`cat /proc/${pid}/status`))?.[1] ?? 0) / 1024)
+      .reduce((a, b) => a + b, 0);
+  };
+
+  // Proxy against direct, one revision at 100 %.
+  const proxyUrl = `http://127.0.0.1:${publicPort}/`;
+  const directUrl = `http://127.0.0.1:${record().revisions[r1].public_port}/`;
+  wrk(proxyUrl);
+  wrk(directUrl); // warm-up
+  const p: { rps: number; p99: number }[] = [];
+  const d: { rps: number; p99: number }[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    d.push(wrk(directUrl));
+    p.push(wrk(proxyUrl));
+  }
+  const [drps, prps] = [median(d.map((x) => x.rps)), median(p.map((x) => x.rps))];
+  const [dp99, pp99] = [median(d.map((x) => x.p99)), median(p.map((x) => x.p99))];
+  report("single-vm canary: HAProxy vs direct to one revision, wrk -c32", "direct to the revision's port", [
+    { name: "direct req/s", median: drps, unit: "req/s", ratio: 1, runs: RUNS },
+    { name: "proxy req/s", median: prps, unit: "req/s", ratio: prps / drps, runs: RUNS, note: "target >= 0.8x" },
+    { name: "direct p99", median: dp99, unit: "ms", ratio: 1, runs: RUNS },
+    { name: "proxy p99", median: pp99, unit: "ms", ratio: pp99 / dp99, runs: RUNS, note: "target <= 1.5x" },
+  ]);
+
+  // Memory: the first revision after load, then a second one warmed beside it and loaded too.
+  const samples = (f: () => number) => median(Array.from({ length: 5 }, f));
+  const rss1 = samples(() => unitRss(r1));
+  const proxy1 = samples(proxyRss);
+  const d2 = deploy(2, "--traffic", "50");
+  const r2: string = d2.revision_id;
+  wrk(proxyUrl);
+  const rss2 = samples(() => unitRss(r2));
+  const proxy2 = samples(proxyRss);
+  report("single-vm canary: memory of an extra revision (RSS after wrk load)", "the first revision's unit", [
+    { name: "first revision unit", median: rss1, unit: "MiB", ratio: 1, runs: 5 },
+    { name: "extra revision unit", median: rss2, unit: "MiB", ratio: rss2 / rss1, runs: 5 },
+    {
+      name: "proxy growth with it",
+      median: proxy2 - proxy1,
+      unit: "MiB",
+      runs: 5,
+      note: `HAProxy ${proxy1.toFixed(1)} -> ${proxy2.toFixed(1)} MiB (master + worker)`,
+    },
+  ]);
+
+  // Time to live: start `op traffic set`, poll HAProxy's map until it shows the new weights.
+  const executor = exec();
+  const sameAs = (a: WeightedRevision[], b: WeightedRevision[]) => JSON.stringify(a) === JSON.stringify(b);
+  const toLive: number[] = [];
+  const opShow: number[] = [];
+  const push: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const w = i % 2 === 0 ? 90 : 10;
+    const want = [
+      { revision_id: r1, weight_bps: w * 100 },
+      { revision_id: r2, weight_bps: (100 - w) * 100 },
+    ];
+    const started = performance.now();
+    const child = spawn("nsenter", [
+      "-t",
+      String(tb.pid),
+      "-a",
+      "env",
+      "GREENTIC_HOME=/root/greentic",
+      "/usr/bin/node",
+      `${PROJECT_MOUNT}/apps/op/bin/run.js`,
+      "traffic",
+      "set",
+      "prod",
+      `${r1}=${w}`,
+      `${r2}=${100 - w}`,
+      "--deployment",
+      deploymentId,
+      "--idempotency-key",
+      `bench-${i}`,
+    ]);
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    for (;;) {
+      if (sameAs(await liveSplit(executor, spec), want)) break;
+      if (performance.now() - started > 30_000) throw new Error("the split did not go live within 30 s");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    toLive.push(performance.now() - started);
+    if ((await exited) !== 0) throw new Error("op traffic set failed");
+    const s = performance.now();
+    op("traffic", "show", "prod", "--json");
+    opShow.push(performance.now() - s);
+    // The runtime-API push alone (what traffic set does after its store commit), then back.
+    const back = [
+      { revision_id: r1, weight_bps: (100 - w) * 100 },
+      { revision_id: r2, weight_bps: w * 100 },
+    ];
+    const t = performance.now();
+    await pushSplit(executor, spec, back);
+    if (!sameAs(await liveSplit(executor, spec), back)) throw new Error("pushed split not live");
+    push.push(performance.now() - t);
+    await pushSplit(executor, spec, want);
+  }
+  const show = median(opShow);
+  report("single-vm canary: op traffic set until the new weights are live", "op traffic show (start-up + read)", [
+    { name: "op traffic show", median: show, unit: "ms", ratio: 1, runs: RUNS },
+    {
+      name: "op traffic set -> live",
+      median: median(toLive),
+      unit: "ms",
+      ratio: median(toLive) / show,
+      runs: RUNS,
+      note: "target <= 1000 ms",
+    },
+    { name: "runtime API push -> live", median: median(push), unit: "ms", ratio: median(push) / show, runs: RUNS },
+  ]);
+} finally {
+  await tb.stop();
+}
