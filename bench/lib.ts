@@ -1,4 +1,5 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { createServer } from "node:net";
 import { performance } from "node:perf_hooks";
 
 /** Median of a non-empty list of numbers. */
@@ -92,4 +93,25 @@ export function report(title: string, baseline: string | undefined, rows: readon
     // Appending one JSON line per bench keeps concurrent writers from clobbering each other.
     void import("node:fs").then((fs) => fs.appendFileSync(out, `${JSON.stringify({ title, baseline, rows })}\n`));
   }
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** One wrk run (`-t2`): requests/s and p99 latency in ms; any socket error or non-2xx fails it. */
+export function wrk(url: string, options: { seconds: number; connections: number }): { rps: number; p99: number } {
+  const out = execFileSync("wrk", ["-t2", `-c${options.connections}`, `-d${options.seconds}s`, "--latency", url], {
+    encoding: "utf8",
+  });
+  if (/Non-2xx|Socket errors/.test(out)) throw new Error(`wrk saw errors against ${url}:\n${out}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
+  const [, value, unit] = /99%\s+([\d.]+)(us|ms|s)/.exec(out)!;
+  return { rps, p99: Number(value) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1) };
 }

@@ -7,15 +7,14 @@
 //   and the runtime-API push alone;
 // - memory of an extra revision: the second revision's unit against the first's, after load.
 // Needs root, the testbed (scripts/testbed/build.sh) and wrk. Run by `pnpm bench` after a build.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { parseDeploymentSpec } from "@greentic/deploy-spec";
+import { parseDeploymentSpec } from "@greentic/deploy-spec/deployment-spec-text";
 import { buildBundle } from "@greentic/bundle";
 import { createHostExecutor, liveSplit, pushSplit, type WeightedRevision } from "@greentic/adapter-single-vm";
 import { bootTestbed, PROJECT_MOUNT, testbedProblem } from "../../../scripts/testbed/testbed.ts";
-import { median, report } from "../../../bench/lib.ts";
+import { freePort, median, report, wrk } from "../../../bench/lib.ts";
 
 const RUNS = Number(process.env.GREENTIC_BENCH_RUNS ?? 7);
 const SECONDS = 3;
@@ -28,23 +27,7 @@ if (problem !== undefined) {
   process.exit(1);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
-/** One wrk run: requests/s and p99 in ms, read from wrk's own summary; any error fails the bench. */
-function wrk(url: string): { rps: number; p99: number } {
-  const out = execFileSync("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", url], { encoding: "utf8" });
-  if (/Non-2xx|Socket errors/.test(out)) throw new Error(`wrk saw errors against ${url}:\n${out}`);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
-  const [, value, unit] = /99%\s+([\d.]+)(us|ms|s)/.exec(out)!;
-  return { rps, p99: Number(value) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1) };
-}
+const load = (url: string) => wrk(url, { seconds: SECONDS, connections: CONNECTIONS });
 
 const publicPort = await freePort();
 const revisionBase = 30_000 + Math.floor(Math.random() * 30_000);
@@ -123,13 +106,13 @@ try {
   // Proxy against direct, one revision at 100 %.
   const proxyUrl = `http://127.0.0.1:${publicPort}/`;
   const directUrl = `http://127.0.0.1:${record().revisions[r1].public_port}/`;
-  wrk(proxyUrl);
-  wrk(directUrl); // warm-up
+  load(proxyUrl);
+  load(directUrl); // warm-up
   const p: { rps: number; p99: number }[] = [];
   const d: { rps: number; p99: number }[] = [];
   for (let i = 0; i < RUNS; i++) {
-    d.push(wrk(directUrl));
-    p.push(wrk(proxyUrl));
+    d.push(load(directUrl));
+    p.push(load(proxyUrl));
   }
   const [drps, prps] = [median(d.map((x) => x.rps)), median(p.map((x) => x.rps))];
   const [dp99, pp99] = [median(d.map((x) => x.p99)), median(p.map((x) => x.p99))];
@@ -146,7 +129,7 @@ try {
   const proxy1 = samples(proxyRss);
   const d2 = deploy(2, "--traffic", "50");
   const r2: string = d2.revision_id;
-  wrk(proxyUrl);
+  load(proxyUrl);
   const rss2 = samples(() => unitRss(r2));
   const proxy2 = samples(proxyRss);
   report("single-vm canary: memory of an extra revision (RSS after wrk load)", "the first revision's unit", [

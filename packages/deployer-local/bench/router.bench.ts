@@ -2,12 +2,11 @@
 // (a 50/50 split), each loaded by wrk with 32 connections; medians of alternating runs, the
 // router's req/s and p99 as ratios to HAProxy's. Needs wrk and haproxy (Debian packages).
 // Run by `pnpm bench` after a build; everything runs through the real `op` binary.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { median, report } from "../../../bench/lib.ts";
+import { freePort, median, report, wrk } from "../../../bench/lib.ts";
 
 const RUNS = 5;
 const SECONDS = 3;
@@ -32,24 +31,7 @@ function bundle(variant: string): string {
   return out;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
-/** One wrk run: requests/s and p99 latency in ms. */
-function wrk(url: string): { rps: number; p99: number } {
-  const out = execFileSync("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", url], { encoding: "utf8" });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
-  const [, value, unit] = /99%\s+([\d.]+)(us|ms|s)/.exec(out)!;
-  const p99 = Number(value) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1);
-  if (/Non-2xx|Socket errors/.test(out)) throw new Error(`wrk saw errors against ${url}:\n${out}`);
-  return { rps, p99 };
-}
+const load = (url: string) => wrk(url, { seconds: SECONDS, connections: CONNECTIONS });
 
 let haproxy: ReturnType<typeof spawn> | undefined;
 try {
@@ -96,13 +78,13 @@ try {
   await new Promise((r) => setTimeout(r, 500));
   const haproxyUrl = `http://127.0.0.1:${port}/`;
   const routerUrl: string = moved.environment_url;
-  wrk(haproxyUrl);
-  wrk(routerUrl); // warm-up
+  load(haproxyUrl);
+  load(routerUrl); // warm-up
   const h: { rps: number; p99: number }[] = [];
   const r: { rps: number; p99: number }[] = [];
   for (let i = 0; i < RUNS; i++) {
-    h.push(wrk(haproxyUrl));
-    r.push(wrk(routerUrl));
+    h.push(load(haproxyUrl));
+    r.push(load(routerUrl));
   }
   const hr = median(h.map((x) => x.rps));
   const rr = median(r.map((x) => x.rps));
