@@ -3,7 +3,7 @@ import { checkBundleContent } from "./bundle-check.js";
 import { bundlesAdd, bundlesRemove, bundlesUpdate } from "./bundles.js";
 import { parseAnswers, progress, type OperationsContext } from "./context.js";
 import { type PruneResult, revisionsPrune } from "./prune.js";
-import { checkBundleFile, revisionsStage, revisionsWarm } from "./revisions.js";
+import { checkBundleFile, revisionsArchive, revisionsStage, revisionsWarm } from "./revisions.js";
 import { trafficSet } from "./traffic.js";
 import type { MutationOptions } from "./types.js";
 
@@ -37,6 +37,29 @@ export interface DeployResult {
   pruned_revisions?: string[];
 }
 
+/**
+ * After a failed warm or traffic step: archives the revision this deploy staged (or took over)
+ * when it is still `staged` or `warming` and takes no traffic, so that no half-made revision
+ * stays behind. A `failed` revision (its health gate failed) is kept: it records why. Best
+ * effort: when this cannot take the lock either (another writer holds it), the revision stays
+ * `staged` and the next deploy of the same bundle takes it over.
+ */
+async function discardUnfinished(ctx: OperationsContext, envId: string, revisionId: string): Promise<void> {
+  try {
+    const { environment } = await ctx.store.load(envId);
+    const revision = environment.revisions.find((r) => r.revision_id === revisionId);
+    if (revision === undefined || (revision.lifecycle !== "staged" && revision.lifecycle !== "warming")) return;
+    const carries = environment.traffic_splits.some((s) => s.entries.some((e) => e.revision_id === revisionId));
+    if (carries) return;
+    progress(ctx, "deploy.cleanup", `archiving revision ${revisionId}, which this deploy could not finish`, {
+      revision_id: revisionId,
+    });
+    await revisionsArchive(ctx, { environment_id: envId, revision_id: revisionId });
+  } catch {
+    // Left for the next deploy to take over (see `adoptable` in deploy).
+  }
+}
+
 /** Sub-key of a deploy's idempotency key for one of its steps (each step is its own transaction). */
 function stepKey(key: string | undefined, step: string): string | undefined {
   return key === undefined ? undefined : `${key}:${step}`;
@@ -50,7 +73,10 @@ function stepKey(key: string | undefined, step: string): string | undefined {
  * `local-dev`); when another deployment already has traffic, that needs `new_deployment`.
  * Stages the bundle, warms it through the deployer's health gate, and moves 100 % of the
  * traffic to it; a `ready` revision with the same bundle digest is reused instead. The
- * previous revision stays `ready`, so `op traffic rollback` goes back to it. Then the
+ * previous revision stays `ready`, so `op traffic rollback` goes back to it. A `staged`
+ * revision of the same bytes, left by a deploy that died or lost its lock, is taken over instead
+ * of staging again; when warming or moving traffic fails, the revision this deploy staged is
+ * archived (see {@link discardUnfinished}). Then the
  * environment's retention policy, when it sets `keep_revisions`, prunes older revisions. With
  * an idempotency key every step is retried safely (a failed deploy can be re-run with the same key).
  *
@@ -186,12 +212,33 @@ export async function deploy(
   const reusable = environment.revisions
     .filter((r) => r.deployment_id === deploymentId && r.lifecycle === "ready" && r.bundle_digest === bundle.digest)
     .sort((a, b) => b.sequence - a.sequence)[0];
+  // A deploy of these bytes that died or lost its lock after staging left a `staged` revision:
+  // this deploy takes it over instead of staging another beside it.
+  const adoptable =
+    reusable === undefined
+      ? environment.revisions
+          .filter(
+            (r) => r.deployment_id === deploymentId && r.lifecycle === "staged" && r.bundle_digest === bundle.digest,
+          )
+          .sort((a, b) => b.sequence - a.sequence)[0]
+      : undefined;
   let revisionId: string;
+  // The revision this deploy staged or took over: cleaned up if a later step fails.
+  let owned: string | undefined;
   if (reusable !== undefined) {
     revisionId = reusable.revision_id;
     progress(ctx, "deploy.reuse", `revision ${revisionId} already holds this bundle (${bundle.digest}); reusing it`, {
       revision_id: revisionId,
     });
+  } else if (adoptable !== undefined) {
+    revisionId = adoptable.revision_id;
+    owned = revisionId;
+    progress(
+      ctx,
+      "deploy.adopt",
+      `revision ${revisionId} (@${adoptable.sequence}) was staged from this bundle by an earlier deploy that did not finish; warming it`,
+      { revision_id: revisionId },
+    );
   } else {
     progress(ctx, "deploy.stage", `staging ${payload.bundle_path}`, { deployment_id: deploymentId });
     let staged;
@@ -209,36 +256,43 @@ export async function deploy(
       throw error;
     }
     revisionId = staged.revision.revision_id;
+    owned = revisionId;
   }
 
-  // On a reused revision this re-confirms it with the deployer (a stopped process is started again).
-  progress(ctx, "deploy.warm", `warming revision ${revisionId}`, { revision_id: revisionId });
-  const warmed = await revisionsWarm(
-    ctx,
-    { environment_id: envId, revision_id: revisionId },
-    // Reusing, this is the first write: the caller's pin guards it.
-    {
-      idempotencyKey: stepKey(key, reusable === undefined ? "warm" : `warm-${revisionId}`),
-      precondition: firstWrite(),
-    },
-  );
-
+  let warmed: Awaited<ReturnType<typeof revisionsWarm>>;
+  let moved: Awaited<ReturnType<typeof trafficSet>>;
   const canary = share < 10_000 && previous !== undefined && previous.revision_id !== revisionId;
-  progress(ctx, "deploy.traffic", `moving ${canary ? share / 100 : 100}% of the traffic to revision ${revisionId}`, {
-    revision_id: revisionId,
-  });
-  const moved = await trafficSet(ctx, {
-    environment_id: envId,
-    deployment_id: deploymentId,
-    entries: canary
-      ? [
-          { revision_id: previous.revision_id, weight_bps: 10_000 - share },
-          { revision_id: revisionId, weight_bps: share },
-        ]
-      : [{ revision_id: revisionId, weight_bps: 10_000 }],
-    idempotency_key: stepKey(key, "traffic") ?? `deploy-${revisionId}`,
-    updated_by: "op deploy",
-  });
+  try {
+    // On a reused revision this re-confirms it with the deployer (a stopped process is started again).
+    progress(ctx, "deploy.warm", `warming revision ${revisionId}`, { revision_id: revisionId });
+    warmed = await revisionsWarm(
+      ctx,
+      { environment_id: envId, revision_id: revisionId },
+      // Reusing or adopting, this is the first write: the caller's pin guards it.
+      {
+        idempotencyKey: stepKey(key, reusable === undefined ? "warm" : `warm-${revisionId}`),
+        precondition: firstWrite(),
+      },
+    );
+    progress(ctx, "deploy.traffic", `moving ${canary ? share / 100 : 100}% of the traffic to revision ${revisionId}`, {
+      revision_id: revisionId,
+    });
+    moved = await trafficSet(ctx, {
+      environment_id: envId,
+      deployment_id: deploymentId,
+      entries: canary
+        ? [
+            { revision_id: previous.revision_id, weight_bps: 10_000 - share },
+            { revision_id: revisionId, weight_bps: share },
+          ]
+        : [{ revision_id: revisionId, weight_bps: 10_000 }],
+      idempotency_key: stepKey(key, "traffic") ?? `deploy-${revisionId}`,
+      updated_by: "op deploy",
+    });
+  } catch (error) {
+    if (owned !== undefined) await discardUnfinished(ctx, envId, owned);
+    throw error;
+  }
 
   const result: DeployResult = {
     environment_id: envId,

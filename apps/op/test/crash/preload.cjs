@@ -9,12 +9,18 @@
 //   GT_CRASH_MODE=kill|stop
 //   GT_CRASH_WHEN=before|after
 //   GT_CRASH_REPORT=FILE   written (sync, uncounted) when it fires and at exit: "<count> <fired>\n<trace>"
+//   GT_CRASH_MATCH=REGEX   instead of GT_CRASH_AT: act on the GT_CRASH_NTH-th (default 1st) call whose
+//                          trace entry ("<name> <path>") matches, e.g. the second commit record linked
+//                          (timers such as lock refreshes make plain call numbers vary between runs)
 if (process.env.GT_CRASH_ARMED === "1") {
   delete process.env.GT_CRASH_ARMED;
   const fs = require("node:fs");
   const fsp = require("node:fs/promises");
   const { syncBuiltinESMExports } = require("node:module");
   const at = Number(process.env.GT_CRASH_AT ?? 0);
+  const match = process.env.GT_CRASH_MATCH ? new RegExp(process.env.GT_CRASH_MATCH) : undefined;
+  const nth = Number(process.env.GT_CRASH_NTH ?? 1);
+  let matched = 0;
   const mode = process.env.GT_CRASH_MODE ?? "kill";
   const when = process.env.GT_CRASH_WHEN ?? "before";
   const report = process.env.GT_CRASH_REPORT;
@@ -37,7 +43,9 @@ if (process.env.GT_CRASH_ARMED === "1") {
   /** Counts one call; true when this is the one to act on. */
   const hit = (name, arg) => {
     count++;
-    trace.push(`${count} ${name} ${typeof arg === "string" ? arg : typeof arg === "number" ? `fd ${arg}` : ""}`);
+    const entry = `${name} ${typeof arg === "string" ? arg : typeof arg === "number" ? `fd ${arg}` : ""}`;
+    trace.push(`${count} ${entry}`);
+    if (match !== undefined) return !fired && match.test(entry) && ++matched === nth;
     return count === at;
   };
   const isOpen = (name) => name === "open" || name === "openSync";
