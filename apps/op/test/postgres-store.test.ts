@@ -16,6 +16,11 @@ import { BIN, ensureBuilt } from "./helpers.js";
 // "machines" (two GREENTIC_HOMEs, processes started side by side), the schema migrated by its
 // owner and every mutation run by a login role that is only a member of greentic_op.
 
+// CI runs a small share of the acceptance sizes (8 × 50 mutations, 50 kills); set these to
+// run the full ones.
+const EACH = Number(process.env.GREENTIC_PG_E2E_EACH ?? 3);
+const KILLS = Number(process.env.GREENTIC_PG_E2E_KILLS ?? 3);
+
 const why = pgUnavailable();
 if (why !== undefined && process.env.CI) throw new Error(`PostgreSQL is required under CI: ${why}`);
 
@@ -60,7 +65,7 @@ function jsonError(r: Run): { kind: string; message: string; hint?: string } {
   return JSON.parse(r.stderr).error;
 }
 
-describe.skipIf(why !== undefined)("op on a PostgreSQL store", { timeout: 240_000 }, () => {
+describe.skipIf(why !== undefined)("op on a PostgreSQL store", { timeout: 240_000 + 12_000 * (EACH + KILLS) }, () => {
   beforeAll(async () => {
     ensureBuilt();
     cluster = await startPgCluster();
@@ -125,7 +130,7 @@ describe.skipIf(why !== undefined)("op on a PostgreSQL store", { timeout: 240_00
   it("two machines, 8 processes: every mutation lands, generations are contiguous, the chain verifies, a key replays across machines", async () => {
     const start = json<{ generation: number }>(op(["env", "show", "local", "--json"])).generation;
     const writers = 8;
-    const each = 3;
+    const each = EACH;
     const runs = await Promise.all(
       Array.from({ length: writers }, async (_, w) => {
         const out: Run[] = [];
@@ -167,7 +172,7 @@ describe.skipIf(why !== undefined)("op on a PostgreSQL store", { timeout: 240_00
     blocker.on("error", () => {});
     await blocker.connect();
     try {
-      for (let round = 0; round < 3; round++) {
+      for (let round = 0; round < KILLS; round++) {
         const before = json<{ generation: number; etag: string }>(op(["env", "show", "local", "--json"]));
         // Hold the audit table so that the writer stops inside its transaction, after it took
         // the environment's lock and wrote the new document, before its audit event.
