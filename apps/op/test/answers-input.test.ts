@@ -156,5 +156,22 @@ describe("--example", () => {
     expect(r.stdout).toContain(
       "# The new split: one entry per revision, weights summing to exactly 100% (10000 basis points). (required)",
     );
+    // The fields of each entry are explained under it.
+    expect(r.stdout).toContain(
+      "#   entries[].weight_bps: Weight in basis points, 0..10000 (10000 = 100%). Give this or weight_percent; this wins when both are given.\n",
+    );
+  });
+
+  it("nested fields are explained: route bindings, revenue shares, tri-state updates", () => {
+    const s = store();
+    const add = s.op(["bundles", "add", "--example"]).stdout;
+    expect(add).toContain("#   route_binding.tenant_selector.team: Team within the tenant.\n");
+    expect(add).toContain(
+      "#   revenue_share[].basis_points: The party's share in basis points, 0..10000; the shares of all parties sum to exactly 10000.\n",
+    );
+    const update = s.op(["env", "update", "--example"]).stdout;
+    expect(update).toContain(
+      "#   region.clear: true removes the field's value; false keeps it (as leaving the field out does).\n",
+    );
   });
 });

@@ -44,20 +44,57 @@ export const RouteHostSchema = z.string().superRefine((v, ctx) => {
 
 // Answers are written by people: every object is strict, so a typo is an error, not a field
 // silently carried into the store. These mirror the (tolerant) document shapes.
-export const TenantSelectorAnswersSchema = z.strictObject({ tenant: z.string(), team: z.string() });
-export const RouteBindingAnswersSchema = z.strictObject({
-  hosts: z.array(RouteHostSchema).default(() => []),
-  path_prefixes: z.array(z.string()).default(() => []),
-  tenant_selector: TenantSelectorAnswersSchema.default(() => ({ tenant: "default", team: "default" })),
+// Nested fields carry their description (and, where not obvious, an example) here, so that the
+// generated JSON Schemas and `op <verb> --example` explain them wherever they appear.
+export const TenantSelectorAnswersSchema = z.strictObject({
+  tenant: z.string().meta({ description: "Tenant whose requests the deployment serves.", examples: ["acme"] }),
+  team: z.string().meta({ description: "Team within the tenant.", examples: ["web"] }),
 });
-export const RevenueShareEntryAnswersSchema = z.strictObject({ party_id: z.string().min(1), basis_points: z.number() });
+export const RouteBindingAnswersSchema = z.strictObject({
+  hosts: z
+    .array(RouteHostSchema)
+    .default(() => [])
+    .meta({
+      description:
+        "Host names routed to the deployment (DNS names, optional *. prefix and :port; IDNs in their xn-- form). Empty: any host.",
+      examples: [["shop.example.com", "*.shop.example.com"]],
+    }),
+  path_prefixes: z
+    .array(z.string())
+    .default(() => [])
+    .meta({ description: "URL path prefixes routed to the deployment. Empty: every path.", examples: [["/shop"]] }),
+  tenant_selector: TenantSelectorAnswersSchema.default(() => ({ tenant: "default", team: "default" })).meta({
+    description: "Tenant and team the deployment serves (default tenant default, team default).",
+    examples: [{ tenant: "acme", team: "web" }],
+  }),
+});
+export const RevenueShareEntryAnswersSchema = z.strictObject({
+  party_id: z
+    .string()
+    .min(1)
+    .meta({ description: "Who receives this share (an opaque party id).", examples: ["greentic"] }),
+  basis_points: z.number().meta({
+    description: "The party's share in basis points, 0..10000; the shares of all parties sum to exactly 10000.",
+    examples: [10000],
+  }),
+});
 
 /**
  * Tri-state update of one field: `{"value": v}` sets it, `{"clear": true}` removes it, an
  * absent field (or `{"clear": false}`) keeps it. Both keys together, or any other key, is refused.
  */
 export function fieldUpdate<T extends z.ZodType>(value: T) {
-  return z.union([z.strictObject({ value }), z.strictObject({ clear: z.boolean() })]);
+  return z.union([
+    z.strictObject({ value: value.meta({ description: "The new value of the field." }) }),
+    z.strictObject({
+      clear: z
+        .boolean()
+        .meta({
+          description: "true removes the field's value; false keeps it (as leaving the field out does).",
+          examples: [true],
+        }),
+    }),
+  ]);
 }
 export type FieldUpdate<T> = { value: T } | { clear: boolean };
 

@@ -20,6 +20,23 @@ describe("committed JSON Schemas", () => {
       expect(committed).toBe(`${JSON.stringify(jsonSchemaFor(name), null, 2)}\n`);
     },
   );
+  it("describes every field of every answers schema, nested ones too", () => {
+    const undescribed: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (Array.isArray(node)) return node.forEach((n) => walk(n, path));
+      if (node === null || typeof node !== "object") return;
+      const n = node as Record<string, unknown>;
+      for (const [key, prop] of Object.entries((n.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+        if (typeof prop.description !== "string" || prop.description === "") undescribed.push(`${path}.${key}`);
+        walk(prop, `${path}.${key}`);
+      }
+      for (const key of ["items", "anyOf", "oneOf", "allOf"]) if (key in n) walk(n[key], path);
+    };
+    const answers = JSON_SCHEMA_NAMES.filter((n) => n.startsWith("answers-"));
+    for (const name of answers) walk(jsonSchemaFor(name), name);
+    expect(answers).toHaveLength(24);
+    expect(undescribed).toEqual([]);
+  });
   it("describes answers strictly and with defaults optional", () => {
     const s = jsonSchemaFor("traffic set")!;
     expect(s.$schema).toBe("https://json-schema.org/draft/2020-12/schema");

@@ -10,6 +10,26 @@ interface Prop {
   default?: unknown;
   type?: string | string[];
   enum?: unknown[];
+  properties?: Record<string, Prop>;
+  items?: Prop;
+  anyOf?: Prop[];
+}
+
+/**
+ * `#   path: description` for every field nested inside `prop` (objects, list items, the
+ * alternatives of a union), depth first, so that the file explains the fields of its values too.
+ */
+function nestedNotes(prop: Prop, path: string, out: string[] = []): string[] {
+  const alternatives = [prop, ...(prop.items === undefined ? [] : [prop.items]), ...(prop.anyOf ?? [])];
+  for (const alt of alternatives) {
+    for (const [key, sub] of Object.entries(alt.properties ?? {})) {
+      const at = `${path}${alt === prop.items ? "[]" : ""}.${key}`;
+      if (sub.description !== undefined) out.push(`#   ${at}: ${sub.description}`);
+      nestedNotes(sub, at, out);
+    }
+    if (alt !== prop && alt.items !== undefined) nestedNotes(alt, path, out);
+  }
+  return out;
 }
 
 function placeholder(p: Prop): unknown {
@@ -43,6 +63,7 @@ export async function exampleAnswers(command: string, schema: unknown): Promise<
         ? `optional, default ${JSON.stringify(prop.default)}`
         : "optional";
     lines.push(`# ${prop.description ?? field} (${note})`);
+    lines.push(...nestedNotes(prop, field));
     const text = stringify({ [field]: placeholder(prop) }, { lineWidth: 0 }).trimEnd();
     for (const line of text.split("\n")) lines.push(must ? line : `# ${line}`);
   }
