@@ -87,12 +87,10 @@ export function fieldUpdate<T extends z.ZodType>(value: T) {
   return z.union([
     z.strictObject({ value: value.meta({ description: "The new value of the field." }) }),
     z.strictObject({
-      clear: z
-        .boolean()
-        .meta({
-          description: "true removes the field's value; false keeps it (as leaving the field out does).",
-          examples: [true],
-        }),
+      clear: z.boolean().meta({
+        description: "true removes the field's value; false keeps it (as leaving the field out does).",
+        examples: [true],
+      }),
     }),
   ]);
 }
