@@ -1,4 +1,4 @@
-import { constants } from "node:fs";
+import { constants, mkdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -51,7 +51,8 @@ export { fsyncDir };
 export async function ensureDir(root: string, dir: string, mode = 0o700): Promise<void> {
   await assertNoSymlinks(root, dir);
   try {
-    await mkdir(dir, { recursive: true, mode });
+    // Synchronous, as the symlink walk before it: mostly one mkdir that finds the directory there.
+    mkdirSync(dir, { recursive: true, mode });
   } catch (error) {
     throw ioError("creating directory", dir, errnoCode(error) === "ENOENT" ? await realMkdirError(dir, error) : error);
   }
