@@ -29,7 +29,7 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version | cut -d. -f1)" -lt 
 fi
 log "pnpm $(pnpm --version)"
 
-APT_PACKAGES="squashfs-tools systemd-container debootstrap podman runc busybox-static openssl cloud-init iproute2 curl util-linux haproxy wrk postgresql"
+APT_PACKAGES="squashfs-tools systemd-container debootstrap podman runc busybox-static openssl cloud-init iproute2 curl util-linux haproxy wrk postgresql zsh"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,7 +1,8 @@
-import { existsSync, readdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Store, deployHello, ensureBuilt, op, store } from "../../helpers.js";
+import { BIN, type Store, deployHello, ensureBuilt, op, store } from "../../helpers.js";
 
 // Shell completion: the words the bash script offers, through `op completion words`.
 let s: Store;
@@ -46,4 +47,35 @@ it("completion script bash prints a script that calls op completion words", () =
   expect(r.status).toBe(0);
   expect(r.stdout).toContain('op completion words --index "$COMP_CWORD" -- "${COMP_WORDS[@]:1}"');
   expect(r.stdout).toContain("complete -o default -F _op_complete op");
+});
+
+it("completion script zsh loads in zsh (compinit), registers _op for op and offers the same words", () => {
+  // zsh is installed by scripts/setup.sh. compadd only works inside a completion widget, so it is
+  // replaced by a function printing its candidates; everything else is zsh's own.
+  const zsh = spawnSync("zsh", ["--version"], { encoding: "utf8" });
+  expect(zsh.status, "zsh is not installed (scripts/setup.sh installs it)").toBe(0);
+  const bin = join(s.root, "..", "bin");
+  mkdirSync(bin, { recursive: true });
+  // `op` on PATH, bound to this test's store.
+  writeFileSync(
+    join(bin, "op"),
+    `#!/bin/sh\nif [ "$1" = completion ] && [ "$2" = words ]; then shift 2; exec "${process.execPath}" "${BIN}" completion words --store-root "${s.root}" "$@"; fi\nexec "${process.execPath}" "${BIN}" "$@"\n`,
+    { mode: 0o755 },
+  );
+  const script = [
+    "autoload -Uz compinit && compinit -u -D",
+    'eval "$(op completion script zsh)"',
+    'print -r -- "registered=$_comps[op]"',
+    'compadd() { local s=" "; [[ $1 == -S ]] && { s=$2; shift 2; }; shift; for w in "$@"; do print -r -- "[$w$s]"; done; }',
+    "words=(op revisions warm l); CURRENT=4; _op",
+    "words=(op traffic set st); CURRENT=4; _op",
+    "words=(op tra); CURRENT=2; _op",
+  ].join("\n");
+  const r = spawnSync("zsh", ["-f", "-c", script], {
+    encoding: "utf8",
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, GREENTIC_HOME: home, HOME: join(s.root, "..") },
+  });
+  expect(r.stderr).toBe("");
+  expect(r.status).toBe(0);
+  expect(r.stdout).toBe("registered=_op\n[local ]\n[latest ]\n[stable=]\n[traffic ]\n");
 });
