@@ -42,6 +42,6 @@ it("docs/quickstart.md: every command runs and exits 0", () => {
   expect(ran).toHaveLength(lines.length);
   expect(ran.every((l) => l.startsWith("EXIT 0: "))).toBe(true);
   // The canary really split the traffic 90/10 before the rollback restored 100%.
-  expect(r.stdout).toMatch(/@2\s+10%\s+ready/);
+  expect(r.stdout).toMatch(/@2\s+canary\s+10%\s+ready/);
   expect(r.stdout).toContain("Hello");
 }, 600_000);
