@@ -89,6 +89,8 @@ export interface SyncRouterOptions {
    * the router repairs traffic that differs from the store within about a second.
    */
   desired?: { desiredFile: string; splitsFile: string };
+  /** Size at which the router rotates the logs it keeps (default 10 MiB). */
+  rotateBytes?: number | undefined;
 }
 
 /**
@@ -145,6 +147,8 @@ export async function syncLocalRouter(
   if (options.processesDir !== undefined) args.push("--processes-dir", options.processesDir);
   if (options.processesDir !== undefined && options.desired !== undefined)
     args.push("--desired", options.desired.desiredFile, "--splits", options.desired.splitsFile);
+  if (options.processesDir !== undefined && options.rotateBytes !== undefined)
+    args.push("--rotate-bytes", String(options.rotateBytes));
   // With port 0, come back on the port used before (a crash or a listen change) when it is free.
   if (options.listen.endsWith(":0") && record?.port != null) args.push("--prefer-port", String(record.port));
   const log = await open(paths.log, "a", 0o600);

@@ -57,6 +57,11 @@ export interface LocalProcessOptions {
   warmTimeoutMs?: number;
   /** How long a stopped runtime may take after SIGTERM before SIGKILL. */
   stopGraceMs?: number;
+  /**
+   * Size (bytes) at which the router rotates revision and router logs; default
+   * `GREENTIC_LOCAL_LOG_ROTATE_BYTES`, else 10 MiB. At least 4096.
+   */
+  logRotateBytes?: number;
   /** The router entry script; default: `GREENTIC_LOCAL_ROUTER_BIN`, else `dist/local-router-bin.js` of this package. */
   routerBin?: string;
 }
@@ -191,6 +196,12 @@ export class LocalProcessDeployer implements Deployer {
     return localRouterStatus(ctx);
   }
 
+  /** Where logs are rotated, or undefined for the router's default (10 MiB). */
+  #logRotateBytes(): number | undefined {
+    const value = this.#options.logRotateBytes ?? Number(process.env.GREENTIC_LOCAL_LOG_ROTATE_BYTES ?? Number.NaN);
+    return Number.isInteger(value) && value >= 4096 ? value : undefined;
+  }
+
   #stopGraceMs(ctx: HandlerContext): number {
     return this.#options.stopGraceMs ?? (answersOf(ctx)?.stop_grace_seconds ?? 10) * 1000;
   }
@@ -230,6 +241,7 @@ export class LocalProcessDeployer implements Deployer {
       start,
       stopGraceMs: this.#stopGraceMs(ctx),
       processesDir: await ctx.dataDir("processes"),
+      ...(this.#logRotateBytes() === undefined ? {} : { rotateBytes: this.#logRotateBytes() }),
       ...(ctx.runtimeConfigFile === undefined
         ? {}
         : { desired: { desiredFile: ctx.runtimeConfigFile, splitsFile: await this.#splitsFile(ctx) } }),
@@ -416,7 +428,7 @@ export class LocalProcessDeployer implements Deployer {
         },
       };
     }
-    await rotateLog(logFile);
+    await rotateLog(logFile, this.#logRotateBytes());
     const log = await open(logFile, "a", 0o600);
     let pid: number | undefined;
     const launch: LaunchSpec = {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFile, open, readFile, readdir, rename, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, open, readFile, readdir, rename, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isAlive } from "./process-utils.js";
 
@@ -40,11 +40,11 @@ export const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
 export const LOG_KEEP = 3;
 
 /**
- * Rotates `file` when it is larger than `maxBytes`: `.1` → `.2` … (the oldest dropped), then a
- * copy to `.1` and the file truncated in place. Copy-and-truncate because the runtime and the
- * router keep writing to their open descriptor (opened with O_APPEND, so they continue at the
- * new end). A few lines written between the copy and the truncation can be lost; the disk
- * cannot fill up.
+ * Rotates `file` when it is larger than `maxBytes`: a copy (`file.rotating`), the file
+ * truncated in place, then `.1` → `.2` … (the oldest dropped) and the copy renamed to `.1`.
+ * Copy-and-truncate because the runtime and the router keep writing to their open descriptor
+ * (opened with O_APPEND, so they continue at the new end). A line written in the instant
+ * between the last size check and the truncation can be lost; the disk cannot fill up.
  */
 export async function rotateLog(file: string, maxBytes = LOG_ROTATE_BYTES, keep = LOG_KEEP): Promise<boolean> {
   const size = await stat(file).then(
@@ -52,10 +52,30 @@ export async function rotateLog(file: string, maxBytes = LOG_ROTATE_BYTES, keep 
     () => 0,
   );
   if (size <= maxBytes) return false;
+  // Copied to a temporary name first: `.1` appears (by rename) only once the file is truncated,
+  // so a reader never sees the same lines in both.
+  const temp = `${file}.rotating`;
+  await copyFile(file, temp);
+  // Lines the writer appended during the copy go to the copy as well; what is lost is only what
+  // lands between the last size check and the truncation (microseconds, not the copy's time).
+  let copied = (await stat(temp)).size;
+  for (let i = 0; i < 3; i++) {
+    const now = (await stat(file)).size;
+    if (now <= copied) break;
+    const handle = await open(file, "r");
+    try {
+      const extra = Buffer.alloc(now - copied);
+      await handle.read(extra, 0, extra.length, copied);
+      await appendFile(temp, extra);
+    } finally {
+      await handle.close();
+    }
+    copied = now;
+  }
+  await truncate(file, 0);
   await rm(`${file}.${keep}`, { force: true });
   for (let i = keep - 1; i >= 1; i--) await rename(`${file}.${i}`, `${file}.${i + 1}`).catch(() => undefined);
-  await copyFile(file, `${file}.1`);
-  await truncate(file, 0);
+  await rename(temp, `${file}.1`);
   return true;
 }
 

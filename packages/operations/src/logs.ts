@@ -1,4 +1,5 @@
-import { open, stat } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { open, readFile, stat } from "node:fs/promises";
 import { GreenticError } from "@greentic/deploy-spec";
 import { parseSince } from "./audit.js";
 import { checkEnvArgument, type OperationsContext } from "./context.js";
@@ -126,9 +127,14 @@ export async function logs(ctx: OperationsContext, envId: string, options: LogsO
   const sources = await logSources(ctx, envId, options);
   const lines: LogLine[] = [];
   for (const { source, file } of sources) {
-    // Enough bytes for the newest lines without reading a large log whole.
-    for (const line of await tailLines(file, Math.max(64 * 1024, limit * 2048)))
-      lines.push({ source, ts: timeOf(line), line });
+    // Enough bytes for the newest lines without reading a large log whole; a log rotated at its
+    // size cap (`file.1` newest … `file.3`) is read on into its older files until there are enough.
+    let own: string[] = [];
+    for (const [index, name] of [file, `${file}.1`, `${file}.2`, `${file}.3`].entries()) {
+      own = [...(await tailLines(name, Math.max(64 * 1024, limit * 2048))), ...own];
+      if (own.length >= limit || (index === 0 && !existsSync(`${file}.1`))) break;
+    }
+    for (const line of own) lines.push({ source, ts: timeOf(line), line });
   }
   const kept = lines.filter((l) => since === undefined || (l.ts !== null && Date.parse(l.ts) >= since));
   // Stable sort by time; lines without one keep their place after the timed ones of their file.
@@ -163,7 +169,21 @@ export async function followLogs(
         () => 0,
       );
       let offset = offsets.get(s.file) ?? 0;
-      if (size < offset) offset = 0;
+      if (size < offset) {
+        // Rotated (copied, truncated, the copy renamed to `.1`): the lines after our offset are
+        // in the copy, once the rename is done.
+        for (let i = 0; i < 40 && existsSync(`${s.file}.rotating`); i++)
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        const copy = await readFile(`${s.file}.1`).catch(() => undefined);
+        if (copy !== undefined && copy.length > offset) {
+          const text = (rest.get(s.file) ?? "") + copy.subarray(offset).toString("utf8");
+          const parts = text.split("\n");
+          rest.set(s.file, parts.pop() ?? "");
+          for (const line of parts) onLine({ source: s.source, ts: timeOf(line), line });
+        }
+        offset = 0;
+        offsets.set(s.file, 0);
+      }
       if (size === offset) continue;
       const handle = await open(s.file, "r").catch(() => undefined);
       if (handle === undefined) continue;

@@ -10,7 +10,7 @@ export default class Logs extends OpCommand<typeof Logs> {
   static override verb = "show";
   static override summary = "Show the logs of an environment's revisions and router (local environments: their files).";
   static override description =
-    `Without a revision, every revision's runtime log and the router's are merged by time; each line is prefixed with the revision id's last 8 characters (or "router"). With -f, new lines are printed as they are written until Ctrl-C; with --json and -f each line is one JSON object {source, ts, line}. Log files are rotated at 10 MiB (three older generations, .1 newest).`;
+    `Without a revision, every revision's runtime log and the router's are merged by time; each line is prefixed with the revision id's last 8 characters (or "router"). With -f, new lines are printed as they are written until Ctrl-C; with --json and -f each line is one JSON object {source, ts, line}. Log files are rotated at 10 MiB (GREENTIC_LOCAL_LOG_ROTATE_BYTES, at least 4096, read when the router starts; three older generations, .1 newest); -n reads on into the older generations when the current file has fewer lines, and -f follows across a rotation.`;
   static override examples = [
     "<%= config.bin %> logs",
     "<%= config.bin %> logs local --router -n 20",

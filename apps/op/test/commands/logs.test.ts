@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { expect, it, onTestFinished } from "vitest";
 import { BIN, REPO, ensureBuilt, helloBundle, initLocal, store } from "../helpers.js";
 
@@ -52,3 +54,39 @@ it("op logs: bad --since and an unknown revision are refused", () => {
   expect(router.sources.map((x: any) => x.source)).toEqual(["router"]);
   expect(router.lines.length).toBeLessThanOrEqual(5);
 }, 120_000);
+
+it("revision logs rotate at the size cap, and op logs reads on across the rotation", async () => {
+  ensureBuilt();
+  // A small cap (the default is 10 MiB), given to the router the first warm starts.
+  const env = { GREENTIC_LOCAL_LOG_ROTATE_BYTES: "16384" };
+  const s = store({ persistent: true });
+  onTestFinished(() => s.dispose());
+  initLocal(s);
+  const d = s.ok(["deploy", "--bundle", helloBundle()], { env });
+  const log = s.ok(["logs", "local", d.revision_id, "-n", "1", "--json"], { env }).sources[0].file as string;
+  // Numbered requests until the router has rotated the log (it checks every 2 s).
+  let n = 0;
+  while (!existsSync(`${log}.1`) && n < 2_000) {
+    n += 1;
+    await (await fetch(`${d.environment_url}rot-${n}`)).arrayBuffer();
+    if (n % 50 === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(existsSync(`${log}.1`)).toBe(true);
+  expect(statSync(`${log}.1`).size).toBeGreaterThan(16_384);
+  expect(statSync(log).size).toBeLessThan(statSync(`${log}.1`).size);
+  // Ten more after the rotation: they are in the new file, the earlier ones in .1.
+  for (let i = 1; i <= 10; i++) await (await fetch(`${d.environment_url}rot-${n + i}`)).arrayBuffer();
+  // The runtime writes its line after the answer: wait for the last one.
+  for (let i = 0; i < 100 && !readFileSync(log, "utf8").includes(`"path":"/rot-${n + 10}"`); i++)
+    await new Promise((r) => setTimeout(r, 50));
+  const paths = (r: any) =>
+    r.lines.map((l: any) => (l.line.startsWith("{") ? JSON.parse(l.line).path : undefined)).filter(Boolean);
+  const shown = paths(s.ok(["logs", "local", d.revision_id, "-n", "40", "--json"], { env }));
+  expect(shown).toHaveLength(40);
+  // The 40 newest request lines, in order, spanning the rotation: 30 from .1 and the 10 after it.
+  expect(shown).toEqual(Array.from({ length: 40 }, (_, i) => `/rot-${n - 29 + i}`));
+  expect(readFileSync(`${log}.1`, "utf8")).toContain(`"path":"/rot-${n - 29}"`);
+  expect(readFileSync(log, "utf8")).toContain(`"path":"/rot-${n + 10}"`);
+  // The router's log is under the same cap: nothing in the data area grew without bound.
+  expect(statSync(join(dirname(dirname(dirname(log))), "router", "router.log")).size).toBeLessThan(16_384 * 2);
+}, 180_000);
