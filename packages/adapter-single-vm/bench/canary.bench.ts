@@ -30,7 +30,8 @@ if (problem !== undefined) {
 const load = (url: string) => wrk(url, { seconds: SECONDS, connections: CONNECTIONS });
 
 const publicPort = await freePort();
-const revisionBase = 30_000 + Math.floor(Math.random() * 30_000);
+// Below the kernel's ephemeral range (32768 and up), where other processes' client sockets sit.
+const revisionBase = 20_000 + Math.floor(Math.random() * 12_000);
 const doc = {
   apiVersion: "greentic.ai/v1alpha1",
   kind: "Deployment",

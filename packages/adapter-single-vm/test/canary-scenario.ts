@@ -196,7 +196,8 @@ export function canaryScenario(
   it(`boots ${suite}, binds prod to the VM and deploys v1 at 100 % behind HAProxy`, { timeout: 600_000 }, async () => {
     tb = await bootTestbed({ name: `gtbcanary${suite.slice(0, 3)}${process.pid}`, suite });
     publicPort = await freePort();
-    revisionBase = 30_000 + Math.floor(Math.random() * 30_000);
+    // Below the kernel's ephemeral range (32768 and up), where other processes' client sockets sit.
+    revisionBase = 20_000 + Math.floor(Math.random() * 12_000);
     url = `http://127.0.0.1:${publicPort}/`;
     mkdirSync(`${tb.root}/srv/bundles`, { recursive: true });
     await buildBundle({

@@ -184,7 +184,8 @@ for (const { suite, quadlet } of [
         makeBundle(`${tb.root}/srv/bundles`, "shop-1.gtbundle", "shop v1");
         makeBundle(`${tb.root}/srv/bundles`, "shop-2.gtbundle", "shop v2");
         const publicPort = await freePort();
-        const base = 30_000 + Math.floor(Math.random() * 30_000);
+        // Below the kernel's ephemeral range (32768 and up), where other processes' client sockets sit.
+        const base = 20_000 + Math.floor(Math.random() * 12_000);
         const canary = (bundle: string) =>
           specOf({
             apiVersion: "greentic.ai/v1alpha1",
