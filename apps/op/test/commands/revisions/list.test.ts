@@ -15,13 +15,13 @@ beforeAll(() => {
 });
 afterAll(() => s?.dispose());
 
-it("default columns: revision, version, bundle, traffic, lifecycle, live, url", () => {
+it("default columns: revision, version, tags, bundle, traffic, lifecycle, live, url", () => {
   const r = s.op(["revisions", "list"]);
   expect(r.status, r.stderr).toBe(0);
   const lines = r.stdout.split("\n");
-  expect(lines[0]).toMatch(/^REVISION\s+VERSION\s+BUNDLE\s+TRAFFIC\s+LIFECYCLE\s+LIVE\s+URL$/);
-  expect(lines[1]).toMatch(new RegExp(`^${f.r1}\\s+@1\\s+hello\\s+100%\\s+ready\\s+running\\s+${f.url}$`));
-  expect(lines[2]).toMatch(new RegExp(`^${f.r2}\\s+@2\\s+hello\\s+0%\\s+staged\\s+stopped\\s+-$`));
+  expect(lines[0]).toMatch(/^REVISION\s+VERSION\s+TAGS\s+BUNDLE\s+TRAFFIC\s+LIFECYCLE\s+LIVE\s+URL$/);
+  expect(lines[1]).toMatch(new RegExp(`^${f.r1}\\s+@1\\s+-\\s+hello\\s+100%\\s+ready\\s+running\\s+${f.url}$`));
+  expect(lines[2]).toMatch(new RegExp(`^${f.r2}\\s+@2\\s+-\\s+hello\\s+0%\\s+staged\\s+stopped\\s+-$`));
   expect(lines).toHaveLength(4);
 });
 
@@ -51,7 +51,7 @@ it("an unknown column exits 2 naming the columns; --json keeps the whole result"
   expect(r.errorJson.error).toMatchObject({
     kind: "invalid-argument",
     message:
-      '--columns: no column "colour"; the columns are revision, version, bundle, traffic, lifecycle, live, url, deployment, created, digest',
+      '--columns: no column "colour"; the columns are revision, version, tags, bundle, traffic, lifecycle, live, url, deployment, created, digest',
   });
   const j = s.ok(["revisions", "list", "--columns", "version"]);
   expect(j.revisions.map((v: { revision_id: string }) => v.revision_id)).toEqual([f.r1, f.r2]);
