@@ -77,7 +77,7 @@ describe("op (framework)", () => {
     expect(show.json.result).toMatchObject({ environment: { environment_id: "local" }, generation: 1 });
     expect(show.json.result.etag).toMatch(/^[0-9a-f]{64}$/);
     const list = s.op(["env", "list"]);
-    expect(list.stdout).toMatch(/^ID\s+NAME\s+GENERATION\s+STATUS\nlocal\s+local\s+1\s+ok\n$/);
+    expect(list.stdout).toMatch(/^ID\s+NAME\s+GENERATION\s+STATUS\s+HEALTH\nlocal\s+local\s+1\s+ok\s+healthy\n$/);
   });
 
   it("GREENTIC_HOME picks the store when --store-root is absent", () => {
