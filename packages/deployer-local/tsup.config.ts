@@ -13,8 +13,7 @@ export default [
       "local-router-main": "src/local-router-main.ts",
       roles: "src/roles.ts",
     },
-    // `node:sea` exists only with its prefix: tsup must not strip it to "sea".
-    { splitting: true, removeNodeProtocol: false },
+    { splitting: true },
   ),
   packageConfig({ "local-router-bin": "src/local-router-bin.ts" }, { clean: false, noExternal: ["@greentic/io-kit"] }),
 ];

@@ -20,8 +20,8 @@ export interface RoleCommand {
 
 /** True inside a Node single-executable application (the released `op`). */
 export function isSingleExecutable(): boolean {
-  // Through require, not `import "node:sea"`: the package build strips the `node:` prefix,
-  // and `sea` exists only with it.
+  // Through require: loaded only when asked, and out of reach of any bundler that strips the
+  // `node:` prefix (`sea` exists only with it).
   const { isSea } = createRequire(import.meta.url)("node:sea") as typeof import("node:sea");
   return isSea();
 }

@@ -1,5 +1,4 @@
 import {
-  GreenticError,
   engine,
   type AddBundleResult,
   type BundleDeployment,
@@ -10,7 +9,7 @@ import {
 } from "@greentic/deploy-spec";
 import { resolveDeploymentRef } from "./refs.js";
 import { checkEnvArgument, mutate, parseAnswers, withCommit, type OperationsContext } from "./context.js";
-import { checkUlidArgument, required } from "./lookups.js";
+import { required } from "./lookups.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
 /** `op bundles list <env>` result. */

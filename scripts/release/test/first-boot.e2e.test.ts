@@ -4,7 +4,7 @@
 // their real SHA-256. With no other step the bundle's page is served, /ready answers over mTLS
 // and cloud-init reports done, natively and in a container; a tampered artifact fails the boot
 // before anything is installed, naming the expected and actual digests.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, request, type Server } from "node:http";
 import { createServer } from "node:net";

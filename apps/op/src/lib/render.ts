@@ -58,7 +58,6 @@ export interface ListShape {
 
 /** Control characters (C0, DEL, C1) shown escaped so that stored strings cannot drive the terminal. */
 export function escapeControls(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
   return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => {
     const code = c.charCodeAt(0);
     return code === 0x1b ? "\\e" : `\\x${code.toString(16).padStart(2, "0")}`;

@@ -45,6 +45,7 @@ it("completes commands, flags, flag values, environments, deployments and revisi
 it("completion script bash prints a script that calls op completion words", () => {
   const r = op(["completion", "script", "bash"]);
   expect(r.status).toBe(0);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the bash script expands it, not JavaScript
   expect(r.stdout).toContain('op completion words --index "$COMP_CWORD" -- "${COMP_WORDS[@]:1}"');
   expect(r.stdout).toContain("complete -o default -F _op_complete op");
 });
