@@ -43,7 +43,9 @@ if (process.env.GT_CRASH_ARMED === "1") {
   /** Counts one call; true when this is the one to act on. */
   const hit = (name, arg) => {
     count++;
-    const entry = `${name} ${typeof arg === "string" ? arg : typeof arg === "number" ? `fd ${arg}` : ""}`;
+    // One line per call: the sweep reads call N's line as line N.
+    const what = typeof arg === "string" ? arg.replace(/\n/g, "\\n") : typeof arg === "number" ? `fd ${arg}` : "";
+    const entry = `${name} ${what}`;
     trace.push(`${count} ${entry}`);
     if (match !== undefined) return !fired && match.test(entry) && ++matched === nth;
     return count === at;
@@ -85,7 +87,8 @@ if (process.env.GT_CRASH_ARMED === "1") {
     if (typeof orig !== "function") return;
     obj[name] = async function (...args) {
       if (label === "open" && !writes(args[1] ?? "r")) return orig.apply(this, args);
-      const mine = hit(label, typeof args[0] === "string" ? args[0] : this?.fd);
+      // A FileHandle method's first argument is the data: name the handle's fd, never the content.
+      const mine = hit(label, label.startsWith("handle.") || typeof args[0] !== "string" ? this?.fd : args[0]);
       if (mine && when === "before") fire();
       const r = await orig.apply(this, args);
       if (mine && when === "after") fire();
