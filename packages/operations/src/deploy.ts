@@ -243,12 +243,19 @@ export async function deploy(
     progress(ctx, "deploy.stage", `staging ${payload.bundle_path}`, { deployment_id: deploymentId });
     let staged;
     try {
-      staged = await revisionsStage(
-        ctx,
-        { environment_id: envId, deployment_id: deploymentId, bundle_path: payload.bundle_path },
-        { idempotencyKey: stepKey(key, "stage"), precondition: firstWrite(), source: options.source },
-        { contentChecked: true },
-      );
+      const stage = (step: string) =>
+        revisionsStage(
+          ctx,
+          { environment_id: envId, deployment_id: deploymentId, bundle_path: payload.bundle_path },
+          { idempotencyKey: stepKey(key, step), precondition: firstWrite(), source: options.source },
+          { contentChecked: true },
+        );
+      staged = await stage("stage");
+      // A retry whose first attempt staged, then failed and archived that revision (see
+      // discardUnfinished): the replayed stage names an archived revision, so stage afresh.
+      const first = staged.revision.revision_id;
+      const now = (await ctx.store.load(envId)).environment.revisions.find((r) => r.revision_id === first);
+      if (key !== undefined && now?.lifecycle === "archived") staged = await stage(`stage-after-${first}`);
     } catch (error) {
       // A deployment this deploy added and that got no revision must not stay behind.
       if (created)
