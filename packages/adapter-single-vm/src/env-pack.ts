@@ -563,6 +563,12 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
       const staged = l.record.staged[id];
       if (staged === undefined) throw notStaged(revision);
       if (isCanary(l.spec)) {
+        // A revision still warm (ready without traffic, or `failed` after a rollout's breach,
+        // which the reference lets go straight to archived) is drained first: it leaves the
+        // proxy, its in-flight requests finish, its unit stops. Refused while it carries traffic.
+        const drained = await drainCanaryRevision(l.spec, id, planOptions(l));
+        if (drained.waited_ms > 0)
+          ctx.log?.({ event: "single-vm.drained", level: "info", revision_id: id, ...drained });
         await archiveCanaryRevision(l.spec, id, planOptions(l));
         await removePath(executorOf(l, staged), staged.file);
         delete l.record.staged[id];

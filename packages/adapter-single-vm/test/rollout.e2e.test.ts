@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { buildBundle } from "@greentic/bundle";
 import { bootTestbed, PROJECT_MOUNT, testbedUnavailable, type Testbed } from "../../../scripts/testbed/testbed.ts";
-import { backendCounters, createHostExecutor, liveSplit } from "../src/index.js";
+import { backendCounters, createHostExecutor, liveSplit, revisionLayout } from "../src/index.js";
 import { freePort, specOf } from "./helpers.js";
 
 const repo = join(import.meta.dirname, "../../..");
@@ -139,6 +139,8 @@ describe.skipIf(unavailable !== undefined)("progressive rollout on the VM, Debia
       [1, "hello"],
       [2, "hello-v2"],
       [3, "hello"],
+      [4, "hello"],
+      [5, "hello"],
     ] as const) {
       // A copy per version: the bundle ids and versions differ, so do the digests.
       const src = join(scratch, `src-${n}`);
@@ -383,13 +385,67 @@ describe.skipIf(unavailable !== undefined)("progressive rollout on the VM, Debia
       candidate_revision_id: r3,
       stable_revision_id: r2,
       status: "failed",
-      candidate_status: "failed",
       reason: failed.rollout.failure.reason,
     });
+    // The candidate becomes `failed` only once all traffic is back on stable, in that event.
+    const restored = events.find((e: any) => e.verb === "traffic-restored" && e.target?.rollout_id === id);
+    expect(restored.target).toEqual({
+      rollout_id: id,
+      deployment_id: deploymentId,
+      stable_revision_id: r2,
+      candidate_revision_id: r3,
+      status: "failed",
+      step_bps: 500,
+      candidate_status: "failed",
+      candidate_lifecycle: { from: "ready", to: "failed" },
+      reason: failed.rollout.failure.reason,
+      figures: failed.rollout.failure.figures,
+    });
+    expect(ok("revisions", "show", "prod", r3).revision.lifecycle).toBe("failed");
     expect(op("rollout", "abort", "prod", id).code).toBe(3);
     console.log(`5xx fault injected -> all traffic back on stable: ${backMs} ms`);
     expect(backMs).toBeLessThan(10_000);
     fault(r3, null);
+  });
+
+  it("the failed candidate is not drained (no failed → draining in the lifecycle) but archived: its unit stops, its mount, bundle copy and certificates go", {
+    timeout: 300_000,
+  }, async () => {
+    const [, r2, r3] = rev as [string, string, string];
+    const unit = `greentic-hello-${r3}.service`;
+    const l = revisionLayout(vmSpec(), r3);
+    // Failed, without traffic, and still running until archived.
+    expect(tb.run("systemctl", ["is-active", unit]).stdout.trim()).toBe("active");
+    expect(existsSync(`${tb.root}${l.certDir}`)).toBe(true);
+    const drain = op("revisions", "drain", "prod", r3);
+    expect(drain.code).toBe(3);
+    expect(drain.stderr).toContain(`revision ${r3} is failed; drain expects one of [ready]`);
+    expect(drain.stderr).toContain(
+      `a failed revision is not drained: archive it (\`op revisions archive prod ${r3}\`), which stops it and removes its files`,
+    );
+    expect(ok("revisions", "show", "prod", r3).revision.lifecycle).toBe("failed");
+    const archived = ok("revisions", "archive", "prod", r3);
+    expect(archived.revision).toMatchObject({ revision_id: r3, lifecycle: "archived" });
+    expect(tb.run("systemctl", ["is-active", unit]).stdout.trim()).toBe("inactive");
+    expect(tb.run("systemctl", ["is-active", l.mountUnit]).stdout.trim()).toBe("inactive");
+    for (const path of [l.mountPath, l.certDir, l.clientDir, l.revisionStateDir])
+      expect(existsSync(`${tb.root}${path}`), path).toBe(false);
+    expect(tb.sh("cat /etc/greentic/hello/proxy/haproxy.cfg")).not.toContain(`r_${r3}`);
+    expect(await live()).toEqual([{ revision_id: r2, weight_bps: 10_000 }]);
+    // A fresh candidate for the next rollouts (hello-4, a new digest: nothing reused).
+    const d4 = ok(
+      "deploy",
+      "--env",
+      "prod",
+      "--bundle",
+      "/srv/bundles/hello-4.gtbundle",
+      "--customer-id",
+      "acme",
+      "--traffic",
+      "1",
+    );
+    rev[2] = d4.revision_id;
+    ok("traffic", "set", "prod", `${r2}=100`, "--deployment", deploymentId, "--idempotency-key", "stable-before-4");
   });
 
   it("start --wait on a candidate whose /ready fails: aborted after 3 failed checks, exit 1 with the record", {
@@ -409,6 +465,22 @@ describe.skipIf(unavailable !== undefined)("progressive rollout on the VM, Debia
     const backMs = Date.parse(failed.updated_at) - Date.parse(failed.step_started_at);
     console.log(`/ready failing -> all traffic back on stable: ${backMs} ms after the step went live`);
     expect(backMs).toBeLessThan(15_000);
+    expect(ok("revisions", "show", "prod", r3).revision.lifecycle).toBe("failed");
+    expect(ok("revisions", "archive", "prod", r3).revision.lifecycle).toBe("archived");
+    expect(tb.run("systemctl", ["is-active", `greentic-hello-${r3}.service`]).stdout.trim()).toBe("inactive");
+    const d5 = ok(
+      "deploy",
+      "--env",
+      "prod",
+      "--bundle",
+      "/srv/bundles/hello-5.gtbundle",
+      "--customer-id",
+      "acme",
+      "--traffic",
+      "1",
+    );
+    rev[2] = d5.revision_id;
+    ok("traffic", "set", "prod", `${r2}=100`, "--deployment", deploymentId, "--idempotency-key", "stable-before-5");
   });
 
   it("the commands of docs/single-vm.md, as written: start to latest, status, pause, resume, abort (traffic back at once); destroy removes the runner unit", {

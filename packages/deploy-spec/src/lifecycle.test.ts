@@ -65,6 +65,19 @@ describe("transitionRevision", () => {
       revision_id: "01J00000000000000000000001",
     });
   });
+  it("a rollout's breached candidate: ready -> failed, then archived; never failed -> draining", () => {
+    const ready = { ...rev, lifecycle: "ready" as LifecycleState };
+    const failed = transitionRevision(ready, "failed", "2026-07-01T00:00:00Z");
+    expect(failed).toEqual({ ...rev, lifecycle: "failed" });
+    expect(() => transitionRevision(failed, "draining", "x")).toThrow(
+      expect.objectContaining({
+        kind: "conflict",
+        message: "revision 01J00000000000000000000001 cannot move from failed to draining",
+        hint: "from failed it can move to: staged, archived",
+      }),
+    );
+    expect(transitionRevision(failed, "archived", "x")).toEqual({ ...rev, lifecycle: "archived" });
+  });
   it("calls archived terminal", () => {
     expect(() => transitionRevision({ ...rev, lifecycle: "archived" }, "staged", "x")).toThrow(
       expect.objectContaining({ kind: "conflict", hint: "archived is terminal" }),

@@ -1,7 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { open, readdir, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { GreenticError, isGreenticError, type Environment } from "@greentic/deploy-spec";
+import {
+  canTransition,
+  GreenticError,
+  isGreenticError,
+  transitionRevision,
+  type Environment,
+} from "@greentic/deploy-spec";
 import type { Deployer, HandlerContext, RevisionMetricsReport } from "@greentic/env-packs";
 import { ulid } from "ulid";
 import { checkEnvArgument, mutate, progress, type OperationsContext } from "./context.js";
@@ -217,6 +223,7 @@ async function transition(
   verb: string,
   change: (r: RolloutRecord) => void,
   extra: Record<string, unknown> = {},
+  alsoEnvironment?: (env: Environment, record: RolloutRecord, now: string) => Record<string, unknown> | undefined,
 ): Promise<RolloutRecord> {
   const { result } = await mutate(ctx, {
     envId,
@@ -224,12 +231,15 @@ async function transition(
     verb,
     payload: { rollout_id: rolloutId, verb },
     options: {},
-    transform: async (current) => {
+    transform: async (current, tx) => {
+      const environment = structuredClone(current as Environment);
       const record = await readRollout(ctx, envId, rolloutId);
       change(record);
+      // In the same commit as the record's change, under the same lock and audit event.
+      const more = alsoEnvironment?.(environment, record, tx.now) ?? {};
       await writeRecord(ctx, record);
       return {
-        environment: current as Environment,
+        environment,
         result: record,
         target: {
           rollout_id: record.rollout_id,
@@ -239,6 +249,7 @@ async function transition(
           status: record.status,
           step_bps: record.steps_bps[record.step_index],
           ...extra,
+          ...more,
         },
       };
     },
@@ -484,9 +495,39 @@ async function restoreStable(ctx: OperationsContext, record: RolloutRecord): Pro
       idempotency_key: `rollout-${record.rollout_id}-back-to-stable`,
       updated_by: `rollout ${record.rollout_id}`,
     });
-  return transition(ctx, record.env_id, record.rollout_id, "traffic-restored", (r) => {
-    r.traffic_restored = true;
-  });
+  return transition(
+    ctx,
+    record.env_id,
+    record.rollout_id,
+    "traffic-restored",
+    (r) => {
+      r.traffic_restored = true;
+    },
+    {},
+    failCandidate,
+  );
+}
+
+/**
+ * A rollout that failed on a breach marks its candidate `failed` (ready → failed in the
+ * reference's matrix), once all traffic is back on the stable revision, and says so in the
+ * audit event with the figures that failed it. From `failed` the reference allows `archived`
+ * (or a retry through `staged`): `op revisions archive` stops its unit and removes its files.
+ * An operator's abort leaves the candidate as it was (`ready`): nothing measured it bad.
+ */
+function failCandidate(env: Environment, record: RolloutRecord, now: string): Record<string, unknown> | undefined {
+  if (record.status !== "failed") return undefined;
+  const i = env.revisions.findIndex((r) => r.revision_id === record.candidate_revision_id);
+  const candidate = env.revisions[i];
+  if (candidate === undefined || candidate.lifecycle === "failed" || !canTransition(candidate.lifecycle, "failed"))
+    return { candidate_status: candidate?.lifecycle ?? "absent" };
+  env.revisions[i] = transitionRevision(candidate, "failed", now);
+  return {
+    candidate_status: "failed",
+    candidate_lifecycle: { from: candidate.lifecycle, to: "failed" },
+    reason: record.failure?.reason ?? null,
+    figures: record.failure?.figures ?? null,
+  };
 }
 
 function splitOf(record: RolloutRecord, step: number) {
@@ -574,7 +615,7 @@ function transient(error: unknown): boolean {
  * (one idempotency key per step, so a restarted runner applies exactly the recorded step
  * again, never another), checks the candidate's 5xx rate, p99 and readiness every poll, and on
  * a breach records the rollout `failed` with the figures, then sends all traffic back to the
- * stable revision. It resumes from the record after a crash or a reboot and returns once the
+ * stable revision and only then marks the candidate revision `failed`. It resumes from the record after a crash or a reboot and returns once the
  * rollout has finished.
  */
 export async function rolloutRun(
@@ -654,7 +695,8 @@ export async function rolloutRun(
             r.failure = { reason: breach, step_bps: weight, at, figures };
             r.measurements.push({ step_bps: weight, at, ...figures });
           },
-          { reason: breach, figures, candidate_status: "failed" },
+          // The candidate becomes `failed` once traffic is back on stable (see restoreStable).
+          { reason: breach, figures },
         );
         if (failed.status !== "failed") continue;
         progress(

@@ -501,6 +501,23 @@ describe("revision verbs", () => {
       "not-found",
     );
   });
+  it("a failed revision (a rollout's breached candidate) is not drained, as in the reference's matrix, but archived straight", () => {
+    const env = sampleEnvironment();
+    env.traffic_splits[0]!.entries = [{ revision_id: REV_B, weight_bps: 10000 }];
+    env.revisions[0]!.lifecycle = "failed";
+    const refused = caught(() => engine.drainRevision(env, { revision_id: REV_A }, ctx));
+    expect({ kind: refused.kind, message: refused.message, hint: refused.hint, details: refused.details }).toEqual({
+      kind: "conflict",
+      message: `revision ${REV_A} is failed; drain expects one of [ready]`,
+      hint: `a failed revision is not drained: archive it (\`op revisions archive ${env.environment_id} ${REV_A}\`), which stops it and removes its files`,
+      details: { code: "invalid-lifecycle-transition", revision_id: REV_A, lifecycle: "failed", expected: ["ready"] },
+    });
+    expect(env.revisions[0]!.lifecycle).toBe("failed");
+    const out = engine.archiveRevision(env, { revision_id: REV_A }, ctx);
+    expect(out.result.path).toEqual(["failed", "archived"]);
+    expect(out.environment.revisions[0]!.lifecycle).toBe("archived");
+    expect(out.environment.bundles[0]!.current_revisions).toEqual([REV_B]);
+  });
 });
 
 describe("traffic verbs", () => {

@@ -69,12 +69,12 @@ function walk(
   return { revision: cur, path };
 }
 
-function wrongState(rev: Revision, expected: readonly LifecycleState[], verb: string): GreenticError {
+function wrongState(rev: Revision, expected: readonly LifecycleState[], verb: string, hint?: string): GreenticError {
   return new GreenticError(
     "conflict",
     `revision ${rev.revision_id} is ${rev.lifecycle}; ${verb} expects one of [${expected.join(", ")}]`,
     {
-      hint: `see the revision's state with \`op revisions list ${rev.env_id}\``,
+      hint: hint ?? `see the revision's state with \`op revisions list ${rev.env_id}\``,
       details: {
         code: "invalid-lifecycle-transition",
         revision_id: rev.revision_id,
@@ -227,6 +227,15 @@ export function drainRevision(
   checkTarget(env, input);
   const i = findRevision(env, input.revision_id);
   const current = env.revisions[i]!;
+  // The reference's matrix has no failed → draining: a failed revision (a failed warm, or a
+  // rollout's candidate after a breach) carries no traffic and leaves by archive instead.
+  if (current.lifecycle === "failed")
+    throw wrongState(
+      current,
+      ["ready"],
+      "drain",
+      `a failed revision is not drained: archive it (\`op revisions archive ${current.env_id} ${current.revision_id}\`), which stops it and removes its files`,
+    );
   if (current.lifecycle !== "ready") throw wrongState(current, ["ready"], "drain");
   const { revision, path } = walk(current, ["draining"], ctx.now);
   const next = clone(env);
