@@ -106,7 +106,15 @@ export function startDriftRepair(options: DriftRepairOptions): { stop(): void } 
   async function check(): Promise<void> {
     const desired = await readDesired(options.desiredFile);
     const applied = (await readJson(options.splitsFile)) as
-      | { splits?: Record<string, { entries?: { revision_id: string; weight_bps: number }[] }> }
+      | {
+          splits?: Record<
+            string,
+            {
+              entries?: { revision_id: string; weight_bps: number }[];
+              route?: { hosts: string[]; path_prefixes: string[] };
+            }
+          >;
+        }
       | undefined;
     const served = new Map((options.served() ?? []).map((d) => [d.deployment_id, d.entries]));
     const ids = new Set([...desired.splits.keys(), ...Object.keys(applied?.splits ?? {}), ...served.keys()]);
@@ -127,7 +135,14 @@ export function startDriftRepair(options: DriftRepairOptions): { stop(): void } 
       const entries = [];
       for (const { revision_id, weight_bps } of split.entries)
         entries.push({ revision_id, weight_bps, port: await portOf(revision_id) });
-      deployments.push({ deployment_id: id, bundle_id: split.bundle_id, entries });
+      // The desired traffic carries no route binding: the one last applied is kept.
+      const route = applied?.splits?.[id]?.route;
+      deployments.push({
+        deployment_id: id,
+        bundle_id: split.bundle_id,
+        entries,
+        ...(route === undefined ? {} : { hosts: route.hosts, path_prefixes: route.path_prefixes }),
+      });
     }
     const envId = desired.envId ?? "";
     const doc: LocalRoutesDocument = {
@@ -143,7 +158,11 @@ export function startDriftRepair(options: DriftRepairOptions): { stop(): void } 
       splits: Object.fromEntries(
         [...desired.splits].map(([id, split]) => [
           id,
-          { bundle_id: split.bundle_id, entries: split.entries.map((e) => ({ ...e })) },
+          {
+            bundle_id: split.bundle_id,
+            ...(applied?.splits?.[id]?.route === undefined ? {} : { route: applied.splits[id]!.route }),
+            entries: split.entries.map((e) => ({ ...e })),
+          },
         ]),
       ),
     });

@@ -220,7 +220,12 @@ export class LocalProcessDeployer implements Deployer {
           (await isOurProcess(record.pid, record.runtime_bin, revision_id));
         entries.push({ revision_id, weight_bps, port: up ? record.public_port : null });
       }
-      out.push({ deployment_id: deploymentId, bundle_id: split.bundle_id, entries });
+      out.push({
+        deployment_id: deploymentId,
+        bundle_id: split.bundle_id,
+        entries,
+        ...(split.route === undefined ? {} : { hosts: split.route.hosts, path_prefixes: split.route.path_prefixes }),
+      });
     }
     return out;
   }
@@ -651,6 +656,9 @@ export class LocalProcessDeployer implements Deployer {
     doc.splits[split.deployment_id] = {
       bundle_id: split.bundle_id,
       ...(split.generation === undefined ? {} : { generation: split.generation }),
+      ...(split.route === undefined
+        ? {}
+        : { route: { hosts: [...split.route.hosts], path_prefixes: [...split.route.path_prefixes] } }),
       entries: split.entries.map(({ revision_id, weight_bps }) => ({ revision_id, weight_bps })),
     };
     // The router goes first: the split is recorded only once it is served (or no router can run).

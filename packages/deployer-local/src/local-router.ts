@@ -33,6 +33,10 @@ export interface LocalRouteDeployment {
   deployment_id: string;
   bundle_id: string;
   entries: LocalRouteEntry[];
+  /** Route binding hosts (`shop.example.com`, `*.example.com`, `host:port`); absent or empty: any host. */
+  hosts?: string[];
+  /** Route binding path prefixes (`/shop`); absent or empty: every path. */
+  path_prefixes?: string[];
 }
 
 export interface LocalRouteEntry {
@@ -149,6 +153,11 @@ export function parseRoutes(text: string): LocalRoutesDocument {
   for (const deployment of doc.deployments) {
     if (typeof deployment.deployment_id !== "string" || !Array.isArray(deployment.entries))
       throw new Error("a deployment lacks deployment_id or entries");
+    for (const field of ["hosts", "path_prefixes"] as const) {
+      const list = deployment[field];
+      if (list !== undefined && !(Array.isArray(list) && list.every((item) => typeof item === "string")))
+        throw new Error(`deployment ${deployment.deployment_id}: ${field} is not a list of strings`);
+    }
     let sum = 0;
     for (const entry of deployment.entries) {
       if (typeof entry.revision_id !== "string" || !Number.isInteger(entry.weight_bps) || entry.weight_bps < 0) {
@@ -237,7 +246,70 @@ function sendError(res: ServerResponse, status: number, error: string, message: 
 interface Table {
   doc: LocalRoutesDocument;
   pickers: Map<string, WeightedPicker<LocalRouteEntry>>;
+  bindings: RouteMatcher[];
 }
+
+/** One deployment's route binding, prepared for matching. */
+interface RouteMatcher {
+  deploymentId: string;
+  /** Lower-case hosts; empty: any host. */
+  hosts: string[];
+  /** Prefixes without a trailing `/`, the root as `/`; empty: every path. */
+  prefixes: string[];
+}
+
+function routeMatcher(deployment: LocalRouteDeployment): RouteMatcher {
+  return {
+    deploymentId: deployment.deployment_id,
+    hosts: (deployment.hosts ?? []).map((host) => host.toLowerCase()),
+    prefixes: (deployment.path_prefixes ?? []).map((prefix) => prefix.replace(/\/+$/u, "") || "/"),
+  };
+}
+
+/**
+ * How specifically `matcher` claims a request, as `[host rank, host length, prefix length]`
+ * compared in that order (an exact host beats a `*.` wildcard, which beats any host; then the
+ * longest path prefix wins), or `undefined` when it does not claim it.
+ */
+export function routeScore(
+  matcher: { hosts: readonly string[]; prefixes: readonly string[] },
+  hostHeader: string,
+  path: string,
+): [number, number, number] | undefined {
+  const host = hostHeader.toLowerCase();
+  // `[::1]:8080` → `[::1]`, `shop.example.com:8080` → `shop.example.com`.
+  const hostname = host.replace(/:\d+$/u, "");
+  let hostRank = 0;
+  let hostLength = 0;
+  if (matcher.hosts.length > 0) {
+    let found = false;
+    for (const bound of matcher.hosts) {
+      const name = /:\d+$/u.test(bound) ? host : hostname;
+      if (bound === name) {
+        [hostRank, hostLength, found] = [2, bound.length, true];
+        break;
+      }
+      if (bound.startsWith("*.") && name.endsWith(bound.slice(1)) && bound.length - 1 > hostLength) {
+        [hostRank, hostLength, found] = [1, bound.length - 1, true];
+      }
+    }
+    if (!found) return undefined;
+  }
+  let prefixLength = 0;
+  if (matcher.prefixes.length > 0) {
+    let found = false;
+    for (const prefix of matcher.prefixes) {
+      const claims = prefix === "/" || path === prefix || path.startsWith(`${prefix}/`);
+      // The root claims every path but is no more specific than no prefix at all.
+      const length = prefix === "/" ? 0 : prefix.length;
+      if (claims && (!found || length > prefixLength)) [found, prefixLength] = [true, length];
+    }
+    if (!found) return undefined;
+  }
+  return [hostRank, hostLength, prefixLength];
+}
+
+const compareScores = (a: readonly number[], b: readonly number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
 
 const weightsKey = (entries: readonly LocalRouteEntry[]) =>
   entries.map((entry) => `${entry.revision_id}=${entry.weight_bps}`).join(",");
@@ -326,7 +398,7 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
         pickers.set(deployment.deployment_id, new WeightedPicker(entries));
       }
     }
-    table = { doc, pickers };
+    table = { doc, pickers, bindings: doc.deployments.map(routeMatcher) };
     lastError = undefined;
   }
 
@@ -446,15 +518,37 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
       picker = current.pickers.get(wanted);
       if (picker === undefined)
         return { error: [404, "unknown-deployment", `deployment ${wanted} has no traffic split in this environment`] };
-    } else if (current.pickers.size === 1) picker = current.pickers.values().next().value;
-    else
-      return {
-        error: [
-          421,
-          "deployment-required",
-          `several deployments have traffic (${[...current.pickers.keys()].join(", ")}); choose one with the ${DEPLOYMENT_HEADER} header`,
-        ],
-      };
+    } else {
+      // The most specific route binding wins; equal bests cannot be told apart (421).
+      const hostHeader = req.headers.host ?? "";
+      const path = (req.url ?? "/").split("?")[0]!;
+      let best: [number, number, number] | undefined;
+      let winners: string[] = [];
+      for (const matcher of current.bindings) {
+        const score = routeScore(matcher, hostHeader, path);
+        if (score === undefined) continue;
+        const order = best === undefined ? 1 : compareScores(score, best);
+        if (order > 0) [best, winners] = [score, [matcher.deploymentId]];
+        else if (order === 0) winners.push(matcher.deploymentId);
+      }
+      if (winners.length === 0)
+        return {
+          error: [
+            421,
+            "deployment-required",
+            `no deployment's route binding matches host ${JSON.stringify(hostHeader)} and path ${JSON.stringify(path)} (deployments: ${[...current.pickers.keys()].join(", ")}); use a bound host or path prefix, or choose one with the ${DEPLOYMENT_HEADER} header`,
+          ],
+        };
+      if (winners.length > 1)
+        return {
+          error: [
+            421,
+            "deployment-required",
+            `several deployments have traffic for host ${JSON.stringify(hostHeader)} and path ${JSON.stringify(path)} (${winners.join(", ")}); give them route bindings or choose one with the ${DEPLOYMENT_HEADER} header`,
+          ],
+        };
+      picker = current.pickers.get(winners[0]!);
+    }
     const entry = picker?.next();
     if (entry === undefined)
       return { error: [503, "no-traffic-split", "the applied split gives no revision any weight"] };

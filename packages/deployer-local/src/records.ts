@@ -52,6 +52,8 @@ export const SplitsDocumentSchema = z.looseObject({
     z.looseObject({
       bundle_id: z.string(),
       generation: z.number().int().min(0).optional(),
+      /** The deployment's route binding as last applied (absent: any host, every path). */
+      route: z.object({ hosts: z.array(z.string()), path_prefixes: z.array(z.string()) }).optional(),
       entries: z.array(
         z.looseObject({ revision_id: z.string().min(1), weight_bps: z.number().int().min(0).max(10_000) }),
       ),

@@ -72,6 +72,11 @@ export interface TrafficSplitInput {
   bundle_id: string;
   entries: readonly SplitEntry[];
   generation?: number;
+  /**
+   * The deployment's route binding: which hosts and path prefixes reach it (empty lists: any
+   * host, every path). A deployer with one URL per environment routes by it.
+   */
+  route?: { hosts: readonly string[]; path_prefixes: readonly string[] };
 }
 
 /** `stage` input: the revision and the `.gtbundle` file to stage for it. */

@@ -8,8 +8,8 @@ import {
   type UpdateBundleResult,
 } from "@greentic/deploy-spec";
 import { resolveDeploymentRef } from "./refs.js";
-import { checkEnvArgument, mutate, parseAnswers, withCommit, type OperationsContext } from "./context.js";
-import { required } from "./lookups.js";
+import { checkEnvArgument, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
+import { deployerOf, required, routeOf } from "./lookups.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
 /** `op bundles list <env>` result. */
@@ -59,7 +59,38 @@ export async function bundlesUpdate(
     options,
     transform: (current, tx) => engine.updateBundle(required(current, payload.environment_id), payload, tx),
   });
+  if (payload.route_binding !== undefined) await rerouteDeployment(ctx, payload.environment_id, payload.deployment_id);
   return withCommit(outcome);
+}
+
+/**
+ * After a route binding changed: the deployer serves the deployment's split again with the new
+ * binding, so the router routes by it now, not at the next `op traffic set`. The binding is
+ * committed already; a deployer that cannot apply it is reported, and `op traffic set` retries.
+ */
+async function rerouteDeployment(ctx: OperationsContext, envId: string, deploymentId: string): Promise<void> {
+  const { environment: env } = await ctx.store.load(envId);
+  const split = env.traffic_splits.find((s) => s.deployment_id === deploymentId);
+  if (split === undefined || !env.packs.some((p) => p.slot === "deployer")) return;
+  try {
+    const { deployer, hctx } = await deployerOf(ctx, env);
+    await deployer.applyTrafficSplit(hctx, {
+      split: {
+        deployment_id: split.deployment_id,
+        bundle_id: split.bundle_id,
+        entries: split.entries,
+        generation: split.generation,
+        route: routeOf(env, deploymentId),
+      },
+      revisions: env.revisions.map((r) => ({
+        revision_id: r.revision_id,
+        deployment_id: r.deployment_id,
+        bundle_id: r.bundle_id,
+      })),
+    });
+  } catch (error) {
+    progress(ctx, "bundles.reroute-failed", (error as Error).message, { deployment_id: deploymentId });
+  }
 }
 
 /** `op bundles remove`: refused while the deployment has a split or unarchived revisions. */

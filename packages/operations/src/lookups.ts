@@ -50,3 +50,9 @@ export async function deployerOf(
   }
   return { deployer: handler.deployer, hctx: await handlerContext(ctx, env.environment_id, "deployer") };
 }
+
+/** The route binding a deployer routes a deployment's requests by (hosts, path prefixes). */
+export function routeOf(env: Environment, deploymentId: string): { hosts: string[]; path_prefixes: string[] } {
+  const binding = env.bundles.find((b) => b.deployment_id === deploymentId)?.route_binding;
+  return { hosts: binding?.hosts ?? [], path_prefixes: binding?.path_prefixes ?? [] };
+}

@@ -1,7 +1,7 @@
 import type { AuditEvent, Environment, LifecycleState } from "@greentic/deploy-spec";
 import type { Deployer, HandlerContext, RevisionMetricsReport, RevisionRuntimeStatus } from "@greentic/env-packs";
 import { checkEnvArgument, progress, type OperationsContext } from "./context.js";
-import { deployerOf } from "./lookups.js";
+import { deployerOf, routeOf } from "./lookups.js";
 import { routerOf, type EnvRouterInfo } from "./router.js";
 
 /** One split entry (basis points). */
@@ -93,6 +93,7 @@ export async function reconcileTraffic(
           bundle_id: split.bundle_id,
           entries: split.entries,
           generation: split.generation,
+          route: routeOf(env, split.deployment_id),
         },
         revisions: env.revisions.map((r) => ({
           revision_id: r.revision_id,

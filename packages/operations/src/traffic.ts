@@ -10,7 +10,7 @@ import {
   type TrafficSplit,
 } from "@greentic/deploy-spec";
 import { checkEnvArgument, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
-import { deployerOf, required } from "./lookups.js";
+import { deployerOf, required, routeOf } from "./lookups.js";
 import { resolveDeploymentRef } from "./refs.js";
 import { environmentRouter, routerOf } from "./router.js";
 import { trafficDrift, type TrafficDrift } from "./status.js";
@@ -59,6 +59,7 @@ async function applyToDeployer(ctx: OperationsContext, env: Environment, split: 
       bundle_id: split.bundle_id,
       entries: split.entries,
       generation: split.generation,
+      route: routeOf(env, split.deployment_id),
     },
     revisions: env.revisions.map((r) => ({
       revision_id: r.revision_id,

@@ -8,6 +8,7 @@ import {
 import { SCHEMA_IDS, type BundleDeployment, type Environment } from "../documents.js";
 import { GreenticError } from "../errors.js";
 import { checkIdentifier } from "../ids.js";
+import { checkRouteBinding } from "./route-bindings.js";
 import { checkTarget, clone, compact, finish, notFound, type EngineContext, type EngineOutput } from "./shared.js";
 
 /** Customer id used in the `local` environment when none is given. */
@@ -96,6 +97,7 @@ export function addBundle(
     authorization_ref: payload.authorization_ref,
     config_overrides: payload.config_overrides,
   });
+  checkRouteBinding(deployment, env.bundles);
   const next = clone(env);
   next.bundles.push(deployment);
   return finish(next, { deployment });
@@ -123,6 +125,8 @@ export function updateBundle(
     if (Object.keys(payload.config_overrides).length === 0) delete dep.config_overrides;
     else dep.config_overrides = payload.config_overrides;
   }
+  // A binding is checked whenever it or the status changes (un-archiving can bring a clash back).
+  if (payload.route_binding !== undefined || payload.status !== undefined) checkRouteBinding(dep, next.bundles);
   const revenueChanged = payload.revenue_share !== undefined;
   if (payload.revenue_share !== undefined) dep.revenue_share = payload.revenue_share;
   return finish(next, { deployment: dep, revenue_share_changed: revenueChanged });
