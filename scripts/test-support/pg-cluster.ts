@@ -42,6 +42,13 @@ export function pgUnavailable(): string | undefined {
   return undefined;
 }
 
+/** Under CI a missing PostgreSQL fails the suite; elsewhere it skips with the reason. */
+export function pgSkip(): string | undefined {
+  const why = pgUnavailable();
+  if (why !== undefined && process.env.CI) throw new Error(`PostgreSQL is required under CI: ${why}`);
+  return why;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

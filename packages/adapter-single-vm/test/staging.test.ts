@@ -416,7 +416,7 @@ describe("init-spec and cloud-init", () => {
     });
   });
 
-  it.skipIf(!hasTool("cloud-init", ["--version"]))("cloud-init schema accepts the document", () => {
+  it.skipIf(!hasTool("cloud-init", ["--version"]) && !process.env.CI)("cloud-init schema accepts the document", () => {
     const file = join(tmp("gt-ci-"), "user-data");
     writeFileSync(file, renderCloudInit(spec, { artifacts }));
     const r = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });

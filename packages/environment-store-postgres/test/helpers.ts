@@ -5,17 +5,10 @@ import type { Environment } from "@greentic/deploy-spec";
 import { LocalFsStore, type EnvironmentStore, type Transform } from "@greentic/environment-store";
 import { GreenticError } from "@greentic/deploy-spec";
 import { expect } from "vitest";
-import { pgUnavailable, startPgCluster, type PgCluster } from "../../../scripts/test-support/pg-cluster.ts";
+import { pgSkip, startPgCluster, type PgCluster } from "../../../scripts/test-support/pg-cluster.ts";
 import { PostgresStore } from "../src/index.js";
 
-export { pgUnavailable, startPgCluster, type PgCluster };
-
-/** Under CI a missing PostgreSQL fails the suite; elsewhere it skips with the reason. */
-export function pgSkip(): string | undefined {
-  const why = pgUnavailable();
-  if (why !== undefined && process.env.CI) throw new Error(`PostgreSQL is required under CI: ${why}`);
-  return why;
-}
+export { pgSkip, startPgCluster, type PgCluster };
 
 let dbCount = 0;
 
