@@ -7,7 +7,6 @@ import {
   GreenticError,
   canonicalDigest,
   canonicalJson,
-  issuesError,
   parseDocument,
   parseEnvironment,
   prettyJson,
@@ -29,7 +28,6 @@ import type {
   LockRecord,
   MutationCheck,
   Precondition,
-  TransactContext,
   TransactOptions,
   TransactResult,
   Transform,
@@ -47,6 +45,7 @@ import {
   newUlid,
   packAnswersPath,
   parseBackupId,
+  planChange,
   prepareMutation,
   replayLedgerEntry,
   stageRuntimeConfig,
@@ -502,79 +501,20 @@ export class PostgresStore implements EnvironmentStore {
       if (opened.replayed) return opened.replayed;
       const { current, event, now } = opened;
       const c = txn.client;
-      const side = new Map<string, unknown>();
-      const readStaged = async (rel: string): Promise<unknown> =>
-        side.has(rel) ? (side.get(rel) ?? undefined) : current ? this.readSide(c, envId, rel) : undefined;
-      const ctx: TransactContext = {
+      const planned = await planChange<R>({
+        envId,
+        base: current,
         now,
-        newId: () => newUlid(),
-        runtime: async () =>
-          side.has(RUNTIME_FILE)
-            ? ((side.get(RUNTIME_FILE) ?? undefined) as EnvironmentRuntime | undefined)
-            : current
-              ? this.readRuntime(c, envId)
-              : undefined,
-        setRuntime: (runtime) => {
-          if (runtime !== null) {
-            const parsed = parseDocument(EnvironmentRuntimeSchema, runtime, { source: RUNTIME_FILE });
-            if (!parsed.ok) throw issuesError(parsed.issues, { source: RUNTIME_FILE });
-            if (parsed.value.environment_id !== envId)
-              throw new GreenticError(
-                "validation",
-                `${RUNTIME_FILE}: environment_id ${parsed.value.environment_id} is not ${envId}`,
-                { path: "environment_id" },
-              );
-          }
-          side.set(RUNTIME_FILE, runtime);
-        },
-        packAnswers: (slot) => readStaged(packAnswersPath(slot)),
-        setPackAnswers: (slot, answers) => {
-          side.set(packAnswersPath(slot), answers === undefined ? null : answers);
-        },
-      };
-      const outcome = await fn(current ? structuredClone(current.environment) : undefined, ctx);
-
-      const checked = parseEnvironment(outcome.environment, { source: `environment ${envId}` });
-      if (!checked.ok) throw issuesError(checked.issues, { source: `environment ${envId}` });
-      if (checked.value.environment_id !== envId)
-        throw new GreenticError(
-          "validation",
-          `environment_id ${JSON.stringify(checked.value.environment_id)} does not match the environment being written, ${JSON.stringify(envId)}`,
-          { path: "environment_id", hint: "a transform must keep the environment id" },
-        );
-      const { generation: _ignored, ...content } = checked.value;
-      const baseContent = current ? canonicalJson({ ...current.environment, generation: undefined }) : undefined;
-      const changed = baseContent !== canonicalJson(content);
-      stageRuntimeConfig(checked.value, side);
-      const sideChanged = await this.dropUnchanged(c, envId, side, current !== undefined);
-      const mutated = changed || sideChanged || !current;
-      const generation = mutated ? (current?.generation ?? 0) + 1 : current!.generation;
-      const document = mutated ? { ...content, generation } : undefined;
-
-      if (outcome.target !== undefined) event.target = outcome.target as AuditEventRecord["target"];
-      if (mutated) {
-        if (current) event.previous_generation = current.generation;
-        event.new_generation = generation;
-      }
-      if (outcome.error) event.result = { outcome: "error", kind: outcome.error.kind, message: outcome.error.message };
-      const etag = document ? canonicalDigest(JSON.parse(prettyJson(document))) : current!.etag;
-      if (!mutated && options.quietNoop && !outcome.error)
-        return { result: outcome.result, etag, generation, idempotency: "applied" as const, audit: event };
-      const response = { result: outcome.result, etag, generation, audit: event };
-      const ledger: LedgerEntry | undefined =
-        options.idempotencyKey === undefined
-          ? undefined
-          : {
-              schema: "greentic.idempotency-entry.v1",
-              key: options.idempotencyKey,
-              fingerprint: prepared.fingerprint,
-              noun: prepared.noun,
-              verb: prepared.verb,
-              generation,
-              recorded_at: now,
-              response,
-              error: outcome.error?.toJSON(),
-            };
+        event,
+        options,
+        prepared,
+        fn,
+        readRuntime: () => this.readRuntime(c, envId),
+        readSide: async (rel) => (current ? this.readSide(c, envId, rel) : undefined),
+        dropUnchanged: (side) => this.dropUnchanged(c, envId, side, current !== undefined),
+      });
+      if (planned.quiet) return planned.quiet;
+      const { outcome, document, etag, generation, side, ledger, response } = planned;
       const audit = await this.commitChange(txn, envId, current, { document, etag, generation, side, event, ledger });
       response.audit = audit;
       if (outcome.error) txn.afterCommit = outcome.error;

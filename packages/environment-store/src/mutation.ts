@@ -1,18 +1,10 @@
 import { join } from "node:path";
 import {
-  EnvironmentRuntimeSchema,
   GreenticError,
   canonicalDigest,
   canonicalJson,
-  issuesError,
-  parseDocument,
-  parseEnvironment,
-  prettyJson,
-  projectRuntimeConfig,
   type AuditActor,
   type AuditDecision,
-  type Environment,
-  type EnvironmentRuntime,
 } from "@greentic/deploy-spec";
 import { appendAuditEvent } from "./audit-log.js";
 import { localActor } from "./authorize.js";
@@ -22,23 +14,9 @@ import { checkIdempotencyKey, findLedgerEntry, replayedError, type LedgerEntry }
 import type { HeldLock } from "./lock.js";
 import { checkPrecondition, checkPreconditionInput, type CheckedPrecondition } from "./precondition.js";
 import { recover, withLock } from "./recovery.js";
-import {
-  AUDIT_DIR,
-  LEDGER_DIR,
-  RUNTIME_CONFIG_FILE,
-  RUNTIME_FILE,
-  newUlid,
-  packAnswersPath,
-  type StoreCore,
-} from "./store-core.js";
-import type {
-  AuditEventRecord,
-  MutationCheck,
-  TransactContext,
-  TransactOptions,
-  TransactResult,
-  Transform,
-} from "./types.js";
+import { AUDIT_DIR, LEDGER_DIR, newUlid, type StoreCore } from "./store-core.js";
+import type { AuditEventRecord, MutationCheck, TransactOptions, TransactResult, Transform } from "./types.js";
+import { planChange } from "./plan-change.js";
 import { parseJson, readEnv, readRuntime, type CurrentEnv } from "./verified-read.js";
 
 // The mutation pipeline: options checked before the lock, then under it crash recovery,
@@ -269,99 +247,28 @@ export async function transact<R>(
     prepared: PreparedMutation,
   ): Promise<TransactResult<R>> => {
     const { base, now, event } = opened;
-    const { noun, verb, fingerprint } = prepared;
-
-    const side = new Map<string, unknown>();
-    const readStaged = async (rel: string): Promise<unknown> => {
-      if (side.has(rel)) return side.get(rel) ?? undefined;
-      const raw = await readIfExists(join(core.envDir(envId), rel));
-      return raw === undefined ? undefined : parseJson(core, envId, rel, raw);
-    };
-    const ctx: TransactContext = {
+    const planned = await planChange<R>({
+      envId,
+      base,
       now,
-      newId: () => newUlid(),
-      runtime: async () =>
-        side.has(RUNTIME_FILE)
-          ? ((side.get(RUNTIME_FILE) ?? undefined) as EnvironmentRuntime | undefined)
-          : base
-            ? readRuntime(core, envId, base.generation)
-            : undefined,
-      setRuntime: (runtime) => {
-        if (runtime !== null) {
-          const parsed = parseDocument(EnvironmentRuntimeSchema, runtime, { source: RUNTIME_FILE });
-          if (!parsed.ok) throw issuesError(parsed.issues, { source: RUNTIME_FILE });
-          if (parsed.value.environment_id !== envId)
-            throw new GreenticError(
-              "validation",
-              `${RUNTIME_FILE}: environment_id ${parsed.value.environment_id} is not ${envId}`,
-              { path: "environment_id" },
-            );
-        }
-        side.set(RUNTIME_FILE, runtime);
+      event,
+      options,
+      prepared,
+      fn,
+      readRuntime: () => readRuntime(core, envId, base!.generation),
+      readSide: async (rel) => {
+        const raw = await readIfExists(join(core.envDir(envId), rel));
+        return raw === undefined ? undefined : parseJson(core, envId, rel, raw);
       },
-      packAnswers: (slot) => readStaged(packAnswersPath(slot)),
-      setPackAnswers: (slot, answers) => {
-        side.set(packAnswersPath(slot), answers === undefined ? null : answers);
-      },
-    };
-    const outcome = await fn(base ? structuredClone(base.environment) : undefined, ctx);
-
-    const checked = parseEnvironment(outcome.environment, { source: `environment ${envId}` });
-    if (!checked.ok) throw issuesError(checked.issues, { source: `environment ${envId}` });
-    if (checked.value.environment_id !== envId) {
-      throw new GreenticError(
-        "validation",
-        `environment_id ${JSON.stringify(checked.value.environment_id)} does not match the environment being written, ${JSON.stringify(envId)}`,
-        {
-          path: "environment_id",
-          hint: "a transform must keep the environment id",
-        },
-      );
-    }
-    const { generation: _ignored, ...content } = checked.value;
-    const baseContent = base ? canonicalJson({ ...base.environment, generation: undefined }) : undefined;
-    const changed = baseContent !== canonicalJson(content);
-    stageRuntimeConfig(checked.value, side);
-    const sideChanged = await dropUnchanged(core, envId, side);
-    const mutated = changed || sideChanged || !base;
-    const generation = mutated ? (base?.generation ?? 0) + 1 : base!.generation;
-    const document = mutated ? { ...content, generation } : undefined;
-
-    if (outcome.target !== undefined) event.target = outcome.target as AuditEventRecord["target"];
-    if (mutated) {
-      if (base) event.previous_generation = base.generation;
-      event.new_generation = generation;
-    }
-    if (outcome.error) event.result = { outcome: "error", kind: outcome.error.kind, message: outcome.error.message };
-
-    const etag = document ? canonicalDigest(JSON.parse(prettyJson(document))) : base!.etag;
-    if (!mutated && options.quietNoop && !outcome.error)
-      return { result: outcome.result, etag, generation, idempotency: "applied", audit: event };
-    const response = { result: outcome.result, etag, generation, audit: event };
-    const ledger: LedgerEntry | undefined =
-      options.idempotencyKey === undefined
-        ? undefined
-        : {
-            schema: "greentic.idempotency-entry.v1",
-            key: options.idempotencyKey,
-            fingerprint,
-            noun,
-            verb,
-            generation,
-            recorded_at: now,
-            response,
-            error: outcome.error?.toJSON(),
-          };
+      dropUnchanged: (side) => dropUnchanged(core, envId, side),
+    });
+    if (planned.quiet) return planned.quiet;
+    const { outcome, document, etag, generation, side, ledger } = planned;
     const audit = await commit(core, envId, lock, { base, environment: document, generation, side, ledger, event });
     if (outcome.error) throw outcome.error;
     return { result: outcome.result, etag, generation, idempotency: "applied", audit };
   };
   return runMutation<R, TransactResult<R>>(core, envId, options, {}, body, (replayed) => replayed);
-}
-
-/** Stages runtime-config.json: the projection of the traffic splits, removed when there is none. */
-export function stageRuntimeConfig(env: Environment, side: Map<string, unknown>): void {
-  side.set(RUNTIME_CONFIG_FILE, projectRuntimeConfig(env));
 }
 
 /** Drops staged side writes equal to what is on disk; true if any real change remains. */
