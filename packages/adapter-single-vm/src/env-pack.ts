@@ -28,6 +28,7 @@ import { HandlerRecordSchema, parseStored, RECORD_SCHEMA } from "./documents.js"
 import {
   archiveCanaryRevision,
   canaryMetrics,
+  revisionLayout,
   canaryStatus,
   canaryTraffic,
   destroyCanary,
@@ -40,7 +41,14 @@ import {
 import { createHostExecutor, hostPath, type HostExecutor } from "./executor.js";
 import { copyFileAtomic, exists, hashFile, readText, removePath, writeFileAtomic } from "./host-fs.js";
 import { preflight } from "./preflight.js";
-import { installRolloutRunner, removeRolloutRunner, revisionReadiness } from "./rollout-runner.js";
+import { readJournal, type JournalSource } from "./logs.js";
+import { proxyLayout } from "./proxy.js";
+import {
+  installRolloutRunner,
+  removeRolloutRunner,
+  revisionReadiness,
+  rolloutRunnerUnitName,
+} from "./rollout-runner.js";
 import { layoutFor } from "./render.js";
 import { deploymentStatus } from "./status.js";
 
@@ -678,6 +686,45 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
         },
         planOptions(l),
       );
+    },
+
+    async readLogs(ctx, request) {
+      const l = await load(ctx);
+      const canary = isCanary(l.spec);
+      // Each revision's own unit (canary), or the one unit of the revision the VM runs (recreate).
+      const revisionUnit = (id: string): string | undefined => {
+        if (canary) return l.record.staged[id] !== undefined ? revisionLayout(l.spec, id).serviceUnit : undefined;
+        return l.record.active?.revision_id === id ? layoutFor(l.spec).serviceUnit : undefined;
+      };
+      const sources: JournalSource[] = [];
+      if (request.revision !== undefined) {
+        const unit = revisionUnit(request.revision);
+        if (unit === undefined)
+          throw new GreenticError("not-found", `revision ${request.revision} has no unit on this VM`, {
+            hint: canary
+              ? "a revision has a unit once warmed (op revisions warm, op deploy); an archived one has none"
+              : "with rollout.strategy recreate only the revision the VM runs has a unit; see `op status`",
+            details: { revision_id: request.revision },
+          });
+        sources.push({ source: request.revision, unit });
+      } else if (request.router === true) {
+        if (!canary)
+          throw new GreenticError("not-found", `deployment ${l.spec.metadata.name} has no proxy on this VM`, {
+            hint: "the proxy runs with spec.rollout.strategy canary; with recreate the runtime serves publicBind itself",
+          });
+        sources.push({ source: "router", unit: proxyLayout(l.spec).unit });
+      } else {
+        for (const id of Object.keys(l.record.staged).sort()) {
+          const unit = revisionUnit(id);
+          if (unit !== undefined) sources.push({ source: id, unit });
+        }
+        if (canary)
+          sources.push(
+            { source: "router", unit: proxyLayout(l.spec).unit },
+            { source: "rollout", unit: rolloutRunnerUnitName(ctx.envId) },
+          );
+      }
+      return readJournal(l.vm, sources, { lines: request.lines, sinceMs: request.sinceMs, after: request.after });
     },
 
     async routerStatus(ctx) {

@@ -171,6 +171,38 @@ export interface DeployerRouterStatus {
   log?: string;
 }
 
+/** One line of a deployer's log (a journald entry, a log file's line). */
+export interface DeployerLogLine {
+  /** `router`, `rollout`, or the revision id the line belongs to. */
+  source: string;
+  /** RFC 3339 time of the line, when known. */
+  ts: string | null;
+  line: string;
+}
+
+/** `readLogs` input: which logs, and how much of them. */
+export interface ReadLogsRequest {
+  /** Only this revision's log (a full revision id). */
+  revision?: string | undefined;
+  /** Only the router's (the environment proxy's) log. */
+  router?: boolean | undefined;
+  /** Only lines at or after this time (epoch ms). */
+  sinceMs?: number | undefined;
+  /** The newest N lines (ignored with `after`). */
+  lines: number;
+  /** Only lines after this position, a `cursor` of an earlier answer (following). */
+  after?: string | undefined;
+}
+
+/** `readLogs` result: the logs read, their lines oldest first, and where to go on from. */
+export interface ReadLogsResult {
+  /** What was read, e.g. `{source: "router", unit: "greentic-acme-proxy.service"}`. */
+  sources: Array<{ source: string; unit: string }>;
+  lines: DeployerLogLine[];
+  /** Position after the last line (`after` of the next call), or null when nothing was read yet. */
+  cursor: string | null;
+}
+
 /** Deployer options for `drain`. */
 export interface DrainOptions {
   /** How long to wait for the process to exit after SIGTERM. */
@@ -208,6 +240,13 @@ export interface Deployer {
   runtimeConfig(ctx: HandlerContext): Promise<AppliedRuntimeConfig>;
   /** Stops every revision of the environment and removes the deployer's records. */
   destroy(ctx: HandlerContext): Promise<DestroyOutcome>;
+  /**
+   * Optional: reads the logs the deployer keeps on its host (the journal of each revision's
+   * unit, the proxy's, the rollout runner's) through the same executor it deploys with. An
+   * unknown revision or a router that has no log there is `not-found`. Without it, `op logs`
+   * reads the log files `status` and `routerStatus` name.
+   */
+  readLogs?(ctx: HandlerContext, request: ReadLogsRequest): Promise<ReadLogsResult>;
   /** Optional: the environment's router, for deployers that give the environment one URL. Never throws for a missing router. */
   routerStatus?(ctx: HandlerContext): Promise<DeployerRouterStatus>;
   /**

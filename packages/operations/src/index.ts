@@ -129,6 +129,7 @@ export {
   type TrafficDrift,
 } from "./status.js";
 export {
+  followEnvLogs,
   followLogs,
   logSources,
   logs,

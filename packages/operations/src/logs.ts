@@ -6,11 +6,15 @@ import { checkEnvArgument, type OperationsContext } from "./context.js";
 import { deployerOf } from "./lookups.js";
 import { resolveRevisionRef } from "./refs.js";
 
-/** A log file `op logs` reads: a revision's runtime log or the environment's router log. */
+/**
+ * A log `op logs` reads: a revision's runtime log or the environment's router log, as a file on
+ * this machine (local environments) or a systemd unit's journal on the deployer's host (single VM).
+ */
 export interface LogSource {
-  /** `router`, or the revision id. */
+  /** `router`, `rollout`, or the revision id. */
   source: string;
-  file: string;
+  file?: string;
+  unit?: string;
 }
 
 /** One line of a log, with its time when the line carries one (JSON lines with `ts`). */
@@ -39,6 +43,11 @@ export interface LogsResult {
   environment_id: string;
   sources: LogSource[];
   lines: LogLine[];
+  /**
+   * Where a follower goes on from when the deployer reads the logs on its host (its journal
+   * cursor); absent for log files on this machine, which are followed from their end.
+   */
+  cursor?: string | null;
 }
 
 function timeOf(line: string): string | null {
@@ -69,15 +78,8 @@ async function tailLines(file: string, maxBytes: number): Promise<string[]> {
   }
 }
 
-/**
- * Which log files `op logs` reads: every revision the deployer knows a log of, and the router's,
- * or only the one asked for. A revision or router without a log on this machine is `not-found`.
- */
-export async function logSources(
-  ctx: OperationsContext,
-  envId: string,
-  options: Pick<LogsOptions, "revision" | "router"> = {},
-): Promise<LogSource[]> {
+/** What `op logs` acts on: the checked environment, the resolved revision, its deployer. */
+async function logTarget(ctx: OperationsContext, envId: string, options: Pick<LogsOptions, "revision" | "router">) {
   const id = checkEnvArgument(envId);
   if (options.revision !== undefined && options.router === true) {
     throw new GreenticError("invalid-argument", "name a revision or --router, not both", {
@@ -89,6 +91,25 @@ export async function logSources(
   const revision =
     options.revision === undefined ? undefined : resolveRevisionRef(environment, options.revision).revision_id;
   const { deployer, hctx } = await deployerOf(ctx, environment);
+  return { id, revision, deployer, hctx };
+}
+
+/**
+ * Which log files `op logs` reads: every revision the deployer knows a log of, and the router's,
+ * or only the one asked for. A revision or router without a log on this machine is `not-found`.
+ */
+export async function logSources(
+  ctx: OperationsContext,
+  envId: string,
+  options: Pick<LogsOptions, "revision" | "router"> = {},
+): Promise<LogSource[]> {
+  return fileSources(await logTarget(ctx, envId, options), options);
+}
+
+async function fileSources(
+  { id, revision, deployer, hctx }: Awaited<ReturnType<typeof logTarget>>,
+  options: Pick<LogsOptions, "revision" | "router">,
+): Promise<LogSource[]> {
   const sources: LogSource[] = [];
   if (revision === undefined) {
     const router = await deployer.routerStatus?.(hctx);
@@ -124,9 +145,21 @@ export async function logs(ctx: OperationsContext, envId: string, options: LogsO
       hint: "e.g. -n 100",
     });
   const since = options.since === undefined ? undefined : Date.parse(parseSince(options.since));
-  const sources = await logSources(ctx, envId, options);
+  const target = await logTarget(ctx, envId, options);
+  if (target.deployer.readLogs !== undefined) {
+    // The deployer's own host (a VM's journal), read through the executor it deploys with.
+    const r = await target.deployer.readLogs(target.hctx, {
+      revision: target.revision,
+      router: options.router,
+      sinceMs: since,
+      lines: limit,
+    });
+    return { environment_id: target.id, sources: r.sources, lines: r.lines.slice(-limit), cursor: r.cursor };
+  }
+  const sources = await fileSources(target, options);
   const lines: LogLine[] = [];
   for (const { source, file } of sources) {
+    if (file === undefined) continue;
     // Enough bytes for the newest lines without reading a large log whole; a log rotated at its
     // size cap (`file.1` newest … `file.3`) is read on into its older files until there are enough.
     let own: string[] = [];
@@ -143,6 +176,38 @@ export async function logs(ctx: OperationsContext, envId: string, options: LogsO
 }
 
 /**
+ * `op logs -f`: prints each new line of what {@link logs} answered (`from`) until `signal`
+ * aborts. Logs on the deployer's host are read on from `from.cursor` every `intervalMs`; log
+ * files on this machine from their current end.
+ */
+export async function followEnvLogs(
+  ctx: OperationsContext,
+  envId: string,
+  options: Pick<LogsOptions, "revision" | "router">,
+  from: LogsResult,
+  onLine: (line: LogLine) => void,
+  signal: AbortSignal,
+  intervalMs = 300,
+): Promise<void> {
+  if (from.cursor === undefined) return followLogs(from.sources, onLine, signal, intervalMs);
+  const target = await logTarget(ctx, envId, options);
+  let cursor = from.cursor;
+  while (!signal.aborted) {
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    if (signal.aborted) break;
+    const r = await target.deployer.readLogs!(target.hctx, {
+      revision: target.revision,
+      router: options.router,
+      lines: 1,
+      ...(cursor === null ? {} : { after: cursor }),
+    });
+    // Without a cursor yet (an empty journal), the first answer only tells where to start.
+    if (cursor !== null) for (const line of r.lines) onLine(line);
+    cursor = r.cursor ?? cursor;
+  }
+}
+
+/**
  * Follows the given log files from their current end, calling `onLine` for each new line until
  * `signal` aborts. A file that shrinks (rotated: copied and truncated) is read again from its start.
  */
@@ -154,7 +219,8 @@ export async function followLogs(
 ): Promise<void> {
   const offsets = new Map<string, number>();
   const rest = new Map<string, string>();
-  for (const s of sources)
+  const files = sources.flatMap((s) => (s.file === undefined ? [] : [{ source: s.source, file: s.file }]));
+  for (const s of files)
     offsets.set(
       s.file,
       await stat(s.file).then(
@@ -163,7 +229,7 @@ export async function followLogs(
       ),
     );
   while (!signal.aborted) {
-    for (const s of sources) {
+    for (const s of files) {
       const size = await stat(s.file).then(
         (st) => st.size,
         () => 0,

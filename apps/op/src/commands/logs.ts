@@ -3,14 +3,16 @@ import type { LogLine } from "@greentic/operations";
 import { envArg, revisionArg } from "../lib/args.js";
 import { OpCommand } from "../lib/base.js";
 
-const render = (l: LogLine) => `${l.source === "router" ? "router" : l.source.slice(-8)}  ${l.line}\n`;
+const render = (l: LogLine) =>
+  `${l.source === "router" || l.source === "rollout" ? l.source : l.source.slice(-8)}  ${l.line}\n`;
 
 export default class Logs extends OpCommand<typeof Logs> {
   static override noun = "logs";
   static override verb = "show";
-  static override summary = "Show the logs of an environment's revisions and router (local environments: their files).";
+  static override summary =
+    "Show the logs of an environment's revisions and router (local: their files; single VM: their units' journal).";
   static override description =
-    `Without a revision, every revision's runtime log and the router's are merged by time; each line is prefixed with the revision id's last 8 characters (or "router"). With -f, new lines are printed as they are written until Ctrl-C; with --json and -f each line is one JSON object {source, ts, line}. Log files are rotated at 10 MiB (GREENTIC_LOCAL_LOG_ROTATE_BYTES, at least 4096, read when the router starts; three older generations, .1 newest); -n reads on into the older generations when the current file has fewer lines, and -f follows across a rotation.`;
+    `Without a revision, every revision's runtime log and the router's are merged by time; each line is prefixed with the revision id's last 8 characters (or "router"). With -f, new lines are printed as they are written until Ctrl-C; with --json and -f each line is one JSON object {source, ts, line}. Log files are rotated at 10 MiB (GREENTIC_LOCAL_LOG_ROTATE_BYTES, at least 4096, read when the router starts; three older generations, .1 newest); -n reads on into the older generations when the current file has fewer lines, and -f follows across a rotation. A single-VM environment's logs are the systemd journal of each revision's unit, the proxy's (--router) and the rollout runner's, read on the VM through the deployer's own executor; -f reads on from the journal's cursor.`;
   static override examples = [
     "<%= config.bin %> logs",
     "<%= config.bin %> logs local --router -n 20",
@@ -56,6 +58,6 @@ export default class Logs extends OpCommand<typeof Logs> {
     const stop = new AbortController();
     process.once("SIGINT", () => stop.abort());
     process.once("SIGTERM", () => stop.abort());
-    await ops.followLogs(r.sources, print, stop.signal);
+    await ops.followEnvLogs(ctx, this.env, options, r, print, stop.signal);
   }
 }
