@@ -1,5 +1,5 @@
-import { constants } from "node:fs";
-import { open, readFile, truncate } from "node:fs/promises";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { open, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { GreenticError, sha256Hex } from "@greentic/deploy-spec";
 import { assertNoSymlinks, ensureDir, errnoCode, fileKind, ioError, oddFile, writeReplace } from "./fs-safe.js";
@@ -26,18 +26,18 @@ interface Tail {
 async function readTail(file: string, repair: boolean): Promise<Tail> {
   let handle;
   try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    handle = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return { line: undefined, size: 0 };
     throw error;
   }
   try {
-    const { size } = await handle.stat();
+    const { size } = fstatSync(handle);
     let chunk = 64 * 1024;
     for (;;) {
       const start = Math.max(0, size - chunk);
       const buf = Buffer.alloc(size - start);
-      await handle.read(buf, 0, buf.length, start);
+      readSync(handle, buf, 0, buf.length, start);
       let end = buf.length;
       if (end > 0 && buf[end - 1] !== 0x0a) {
         // A crash mid-append leaves a line without its newline: it was never committed.
@@ -59,13 +59,13 @@ async function readTail(file: string, repair: boolean): Promise<Tail> {
       return { line, size: start + end };
     }
   } finally {
-    await handle.close();
+    closeSync(handle);
   }
 }
 
 async function readHead(dir: string): Promise<AuditHead | undefined> {
   try {
-    return JSON.parse(await readFile(join(dir, AUDIT_HEAD_FILE), "utf8")) as AuditHead;
+    return JSON.parse(readFileSync(join(dir, AUDIT_HEAD_FILE), "utf8")) as AuditHead;
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return undefined;
     throw new GreenticError("integrity", `${join(dir, AUDIT_HEAD_FILE)} is unreadable: ${(error as Error).message}`, {
@@ -161,21 +161,21 @@ export async function writeAuditLineAt(
   await assertNoSymlinks(dir, file);
   // Read first: a line already in place needs no write access (an immutable log stays readable).
   let size = 0;
-  let handle;
+  let readFd: number | undefined;
   try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    readFd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     if (errnoCode(error) !== "ENOENT") throw ioError("opening", file, error, "make the audit log readable again");
   }
   let torn = false;
-  if (handle !== undefined) {
+  if (readFd !== undefined) {
     try {
-      const st = await handle.stat();
+      const st = fstatSync(readFd);
       if (!st.isFile()) throw oddFile(file, fileKind(st));
       size = st.size;
       if (size > offset) {
         const have = Buffer.alloc(Math.min(size - offset, line.length));
-        await handle.read(have, 0, have.length, offset);
+        readSync(readFd, have, 0, have.length, offset);
         if (have.equals(line)) return;
         if (have.includes(0x0a))
           throw new GreenticError(
@@ -186,9 +186,10 @@ export async function writeAuditLineAt(
         torn = true;
       }
     } finally {
-      await handle.close();
+      closeSync(readFd);
     }
   }
+  let handle;
   if (size < offset)
     throw new GreenticError(
       "integrity",

@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { readdir, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
@@ -93,7 +94,7 @@ export async function pruneBackups(envDir: string, rel: string, keep: number): P
   const base = basename(rel);
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = readdirSync(dir);
   } catch {
     return;
   }

@@ -1,5 +1,5 @@
-import { constants } from "node:fs";
-import { link, open, readdir, unlink } from "node:fs/promises";
+import { constants, readdirSync } from "node:fs";
+import { link, open, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { GreenticError, sha256Hex } from "@greentic/deploy-spec";
@@ -56,7 +56,7 @@ export async function recordGenerations(core: StoreCore, envId: string): Promise
   const dir = join(core.envDir(envId), COMMITS_DIR);
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = readdirSync(dir);
   } catch (error) {
     const code = errnoCode(error);
     if (code === "ENOENT") return [];

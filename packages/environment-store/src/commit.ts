@@ -1,4 +1,5 @@
-import { lstat, unlink } from "node:fs/promises";
+import { lstatSync } from "node:fs";
+import { unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { GreenticError, prettyJson, sha256Hex } from "@greentic/deploy-spec";
 import { AUDIT_FILE, appendAuditEvent, checkedTail, writeAuditLineAt } from "./audit-log.js";
@@ -60,7 +61,7 @@ export async function checkAuditPlace(auditDir: string): Promise<void> {
   ] as const) {
     let st;
     try {
-      st = await lstat(path);
+      st = lstatSync(path);
     } catch (error) {
       if (errnoCode(error) === "ENOENT") return;
       throw ioError("inspecting", path, error);

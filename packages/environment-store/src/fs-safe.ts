@@ -1,6 +1,6 @@
-import { constants, mkdirSync } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
+import { mkdir, open, rename, rmdir, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
 import { SymlinkRefusedError, errnoHint, fsyncDir, refuseSymlinksBelow, writeFileAtomic } from "@greentic/io-kit";
@@ -146,12 +146,14 @@ export async function removeDurable(root: string, file: string): Promise<boolean
 /**
  * Reads a regular file without following a final symlink; `undefined` when it does not exist.
  * The file is opened non-blocking and its type checked before any read, so a FIFO, a device or
- * a directory in its place is an `integrity` error naming it instead of a hang.
+ * a directory in its place is an `integrity` error naming it instead of a hang. Synchronous:
+ * the store's files are small and local, and a trip through the thread pool per call costs
+ * more than the read, most of all on a busy machine (a mutation reads a dozen of them).
  */
 export async function readIfExists(file: string): Promise<Buffer | undefined> {
-  let handle: FileHandle;
+  let fd: number;
   try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     const code = errnoCode(error);
     if (code === "ENOENT") return undefined;
@@ -165,14 +167,14 @@ export async function readIfExists(file: string): Promise<Buffer | undefined> {
     throw ioError("reading", file, error);
   }
   try {
-    const st = await handle.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) throw oddFile(file, fileKind(st));
-    return await handle.readFile();
+    return readFileSync(fd);
   } catch (error) {
     if (error instanceof GreenticError) throw error;
     throw ioError("reading", file, error);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
@@ -230,7 +232,7 @@ export async function writeReplace(root: string, file: string, data: string | Ui
 export async function removeStaleTemps(dir: string): Promise<number> {
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = readdirSync(dir);
   } catch {
     return 0;
   }

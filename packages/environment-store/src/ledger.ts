@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -42,7 +43,7 @@ function keyHash(key: string): string {
 export async function findLedgerEntry(dir: string, key: string): Promise<LedgerEntry | undefined> {
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = readdirSync(dir);
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return undefined;
     throw ioError("listing", dir, error);

@@ -1,5 +1,5 @@
-import { constants } from "node:fs";
-import { open, rename, stat } from "node:fs/promises";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { rename, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { GreenticError, prettyJson, type AuditActor, type EnvironmentRuntime } from "@greentic/deploy-spec";
 import { AUDIT_FILE, appendAuditEvent, listAuditEvents, scanLines, verifyAuditLog } from "./audit-log.js";
@@ -325,19 +325,19 @@ export class LocalFsStore implements EnvironmentStore, LocalStoreAdministration 
 
 /** The file's size and up to `length` bytes at `offset` (an absent file is empty). */
 async function readAt(file: string, offset: number, length: number): Promise<{ size: number; at: Buffer }> {
-  let handle;
+  let fd: number;
   try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return { size: 0, at: Buffer.alloc(0) };
     throw ioError("reading", file, error);
   }
   try {
-    const { size } = await handle.stat();
+    const { size } = fstatSync(fd);
     const at = Buffer.alloc(Math.max(0, Math.min(length, size - offset)));
-    if (at.length > 0) await handle.read(at, 0, at.length, offset);
+    if (at.length > 0) readSync(fd, at, 0, at.length, offset);
     return { size, at };
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }

@@ -1,5 +1,5 @@
 import * as fs from "node:fs";
-import { readFile, rm, stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -114,7 +114,7 @@ export function describeHolder(r: LockRecord): string {
 /** Reads the owner record of a lock directory; `undefined` if there is no (complete) record. */
 export async function readLockRecord(lockDir: string): Promise<LockRecord | undefined> {
   try {
-    const parsed = JSON.parse(await readFile(join(lockDir, OWNER_FILE), "utf8")) as LockRecord;
+    const parsed = JSON.parse(fs.readFileSync(join(lockDir, OWNER_FILE), "utf8")) as LockRecord;
     return typeof parsed.id === "string" ? parsed : undefined;
   } catch {
     return undefined;

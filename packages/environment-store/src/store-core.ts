@@ -1,6 +1,7 @@
 import type { LockRecord } from "./lock.js";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { randomFillSync } from "node:crypto";
 import { monotonicFactory } from "ulid";
 import { GreenticError } from "@greentic/deploy-spec";
 import { authorizeLocalOwner } from "./authorize.js";
@@ -91,7 +92,19 @@ export class StoreCore {
   }
 }
 
-export const newUlid = monotonicFactory();
+// ulid's default source asks the kernel for one random byte per character: 16 calls per id.
+// One call fills a pool that serves 256 characters.
+const pool = Buffer.alloc(256);
+let poolAt = pool.length;
+function pooledRandom(): number {
+  if (poolAt === pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  return pool[poolAt++]! / 256; // [0, 1): 8 byte values per character of the 32
+}
+
+export const newUlid = monotonicFactory(pooledRandom);
 
 export function integrity(
   message: string,
