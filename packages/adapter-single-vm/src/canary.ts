@@ -703,8 +703,33 @@ async function addRevision(
   return record;
 }
 
-/** Two free loopback ports from `rollout.revisionPorts` (the first is the proxy's metrics port). */
-async function allocatePorts(
+/**
+ * The local TCP ports sockets hold on the host (`/proc/net/tcp` and `tcp6`), in every state but
+ * TIME_WAIT: a listener, or any bound or connected socket, makes a revision's bind to that port
+ * fail (`EADDRINUSE`), while a TIME_WAIT left by a closed connection does not (the runtime binds
+ * with `SO_REUSEADDR`).
+ */
+export async function portsInUse(executor: HostExecutor): Promise<Set<number>> {
+  const used = new Set<number>();
+  const r = await executor.run("cat", ["/proc/net/tcp", "/proc/net/tcp6"]);
+  if (r.code !== 0 && r.stdout === "")
+    throw new GreenticError("io", `cannot read the host's sockets (/proc/net/tcp): ${r.stderr.trim()}`, {
+      hint: "the canary needs /proc mounted on the VM to pick free revision ports",
+    });
+  for (const line of r.stdout.split("\n")) {
+    // `sl  local_address rem_address st ...`: local port in hex after the colon, state in hex.
+    const m = /^\s*\d+:\s+[0-9A-F]+:([0-9A-F]{4})\s+[0-9A-F]+:[0-9A-F]{4}\s+([0-9A-F]{2})\s/.exec(line);
+    if (m && m[2] !== "06") used.add(Number.parseInt(m[1]!, 16));
+  }
+  return used;
+}
+
+/**
+ * Two free loopback ports from `rollout.revisionPorts` (the first is the proxy's metrics port):
+ * neither recorded for another revision nor held by any socket on the host, so a port some other
+ * service took is skipped rather than handed to a revision that would then fail to start.
+ */
+export async function allocatePorts(
   executor: HostExecutor,
   spec: DeploymentSpec,
   record: CanaryRecord,
@@ -712,19 +737,20 @@ async function allocatePorts(
   const { from, to } = portRange(spec);
   const used = new Set<number>([record.metrics_port]);
   for (const r of Object.values(record.revisions)) used.add(r.public_port).add(r.admin_port);
-  if (executor.mode === "execute") {
-    const r = await executor.run("cat", ["/proc/net/tcp", "/proc/net/tcp6"]);
-    for (const line of r.stdout.split("\n")) {
-      const m = /^\s*\d+:\s+[0-9A-F]+:([0-9A-F]{4})\s+[0-9A-F]+:[0-9A-F]{4}\s+0A\s/.exec(line);
-      if (m) used.add(Number.parseInt(m[1]!, 16));
-    }
-  }
+  const taken = executor.mode === "execute" ? await portsInUse(executor) : new Set<number>();
   const free: number[] = [];
-  for (let port = from + 1; port <= to && free.length < 2; port++) if (!used.has(port)) free.push(port);
-  if (free.length < 2)
+  for (let port = from + 1; port <= to && free.length < 2; port++)
+    if (!used.has(port) && !taken.has(port)) free.push(port);
+  if (free.length < 2) {
+    const held = [...taken].filter((p) => p > from && p <= to && !used.has(p)).sort((a, b) => a - b);
     throw new GreenticError("conflict", `no two free ports left in spec.rollout.revisionPorts ${from}-${to}`, {
-      hint: "drain and archive revisions you no longer need, or widen spec.rollout.revisionPorts",
+      hint:
+        held.length > 0
+          ? `ports ${held.join(", ")} of the range are held by other processes on the host (\`ss -tanp\` names them); drain and archive revisions you no longer need, or widen spec.rollout.revisionPorts`
+          : "drain and archive revisions you no longer need, or widen spec.rollout.revisionPorts",
+      details: { code: "no-free-ports", held_by_others: held },
     });
+  }
   return { public_port: free[0]!, admin_port: free[1]! };
 }
 
