@@ -1,5 +1,6 @@
 import { readFile, rm } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   GreenticError,
   isGreenticError,
@@ -49,6 +50,7 @@ import {
   revisionReadiness,
   rolloutRunnerUnitName,
 } from "./rollout-runner.js";
+import { installTrafficRepair, readDesiredSplit, removeTrafficRepair, repairCanarySplit } from "./traffic-repair.js";
 import { layoutFor } from "./render.js";
 import { deploymentStatus } from "./status.js";
 
@@ -389,6 +391,52 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
     return r ? { ok: true, url: `http://127.0.0.1:${r.public_port}/` } : { ok: true };
   }
 
+  /**
+   * Canary, when the store is a directory on the VM itself (op runs there, as root): the repair
+   * units that put HAProxy back on the store's split after a command died half-way. Skipped
+   * elsewhere (the store on another machine, a staging root, the single-file op, which has no
+   * repair script beside it): there the next traffic or status command repairs.
+   */
+  async function ensureTrafficRepair(ctx: HandlerContext, l: Loaded, deploymentId: string): Promise<void> {
+    if (ctx.runtimeConfigFile === undefined || l.vm.mode !== "execute" || l.vm.root !== "/") return;
+    const script = fileURLToPath(new URL("./traffic-repair-main.js", import.meta.url));
+    if (!(await exists(script))) return;
+    await installTrafficRepair(
+      l.spec,
+      {
+        command: [process.execPath, script],
+        specPath: l.answers.spec_path,
+        desiredFile: ctx.runtimeConfigFile,
+        deploymentId,
+      },
+      planOptions(l),
+    );
+  }
+
+  /**
+   * Canary: the store's committed split applied to the VM when HAProxy (or the canary record)
+   * lags it, so that every command reading the live traffic (traffic show, status, the traffic
+   * verbs) also repairs a command that died before its push. Only the VM changes, never the store;
+   * a failure is logged and the drift stays visible.
+   */
+  async function repairFromStore(ctx: HandlerContext, l: Loaded): Promise<void> {
+    const deploymentId = l.record.split?.deployment_id;
+    if (ctx.runtimeConfigFile === undefined || deploymentId === undefined || l.vm.mode !== "execute") return;
+    try {
+      const desired = await readDesiredSplit(ctx.runtimeConfigFile, deploymentId);
+      const r = await repairCanarySplit(l.spec, desired, planOptions(l));
+      if (r.repaired)
+        ctx.log?.({
+          event: "single-vm.traffic-repaired",
+          level: "warn",
+          deployment_id: deploymentId,
+          entries: desired,
+        });
+    } catch (error) {
+      ctx.log?.({ event: "single-vm.traffic-repair-failed", level: "warn", message: (error as Error).message });
+    }
+  }
+
   /** Canary: what the proxy applies now (observed), named with the deployment's ids. */
   async function canaryRuntimeConfig(ctx: HandlerContext, l: Loaded): Promise<AppliedRuntimeConfig> {
     const t = await canaryTraffic(l.spec, planOptions(l));
@@ -500,6 +548,8 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
                 deployment_id: split.deployment_id,
                 bundle_id: split.bundle_id,
               });
+          // The VM's repair unit first, so that it is in place should this command die before its push.
+          await ensureTrafficRepair(ctx, l, split.deployment_id);
           await setCanarySplit(l.spec, split.entries, { ...planOptions(l), specBundle: false });
           l.record.split = {
             deployment_id: split.deployment_id,
@@ -643,7 +693,10 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
 
     async runtimeConfig(ctx) {
       const l = await load(ctx);
-      if (isCanary(l.spec)) return canaryRuntimeConfig(ctx, l);
+      if (isCanary(l.spec)) {
+        await repairFromStore(ctx, l);
+        return canaryRuntimeConfig(ctx, l);
+      }
       return runtimeConfigOf(ctx, l.record);
     },
 
@@ -740,6 +793,7 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
       const l = await load(ctx);
       if (isCanary(l.spec)) {
         const before = await readCanaryRecord(l.vm, l.spec).catch(() => null);
+        if (l.vm.mode === "execute") await removeTrafficRepair(l.spec, planOptions(l));
         await destroyCanary(l.spec, planOptions(l));
         if (l.vm.mode === "execute") await removeRolloutRunner(ctx.envId, planOptions(l));
         for (const staged of Object.values(l.record.staged)) await removePath(executorOf(l, staged), staged.file);

@@ -108,6 +108,14 @@ export {
   type RolloutRunnerOptions,
 } from "./rollout-runner.js";
 export {
+  readDesiredSplit,
+  repairCanarySplit,
+  trafficRepairLayout,
+  trafficRepairUnits,
+  type CanaryRepair,
+  type TrafficRepairOptions,
+} from "./traffic-repair.js";
+export {
   formatSshTarget,
   parseSshTarget,
   SshConnection,

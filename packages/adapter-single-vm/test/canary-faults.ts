@@ -97,11 +97,12 @@ export function canaryFaults(ctx: CanaryScenarioContext): void {
     await serving();
   });
 
-  it("kill -9 of op at each write of traffic set: traffic show reports the drift, the next traffic set puts HAProxy on the store's split", {
+  it("kill -9 of op at each write of traffic set: with no further command the VM's repair unit puts HAProxy on the store's split within 5 s; the next traffic show repairs too", {
     timeout: 600_000,
   }, async () => {
     const preload = `${PROJECT_MOUNT}/apps/op/test/crash/preload.cjs`;
     const report = "/tmp/gt-crash-report";
+    const repairPath = "greentic-hello-traffic-repair.path";
     // A killed op leaves its lock behind; the next command takes it over once stale.
     const env = { GREENTIC_LOCK_STALE_MS: "2000" };
     const armed = (at: number, when: "before" | "after", key: string, a: number, b: number) =>
@@ -111,6 +112,11 @@ export function canaryFaults(ctx: CanaryScenarioContext): void {
         ...setArgs(key, a, b),
       );
     const readReport = () => readFileSync(`${ctx.tb.root}${report}`, "utf8").split("\n");
+    // The traffic sets before installed the repair units; its path unit watches the store.
+    expect(ctx.tb.run("systemctl", ["is-active", repairPath]).stdout.trim()).toBe("active");
+    expect(ctx.tb.run("systemctl", ["is-enabled", "greentic-hello-traffic-repair.service"]).stdout.trim()).toBe(
+      "enabled",
+    );
     // Count run: every mutating filesystem call of one traffic set, in order.
     const counted = armed(0, "before", "faults-count", 60, 40);
     expect(counted.code, counted.stderr).toBe(0);
@@ -125,41 +131,68 @@ export function canaryFaults(ctx: CanaryScenarioContext): void {
       if (found === undefined) throw new Error(`traffic set made no ${name} of ${arg}:\n${trace.join("\n")}`);
       return found.n;
     };
+    /** Polls HAProxy's runtime API (no op command) until it applies `want`; the time it took. */
+    const liveWithin = async (want: WeightedRevision[], ms: number) => {
+      const started = Date.now();
+      for (;;) {
+        const now = await live().catch(() => null);
+        if (JSON.stringify(now) === JSON.stringify(want)) return Date.now() - started;
+        if (Date.now() - started > ms) return null;
+        await sleep(100);
+      }
+    };
     // The moments that matter: before anything; before the store's commit record is published;
     // before the VM's canary record is replaced; before the proxy's map file is replaced; right
     // after it (before the runtime API push); after the last write.
     const map = call("rename", /split\.map/);
-    // `behind`: whether the killed command left HAProxy on the old split while the store has the new.
+    // `committed`: whether the killed command got the new split into the store.
     const points: Array<[number, "before" | "after", boolean]> = [
       [1, "before", false],
       [call("link", /\/commits\//), "before", false],
       [call("rename", /canary\.json/), "before", true],
       [map, "before", true],
       [map + 1, "after", true],
-      [total, "after", false],
+      [total, "after", true],
     ];
     let [a, b] = [60, 40];
-    for (const [i, [at, when, behind]] of points.entries()) {
+    const repairMs: number[] = [];
+    for (const [i, [at, when, committed]] of points.entries()) {
       [a, b] = [b, a];
+      // At the map-file point the path unit is stopped: then the next command must repair.
+      const byCommand = i === 3;
+      if (byCommand) ctx.tb.sh(`systemctl stop ${repairPath}`);
       const killed = armed(at, when, `faults-kill-${i}`, a, b);
       expect(readReport()[0], `kill ${when} call ${at}: ${killed.stderr}`).toBe(`${at} true`);
-      // The next read says whether the killed command left HAProxy behind the store, and how.
-      const show = ctx.opWith(env, [], "traffic", "show", "prod", "--json");
-      expect(show.code, show.stderr).toBe(0);
-      const stored = storeSplit();
-      expect([split(a, b), split(b, a)], `kill ${when} call ${at}`).toContainEqual(stored);
-      const before = split(b, a);
-      expect(show.json.result.drift ?? [], `kill ${when} call ${at}`).toEqual(
-        behind ? [{ deployment_id: ctx.deploymentId, desired: stored, live: before }] : [],
-      );
-      expect(await live(), `kill ${when} call ${at}`).toEqual(behind ? before : stored);
+      const stored = committed ? split(a, b) : split(b, a);
+      if (byCommand) {
+        // Nothing repairs on its own: HAProxy stays on the old split...
+        await sleep(2_500);
+        expect(await live(), `kill ${when} call ${at}`).toEqual(split(b, a));
+        // ...until the next read of the traffic, which applies the store's split and then reports no drift.
+        const show = ctx.opWith(env, [], "traffic", "show", "prod", "--json");
+        expect(show.code, show.stderr).toBe(0);
+        expect(show.json.result.drift, `kill ${when} call ${at}`).toBeUndefined();
+        expect(await live(), `kill ${when} call ${at}`).toEqual(stored);
+        ctx.tb.sh(`systemctl start ${repairPath}`);
+      } else {
+        // No command: the repair unit (or the killed command itself) brings HAProxy to the store's split.
+        const took = await liveWithin(stored, 5_000);
+        expect(took, `kill ${when} call ${at}: HAProxy at ${JSON.stringify(await live())}`).not.toBeNull();
+        if (committed && i !== points.length - 1) repairMs.push(took!);
+      }
+      expect(storeSplit(), `kill ${when} call ${at}`).toEqual(stored);
       await serving(400);
-      // The next traffic command (the retry, same key) applies the store's split: HAProxy equals it.
+      // The retry with the same key finishes the command: HAProxy and the store on the new split.
       const retry = ctx.opWith(env, [], ...setArgs(`faults-kill-${i}`, a, b));
       expect(retry.code, retry.stderr).toBe(0);
       expect(await live()).toEqual(split(a, b));
       expect(storeSplit()).toEqual(split(a, b));
     }
+    // The repair unit did the work where HAProxy lagged (its journal says so), within the 5 s.
+    expect(ctx.tb.sh("journalctl -u greentic-hello-traffic-repair.service -o cat --no-pager")).toContain(
+      "HAProxy lagged the store; applied the stored split",
+    );
+    console.log(`repair without a command: HAProxy on the stored split after ${repairMs.join(", ")} ms`);
   });
 
   it("a reboot of the VM: the proxy, every revision and the recorded split come back; serving resumes", {
