@@ -129,11 +129,44 @@ export async function revisionReadiness(
   })
     .then((x) => x.status)
     .catch((e: Error) => e.message);
-  if (status !== 200) return { ready: false, detail: `${path} answered ${status}` };
+  if (status !== 200) {
+    // Nothing listening yet (connection refused) within its startup timeout since its unit
+    // (re)started (a reboot, a restart after a crash): the revision is starting, not failing.
+    // Undetermined, so the runner retries rather than counting a failed check, and a reboot does
+    // not abort a healthy rollout. An answer other than 200, or a dropped connection, counts at once.
+    const started = /ECONNREFUSED/.test(String(status))
+      ? await startingFor(executor, revisionLayout(spec, revisionId).serviceUnit)
+      : null;
+    if (started !== null && started < spec.spec.health.startupTimeoutSeconds)
+      throw new GreenticError(
+        "io",
+        `revision ${revisionId} is still starting (its unit started ${started} s ago): ${path} answered ${status}`,
+        {
+          hint: `it has ${spec.spec.health.startupTimeoutSeconds} s (spec.health.startupTimeoutSeconds) to become ready`,
+        },
+      );
+    return { ready: false, detail: `${path} answered ${status}` };
+  }
   const server = (await backendCounters(executor, spec).catch(() => [])).find((c) => c.revision_id === revisionId);
   if (server !== undefined && server.server_status !== "" && !/^(UP|no check)/.test(server.server_status))
     return { ready: false, detail: `the proxy's check sees its server ${server.server_status}` };
   return { ready: true, detail: "" };
+}
+
+/** Seconds since `unit` became active on the VM (its clock), or null when it is not active. */
+async function startingFor(executor: HostExecutor, unit: string): Promise<number | null> {
+  const shown = await executor.run("systemctl", [
+    "show",
+    "--timestamp=unix",
+    "-p",
+    "ActiveState,ActiveEnterTimestamp",
+    unit,
+  ]);
+  const now = await executor.run("date", ["+%s"]);
+  const state = /^ActiveState=(\S+)$/m.exec(shown.stdout)?.[1];
+  const since = /^ActiveEnterTimestamp=@(\d+)$/m.exec(shown.stdout)?.[1];
+  if (state !== "active" || since === undefined || now.code !== 0) return null;
+  return Math.max(0, Number(now.stdout.trim()) - Number(since));
 }
 
 /** Stops and removes an environment's runner unit (the environment is destroyed). */

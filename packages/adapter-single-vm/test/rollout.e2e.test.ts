@@ -57,10 +57,11 @@ describe.skipIf(unavailable !== undefined)("progressive rollout on the VM, Debia
   const rev: string[] = [];
   const specPath = "/etc/greentic/hello/deployment.yaml";
   const scratch = mkdtempSync(join(tmpdir(), "gt-rollout-e2e-"));
+  // Stopping waits up to 30 s for the machine to shut down (longer once it has rebooted).
   afterAll(async () => {
     rmSync(scratch, { recursive: true, force: true });
     await tb?.stop();
-  });
+  }, 60_000);
 
   const specDoc = (): Record<string, any> => ({
     apiVersion: "greentic.ai/v1alpha1",
@@ -509,6 +510,33 @@ describe.skipIf(unavailable !== undefined)("progressive rollout on the VM, Debia
     expect(human("rollout", "status", "prod")).toContain(`split now: ${r2}=99% ${r3}=1%`);
     expect(human("rollout", "pause", "prod")).toContain(`Rollout ${id} in prod: paused`);
     expect(human("rollout", "resume", "prod")).toContain(`Rollout ${id} in prod: running`);
+
+    // A reboot of the VM mid-rollout: the runner (an enabled unit) starts again and resumes from
+    // its record; HAProxy comes back on the recorded split and shows no other at any sample.
+    const recorded = [
+      { revision_id: r2, weight_bps: 9_900 },
+      { revision_id: r3, weight_bps: 100 },
+    ];
+    await tb.reboot();
+    const units = ["greentic-hello-proxy.service", `greentic-hello-${r2}.service`, `greentic-hello-${r3}.service`];
+    const upBy = Date.now() + 60_000;
+    while (tb.run("systemctl", ["is-active", ...units, "greentic-rollout-prod.service"]).code !== 0) {
+      if (Date.now() > upBy) throw new Error(`not back after the reboot: ${tb.sh("systemctl --failed --no-legend")}`);
+      await sleep(250);
+    }
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const now = await live().catch(() => null);
+      if (now !== null) seen.add(JSON.stringify(now));
+      await sleep(250);
+    }
+    expect([...seen]).toEqual([JSON.stringify(recorded)]);
+    // The resumed runner judges the candidate again (ready once it listens) and keeps the step.
+    const resumed = await until(id, (s) => s.observed?.ready === true, 60_000);
+    expect(resumed.rollout).toMatchObject({ status: "running", step_index: 0, applied_step: 0 });
+    expect(resumed.split).toEqual(recorded);
+    expect(await live()).toEqual(recorded);
+    expect(tb.run("systemctl", ["is-active", "greentic-rollout-prod.service"]).stdout.trim()).toBe("active");
     expect(human("rollout", "abort", "prod")).toContain(`stopped: aborted by `);
     expect(await live()).toEqual([{ revision_id: r2, weight_bps: 10_000 }]);
     const all = JSON.parse(human("rollout", "status", "prod", "--all", "--json")).result.rollouts;
