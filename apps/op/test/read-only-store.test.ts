@@ -1,9 +1,19 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { digestTree, ensureBuilt, op, store, type OpResult, type Store } from "./helpers.js";
+import { BIN, REPO, digestTree, ensureBuilt, op, store, type OpResult, type Store } from "./helpers.js";
 
 ensureBuilt();
 
@@ -55,6 +65,38 @@ function fill(disk: string, pages: number): void {
 const at = (root: string, args: string[], input?: string): OpResult =>
   op([...args, "--store-root", root], input === undefined ? {} : { input });
 
+/**
+ * `op ... --store-root root` as the unprivileged user nobody (uid 65534): file permissions apply
+ * to it as they do to any user's store. It keeps one capability, reading and searching any
+ * directory, so that it can load `op` from wherever the repository was checked out (a root-only
+ * home in CI); it writes only where the modes let it.
+ */
+function asNobody(root: string, args: string[]): OpResult {
+  const home = join(root, "..", "nobody-home");
+  mkdirSync(home, { recursive: true });
+  chownSync(home, 65534, 65534);
+  const r = spawnSync(
+    "setpriv",
+    [
+      "--reuid=65534",
+      "--regid=65534",
+      "--clear-groups",
+      "--inh-caps=+dac_read_search",
+      "--ambient-caps=+dac_read_search",
+      process.execPath,
+      BIN,
+      ...args,
+      "--store-root",
+      root,
+    ],
+    { encoding: "utf8", cwd: REPO, env: { PATH: process.env.PATH, HOME: home, NO_COLOR: "1" }, timeout: 60_000 },
+  );
+  const out: OpResult = { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  if (r.stdout.trim().startsWith("{")) out.json = JSON.parse(r.stdout);
+  if (r.stderr.trim().startsWith("{")) out.errorJson = JSON.parse(r.stderr);
+  return out;
+}
+
 function expectIoError(r: OpResult, code: string, under: string, label: string) {
   expect(r.status, `${label}: ${r.stdout}${r.stderr}`).toBe(1);
   const error = r.errorJson?.error;
@@ -65,7 +107,9 @@ function expectIoError(r: OpResult, code: string, under: string, label: string) 
   expect(error.hint, label).toBe(
     code === "EROFS"
       ? "the store is on a read-only file system: remount it read-write (or point --store-root elsewhere) and retry"
-      : "the file system is full: free some space (old backups under backups/ can go) and retry; nothing was committed",
+      : code === "EACCES"
+        ? "permission denied: run as the store's owner or fix the permissions of the path"
+        : "the file system is full: free some space (old backups under backups/ can go) and retry; nothing was committed",
   );
 }
 
@@ -280,4 +324,65 @@ describe.skipIf(!isRoot)("a full disk", () => {
     expect(r.errorJson.error).toMatchObject({ kind: "integrity", path: keyFile });
     expect(r.errorJson.error.message).toBe(`${keyFile} holds 0 bytes, not a 32-byte key`);
   }, 120_000);
+});
+
+describe.skipIf(!isRoot)("a store its user may not write (EACCES), as a non-root user", () => {
+  it("a mutation refused a directory is io EACCES naming the path, with the hint; the store is left byte-identical", () => {
+    const s = store();
+    seeded(s);
+    // The store belongs to nobody, as a user's store belongs to them.
+    sh("chown", ["-R", "65534:65534", s.root]);
+    const show = () => asNobody(s.root, ["env", "show", "local", "--json"]);
+    const start = show().json.result.generation as number;
+    const commit = `local/commits/${String(start + 1).padStart(12, "0")}.json`;
+    // Each directory a mutation writes before its commit point, made read-only (mode 0500) in
+    // turn: the lock, the backup, the commit record; then the whole store.
+    const cases: { dir: string; path: RegExp }[] = [
+      { dir: ".locks", path: /^\.locks\/local\.lock$/ },
+      { dir: "local/backups", path: /^local\/backups\/environment\.json\.\d{8}T\d+\.\d+Z(\.\d+)?\.bak$/ },
+      { dir: "local/commits", path: new RegExp(`^${commit.replace(/\./g, "\\.")}$`) },
+      { dir: ".", path: /^\.locks\/local\.lock$/ },
+    ];
+    for (const { dir, path } of cases) {
+      const blocked = join(s.root, dir);
+      const dirs = dir === "." ? [s.root, join(s.root, ".locks"), join(s.root, "local")] : [blocked];
+      for (const d of dirs) chmodSync(d, 0o500);
+      const before = digestTree(s.root);
+      const verbs = [
+        ["config", "set", "local", "--region", "us"],
+        ["env", "update", "local", "--name", "denied"],
+        ["bundles", "add", "local", "--bundle-id", "denied"],
+      ];
+      // Every verb goes through the same commit path: three on the whole store, one elsewhere.
+      for (const args of dir === "." ? verbs : verbs.slice(0, 1)) {
+        const label = `op ${args.join(" ")} with ${dir} mode 0500`;
+        const r = asNobody(s.root, [...args, "--json"]);
+        expectIoError(r, "EACCES", s.root, label);
+        expect(r.errorJson.error.path.slice(s.root.length + 1), label).toMatch(path);
+        expect(r.errorJson.error.message, label).toContain("EACCES: permission denied");
+        expect(digestTree(s.root), `${label}: the store as it was`).toBe(before);
+      }
+      if (dir === ".") {
+        // Reads stay open to the store's user, and write nothing.
+        expect(show().json.result.generation, "env show of a store mode 0500").toBe(start);
+        expect(asNobody(s.root, ["audit", "verify", "local", "--json"]).json.result).toMatchObject({ ok: true });
+        expect(digestTree(s.root), "after the reads").toBe(before);
+      }
+      for (const d of dirs) chmodSync(d, 0o700);
+    }
+    // In the user's words without --json: the path, the cause, the hint.
+    chmodSync(join(s.root, "local", "commits"), 0o500);
+    const human = asNobody(s.root, ["config", "set", "local", "--region", "us"]);
+    expect(human.status).toBe(1);
+    expect(human.stderr).toContain(`${join(s.root, commit)} failed: EACCES: permission denied`);
+    expect(human.stderr).toContain(
+      "Hint: permission denied: run as the store's owner or fix the permissions of the path",
+    );
+    chmodSync(join(s.root, "local", "commits"), 0o700);
+    // Nothing was left half-done: the next change, permissions fixed, is the next generation.
+    const after = asNobody(s.root, ["config", "set", "local", "--region", "us", "--json"]);
+    expect(after.status, after.stderr).toBe(0);
+    expect(after.json.result.generation).toBe(start + 1);
+    expect(asNobody(s.root, ["audit", "verify", "local", "--json"]).json.result).toMatchObject({ ok: true });
+  }, 180_000);
 });

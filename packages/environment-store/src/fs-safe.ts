@@ -113,7 +113,10 @@ export async function writeExclusive(
       file,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
       mode,
-    );
+    ).catch((error: unknown) => {
+      // EEXIST is the caller's to handle; anything else (EACCES, ENOSPC, EROFS) is `io` naming the file.
+      throw errnoCode(error) === "EEXIST" ? error : ioError("writing", file, error);
+    });
     try {
       await handle.writeFile(data);
     } catch (error) {
