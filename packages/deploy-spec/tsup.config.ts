@@ -1,7 +1,8 @@
 import { packageConfig } from "../../tsup.config.base.ts";
 
 // Light entries beside the index (see src/index.ts): `errors` (no zod, no yaml), `documents`,
-// `answers`, `schemas` and `deployment-spec-text` (the only one that loads yaml). Splitting keeps
+// `answers`, `schemas`, `deployment-spec-text` (the only one that loads yaml) and `routes` (route
+// binding rules, no zod: the local router process and the single-VM proxy share them). Splitting keeps
 // one copy of each module, so `GreenticError` is the same class whichever entry it comes from.
 export default packageConfig(
   {
@@ -11,6 +12,7 @@ export default packageConfig(
     answers: "src/public/answers.ts",
     schemas: "src/public/schemas.ts",
     "deployment-spec-text": "src/deployment-spec-text.ts",
+    routes: "src/engine/route-bindings.ts",
   },
   { splitting: true },
 );

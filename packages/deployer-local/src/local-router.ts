@@ -12,13 +12,15 @@ import {
 import { type AddressInfo, connect } from "node:net";
 import type { Duplex } from "node:stream";
 import { join } from "node:path";
+import { compareRouteScores, routeScore } from "@greentic/deploy-spec/routes";
 import { writeFileAtomic } from "@greentic/io-kit";
 import { parseListenAddress } from "./listen-address.js";
 
 export { parseListenAddress };
 
 // The router runs as its own process (see local-router-bin.ts): this module imports Node
-// built-ins and the I/O kit only, so the bundled entry stays small and starts fast.
+// built-ins, the I/O kit and deploy-spec's route rules (no zod) only, so the bundled entry stays
+// small and starts fast.
 
 /** `routes.json` in the router's state dir: the applied splits with each revision's public port. */
 export interface LocalRoutesDocument {
@@ -266,50 +268,10 @@ function routeMatcher(deployment: LocalRouteDeployment): RouteMatcher {
   };
 }
 
-/**
- * How specifically `matcher` claims a request, as `[host rank, host length, prefix length]`
- * compared in that order (an exact host beats a `*.` wildcard, which beats any host; then the
- * longest path prefix wins), or `undefined` when it does not claim it.
- */
-export function routeScore(
-  matcher: { hosts: readonly string[]; prefixes: readonly string[] },
-  hostHeader: string,
-  path: string,
-): [number, number, number] | undefined {
-  const host = hostHeader.toLowerCase();
-  // `[::1]:8080` → `[::1]`, `shop.example.com:8080` → `shop.example.com`.
-  const hostname = host.replace(/:\d+$/u, "");
-  let hostRank = 0;
-  let hostLength = 0;
-  if (matcher.hosts.length > 0) {
-    let found = false;
-    for (const bound of matcher.hosts) {
-      const name = /:\d+$/u.test(bound) ? host : hostname;
-      if (bound === name) {
-        [hostRank, hostLength, found] = [2, bound.length, true];
-        break;
-      }
-      if (bound.startsWith("*.") && name.endsWith(bound.slice(1)) && bound.length - 1 > hostLength) {
-        [hostRank, hostLength, found] = [1, bound.length - 1, true];
-      }
-    }
-    if (!found) return undefined;
-  }
-  let prefixLength = 0;
-  if (matcher.prefixes.length > 0) {
-    let found = false;
-    for (const prefix of matcher.prefixes) {
-      const claims = prefix === "/" || path === prefix || path.startsWith(`${prefix}/`);
-      // The root claims every path but is no more specific than no prefix at all.
-      const length = prefix === "/" ? 0 : prefix.length;
-      if (claims && (!found || length > prefixLength)) [found, prefixLength] = [true, length];
-    }
-    if (!found) return undefined;
-  }
-  return [hostRank, hostLength, prefixLength];
-}
-
-const compareScores = (a: readonly number[], b: readonly number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
+// The matching rules (exact host > `*.` wildcard > any, then the longest path prefix) are
+// deploy-spec's, shared with the single-VM proxy, which renders them as HAProxy rules.
+export { routeScore };
+const compareScores = compareRouteScores;
 
 const weightsKey = (entries: readonly LocalRouteEntry[]) =>
   entries.map((entry) => `${entry.revision_id}=${entry.weight_bps}`).join(",");

@@ -25,6 +25,62 @@ export function isUnbound(binding: { hosts: readonly string[]; path_prefixes: re
 }
 
 /**
+ * How specifically a binding claims a request: `[host rank, host length, prefix length]`,
+ * compared in that order. Host rank 2 is an exact host, 1 a `*.` wildcard (length: the suffix
+ * from its dot), 0 any host; then the longest path prefix wins (the root counts 0).
+ */
+export type RouteScore = [number, number, number];
+
+/** Orders two scores: positive when `a` is more specific. */
+export function compareRouteScores(a: readonly number[], b: readonly number[]): number {
+  return a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
+}
+
+/**
+ * How specifically `matcher` (lower-case hosts, prefixes without a trailing `/`; empty lists:
+ * any) claims a request for `hostHeader` and `path`, or `undefined` when it does not claim it.
+ * A bound host with a port is compared with the whole Host header, one without a port with the
+ * header's name only.
+ */
+export function routeScore(
+  matcher: { hosts: readonly string[]; prefixes: readonly string[] },
+  hostHeader: string,
+  path: string,
+): RouteScore | undefined {
+  const host = hostHeader.toLowerCase();
+  // `[::1]:8080` → `[::1]`, `shop.example.com:8080` → `shop.example.com`.
+  const hostname = host.replace(/:\d+$/u, "");
+  let hostRank = 0;
+  let hostLength = 0;
+  if (matcher.hosts.length > 0) {
+    let found = false;
+    for (const bound of matcher.hosts) {
+      const name = /:\d+$/u.test(bound) ? host : hostname;
+      if (bound === name) {
+        [hostRank, hostLength, found] = [2, bound.length, true];
+        break;
+      }
+      if (bound.startsWith("*.") && name.endsWith(bound.slice(1)) && bound.length - 1 > hostLength) {
+        [hostRank, hostLength, found] = [1, bound.length - 1, true];
+      }
+    }
+    if (!found) return undefined;
+  }
+  let prefixLength = 0;
+  if (matcher.prefixes.length > 0) {
+    let found = false;
+    for (const prefix of matcher.prefixes) {
+      const claims = prefix === "/" || path === prefix || path.startsWith(`${prefix}/`);
+      // The root claims every path but is no more specific than no prefix at all.
+      const length = prefix === "/" ? 0 : prefix.length;
+      if (claims && (!found || length > prefixLength)) [found, prefixLength] = [true, length];
+    }
+    if (!found) return undefined;
+  }
+  return [hostRank, hostLength, prefixLength];
+}
+
+/**
  * Refuses a route binding of `deployment` that is malformed (a path prefix not starting with
  * `/`: exit 2) or claims a host and path prefix another live deployment of the environment
  * already claims (exit 3, naming both deployments and the pair). Archived deployments and
