@@ -1,8 +1,10 @@
 import { readdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { canonicalDigest, deploymentMode, GreenticError, prettyJson, type DeploymentSpec } from "@greentic/deploy-spec";
+import { isUnbound, normalisePathPrefix, routeKeys } from "@greentic/deploy-spec/routes";
 import { adminRequest, createAdminCertificates } from "@greentic/runtime";
 import { hostPath, type HostExecutor } from "./executor.js";
+import { REVISION_BUNDLES } from "./load.js";
 import {
   copyFileAtomic,
   ensureDir,
@@ -41,6 +43,7 @@ import {
   renderStickyMap,
   timedRequests,
   type BackendCounters,
+  type ProxyRoute,
   type WeightedRevision,
 } from "./proxy.js";
 import {
@@ -69,6 +72,16 @@ export interface CanaryRevision {
   /** `warm`: its unit runs and the proxy has a backend for it; `drained`: stopped, files kept until archive. */
   status: "warm" | "drained";
   warmed_at: string;
+  /** The environment's deployment it belongs to (absent: the VM's only one, as `op single-vm apply` makes). */
+  deployment?: string;
+}
+
+/** A deployment of the environment on this VM: its block of `split.map` and its route binding. */
+export interface CanaryRoute {
+  /** Its revisions' ranges in `split.map` start at `slot * 10000`; kept while it has revisions. */
+  slot: number;
+  hosts: string[];
+  path_prefixes: string[];
 }
 
 /**
@@ -85,6 +98,11 @@ export interface CanaryRecord {
   previous_split?: { entries: WeightedRevision[]; updated_at: string } | null;
   /** Port of the proxy's loopback metrics endpoint (Prometheus `/metrics`, stats page `/stats`). */
   metrics_port: number;
+  /**
+   * The deployments the proxy routes by Host and path (by deployment id), once an environment
+   * set a split with a route binding; absent: one deployment takes every request.
+   */
+  routes?: Record<string, CanaryRoute>;
 }
 
 /** Revision ids become unit names, paths and HAProxy backend names. */
@@ -215,8 +233,35 @@ export interface CanaryContext {
   container?: ContainerOptions | undefined;
 }
 
+/** The recorded split, each entry with its deployment's base in `split.map`, ordered by it. */
 function splitOf(record: CanaryRecord): WeightedRevision[] {
-  return record.split?.entries ?? [];
+  const entries = (record.split?.entries ?? []).map(({ revision_id, weight_bps }): WeightedRevision => {
+    const base = (routeOf(record, revision_id)?.slot ?? 0) * 10_000;
+    return { revision_id, weight_bps, ...(base > 0 ? { base } : {}) };
+  });
+  return entries.sort((a, b) => (a.base ?? 0) - (b.base ?? 0));
+}
+
+/** The route of a revision's deployment, when the VM routes by deployment. */
+function routeOf(record: CanaryRecord, revisionId: string): CanaryRoute | undefined {
+  const deployment = record.revisions[revisionId]?.deployment;
+  return deployment === undefined ? undefined : record.routes?.[deployment];
+}
+
+/** The deployments with traffic, as the proxy routes them (undefined: no routes recorded). */
+function proxyRoutes(record: CanaryRecord, warm: readonly string[]): ProxyRoute[] | undefined {
+  if (record.routes === undefined) return undefined;
+  const weighted = new Set((record.split?.entries ?? []).filter((e) => e.weight_bps > 0).map((e) => e.revision_id));
+  return Object.entries(record.routes)
+    .filter(([id]) => [...weighted].some((r) => record.revisions[r]?.deployment === id))
+    .sort(([, a], [, b]) => a.slot - b.slot)
+    .map(([deployment_id, r]) => ({
+      deployment_id,
+      base: r.slot * 10_000,
+      hosts: r.hosts,
+      path_prefixes: r.path_prefixes,
+      revisions: warm.filter((id) => record.revisions[id]?.deployment === deployment_id),
+    }));
 }
 
 function renderCanary(spec: DeploymentSpec, record: CanaryRecord, ctx: CanaryContext): CanaryDesired {
@@ -313,7 +358,10 @@ function renderCanary(spec: DeploymentSpec, record: CanaryRecord, ctx: CanaryCon
     },
     {
       path: p.config,
-      content: renderProxyConfig(spec, backends, { metricsPort: record.metrics_port }),
+      content: renderProxyConfig(spec, backends, {
+        metricsPort: record.metrics_port,
+        routes: proxyRoutes(record, warm),
+      }),
       mode: 0o644,
       group: "root",
       owner: "proxy",
@@ -499,7 +547,7 @@ function sameSplit(a: readonly WeightedRevision[], b: readonly WeightedRevision[
   const norm = (x: readonly WeightedRevision[]) =>
     x
       .filter((e) => e.weight_bps > 0)
-      .map((e) => `${e.revision_id}=${e.weight_bps}`)
+      .map((e) => `${e.base ?? 0}:${e.revision_id}=${e.weight_bps}`)
       .join(",");
   return norm(a) === norm(b);
 }
@@ -610,8 +658,9 @@ export async function planCanary(spec: DeploymentSpec, options: PlanOptions = {}
   const record = await ensureSpecRevision(executor, spec, options, false);
   const o = await observeCanary(spec, { ...options, executor }, record);
   // A saved plan names the spec's bundle (the revision it makes); the deployer's plans have none.
-  const specDigest =
-    options.specBundle === false ? null : await hashFile(sourceHostPath(executor, sourcePath(spec.spec.bundle.source)));
+  const specDigest = !hasSpecBundle(spec, options)
+    ? null
+    : await hashFile(sourceHostPath(executor, sourcePath(spec.spec.bundle.source)));
   return { ...planOf(spec, o, options), bundleDigest: `sha256:${specDigest ?? "0".repeat(64)}` };
 }
 
@@ -644,6 +693,11 @@ function planOf(spec: DeploymentSpec, o: CanaryObservation, options: PlanOptions
   };
 }
 
+/** Whether the spec's own bundle is a revision (not for a spec of revisions an environment deploys). */
+function hasSpecBundle(spec: DeploymentSpec, options: PlanOptions): boolean {
+  return options.specBundle !== false && spec.spec.bundle.source !== REVISION_BUNDLES;
+}
+
 /**
  * `op single-vm plan/apply` with a spec whose `bundle.source` exists: that bundle is a revision
  * (id `sha256-<12 hex>`), copied under the revisions dir and warmed; the first one takes 100 %.
@@ -656,7 +710,7 @@ async function ensureSpecRevision(
   write: boolean,
 ): Promise<CanaryRecord & { pendingRevision?: string }> {
   const record = await readCanaryRecord(executor, spec);
-  if (options.specBundle === false) return record;
+  if (!hasSpecBundle(spec, options)) return record;
   const source = sourceHostPath(executor, sourcePath(spec.spec.bundle.source));
   const digest = await digestOfSource(executor, sourcePath(spec.spec.bundle.source), "spec.bundle.source");
   const id = `sha256-${digest.slice(0, 12)}`;
@@ -680,6 +734,7 @@ async function addRevision(
   file: string,
   digest: string,
   takeAll: boolean,
+  deployment?: string,
 ): Promise<CanaryRecord> {
   if (!SAFE_REVISION.test(id))
     throw new GreenticError("invalid-argument", `revision id ${JSON.stringify(id)} cannot name a unit`, {
@@ -696,6 +751,11 @@ async function addRevision(
     ...ports,
     status: "warm",
     warmed_at: new Date().toISOString(),
+    ...(deployment !== undefined
+      ? { deployment }
+      : existing?.deployment !== undefined
+        ? { deployment: existing.deployment }
+        : {}),
   };
   if (takeAll)
     record.split = { entries: [{ revision_id: id, weight_bps: 10_000 }], updated_at: new Date().toISOString() };
@@ -943,14 +1003,14 @@ async function waitRevisionReady(
  */
 export async function warmCanaryRevision(
   spec: DeploymentSpec,
-  revision: { id: string; file: string; digest: string },
+  revision: { id: string; file: string; digest: string; deployment?: string },
   options: CanaryApplyOptions = {},
 ): Promise<CanaryApplyResult> {
   const executor = executorFor(options);
   const record = await readCanaryRecord(executor, spec);
   const takeAll =
     record.split === null || splitOf(record).every((e) => record.revisions[e.revision_id]?.status !== "warm");
-  await addRevision(executor, spec, record, revision.id, revision.file, revision.digest, takeAll);
+  await addRevision(executor, spec, record, revision.id, revision.file, revision.digest, takeAll, revision.deployment);
   try {
     return await converge(executor, spec, record, { ...options, specBundle: false });
   } catch (error) {
@@ -989,11 +1049,24 @@ export async function canaryTraffic(spec: DeploymentSpec, options: PlanOptions =
 export async function setCanarySplit(
   spec: DeploymentSpec,
   entries: readonly WeightedRevision[],
-  options: PlanOptions = {},
+  options: PlanOptions & {
+    /**
+     * The environment's deployment the split is for, with its route binding: only its entries
+     * change, and the proxy routes requests to it by Host and path prefix.
+     */
+    deployment?: { id: string; hosts: readonly string[]; path_prefixes: readonly string[] } | undefined;
+  } = {},
 ): Promise<CanaryTraffic> {
   const executor = executorFor(options);
   const record = await readCanaryRecord(executor, spec);
-  const sum = entries.reduce((n, e) => n + e.weight_bps, 0);
+  const configBefore = proxyConfigOf(spec, record);
+  // Each deployment's weights add up to 10 000 (a whole split, as rollback restores it, may hold several).
+  const sums = new Map<string, number>();
+  for (const e of entries) {
+    const key = options.deployment?.id ?? record.revisions[e.revision_id]?.deployment ?? "";
+    sums.set(key, (sums.get(key) ?? 0) + e.weight_bps);
+  }
+  const sum = entries.length === 0 ? 0 : ([...sums.values()].find((n) => n !== 10_000) ?? 10_000);
   if (sum !== 10_000 || entries.some((e) => !Number.isInteger(e.weight_bps) || e.weight_bps < 0))
     throw new GreenticError("validation", `weights must be whole basis points adding up to 10000, got ${sum}`, {
       path: "entries",
@@ -1033,16 +1106,85 @@ export async function setCanarySplit(
         },
       );
   }
-  if (record.split !== null && !sameSplit(record.split.entries, weighted)) record.previous_split = record.split;
-  record.split = { entries: weighted.map((e) => ({ ...e })), updated_at: new Date().toISOString() };
+  let others: WeightedRevision[] = [];
+  if (options.deployment !== undefined) {
+    routeDeployment(record, options.deployment, weighted);
+    others = (record.split?.entries ?? []).filter(
+      (e) => e.weight_bps > 0 && record.revisions[e.revision_id]?.deployment !== options.deployment!.id,
+    );
+  }
+  const next = [...others, ...weighted].map(({ revision_id, weight_bps }) => ({ revision_id, weight_bps }));
+  if (record.split !== null && !sameSplit(record.split.entries, next)) record.previous_split = record.split;
+  record.split = { entries: next, updated_at: new Date().toISOString() };
   await writeCanaryRecord(executor, spec, record);
   const p = proxyLayout(spec);
   // The map files on disk are what a restart or reboot loads: written before the live push.
-  await writeFileAtomic(executor, p.splitMap, renderSplitMap(record.split.entries), 0o644, { uid: 0, gid: 0 });
+  await writeFileAtomic(executor, p.splitMap, renderSplitMap(splitOf(record)), 0o644, { uid: 0, gid: 0 });
   if (spec.spec.rollout.sticky)
-    await writeFileAtomic(executor, p.stickyMap, renderStickyMap(record.split.entries), 0o644, { uid: 0, gid: 0 });
-  if (executor.mode === "execute") await pushSplit(executor, spec, record.split.entries);
+    await writeFileAtomic(executor, p.stickyMap, renderStickyMap(splitOf(record)), 0o644, { uid: 0, gid: 0 });
+  if (executor.mode === "execute") await pushSplit(executor, spec, splitOf(record));
+  // A deployment that starts or stops taking traffic, or a changed route binding, changes the
+  // routing rules: the proxy reloads seamlessly (its new worker loads the map just written).
+  if (proxyConfigOf(spec, record) !== configBefore)
+    await converge(executor, spec, record, { ...options, executor, specBundle: false });
   return canaryTraffic(spec, { ...options, executor });
+}
+
+/** The proxy's configuration for the record (what `renderCanary` writes). */
+function proxyConfigOf(spec: DeploymentSpec, record: CanaryRecord): string {
+  const warm = Object.keys(record.revisions)
+    .filter((id) => record.revisions[id]!.status === "warm")
+    .sort();
+  const backends = warm.map((id) => ({ revision_id: id, port: record.revisions[id]!.public_port }));
+  return renderProxyConfig(spec, backends, { metricsPort: record.metrics_port, routes: proxyRoutes(record, warm) });
+}
+
+/**
+ * Records the route binding of the deployment a split is for: refused (`route-collision`) when
+ * another deployment on this VM claims one of its host and path prefix pairs, as the store
+ * refuses it when the binding is written. A deployment keeps its block of `split.map` (its
+ * slot) while it has revisions here; a new one takes the lowest free block.
+ */
+function routeDeployment(
+  record: CanaryRecord,
+  deployment: { id: string; hosts: readonly string[]; path_prefixes: readonly string[] },
+  weighted: readonly WeightedRevision[],
+): void {
+  const binding = {
+    hosts: deployment.hosts.map((h) => h.toLowerCase()),
+    path_prefixes: deployment.path_prefixes.map(normalisePathPrefix),
+  };
+  const present = (id: string) => Object.values(record.revisions).some((r) => r.deployment === id);
+  const routes = Object.fromEntries(
+    Object.entries(record.routes ?? {}).filter(([id]) => id === deployment.id || present(id)),
+  );
+  const mine = new Set(routeKeys(binding));
+  for (const [other, route] of Object.entries(routes)) {
+    if (other === deployment.id || isUnbound(binding) || isUnbound(route)) continue;
+    const clash = routeKeys(route).find((key) => mine.has(key));
+    if (clash === undefined) continue;
+    const [host, prefix] = clash.split(" ") as [string, string];
+    throw new GreenticError(
+      "conflict",
+      `the route binding of deployment ${deployment.id} collides with deployment ${other} on this VM: both claim ${host === "*" ? "any host" : `host ${host}`} and path prefix ${prefix}`,
+      {
+        hint: `give one of them another --host or --path-prefix (op bundles update)`,
+        details: { code: "route-collision", deployment_id: deployment.id, other_deployment_id: other },
+      },
+    );
+  }
+  // Revisions recorded before the VM routed by deployment belong to the only one there was.
+  const attributed = Object.values(record.revisions).some(
+    (r) => r.deployment !== undefined && r.deployment !== deployment.id,
+  );
+  for (const [id, r] of Object.entries(record.revisions))
+    if (r.deployment === undefined && (!attributed || weighted.some((e) => e.revision_id === id)))
+      r.deployment = deployment.id;
+  const taken = new Set(Object.entries(routes).flatMap(([id, r]) => (id === deployment.id ? [] : [r.slot])));
+  let slot = routes[deployment.id]?.slot ?? 0;
+  if (routes[deployment.id] === undefined) while (taken.has(slot)) slot++;
+  routes[deployment.id] = { slot, hosts: binding.hosts, path_prefixes: binding.path_prefixes };
+  record.routes = routes;
 }
 
 /**

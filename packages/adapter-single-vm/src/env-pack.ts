@@ -42,6 +42,7 @@ import {
 import { createHostExecutor, hostPath, type HostExecutor } from "./executor.js";
 import { copyFileAtomic, exists, hashFile, readText, removePath, writeFileAtomic } from "./host-fs.js";
 import { preflight } from "./preflight.js";
+import { REVISION_BUNDLES } from "./load.js";
 import { readJournal, type JournalSource } from "./logs.js";
 import { proxyLayout } from "./proxy.js";
 import {
@@ -208,7 +209,7 @@ export function validateVmSpec(text: string, source: string): ReturnType<typeof 
     const spec = (doc as { spec?: unknown }).spec;
     if (typeof spec === "object" && spec !== null) {
       const s = spec as { bundle?: Record<string, unknown> };
-      s.bundle = { source: "/nonexistent/replaced-by-the-staged-revision.gtbundle", ...(s.bundle ?? {}) };
+      s.bundle = { source: REVISION_BUNDLES, ...(s.bundle ?? {}) };
     }
   }
   return validateDeploymentSpec(doc, { source });
@@ -367,11 +368,11 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
   ): Promise<HealthGateOutcome> {
     const staged = l.record.staged[revision.revision_id];
     if (staged === undefined) throw notStaged(revision);
-    assertSameDeployment(l.record, revision);
+    // Side by side, several deployments share the VM: the proxy routes by their route bindings.
     try {
       await warmCanaryRevision(
         l.spec,
-        { id: revision.revision_id, file: staged.file, digest: staged.digest },
+        { id: revision.revision_id, file: staged.file, digest: staged.digest, deployment: revision.deployment_id },
         {
           ...planOptions(l),
           ...(timeoutMs !== undefined ? { readyTimeoutMs: timeoutMs } : {}),
@@ -420,18 +421,22 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
    * a failure is logged and the drift stays visible.
    */
   async function repairFromStore(ctx: HandlerContext, l: Loaded): Promise<void> {
-    const deploymentId = l.record.split?.deployment_id;
-    if (ctx.runtimeConfigFile === undefined || deploymentId === undefined || l.vm.mode !== "execute") return;
+    const last = l.record.split?.deployment_id;
+    if (ctx.runtimeConfigFile === undefined || last === undefined || l.vm.mode !== "execute") return;
     try {
-      const desired = await readDesiredSplit(ctx.runtimeConfigFile, deploymentId);
-      const r = await repairCanarySplit(l.spec, desired, planOptions(l));
-      if (r.repaired)
-        ctx.log?.({
-          event: "single-vm.traffic-repaired",
-          level: "warn",
-          deployment_id: deploymentId,
-          entries: desired,
-        });
+      // Every deployment the VM routes (several share its proxy), else the one it serves.
+      const routed = Object.keys((await readCanaryRecord(l.vm, l.spec)).routes ?? {});
+      for (const deploymentId of routed.length > 0 ? routed : [last]) {
+        const desired = await readDesiredSplit(ctx.runtimeConfigFile, deploymentId);
+        const r = await repairCanarySplit(l.spec, desired, { ...planOptions(l), deploymentId });
+        if (r.repaired)
+          ctx.log?.({
+            event: "single-vm.traffic-repaired",
+            level: "warn",
+            deployment_id: deploymentId,
+            entries: desired,
+          });
+      }
     } catch (error) {
       ctx.log?.({ event: "single-vm.traffic-repair-failed", level: "warn", message: (error as Error).message });
     }
@@ -550,7 +555,15 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
               });
           // The VM's repair unit first, so that it is in place should this command die before its push.
           await ensureTrafficRepair(ctx, l, split.deployment_id);
-          await setCanarySplit(l.spec, split.entries, { ...planOptions(l), specBundle: false });
+          await setCanarySplit(l.spec, split.entries, {
+            ...planOptions(l),
+            specBundle: false,
+            deployment: {
+              id: split.deployment_id,
+              hosts: split.route?.hosts ?? [],
+              path_prefixes: split.route?.path_prefixes ?? [],
+            },
+          });
           l.record.split = {
             deployment_id: split.deployment_id,
             bundle_id: split.bundle_id,

@@ -1,7 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { GreenticError, type DeploymentSpec } from "@greentic/deploy-spec";
 import { parseDeploymentSpec } from "@greentic/deploy-spec/deployment-spec-text";
+import { parse as parseYaml } from "yaml";
 import { loadPlan, PLAN_SCHEMA, type SingleVmPlan } from "./plan.js";
+
+/**
+ * `spec.bundle.source` of a canary spec that names no bundle: an environment bound to the VM
+ * deploys each revision's own bundle, so the spec it reads (and `op single-vm status/plan/apply`
+ * with it) has none. Plans and applies of such a spec converge the revisions recorded on the VM.
+ */
+export const REVISION_BUNDLES = "/nonexistent/replaced-by-the-staged-revision.gtbundle";
 
 // Reading what `op single-vm` verbs are given (a DeploymentSpec file, or a plan saved by
 // `plan --out`), so that a TypeScript tool gets the same checks and errors as the CLI.
@@ -40,7 +48,7 @@ async function readInput(file: string): Promise<{ source: string; text: string }
  * and every issue in `issues`.
  */
 export function parseDeploymentSpecText(source: string, text: string): DeploymentSpec {
-  const parsed = parseDeploymentSpec(text, { source });
+  const parsed = parseDeploymentSpec(withRevisionBundles(text), { source });
   if (parsed.ok) return parsed.value;
   const first = parsed.issues[0];
   throw new GreenticError(first?.code === "parse" ? "answers-parse" : "validation", parsed.summary, {
@@ -72,4 +80,19 @@ export async function loadSpecOrPlan(file: string): Promise<DeploymentSpec | Sin
     if (schema === PLAN_SCHEMA) return loadPlan(file);
   }
   return parseDeploymentSpecText(source, text);
+}
+
+/** A canary spec without `spec.bundle` gets {@link REVISION_BUNDLES} as its source; any other text is returned as is. */
+export function withRevisionBundles(text: string): string {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch {
+    return text; // the spec parser reports it
+  }
+  const spec = (doc as { spec?: { bundle?: unknown; rollout?: { strategy?: unknown } } } | null)?.spec;
+  if (typeof spec !== "object" || spec === null || spec.bundle !== undefined || spec.rollout?.strategy !== "canary")
+    return text;
+  spec.bundle = { source: REVISION_BUNDLES };
+  return JSON.stringify(doc);
 }

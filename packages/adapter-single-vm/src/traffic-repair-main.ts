@@ -30,7 +30,7 @@ async function main(): Promise<number> {
   // committed a newer split meanwhile.
   for (let round = 0; round < 5; round++) {
     const desired = await readDesiredSplit(values.desired, values.deployment);
-    const r = await repairCanarySplit(parsed.value, desired);
+    const r = await repairCanarySplit(parsed.value, desired, { deploymentId: values.deployment });
     if (!r.repaired) {
       process.stdout.write(`traffic of ${values.deployment} as stored: ${describe(desired)}\n`);
       return 0;

@@ -64,15 +64,28 @@ export interface CanaryRepair {
 export async function repairCanarySplit(
   spec: DeploymentSpec,
   desired: readonly WeightedRevision[],
-  options: PlanOptions = {},
+  options: PlanOptions & {
+    /** The deployment `desired` is for: on a VM that routes several, only its entries are compared and set. */
+    deploymentId?: string;
+  } = {},
 ): Promise<CanaryRepair> {
   const executor = executorFor(options);
   const live = await liveSplit(executor, spec).catch(() => null);
   if (desired.length === 0 || executor.mode !== "execute") return { repaired: false, live };
   const record = await readCanaryRecord(executor, spec);
-  if (live !== null && key(live) === key(desired) && key(record.split?.entries ?? []) === key(desired))
+  const route = options.deploymentId === undefined ? undefined : record.routes?.[options.deploymentId];
+  // Several deployments share the proxy: compare and set this one's entries only, with its binding.
+  const mine = (entries: readonly WeightedRevision[]) =>
+    route === undefined
+      ? entries
+      : entries.filter((e) => record.revisions[e.revision_id]?.deployment === options.deploymentId);
+  if (live !== null && key(mine(live)) === key(desired) && key(mine(record.split?.entries ?? [])) === key(desired))
     return { repaired: false, live };
-  const after = await setCanarySplit(spec, desired, { ...options, executor });
+  const after = await setCanarySplit(spec, desired, {
+    ...options,
+    executor,
+    ...(route === undefined ? {} : { deployment: { id: options.deploymentId!, ...route } }),
+  });
   return { repaired: true, live: after.live };
 }
 

@@ -138,6 +138,8 @@ export function canaryScenario(
     loadSeconds?: number;
     /** More phases, run on the same machine after the bad-input phase and before the load phase. */
     extra?: (ctx: CanaryScenarioContext) => void;
+    /** Phases run last, before the destroy phase (r2 drained, r1 at 100 %). */
+    beforeDestroy?: (ctx: CanaryScenarioContext) => void;
   } = {},
 ): void {
   let tb: Testbed;
@@ -350,7 +352,7 @@ export function canaryScenario(
     expect(tb.sh(`systemctl is-active greentic-hello-${r2}.service`).trim()).toBe("active");
   });
 
-  options.extra?.({
+  const context: CanaryScenarioContext = {
     get tb() {
       return tb;
     },
@@ -371,7 +373,8 @@ export function canaryScenario(
     opWith,
     exec,
     vmSpec,
-  });
+  };
+  options.extra?.(context);
 
   const seconds = options.loadSeconds ?? Number(process.env.GREENTIC_CANARY_LOAD_SECONDS ?? 20);
   it(`under ${seconds} s of wrk load (32 connections) the split moves 1→5→25→50→100 and rolls back; wrk counts no error`, {
@@ -413,6 +416,8 @@ export function canaryScenario(
     expect(plan.actions).toEqual([]);
     expect(tb.sh("systemctl show -p MainPID --value greentic-hello-proxy.service").trim()).toBe(pid);
   });
+
+  options.beforeDestroy?.(context);
 
   it("destroy removes the proxy and every revision unit", { timeout: 120_000 }, async () => {
     ok("env", "destroy", "prod", "--confirm");

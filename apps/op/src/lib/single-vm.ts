@@ -177,7 +177,8 @@ export function renderApplyResult(r: ApplyResult, root: string | undefined): str
     out += `Staged under ${root}; a real apply would run:\n${r.commands.map((c) => `  ${c}`).join("\n")}\n`;
   if (r.ready) out += `ready: ${r.ready.status}\n`;
   if (r.mainPid !== undefined) out += `main pid: ${r.mainPid}\n`;
-  out += `bundle: ${r.bundleDigest}\n`;
+  // A canary apply of an environment's revisions has no bundle of its own to name.
+  if (r.bundleDigest !== "") out += `bundle: ${r.bundleDigest}\n`;
   return out;
 }
 

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { BundleDeployment } from "../documents.js";
 import type { GreenticError } from "../errors.js";
-import { checkRouteBinding, normalisePathPrefix, routeKeys } from "./route-bindings.js";
+import {
+  checkRouteBinding,
+  compareRouteScores,
+  normalisePathPrefix,
+  orderedRouteRules,
+  routeKeys,
+  routeScore,
+} from "./route-bindings.js";
 
 const dep = (id: string, hosts: string[], path_prefixes: string[], status = "active") =>
   ({
@@ -58,5 +65,63 @@ describe("route bindings", () => {
     const e = refusal(() => checkRouteBinding(dep("new", [], ["shop"]), []));
     expect(e.kind).toBe("invalid-argument");
     expect(e.path).toBe("route_binding.path_prefixes[0]");
+  });
+});
+
+describe("orderedRouteRules", () => {
+  const bindings = [
+    { deployment_id: "any", hosts: [], path_prefixes: [] },
+    { deployment_id: "shop", hosts: ["shop.test", "*.shop.test"], path_prefixes: [] },
+    { deployment_id: "api", hosts: [], path_prefixes: ["/api", "/api/v2/"] },
+    { deployment_id: "wild", hosts: ["*.test"], path_prefixes: ["/static"] },
+    { deployment_id: "port", hosts: ["shop.test:8443"], path_prefixes: ["/admin"] },
+  ];
+  const matcher = (b: (typeof bindings)[number]) => ({
+    hosts: b.hosts.map((h) => h.toLowerCase()),
+    prefixes: b.path_prefixes.map(normalisePathPrefix),
+  });
+  /** The deployment routeScore ranks best, as the local router picks it. */
+  const best = (host: string, path: string) => {
+    let top: { id: string; score: number[] } | undefined;
+    for (const b of bindings) {
+      const score = routeScore(matcher(b), host, path);
+      if (score !== undefined && (top === undefined || compareRouteScores(score, top.score) > 0))
+        top = { id: b.deployment_id, score };
+    }
+    return top?.id;
+  };
+  /** The deployment of the first rule that claims the request, as a proxy trying rules in order picks it. */
+  const first = (host: string, path: string) =>
+    orderedRouteRules(bindings).rules.find(
+      (r) => routeScore({ hosts: r.host === null ? [] : [r.host], prefixes: [r.prefix] }, host, path) !== undefined,
+    )?.deployment_id;
+
+  it("tries rules so that the first claiming a request is the deployment routeScore ranks best", () => {
+    const requests: Array<[string, string, string]> = [
+      ["shop.test", "/", "shop"],
+      ["SHOP.test:8080", "/api/x", "shop"],
+      ["a.shop.test", "/static/x", "shop"],
+      ["a.test", "/static/x", "wild"],
+      ["a.test", "/staticx", "any"],
+      ["other.example", "/api", "api"],
+      ["other.example", "/api/v2/x", "api"],
+      ["other.example", "/apix", "any"],
+      ["shop.test:8443", "/admin/users", "port"],
+      ["shop.test:8443", "/", "shop"],
+    ];
+    for (const [host, path, want] of requests) {
+      expect({ host, path, best: best(host, path) }).toEqual({ host, path, best: want });
+      expect({ host, path, first: first(host, path) }).toEqual({ host, path, first: want });
+    }
+  });
+
+  it("leaves out the catch-all of several unbound deployments and names them", () => {
+    const r = orderedRouteRules([
+      { deployment_id: "b", hosts: [], path_prefixes: [] },
+      { deployment_id: "a", hosts: [], path_prefixes: [] },
+      { deployment_id: "c", hosts: [], path_prefixes: ["/c"] },
+    ]);
+    expect(r.unbound).toEqual(["b", "a"]);
+    expect(r.rules).toEqual([{ deployment_id: "c", host: null, prefix: "/c", score: [0, 0, 2] }]);
   });
 });

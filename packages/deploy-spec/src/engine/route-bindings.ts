@@ -80,6 +80,53 @@ export function routeScore(
   return [hostRank, hostLength, prefixLength];
 }
 
+/** One host × path-prefix pair of a deployment's binding, for a proxy that tries rules in order. */
+export interface RouteRule {
+  deployment_id: string;
+  /** Lower-case host as bound (`*.example.com`, `shop.example.com:8080`), or null for any host. */
+  host: string | null;
+  /** Normalised path prefix; `/` claims every path. */
+  prefix: string;
+  /** The score {@link routeScore} gives a request this rule claims. */
+  score: RouteScore;
+}
+
+/**
+ * Every host × prefix rule of the given bindings, most specific first, so that the first rule
+ * claiming a request names the deployment {@link routeScore} ranks best (a deployment's best
+ * host and best prefix are one of its rules). Ties between deployments need the same rule,
+ * which {@link checkRouteBinding} refuses, or several unbound deployments: `unbound` lists those
+ * when there are two or more, and their catch-all rules are left out (the request is ambiguous).
+ */
+export function orderedRouteRules(
+  bindings: ReadonlyArray<{ deployment_id: string; hosts: readonly string[]; path_prefixes: readonly string[] }>,
+): { rules: RouteRule[]; unbound: string[] } {
+  const unbound = bindings.filter((b) => isUnbound(b)).map((b) => b.deployment_id);
+  const rules: RouteRule[] = [];
+  for (const b of bindings) {
+    if (isUnbound(b) && unbound.length > 1) continue;
+    for (const key of routeKeys(b)) {
+      const [bound, prefix] = key.split(" ") as [string, string];
+      const host = bound === "*" ? null : bound;
+      const hostScore: [number, number] =
+        host === null ? [0, 0] : host.startsWith("*.") ? [1, host.length - 1] : [2, host.length];
+      rules.push({
+        deployment_id: b.deployment_id,
+        host,
+        prefix,
+        score: [...hostScore, prefix === "/" ? 0 : prefix.length],
+      });
+    }
+  }
+  rules.sort(
+    (a, b) =>
+      compareRouteScores(b.score, a.score) ||
+      a.deployment_id.localeCompare(b.deployment_id) ||
+      `${a.host} ${a.prefix}`.localeCompare(`${b.host} ${b.prefix}`),
+  );
+  return { rules, unbound: unbound.length > 1 ? unbound : [] };
+}
+
 /**
  * Refuses a route binding of `deployment` that is malformed (a path prefix not starting with
  * `/`: exit 2) or claims a host and path prefix another live deployment of the environment
