@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { ulid } from "ulid";
 import { sha256Hex } from "@greentic/deploy-spec";
@@ -19,6 +20,22 @@ const env = (id: string) => ({
   host_config: { env_id: id },
   packs: [],
 });
+/** Runs each case once to warm up, then `rounds` times in turn (reversed every other round); each case's times in ms. */
+async function alternate(cases: (() => Promise<unknown>)[], rounds: number): Promise<number[][]> {
+  for (const c of cases) await c();
+  const times = cases.map((): number[] => []);
+  for (let r = 0; r < rounds; r++) {
+    const order = cases.map((_, k) => k);
+    if (r % 2 === 1) order.reverse();
+    for (const k of order) {
+      const start = performance.now();
+      await cases[k]!();
+      times[k]!.push(performance.now() - start);
+    }
+  }
+  return times;
+}
+
 const mk = { noun: "env", verb: "create", create: true } as const;
 const upd = { noun: "env", verb: "update" } as const;
 
@@ -55,8 +72,12 @@ try {
       await s.transact(id, (c) => ({ environment: { ...c!, name }, result: null }), upd);
     }
   };
-  const localOne = (await timeRuns(() => mutations(local, "one", OPS), 5)).map((ms) => ms / OPS);
-  const pgOne = (await timeRuns(() => mutations(shared, "one", OPS), 5)).map((ms) => ms / OPS);
+  // The two stores alternate batch by batch, the order flipped every round, so a slow spell on
+  // the shared machine falls on both. OP_BENCH_RUNS sets the rounds.
+  const ROUNDS = Number(process.env.OP_BENCH_RUNS ?? 7);
+  const [localOne, pgOne] = (
+    await alternate([() => mutations(local, "one", OPS), () => mutations(shared, "one", OPS)], ROUNDS)
+  ).map((runs) => runs.map((ms) => ms / OPS)) as [number[], number[]];
   // 8 writers, each with its own connection pool (as 8 operators would have), on one environment.
   const WRITERS = 8;
   const PER = 10;
@@ -193,8 +214,7 @@ try {
     ["load", (s: EnvironmentStore) => s.load("big")],
     ["list", (s: EnvironmentStore) => s.list()],
   ] as const) {
-    const l = await timeRuns(() => fn(local), 10);
-    const p = await timeRuns(() => fn(shared), 10);
+    const [l, p] = (await alternate([() => fn(local), () => fn(shared)], 10)) as [number[], number[]];
     rows.push({ name: `local store ${what}`, median: median(l), unit: "ms", ratio: 1, runs: l.length });
     rows.push({
       name: `postgres ${what}`,
