@@ -100,8 +100,26 @@ interface CurrentRow {
 
 interface Txn {
   client: pg.PoolClient;
+  /**
+   * The environment's row and side documents, read in the round trip that took the lock (when
+   * the lock was free at once): read committed, after the lock, so current.
+   */
+  prefetched?: { row: EnvRow | undefined; sides: Map<string, string> } | undefined;
   /** Thrown after COMMIT: a committed-on-error outcome is kept. */
   afterCommit?: GreenticError | undefined;
+}
+
+interface SideRow {
+  file: string;
+  content: string;
+}
+
+/** A new document for the row, written with the audit head when the row is still at generation `base`. */
+interface NewDocument {
+  base: number;
+  generation: number;
+  etag: string;
+  text: string;
 }
 
 /** Thrown inside a mutation to commit what it wrote (a denial's audit event), then throw `error`. */
@@ -209,16 +227,20 @@ export class PostgresStore implements EnvironmentStore {
     let broken = false;
     let value: T;
     try {
-      await client.query("BEGIN");
-      await client.query("SELECT set_config('application_name', $1, true), set_config('lock_timeout', $2, true)", [
-        clip(`op/${process.pid}@${hostname()} ${operation}`),
-        `${Math.max(1, this.timeoutMs)}ms`,
-      ]);
-      const got = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok", [
-        LOCK_CLASS,
-        envId,
-      ]);
-      if (!got.rows[0]?.ok) {
+      // One round trip: the transaction, its settings, a try at the lock and, read after it,
+      // the row and its side documents (a parameterless multi-statement query, so the values
+      // go in as escaped literals; the id is a checked environment id besides).
+      const id = client.escapeLiteral(envId);
+      const begun = (await client.query(
+        `BEGIN; SELECT set_config('application_name', ${client.escapeLiteral(clip(`op/${process.pid}@${hostname()} ${operation}`))}, true),
+                set_config('lock_timeout', ${client.escapeLiteral(`${Math.max(1, this.timeoutMs)}ms`)}, true),
+                pg_try_advisory_xact_lock(${LOCK_CLASS}, hashtext(${id})) AS ok;
+         SELECT * FROM greentic.environments WHERE env_id = ${id};
+         SELECT file, content FROM greentic.side_files WHERE env_id = ${id}`,
+      )) as unknown as [unknown, pg.QueryResult<{ ok: boolean }>, pg.QueryResult<EnvRow>, pg.QueryResult<SideRow>];
+      if (begun[1]?.rows[0]?.ok)
+        txn.prefetched = { row: begun[2].rows[0], sides: new Map(begun[3].rows.map((r) => [r.file, r.content])) };
+      else {
         this.onLockWait?.(envId, await this.lockHolder(client, envId).catch(() => undefined));
         await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK_CLASS, envId]);
       }
@@ -509,9 +531,9 @@ export class PostgresStore implements EnvironmentStore {
         options,
         prepared,
         fn,
-        readRuntime: () => this.readRuntime(c, envId),
-        readSide: async (rel) => (current ? this.readSide(c, envId, rel) : undefined),
-        dropUnchanged: (side) => this.dropUnchanged(c, envId, side, current !== undefined),
+        readRuntime: () => this.readRuntime(c, envId, txn.prefetched?.sides),
+        readSide: async (rel) => (current ? this.readSide(c, envId, rel, txn.prefetched?.sides) : undefined),
+        dropUnchanged: (side) => this.dropUnchanged(c, envId, side, current !== undefined, txn.prefetched?.sides),
       });
       if (planned.quiet) return planned.quiet;
       const { outcome, document, etag, generation, side, ledger, response } = planned;
@@ -740,7 +762,9 @@ export class PostgresStore implements EnvironmentStore {
     prepared: PreparedMutation,
   ): Promise<{ current: CurrentRow | undefined; now: string; event: AuditEventRecord; replayed?: TransactResult<R> }> {
     const c = txn.client;
-    const current = await this.current(c, envId);
+    const current = txn.prefetched
+      ? txn.prefetched.row && this.verifyRow(txn.prefetched.row)
+      : await this.current(c, envId);
     if (!current && !options.create) throw this.notFound(envId);
     const now = new Date().toISOString();
     const { noun, verb, actor } = prepared;
@@ -808,6 +832,8 @@ export class PostgresStore implements EnvironmentStore {
   ): Promise<AuditEventRecord> {
     const c = txn.client;
     let row: EnvRow;
+    // The new document goes in with the audit head, in one guarded UPDATE (appendEvent).
+    let document: NewDocument | undefined;
     if (current === undefined) {
       const text = prettyJson(plan.document);
       const r = await c.query<EnvRow>(
@@ -820,27 +846,26 @@ export class PostgresStore implements EnvironmentStore {
       row = current.row;
       if (plan.document !== undefined) {
         await this.backup(c, row.stream, ENVIRONMENT_FILE, row.document);
-        const r = await c.query(
-          `UPDATE greentic.environments SET generation = $3, etag = $4, document = $5, updated_at = now()
-            WHERE env_id = $1 AND generation = $2`,
-          [envId, current.generation, plan.generation, plan.etag, prettyJson(plan.document)],
-        );
-        if (r.rowCount !== 1)
-          throw new GreenticError(
-            "precondition-failed",
-            `environment ${envId} changed while generation ${plan.generation} was being written; nothing was committed`,
-            { hint: "reload the environment and retry against the current state" },
-          );
+        document = {
+          base: current.generation,
+          generation: plan.generation,
+          etag: plan.etag,
+          text: prettyJson(plan.document),
+        };
       }
     }
     for (const [rel, value] of plan.side) {
       if (current !== undefined) {
-        const old = await c.query<{ content: string }>(
-          "SELECT content FROM greentic.side_files WHERE env_id = $1 AND file = $2",
-          [envId, rel],
-        );
-        if (old.rows[0] && /^(runtime\.json|env-packs\/.+)$/u.test(rel))
-          await this.backup(c, row.stream, rel, old.rows[0].content);
+        const old = txn.prefetched
+          ? txn.prefetched.sides.get(rel)
+          : (
+              await c.query<{ content: string }>(
+                "SELECT content FROM greentic.side_files WHERE env_id = $1 AND file = $2",
+                [envId, rel],
+              )
+            ).rows[0]?.content;
+        if (old !== undefined && /^(runtime\.json|env-packs\/.+)$/u.test(rel))
+          await this.backup(c, row.stream, rel, old);
       }
       if (value === null || value === undefined)
         await c.query("DELETE FROM greentic.side_files WHERE env_id = $1 AND file = $2", [envId, rel]);
@@ -851,7 +876,7 @@ export class PostgresStore implements EnvironmentStore {
           [envId, rel, prettyJson(value)],
         );
     }
-    const audit = await this.appendEvent(c, row, plan.event);
+    const audit = await this.appendEvent(c, row, plan.event, document);
     if (plan.ledger) {
       plan.ledger.response.audit = audit;
       await c.query(
@@ -867,57 +892,88 @@ export class PostgresStore implements EnvironmentStore {
     return audit;
   }
 
-  /** Appends the event to the row's chain (prev_hash = SHA-256 of the previous line) and moves the head. */
-  private async appendEvent(c: pg.ClientBase, row: EnvRow, event: AuditEventRecord): Promise<AuditEventRecord> {
-    const head = await c.query<{ audit_lines: string; audit_head: string | null }>(
-      "SELECT audit_lines, audit_head FROM greentic.environments WHERE env_id = $1",
-      [row.env_id],
-    );
-    const lines = Number(head.rows[0]?.audit_lines ?? row.audit_lines);
-    const prev = head.rows[0]?.audit_head ?? row.audit_head;
+  /**
+   * Appends the event to the row's chain (prev_hash = SHA-256 of the previous line) and moves
+   * the head. `row` was read in this transaction under the environment's lock, so its head is
+   * current; the head's update is still guarded by its line count, and (stream, seq) is unique.
+   */
+  private async appendEvent(
+    c: pg.ClientBase,
+    row: EnvRow,
+    event: AuditEventRecord,
+    document?: NewDocument,
+  ): Promise<AuditEventRecord> {
+    const lines = Number(row.audit_lines);
+    const prev = row.audit_head;
     const chained: AuditEventRecord = { ...event };
     if (prev !== null) chained.prev_hash = prev;
     const line = JSON.stringify(chained);
-    await c.query(
-      `INSERT INTO greentic.audit_events (stream, seq, env_id, event_id, ts, noun, verb, actor_user, line)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [
-        row.stream,
-        lines + 1,
-        row.env_id,
-        chained.event_id,
-        chained.ts,
-        chained.noun,
-        chained.verb,
-        chained.actor?.user ?? null,
-        line,
-      ],
-    );
-    await c.query("UPDATE greentic.environments SET audit_lines = $2, audit_head = $3 WHERE env_id = $1", [
-      row.env_id,
+    const values: unknown[] = [
+      row.stream,
       lines + 1,
+      row.env_id,
+      chained.event_id,
+      chained.ts,
+      chained.noun,
+      chained.verb,
+      chained.actor?.user ?? null,
+      line,
       sha256Hex(line),
-    ]);
+      lines,
+    ];
+    // One statement: the event's row, and the head moved past it (with the new document, when
+    // there is one: the compare-and-swap on the generation this change was planned on).
+    let set = "";
+    let guard = "";
+    if (document !== undefined) {
+      values.push(document.generation, document.etag, document.text, document.base);
+      set = ", generation = $12, etag = $13, document = $14, updated_at = now()";
+      guard = " AND generation = $15";
+    }
+    const r = await c.query(
+      `WITH event AS (
+         INSERT INTO greentic.audit_events (stream, seq, env_id, event_id, ts, noun, verb, actor_user, line)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       )
+       UPDATE greentic.environments SET audit_lines = $2, audit_head = $10${set}
+        WHERE env_id = $3 AND audit_lines = $11${guard}`,
+      values,
+    );
+    if (r.rowCount !== 1)
+      throw new GreenticError(
+        "precondition-failed",
+        document !== undefined
+          ? `environment ${row.env_id} changed while generation ${document.generation} was being written; nothing was committed`
+          : `environment ${row.env_id}: its audit log moved while this event was being appended; nothing was committed`,
+        { hint: "reload the environment and retry against the current state" },
+      );
     return chained;
   }
 
+  /**
+   * Stores a backup of `rel` and trims its backups to the retention, in one round trip. The
+   * DELETE's snapshot does not see the row inserted beside it, so it keeps one old backup
+   * fewer when the insert took place. A taken id (two backups in one clock tick) is retried
+   * with a counter.
+   */
   private async backup(c: pg.ClientBase, stream: string, rel: string, content: string): Promise<void> {
     const stamp = backupTimestamp();
     for (let n = 0; n < 1024; n++) {
       const id = `${rel}.${stamp}${n === 0 ? "" : `.${n}`}.bak`;
-      const r = await c.query(
-        `INSERT INTO greentic.backups (stream, backup_id, file, created_at, content) VALUES ($1, $2, $3, now(), $4)
-         ON CONFLICT DO NOTHING`,
-        [stream, id, rel, content],
+      const r = await c.query<{ inserted: string }>(
+        `WITH ins AS (
+           INSERT INTO greentic.backups (stream, backup_id, file, created_at, content) VALUES ($1, $2, $3, now(), $4)
+           ON CONFLICT DO NOTHING RETURNING 1
+         ), trimmed AS (
+           DELETE FROM greentic.backups WHERE stream = $1 AND file = $3 AND backup_id IN (
+             SELECT backup_id FROM greentic.backups WHERE stream = $1 AND file = $3
+              ORDER BY created_at DESC, backup_id DESC OFFSET GREATEST(0, $5::int - (SELECT count(*) FROM ins)))
+         )
+         SELECT count(*) AS inserted FROM ins`,
+        [stream, id, rel, content, this.retention],
       );
-      if (r.rowCount === 1) break;
+      if (Number(r.rows[0]?.inserted) === 1) return;
     }
-    await c.query(
-      `DELETE FROM greentic.backups WHERE stream = $1 AND file = $2 AND backup_id IN (
-         SELECT backup_id FROM greentic.backups WHERE stream = $1 AND file = $2
-          ORDER BY created_at DESC, backup_id DESC OFFSET $3)`,
-      [stream, rel, this.retention],
-    );
   }
 
   /** Drops staged side writes equal to what is stored; true if any real change remains. */
@@ -926,9 +982,10 @@ export class PostgresStore implements EnvironmentStore {
     envId: string,
     side: Map<string, unknown>,
     exists: boolean,
+    sides?: ReadonlyMap<string, string>,
   ): Promise<boolean> {
     for (const [rel, value] of side) {
-      const stored = exists ? await this.readSide(c, envId, rel) : undefined;
+      const stored = exists ? await this.readSide(c, envId, rel, sides) : undefined;
       const same =
         stored === undefined ? value === null : value !== null && canonicalJson(stored) === canonicalJson(value);
       if (same) side.delete(rel);
@@ -971,12 +1028,21 @@ export class PostgresStore implements EnvironmentStore {
     return { row, environment: parsed.value, etag, generation };
   }
 
-  private async readSide(c: pg.ClientBase, envId: string, rel: string): Promise<unknown> {
-    const r = await c.query<{ content: string }>(
-      "SELECT content FROM greentic.side_files WHERE env_id = $1 AND file = $2",
-      [envId, rel],
-    );
-    const raw = r.rows[0]?.content;
+  /** A side document, parsed; from `sides` (read with the lock) when given. */
+  private async readSide(
+    c: pg.ClientBase,
+    envId: string,
+    rel: string,
+    sides?: ReadonlyMap<string, string>,
+  ): Promise<unknown> {
+    const raw = sides
+      ? sides.get(rel)
+      : (
+          await c.query<{ content: string }>(
+            "SELECT content FROM greentic.side_files WHERE env_id = $1 AND file = $2",
+            [envId, rel],
+          )
+        ).rows[0]?.content;
     if (raw === undefined) return undefined;
     try {
       return JSON.parse(raw);
@@ -988,8 +1054,12 @@ export class PostgresStore implements EnvironmentStore {
     }
   }
 
-  private async readRuntime(c: pg.ClientBase, envId: string): Promise<EnvironmentRuntime | undefined> {
-    const json = await this.readSide(c, envId, RUNTIME_FILE);
+  private async readRuntime(
+    c: pg.ClientBase,
+    envId: string,
+    sides?: ReadonlyMap<string, string>,
+  ): Promise<EnvironmentRuntime | undefined> {
+    const json = await this.readSide(c, envId, RUNTIME_FILE, sides);
     if (json === undefined) return undefined;
     const parsed = parseDocument(EnvironmentRuntimeSchema, json, { source: RUNTIME_FILE });
     if (!parsed.ok) throw this.integrity(envId, `${this.where} environment ${envId}: ${parsed.summary}`);

@@ -194,6 +194,23 @@ describe.skipIf(skip !== undefined).each(backends(() => cluster))("EnvironmentSt
     expect(await store.verifyAudit("hist")).toEqual({ ok: true, lines: 5 });
   });
 
+  it("backups are kept to the retention, newest first, the newest one the generation it replaced", async () => {
+    const kept = await factory({ backupRetention: 3 });
+    try {
+      await kept.store.transact("kept", create("kept"), mk);
+      for (let n = 2; n <= 6; n++) await kept.store.transact("kept", rename(`n${n}`), upd());
+      const backups = (await kept.store.listBackups("kept")).filter((b) => b.file === "environment.json");
+      expect(backups.map((b) => [b.generation, b.valid])).toEqual([
+        [5, true],
+        [4, true],
+        [3, true],
+      ]);
+      expect(new Set(backups.map((b) => b.backup_id)).size).toBe(3);
+    } finally {
+      await kept.close();
+    }
+  });
+
   it("destroy removes the environment (pinned), audits it, and the id can be created afresh", async () => {
     await store.transact("gone", create("gone"), mk);
     const stale = await rejects(store.destroy("gone", { precondition: { expected_generation: 7 } }));

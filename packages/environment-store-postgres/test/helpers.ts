@@ -46,23 +46,25 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-export type StoreFactory = () => Promise<{ store: EnvironmentStore; close: () => Promise<void> }>;
+export type StoreFactory = (options?: {
+  backupRetention?: number;
+}) => Promise<{ store: EnvironmentStore; close: () => Promise<void> }>;
 
 /** The two backends, for the conformance suite. */
 export function backends(cluster: () => PgCluster): [string, StoreFactory][] {
   return [
     [
       "local filesystem",
-      async () => {
+      async (options = {}) => {
         const dir = await tempDir();
-        return { store: new LocalFsStore({ root: dir }), close: () => removeDir(dir) };
+        return { store: new LocalFsStore({ root: dir, ...options }), close: () => removeDir(dir) };
       },
     ],
     [
       "postgres",
-      async () => {
+      async (options = {}) => {
         const db = await migrated(cluster());
-        const store = new PostgresStore({ url: db.operator });
+        const store = new PostgresStore({ url: db.operator, ...options });
         return { store, close: () => store.close() };
       },
     ],
