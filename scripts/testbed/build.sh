@@ -15,8 +15,8 @@ MIRROR=${GREENTIC_TESTBED_MIRROR:-$(apt_mirror)}
 [ -n "$MIRROR" ] || { echo "testbed: no Debian mirror found in the apt configuration; set GREENTIC_TESTBED_MIRROR" >&2; exit 1; }
 # systemd as PID 1, squashfs for bundles, podman + runc for container mode (crun fails on
 # hybrid cgroup hosts: see notes/testbed.md); HAProxy for traffic splits between revisions;
-# OpenSSH server and curl for driving the VM from outside.
-PACKAGES=systemd,systemd-sysv,dbus,squashfs-tools,podman,runc,conmon,netavark,util-linux,passwd,haproxy,openssh-server,curl,ca-certificates
+# OpenSSH server, curl and sudo for driving the VM from outside (a non-root login runs op through sudo).
+PACKAGES=systemd,systemd-sysv,dbus,squashfs-tools,podman,runc,conmon,netavark,util-linux,passwd,haproxy,openssh-server,curl,ca-certificates,sudo
 RECIPE_VERSION=5
 # Opt-in variant with more Debian packages, e.g. GREENTIC_TESTBED_EXTRA=cloud-init,locales for the
 # first-boot tests. The default root has no cloud-init on purpose: it would run at every other

@@ -53,6 +53,7 @@ import {
 } from "./rollout-runner.js";
 import { installTrafficRepair, readDesiredSplit, removeTrafficRepair, repairCanarySplit } from "./traffic-repair.js";
 import { layoutFor } from "./render.js";
+import { remoteBindingOf, routeOverSsh, type RemoteCallContext } from "./remote-env.js";
 import { deploymentStatus } from "./status.js";
 
 /** Where operations keeps this handler's answers; named in error messages. */
@@ -71,26 +72,61 @@ const absolutePath = z
  * Answers of `greentic.deployer.single-vm` (`env-packs/deployer/answers.json`): everything the VM
  * deployment needs besides the bundle, which comes from the revision being warmed.
  */
-export const SingleVmAnswersSchema = z.strictObject({
-  /**
-   * The DeploymentSpec v1 file (YAML or JSON) of this VM's deployment. `spec.bundle.source` may
-   * be left out: each warm replaces it with the staged bundle of the revision.
-   */
-  spec_path: absolutePath.describe(
-    "Absolute path of the DeploymentSpec v1 file (YAML or JSON) for this VM; spec.bundle.source may be omitted: the warmed revision's staged bundle replaces it",
-  ),
-  /**
-   * Staging root: stage, warm and destroy render everything under this directory (units, env
-   * file, certificates, bundle copy) and execute nothing, as `op single-vm apply --root`.
-   */
-  root: absolutePath
-    .describe(
-      "Staging root: render units, files and the bundle copy under this directory and execute nothing (review, CI, image baking)",
-    )
-    .optional(),
-  /** OCI runtime for Podman in container mode (`runc` where crun fails). */
-  oci_runtime: z.string().min(1).describe("OCI runtime for Podman in container mode, e.g. runc").optional(),
-});
+export const SingleVmAnswersSchema = z
+  .strictObject({
+    /**
+     * The DeploymentSpec v1 file (YAML or JSON) of this VM's deployment. `spec.bundle.source` may
+     * be left out: each warm replaces it with the staged bundle of the revision.
+     */
+    spec_path: absolutePath.describe(
+      "Absolute path of the DeploymentSpec v1 file (YAML or JSON) for this VM; spec.bundle.source may be omitted: the warmed revision's staged bundle replaces it",
+    ),
+    /**
+     * Staging root: stage, warm and destroy render everything under this directory (units, env
+     * file, certificates, bundle copy) and execute nothing, as `op single-vm apply --root`.
+     */
+    root: absolutePath
+      .describe(
+        "Staging root: render units, files and the bundle copy under this directory and execute nothing (review, CI, image baking)",
+      )
+      .optional(),
+    /** OCI runtime for Podman in container mode (`runc` where crun fails). */
+    oci_runtime: z.string().min(1).describe("OCI runtime for Podman in container mode, e.g. runc").optional(),
+    /**
+     * The VM, when it is not the machine op runs on: every deployer call then runs on it over
+     * SSH (remote-env.ts); spec_path, known_hosts and identity are files of the operator's machine.
+     */
+    ssh: z
+      .string()
+      .min(1)
+      .describe("The VM as user@host[:port], reached over SSH; without it the VM is the machine op runs on")
+      .optional(),
+    /** With `ssh`: the known_hosts file holding the VM's host key, the only key accepted. */
+    known_hosts: absolutePath
+      .describe("With ssh: known_hosts file pinning the VM's host key (required with ssh)")
+      .optional(),
+    /** With `ssh`: the private key to log in with (default: the user's ssh configuration). */
+    identity: absolutePath.describe("With ssh: the private key to log in with").optional(),
+    /** With `ssh`: the op executable on the VM. */
+    remote_op: absolutePath.describe("With ssh: the op executable on the VM (default /usr/local/bin/op)").optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.ssh !== undefined && v.known_hosts === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["known_hosts"],
+        message: "is required with ssh (the VM's pinned host key)",
+      });
+    for (const key of ["known_hosts", "identity", "remote_op"] as const)
+      if (v[key] !== undefined && v.ssh === undefined)
+        ctx.addIssue({ code: "custom", path: [key], message: "applies with ssh only" });
+    if (v.ssh !== undefined && v.root !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["root"],
+        message: "a staging root is a directory of this machine: it cannot be combined with ssh",
+      });
+  });
 export type SingleVmAnswers = z.infer<typeof SingleVmAnswersSchema>;
 
 /** Options of {@link singleVmDeployerHandler}. */
@@ -100,6 +136,11 @@ export interface SingleVmHandlerOptions {
    * nsenter executor for a systemd-nspawn machine. Ignored when the answers set `root`.
    */
   executor?: HostExecutor;
+  /**
+   * This op's version: sent with every call to a VM over SSH, whose op refuses to act when its
+   * own differs. Without it the versions are not compared.
+   */
+  opVersion?: string;
 }
 
 /** A staged revision: its bundle copy and where it is. */
@@ -826,6 +867,30 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
     },
   };
 
+  /** The VM over SSH (answers with `ssh`) and the spec to send it, or undefined: the VM is this machine. */
+  async function remoteOf(ctx: HandlerContext): Promise<RemoteCallContext | undefined> {
+    const answers = parseAnswers(ctx.answers);
+    const binding = remoteBindingOf(answers);
+    if (binding === undefined) return undefined;
+    const spec = await loadSpec(answers.spec_path);
+    return { binding, spec: JSON.stringify(spec), ociRuntime: answers.oci_runtime };
+  }
+  const routed = routeOverSsh(deployer, (ctx) => validateHere(ctx), remoteOf, options.opVersion);
+
+  /** The credentials check on this machine (root, and the VM's preflight). */
+  async function validateHere(ctx: HandlerContext): Promise<CredentialsValidation> {
+    const checked_at = new Date().toISOString();
+    const l = await load(ctx);
+    if (l.vm.mode === "record") return { result: "pass", missing_capabilities: [], checked_at }; // staging root: nothing runs
+    const missing: string[] = [];
+    if (process.getuid?.() !== 0) missing.push("root");
+    const result = await preflight(l.spec, planOptions(l));
+    // Once deployed, the admin port is taken by this deployment itself.
+    const ignored = l.record.active !== null ? ["admin port"] : [];
+    for (const check of result.checks) if (!check.ok && !ignored.includes(check.name)) missing.push(check.name);
+    return { result: missing.length === 0 ? "pass" : "fail", missing_capabilities: missing, checked_at };
+  }
+
   return {
     slot: "deployer",
     descriptorPath: "greentic.deployer.single-vm",
@@ -833,7 +898,7 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
     description:
       "Deploys to this Linux VM under systemd (read-only squashfs bundle, loopback mTLS admin, health-gated recreate rollout); one revision at 100 % in v1.",
     answersSchema: SingleVmAnswersSchema,
-    deployer,
+    deployer: routed.deployer,
     credentials: {
       requirements: () => [
         {
@@ -849,18 +914,7 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
           material: false,
         },
       ],
-      async validate(ctx): Promise<CredentialsValidation> {
-        const checked_at = new Date().toISOString();
-        const l = await load(ctx);
-        if (l.vm.mode === "record") return { result: "pass", missing_capabilities: [], checked_at }; // staging root: nothing runs
-        const missing: string[] = [];
-        if (process.getuid?.() !== 0) missing.push("root");
-        const result = await preflight(l.spec, planOptions(l));
-        // Once deployed, the admin port is taken by this deployment itself.
-        const ignored = l.record.active !== null ? ["admin port"] : [];
-        for (const check of result.checks) if (!check.ok && !ignored.includes(check.name)) missing.push(check.name);
-        return { result: missing.length === 0 ? "pass" : "fail", missing_capabilities: missing, checked_at };
-      },
+      validate: routed.validate,
     },
   };
 }

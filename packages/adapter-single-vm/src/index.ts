@@ -123,3 +123,11 @@ export {
   type SshTarget,
 } from "./ssh.js";
 export { REMOTE_UPLOADS, runSingleVmOverSsh, type RemoteVerbOptions, type RemoteVerbResult } from "./remote.js";
+export {
+  REMOTE_CALL_PROTOCOL,
+  REMOTE_ENV_DATA,
+  serveRemoteCall,
+  type RemoteAnswer,
+  type RemoteEnvelope,
+  type ServeRemoteCallOptions,
+} from "./remote-env.js";

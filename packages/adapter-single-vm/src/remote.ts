@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { GreenticError, type DeploymentSpec } from "@greentic/deploy-spec";
 import { hashFile } from "@greentic/io-kit";
 import type { CommandResult } from "./executor.js";
-import { type SshConnection, sha256Text, shellQuote } from "./ssh.js";
+import { type SshConnection, shellQuote } from "./ssh.js";
 
 /** The verbs that change the VM: they run under the VM's per-deployment lock. */
 const MUTATING = new Set(["apply", "destroy", "rollback"]);
@@ -41,7 +41,9 @@ export async function runSingleVmOverSsh(o: RemoteVerbOptions): Promise<RemoteVe
   const c = o.connection;
   const remoteOp = o.remoteOp ?? "/usr/local/bin/op";
   const name = o.spec.metadata.name;
-  await c.check();
+  // Two SSH sessions when the VM has the bundle (its digest checked, then the verb), three
+  // when it is sent; all through the one master connection. The first session is also the
+  // connection check: a refused host key or an unreachable VM fails it before anything is sent.
   // The bundle by its digest: sent once, never again while the VM holds those bytes.
   const source = o.spec.spec.bundle.source;
   const localBundle = source.startsWith("file:") ? fileURLToPath(source) : resolve(source);
@@ -67,7 +69,6 @@ export async function runSingleVmOverSsh(o: RemoteVerbOptions): Promise<RemoteVe
   };
   const text = `${JSON.stringify(spec, null, 2)}\n`;
   const remoteSpec = `${REMOTE_UPLOADS}/specs/${name}.json`;
-  await c.uploadText(text, remoteSpec, sha256Text(text));
   const argv = [remoteOp, "single-vm", o.verb, "--spec", remoteSpec, ...o.flags];
   const command = MUTATING.has(o.verb)
     ? [
@@ -81,7 +82,21 @@ export async function runSingleVmOverSsh(o: RemoteVerbOptions): Promise<RemoteVe
       ]
     : argv;
   o.onProgress?.(`running op single-vm ${o.verb} on ${c.target}`);
-  const r = await c.script(`NO_COLOR=1 exec ${command.map(shellQuote).join(" ")}`);
+  // The spec (stdin) is put next to the bundle in the same session as the verb.
+  const q = shellQuote(remoteSpec);
+  const tmp = shellQuote(`${remoteSpec}.upload-${process.pid}`);
+  const script = [
+    "set -e",
+    "umask 022",
+    `mkdir -p "$(dirname ${q})"`,
+    "umask 077",
+    `cat > ${tmp}`,
+    `mv -f ${tmp} ${q}`,
+    // The verb creates directories the services must traverse: the VM's usual umask again.
+    "umask 022",
+    `NO_COLOR=1 exec ${command.map(shellQuote).join(" ")}`,
+  ].join("\n");
+  const r = await c.script(script, { input: text });
   if (r.code === 255) throw c.failure(r);
   if (MUTATING.has(o.verb) && r.code === LOCK_BUSY)
     throw new GreenticError(

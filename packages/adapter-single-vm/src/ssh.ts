@@ -18,7 +18,6 @@
 //   second waits up to --lock-timeout, then gets `conflict` (exit 3).
 // - An unreachable host is `io` (exit 1) with a hint; nothing has changed anywhere.
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { createReadStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
@@ -86,6 +85,15 @@ export interface SshOptions {
   connectTimeoutSeconds?: number;
 }
 
+/** What a remote command reads on stdin. */
+export interface SshInput {
+  input?: string;
+  inputFile?: string;
+  /** Written before `inputFile`'s bytes. */
+  inputPrefix?: string;
+  timeoutMs?: number;
+}
+
 /** Single-quotes one word for the remote shell. */
 export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
@@ -138,17 +146,20 @@ export class SshConnection {
     ];
   }
 
-  /** Runs `argv` on the VM (each word quoted for its shell); `stdin` is streamed from a file or given as text. */
-  run(argv: readonly string[], options: { input?: string; inputFile?: string; timeoutMs?: number } = {}) {
+  /**
+   * Runs `argv` on the VM (each word quoted for its shell); `stdin` is streamed from a file
+   * (after `inputPrefix`, when given) or given as text.
+   */
+  run(argv: readonly string[], options: SshInput = {}) {
     return this.#ssh(argv.map(shellQuote).join(" "), options);
   }
 
   /** Runs a remote shell script (trusted text of our own: no user input unquoted). */
-  script(text: string, options: { input?: string; inputFile?: string; timeoutMs?: number } = {}) {
+  script(text: string, options: SshInput = {}) {
     return this.#ssh(text, options);
   }
 
-  #ssh(command: string, options: { input?: string; inputFile?: string; timeoutMs?: number }): Promise<CommandResult> {
+  #ssh(command: string, options: SshInput): Promise<CommandResult> {
     return new Promise((resolve) => {
       const child = spawn("ssh", [...this.#args(), command], { stdio: ["pipe", "pipe", "pipe"] });
       let stdout = "";
@@ -166,8 +177,10 @@ export class SshConnection {
       child.on("error", (error) => finish({ code: 127, stdout, stderr: `${stderr}${error.message}` }));
       child.on("close", (code, signal) => finish({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
       child.stdin.on("error", () => {});
-      if (options.inputFile !== undefined) createReadStream(options.inputFile).pipe(child.stdin);
-      else child.stdin.end(options.input ?? "");
+      if (options.inputFile !== undefined) {
+        if (options.inputPrefix !== undefined) child.stdin.write(options.inputPrefix);
+        createReadStream(options.inputFile).pipe(child.stdin);
+      } else child.stdin.end(options.input ?? "");
     });
   }
 
@@ -226,11 +239,6 @@ export class SshConnection {
     return this.#put({ inputFile: local }, remote, sha256, mode);
   }
 
-  /** Like {@link upload}, for a text. */
-  uploadText(text: string, remote: string, sha256: string, mode = "0600"): Promise<boolean> {
-    return this.#put({ input: text }, remote, sha256, mode);
-  }
-
   async #put(
     source: { input?: string; inputFile?: string },
     remote: string,
@@ -263,9 +271,4 @@ export class SshConnection {
 
 function lastLine(text: string): string {
   return text.trim().split("\n").filter(Boolean).at(-1) ?? "";
-}
-
-/** Hex SHA-256 of a text. */
-export function sha256Text(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
 }

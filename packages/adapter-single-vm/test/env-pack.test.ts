@@ -99,13 +99,21 @@ describe("answers", () => {
   const handler = singleVmDeployerHandler();
   const d = handler.deployer!;
 
-  it("publishes a JSON Schema naming spec_path, root and oci_runtime", () => {
+  it("publishes a JSON Schema naming spec_path, root, oci_runtime and the SSH fields", () => {
     const schema = answersJsonSchema(handler) as {
       properties: Record<string, { description?: string }>;
       required: string[];
       additionalProperties: boolean;
     };
-    expect(Object.keys(schema.properties).sort()).toEqual(["oci_runtime", "root", "spec_path"]);
+    expect(Object.keys(schema.properties).sort()).toEqual([
+      "identity",
+      "known_hosts",
+      "oci_runtime",
+      "remote_op",
+      "root",
+      "spec_path",
+      "ssh",
+    ]);
     expect(schema.required).toEqual(["spec_path"]);
     expect(schema.additionalProperties).toBe(false);
     expect(schema.properties.root!.description).toMatch(/execute nothing/);
@@ -132,6 +140,25 @@ describe("answers", () => {
       ["", "unrecognized_keys"],
     ]);
     expect(unknown!.message).toMatch(/specPath/);
+
+    // The VM over SSH: its host key must be pinned; the SSH fields need ssh; no staging root.
+    const unpinned = await failure(d.runtimeConfig(context({ spec_path: "/etc/x.yaml", ssh: "root@vm1" })));
+    expect(isErrorKind(unpinned, "validation") && [unpinned.message, unpinned.path]).toEqual([
+      "env-packs/deployer/answers.json: known_hosts: is required with ssh (the VM's pinned host key)",
+      "known_hosts",
+    ]);
+    const orphan = await failure(d.runtimeConfig(context({ spec_path: "/etc/x.yaml", identity: "/root/.ssh/id" })));
+    expect(isErrorKind(orphan, "validation") && orphan.path).toBe("identity");
+    const staged = await failure(
+      d.runtimeConfig(context({ spec_path: "/etc/x.yaml", ssh: "root@vm1", known_hosts: "/k", root: "/stage" })),
+    );
+    expect(isErrorKind(staged, "validation") && staged.path).toBe("root");
+    const badTarget = await failure(
+      d.runtimeConfig(context({ spec_path: join(temp, "ok.yaml"), ssh: "root@bad host", known_hosts: "/k" })),
+    );
+    expect(isErrorKind(badTarget, "validation") && badTarget.message).toBe(
+      'env-packs/deployer/answers.json: ssh "root@bad host": "bad host" is not a host name or address',
+    );
   });
 
   it("reports an unreadable spec as not-found and an invalid one as validation naming the spec field", async () => {

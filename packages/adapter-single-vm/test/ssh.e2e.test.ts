@@ -1,17 +1,19 @@
 // `op single-vm ... --host`: an operator process on this machine drives a booted testbed over
 // the system OpenSSH client, against the testbed's own sshd on a loopback port, with a key made
 // for the test and the VM's host key pinned. One boot for the whole suite.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildBundle } from "@greentic/bundle";
+import { pgSkip, startPgCluster, type PgCluster } from "../../../scripts/test-support/pg-cluster.ts";
 import { bootTestbed, PROJECT_MOUNT, testbedUnavailable, type Testbed } from "../../../scripts/testbed/testbed.ts";
 import { freePort, makeBundle } from "./helpers.js";
 
 const repo = join(import.meta.dirname, "../../..");
-const unavailable = testbedUnavailable();
+const unavailable = testbedUnavailable() ?? pgSkip();
 if (unavailable) console.warn(`skipping the SSH e2e suite: ${unavailable}`);
 
 function get(port: number): Promise<{ status: number; body: string }> {
@@ -39,10 +41,17 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
   const ssh = () => ["--host", host(), "--known-hosts", knownHosts, "--identity", key];
 
   /** The operator's op on this machine (a HOME of its own: no ssh configuration, no agent). */
+  let storeUrl = "";
   const op = (...args: string[]) => {
     const started = Date.now();
     const r = spawnSync(process.execPath, [join(repo, "apps/op/bin/run.js"), ...args], {
-      env: { PATH: process.env.PATH, HOME: home, GREENTIC_HOME: join(home, "greentic"), NO_COLOR: "1" },
+      env: {
+        PATH: process.env.PATH,
+        HOME: home,
+        GREENTIC_HOME: join(home, "greentic"),
+        NO_COLOR: "1",
+        ...(storeUrl === "" ? {} : { GREENTIC_STORE_URL: storeUrl }),
+      },
       encoding: "utf8",
       timeout: 180_000,
     });
@@ -113,8 +122,11 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
     );
   }, 600_000);
 
+  let pg: PgCluster | undefined;
   afterAll(async () => {
+    // Whatever a failed test left deployed goes with the VM; the cluster is ours to stop.
     await tb?.stop();
+    pg?.stop();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -281,5 +293,307 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
     const s = op("single-vm", "status", "--spec", specFile, ...ssh(), "--json");
     expect(JSON.parse(s.stdout).result.status).toBe("not-installed");
     expect(existsSync(join(tb.root, "etc/systemd/system/greentic-acme.service"))).toBe(false);
+  });
+
+  // --- An environment bound to the VM over SSH, state in PostgreSQL, a sudo-limited login ----
+
+  let envPort = 0;
+  let deploymentId = "";
+  const revs: string[] = [];
+  const envSpec = join(work, "shop.json");
+  const login = () => `deployer@127.0.0.1:${sshPort}`;
+  /** `count` requests from inside the VM to the environment's proxy: how many each version answered. */
+  const split = (count: number) => {
+    const bodies = tb.sh(`curl -s 'http://127.0.0.1:${envPort}/?n=[1-${count}]'`);
+    return { v1: bodies.split("<h1>v1</h1>").length - 1, v2: bodies.split("<h1>v2</h1>").length - 1 };
+  };
+  const json = (r: { code: number | null; stdout: string; stderr: string }) => {
+    if (r.code !== 0) throw new Error(`op exited ${r.code}: ${r.stderr}${r.stdout}`);
+    return JSON.parse(r.stdout).result;
+  };
+
+  it("binds prod to the VM (a non-root login limited by sudo to op's remote call), state in PostgreSQL, and deploys v1", {
+    timeout: 300_000,
+  }, async () => {
+    pg = await startPgCluster();
+    storeUrl = pg.url;
+    expect(op("store", "migrate-schema").code).toBe(0);
+    // The documented non-root login: its key behind `restrict`, and sudo for exactly one command.
+    tb.sh(
+      "useradd -m -s /bin/sh deployer && install -d -m 700 -o deployer -g deployer /home/deployer/.ssh && " +
+        "printf 'deployer ALL=(root) NOPASSWD: /usr/local/bin/op single-vm remote-call\\n' > /etc/sudoers.d/greentic && " +
+        "chmod 440 /etc/sudoers.d/greentic && visudo -cf /etc/sudoers.d/greentic >/dev/null",
+    );
+    writeFileSync(
+      join(tb.root, "home/deployer/.ssh/authorized_keys"),
+      `restrict ${readFileSync(`${key}.pub`, "utf8")}`,
+      { mode: 0o600 },
+    );
+    tb.sh("chown deployer:deployer /home/deployer/.ssh/authorized_keys");
+    // The login may run op's remote call as root, and nothing else.
+    const sshAs = (command: string) =>
+      spawnSync(
+        "ssh",
+        [
+          "-o",
+          "BatchMode=yes",
+          "-o",
+          `UserKnownHostsFile=${knownHosts}`,
+          "-i",
+          key,
+          "-p",
+          String(sshPort),
+          "deployer@127.0.0.1",
+          command,
+        ],
+        { encoding: "utf8" },
+      );
+    const other = sshAs("sudo -n /usr/bin/id -u");
+    expect(other.status).toBe(1);
+    expect(other.stderr).toContain("a password is required");
+
+    envPort = await freePort();
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    writeFileSync(
+      envSpec,
+      JSON.stringify({
+        apiVersion: "greentic.ai/v1alpha1",
+        kind: "Deployment",
+        metadata: { name: "shop" },
+        spec: {
+          runtime: { binary: `${PROJECT_MOUNT}/packages/runtime/dist/bin.js`, publicBind: `127.0.0.1:${envPort}` },
+          health: { startupTimeoutSeconds: 60 },
+          rollout: { strategy: "canary", drainSeconds: 2, revisionPorts: `${base}-${base + 20}` },
+        },
+      }),
+    );
+    for (const v of ["v1", "v2", "v3"]) {
+      const src = join(work, `src-${v}`);
+      mkdirSync(src, { recursive: true });
+      writeFileSync(join(src, "index.html"), `<h1>${v}</h1>\n`);
+      await buildBundle({
+        sourceDir: src,
+        outFile: join(work, `shop-${v}.gtbundle`),
+        bundleId: "shop",
+        version: `${v.slice(1)}.0.0`,
+      });
+    }
+    const bound = json(
+      op(
+        "env",
+        "init",
+        "--env",
+        "prod",
+        "--deployer",
+        "single-vm",
+        "--spec",
+        envSpec,
+        "--ssh",
+        login(),
+        "--known-hosts",
+        knownHosts,
+        "--identity",
+        key,
+        "--json",
+      ),
+    );
+    expect(bound).toMatchObject({ environment_id: "prod", deployer: "greentic.deployer.single-vm@0.1.0" });
+    const d1 = json(
+      op("deploy", "--env", "prod", "--bundle", join(work, "shop-v1.gtbundle"), "--customer-id", "acme", "--json"),
+    );
+    deploymentId = d1.deployment_id;
+    revs.push(d1.revision_id);
+    expect(split(20)).toEqual({ v1: 20, v2: 0 });
+    // The store is PostgreSQL's (nothing under this machine's GREENTIC_HOME); the deployer's
+    // record is on the VM, and the admin endpoints listen on the VM's loopback only.
+    expect(existsSync(join(home, "greentic/environments/prod"))).toBe(false);
+    expect(pg.psql("SELECT count(*) FROM greentic.environments").trim()).toBe("1");
+    expect(existsSync(join(tb.root, "var/lib/greentic/envs/prod/single-vm/single-vm-deployer.json"))).toBe(true);
+    expect(tb.sh("ss -Hltn | awk '{print $4}'")).not.toMatch(/^(0\.0\.0\.0|\*|\[::\]):(?!22\b)/m);
+  });
+
+  it("deploys v2 at 10 %: 400 requests from inside the VM split 90/10 (v2 within 20..60, i.e. ±3.3 σ)", {
+    timeout: 300_000,
+  }, () => {
+    const started = Date.now();
+    const d2 = json(
+      op(
+        "deploy",
+        "--env",
+        "prod",
+        "--bundle",
+        join(work, "shop-v2.gtbundle"),
+        "--customer-id",
+        "acme",
+        "--traffic",
+        "10",
+        "--json",
+      ),
+    );
+    console.log(`deploy of v2 at 10 % over SSH: ${Date.now() - started} ms`);
+    revs.push(d2.revision_id);
+    const shown = json(op("traffic", "show", "prod", "--json"));
+    expect(shown.splits[0].entries).toEqual([
+      { revision_id: revs[0], weight_bps: 9_000 },
+      { revision_id: revs[1], weight_bps: 1_000 },
+    ]);
+    expect(shown.drift).toBeUndefined();
+    const counts = split(400);
+    console.log(`400 requests at 90/10: ${JSON.stringify(counts)}`);
+    expect(counts.v1 + counts.v2).toBe(400);
+    expect(counts.v2).toBeGreaterThanOrEqual(20);
+    expect(counts.v2).toBeLessThanOrEqual(60);
+  });
+
+  it("rolls back: every request answers v1 again", { timeout: 120_000 }, () => {
+    json(op("traffic", "rollback", "prod", "--deployment", deploymentId, "--json"));
+    expect(json(op("traffic", "show", "prod", "--json")).splits[0].entries).toEqual([
+      { revision_id: revs[0], weight_bps: 10_000 },
+    ]);
+    expect(split(50)).toEqual({ v1: 50, v2: 0 });
+    // The revisions' journal, read on the VM by its op (op logs over SSH).
+    const logs = json(op("logs", "prod", "--router", "-n", "5", "--json"));
+    expect(logs.sources).toEqual([{ source: "router", unit: "greentic-shop-proxy.service" }]);
+    expect(logs.lines.length).toBeGreaterThan(0);
+  });
+
+  it("runs a rollout from this machine (--foreground): status and abort from another process, traffic back on v1", {
+    timeout: 180_000,
+  }, async () => {
+    const runner = spawn(
+      process.execPath,
+      [
+        join(repo, "apps/op/bin/run.js"),
+        "rollout",
+        "start",
+        "prod",
+        "--to",
+        revs[1]!,
+        "--steps",
+        "50,100",
+        "--interval",
+        "10m",
+        "--foreground",
+      ],
+      {
+        env: {
+          PATH: process.env.PATH,
+          HOME: home,
+          GREENTIC_HOME: join(home, "greentic"),
+          NO_COLOR: "1",
+          GREENTIC_STORE_URL: storeUrl,
+        },
+        stdio: "ignore",
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => runner.on("exit", (code) => resolve(code)));
+    try {
+      let status: any;
+      for (let i = 0; i < 120; i++) {
+        const r = op("rollout", "status", "prod", "--json");
+        status = r.code === 0 ? JSON.parse(r.stdout).result : undefined;
+        if (status?.rollout.applied_step === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(status.rollout).toMatchObject({
+        status: "running",
+        candidate_revision_id: revs[1],
+        steps_bps: [5_000, 10_000],
+      });
+      expect(json(op("traffic", "show", "prod", "--json")).splits[0].entries).toEqual([
+        { revision_id: revs[0], weight_bps: 5_000 },
+        { revision_id: revs[1], weight_bps: 5_000 },
+      ]);
+      expect(json(op("rollout", "abort", "prod", "--json")).rollout.status).toBe("aborted");
+      expect(await exited).toBe(1);
+    } finally {
+      runner.kill("SIGKILL");
+    }
+    expect(json(op("traffic", "show", "prod", "--json")).splits[0].entries).toEqual([
+      { revision_id: revs[0], weight_bps: 10_000 },
+    ]);
+    expect(split(50)).toEqual({ v1: 50, v2: 0 });
+  });
+
+  it("refuses a VM whose host key is not the pinned one (exit 5, hint): nothing staged, nothing recorded", () => {
+    const pinned = readFileSync(knownHosts, "utf8");
+    const before = json(op("revisions", "list", "prod", "--json"));
+    const other = join(work, "other-key");
+    const otherKey = readFileSync(`${other}.pub`, "utf8").split(" ");
+    writeFileSync(knownHosts, `[127.0.0.1]:${sshPort} ${otherKey[0]} ${otherKey[1]}\n`);
+    // A live master connection was checked when it was made: close it, so that the next
+    // command makes a new one (as after ControlPersist's minute).
+    spawnSync(
+      "ssh",
+      [
+        "-o",
+        `ControlPath=${join(home, "greentic/ssh/%C")}`,
+        "-O",
+        "exit",
+        "-p",
+        String(sshPort),
+        login().split(":")[0]!,
+      ],
+      {
+        stdio: "ignore",
+      },
+    );
+    try {
+      const r = op("deploy", "--env", "prod", "--bundle", join(work, "shop-v3.gtbundle"), "--customer-id", "acme");
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toContain(
+        `deployer@127.0.0.1:${sshPort}: the host key differs from the one pinned in ${knownHosts}; refusing to connect`,
+      );
+      expect(r.stderr).toContain("if the VM was reinstalled, check its new key out of band");
+    } finally {
+      writeFileSync(knownHosts, pinned);
+    }
+    expect(json(op("revisions", "list", "prod", "--json"))).toEqual(before);
+  });
+
+  it("refuses a VM whose op is another version, naming both, before it acts", { timeout: 120_000 }, () => {
+    const before = json(op("revisions", "list", "prod", "--json"));
+    // A real op of another version: this checkout's op under another package version.
+    const old = join(tb.root, "opt/op-old");
+    mkdirSync(join(old, "bin"), { recursive: true });
+    const pjson = JSON.parse(readFileSync(join(repo, "apps/op/package.json"), "utf8"));
+    writeFileSync(join(old, "package.json"), JSON.stringify({ ...pjson, version: "0.0.9" }));
+    for (const f of ["oclif.manifest.json", "bin/run.js"])
+      writeFileSync(join(old, f), readFileSync(join(repo, "apps/op", f)));
+    tb.sh(
+      `ln -s ${PROJECT_MOUNT}/apps/op/dist /opt/op-old/dist && ln -s ${PROJECT_MOUNT}/apps/op/node_modules /opt/op-old/node_modules && ` +
+        "mv /usr/local/bin/op /usr/local/bin/op.current && printf '#!/bin/sh\\nexec /usr/bin/node /opt/op-old/bin/run.js \"$@\"\\n' > /usr/local/bin/op && chmod 755 /usr/local/bin/op",
+    );
+    try {
+      expect(tb.run("/usr/local/bin/op", ["--version"]).stdout).toMatch(/^@greentic\/op\/0\.0\.9 /);
+      const r = op(
+        "deploy",
+        "--env",
+        "prod",
+        "--bundle",
+        join(work, "shop-v3.gtbundle"),
+        "--customer-id",
+        "acme",
+        "--json",
+      );
+      expect(r.code, r.stderr).toBe(3);
+      expect(JSON.parse(r.stderr).error).toMatchObject({
+        kind: "precondition-failed",
+        message: `deployer@127.0.0.1:${sshPort}: the VM's op (/usr/local/bin/op) is version 0.0.9, this machine's op is version ${pjson.version}; refusing to act with two versions`,
+        details: { code: "op-version-mismatch" },
+      });
+    } finally {
+      tb.sh("mv -f /usr/local/bin/op.current /usr/local/bin/op");
+    }
+    expect(json(op("revisions", "list", "prod", "--json"))).toEqual(before);
+    expect(split(20)).toEqual({ v1: 20, v2: 0 });
+  });
+
+  it("destroys prod over SSH: nothing of it is left on the VM", { timeout: 120_000 }, async () => {
+    json(op("env", "destroy", "prod", "--confirm", "--json"));
+    await expect(get(envPort)).rejects.toThrow(/ECONNREFUSED/);
+    expect(tb.sh("ls /etc/systemd/system | grep -c '^greentic-shop' || true").trim()).toBe("0");
+    expect(existsSync(join(tb.root, "var/lib/greentic/envs/prod/single-vm/single-vm-deployer.json"))).toBe(false);
+    expect(op("env", "show", "prod").code).toBe(4);
   });
 });

@@ -244,6 +244,19 @@ const VERB_DOCS: Record<string, Record<string, FieldDoc>> = {
       description: "With deployer single-vm: absolute path of the VM's DeploymentSpec.",
       examples: ["/etc/greentic/acme/deployment.yaml"],
     },
+    ssh: {
+      description:
+        "With deployer single-vm: the VM as user@host[:port], driven over SSH from the machine op runs on (spec_path is then a file of that machine).",
+      examples: ["root@vm1.example.com:22"],
+    },
+    known_hosts: {
+      description: "With ssh: absolute path of the known_hosts file pinning the VM's host key (required with ssh).",
+      examples: ["/home/me/.ssh/vm1.known_hosts"],
+    },
+    identity: {
+      description: "With ssh: absolute path of the private key to log in with.",
+      examples: ["/home/me/.ssh/id_ed25519"],
+    },
   },
   "env update": {
     name: {
@@ -419,10 +432,27 @@ export const EnvInitAnswersSchema = z
       deployer: z.enum(["local-process", "single-vm"]).optional(),
       /** With `deployer: single-vm`: absolute path of the VM's DeploymentSpec (YAML or JSON). */
       spec_path: z.string().startsWith("/", "must be an absolute path").optional(),
+      /** With `deployer: single-vm`: the VM as `user@host[:port]`, driven over SSH. */
+      ssh: z.string().min(1).max(300).optional(),
+      /** With `ssh`: the known_hosts file pinning the VM's host key. */
+      known_hosts: z.string().startsWith("/", "must be an absolute path").optional(),
+      /** With `ssh`: the private key to log in with. */
+      identity: z.string().startsWith("/", "must be an absolute path").optional(),
       ...idem,
     }),
   )
   .superRefine((v, ctx) => {
+    if (v.ssh !== undefined && v.deployer !== "single-vm")
+      ctx.addIssue({ code: "custom", path: ["ssh"], message: "applies to deployer single-vm only" });
+    if (v.ssh !== undefined && v.known_hosts === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["known_hosts"],
+        message: "is required with ssh (the VM's pinned host key)",
+      });
+    for (const key of ["known_hosts", "identity"] as const)
+      if (v[key] !== undefined && v.ssh === undefined)
+        ctx.addIssue({ code: "custom", path: [key], message: "applies with ssh only" });
     if (v.deployer === "single-vm" && v.spec_path === undefined)
       ctx.addIssue({ code: "custom", path: ["spec_path"], message: "is required with deployer single-vm" });
     if (v.spec_path !== undefined && v.deployer !== "single-vm")

@@ -71,6 +71,8 @@ export interface OperationsContext {
 export interface OperationsRegistryOptions extends DefaultRegistryOptions {
   /** Options of the built-in local-process deployer (runtime and router scripts, timeouts). */
   localProcess?: LocalProcessOptions;
+  /** The CLI's version, which the single-VM deployer compares with a VM's op over SSH. */
+  opVersion?: string | undefined;
 }
 
 /**
@@ -86,7 +88,10 @@ function builtinDeployers(options: OperationsRegistryOptions): Record<string, La
     },
     "greentic.deployer.single-vm": {
       package: "@greentic/adapter-single-vm",
-      load: async () => (await import("@greentic/adapter-single-vm")).singleVmDeployerHandler(),
+      load: async () =>
+        (await import("@greentic/adapter-single-vm")).singleVmDeployerHandler(
+          options.opVersion === undefined ? {} : { opVersion: options.opVersion },
+        ),
     },
   };
 }

@@ -103,6 +103,29 @@ export async function envInit(
         issues: checked.issues,
         hint: "fix the deployment spec (`op single-vm plan --spec FILE` shows the same problems)",
       });
+    if (payload.ssh !== undefined) {
+      // The VM over SSH: its address must parse and the pinned host key file must be there.
+      const { parseSshTarget } = await import("@greentic/adapter-single-vm");
+      parseSshTarget(payload.ssh, "ssh");
+      for (const [field, file] of [
+        ["known_hosts", payload.known_hosts],
+        ["identity", payload.identity],
+      ] as const)
+        if (file !== undefined)
+          await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
+            throw new GreenticError(
+              "invalid-argument",
+              `${field}: ${file} cannot be read (${error.code ?? error.message})`,
+              {
+                path: field,
+                hint:
+                  field === "known_hosts"
+                    ? "pin the VM's host key: ssh-keyscan -p PORT -t ed25519 HOST > FILE, then compare `ssh-keygen -lf FILE` with the fingerprint the VM shows on its console"
+                    : "name the private key you log in to the VM with",
+              },
+            );
+          });
+    }
   }
   if (vmSpec === undefined && (await ctx.store.exists(envId))) {
     const loaded = await ctx.store.load(envId);
@@ -133,7 +156,11 @@ export async function envInit(
         { environment_id: envId, slot: "deployer", kind: SINGLE_VM_DEPLOYER },
         tx,
       );
-      tx.setPackAnswers("deployer", { spec_path: vmSpec });
+      tx.setPackAnswers("deployer", {
+        spec_path: vmSpec,
+        ...(payload.ssh === undefined ? {} : { ssh: payload.ssh, known_hosts: payload.known_hosts }),
+        ...(payload.identity === undefined ? {} : { identity: payload.identity }),
+      });
       return {
         environment: bound.environment,
         result: {

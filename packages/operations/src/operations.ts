@@ -21,6 +21,8 @@ export interface OperationsOptions {
   warmTimeoutMs?: number | undefined;
   /** How long a mutation waits for another holder's lock before failing with `locked`, in ms (local store). */
   lockTimeoutMs?: number | undefined;
+  /** The CLI's version: the single-VM deployer compares it with the VM's op when it drives a VM over SSH. */
+  opVersion?: string | undefined;
 }
 
 /** Options of {@link openSharedStore}. */
@@ -83,7 +85,7 @@ export function createOperations(options: OperationsOptions = {}): OperationsCon
             holder,
           }),
       }),
-    registry: options.registry ?? createOperationsRegistry(),
+    registry: options.registry ?? createOperationsRegistry({ opVersion: options.opVersion }),
     actor: options.actor,
     onProgress: options.onProgress,
     warmTimeoutMs: options.warmTimeoutMs,

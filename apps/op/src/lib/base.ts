@@ -215,6 +215,7 @@ export abstract class OpCommand<T extends typeof Command = typeof Command> exten
       storeUrl: this.storeUrl(),
       storeRoot: this.storeRoot(),
       lockTimeoutMs: lockTimeout === undefined ? undefined : lockTimeout * 1000,
+      opVersion: this.config.version,
       onProgress: (event) => {
         if (event.message) this.progress(`  ${event.message}`);
       },

@@ -62,6 +62,9 @@ export const FIELD_INPUTS: Readonly<Record<string, Readonly<Record<string, Field
     public_base_url: flag("public-url"),
     deployer: flag("deployer"),
     spec_path: computed("--spec"),
+    ssh: flag("ssh"),
+    known_hosts: computed("--known-hosts"),
+    identity: computed("--identity"),
     idempotency_key: KEY,
   },
   "env-packs add": {

@@ -6,6 +6,8 @@ export interface OpsOptions {
   storeRoot?: string | undefined;
   lockTimeoutMs?: number | undefined;
   onProgress?: ((event: ProgressEvent) => void) | undefined;
+  /** This op's version, compared with the VM's op by a deployer that drives a VM over SSH. */
+  opVersion?: string | undefined;
 }
 
 /**
@@ -28,6 +30,7 @@ export async function loadOps(options: OpsOptions) {
     storeRoot: options.storeRoot,
     lockTimeoutMs: options.lockTimeoutMs,
     onProgress: options.onProgress,
+    opVersion: options.opVersion,
   });
   return { ops, ctx };
 }

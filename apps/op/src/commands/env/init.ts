@@ -12,6 +12,7 @@ export default class EnvInit extends MutatingCommand<typeof EnvInit> {
     "<%= config.bin %> env init staging --public-url https://staging.example.com",
     "<%= config.bin %> env init --answers init.yaml",
     "<%= config.bin %> env init prod --deployer single-vm --spec /etc/greentic/acme/deployment.yaml",
+    "<%= config.bin %> env init prod --deployer single-vm --spec deployment.yaml --ssh root@vm1.example.com --known-hosts vm1.known_hosts",
   ];
   static override answersKey = "env init";
   static override args = { env: optionalEnvArg };
@@ -38,6 +39,19 @@ export default class EnvInit extends MutatingCommand<typeof EnvInit> {
       description: "With --deployer single-vm: the VM's DeploymentSpec file (spec_path, absolute).",
       helpValue: "FILE",
     }),
+    ssh: Flags.string({
+      description:
+        "With --deployer single-vm: drive the VM over SSH from this machine (ssh); deploys, traffic changes and destroy then run on it. --spec is then a file of this machine.",
+      helpValue: "USER@HOST[:PORT]",
+    }),
+    "known-hosts": Flags.string({
+      description: "With --ssh: known_hosts file pinning the VM's host key (known_hosts); required with --ssh.",
+      helpValue: "FILE",
+    }),
+    identity: Flags.string({
+      description: "With --ssh: the private key to log in with (identity).",
+      helpValue: "FILE",
+    }),
     ...idempotencyFlag,
     ...preconditionFlags,
   };
@@ -49,6 +63,8 @@ export default class EnvInit extends MutatingCommand<typeof EnvInit> {
     const payload = await this.payload({
       heal: this.flags.heal ? true : undefined,
       spec_path: this.flags.spec === undefined ? undefined : resolve(this.flags.spec),
+      known_hosts: this.flags["known-hosts"] === undefined ? undefined : resolve(this.flags["known-hosts"]),
+      identity: this.flags.identity === undefined ? undefined : resolve(this.flags.identity),
     });
     const { ops, ctx } = await this.ops();
     const r = await ops.envInit(ctx, payload, this.mutationOptions());

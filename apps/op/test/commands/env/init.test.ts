@@ -76,3 +76,80 @@ it("--deployer single-vm --spec binds the environment's deployer to the VM", () 
   expect(refused.stderr).toContain(`${bad}: spec.runtime: set binary`);
   expect(s.op(["env", "show", "staging"]).status).toBe(4);
 });
+
+it("--ssh binds the deployer to a VM over SSH; a bad address, a missing or unreadable known_hosts are refused (exit 2), nothing written", {
+  timeout: 120_000,
+}, () => {
+  const { s } = suite.get();
+  const spec = s.file(
+    "remote.yaml",
+    "apiVersion: greentic.ai/v1alpha1\nkind: Deployment\nmetadata: {name: shop}\nspec:\n  runtime: {binary: /usr/local/bin/greentic-runtime, publicBind: 0.0.0.0:8080}\n  rollout: {strategy: canary}\n",
+  );
+  const knownHosts = s.file("vm1.known_hosts", "[vm1.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample\n");
+  const badHost = s.op([
+    "env",
+    "init",
+    "--env",
+    "edge",
+    "--deployer",
+    "single-vm",
+    "--spec",
+    spec,
+    "--ssh",
+    "root@bad host",
+    "--known-hosts",
+    knownHosts,
+  ]);
+  expect(badHost.status).toBe(2);
+  expect(badHost.stderr).toContain('ssh "root@bad host": "bad host" is not a host name or address');
+  const noPin = s.op([
+    "env",
+    "init",
+    "--env",
+    "edge",
+    "--deployer",
+    "single-vm",
+    "--spec",
+    spec,
+    "--ssh",
+    "root@vm1.example.com",
+  ]);
+  expect(noPin.status).toBe(2);
+  expect(noPin.stderr).toContain("--known-hosts: is required with --ssh (the VM's pinned host key)");
+  const unreadable = s.op([
+    "env",
+    "init",
+    "--env",
+    "edge",
+    "--deployer",
+    "single-vm",
+    "--spec",
+    spec,
+    "--ssh",
+    "root@vm1.example.com",
+    "--known-hosts",
+    "/nonexistent/vm1.known_hosts",
+  ]);
+  expect(unreadable.status).toBe(2);
+  expect(unreadable.stderr).toContain("--known-hosts: /nonexistent/vm1.known_hosts cannot be read (ENOENT)");
+  expect(s.op(["env", "show", "edge"]).status).toBe(4);
+  const bound = s.ok([
+    "env",
+    "init",
+    "--env",
+    "edge",
+    "--deployer",
+    "single-vm",
+    "--spec",
+    spec,
+    "--ssh",
+    "deployer@vm1.example.com:2222",
+    "--known-hosts",
+    knownHosts,
+  ]);
+  expect(bound).toMatchObject({
+    environment_id: "edge",
+    outcome: "created",
+    deployer: "greentic.deployer.single-vm@0.1.0",
+  });
+});
