@@ -200,7 +200,9 @@ async function waitLoaded(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const listen = (await readJsonFile(paths.listen).catch(() => undefined)) as LocalRouterListenFile | undefined;
-    if (listen?.pid === record.pid && listen.routes_version === version) return listen;
+    // Served by the keeper's router (router-keeper.ts), or by a router started without one.
+    if ((listen?.keeper_pid === record.pid || listen?.pid === record.pid) && listen.routes_version === version)
+      return listen;
     if (!(await isAlive(record.pid))) {
       throw new GreenticError(
         "io",

@@ -3,4 +3,4 @@
 // (see local-router-main.ts).
 import { runLocalRouter } from "./local-router-main.js";
 
-await runLocalRouter(process.argv.slice(2));
+await runLocalRouter(process.argv.slice(2), [process.execPath, process.argv[1]!]);

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { LocalRouterListenFile } from "./local-router.js";
-import { isOurCommand } from "./process-utils.js";
+import { isAlive, isOurCommand } from "./process-utils.js";
+import type { RouterKeeperFile } from "./router-keeper.js";
 import type { DeployerRouterStatus } from "@greentic/env-packs";
 
 // The read side of the local-process router: what `op env show` and `op status` report.
@@ -21,6 +22,8 @@ export interface LocalRouterStatus extends DeployerRouterStatus {
   routes_version?: string | null;
   /** Why the router refused its last reload, if it did. */
   error?: string;
+  /** The router's keeper (router-keeper.ts), which restarts it; the recorded process. */
+  supervisor_pid?: number;
 }
 
 /** `router/router.json`: the router process the deployer started. */
@@ -45,6 +48,7 @@ export function routerFiles(dir: string) {
     routes: join(dir, "routes.json"),
     listen: join(dir, "listen.json"),
     record: join(dir, "router.json"),
+    keeper: join(dir, "keeper.json"),
     log: join(dir, "router.log"),
   };
 }
@@ -67,10 +71,22 @@ export async function readLocalRouterStatus(
   const base = { pid: record.pid, listen: record.listen, started_at: record.started_at, log: record.log };
   if (!(await isOurRouter(record))) return { state: "failed", ...base };
   const listen = (await readJson(paths.listen).catch(() => undefined)) as LocalRouterListenFile | undefined;
+  const keeper = (await readJson(paths.keeper).catch(() => undefined)) as RouterKeeperFile | undefined;
+  // The recorded process is the router's keeper; the router proper is the process in
+  // listen.json. A router started without a keeper is its own record.
+  const supervised = keeper?.pid === record.pid;
+  const restarts = supervised ? { restarts: keeper.restarts, supervisor_pid: record.pid } : {};
+  const serving =
+    listen !== undefined && (listen.pid === record.pid || (supervised && listen.keeper_pid === record.pid));
+  if (supervised && !(serving && listen.pid === keeper.worker_pid && (await isAlive(listen.pid))))
+    // The keeper runs but its router is down: it is being restarted.
+    return { state: "failed", ...base, pid: keeper.worker_pid ?? record.pid, ...restarts };
   return {
     state: "running",
     ...base,
-    ...(listen?.pid === record.pid
+    ...(serving ? { pid: listen.pid } : {}),
+    ...restarts,
+    ...(serving
       ? {
           url: listen.url,
           routes_version: listen.routes_version,
@@ -85,6 +101,7 @@ export function envRouterInfo(status: DeployerRouterStatus): {
   state: DeployerRouterStatus["state"];
   pid: number | null;
   url: string | null;
+  restarts: number | null;
 } {
-  return { state: status.state, pid: status.pid ?? null, url: status.url ?? null };
+  return { state: status.state, pid: status.pid ?? null, url: status.url ?? null, restarts: status.restarts ?? null };
 }

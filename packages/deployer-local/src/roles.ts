@@ -56,7 +56,7 @@ export async function runRole(role: string | undefined, args: readonly string[])
     return;
   }
   if (role === "router") {
-    await (await import("./local-router-main.js")).runLocalRouter(args);
+    await (await import("./local-router-main.js")).runLocalRouter(args, selfRoleCommand("router").argv);
     return;
   }
   process.stderr.write(`${ROLE_FLAG} takes runtime or router, not ${JSON.stringify(role ?? "")}\n`);

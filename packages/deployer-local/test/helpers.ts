@@ -53,7 +53,8 @@ export async function buildRouter(outDir: string): Promise<string> {
     silent: true,
     clean: false,
     dts: false,
-    noExternal: ["@greentic/io-kit"],
+    noExternal: ["@greentic/io-kit", "@greentic/deploy-spec", "undici"],
+    banner: { js: (await import("../tsup.config.ts")).ROUTER_BANNER },
   });
   return join(outDir, "local-router-bin.js");
 }

@@ -3,16 +3,19 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import {
+  UPSTREAM_CONNECT_TIMEOUT_MS,
+  UPSTREAM_IDLE_MS,
   WeightedPicker,
   parseListenAddress,
   type LocalRouteDeployment,
   type LocalRouterListenFile,
 } from "../src/local-router.js";
+import { WORKER_FLAG } from "../src/router-keeper.js";
 import { buildRouter, isRunning, poll, testDir } from "./helpers.js";
 
 // The router process is started straight from its bundled entry, in front of upstream HTTP
@@ -61,9 +64,12 @@ interface RouterProcess {
 
 async function startRouter(): Promise<RouterProcess> {
   const dir = await testDir("env-packs-router-");
-  const child = spawn(process.execPath, [routerBin, "--state-dir", dir, "--listen", "127.0.0.1:0"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  // The router proper, without its keeper (router-keeper.ts): this test process stands in for it.
+  const child = spawn(
+    process.execPath,
+    [routerBin, "--state-dir", dir, "--listen", "127.0.0.1:0", WORKER_FLAG, String(process.pid)],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   let output = "";
   child.stdout.on("data", (chunk) => (output += chunk));
   child.stderr.on("data", (chunk) => (output += chunk));
@@ -336,6 +342,69 @@ describe("the local router process", () => {
     expect(await isRunning(router.pid)).toBe(true);
   });
 
+  it("gives up connecting after the connect timeout (502) and closes an idle pooled upstream connection after the idle timeout", async () => {
+    // A revision that never accepts: a stopped process whose accept queue is full, so the
+    // kernel drops further SYNs and a connect hangs.
+    const stuck = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const s = require("node:net").createServer();
+         s.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
+           process.stdout.write(String(s.address().port) + "\\n");
+           process.kill(process.pid, "SIGSTOP");
+         });`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const fillers: Socket[] = [];
+    onTestFinished(() => {
+      for (const socket of fillers) socket.destroy();
+      stuck.kill("SIGKILL");
+    });
+    const stuckPort = Number(
+      await new Promise<string>((resolve) =>
+        stuck.stdout!.once("data", (chunk: Buffer) => resolve(String(chunk).trim())),
+      ),
+    );
+    for (let i = 0; i < 4; i++) fillers.push(connect(stuckPort, "127.0.0.1").on("error", () => {}));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // A revision that would keep an idle connection open for a minute: the router closes it.
+    const closedAt: number[] = [];
+    const idle = await upstream(says("idle"));
+    idle.server.keepAliveTimeout = 60_000;
+    idle.server.on("connection", (socket: Socket) => socket.on("close", () => closedAt.push(Date.now())));
+
+    const router = await startRouter();
+    await router.apply([
+      deployment([["rev-stuck", 10_000, stuckPort]], "01JSTUCK"),
+      deployment([["rev-idle", 10_000, idle.port]], "01JIDLE"),
+    ]);
+    const idleAnswer = await fetch(router.url, { headers: { "x-greentic-deployment": "01JIDLE" } });
+    expect(await idleAnswer.text()).toBe("idle");
+    const answeredAt = Date.now();
+
+    const started = Date.now();
+    const timedOut = await fetch(router.url, { headers: { "x-greentic-deployment": "01JSTUCK" } });
+    const took = Date.now() - started;
+    expect(timedOut.status).toBe(502);
+    expect(await timedOut.json()).toEqual({
+      error: "revision-down",
+      message: `revision rev-stuck (127.0.0.1:${stuckPort}) did not answer: connect timeout`,
+      revision_id: "rev-stuck",
+    });
+    expect(took).toBeGreaterThanOrEqual(UPSTREAM_CONNECT_TIMEOUT_MS - 50);
+    expect(took).toBeLessThan(UPSTREAM_CONNECT_TIMEOUT_MS + 1_500);
+
+    await poll("the router to close its idle upstream connection", async () =>
+      closedAt.length > 0 ? true : undefined,
+    );
+    expect(closedAt).toHaveLength(1);
+    expect(closedAt[0]! - answeredAt).toBeGreaterThanOrEqual(UPSTREAM_IDLE_MS - 500);
+    expect(closedAt[0]! - answeredAt).toBeLessThan(UPSTREAM_IDLE_MS + 1_500);
+  }, 20_000);
+
   it("answers 502 naming the revision when it refuses connections or is not running", async () => {
     const closed = await upstream(says("never"));
     closed.server.close();
@@ -417,10 +486,13 @@ describe("the local router process", () => {
     child.stdout.on("data", (chunk) => (output += chunk));
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     expect(code).toBe(1);
-    expect(JSON.parse(output.trim())).toMatchObject({
-      level: "error",
-      msg: "router failed to start",
-      code: "EADDRINUSE",
-    });
+    // The router proper says why; its keeper does not retry a router that never served.
+    const lines = output
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ level: "error", msg: "router failed to start", code: "EADDRINUSE" });
+    expect(lines[1]).toMatchObject({ level: "error", msg: "router exited before it served; not restarting" });
   });
 });

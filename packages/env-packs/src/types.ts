@@ -169,6 +169,8 @@ export interface DeployerRouterStatus {
   url?: string;
   /** The router's log file, when it writes one on this machine. */
   log?: string;
+  /** How often the router's supervisor restarted it, when one supervises it. */
+  restarts?: number;
 }
 
 /** One line of a deployer's log (a journald entry, a log file's line). */

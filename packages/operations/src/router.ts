@@ -10,13 +10,15 @@ export interface EnvRouterInfo {
   pid: number | null;
   /** The environment's URL, e.g. `http://127.0.0.1:41200/`; null while it does not serve. */
   url: string | null;
+  /** How often its supervisor restarted the router after it died; null when nothing supervises it. */
+  restarts: number | null;
 }
 
 /** The router of a deployer, or null when the deployer has none. */
 export async function routerOf(deployer: Deployer, hctx: HandlerContext): Promise<EnvRouterInfo | null> {
   if (deployer.routerStatus === undefined) return null;
   const status = await deployer.routerStatus(hctx);
-  return { state: status.state, pid: status.pid ?? null, url: status.url ?? null };
+  return { state: status.state, pid: status.pid ?? null, url: status.url ?? null, restarts: status.restarts ?? null };
 }
 
 /**

@@ -71,7 +71,7 @@ describe("router_listen from the deployer's stored answers (local-process)", { t
     );
     expect(failed.details).toMatchObject({ code: "router-start-failed", listen: `127.0.0.1:${holder.port}` });
     expect(failed.message).toContain("EADDRINUSE");
-    expect((await envShow(ops, "local")).router).toEqual({ state: "stopped", pid: null, url: null });
+    expect((await envShow(ops, "local")).router).toEqual({ state: "stopped", pid: null, url: null, restarts: null });
     expect((await trafficShow(ops, "local")).environment_url).toBeNull();
   });
 

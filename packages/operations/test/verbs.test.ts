@@ -165,7 +165,7 @@ describe("env", () => {
   it("show: the router block is null without a bound deployer, stopped before any traffic moved", async () => {
     expect((await envShow(ops, "bare")).router).toBeNull();
     expect((await trafficShow(ops, "bare")).environment_url).toBeNull();
-    expect((await envShow(ops, "local")).router).toEqual({ state: "stopped", pid: null, url: null });
+    expect((await envShow(ops, "local")).router).toEqual({ state: "stopped", pid: null, url: null, restarts: null });
     expect((await trafficShow(ops, "local")).environment_url).toBeNull();
   });
 

@@ -16,6 +16,14 @@ export function statusText(r: StatusResult): string {
   let out = fields([
     ["environment", r.environment_id],
     ["url", r.environment_url ?? "none (no router serves)"],
+    ...(r.router === null
+      ? []
+      : ([
+          [
+            "router",
+            `${r.router.state}${r.router.pid === null ? "" : ` (pid ${r.router.pid})`}${r.router.restarts === null ? "" : `, restarted ${r.router.restarts} time(s)`}`,
+          ],
+        ] as [string, string][])),
     ["health", r.healthy ? "ok" : `${r.problems.length} problem(s)`],
     ["generation", r.generation],
   ]);

@@ -73,13 +73,60 @@ it("a killed revision shows in status within 2 s, the supervisor restarts it, an
   const log = readFileSync(join(dataDir(s.root), "router", "router.log"), "utf8");
   expect(log).toContain('"msg":"revision restarted"');
   expect(log).toContain(`"old_pid":${before.pid}`);
+
+  // The router itself: kill -9 of the process serving the URL. Its keeper (the recorded
+  // process) starts it again on the same port; status counts the restart.
+  const routerDir = join(dataDir(s.root), "router");
+  const served = s.ok(["status", "local"]).router;
+  expect(served).toMatchObject({ state: "running", restarts: 0, url: d.environment_url });
+  const keeper = JSON.parse(readFileSync(join(routerDir, "router.json"), "utf8")).pid;
+  expect(served.pid).not.toBe(keeper);
+  const routerKilledAt = Date.now();
+  process.kill(served.pid, "SIGKILL");
+  let servedAgainAfter = Number.POSITIVE_INFINITY;
+  while (Date.now() - routerKilledAt < 10_000) {
+    const ok = await fetch(d.environment_url).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) {
+      servedAgainAfter = Date.now() - routerKilledAt;
+      break;
+    }
+    await sleep(50);
+  }
+  expect(servedAgainAfter, readFileSync(join(routerDir, "router.log"), "utf8")).toBeLessThan(5_000);
+  const restarted = s.ok(["status", "local"]);
+  expect(restarted.router).toMatchObject({ state: "running", restarts: 1, url: d.environment_url });
+  expect(restarted.router.pid).not.toBe(served.pid);
+  expect(restarted.healthy).toBe(true);
+  expect(s.op(["status", "local"]).stdout).toContain(
+    `router:      running (pid ${restarted.router.pid}), restarted 1 time(s)`,
+  );
+  const routerLog = readFileSync(join(routerDir, "router.log"), "utf8");
+  expect(routerLog).toContain(
+    `"msg":"router restarted","old_pid":${served.pid},"pid":${restarted.router.pid},"restarts":1`,
+  );
+
+  // kill -9 of the keeper: the router goes on serving and starts a new keeper, which the
+  // deployer's record names from then on.
+  process.kill(keeper, "SIGKILL");
+  let adopted = keeper;
+  for (let i = 0; i < 100 && adopted === keeper; i++) {
+    await sleep(50);
+    adopted = JSON.parse(readFileSync(join(routerDir, "router.json"), "utf8")).pid;
+  }
+  expect(adopted).not.toBe(keeper);
+  expect((await fetch(d.environment_url)).status).toBe(200);
+  expect(s.ok(["status", "local"]).router).toMatchObject({ state: "running", pid: restarted.router.pid, restarts: 1 });
 }, 120_000);
 
 it("with the router and the revision killed, status and doctor say so in sentences and doctor exits 1", () => {
   const s = freshLocal();
   const d = s.ok(["deploy", "--bundle", helloBundle()]);
   const router = JSON.parse(readFileSync(join(dataDir(s.root), "router", "router.json"), "utf8"));
-  process.kill(router.pid, "SIGKILL");
+  // The router's keeper and the router it runs (one process group): nothing restarts either.
+  process.kill(-router.pid, "SIGKILL");
   process.kill(processRecord(s.root).pid, "SIGKILL");
   spawnSync("sleep", ["0.3"]);
   const st = s.ok(["status", "local"]);
@@ -228,7 +275,8 @@ it("kill -9 between the store commit and the router update: the router's supervi
 it("drift while the router is stopped: traffic show, status and doctor report it, traffic show writes nothing, and the router repairs it once it runs", async () => {
   const s = freshLocal();
   const { a, b } = await twoRevisions(s);
-  const router = JSON.parse(readFileSync(join(dataDir(s.root), "router", "router.json"), "utf8"));
+  // The router proper (listen.json; router.json names its keeper).
+  const router = JSON.parse(readFileSync(join(dataDir(s.root), "router", "listen.json"), "utf8"));
   // A stopped router neither serves nor repairs: the drift stays for the reads to see.
   process.kill(router.pid, "SIGSTOP");
   onTestFinished(() => {

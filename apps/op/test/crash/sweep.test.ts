@@ -156,8 +156,10 @@ function buildDeployed(t: Template): void {
   t.bundle = bundles[2]!;
   const data = join(t.root, "local", "data");
   const router = JSON.parse(readFileSync(join(data, "router", "router.json"), "utf8")) as { pid: number };
-  process.kill(router.pid, "SIGKILL");
+  // The router's keeper and the router it runs share a process group.
+  process.kill(-router.pid, "SIGKILL");
   rmSync(join(data, "router", "router.json"));
+  rmSync(join(data, "router", "keeper.json"), { force: true });
   rmSync(join(data, "router", "listen.json"), { force: true });
   t.pids = readdirSync(join(data, "processes")).map(
     (f) => (JSON.parse(readFileSync(join(data, "processes", f), "utf8")) as { pid: number }).pid,
