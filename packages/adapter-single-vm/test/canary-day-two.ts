@@ -70,9 +70,10 @@ export function canaryDayTwo(ctx: CanaryScenarioContext): void {
         "-t",
         String(ctx.tb.pid),
         "-a",
+        "setsid",
         "sh",
         "-c",
-        // Its pid, to interrupt it inside the machine as Ctrl-C would.
+        // Its own process group, interrupted inside the machine as Ctrl-C would (journalctl included).
         `echo $$ > /run/gt-follow.pid; exec env GREENTIC_HOME=/root/greentic NO_COLOR=1 /usr/bin/node ${PROJECT_MOUNT}/apps/op/bin/run.js logs prod -f -n 1 --json`,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
@@ -110,10 +111,10 @@ export function canaryDayTwo(ctx: CanaryScenarioContext): void {
       });
     } finally {
       const pid = ctx.tb.run("cat", ["/run/gt-follow.pid"]).stdout.trim();
-      if (/^\d+$/.test(pid)) ctx.tb.run("kill", ["-INT", pid]);
+      if (/^\d+$/.test(pid)) ctx.tb.run("kill", ["-INT", "--", `-${pid}`]);
       else follower.kill();
     }
-    expect(await exited).toBe(0);
+    expect({ code: await exited, err }).toEqual({ code: 0, err: "" });
 
     const unknown = ctx.op("logs", "prod", "01J00000000000000000000000");
     expect({ code: unknown.code, stderr: unknown.stderr }).toEqual({

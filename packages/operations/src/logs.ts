@@ -195,12 +195,19 @@ export async function followEnvLogs(
   while (!signal.aborted) {
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
     if (signal.aborted) break;
-    const r = await target.deployer.readLogs!(target.hctx, {
-      revision: target.revision,
-      router: options.router,
-      lines: 1,
-      ...(cursor === null ? {} : { after: cursor }),
-    });
+    let r: Awaited<ReturnType<NonNullable<typeof target.deployer.readLogs>>>;
+    try {
+      r = await target.deployer.readLogs!(target.hctx, {
+        revision: target.revision,
+        router: options.router,
+        lines: 1,
+        ...(cursor === null ? {} : { after: cursor }),
+      });
+    } catch (error) {
+      // Ctrl-C reaches the whole process group: a read it interrupted is the end, not a failure.
+      if (signal.aborted) break;
+      throw error;
+    }
     // Without a cursor yet (an empty journal), the first answer only tells where to start.
     if (cursor !== null) for (const line of r.lines) onLine(line);
     cursor = r.cursor ?? cursor;
