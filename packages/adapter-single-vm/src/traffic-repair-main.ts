@@ -1,7 +1,7 @@
 // The script of the VM's traffic-repair unit (traffic-repair.ts): started by its path unit when
-// the store's committed runtime-config.json changes, and once at boot. It waits a moment, so
-// that a live `op traffic set` pushes its own split first, then applies the stored split to the
-// canary record and HAProxy if they differ, and checks again until the store stops changing.
+// the store's committed runtime-config.json changes, and once at boot. Once the stored split has
+// held still for a moment (a live `op traffic set` pushes its own split within it), it applies
+// it to the canary record and HAProxy if they differ, and checks again.
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { validateVmSpec } from "./env-pack.js";
@@ -25,11 +25,16 @@ async function main(): Promise<number> {
     process.stderr.write(`${parsed.summary}\n`);
     return 2;
   }
-  await sleep(GRACE_MS);
-  // A few rounds at most: each repair is checked against the store again, in case a command
-  // committed a newer split meanwhile.
+  // A few rounds at most: the store's split must hold still over the grace (a command that just
+  // committed pushes its own split within it), and each repair is checked against the store again.
+  let before = await readDesiredSplit(values.desired, values.deployment);
   for (let round = 0; round < 5; round++) {
+    await sleep(GRACE_MS);
     const desired = await readDesiredSplit(values.desired, values.deployment);
+    if (describe(desired) !== describe(before)) {
+      before = desired;
+      continue;
+    }
     const r = await repairCanarySplit(parsed.value, desired, { deploymentId: values.deployment });
     if (!r.repaired) {
       process.stdout.write(`traffic of ${values.deployment} as stored: ${describe(desired)}\n`);
