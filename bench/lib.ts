@@ -105,11 +105,19 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** One wrk run (`-t2`): requests/s and p99 latency in ms; any socket error or non-2xx fails it. */
-export function wrk(url: string, options: { seconds: number; connections: number }): { rps: number; p99: number } {
-  const out = execFileSync("wrk", ["-t2", `-c${options.connections}`, `-d${options.seconds}s`, "--latency", url], {
-    encoding: "utf8",
-  });
+/**
+ * One wrk run (`-t2`): requests/s and p99 latency in ms; any socket error or non-2xx fails it.
+ * `cpus` runs wrk under `taskset -c CPUS` (a bench that pins what it measures).
+ */
+export function wrk(
+  url: string,
+  options: { seconds: number; connections: number; cpus?: string },
+): { rps: number; p99: number } {
+  const args = ["-t2", `-c${options.connections}`, `-d${options.seconds}s`, "--latency", url];
+  const out =
+    options.cpus === undefined
+      ? execFileSync("wrk", args, { encoding: "utf8" })
+      : execFileSync("taskset", ["-c", options.cpus, "wrk", ...args], { encoding: "utf8" });
   if (/Non-2xx|Socket errors/.test(out)) throw new Error(`wrk saw errors against ${url}:\n${out}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
   const [, value, unit] = /99%\s+([\d.]+)(us|ms|s)/.exec(out)!;

@@ -65,6 +65,8 @@ describe("proxy configuration", () => {
     expect(cfg).toContain("  use_backend %[var(txn.gt_pick),map_int(/etc/greentic/acme/proxy/split.map,gt_none)]\n");
     expect(cfg).toContain("  bind 127.0.0.1:20000\n");
     expect(cfg).toContain("stats socket /run/greentic-acme-proxy/admin.sock mode 600 level admin");
+    // One proxy thread in front of single-threaded runtimes (profiled: less CPU per request).
+    expect(cfg).toMatch(/^global\n(?: {2}.*\n)*? {2}nbthread 1\n/m);
     expect(cfg.indexOf("backend r_A")).toBeLessThan(cfg.indexOf("backend r_B"));
     expect(cfg).toContain("  server A 127.0.0.1:20001 check");
     expect(cfg).not.toContain("greentic_rev");
