@@ -1,4 +1,5 @@
 import { GreenticError, LOCAL_CUSTOMER_ID, type RouteBinding } from "@greentic/deploy-spec";
+import { isUnbound } from "@greentic/deploy-spec/routes";
 import { checkBundleContent } from "./bundle-check.js";
 import { bundlesAdd, bundlesRemove, bundlesUpdate } from "./bundles.js";
 import { parseAnswers, progress, type OperationsContext } from "./context.js";
@@ -146,12 +147,35 @@ export async function deploy(
   };
   let deployment = environment.bundles.find((b) => b.bundle_id === bundleId && b.customer_id === customerId);
   const created = deployment === undefined;
+  // The deployments the environment URL serves now (a split with weight).
+  const serving = environment.traffic_splits
+    .filter((s) => s.entries.some((e) => e.weight_bps > 0))
+    .map((s) => environment.bundles.find((b) => b.deployment_id === s.deployment_id))
+    .filter((b) => b !== undefined);
+  if (deployment === undefined && payload.new_deployment === true) {
+    // Two deployments with no route binding would both claim every request: the router could
+    // only answer 421. Refused here, before anything is written, rather than per request.
+    const catchAll = serving.find((b) => isUnbound(b.route_binding));
+    if (catchAll !== undefined && isUnbound(routeBinding ?? { hosts: [], path_prefixes: [] }))
+      throw new GreenticError(
+        "conflict",
+        `deploying bundle ${bundleId} for customer ${customerId} with no route binding would collide with deployment ${catchAll.deployment_id} (bundle ${catchAll.bundle_id}), which environment ${envId} serves with no route binding: both would claim every request`,
+        {
+          path: "route_binding",
+          hint: `give the new deployment a route binding (op deploy --bundle ${payload.bundle_path} --new-deployment --host HOST or --path-prefix /PREFIX), or bind deployment ${catchAll.deployment_id} first with \`op bundles update\``,
+          details: {
+            code: "route-collision",
+            bundle_id: bundleId,
+            customer_id: customerId,
+            other_deployment_id: catchAll.deployment_id,
+            host: null,
+            path_prefix: "/",
+          },
+        },
+      );
+  }
   if (deployment === undefined && payload.new_deployment !== true) {
     // A second deployment with traffic changes what the environment URL serves: say so.
-    const serving = environment.traffic_splits
-      .filter((s) => s.entries.some((e) => e.weight_bps > 0))
-      .map((s) => environment.bundles.find((b) => b.deployment_id === s.deployment_id))
-      .filter((b) => b !== undefined);
     if (serving.length > 0) {
       const names = serving.map((b) => `${b.bundle_id} (customer ${b.customer_id}, deployment ${b.deployment_id})`);
       throw new GreenticError(

@@ -141,6 +141,25 @@ it("a second bundle beside a served one needs --new-deployment", () => {
   expect(r.errorJson.error.message).toContain("bundle shop");
   expect(r.errorJson.error.hint).toContain("--new-deployment");
   expect(digestTree(s.root)).toBe(before);
+  // --new-deployment with no binding beside an unbound served deployment: both would claim
+  // every request (421 at the URL), so it is refused before anything is written.
+  const unbound = s.op(["deploy", "--bundle", shop, "--new-deployment", "--json"]);
+  expect(unbound.status, unbound.stderr).toBe(3);
+  expect(unbound.errorJson.error).toEqual({
+    kind: "conflict",
+    message: `deploying bundle shop for customer local-dev with no route binding would collide with deployment ${first.deployment_id} (bundle hello), which environment local serves with no route binding: both would claim every request`,
+    path: "--host/--path-prefix",
+    hint: `give the new deployment a route binding (op deploy --bundle ${shop} --new-deployment --host HOST or --path-prefix /PREFIX), or bind deployment ${first.deployment_id} first with \`op bundles update\``,
+    details: {
+      code: "route-collision",
+      bundle_id: "shop",
+      customer_id: "local-dev",
+      other_deployment_id: first.deployment_id,
+      host: null,
+      path_prefix: "/",
+    },
+  });
+  expect(digestTree(s.root)).toBe(before);
   const added = s.ok(["deploy", "--bundle", shop, "--new-deployment", "--path-prefix", "/shop"]);
   expect(added.created_deployment).toBe(true);
   expect(added.bundle_id).toBe("shop");
