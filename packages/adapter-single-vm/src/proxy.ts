@@ -187,14 +187,23 @@ function routingLines(routes: readonly ProxyRoute[], sticky: boolean, stickyMap:
   return lines;
 }
 
-/** The 421 answer when no route claims a request (or several unbound deployments could). */
+/**
+ * The answer to a request no rule claims: 404 when no binding claims it; 421 (Misdirected
+ * Request) only for a real collision, several deployments without a binding that could each
+ * take it (bindings that claim the same host and prefix are refused when written).
+ */
 function unroutedLines(routes: readonly ProxyRoute[]): string[] {
   const { unbound } = orderedRouteRules(routes);
+  const status = unbound.length > 0 ? 421 : 404;
   const why =
     unbound.length > 0
       ? `several deployments without a route binding have traffic (${unbound.join(", ")}): give them hosts or path prefixes, or choose one with the ${DEPLOYMENT_HEADER} header`
       : `no deployment's route binding claims this host and path (deployments: ${routes.map((r) => r.deployment_id).join(", ")}); use a bound host or path prefix, or choose one with the ${DEPLOYMENT_HEADER} header`;
-  return ["", "backend gt_unrouted", `  http-request return status 421 content-type text/plain string "${why}\\n"`];
+  return [
+    "",
+    "backend gt_unrouted",
+    `  http-request return status ${status} content-type text/plain string "${why}\\n"`,
+  ];
 }
 
 /**

@@ -226,7 +226,8 @@ export function canaryDayTwo(ctx: CanaryScenarioContext): void {
     expect(readFileSync(`${ctx.tb.root}/etc/greentic/hello/proxy/haproxy.cfg`, "utf8")).toBe(before);
     expect(await liveSplit(ctx.exec(), ctx.vmSpec())).toEqual(split);
 
-    // A binding changed with `op bundles update` is routed by at once; what no binding claims is 421.
+    // A binding changed with `op bundles update` is routed by at once; what no binding claims is
+    // 404 (421 is for a real collision only).
     const answers = `${ctx.tb.root}/root/rebind.yaml`;
     writeFileSync(
       answers,
@@ -236,7 +237,7 @@ export function canaryDayTwo(ctx: CanaryScenarioContext): void {
     expect((await get(ctx.url, "hello.test", "/")).body).toContain("version 1");
     const unrouted = await get(ctx.url, "other.test", "/");
     expect(unrouted).toEqual({
-      status: 421,
+      status: 404,
       body: `no deployment's route binding claims this host and path (deployments: ${ctx.deploymentId}, ${shop}, ${api}); use a bound host or path prefix, or choose one with the x-greentic-deployment header\n`,
     });
 

@@ -104,7 +104,7 @@ describe("route bindings in the single-VM proxy (staging root)", () => {
       ].join("\n"),
     );
     expect(routing().tail).toContain(
-      '\nbackend gt_unrouted\n  http-request return status 421 content-type text/plain string "no deployment\'s route binding claims this host and path (deployments: DA, DB, DC); use a bound host or path prefix, or choose one with the x-greentic-deployment header\\n"\n',
+      '\nbackend gt_unrouted\n  http-request return status 404 content-type text/plain string "no deployment\'s route binding claims this host and path (deployments: DA, DB, DC); use a bound host or path prefix, or choose one with the x-greentic-deployment header\\n"\n',
     );
     expect(readFileSync(join(root, "etc/greentic/acme/proxy/split.map"), "utf8")).toBe(
       [
@@ -144,5 +144,20 @@ describe("route bindings in the single-VM proxy (staging root)", () => {
     expect(readFileSync(join(root, "var/lib/greentic/acme/canary.json"), "utf8")).toBe(warmed);
     expect(JSON.parse(warmed).split).toEqual(JSON.parse(before).split);
     expect(readFileSync(cfgPath, "utf8")).toBe(cfg);
+  });
+
+  it("answers 421 only to a real collision: two deployments without a binding that could each take a request", async () => {
+    await warm("RE", "DE");
+    await setCanarySplit(spec, [{ revision_id: "RE", weight_bps: 10_000 }], {
+      ...options,
+      deployment: { id: "DE", hosts: [], path_prefixes: [] },
+    });
+    const { frontend, tail } = routing();
+    // Neither unbound deployment keeps its catch-all rule; the bound ones still route.
+    expect(frontend).not.toMatch(/int\(\d+\) if !\{ var\(txn\.gt_base\) -m found \}\n/);
+    expect(frontend).toContain("{ req.hdr(host),lower -m reg ^shop[.]example[.]com(:[0-9]+)?$ }");
+    expect(tail).toContain(
+      '\nbackend gt_unrouted\n  http-request return status 421 content-type text/plain string "several deployments without a route binding have traffic (DA, DE): give them hosts or path prefixes, or choose one with the x-greentic-deployment header\\n"\n',
+    );
   });
 });
