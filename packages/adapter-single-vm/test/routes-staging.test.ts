@@ -160,4 +160,53 @@ describe("route bindings in the single-VM proxy (staging root)", () => {
       '\nbackend gt_unrouted\n  http-request return status 421 content-type text/plain string "several deployments without a route binding have traffic (DA, DE): give them hosts or path prefixes, or choose one with the x-greentic-deployment header\\n"\n',
     );
   });
+
+  it("with sticky sessions, a cookie pins a client only to a revision of the deployment its request is routed to", async () => {
+    const stickyRoot = join(dir, "sticky");
+    const sticky = specOf({
+      apiVersion: "greentic.ai/v1alpha1",
+      kind: "Deployment",
+      metadata: { name: "acme" },
+      spec: {
+        bundle: { source: "/nonexistent/replaced-by-each-revision.gtbundle" },
+        runtime: { binary: runtime, publicBind: "0.0.0.0:8080" },
+        rollout: { strategy: "canary", revisionPorts: "21000-21099", sticky: true },
+      },
+    });
+    const o = { root: stickyRoot, specBundle: false };
+    for (const [id, deployment] of [
+      ["RA", "DA"],
+      ["RB", "DB"],
+      ["RB2", "DB"],
+    ] as const)
+      await warmCanaryRevision(sticky, { id, file: `/srv/${id}.gtbundle`, digest, deployment }, o);
+    await setCanarySplit(sticky, [{ revision_id: "RA", weight_bps: 10_000 }], {
+      ...o,
+      deployment: { id: "DA", hosts: [], path_prefixes: [] },
+    });
+    await setCanarySplit(
+      sticky,
+      [
+        { revision_id: "RB", weight_bps: 5_000 },
+        { revision_id: "RB2", weight_bps: 5_000 },
+      ],
+      { ...o, deployment: { id: "DB", hosts: ["b.test"], path_prefixes: [] } },
+    );
+    const cfg = readFileSync(join(stickyRoot, "etc/greentic/acme/proxy/haproxy.cfg"), "utf8");
+    expect(cfg.split("\n").filter((l) => l.includes("gt_sticky") || l.includes("gt_cookie"))).toEqual([
+      "  http-request set-var(txn.gt_cookie) req.cook(greentic_rev)",
+      "  http-request set-var(txn.gt_sticky) var(txn.gt_cookie),map_str(/etc/greentic/acme/proxy/sticky.map)",
+      "  use_backend %[var(txn.gt_sticky)] if { var(txn.gt_sticky) -m found } { var(txn.gt_base) -m int 0 } { var(txn.gt_sticky) -m str r_RA }",
+      "  use_backend %[var(txn.gt_sticky)] if { var(txn.gt_sticky) -m found } { var(txn.gt_base) -m int 10000 } { var(txn.gt_sticky) -m str r_RB r_RB2 }",
+      '  http-response add-header Set-Cookie "greentic_rev=r_RA; Path=/; HttpOnly; SameSite=Lax" unless { var(txn.gt_cookie) -m str r_RA }',
+      '  http-response add-header Set-Cookie "greentic_rev=r_RB; Path=/; HttpOnly; SameSite=Lax" unless { var(txn.gt_cookie) -m str r_RB }',
+      '  http-response add-header Set-Cookie "greentic_rev=r_RB2; Path=/; HttpOnly; SameSite=Lax" unless { var(txn.gt_cookie) -m str r_RB2 }',
+    ]);
+    const checked = cfg
+      .replaceAll("/run/greentic-acme-proxy/", `${dir}/`)
+      .replaceAll("/etc/greentic/acme/proxy/", `${stickyRoot}/etc/greentic/acme/proxy/`);
+    writeFileSync(join(dir, "sticky.cfg"), checked);
+    const check = spawnSync("haproxy", ["-c", "-f", join(dir, "sticky.cfg")], { encoding: "utf8" });
+    expect(check.status, check.stderr + check.stdout).toBe(0);
+  });
 });
