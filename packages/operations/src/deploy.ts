@@ -1,11 +1,12 @@
 import { GreenticError, LOCAL_CUSTOMER_ID, type RouteBinding } from "@greentic/deploy-spec";
-import { isUnbound } from "@greentic/deploy-spec/routes";
+import { isUnbound, normalisePathPrefix, routeScore } from "@greentic/deploy-spec/routes";
 import { checkBundleContent } from "./bundle-check.js";
 import { bundlesAdd, bundlesRemove, bundlesUpdate } from "./bundles.js";
 import { parseAnswers, progress, type OperationsContext } from "./context.js";
 import { type PruneResult, revisionsPrune } from "./prune.js";
 import { checkBundleFile, revisionsArchive, revisionsStage, revisionsWarm } from "./revisions.js";
 import { trafficSet } from "./traffic.js";
+import { boundCurl } from "./url-routing.js";
 import type { MutationOptions } from "./types.js";
 
 /** `op deploy` result. */
@@ -32,6 +33,11 @@ export interface DeployResult {
    * deploy it serves the new revision. Null when the deployer has no router.
    */
   environment_url: string | null;
+  /**
+   * When the deployment's route binding does not claim the bare environment URL (its own host,
+   * `/`), which answers 421 then: the request that reaches it, as a curl command line.
+   */
+  environment_url_curl?: string;
   /** The revision that had the most traffic before; kept `ready` for `op traffic rollback`. */
   previous_revision_id?: string;
   /** Revisions archived afterwards by the environment's retention policy (`retention.keep_revisions`). */
@@ -338,6 +344,16 @@ export async function deploy(
     environment_url: moved.environment_url,
   };
   if (previous !== undefined && previous.revision_id !== revisionId) result.previous_revision_id = previous.revision_id;
+  const binding = deployment.route_binding;
+  if (
+    result.environment_url !== null &&
+    routeScore(
+      { hosts: binding.hosts.map((h) => h.toLowerCase()), prefixes: binding.path_prefixes.map(normalisePathPrefix) },
+      new URL(result.environment_url).host,
+      "/",
+    ) === undefined
+  )
+    result.environment_url_curl = boundCurl(result.environment_url, deployment);
   const keep = environment.retention.keep_revisions;
   if (keep !== undefined && keep > 0) {
     const prune: PruneResult = await revisionsPrune(

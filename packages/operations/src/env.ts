@@ -282,7 +282,7 @@ export async function envDoctor(
   } catch (loadError) {
     return {
       ...(await doctorEnvironment({ environment_id: id, loadError }, ctx.registry)),
-      live: { problems: [], drift: [] },
+      live: { problems: [], notes: [], drift: [] },
     };
   }
   const context = env.packs.some((p) => p.slot === "deployer") ? await handlerContext(ctx, id, "deployer") : undefined;
@@ -293,11 +293,12 @@ export async function envDoctor(
   // What runs, against what the store says: a URL that would fail a request is a problem.
   const live = await status(ctx, id, { auditLimit: 0 }).catch((error: Error) => ({
     problems: [`The live state cannot be read: ${error.message}`],
+    notes: [] as string[],
     drift: [],
   }));
   return {
     ...report,
-    live: { problems: live.problems, drift: live.drift },
+    live: { problems: live.problems, notes: live.notes, drift: live.drift },
     healthy: report.healthy && live.problems.length === 0,
   };
 }
@@ -307,6 +308,11 @@ export type EnvDoctorReport = DoctorReport & {
   live: {
     /** Sentences, one per problem: a revision with traffic that is down, drift, a router that does not serve. */
     problems: string[];
+    /**
+     * Sentences that are not problems: the bare environment URL answering 421 because every
+     * served deployment is bound to a host or path prefix (requests for those are served).
+     */
+    notes: string[];
     drift: TrafficDrift[];
   };
 };

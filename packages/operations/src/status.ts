@@ -3,6 +3,7 @@ import type { Deployer, HandlerContext, RevisionMetricsReport, RevisionRuntimeSt
 import { checkEnvArgument, progress, type OperationsContext } from "./context.js";
 import { deployerOf, routeOf } from "./lookups.js";
 import { routerOf, type EnvRouterInfo } from "./router.js";
+import { urlRouting } from "./url-routing.js";
 
 /** One split entry (basis points). */
 export interface SplitWeight {
@@ -154,6 +155,11 @@ export interface StatusResult {
   drift: TrafficDrift[];
   /** Sentences: what is wrong now (empty when healthy). */
   problems: string[];
+  /**
+   * Sentences that are not problems: how the environment URL routes when its bare form (its own
+   * host, `/`) is claimed by no route binding and answers 421 by design.
+   */
+  notes: string[];
   /** True when nothing is wrong: the URL serves, every revision with traffic runs and is ready, no drift. */
   healthy: boolean;
   audit: AuditEvent[];
@@ -241,6 +247,8 @@ export async function status(
     problems.push(
       `Deployment ${d.deployment_id}: the router serves ${key(d.live) || "nothing"} but the store asks for ${key(d.desired) || "nothing"} (the router applies the stored split within seconds; so does the next traffic command).`,
     );
+  const routing = urlRouting(env, router?.url ?? null);
+  problems.push(...routing.problems);
   const audit = (await ctx.store.listAudit(id, { limit: options.auditLimit ?? 5 }).catch(() => [])) as AuditEvent[];
   return {
     environment_id: id,
@@ -258,6 +266,7 @@ export async function status(
     revisions,
     drift,
     problems,
+    notes: routing.notes,
     healthy: problems.length === 0,
     audit,
   };

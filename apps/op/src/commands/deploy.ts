@@ -94,6 +94,10 @@ Prints the environment's URL (it follows the traffic split) and the URL where th
           `Retention policy archived ${r.pruned_revisions.length} older revision(s): ${r.pruned_revisions.join(", ")}`,
         );
       if (r.environment_url) lines.push(`Environment URL (follows the traffic split): ${r.environment_url}`);
+      if (r.environment_url_curl)
+        lines.push(
+          `  The deployment's route binding does not claim the bare URL (it answers 421); reach it with: ${r.environment_url_curl}`,
+        );
       if (r.url) lines.push(`Revision URL: ${r.url}`);
       return lines.join("\n");
     });

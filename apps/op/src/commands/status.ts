@@ -47,6 +47,7 @@ export function statusText(r: StatusResult): string {
     "No revisions. Deploy one with: op deploy --bundle FILE",
   )}`;
   if (r.problems.length > 0) out += `\nProblems:\n${r.problems.map((p) => `  - ${p}`).join("\n")}\n`;
+  if (r.notes.length > 0) out += `\nNotes:\n${r.notes.map((n) => `  - ${n}`).join("\n")}\n`;
   if (r.audit.length > 0) {
     out += "\nLast changes:\n";
     for (const e of r.audit)

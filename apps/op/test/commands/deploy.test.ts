@@ -1,4 +1,5 @@
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { get } from "node:http";
 import { join } from "node:path";
 import { expect, it, onTestFinished } from "vitest";
 import { digestTree, helloBundle, helloVariant, initLocal, store, tempDir } from "../helpers.js";
@@ -127,7 +128,16 @@ it("refuses a --bundle-id that contradicts the manifest, naming both, and change
   expect(digestTree(s.root)).toBe(before);
 }, 120_000);
 
-it("a second bundle beside a served one needs --new-deployment", () => {
+/** The status of a GET on a fresh connection (no keep-alive socket reused across op calls). */
+const statusOf = (url: string) =>
+  new Promise<number>((resolve, reject) =>
+    get(url, { agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on("error", reject),
+  );
+
+it("a second bundle beside a served one needs --new-deployment", async () => {
   const s = freshLocal();
   const first = s.ok(["deploy", "--bundle", helloBundle()]);
   const shop = helloVariant("shop", "shop");
@@ -169,6 +179,33 @@ it("a second bundle beside a served one needs --new-deployment", () => {
       .bundles.map((b: any) => b.bundle_id)
       .sort(),
   ).toEqual(["hello", "shop"]);
+  expect(s.op(["env", "doctor", "local", "--no-preflight"]).status).toBe(0);
+
+  // Two served deployments with no binding, made by hand (the binding removed with `op bundles
+  // update`): status calls it a problem, doctor exits 1; binding one again is the way back.
+  const rebind = (name: string, prefixes: string) =>
+    s.file(
+      name,
+      `environment_id: local\ndeployment_id: ${added.deployment_id}\nroute_binding:\n  hosts: []\n  path_prefixes: ${prefixes}\n`,
+    );
+  s.ok(["bundles", "update", "--answers", rebind("unbind.yaml", "[]")]);
+  const problem = `Deployments ${[first, added]
+    .map((d) => d.deployment_id)
+    .sort()
+    .map((id) => `${id} (bundle ${id === first.deployment_id ? "hello" : "shop"})`)
+    .join(
+      " and ",
+    )} claim the same requests (any host, path /): the environment URL answers 421 to them. Give one a route binding with \`op bundles update\`.`;
+  const st = s.ok(["status", "local"]);
+  expect(st.healthy).toBe(false);
+  expect(st.problems).toEqual([problem]);
+  expect(await statusOf(first.environment_url)).toBe(421);
+  const doctor = s.op(["env", "doctor", "local", "--no-preflight"]);
+  expect(doctor.status).toBe(1);
+  expect(doctor.stdout).toContain(`  ${problem}\n`);
+  s.ok(["bundles", "update", "--answers", rebind("rebind.yaml", "[/shop]")]);
+  expect(await statusOf(first.environment_url)).toBe(200);
+  expect(s.op(["env", "doctor", "local", "--no-preflight"]).status).toBe(0);
 }, 120_000);
 
 it("a corrupt bundle changes nothing and the error names the user's file", () => {

@@ -44,7 +44,7 @@ function get(url: string, host: string, path: string): Promise<{ status: number;
 
 let s: Store;
 let url: string;
-const deployed: Record<string, { deployment_id: string; revision_id: string }> = {};
+const deployed: Record<string, { deployment_id: string; revision_id: string; environment_url_curl?: string }> = {};
 
 beforeAll(() => {
   s = store({ persistent: true });
@@ -69,11 +69,32 @@ beforeAll(() => {
     ["shop", second],
     ["cart", third],
   ] as const)
-    deployed[name] = { deployment_id: r.deployment_id, revision_id: r.revision_id };
+    deployed[name] = {
+      deployment_id: r.deployment_id,
+      revision_id: r.revision_id,
+      environment_url_curl: r.environment_url_curl,
+    };
   url = third.environment_url;
 }, 240_000);
 
 afterAll(() => s?.dispose());
+
+it("a bare URL no binding claims answers 421 by design: deploy prints the request that reaches each deployment, doctor notes it and exits 0", async () => {
+  expect(deployed.hello!.environment_url_curl).toBe(`curl -H 'Host: www.test' ${url}`);
+  expect(deployed.shop!.environment_url_curl).toBe(`curl -H 'Host: www.test' ${url}shop/`);
+  expect(deployed.cart!.environment_url_curl).toBe(`curl -H 'Host: WWW.test' ${url}shop/cart/`);
+  expect((await get(url, new URL(url).host, "/")).status).toBe(421);
+  expect((await get(url, "www.test", "/")).revision).toBe(deployed.hello!.revision_id);
+  const doctor = s.op(["env", "doctor", "local", "--no-preflight"]);
+  expect(doctor.status, doctor.stdout).toBe(0);
+  expect(doctor.stdout).toContain("Environment local: healthy");
+  expect(doctor.stdout).toContain(
+    `  note: The environment URL ${url} answers 421 to a request with its own host for /: no deployment's route binding claims it. Deployment ${deployed.hello!.deployment_id} (bundle hello) is reached with: curl -H 'Host: www.test' ${url}; Deployment ${deployed.shop!.deployment_id} (bundle shop) is reached with: curl -H 'Host: www.test' ${url}shop/; Deployment ${deployed.cart!.deployment_id} (bundle cart) is reached with: curl -H 'Host: WWW.test' ${url}shop/cart/.\n`,
+  );
+  const st = s.ok(["status", "local"]);
+  expect(st.healthy).toBe(true);
+  expect(st.notes).toHaveLength(1);
+}, 60_000);
 
 it("routes by Host header and path prefix; the longest prefix wins", async () => {
   expect(await get(url, "www.test", "/variant.txt")).toEqual({

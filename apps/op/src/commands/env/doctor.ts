@@ -5,7 +5,7 @@ import { envArg } from "../../lib/args.js";
 export default class EnvDoctor extends OpCommand<typeof EnvDoctor> {
   static override summary = "Check an environment: document validity, bindings, registry, revisions, preflights.";
   static override description =
-    "Prints one report of every problem found, including the live state: a revision with traffic that is down or not ready, a router that does not serve, a served split that differs from the stored one. Exits 0 when healthy and 1 when a problem is found (the report is printed either way).";
+    "Prints one report of every problem found, including the live state: a revision with traffic that is down or not ready, a router that does not serve, a served split that differs from the stored one, deployments whose route bindings claim the same requests. Exits 0 when healthy and 1 when a problem is found (the report is printed either way). A bare environment URL that answers 421 because every served deployment is bound to a host or path prefix is a note, not a problem: the requests the bindings are meant to serve succeed; the note says how to reach each deployment.";
   static override examples = [
     "<%= config.bin %> env doctor local",
     "<%= config.bin %> env doctor local --no-preflight --json",
@@ -38,6 +38,7 @@ export default class EnvDoctor extends OpCommand<typeof EnvDoctor> {
           `  revision ${p.revision_id} (${p.lifecycle}, deployer: ${p.deployer_state}): ${p.detail}; ${p.fix}`,
         );
       for (const p of report.live.problems) lines.push(`  ${p}`);
+      for (const n of report.live.notes) lines.push(`  note: ${n}`);
       for (const p of report.failing_preflights)
         lines.push(
           `  preflight ${p.slot}/${p.name} failed: ${p.detail}${p.install_hint ? ` (${p.install_hint})` : ""}`,
