@@ -518,7 +518,7 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
     } else if (current.sole !== undefined) {
       picker = current.sole;
     } else {
-      // The most specific route binding wins; equal bests cannot be told apart (421).
+      // The most specific route binding wins; none is 404, equal bests cannot be told apart (421).
       const hostHeader = req.headers.host ?? "";
       const path = (req.url ?? "/").split("?")[0]!;
       let best: [number, number, number] | undefined;
@@ -533,8 +533,8 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
       if (winners.length === 0)
         return {
           error: [
-            421,
-            "deployment-required",
+            404,
+            "no-route",
             `no deployment's route binding matches host ${JSON.stringify(hostHeader)} and path ${JSON.stringify(path)} (deployments: ${[...current.pickers.keys()].join(", ")}); use a bound host or path prefix, or choose one with the ${DEPLOYMENT_HEADER} header`,
           ],
         };

@@ -35,7 +35,7 @@ export interface DeployResult {
   environment_url: string | null;
   /**
    * When the deployment's route binding does not claim the bare environment URL (its own host,
-   * `/`), which answers 421 then: the request that reaches it, as a curl command line.
+   * `/`), which answers 404 then: the request that reaches it, as a curl command line.
    */
   environment_url_curl?: string;
   /** The revision that had the most traffic before; kept `ready` for `op traffic rollback`. */

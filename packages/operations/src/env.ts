@@ -309,7 +309,7 @@ export type EnvDoctorReport = DoctorReport & {
     /** Sentences, one per problem: a revision with traffic that is down, drift, a router that does not serve. */
     problems: string[];
     /**
-     * Sentences that are not problems: the bare environment URL answering 421 because every
+     * Sentences that are not problems: the bare environment URL answering 404 because every
      * served deployment is bound to a host or path prefix (requests for those are served).
      */
     notes: string[];

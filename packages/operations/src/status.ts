@@ -157,7 +157,7 @@ export interface StatusResult {
   problems: string[];
   /**
    * Sentences that are not problems: how the environment URL routes when its bare form (its own
-   * host, `/`) is claimed by no route binding and answers 421 by design.
+   * host, `/`) is claimed by no route binding and answers 404 by design.
    */
   notes: string[];
   /** True when nothing is wrong: the URL serves, every revision with traffic runs and is ready, no drift. */

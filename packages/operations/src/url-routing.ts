@@ -60,7 +60,7 @@ export function boundCurl(url: string, deployment: Served): string {
 /**
  * Problems: requests a served deployment's binding is meant to serve that the URL cannot route
  * (several deployments claim them alike: 421). Notes: the bare environment URL (its own host,
- * path `/`) claimed by no served deployment answers 421 by design; the note says which host or
+ * path `/`) claimed by no served deployment answers 404 by design; the note says which host or
  * path reaches what.
  */
 export function urlRouting(env: Environment, url: string | null): { problems: string[]; notes: string[] } {
@@ -84,7 +84,7 @@ export function urlRouting(env: Environment, url: string | null): { problems: st
   }
   if (url !== null && problems.length === 0 && winners(served, urlHost, "/").length === 0)
     notes.push(
-      `The environment URL ${url} answers 421 to a request with its own host for /: no deployment's route binding claims it. ${served
+      `The environment URL ${url} answers 404 to a request with its own host for /: no deployment's route binding claims it. ${served
         .map((d) => `Deployment ${d.deployment_id} (bundle ${d.bundle_id}) is reached with: ${boundCurl(url, d)}`)
         .join("; ")}.`,
     );

@@ -96,7 +96,7 @@ Prints the environment's URL (it follows the traffic split) and the URL where th
       if (r.environment_url) lines.push(`Environment URL (follows the traffic split): ${r.environment_url}`);
       if (r.environment_url_curl)
         lines.push(
-          `  The deployment's route binding does not claim the bare URL (it answers 421); reach it with: ${r.environment_url_curl}`,
+          `  The deployment's route binding does not claim the bare URL (it answers 404); reach it with: ${r.environment_url_curl}`,
         );
       if (r.url) lines.push(`Revision URL: ${r.url}`);
       return lines.join("\n");

@@ -79,17 +79,17 @@ beforeAll(() => {
 
 afterAll(() => s?.dispose());
 
-it("a bare URL no binding claims answers 421 by design: deploy prints the request that reaches each deployment, doctor notes it and exits 0", async () => {
+it("a bare URL no binding claims answers 404 by design: deploy prints the request that reaches each deployment, doctor notes it and exits 0", async () => {
   expect(deployed.hello!.environment_url_curl).toBe(`curl -H 'Host: www.test' ${url}`);
   expect(deployed.shop!.environment_url_curl).toBe(`curl -H 'Host: www.test' ${url}shop/`);
   expect(deployed.cart!.environment_url_curl).toBe(`curl -H 'Host: WWW.test' ${url}shop/cart/`);
-  expect((await get(url, new URL(url).host, "/")).status).toBe(421);
+  expect((await get(url, new URL(url).host, "/")).status).toBe(404);
   expect((await get(url, "www.test", "/")).revision).toBe(deployed.hello!.revision_id);
   const doctor = s.op(["env", "doctor", "local", "--no-preflight"]);
   expect(doctor.status, doctor.stdout).toBe(0);
   expect(doctor.stdout).toContain("Environment local: healthy");
   expect(doctor.stdout).toContain(
-    `  note: The environment URL ${url} answers 421 to a request with its own host for /: no deployment's route binding claims it. Deployment ${deployed.hello!.deployment_id} (bundle hello) is reached with: curl -H 'Host: www.test' ${url}; Deployment ${deployed.shop!.deployment_id} (bundle shop) is reached with: curl -H 'Host: www.test' ${url}shop/; Deployment ${deployed.cart!.deployment_id} (bundle cart) is reached with: curl -H 'Host: WWW.test' ${url}shop/cart/.\n`,
+    `  note: The environment URL ${url} answers 404 to a request with its own host for /: no deployment's route binding claims it. Deployment ${deployed.hello!.deployment_id} (bundle hello) is reached with: curl -H 'Host: www.test' ${url}; Deployment ${deployed.shop!.deployment_id} (bundle shop) is reached with: curl -H 'Host: www.test' ${url}shop/; Deployment ${deployed.cart!.deployment_id} (bundle cart) is reached with: curl -H 'Host: WWW.test' ${url}shop/cart/.\n`,
   );
   const st = s.ok(["status", "local"]);
   expect(st.healthy).toBe(true);
@@ -118,11 +118,11 @@ it("routes by Host header and path prefix; the longest prefix wins", async () =>
   expect((await get(url, "www.test", "/shop/cartography")).revision).toBe(deployed.shop!.revision_id);
 }, 60_000);
 
-it("answers 421 deployment-required to a request no binding claims", async () => {
+it("answers 404 no-route to a request no binding claims", async () => {
   const r = await get(url, "other.test", "/variant.txt");
-  expect(r.status).toBe(421);
+  expect(r.status).toBe(404);
   expect(JSON.parse(r.body)).toEqual({
-    error: "deployment-required",
+    error: "no-route",
     message: `no deployment's route binding matches host "other.test" and path "/variant.txt" (deployments: ${[
       deployed.hello!.deployment_id,
       deployed.shop!.deployment_id,
@@ -200,5 +200,5 @@ it("a binding changed with `op bundles update` is routed by at once", async () =
     revision: deployed.hello!.revision_id,
   });
   // The wildcard claims subdomains only.
-  expect((await get(url, "hello.test", "/variant.txt")).status).toBe(421);
+  expect((await get(url, "hello.test", "/variant.txt")).status).toBe(404);
 }, 60_000);

@@ -5,7 +5,7 @@ import { envArg } from "../../lib/args.js";
 export default class EnvDoctor extends OpCommand<typeof EnvDoctor> {
   static override summary = "Check an environment: document validity, bindings, registry, revisions, preflights.";
   static override description =
-    "Prints one report of every problem found, including the live state: a revision with traffic that is down or not ready, a router that does not serve, a served split that differs from the stored one, deployments whose route bindings claim the same requests. Exits 0 when healthy and 1 when a problem is found (the report is printed either way). A bare environment URL that answers 421 because every served deployment is bound to a host or path prefix is a note, not a problem: the requests the bindings are meant to serve succeed; the note says how to reach each deployment.";
+    "Prints one report of every problem found, including the live state: a revision with traffic that is down or not ready, a router that does not serve, a served split that differs from the stored one, deployments whose route bindings claim the same requests. Exits 0 when healthy and 1 when a problem is found (the report is printed either way). A bare environment URL that answers 404 because every served deployment is bound to a host or path prefix is a note, not a problem: the requests the bindings are meant to serve succeed; the note says how to reach each deployment.";
   static override examples = [
     "<%= config.bin %> env doctor local",
     "<%= config.bin %> env doctor local --no-preflight --json",
