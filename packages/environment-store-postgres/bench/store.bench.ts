@@ -6,12 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
-import { ulid } from "ulid";
 import { sha256Hex } from "@greentic/deploy-spec";
 import { LocalFsStore, type EnvironmentStore } from "@greentic/environment-store";
 import { PostgresStore } from "@greentic/environment-store-postgres";
 import { median, report, timeRuns } from "../../../bench/lib.ts";
 import { startPgCluster } from "../../../scripts/test-support/pg-cluster.ts";
+import { bigEnvironment, syntheticEvent } from "../../environment-store/bench/big-env.ts";
 
 const env = (id: string) => ({
   schema: "greentic.environment.v1" as const,
@@ -116,42 +116,8 @@ try {
   ]);
 
   // A big environment in both: 1 000 revisions in the document, 100 000 audit events.
-  const deploymentId = ulid();
-  const revisions = Array.from({ length: 1000 }, (_, n) => ({
-    schema: "greentic.revision.v1",
-    revision_id: ulid(),
-    env_id: "big",
-    bundle_id: "shop",
-    deployment_id: deploymentId,
-    sequence: n + 1,
-    created_at: "2026-07-01T00:00:00Z",
-    bundle_digest: `sha256:${sha256Hex(String(n))}`,
-    pack_list: [],
-    pack_list_lock_ref: `revisions/${n}/pack-list.lock`,
-    config_digest: sha256Hex(`c${n}`),
-    signature_sidecar_ref: `revisions/${n}/sig`,
-    lifecycle: "archived",
-  }));
-  const bundle = {
-    schema: "greentic.bundle-deployment.v1",
-    deployment_id: deploymentId,
-    env_id: "big",
-    bundle_id: "shop",
-    customer_id: "acme",
-    status: "active",
-    current_revisions: [],
-    route_binding: { tenant_selector: { tenant: "default", team: "default" } },
-    revenue_share: [{ party_id: "acme", basis_points: 10000 }],
-    revenue_policy_ref: "billing-policies/shop/acme/v1.json",
-    created_at: "2026-07-01T00:00:00Z",
-    authorization_ref: "auth.json",
-  };
   for (const s of [local, shared])
-    await s.transact(
-      "big",
-      () => ({ environment: { ...env("big"), bundles: [bundle], revisions } as never, result: null }),
-      mk,
-    );
+    await s.transact("big", () => ({ environment: bigEnvironment("big") as never, result: null }), mk);
   // 100 000 chained events, written in bulk (appending through transact would take minutes):
   // to the local store's log file, and as rows of the same stream in PostgreSQL.
   const { appendFileSync, readFileSync, writeFileSync } = await import("node:fs");
@@ -159,20 +125,7 @@ try {
   let prevLocal = sha256Hex(readFileSync(join(auditDir, "events.jsonl"), "utf8").trimEnd().split("\n").at(-1)!);
   const head = (await owner.listAudit("big")).at(-1)!;
   let prevPg = sha256Hex(JSON.stringify(head));
-  const line = (n: number, prev: string) =>
-    JSON.stringify({
-      schema: "greentic.audit.event.v1",
-      event_id: ulid(),
-      ts: new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString(),
-      actor: { kind: "local-user", user: "op", uid: 1000 },
-      env_id: "big",
-      noun: "revisions",
-      verb: "stage",
-      target: { revision_id: ulid() },
-      authorization: { decision: "allow", policy: "local-owner", reason: "bench" },
-      result: { outcome: "ok" },
-      prev_hash: prev,
-    });
+  const line = (n: number, prev: string) => JSON.stringify(syntheticEvent("big", n, prev));
   const localLines: string[] = [];
   for (let n = 1; n < 100_000; n++) {
     const l = line(n, prevLocal);
@@ -190,18 +143,26 @@ try {
   for (let start = 2; start <= 100_000; start += 5000) {
     const seqs: number[] = [];
     const ids: string[] = [];
+    const nouns: string[] = [];
+    const verbs: string[] = [];
+    const users: string[] = [];
     const lines: string[] = [];
     for (let seq = start; seq < Math.min(start + 5000, 100_001); seq++) {
-      const l = line(seq, prevPg);
+      const event = syntheticEvent("big", seq, prevPg);
+      const l = JSON.stringify(event);
       prevPg = sha256Hex(l);
       seqs.push(seq);
-      ids.push(JSON.parse(l).event_id);
+      ids.push(event.event_id);
+      nouns.push(event.noun);
+      verbs.push(event.verb);
+      users.push(event.actor.user);
       lines.push(l);
     }
     await bulk.query(
       `INSERT INTO greentic.audit_events (stream, seq, env_id, event_id, ts, noun, verb, actor_user, line)
-       SELECT $1, s, 'big', e, now(), 'revisions', 'stage', 'op', l FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(s, e, l)`,
-      [stream, seqs, ids, lines],
+       SELECT $1, s, 'big', e, now(), n, v, u, l
+         FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS t(s, e, n, v, u, l)`,
+      [stream, seqs, ids, nouns, verbs, users, lines],
     );
   }
   await bulk.query("UPDATE greentic.environments SET audit_lines = 100000, audit_head = $1 WHERE env_id = 'big'", [

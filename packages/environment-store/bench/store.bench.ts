@@ -21,6 +21,7 @@ import { ulid } from "ulid";
 import { sha256Hex } from "@greentic/deploy-spec";
 import { LocalFsStore } from "@greentic/environment-store";
 import { median, report, timeRuns } from "../../../bench/lib.ts";
+import { bigEnvironment, syntheticEvent } from "./big-env.ts";
 
 const root = mkdtempSync(join(tmpdir(), "gt-store-bench-"));
 const worker = resolve(import.meta.dirname, "../test/fixtures/store-worker.ts");
@@ -193,41 +194,11 @@ try {
   ]);
 
   // A big environment: 1 000 revisions in the document, 1 000 backups' worth of history, 100 000 audit events.
-  const deploymentId = ulid();
-  const revisions = Array.from({ length: 1000 }, (_, n) => ({
-    schema: "greentic.revision.v1",
-    revision_id: ulid(),
-    env_id: "big",
-    bundle_id: "shop",
-    deployment_id: deploymentId,
-    sequence: n + 1,
-    created_at: "2026-07-01T00:00:00Z",
-    bundle_digest: `sha256:${sha256Hex(String(n))}`,
-    pack_list: [],
-    pack_list_lock_ref: `revisions/${n}/pack-list.lock`,
-    config_digest: sha256Hex(`c${n}`),
-    signature_sidecar_ref: `revisions/${n}/sig`,
-    lifecycle: "archived",
-  }));
-  const bundle = {
-    schema: "greentic.bundle-deployment.v1",
-    deployment_id: deploymentId,
-    env_id: "big",
-    bundle_id: "shop",
-    customer_id: "acme",
-    status: "active",
-    current_revisions: [],
-    route_binding: { tenant_selector: { tenant: "default", team: "default" } },
-    revenue_share: [{ party_id: "acme", basis_points: 10000 }],
-    revenue_policy_ref: "billing-policies/shop/acme/v1.json",
-    created_at: "2026-07-01T00:00:00Z",
-    authorization_ref: "auth.json",
-  };
-  await store.transact(
-    "big",
-    () => ({ environment: { ...env("big"), bundles: [bundle], revisions } as never, result: null }),
-    { noun: "env", verb: "create", create: true },
-  );
+  await store.transact("big", () => ({ environment: bigEnvironment("big") as never, result: null }), {
+    noun: "env",
+    verb: "create",
+    create: true,
+  });
   // Synthesise a chained 100 000-event log (appending through transact would take minutes).
   const auditDir = join(root, "big", "audit");
   const existing = (await store.listAudit("big")).length;
@@ -236,19 +207,7 @@ try {
   );
   const chunk: string[] = [];
   for (let n = existing; n < 100_000; n++) {
-    const line = JSON.stringify({
-      schema: "greentic.audit.event.v1",
-      event_id: ulid(),
-      ts: new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString(),
-      actor: { kind: "local-user", user: n % 100 === 0 ? "auditor" : "op", uid: 1000 },
-      env_id: "big",
-      noun: n % 100 === 0 ? "traffic" : "revisions",
-      verb: n % 100 === 0 ? "set" : "stage",
-      target: { revision_id: ulid() },
-      authorization: { decision: "allow", policy: "local-owner", reason: "bench" },
-      result: { outcome: "ok" },
-      prev_hash: prev,
-    });
+    const line = JSON.stringify(syntheticEvent("big", n, prev));
     prev = sha256Hex(line);
     chunk.push(line);
   }
