@@ -514,6 +514,8 @@ export function routeOverSsh(
       return r === undefined ? here.call(local, ctx, ...args) : call(ctx, r, method, args);
     };
   }
+  // Asked before a rollout is recorded: over SSH only `--foreground` can run it.
+  deployer.supervisesRollouts = async (ctx: HandlerContext) => (await remoteOf(ctx)) === undefined;
   if (local.startRolloutRunner !== undefined) {
     const here = local.startRolloutRunner.bind(local);
     deployer.startRolloutRunner = async (ctx: HandlerContext, request: RolloutRunnerRequest) => {

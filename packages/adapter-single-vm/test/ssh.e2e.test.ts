@@ -460,6 +460,15 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
   it("runs a rollout from this machine (--foreground): status and abort from another process, traffic back on v1", {
     timeout: 180_000,
   }, async () => {
+    // The VM cannot run the runner (it does not reach the store): refused before anything is recorded.
+    const background = op("rollout", "start", "prod", "--to", revs[1]!, "--json");
+    expect(background.code).toBe(3);
+    expect(JSON.parse(background.stderr).error).toMatchObject({
+      message:
+        "environment prod's deployer cannot run a rollout in the background (no supervised runner for this environment)",
+      hint: "run it in this process: op rollout start --foreground",
+    });
+    expect(op("rollout", "status", "prod").code).toBe(4);
     const runner = spawn(
       process.execPath,
       [

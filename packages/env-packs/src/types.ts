@@ -264,6 +264,12 @@ export interface Deployer {
    * started again at boot. Without it a rollout can only run in the foreground.
    */
   startRolloutRunner?(ctx: HandlerContext, request: RolloutRunnerRequest): Promise<{ unit: string }>;
+  /**
+   * Optional: whether `startRolloutRunner` can serve this environment (false, e.g., for a VM
+   * driven over SSH, where the runner could not reach the store). Absent: it can. Asked before
+   * a rollout is recorded, so that a start it cannot run is refused with nothing written.
+   */
+  supervisesRollouts?(ctx: HandlerContext): Promise<boolean>;
 }
 
 /** What a deployer needs to supervise a rollout's runner. */

@@ -301,11 +301,14 @@ export async function rolloutStart(
   const maxError = parseRate(input.max_error_rate);
   const maxP99 = input.max_p99 === undefined ? null : parseDuration(input.max_p99, "max-p99");
   const { environment } = await ctx.store.load(envId);
-  const { deployer } = await rolloutDeployer(ctx, environment);
-  if (input.foreground !== true && deployer.startRolloutRunner === undefined)
+  const { deployer, hctx } = await rolloutDeployer(ctx, environment);
+  if (
+    input.foreground !== true &&
+    (deployer.startRolloutRunner === undefined || (await deployer.supervisesRollouts?.(hctx)) === false)
+  )
     throw new GreenticError(
       "precondition-failed",
-      `environment ${envId}'s deployer cannot run a rollout in the background (no supervised runner)`,
+      `environment ${envId}'s deployer cannot run a rollout in the background (no supervised runner${deployer.startRolloutRunner === undefined ? "" : " for this environment"})`,
       {
         hint: "run it in this process: op rollout start --foreground",
         details: { code: "rollout-runner-unsupported" },
