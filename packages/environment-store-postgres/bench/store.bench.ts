@@ -6,12 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
+import { ulid } from "ulid";
 import { sha256Hex } from "@greentic/deploy-spec";
 import { LocalFsStore, type EnvironmentStore } from "@greentic/environment-store";
 import { PostgresStore } from "@greentic/environment-store-postgres";
 import { median, report, timeRuns } from "../../../bench/lib.ts";
 import { startPgCluster } from "../../../scripts/test-support/pg-cluster.ts";
-import { bigEnvironment, syntheticEvent } from "../../environment-store/bench/big-env.ts";
+import { bigEnvironment, syntheticEvent } from "../../../bench/big-env.ts";
 
 const env = (id: string) => ({
   schema: "greentic.environment.v1" as const,
@@ -117,7 +118,7 @@ try {
 
   // A big environment in both: 1 000 revisions in the document, 100 000 audit events.
   for (const s of [local, shared])
-    await s.transact("big", () => ({ environment: bigEnvironment("big") as never, result: null }), mk);
+    await s.transact("big", () => ({ environment: bigEnvironment("big", ulid) as never, result: null }), mk);
   // 100 000 chained events, written in bulk (appending through transact would take minutes):
   // to the local store's log file, and as rows of the same stream in PostgreSQL.
   const { appendFileSync, readFileSync, writeFileSync } = await import("node:fs");
@@ -125,7 +126,7 @@ try {
   let prevLocal = sha256Hex(readFileSync(join(auditDir, "events.jsonl"), "utf8").trimEnd().split("\n").at(-1)!);
   const head = (await owner.listAudit("big")).at(-1)!;
   let prevPg = sha256Hex(JSON.stringify(head));
-  const line = (n: number, prev: string) => JSON.stringify(syntheticEvent("big", n, prev));
+  const line = (n: number, prev: string) => JSON.stringify(syntheticEvent("big", n, prev, ulid));
   const localLines: string[] = [];
   for (let n = 1; n < 100_000; n++) {
     const l = line(n, prevLocal);
@@ -148,7 +149,7 @@ try {
     const users: string[] = [];
     const lines: string[] = [];
     for (let seq = start; seq < Math.min(start + 5000, 100_001); seq++) {
-      const event = syntheticEvent("big", seq, prevPg);
+      const event = syntheticEvent("big", seq, prevPg, ulid);
       const l = JSON.stringify(event);
       prevPg = sha256Hex(l);
       seqs.push(seq);

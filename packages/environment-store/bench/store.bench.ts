@@ -21,7 +21,7 @@ import { ulid } from "ulid";
 import { sha256Hex } from "@greentic/deploy-spec";
 import { LocalFsStore } from "@greentic/environment-store";
 import { median, report, timeRuns } from "../../../bench/lib.ts";
-import { bigEnvironment, syntheticEvent } from "./big-env.ts";
+import { bigEnvironment, syntheticEvent } from "../../../bench/big-env.ts";
 
 const root = mkdtempSync(join(tmpdir(), "gt-store-bench-"));
 const worker = resolve(import.meta.dirname, "../test/fixtures/store-worker.ts");
@@ -194,7 +194,7 @@ try {
   ]);
 
   // A big environment: 1 000 revisions in the document, 1 000 backups' worth of history, 100 000 audit events.
-  await store.transact("big", () => ({ environment: bigEnvironment("big") as never, result: null }), {
+  await store.transact("big", () => ({ environment: bigEnvironment("big", ulid) as never, result: null }), {
     noun: "env",
     verb: "create",
     create: true,
@@ -207,7 +207,7 @@ try {
   );
   const chunk: string[] = [];
   for (let n = existing; n < 100_000; n++) {
-    const line = JSON.stringify(syntheticEvent("big", n, prev));
+    const line = JSON.stringify(syntheticEvent("big", n, prev, ulid));
     prev = sha256Hex(line);
     chunk.push(line);
   }

@@ -1,11 +1,12 @@
 // The big environment the store benches measure reads on (1 000 revisions in the document, a
 // 100 000-event audit log), shared by the local and the PostgreSQL store benches so that both
-// time the same data.
-import { ulid } from "ulid";
-import { sha256Hex } from "@greentic/deploy-spec";
+// time the same data. No package imports: the caller passes its id source (a ulid).
+import { createHash } from "node:crypto";
+
+const sha256Hex = (text: string): string => createHash("sha256").update(text).digest("hex");
 
 /** An environment document holding one bundle and `revisions` archived revisions of it. */
-export function bigEnvironment(id: string, revisions = 1000): Record<string, unknown> {
+export function bigEnvironment(id: string, ulid: () => string, revisions = 1000): Record<string, unknown> {
   const deploymentId = ulid();
   return {
     schema: "greentic.environment.v1",
@@ -48,7 +49,7 @@ export function bigEnvironment(id: string, revisions = 1000): Record<string, unk
 }
 
 /** A synthetic audit event of the big log, number `n`, chained to `prev`: every hundredth a `traffic set` by "auditor". */
-export function syntheticEvent(envId: string, n: number, prev: string) {
+export function syntheticEvent(envId: string, n: number, prev: string, ulid: () => string) {
   const rare = n % 100 === 0;
   return {
     schema: "greentic.audit.event.v1",
