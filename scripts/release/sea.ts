@@ -3,8 +3,9 @@
 import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { build, type Plugin } from "esbuild";
+import { opEmbedded } from "../../apps/op/scripts/embedded.ts";
 import { type ReleaseArtifact, sha256File } from "./lib.ts";
 
 export type SeaTarget = "op" | "greentic-runtime";
@@ -90,17 +91,14 @@ async function bundleEntry(o: SeaOptions, outfile: string): Promise<void> {
     minify: false,
     legalComments: "eof",
     logLevel: "error",
-    plugins: o.target === "op" ? [opVirtualModules(o)] : [],
+    plugins: o.target === "op" ? [opVirtualModules(o), opEmbedded(join(o.root, "apps/op"))] : [],
   });
   if (result.errors.length > 0) throw new Error(`esbuild failed for ${o.target}`);
 }
 
-/** The `greentic-release:*` modules op-entry.ts imports, and the embedded schema module. */
+/** The `greentic-release:*` modules sea-entry.ts imports, and the embedded schema module. */
 function opVirtualModules(o: SeaOptions): Plugin {
   const opDir = join(o.root, "apps/op");
-  const req = createRequire(join(opDir, "package.json"));
-  // plugin-help exports only its entry: its directory is two levels above lib/index.js.
-  const helpDir = dirname(dirname(req.resolve("@oclif/plugin-help")));
   return {
     name: "greentic-release",
     setup(b) {
@@ -128,36 +126,13 @@ function opVirtualModules(o: SeaOptions): Plugin {
             contents: `export const RELEASE = ${JSON.stringify({ name: "@greentic/op", version: o.version, commit: o.commit })};`,
             loader: "js",
           };
-        if (args.path !== "greentic-release:op") return undefined;
-        const pjson = JSON.parse(readFileSync(join(opDir, "package.json"), "utf8"));
-        const manifest = JSON.parse(readFileSync(join(opDir, "oclif.manifest.json"), "utf8"));
-        const helpPjson = JSON.parse(readFileSync(join(helpDir, "package.json"), "utf8"));
-        const helpManifest = JSON.parse(readFileSync(join(helpDir, "oclif.manifest.json"), "utf8"));
-        // Commands come from the table below, not from a directory; no plugin is looked up on disk.
-        const embedded = (p: Record<string, unknown>) => ({
-          name: p.name,
-          version: p.version,
-          type: p.type,
-          dependencies: p.dependencies,
-          oclif: { ...(p.oclif as object), commands: { strategy: "explicit", target: "./embedded", identifier: "X" } },
-        });
-        const lines: string[] = [];
-        const table = (dir: string, m: { commands: Record<string, { relativePath: string[] }> }, prefix: string) =>
-          Object.entries(m.commands).map(([id, c], i) => {
-            let rel = c.relativePath.join("/");
-            if (prefix === "op") rel = rel.replace(/^dist\//, "src/").replace(/\.js$/, ".ts");
-            lines.push(`import * as ${prefix}${i} from ${JSON.stringify(join(dir, rel))};`);
-            return `${JSON.stringify(id)}: ${prefix}${i}.default ?? Object.values(${prefix}${i})[0]`;
-          });
-        const opTable = table(opDir, manifest, "op");
-        const helpTable = table(helpDir, helpManifest, "help");
-        lines.push(
-          `export const COMMANDS = {${opTable.join(",\n")}};`,
-          `export const MANIFEST = ${JSON.stringify(manifest)};`,
-          `export const PJSON = ${JSON.stringify({ ...embedded(pjson), oclif: { ...embedded(pjson).oclif, plugins: [] } })};`,
-          `export const PLUGINS = [{ pjson: ${JSON.stringify(embedded(helpPjson))}, manifest: ${JSON.stringify(helpManifest)}, commands: {${helpTable.join(",\n")}} }];`,
-        );
-        return { contents: lines.join("\n"), loader: "js", resolveDir: opDir };
+        // What bin/run.js reads from the package directory at each start.
+        if (args.path === "greentic-release:manifest")
+          return {
+            contents: `export const MANIFEST = ${readFileSync(join(opDir, "oclif.manifest.json"), "utf8")};`,
+            loader: "js",
+          };
+        return undefined;
       });
     },
   };

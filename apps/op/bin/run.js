@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `op` entry point. The compile cache keeps the second and later starts fast (Node >= 22.1).
+import { readFileSync } from "node:fs";
 import module from "node:module";
 
 module.enableCompileCache?.();
@@ -11,7 +12,9 @@ process.stdout.on("error", (err) => {
   throw err;
 });
 
-// One path for every command: oclif finds it in oclif.manifest.json and imports only that
-// command's module, which loads its libraries inside run().
-const { execute } = await import("@oclif/core");
-await execute({ dir: import.meta.url });
+// One path for every command: dist/main.js (src/main.ts) hands oclif this package's manifest
+// and imports only the command that runs.
+const root = new URL("..", import.meta.url);
+const manifest = JSON.parse(readFileSync(new URL("oclif.manifest.json", root), "utf8"));
+const { runOp } = await import("../dist/main.js");
+await runOp(process.argv.slice(2), decodeURIComponent(root.pathname).replace(/\/$/, ""), manifest);

@@ -95,7 +95,10 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 /** The runtime's `dist/bin.js`, resolved from the installed `@greentic/runtime` package. */
 export function defaultRuntimeBin(): string {
-  const pkg = createRequire(import.meta.url).resolve("@greentic/runtime/package.json");
+  // Resolved from this package's own directory, where the runtime is a dependency, also when
+  // this module is bundled into another package (op's dist/) that does not depend on it.
+  const self = createRequire(import.meta.url).resolve("@greentic/deployer-local/package.json");
+  const pkg = createRequire(self).resolve("@greentic/runtime/package.json");
   return join(dirname(pkg), "dist", "bin.js");
 }
 
