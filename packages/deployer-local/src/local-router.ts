@@ -12,7 +12,7 @@ import type { Duplex } from "node:stream";
 import { join } from "node:path";
 import { compareRouteScores, routeScore } from "@greentic/deploy-spec/routes";
 import { writeFileAtomic } from "@greentic/io-kit";
-import { Agent as UpstreamAgent, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { parseListenAddress } from "./listen-address.js";
 
 export { parseListenAddress };
@@ -412,6 +412,9 @@ export async function startLocalRouter(options: LocalRouterOptions): Promise<Loc
   // answers one request per connection at a time), connect and response timeouts, and pooled
   // sockets closed after UPSTREAM_IDLE_MS idle, below the runtime's 5 s keep-alive. A request
   // that still meets a reset on a reused socket is retried once when it has no body.
+  // Imported here, not at the top: the deployer library shares this module (routesVersion),
+  // and every `op` command would otherwise load undici at start-up.
+  const { Agent: UpstreamAgent } = await import("undici");
   const upstreams = new UpstreamAgent({
     connections: 256,
     pipelining: 1,

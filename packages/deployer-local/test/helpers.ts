@@ -53,6 +53,8 @@ export async function buildRouter(outDir: string): Promise<string> {
     silent: true,
     clean: false,
     dts: false,
+    // One file, like the package's build: a split-off undici chunk would export only `default`.
+    splitting: false,
     noExternal: ["@greentic/io-kit", "@greentic/deploy-spec", "undici"],
     banner: { js: (await import("../tsup.config.ts")).ROUTER_BANNER },
   });
