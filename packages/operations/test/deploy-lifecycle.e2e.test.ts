@@ -111,7 +111,7 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
     );
 
     const { environment, router } = await envShow(ops, "local");
-    expect(router).toEqual({ state: "running", pid: expect.any(Number), url: result.environment_url });
+    expect(router).toEqual({ state: "running", pid: expect.any(Number), url: result.environment_url, restarts: 0 });
     state.routerPid = router!.pid!;
     pids.add(state.routerPid);
     const revision = environment.revisions.find((r) => r.revision_id === result.revision_id)!;
@@ -136,7 +136,12 @@ describe("deploy → canary → rollback → archive → destroy (local-process)
     state.v2Url = result.url!;
     // The environment keeps its URL (same router process); it now serves v2.
     expect(result.environment_url).toBe(state.envUrl);
-    expect((await envShow(ops, "local")).router).toEqual({ state: "running", pid: state.routerPid, url: state.envUrl });
+    expect((await envShow(ops, "local")).router).toEqual({
+      state: "running",
+      pid: state.routerPid,
+      url: state.envUrl,
+      restarts: 0,
+    });
     expect(await fetchText(state.envUrl!)).toMatchObject({ status: 200, revision: state.v2 });
     expect((await fetchText(result.url!)).text).toContain("This is version 2 of the hello bundle.");
     expect((await fetchText(state.v1Url!)).text).toContain("This is version 1 of the hello bundle.");

@@ -84,7 +84,7 @@ describe("router_listen from the deployer's stored answers (local-process)", { t
     const { environment, router } = await envShow(ops, "local");
     // The retry finished the first attempt's revision instead of staging another.
     expect(environment.revisions.map((r) => [r.revision_id, r.lifecycle])).toEqual([[result.revision_id, "ready"]]);
-    expect(router).toEqual({ state: "running", pid: expect.any(Number), url });
+    expect(router).toEqual({ state: "running", pid: expect.any(Number), url, restarts: 0 });
     state.routerPid = router!.pid!;
     pids.add(state.routerPid);
     pids.add((await revisionsShow(ops, "local", result.revision_id)).runtime!.pid!);
