@@ -29,6 +29,13 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version | cut -d. -f1)" -lt 
 fi
 log "pnpm $(pnpm --version)"
 
+# The JavaScript dependencies install while apt works (they need neither the other): on a new
+# machine both are mostly downloads.
+pnpm_log=$(mktemp)
+(CI=true pnpm install --frozen-lockfile >"$pnpm_log" 2>&1) &
+pnpm_pid=$!
+trap 'kill "$pnpm_pid" 2>/dev/null || true' EXIT
+
 APT_PACKAGES="squashfs-tools systemd-container debootstrap podman runc busybox-static openssl cloud-init iproute2 curl util-linux haproxy wrk postgresql zsh"
 missing=""
 for p in $APT_PACKAGES; do
@@ -54,5 +61,11 @@ if [ ! -s /etc/containers/containers.conf ] || ! grep -q default_ulimits /etc/co
 fi
 
 log "pnpm install"
-CI=true pnpm install --frozen-lockfile >/dev/null
+if ! wait "$pnpm_pid"; then
+  cat "$pnpm_log" >&2
+  rm -f "$pnpm_log"
+  log "pnpm install failed"
+  exit 1
+fi
+rm -f "$pnpm_log"
 log "ready"
