@@ -41,6 +41,7 @@ export default defineConfig({
       "scripts/release/test/**/*.test.ts",
       "scripts/*.test.ts",
       "scripts/testbed/*.test.ts",
+      "scripts/test-support/test/*.test.ts",
     ],
     testTimeout: 30_000,
     hookTimeout: 120_000,
@@ -51,6 +52,6 @@ export default defineConfig({
     // machine names, private temporary roots), so one worker per core, and at least two.
     maxWorkers: Math.max(2, availableParallelism()),
     sequence: { sequencer: SlowFirstSequencer },
-    globalSetup: ["scripts/test-support/ensure-built.ts"],
+    globalSetup: ["scripts/test-support/ensure-built.ts", "scripts/test-support/leftovers-setup.ts"],
   },
 });

@@ -7,6 +7,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } fr
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { release, track } from "./leftovers.ts";
 
 export interface PgCluster {
   dir: string;
@@ -72,6 +73,8 @@ export async function startPgCluster(
   const bin = pgBinDir()!;
   const asRoot = process.getuid?.() === 0;
   const dir = mkdtempSync(join(tmpdir(), "gt-pg-"));
+  // The server is detached: if this worker dies before stop(), the run's teardown stops it.
+  track({ dir });
   // The cluster's owner must enter the directory (root's temp dirs are 0700).
   chmodSync(dir, 0o755);
   if (asRoot) {
@@ -136,6 +139,7 @@ export async function startPgCluster(
     stop: () => {
       stop();
       rmSync(dir, { recursive: true, force: true });
+      release(dir);
     },
   } satisfies PgCluster & { stop(): void };
 }

@@ -7,6 +7,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, rmdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { release, track } from "../test-support/leftovers.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The monorepo root; bound read-only at /srv/project inside the testbed. */
@@ -99,10 +100,18 @@ export async function bootTestbed(
 ): Promise<Testbed> {
   const cached = buildTestbed(options.suite, options.extra);
   const work = mkdtempSync("/var/tmp/greentic-testbed-");
+  const machine = options.name ?? `gtb${process.pid}`;
+  // Run nspawn in its own cgroup in every hierarchy it uses: otherwise the testbed's systemd
+  // shares its root cgroup with the host's processes and may kill them when it stops units.
+  const cgroups = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]
+    .filter((h) => existsSync(`${h}/cgroup.procs`))
+    .map((h) => `${h}/greentic-testbed-${machine}`);
+  // The machine is detached: if this worker dies before stop(), the run's teardown stops it and
+  // removes its copy of the root (tracked from here, as the copy is written).
+  track({ dir: work, cgroups });
   const root = join(work, "root");
   execFileSync("cp", ["-a", "--reflink=auto", cached, root]);
   options.prepare?.(root);
-  const machine = options.name ?? `gtb${process.pid}`;
   // Loop devices must exist on the host for squashfs loop mounts inside; make a few spare ones.
   for (let i = 0; i < 16; i++)
     if (!existsSync(`/dev/loop${i}`)) spawnSync("mknod", ["-m", "0660", `/dev/loop${i}`, "b", "7", String(i)]);
@@ -111,11 +120,6 @@ export async function bootTestbed(
     .map((n) => `--bind=/dev/${n}`);
   const node = realpathSync(process.execPath);
   const log = openSync(join(work, "nspawn.log"), "a");
-  // Run nspawn in its own cgroup in every hierarchy it uses: otherwise the testbed's systemd
-  // shares its root cgroup with the host's processes and may kill them when it stops units.
-  const cgroups = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]
-    .filter((h) => existsSync(`${h}/cgroup.procs`))
-    .map((h) => `${h}/greentic-testbed-${machine}`);
   const enter = cgroups.map((c) => `mkdir -p ${c} && echo $$ > ${c}/cgroup.procs`).join(" && ");
   const args = [
     "-c",
@@ -182,6 +186,7 @@ export async function bootTestbed(
     }
     rmSync(work, { recursive: true, force: true });
     for (const c of cgroups) removeCgroup(c);
+    release(work);
   };
 
   const findPid = async () => {

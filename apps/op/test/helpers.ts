@@ -15,6 +15,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { expect, onTestFinished } from "vitest";
+import { release, stopTracked, track } from "../../../scripts/test-support/leftovers.ts";
 
 export const OP_DIR = resolve(import.meta.dirname, "..");
 export const REPO = resolve(OP_DIR, "../..");
@@ -152,15 +153,25 @@ export interface Store {
  * finishes; pass `persistent` (from beforeAll) and call the returned store's `dispose`.
  */
 export function store(options: { persistent?: boolean } = {}): Store {
-  const dir = options.persistent ? mkdtempSync(join(tmpdir(), "op-store-")) : tempDir("op-store-");
+  const dir = mkdtempSync(join(tmpdir(), "op-store-"));
+  // Tracked until disposed: what runs in it is stopped even when the run is interrupted or this
+  // worker dies before its afterAll (scripts/test-support/leftovers.ts).
+  track({ dir });
   const root = join(dir, "home");
   mkdirSync(root);
+  // Inside a test: stopped and removed when it finishes (whatever it deployed included).
+  if (!options.persistent)
+    onTestFinished(() => {
+      stopTracked([{ dir }]);
+      release(dir);
+    });
   const s: Store = {
     root,
     dispose: () => {
       // Stop whatever the local deployer started, then remove the files.
       if (existsSync(join(root, "local"))) op(["env", "destroy", "local", "--confirm", "--store-root", root]);
-      rmSync(dir, { recursive: true, force: true });
+      stopTracked([{ dir }]);
+      release(dir);
     },
     op: (args, options) => op([...args, "--store-root", root], options),
     ok: (args, options) => {

@@ -5,16 +5,26 @@ import { fileURLToPath } from "node:url";
 import { buildBundle } from "@greentic/bundle";
 import { isGreenticError, type ErrorKind } from "@greentic/deploy-spec";
 import { expect } from "vitest";
+import { release, stopTracked, track } from "../../../scripts/test-support/leftovers.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
-/** A fresh temporary directory; remove it with `removeTemp`. */
+/**
+ * A fresh temporary directory; remove it with `removeTemp`. Tracked until then: processes
+ * started in it are stopped even when the run is interrupted (scripts/test-support/leftovers.ts).
+ */
 export async function makeTemp(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `greentic-ops-${prefix}-`));
+  const dir = await mkdtemp(join(tmpdir(), `greentic-ops-${prefix}-`));
+  track({ dir });
+  return dir;
 }
 
+/** Stops whatever still runs in `dir` (revisions, routers), then removes it. */
 export async function removeTemp(dir: string | undefined): Promise<void> {
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  if (dir === undefined) return;
+  stopTracked([{ dir, remove: false }]);
+  await rm(dir, { recursive: true, force: true });
+  release(dir);
 }
 
 /** Builds `fixtures/bundles/<name>` into `<dir>/<name>.gtbundle` with bundle id `hello`. */
