@@ -85,7 +85,7 @@ async function bundleEntry(o: SeaOptions, outfile: string): Promise<void> {
     conditions: ["@greentic/source"],
     // import.meta does not exist in CommonJS; the few uses resolve paths relative to the module
     // (package directories that do not exist inside an executable), so give them the executable.
-    define: { "import.meta.url": "__greentic_import_meta_url" },
+    define: { "import.meta.url": "__greentic_import_meta_url", __OP_COMMIT__: JSON.stringify(o.commit) },
     banner: { js: 'var __greentic_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
     // Keep names readable in stack traces; the executables are not meant to be small JS.
     minify: false,

@@ -60,6 +60,17 @@ export async function loadConfig(root: string, manifest: Manifest): Promise<Conf
   return Config.load({ root, pjson: PJSON as never, plugins: plugins as never });
 }
 
+// oclif imports a hook by its file path, which the single-file executable cannot do (its import()
+// knows only Node's own modules), so op's one hook is called from the bundle instead. It is set on
+// the prototype because run() builds a new Config from the one it is given.
+const runHook = Config.prototype.runHook;
+Config.prototype.runHook = async function (this: Config, event: string, opts: object, ...rest: unknown[]) {
+  if (event !== "command_not_found") return (runHook as (...a: unknown[]) => unknown).call(this, event, opts, ...rest);
+  const { default: hook } = await import("./hooks/command-not-found.js");
+  await (hook as (this: unknown, o: unknown) => Promise<unknown>).call({}, { ...opts, config: this });
+  return { successes: [], failures: [] };
+} as Config["runHook"];
+
 /** Runs `argv` as oclif's `execute()` does: flush on success, `handle()` on any error. */
 export async function runOp(argv: string[], root: string, manifest: Manifest): Promise<void> {
   try {

@@ -98,6 +98,21 @@ describe("op executable", () => {
     expect(out).toBe(
       `@greentic/op/${version} commit ${releaseCommit(repo)} linux-x64 node-${process.version} (single executable)\n`,
     );
+    const verb = JSON.parse(execFileSync(op, ["version", "--json"], { env: bareEnv(), encoding: "utf8" }));
+    expect(verb.result).toEqual({
+      version,
+      commit: releaseCommit(repo),
+      node: process.version,
+      platform: "linux-x64",
+    });
+  });
+
+  it("answers an unknown command with did-you-mean and exit 2", () => {
+    const typo = spawnSync(op, ["revisions", "wram"], { env: bareEnv(), encoding: "utf8" });
+    expect(typo.stderr).toBe(
+      'Error: unknown command "revisions wram"\nHint: did you mean "op revisions warm"? (`op help` lists every command)\n',
+    );
+    expect(typo.status).toBe(2);
   });
 
   it("runs from a directory of its own with no node and no node_modules: init, show, schema, errors", () => {
@@ -189,11 +204,12 @@ describe("op executable deploying to the local environment", () => {
     const page = await get(Number(url.port), "/");
     expect(page.status).toBe(200);
     expect(page.body).toBe(readFileSync(join(repo, "fixtures/bundles/hello/index.html"), "utf8"));
-    // The router and the runtime are this op, each running its role.
+    // The router's keeper, the router it keeps (`--serve-for KEEPER`) and the runtime are this op,
+    // each running its role.
     const roles = processesOf(exe)
-      .map(([, argv]) => argv.slice(1, 3).join(" "))
+      .map(([, argv]) => `${argv.slice(1, 3).join(" ")}${argv.includes("--serve-for") ? " (kept)" : ""}`)
       .sort();
-    expect(roles).toEqual(["--greentic-role router", "--greentic-role runtime"]);
+    expect(roles).toEqual(["--greentic-role router", "--greentic-role router (kept)", "--greentic-role runtime"]);
     const status = JSON.parse(run("status", "--json")).result;
     expect(status.environment_url).toBe(deployed.environment_url);
     expect(status.revisions).toHaveLength(1);
