@@ -186,7 +186,11 @@ export async function revisionsStage(
         ),
     });
   } catch (error) {
-    await discard();
+    // A writer that lost its lock right after linking its commit record (paused past the stale
+    // period) hears "not committed", yet the next writer rolled that record forward: the
+    // revision is in the store, and its copy must stay for a retry (which replays it) to warm.
+    const { environment: now } = await ctx.store.load(envId).catch(() => ({ environment: undefined }));
+    if (!now?.revisions.some((r) => r.revision_id === revisionId)) await discard();
     throw error;
   }
   // A replay here (the same key committed by another caller since the pre-check) answers with

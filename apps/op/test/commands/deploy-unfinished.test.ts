@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it, onTestFinished } from "vitest";
 import { BIN, REPO, type Store, deployHello, ensureBuilt, helloVariant, store } from "../helpers.js";
@@ -9,6 +9,9 @@ import { BIN, REPO, type Store, deployHello, ensureBuilt, helloVariant, store } 
 // past the lock's stale period before its warm commit while another writer commits (so it loses
 // its lock), it archives the revision it staged. The crash preload stops or kills the process
 // at a commit record's link, matched by path (call numbers vary with lock-refresh timers).
+// Paused right after linking its stage commit record while another writer rolls that record
+// forward and commits on top, it hears that it lost its lock; its retry with the same key
+// replays the stage and warms the revision, whose files the first attempt must have kept.
 const PRELOAD = join(REPO, "apps", "op", "test", "crash", "preload.cjs");
 const STALE_MS = 5000;
 
@@ -109,4 +112,49 @@ it("losing its lock before the warm commit: the deploy fails and archives the re
     [2, "archived"],
     [3, "ready"],
   ]);
+}, 180_000);
+
+it("losing its lock right after linking its stage commit: the retry with the same key warms the revision the next writer rolled forward", async () => {
+  ensureBuilt();
+  // Persistent, so that dispose stops the revisions' processes before removing the files.
+  const s = store({ persistent: true });
+  onTestFinished(() => s.dispose());
+  deployHello(s);
+  const v2 = helloVariant("unfinished-linked");
+  const args = ["deploy", "--bundle", v2, "--idempotency-key", "linked"];
+  // Stopped right after its first commit record (the stage) is linked, before the fsync.
+  const run = armed(s, args, { mode: "stop", when: "after", nth: 1 });
+  await run.fired();
+  // The stale period passes for the stopped writer (it refreshes nothing): its lock's mtime goes back by it.
+  const then = (Date.now() - STALE_MS - 1_000) / 1000;
+  utimesSync(join(s.root, ".locks", "local.lock"), then, then);
+  // Another writer takes the stale lock, rolls the stage record forward and commits on top.
+  const other = s.op(["config", "set", "--region", "eu-west"], { env: { GREENTIC_LOCK_STALE_MS: String(STALE_MS) } });
+  expect(other.status, other.stderr).toBe(0);
+  run.child.kill("SIGCONT");
+  const done = await run.exited;
+  expect(done.code, done.stderr).toBe(3);
+  expect(JSON.parse(done.stderr).error.kind).toBe("locked");
+  const list = revisions(s);
+  expect(list.map((r) => [r.sequence, r.lifecycle])).toEqual([
+    [1, "ready"],
+    [2, "staged"],
+  ]);
+  const staged = list[1]!.revision_id;
+
+  const retry = s.ok(args);
+  expect([retry.revision_id, retry.reused_revision, retry.traffic_bps]).toEqual([staged, false, 10_000]);
+  expect(revisions(s).map((r) => [r.sequence, r.lifecycle])).toEqual([
+    [1, "ready"],
+    [2, "ready"],
+  ]);
+  expect(s.ok(["traffic", "show"]).splits[0].entries).toEqual([{ revision_id: staged, weight_bps: 10_000 }]);
+  expect(s.ok(["config", "show"]).host_config.region).toBe("eu-west");
+  // Every step of the deploy applied exactly once, and the audit chain verifies.
+  const keys = s
+    .ok(["audit", "list"])
+    .events.map((e: { idempotency_key?: string }) => e.idempotency_key)
+    .filter((k: string | undefined) => k?.startsWith("linked"));
+  expect(keys).toEqual(["linked:stage", "linked:warm", "linked:traffic"]);
+  expect(s.op(["audit", "verify"]).status).toBe(0);
 }, 180_000);
