@@ -1,6 +1,6 @@
 import { readFile, rm } from "node:fs/promises";
-import { isAbsolute, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { dirname, isAbsolute, join } from "node:path";
 import {
   GreenticError,
   isGreenticError,
@@ -441,8 +441,8 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
    */
   async function ensureTrafficRepair(ctx: HandlerContext, l: Loaded, deploymentId: string): Promise<void> {
     if (ctx.runtimeConfigFile === undefined || l.vm.mode !== "execute" || l.vm.root !== "/") return;
-    const script = fileURLToPath(new URL("./traffic-repair-main.js", import.meta.url));
-    if (!(await exists(script))) return;
+    const script = trafficRepairScript();
+    if (script === undefined || !(await exists(script))) return;
     await installTrafficRepair(
       l.spec,
       {
@@ -930,4 +930,18 @@ async function readRecord(path: string): Promise<HandlerRecord> {
   return (
     (record as HandlerRecord | null) ?? { schema: RECORD_SCHEMA, staged: {}, archived: {}, active: null, split: null }
   );
+}
+
+/**
+ * The repair script in this package's build, found from the package's own directory: this
+ * library may be bundled into another (op's dist/), which carries the library but not the script.
+ * None in the single-file op, which has no package directory.
+ */
+function trafficRepairScript(): string | undefined {
+  try {
+    const pkg = createRequire(import.meta.url).resolve("@greentic/adapter-single-vm/package.json");
+    return join(dirname(pkg), "dist", "traffic-repair-main.js");
+  } catch {
+    return undefined;
+  }
 }
