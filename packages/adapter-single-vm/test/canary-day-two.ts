@@ -1,9 +1,11 @@
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { buildBundle } from "@greentic/bundle";
+import { PROJECT_MOUNT } from "../../../scripts/testbed/testbed.ts";
 import { liveSplit, planDeployment } from "../src/index.js";
 import type { CanaryScenarioContext } from "./canary-scenario.js";
 
@@ -33,7 +35,7 @@ function get(
  * their route bindings through HAProxy.
  */
 export function canaryDayTwo(ctx: CanaryScenarioContext): void {
-  it("op logs: each unit's journal on the VM; bad input refused", {
+  it("op logs: each unit's journal on the VM; -f shows a request made after it started; bad input refused", {
     timeout: 180_000,
   }, async () => {
     const { r1, r2 } = ctx;
@@ -59,6 +61,64 @@ export function canaryDayTwo(ctx: CanaryScenarioContext): void {
     expect(router.sources).toEqual([{ source: "router", unit: "greentic-hello-proxy.service" }]);
     expect(router.lines.length).toBeGreaterThan(0);
     expect(new Set(router.lines.map((l: { source: string }) => l.source))).toEqual(new Set(["router"]));
+
+    // -f: a request made once it runs shows up, from r1 (100 %), as the runtime logged it.
+    // journald drops a unit's lines for the rest of its 30 s rate-limit window once the unit
+    // exceeded its burst (the load phases before this one do), so a probe is sent each second
+    // until a line arrives; every probe is made after the follower printed its first line.
+    const probe = `/logs-probe-${Date.now()}`;
+    const follower = spawn(
+      "nsenter",
+      [
+        "-t",
+        String(ctx.tb.pid),
+        "-a",
+        "setsid",
+        "sh",
+        "-c",
+        // Its own process group, interrupted inside the machine as Ctrl-C would (journalctl included).
+        `echo $$ > /run/gt-follow.pid; exec env GREENTIC_HOME=/root/greentic NO_COLOR=1 /usr/bin/node ${PROJECT_MOUNT}/apps/op/bin/run.js logs prod -f -n 1 --json`,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    follower.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    follower.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    const exited = new Promise<number | null>((resolve) => follower.on("close", (code) => resolve(code)));
+    try {
+      const until = Date.now() + 60_000;
+      while (!out.includes("\n")) {
+        if (Date.now() > until) throw new Error(`op logs -f printed nothing: ${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const seen = Date.now() + 45_000;
+      let hit: { source: string; ts: string; line: string } | undefined;
+      for (let n = 0; hit === undefined && Date.now() < seen; n++) {
+        if (n % 10 === 0) expect((await get(ctx.url, "127.0.0.1", `${probe}-${n}`)).status).toBe(404);
+        await new Promise((r) => setTimeout(r, 100));
+        hit = out
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { source: string; ts: string; line: string })
+          .find((l) => l.line.includes(probe));
+      }
+      const suppressed = ctx.tb.run("journalctl", ["--no-pager", "-u", "systemd-journald", "-g", "Suppressed"]).stdout;
+      expect(hit, `${out}\n${err}\n${suppressed}`).toBeDefined();
+      expect(hit!.source).toBe(r1);
+      expect(JSON.parse(hit!.line)).toMatchObject({
+        msg: "request",
+        listener: "public",
+        method: "GET",
+        path: expect.stringMatching(new RegExp(`^${probe}-\\d+$`)),
+        status: 404,
+      });
+    } finally {
+      const pid = ctx.tb.run("cat", ["/run/gt-follow.pid"]).stdout.trim();
+      if (/^\d+$/.test(pid)) ctx.tb.run("kill", ["-INT", "--", `-${pid}`]);
+      else follower.kill();
+    }
+    expect({ code: await exited, err }).toEqual({ code: 0, err: "" });
 
     const unknown = ctx.op("logs", "prod", "01J00000000000000000000000");
     expect({ code: unknown.code, stderr: unknown.stderr }).toEqual({
