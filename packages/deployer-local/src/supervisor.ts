@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFile, copyFile, open, readFile, readdir, rename, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { appendFileSync, closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync } from "node:fs";
+import { copyFile, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isAlive } from "./process-utils.js";
 
@@ -56,23 +57,25 @@ export async function rotateLog(file: string, maxBytes = LOG_ROTATE_BYTES, keep 
   // so a reader never sees the same lines in both.
   const temp = `${file}.rotating`;
   await copyFile(file, temp);
-  // Lines the writer appended during the copy go to the copy as well; what is lost is only what
-  // lands between the last size check and the truncation (microseconds, not the copy's time).
-  let copied = (await stat(temp)).size;
-  for (let i = 0; i < 3; i++) {
-    const now = (await stat(file)).size;
-    if (now <= copied) break;
-    const handle = await open(file, "r");
-    try {
+  // Lines the writer appended during the copy go to the copy as well. The catch-up and the
+  // truncation are synchronous and back to back: nothing else of this process (and no thread
+  // pool queue under load) runs between the final size check and the truncation, so what can
+  // be lost is only a line landing in those microseconds.
+  let copied = statSync(temp).size;
+  const fd = openSync(file, "r+");
+  try {
+    for (let i = 0; i < 10; i++) {
+      const now = fstatSync(fd).size;
+      if (now <= copied) break;
       const extra = Buffer.alloc(now - copied);
-      await handle.read(extra, 0, extra.length, copied);
-      await appendFile(temp, extra);
-    } finally {
-      await handle.close();
+      const read = readSync(fd, extra, 0, extra.length, copied);
+      appendFileSync(temp, extra.subarray(0, read));
+      copied += read;
     }
-    copied = now;
+    ftruncateSync(fd, 0);
+  } finally {
+    closeSync(fd);
   }
-  await truncate(file, 0);
   await rm(`${file}.${keep}`, { force: true });
   for (let i = keep - 1; i >= 1; i--) await rename(`${file}.${i}`, `${file}.${i + 1}`).catch(() => undefined);
   await rename(temp, `${file}.1`);
