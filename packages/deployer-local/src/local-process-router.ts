@@ -121,8 +121,7 @@ export async function syncLocalRouter(
     record.processes_dir === options.processesDir &&
     record.desired_file === options.desired?.desiredFile
   ) {
-    process.kill(record.pid, "SIGHUP");
-    await waitLoaded(paths, record, doc.version, timeoutMs);
+    await waitLoaded(paths, record, doc.version, timeoutMs, { signal: true });
     ctx.log?.({ event: "local-process.router-reloaded", pid: record.pid, routes_version: doc.version });
     return localRouterStatus(ctx);
   }
@@ -196,13 +195,25 @@ async function waitLoaded(
   record: RouterRecord,
   version: string,
   timeoutMs: number,
+  options: { signal?: boolean } = {},
 ): Promise<LocalRouterListenFile> {
   const deadline = Date.now() + timeoutMs;
+  // The router process whose reload was asked for. A router is signalled only once it serves
+  // (its listen file names it): SIGHUP's default action kills a process still loading its code,
+  // and one that has not served yet reads routes.json when it starts. A router that served
+  // routes older than the file's gets the signal, again if it is a new one (a restart).
+  let signalled: number | undefined;
   for (;;) {
     const listen = (await readJsonFile(paths.listen).catch(() => undefined)) as LocalRouterListenFile | undefined;
     // Served by the keeper's router (router-keeper.ts), or by a router started without one.
-    if ((listen?.keeper_pid === record.pid || listen?.pid === record.pid) && listen.routes_version === version)
-      return listen;
+    const serving = listen?.keeper_pid === record.pid || listen?.pid === record.pid;
+    if (serving && listen?.routes_version === version) return listen;
+    if (options.signal && serving && listen !== undefined && signalled !== listen.pid) {
+      signalled = listen.pid;
+      try {
+        process.kill(record.pid, "SIGHUP");
+      } catch {}
+    }
     if (!(await isAlive(record.pid))) {
       throw new GreenticError(
         "io",

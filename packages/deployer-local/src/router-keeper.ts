@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { openSync, closeSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "@greentic/io-kit";
@@ -89,6 +89,18 @@ export async function runRouterKeeper(self: readonly string[], argv: readonly st
     return child.pid ?? -1;
   }
 
+  // Installed before the worker starts. A reload goes only to a worker that serves (the listen
+  // file names it): one still loading its code would die of the signal, and it reads routes.json
+  // when it starts anyway; the deployer signals again once a new worker serves older routes.
+  process.on("SIGHUP", () => {
+    if (worker === null) return;
+    let listen: LocalRouterListenFile | undefined;
+    try {
+      listen = JSON.parse(readFileSync(listenFile, "utf8")) as LocalRouterListenFile;
+    } catch {}
+    if (listen?.pid === worker) signal(worker, "SIGHUP");
+  });
+
   if (adoptIndex !== -1) {
     // The deployer's record names the keeper: it names this one from now on.
     const recordFile = join(stateDir, "router.json");
@@ -142,9 +154,6 @@ export async function runRouterKeeper(self: readonly string[], argv: readonly st
   }
   const timer = setInterval(() => void check(), POLL_MS);
 
-  process.on("SIGHUP", () => {
-    if (worker !== null) signal(worker, "SIGHUP");
-  });
   const stop = async () => {
     if (stopping) return;
     stopping = true;
