@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { GreenticError, type DeploymentSpec } from "@greentic/deploy-spec";
 import { hashFile } from "@greentic/io-kit";
 import type { CommandResult } from "./executor.js";
-import { type SshConnection, shellQuote } from "./ssh.js";
+import { receiveScript, type SshConnection, shellQuote } from "./ssh.js";
 
 /** The verbs that change the VM: they run under the VM's per-deployment lock. */
 const MUTATING = new Set(["apply", "destroy", "rollback"]);
@@ -83,15 +83,8 @@ export async function runSingleVmOverSsh(o: RemoteVerbOptions): Promise<RemoteVe
     : argv;
   o.onProgress?.(`running op single-vm ${o.verb} on ${c.target}`);
   // The spec (stdin) is put next to the bundle in the same session as the verb.
-  const q = shellQuote(remoteSpec);
-  const tmp = shellQuote(`${remoteSpec}.upload-${process.pid}`);
   const script = [
-    "set -e",
-    "umask 022",
-    `mkdir -p "$(dirname ${q})"`,
-    "umask 077",
-    `cat > ${tmp}`,
-    `mv -f ${tmp} ${q}`,
+    ...receiveScript(remoteSpec),
     // The verb creates directories the services must traverse: the VM's usual umask again.
     "umask 022",
     `NO_COLOR=1 exec ${command.map(shellQuote).join(" ")}`,

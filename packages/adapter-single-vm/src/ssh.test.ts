@@ -1,5 +1,10 @@
-import { describe, expect, it } from "vitest";
-import { formatSshTarget, parseSshTarget, shellQuote } from "./ssh.js";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { formatSshTarget, parseSshTarget, receiveScript, shellQuote } from "./ssh.js";
 
 describe("parseSshTarget", () => {
   it.each([
@@ -31,5 +36,42 @@ describe("shellQuote", () => {
     expect(shellQuote("/var/lib/greentic/uploads/specs/acme.json")).toBe("/var/lib/greentic/uploads/specs/acme.json");
     expect(shellQuote("a b")).toBe("'a b'");
     expect(shellQuote("it's $(x)")).toBe(`'it'\\''s $(x)'`);
+  });
+});
+
+describe("receiveScript", () => {
+  // The lines both uploads send (a bundle with its digest checked, the spec before a verb), run
+  // here by the same POSIX shell the VM's sshd starts.
+  const run = (lines: string[], input: string) =>
+    spawnSync("sh", ["-c", lines.join("\n")], { input, encoding: "utf8" });
+  const scratch = () => {
+    const dir = mkdtempSync(join(tmpdir(), "greentic-receive-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  };
+
+  it("puts stdin at the path, making its parents 0755 and the file private (no check: the spec)", () => {
+    const dir = scratch();
+    const target = join(dir, "uploads/specs/acme.json");
+    expect(run(receiveScript(target), '{"a":1}\n').status).toBe(0);
+    expect(readFileSync(target, "utf8")).toBe('{"a":1}\n');
+    expect(statSync(target).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, "uploads/specs")).mode & 0o777).toBe(0o755);
+    expect(readdirSync(join(dir, "uploads/specs"))).toEqual(["acme.json"]);
+  });
+
+  it("checks the digest and sets the mode (the bundle); a mismatch exits 65 and leaves nothing", () => {
+    const dir = scratch();
+    const target = join(dir, "bundles/b.gtbundle");
+    const sha256 = createHash("sha256").update("bundle bytes").digest("hex");
+    expect(run(receiveScript(target, { sha256, mode: "0644" }), "bundle bytes").status).toBe(0);
+    expect(statSync(target).mode & 0o777).toBe(0o644);
+    const other = join(dir, "bundles/c.gtbundle");
+    const bad = run(receiveScript(other, { sha256, mode: "0644" }), "other bytes");
+    expect(bad.status).toBe(65);
+    expect(bad.stderr).toBe(
+      `digest mismatch: expected sha256:${sha256}, got sha256:${createHash("sha256").update("other bytes").digest("hex")}\n`,
+    );
+    expect(readdirSync(join(dir, "bundles"))).toEqual(["b.gtbundle"]);
   });
 });

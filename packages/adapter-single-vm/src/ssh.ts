@@ -249,24 +249,37 @@ export class SshConnection {
     const have = await this.script(`sha256sum ${q} 2>/dev/null || true`, { timeoutMs: 120_000 });
     if (have.code !== 0) throw this.failure(have);
     if (have.stdout.split(/\s/)[0] === sha256) return false;
-    const tmp = shellQuote(`${remote}.upload-${process.pid}`);
-    const script = [
-      "set -e",
-      // Parents as the VM's own directories are (0755: /var/lib/greentic holds the services'
-      // working directories); the file itself private until its mode is set.
-      "umask 022",
-      `mkdir -p "$(dirname ${q})"`,
-      "umask 077",
-      `cat > ${tmp}`,
-      `got=$(sha256sum ${tmp} | cut -d' ' -f1)`,
-      `if [ "$got" != ${sha256} ]; then rm -f ${tmp}; echo "digest mismatch: expected sha256:${sha256}, got sha256:$got" >&2; exit 65; fi`,
-      `chmod ${mode} ${tmp}`,
-      `mv -f ${tmp} ${q}`,
-    ].join("\n");
+    const script = receiveScript(remote, { sha256, mode }).join("\n");
     const r = await this.script(script, { ...source, timeoutMs: 600_000 });
     if (r.code !== 0) throw this.failure(r, `uploading ${remote}`);
     return true;
   }
+}
+
+/**
+ * The remote shell lines that put stdin at `remote` atomically: its parent directories made as
+ * the VM's own are (0755: /var/lib/greentic holds the services' working directories), the bytes
+ * written to a private temporary file, then, with `check`, its SHA-256 compared (exit 65 and the
+ * file removed on a mismatch) and its mode set, and the file renamed into place.
+ */
+export function receiveScript(remote: string, check?: { sha256: string; mode: string }): string[] {
+  const q = shellQuote(remote);
+  const tmp = shellQuote(`${remote}.upload-${process.pid}`);
+  return [
+    "set -e",
+    "umask 022",
+    `mkdir -p "$(dirname ${q})"`,
+    "umask 077",
+    `cat > ${tmp}`,
+    ...(check === undefined
+      ? []
+      : [
+          `got=$(sha256sum ${tmp} | cut -d' ' -f1)`,
+          `if [ "$got" != ${check.sha256} ]; then rm -f ${tmp}; echo "digest mismatch: expected sha256:${check.sha256}, got sha256:$got" >&2; exit 65; fi`,
+          `chmod ${check.mode} ${tmp}`,
+        ]),
+    `mv -f ${tmp} ${q}`,
+  ];
 }
 
 function lastLine(text: string): string {
