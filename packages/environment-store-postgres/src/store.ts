@@ -153,6 +153,11 @@ export class PostgresStore implements EnvironmentStore {
     this.location = parseStoreUrl(options.url, options.source);
     this.timeoutMs = options.lockTimeoutMs ?? 30_000;
     this.retention = options.backupRetention ?? 50;
+    // As the local store checks it (same kind and words), before a connection pool exists.
+    if (!Number.isInteger(this.retention) || this.retention < 1)
+      throw new GreenticError("invalid-argument", `backupRetention must be a positive integer, got ${this.retention}`, {
+        hint: "the default is 50",
+      });
     this.ledgerCapacity = options.ledgerCapacity ?? 4096;
     this.authorizer = options.authorize ?? authorizeLocalOwner;
     this.onLockWait = options.onLockWait;

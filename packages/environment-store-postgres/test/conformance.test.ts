@@ -211,6 +211,15 @@ describe.skipIf(skip !== undefined).each(backends(() => cluster))("EnvironmentSt
     }
   });
 
+  it("refuses a backup retention below 1 or not a whole number (invalid-argument, exit 2), with the default in the hint", async () => {
+    for (const bad of [0, -1, 2.5]) {
+      const err = await rejects(factory({ backupRetention: bad }));
+      expect(err.kind).toBe("invalid-argument");
+      expect(err.message).toBe(`backupRetention must be a positive integer, got ${bad}`);
+      expect(err.hint).toBe("the default is 50");
+    }
+  });
+
   it("destroy removes the environment (pinned), audits it, and the id can be created afresh", async () => {
     await store.transact("gone", create("gone"), mk);
     const stale = await rejects(store.destroy("gone", { precondition: { expected_generation: 7 } }));
