@@ -1,4 +1,4 @@
-import { lstatSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { GreenticError, prettyJson, sha256Hex } from "@greentic/deploy-spec";
@@ -186,9 +186,15 @@ export async function commit(
   await lock.assertOwned(envId).catch(withdrawBackups);
   if (!(await publishRecord(core, envId, record).catch(withdrawBackups)))
     await withdrawBackups(lostLock(envId, plan.generation, "was committed by another writer first"));
-  // A record far below the newest (its name was pruned while this writer was paused) is not a commit.
+  // Overtaken: newer records exist, so this writer was paused past the stale period after
+  // linking its record. If the writer that took the lock rolled this record forward (its event
+  // sits at the record's audit offset), the change is committed and built on: it is reported
+  // as committed, and nothing more is written (the files belong to the newer generations now).
+  // Otherwise the record was linked under a name pruned while this writer was paused, far
+  // below the newest: a zombie, withdrawn and not a commit.
   const after = await recordGenerations(core, envId);
   if (after.at(-1) !== plan.generation) {
+    if (eventAtOffset(join(auditDir, AUDIT_FILE), record)) return record.event;
     await withdrawRecord(core, envId, plan.generation);
     throw lostLock(envId, plan.generation, `was overtaken (commits/ holds ${after.at(-1)})`);
   }
@@ -202,6 +208,26 @@ export async function commit(
   await pruneRecords(core, envId);
   void RECORDS_KEPT;
   return written;
+}
+
+/** Whether the audit log holds `record`'s event, byte for byte, at the record's offset. */
+function eventAtOffset(file: string, record: CommitRecord): boolean {
+  const line = Buffer.from(`${JSON.stringify(record.event)}\n`);
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return false;
+    const have = Buffer.alloc(line.length);
+    return readSync(fd, have, 0, have.length, record.audit_offset) === line.length && have.equals(line);
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Runs the post-commit writes; a failure is `audit` saying the change is committed. */
