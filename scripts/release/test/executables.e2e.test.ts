@@ -28,9 +28,13 @@ import {
 import { parseLdd } from "../image.ts";
 import { releaseCommit, sha256File } from "../lib.ts";
 import { releaseFixture } from "./release-fixture.ts";
+import { release as untrack, stopTracked, track } from "../../test-support/leftovers.ts";
 
 const repo = resolve(import.meta.dirname, "../../..");
 const tmp = mkdtempSync(join(tmpdir(), "greentic-release-test-"));
+// Routers and runtimes the executables start are detached: stopped by the run even when a test
+// fails before its destroy.
+track({ dir: tmp });
 let release = "";
 let op = "";
 let runtime = "";
@@ -41,6 +45,8 @@ beforeAll(() => {
   runtime = join(release, "greentic-runtime-linux-x64");
 }, 600_000);
 afterAll(() => {
+  stopTracked([{ dir: tmp, remove: false }]);
+  untrack(tmp);
   spawnSync("chmod", ["-R", "u+w", tmp]);
   rmSync(tmp, { recursive: true, force: true });
 });
