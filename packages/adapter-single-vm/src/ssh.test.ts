@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { formatSshTarget, parseSshTarget, receiveScript, shellQuote } from "./ssh.js";
+import { formatSshTarget, parseSshTarget, receiveScript, SshConnection, shellQuote } from "./ssh.js";
 
 describe("parseSshTarget", () => {
   it.each([
@@ -73,5 +73,34 @@ describe("receiveScript", () => {
       `digest mismatch: expected sha256:${sha256}, got sha256:${createHash("sha256").update("other bytes").digest("hex")}\n`,
     );
     expect(readdirSync(join(dir, "bundles"))).toEqual(["b.gtbundle"]);
+  });
+});
+
+describe("SshConnection.controlPath", () => {
+  it("names the master by user, host, port, the known_hosts file and its bytes, and the identity", () => {
+    const dir = mkdtempSync(join(tmpdir(), "greentic-control-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const pins = join(dir, "known_hosts");
+    writeFileSync(pins, "[vm1]:22 ssh-ed25519 AAAAkey1\n");
+    const make = (o: Partial<ConstructorParameters<typeof SshConnection>[0]> = {}) =>
+      new SshConnection({ target: parseSshTarget("root@vm1"), knownHosts: pins, controlDir: join(dir, "ssh"), ...o })
+        .controlPath;
+    const first = make();
+    expect(first).toMatch(new RegExp(`^${join(dir, "ssh")}/[0-9a-f]{24}$`));
+    // The same parameters, another process: the same master.
+    expect(make()).toBe(first);
+    const others = [
+      make({ target: parseSshTarget("deploy@vm1") }),
+      make({ target: parseSshTarget("root@vm2") }),
+      make({ target: parseSshTarget("root@vm1:2222") }),
+      make({ identity: join(dir, "id_ed25519") }),
+      make({ knownHosts: join(dir, "missing") }),
+    ];
+    // The pinned key replaced in the same file: a new master, checked against the new key.
+    writeFileSync(pins, "[vm1]:22 ssh-ed25519 AAAAkey2\n");
+    others.push(make());
+    expect(new Set([first, ...others]).size).toBe(7);
+    writeFileSync(pins, "[vm1]:22 ssh-ed25519 AAAAkey1\n");
+    expect(make()).toBe(first);
   });
 });

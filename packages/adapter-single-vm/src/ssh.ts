@@ -9,7 +9,10 @@
 // on the VM.
 //
 // - One OpenSSH master connection per target (ControlMaster, ControlPersist 60 s) under
-//   GREENTIC_HOME: consecutive commands and consecutive op runs skip the handshake.
+//   GREENTIC_HOME: consecutive commands and consecutive op runs skip the handshake. A master
+//   was checked against the host keys when it was made, so its socket is named by everything
+//   that decided that connection (user, host, port, the known_hosts file's path and content,
+//   the identity): a changed known_hosts file or key never reuses a master made under the old.
 // - Host keys are checked against the known_hosts file the operator pins
 //   (StrictHostKeyChecking=yes, no global file, nothing ever added): an unknown or changed key
 //   is refused (`unauthorized`, exit 5).
@@ -18,7 +21,8 @@
 //   second waits up to --lock-timeout, then gets `conflict` (exit 3).
 // - An unreachable host is `io` (exit 1) with a hint; nothing has changed anywhere.
 import { spawn } from "node:child_process";
-import { createReadStream, mkdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createReadStream, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GreenticError } from "@greentic/deploy-spec";
 import type { CommandResult } from "./executor.js";
@@ -112,6 +116,31 @@ export class SshConnection {
     return formatSshTarget(this.#o.target);
   }
 
+  /**
+   * The master connection's socket: a digest of the connection's parameters, the known_hosts
+   * file's bytes among them (read now: a file changed since the master was made names another
+   * socket, so the next session makes a new, newly checked connection). 24 hex digits keep the
+   * path short (a Unix socket path has at most 107 bytes, and ssh appends 17 while binding).
+   */
+  get controlPath(): string {
+    const o = this.#o;
+    let pinned: string;
+    try {
+      pinned = createHash("sha256").update(readFileSync(o.knownHosts)).digest("hex");
+    } catch (error) {
+      pinned = `unreadable: ${(error as NodeJS.ErrnoException).code}`;
+    }
+    const key = JSON.stringify([
+      o.target.user ?? null,
+      o.target.host,
+      o.target.port,
+      o.knownHosts,
+      pinned,
+      o.identity ?? null,
+    ]);
+    return join(o.controlDir, createHash("sha256").update(key).digest("hex").slice(0, 24));
+  }
+
   #args(): string[] {
     const t = this.#o.target;
     return [
@@ -134,7 +163,7 @@ export class SshConnection {
       "-o",
       "ControlMaster=auto",
       "-o",
-      `ControlPath=${join(this.#o.controlDir, "%C")}`,
+      `ControlPath=${this.controlPath}`,
       "-o",
       "ControlPersist=60",
       ...(this.#o.identity === undefined ? [] : ["-o", "IdentitiesOnly=yes", "-i", this.#o.identity]),

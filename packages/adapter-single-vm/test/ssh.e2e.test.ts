@@ -253,12 +253,20 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
     const over = JSON.parse(r.stdout).result;
     // For the report: a status with the master connection up, then with a fresh handshake.
     const warm = op("single-vm", "status", "--spec", specFile, ...ssh());
+    // The one master (its socket named by the connection's parameters), closed by hand.
+    const [socket] = readdirSync(join(home, "greentic/ssh"));
     execFileSync(
       "ssh",
-      ["-o", `ControlPath=${join(home, "greentic/ssh/%C")}`, "-O", "exit", "-p", String(sshPort), "root@127.0.0.1"],
-      {
-        stdio: "ignore",
-      },
+      [
+        "-o",
+        `ControlPath=${join(home, "greentic/ssh", socket!)}`,
+        "-O",
+        "exit",
+        "-p",
+        String(sshPort),
+        "root@127.0.0.1",
+      ],
+      { stdio: "ignore" },
     );
     const cold = op("single-vm", "status", "--spec", specFile, ...ssh());
     expect([warm.code, cold.code]).toEqual([0, 0]);
@@ -529,24 +537,17 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
     const before = json(op("revisions", "list", "prod", "--json"));
     const other = join(work, "other-key");
     const otherKey = readFileSync(`${other}.pub`, "utf8").split(" ");
-    writeFileSync(knownHosts, `[127.0.0.1]:${sshPort} ${otherKey[0]} ${otherKey[1]}\n`);
-    // A live master connection was checked when it was made: close it, so that the next
-    // command makes a new one (as after ControlPersist's minute).
-    spawnSync(
-      "ssh",
-      [
-        "-o",
-        `ControlPath=${join(home, "greentic/ssh/%C")}`,
-        "-O",
-        "exit",
-        "-p",
-        String(sshPort),
-        login().split(":")[0]!,
-      ],
-      {
-        stdio: "ignore",
-      },
+    // A master connection made under the pinned key is alive (ControlPersist keeps it a
+    // minute): the changed file must not reuse it, but make a new connection, checked again.
+    const masters = readdirSync(join(home, "greentic/ssh"));
+    const alive = masters.filter(
+      (m) =>
+        spawnSync("ssh", ["-o", `ControlPath=${join(home, "greentic/ssh", m)}`, "-O", "check", "x"], {
+          stdio: "ignore",
+        }).status === 0,
     );
+    expect(alive.length).toBeGreaterThan(0);
+    writeFileSync(knownHosts, `[127.0.0.1]:${sshPort} ${otherKey[0]} ${otherKey[1]}\n`);
     try {
       const r = op("deploy", "--env", "prod", "--bundle", join(work, "shop-v3.gtbundle"), "--customer-id", "acme");
       expect(r.code, r.stderr).toBe(5);
