@@ -455,6 +455,45 @@ async function receive(path: string, sha: string, input: Readable): Promise<void
 
 // --- The operator's side: the deployer that forwards -----------------------------------------
 
+const WILDCARD = new Set(["0.0.0.0", "::", "*", ""]);
+
+/**
+ * A URL the VM's op reports, as the operator reaches it. The VM's op speaks from the VM: the
+ * proxy (or, with `recreate`, the runtime) listening on `publicBind` is `http://127.0.0.1:PORT/`
+ * there for a wildcard address. A URL on publicBind's port becomes the environment's
+ * `public_base_url` when one is set, else, for a wildcard publicBind, the SSH target's host with
+ * that port; a specific address stays as bound (a loopback bind answers on the VM only). A URL
+ * on another port (a revision's own, behind the proxy; the admin endpoint) is the VM's loopback
+ * and stays as it is.
+ */
+export function operatorUrl(vmUrl: string, publicBind: string, target: SshTarget, publicBaseUrl?: string): string {
+  let url: URL;
+  try {
+    url = new URL(vmUrl);
+  } catch {
+    return vmUrl;
+  }
+  const colon = publicBind.lastIndexOf(":");
+  const bindPort = publicBind.slice(colon + 1);
+  const port = url.port === "" ? (url.protocol === "https:" ? "443" : "80") : url.port;
+  if (colon === -1 || port !== bindPort) return vmUrl;
+  // public_base_url has no path; the environment URL names its root, as the router's does.
+  if (publicBaseUrl !== undefined) return publicBaseUrl.endsWith("/") ? publicBaseUrl : `${publicBaseUrl}/`;
+  if (!WILDCARD.has(publicBind.slice(0, colon).replace(/^\[|\]$/g, ""))) return vmUrl;
+  url.hostname = target.host.includes(":") ? `[${target.host}]` : target.host;
+  return url.toString();
+}
+
+/** The VM's answer to `method`, with the URLs in it as the operator reaches them (see {@link operatorUrl}). */
+function forOperator(method: RemoteMethod, result: unknown, spec: string, target: SshTarget, publicBaseUrl?: string) {
+  const publicBind = (JSON.parse(spec) as { spec: { runtime: { publicBind: string } } }).spec.runtime.publicBind;
+  const map = <T extends { url?: string | undefined }>(r: T): T =>
+    r?.url === undefined ? r : { ...r, url: operatorUrl(r.url, publicBind, target, publicBaseUrl) };
+  if (method === "routerStatus" || method === "warm") return map(result as { url?: string });
+  if (method === "status" && Array.isArray(result)) return result.map(map);
+  return result;
+}
+
 /** What a call over SSH needs, from the answers (undefined: the VM is this machine). */
 export interface RemoteCallContext {
   binding: RemoteBinding;
@@ -503,7 +542,8 @@ export function routeOverSsh(
       const bundlePath = await uploadBundle(connection, r.binding, base, request.bundlePath, ctx.log);
       args = [{ ...request, bundlePath }];
     }
-    return callVm(connection, r.binding, { ...base, method, spec: r.spec, args }, { log: ctx.log });
+    const result = await callVm(connection, r.binding, { ...base, method, spec: r.spec, args }, { log: ctx.log });
+    return forOperator(method, result, r.spec, r.binding.target, ctx.publicBaseUrl);
   };
   const deployer: Record<string, unknown> = { ...local };
   for (const method of FORWARDED) {

@@ -2,7 +2,16 @@
 // the system OpenSSH client, against the testbed's own sshd on a loopback port, with a key made
 // for the test and the VM's host key pinned. One boot for the whole suite.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -309,7 +318,9 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
   let deploymentId = "";
   const revs: string[] = [];
   const envSpec = join(work, "shop.json");
-  const login = () => `deployer@127.0.0.1:${sshPort}`;
+  // By name, as an operator names a VM: the environment URL op prints must carry this host
+  // (the proxy binds every address), not the VM's own view of itself (127.0.0.1).
+  const login = () => `deployer@localhost:${sshPort}`;
   /** `count` requests from inside the VM to the environment's proxy: how many each version answered. */
   const split = (count: number) => {
     const bodies = tb.sh(`curl -s 'http://127.0.0.1:${envPort}/?n=[1-${count}]'`);
@@ -338,6 +349,11 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
       { mode: 0o600 },
     );
     tb.sh("chown deployer:deployer /home/deployer/.ssh/authorized_keys");
+    // The VM's key pinned under the name the environment uses too.
+    appendFileSync(
+      knownHosts,
+      readFileSync(knownHosts, "utf8").replace(`[127.0.0.1]:${sshPort}`, `[localhost]:${sshPort}`),
+    );
     // The login may run op's remote call as root, and nothing else.
     const sshAs = (command: string) =>
       spawnSync(
@@ -369,7 +385,7 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
         kind: "Deployment",
         metadata: { name: "shop" },
         spec: {
-          runtime: { binary: `${PROJECT_MOUNT}/packages/runtime/dist/bin.js`, publicBind: `127.0.0.1:${envPort}` },
+          runtime: { binary: `${PROJECT_MOUNT}/packages/runtime/dist/bin.js`, publicBind: `0.0.0.0:${envPort}` },
           health: { startupTimeoutSeconds: 60 },
           rollout: { strategy: "canary", drainSeconds: 2, revisionPorts: `${base}-${base + 20}` },
         },
@@ -412,12 +428,18 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
     deploymentId = d1.deployment_id;
     revs.push(d1.revision_id);
     expect(split(20)).toEqual({ v1: 20, v2: 0 });
+    // The environment URL as this machine reaches it (the SSH target's host), and it answers here.
+    expect(d1.environment_url).toBe(`http://localhost:${envPort}/`);
+    expect(await (await fetch(d1.environment_url)).text()).toBe("<h1>v1</h1>\n");
     // The store is PostgreSQL's (nothing under this machine's GREENTIC_HOME); the deployer's
     // record is on the VM, and the admin endpoints listen on the VM's loopback only.
     expect(existsSync(join(home, "greentic/environments/prod"))).toBe(false);
     expect(pg.psql("SELECT count(*) FROM greentic.environments").trim()).toBe("1");
     expect(existsSync(join(tb.root, "var/lib/greentic/envs/prod/single-vm/single-vm-deployer.json"))).toBe(true);
-    expect(tb.sh("ss -Hltn | awk '{print $4}'")).not.toMatch(/^(0\.0\.0\.0|\*|\[::\]):(?!22\b)/m);
+    // (The proxy's public port binds every address, as the spec asks.)
+    expect(tb.sh("ss -Hltn | awk '{print $4}'")).not.toMatch(
+      new RegExp(`^(0\\.0\\.0\\.0|\\*|\\[::\\]):(?!(22|${envPort})\\b)`, "m"),
+    );
   });
 
   it("deploys v2 at 10 %: 400 requests from inside the VM split 90/10 (v2 within 20..60, i.e. ±3.3 σ)", {
@@ -463,6 +485,9 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
     const logs = json(op("logs", "prod", "--router", "-n", "5", "--json"));
     expect(logs.sources).toEqual([{ source: "router", unit: "greentic-shop-proxy.service" }]);
     expect(logs.lines.length).toBeGreaterThan(0);
+    // A configured public address is what op prints as the environment URL.
+    expect(op("env", "update", "prod", "--public-url", "https://shop.example.com").code).toBe(0);
+    expect(op("status", "prod").stdout).toMatch(/^url: +https:\/\/shop\.example\.com\/$/m);
   });
 
   it("runs a rollout from this machine (--foreground): status and abort from another process, traffic back on v1", {
@@ -547,12 +572,12 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
         }).status === 0,
     );
     expect(alive.length).toBeGreaterThan(0);
-    writeFileSync(knownHosts, `[127.0.0.1]:${sshPort} ${otherKey[0]} ${otherKey[1]}\n`);
+    writeFileSync(knownHosts, `[localhost]:${sshPort} ${otherKey[0]} ${otherKey[1]}\n`);
     try {
       const r = op("deploy", "--env", "prod", "--bundle", join(work, "shop-v3.gtbundle"), "--customer-id", "acme");
       expect(r.code, r.stderr).toBe(5);
       expect(r.stderr).toContain(
-        `deployer@127.0.0.1:${sshPort}: the host key differs from the one pinned in ${knownHosts}; refusing to connect`,
+        `${login()}: the host key differs from the one pinned in ${knownHosts}; refusing to connect`,
       );
       expect(r.stderr).toContain("if the VM was reinstalled, check its new key out of band");
     } finally {
@@ -592,7 +617,7 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
       expect(r.code, r.stderr).toBe(3);
       expect(JSON.parse(r.stderr).error).toMatchObject({
         kind: "precondition-failed",
-        message: `deployer@127.0.0.1:${sshPort}: the VM's op (/usr/local/bin/op) is version 0.0.9, this machine's op is version ${pjson.version}; refusing to act with two versions`,
+        message: `${login()}: the VM's op (/usr/local/bin/op) is version 0.0.9, this machine's op is version ${pjson.version}; refusing to act with two versions`,
         details: { code: "op-version-mismatch" },
       });
     } finally {

@@ -22,6 +22,12 @@ export interface HandlerContext {
   runtimeConfigFile?: string;
   /** The slot's answers (`env-packs/<slot>/answers.json`), already parsed, if any. */
   answers?: unknown;
+  /**
+   * The environment's `public_base_url`, when set: where operators reach the environment. A
+   * deployer whose own view of its address is not the operator's (a VM driven over SSH) reports
+   * this as its URL.
+   */
+  publicBaseUrl?: string | undefined;
   /** Receives structured progress events; must never be given secret values. */
   log?(event: HandlerLogEvent): void;
 }

@@ -48,7 +48,9 @@ export async function deployerOf(
       hint: "fix the env-pack plugin",
     });
   }
-  return { deployer: handler.deployer, hctx: await handlerContext(ctx, env.environment_id, "deployer") };
+  const hctx = await handlerContext(ctx, env.environment_id, "deployer");
+  if (env.host_config.public_base_url !== undefined) hctx.publicBaseUrl = env.host_config.public_base_url;
+  return { deployer: handler.deployer, hctx };
 }
 
 /** The route binding a deployer routes a deployment's requests by (hosts, path prefixes). */
