@@ -11,6 +11,7 @@ import {
   type Environment,
   type EnvironmentRuntime,
 } from "@greentic/deploy-spec";
+import { checkNewRouteCollisions } from "@greentic/deploy-spec/routes";
 import type { LedgerEntry } from "./ledger.js";
 import { RUNTIME_CONFIG_FILE, RUNTIME_FILE, newUlid, packAnswersPath } from "./store-core.js";
 import type {
@@ -130,6 +131,9 @@ export async function planChange<R>(input: PlanChangeInput<R>): Promise<PlannedC
   );
 
   const checked = checkOutcome(envId, outcome.environment);
+  // Every verb that moves traffic or changes a binding commits here: two deployments with
+  // traffic that claim the same requests are refused as they are written, not per request.
+  checkNewRouteCollisions(base?.environment, checked);
   const { generation: _ignored, ...content } = checked;
   const baseContent = base ? canonicalJson({ ...base.environment, generation: undefined }) : undefined;
   const changed = baseContent !== canonicalJson(content);

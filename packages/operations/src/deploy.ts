@@ -1,5 +1,11 @@
-import { GreenticError, LOCAL_CUSTOMER_ID, type RouteBinding } from "@greentic/deploy-spec";
-import { isUnbound, normalisePathPrefix, routeScore } from "@greentic/deploy-spec/routes";
+import {
+  GreenticError,
+  LOCAL_CUSTOMER_ID,
+  type BundleDeployment,
+  type Environment,
+  type RouteBinding,
+} from "@greentic/deploy-spec";
+import { isUnbound, newRouteCollisions, normalisePathPrefix, routeScore } from "@greentic/deploy-spec/routes";
 import { checkBundleContent } from "./bundle-check.js";
 import { bundlesAdd, bundlesRemove, bundlesUpdate } from "./bundles.js";
 import { parseAnswers, progress, type OperationsContext } from "./context.js";
@@ -70,6 +76,73 @@ async function discardUnfinished(ctx: OperationsContext, envId: string, revision
 /** Sub-key of a deploy's idempotency key for one of its steps (each step is its own transaction). */
 function stepKey(key: string | undefined, step: string): string | undefined {
   return key === undefined ? undefined : `${key}:${step}`;
+}
+
+/**
+ * Refuses, before anything is written, a deploy whose deployment, once it takes traffic with
+ * its binding, would claim the same requests as another deployment with traffic (the store
+ * refuses that state at the traffic step too, but by then a revision is staged and started).
+ * The same rule as the store's ({@link newRouteCollisions}), said in the deploy's words.
+ */
+function checkServedRoute(
+  environment: Environment,
+  args: {
+    envId: string;
+    bundleId: string;
+    customerId: string;
+    bundlePath: string;
+    deployment: BundleDeployment | undefined;
+    routeBinding: RouteBinding | undefined;
+  },
+): void {
+  const { envId, bundleId, customerId, deployment } = args;
+  // A deployment this deploy adds has no id yet: a placeholder stands for it.
+  const id = deployment?.deployment_id ?? "(new deployment)";
+  const binding = args.routeBinding ?? deployment?.route_binding ?? { hosts: [], path_prefixes: [] };
+  const after = {
+    environment_id: envId,
+    bundles: [
+      ...environment.bundles.filter((b) => b.deployment_id !== id),
+      { deployment_id: id, bundle_id: bundleId, route_binding: binding },
+    ],
+    traffic_splits: [
+      ...environment.traffic_splits.filter((s) => s.deployment_id !== id),
+      { deployment_id: id, entries: [{ weight_bps: 10_000 }] },
+    ],
+  };
+  const clash = newRouteCollisions(environment, after).find(
+    (c) => c.deployment_id === id || c.other_deployment_id === id,
+  );
+  if (clash === undefined) return;
+  const other = environment.bundles.find(
+    (b) => b.deployment_id === (clash.deployment_id === id ? clash.other_deployment_id : clash.deployment_id),
+  )!;
+  const claims = (b: { hosts: readonly string[]; path_prefixes: readonly string[] }) =>
+    isUnbound(b)
+      ? "with no route binding"
+      : `with route binding ${JSON.stringify({ hosts: b.hosts, path_prefixes: b.path_prefixes })}`;
+  const where =
+    clash.host === null && clash.path_prefix === "/"
+      ? "every request"
+      : `${clash.host === null ? "any host" : `host ${clash.host}`} and path prefix ${clash.path_prefix}`;
+  const target = deployment === undefined ? "" : ` to deployment ${deployment.deployment_id}`;
+  throw new GreenticError(
+    "conflict",
+    `deploying bundle ${bundleId} for customer ${customerId}${target} ${claims(binding)} would collide with deployment ${other.deployment_id} (bundle ${other.bundle_id}), which environment ${envId} serves ${claims(other.route_binding)}: both would claim ${where}`,
+    {
+      path: "route_binding",
+      hint: `give ${deployment === undefined ? "the new deployment" : `deployment ${deployment.deployment_id}`} a route binding (op deploy --bundle ${args.bundlePath}${deployment === undefined ? " --new-deployment" : ""} --host HOST or --path-prefix /PREFIX), or bind deployment ${other.deployment_id} first with \`op bundles update\``,
+      details: {
+        code: "route-collision",
+        bundle_id: bundleId,
+        customer_id: customerId,
+        ...(deployment === undefined ? {} : { deployment_id: deployment.deployment_id }),
+        other_deployment_id: other.deployment_id,
+        host: clash.host,
+        path_prefix: clash.path_prefix,
+      },
+    },
+  );
 }
 
 /**
@@ -158,28 +231,6 @@ export async function deploy(
     .filter((s) => s.entries.some((e) => e.weight_bps > 0))
     .map((s) => environment.bundles.find((b) => b.deployment_id === s.deployment_id))
     .filter((b) => b !== undefined);
-  if (deployment === undefined && payload.new_deployment === true) {
-    // Two deployments with no route binding would both claim every request: the router could
-    // only answer 421. Refused here, before anything is written, rather than per request.
-    const catchAll = serving.find((b) => isUnbound(b.route_binding));
-    if (catchAll !== undefined && isUnbound(routeBinding ?? { hosts: [], path_prefixes: [] }))
-      throw new GreenticError(
-        "conflict",
-        `deploying bundle ${bundleId} for customer ${customerId} with no route binding would collide with deployment ${catchAll.deployment_id} (bundle ${catchAll.bundle_id}), which environment ${envId} serves with no route binding: both would claim every request`,
-        {
-          path: "route_binding",
-          hint: `give the new deployment a route binding (op deploy --bundle ${payload.bundle_path} --new-deployment --host HOST or --path-prefix /PREFIX), or bind deployment ${catchAll.deployment_id} first with \`op bundles update\``,
-          details: {
-            code: "route-collision",
-            bundle_id: bundleId,
-            customer_id: customerId,
-            other_deployment_id: catchAll.deployment_id,
-            host: null,
-            path_prefix: "/",
-          },
-        },
-      );
-  }
   if (deployment === undefined && payload.new_deployment !== true) {
     // A second deployment with traffic changes what the environment URL serves: say so.
     if (serving.length > 0) {
@@ -200,6 +251,14 @@ export async function deploy(
       );
     }
   }
+  checkServedRoute(environment, {
+    envId,
+    bundleId,
+    customerId,
+    bundlePath: payload.bundle_path,
+    deployment,
+    routeBinding,
+  });
   if (deployment === undefined) {
     progress(ctx, "deploy.bundle", `adding bundle ${bundleId} for customer ${customerId}`, { bundle_id: bundleId });
     const added = await bundlesAdd(

@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
 import { join } from "node:path";
 import { expect, it, onTestFinished } from "vitest";
@@ -181,14 +181,108 @@ it("a second bundle beside a served one needs --new-deployment", async () => {
   ).toEqual(["hello", "shop"]);
   expect(s.op(["env", "doctor", "local", "--no-preflight"]).status).toBe(0);
 
-  // Two served deployments with no binding, made by hand (the binding removed with `op bundles
-  // update`): status calls it a problem, doctor exits 1; binding one again is the way back.
+  // Removing shop's binding would leave two served deployments claiming every request: refused
+  // when written (exit 3), naming both, the field and its value, and nothing changes.
   const rebind = (name: string, prefixes: string) =>
     s.file(
       name,
       `environment_id: local\ndeployment_id: ${added.deployment_id}\nroute_binding:\n  hosts: []\n  path_prefixes: ${prefixes}\n`,
     );
-  s.ok(["bundles", "update", "--answers", rebind("unbind.yaml", "[]")]);
+  const collision = (mine: string, mineBundle: string, other: string, otherBundle: string) => ({
+    kind: "conflict",
+    message: `deployment ${mine} (bundle ${mineBundle}) and deployment ${other} (bundle ${otherBundle}) would both have traffic and both claim any host and path prefix / (\`route_binding\` {"hosts":[],"path_prefixes":[]} each): the environment URL could only answer 421 to those requests`,
+    path: "route_binding",
+    hint: `give deployment ${mine} (or ${other}) a host or path prefix of its own first: \`op bundles update local --answers FILE\` with FILE holding \`deployment_id: ${mine}\` and \`route_binding: {hosts: [], path_prefixes: [/PREFIX]}\` (or \`hosts: [HOST]\`)`,
+    details: {
+      code: "route-collision",
+      deployment_id: mine,
+      other_deployment_id: other,
+      host: null,
+      path_prefix: "/",
+    },
+  });
+  const served = digestTree(s.root);
+  const unbind = s.op(["bundles", "update", "--answers", rebind("unbind.yaml", "[]"), "--json"]);
+  expect(unbind.status, unbind.stderr).toBe(3);
+  expect(unbind.errorJson.error).toEqual(collision(added.deployment_id, "shop", first.deployment_id, "hello"));
+  expect(digestTree(s.root)).toBe(served);
+  const human = s.op(["bundles", "update", "--answers", rebind("unbind.yaml", "[]")]);
+  expect(human.status).toBe(3);
+  expect(human.stderr).toContain(
+    `Error: deployment ${added.deployment_id} (bundle shop) and deployment ${first.deployment_id}`,
+  );
+  expect(digestTree(s.root)).toBe(served);
+
+  // A third bundle added by hand (no binding, no traffic yet: allowed), then given traffic.
+  const other = helloVariant("other", "other");
+  const otherId = s.ok(["bundles", "add", "local", "--bundle-id", "other"]).deployment.deployment_id;
+  const withOther = digestTree(s.root);
+  // By op deploy: refused before anything is staged or started.
+  const deployOther = s.op(["deploy", "--bundle", other, "--json"]);
+  expect(deployOther.status, deployOther.stderr).toBe(3);
+  expect(deployOther.errorJson.error).toEqual({
+    kind: "conflict",
+    message: `deploying bundle other for customer local-dev to deployment ${otherId} with no route binding would collide with deployment ${first.deployment_id} (bundle hello), which environment local serves with no route binding: both would claim every request`,
+    path: "--host/--path-prefix",
+    hint: `give deployment ${otherId} a route binding (op deploy --bundle ${other} --host HOST or --path-prefix /PREFIX), or bind deployment ${first.deployment_id} first with \`op bundles update\``,
+    details: {
+      code: "route-collision",
+      bundle_id: "other",
+      customer_id: "local-dev",
+      deployment_id: otherId,
+      other_deployment_id: first.deployment_id,
+      host: null,
+      path_prefix: "/",
+    },
+  });
+  expect(digestTree(s.root)).toBe(withOther);
+  // By op traffic set on a revision staged and warmed by hand.
+  const staged = s.ok([
+    "revisions",
+    "stage",
+    "--answers",
+    s.file("stage.yaml", `environment_id: local\ndeployment_id: ${otherId}\nbundle_path: ${other}\n`),
+  ]);
+  s.ok(["revisions", "warm", "local", staged.revision.revision_id]);
+  const warmed = digestTree(s.root);
+  const set = s.op([
+    "traffic",
+    "set",
+    "local",
+    `${staged.revision.revision_id}=100`,
+    "--deployment",
+    otherId,
+    "--idempotency-key",
+    "other-1",
+    "--json",
+  ]);
+  expect(set.status, set.stderr).toBe(3);
+  expect(set.errorJson.error).toEqual(collision(otherId, "other", first.deployment_id, "hello"));
+  expect(digestTree(s.root)).toBe(warmed);
+  expect(await statusOf(first.environment_url)).toBe(200);
+
+  // The state the store refuses to write, as the Rust reference (which shares the store and does
+  // not check bindings) or an older op leaves it: environment.json rewritten beside op's last
+  // commit, with the reference's unchained audit line. Status and doctor report it, with a way out.
+  const dir = join(s.root, "local");
+  const doc = JSON.parse(readFileSync(join(dir, "environment.json"), "utf8"));
+  doc.bundles.find((b: any) => b.deployment_id === added.deployment_id).route_binding.path_prefixes = [];
+  writeFileSync(join(dir, "environment.json"), `${JSON.stringify(doc, null, 2)}\n`);
+  appendFileSync(
+    join(dir, "audit", "events.jsonl"),
+    `${JSON.stringify({
+      schema: "greentic.audit.event.v1",
+      event_id: "01JTKW5B4W4Q5Y1CQW93F7S0R1",
+      ts: "2026-07-01T12:00:00Z",
+      actor: { kind: "local-user", user: "ref", uid: 1000 },
+      env_id: "local",
+      noun: "bundles",
+      verb: "update",
+      target: { deployment_id: added.deployment_id },
+      authorization: { decision: "allow", policy: "local-only", reason: "env `local` is the local env" },
+      result: { outcome: "ok" },
+    })}\n`,
+  );
   const problem = `Deployments ${[first, added]
     .map((d) => d.deployment_id)
     .sort()
@@ -199,14 +293,20 @@ it("a second bundle beside a served one needs --new-deployment", async () => {
   const st = s.ok(["status", "local"]);
   expect(st.healthy).toBe(false);
   expect(st.problems).toEqual([problem]);
-  expect(await statusOf(first.environment_url)).toBe(421);
   const doctor = s.op(["env", "doctor", "local", "--no-preflight"]);
   expect(doctor.status).toBe(1);
   expect(doctor.stdout).toContain(`  ${problem}\n`);
+  // Other changes still go through (the collision is not theirs), and binding one again is the way back.
+  s.ok(["config", "set", "local", "--keep-revisions", "5"]);
   s.ok(["bundles", "update", "--answers", rebind("rebind.yaml", "[/shop]")]);
   expect(await statusOf(first.environment_url)).toBe(200);
-  expect(s.op(["env", "doctor", "local", "--no-preflight"]).status).toBe(0);
-}, 120_000);
+  // /shop is routed to shop's revision again (its bundle has no such page: 404 from it).
+  const shopPage = await fetch(`${first.environment_url}shop/`);
+  expect([shopPage.status, shopPage.headers.get("x-greentic-revision")]).toEqual([404, added.revision_id]);
+  const healthy = s.op(["env", "doctor", "local", "--no-preflight"]);
+  expect(healthy.status, healthy.stdout).toBe(0);
+  expect(s.ok(["audit", "verify", "local"]).ok).toBe(true);
+}, 240_000);
 
 it("a corrupt bundle changes nothing and the error names the user's file", () => {
   const s = freshLocal();

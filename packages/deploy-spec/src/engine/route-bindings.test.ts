@@ -2,8 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { BundleDeployment } from "../documents.js";
 import type { GreenticError } from "../errors.js";
 import {
+  checkNewRouteCollisions,
   checkRouteBinding,
   compareRouteScores,
+  newRouteCollisions,
   normalisePathPrefix,
   orderedRouteRules,
   routeKeys,
@@ -123,5 +125,77 @@ describe("orderedRouteRules", () => {
     ]);
     expect(r.unbound).toEqual(["b", "a"]);
     expect(r.rules).toEqual([{ deployment_id: "c", host: null, prefix: "/c", score: [0, 0, 2] }]);
+  });
+});
+
+describe("newRouteCollisions / checkNewRouteCollisions", () => {
+  const d = (id: string, hosts: string[] = [], path_prefixes: string[] = []) => ({
+    deployment_id: id,
+    bundle_id: `b-${id}`,
+    route_binding: { hosts, path_prefixes },
+  });
+  const env = (bundles: ReturnType<typeof d>[], served: string[]) => ({
+    environment_id: "prod",
+    bundles,
+    traffic_splits: served.map((id) => ({ deployment_id: id, entries: [{ weight_bps: 10_000 }] })),
+  });
+
+  it("finds two deployments with traffic claiming the same requests, the one the change touched first", () => {
+    const before = env([d("A"), d("B")], ["A"]);
+    expect(newRouteCollisions(before, env([d("A"), d("B")], ["A", "B"]))).toEqual([
+      { deployment_id: "B", other_deployment_id: "A", host: null, path_prefix: "/" },
+    ]);
+    // A binding removed: the deployment that lost it is the one named first.
+    const bound = env([d("A"), d("B", [], ["/shop"])], ["A", "B"]);
+    expect(newRouteCollisions(bound, env([d("A"), d("B")], ["A", "B"]))).toEqual([
+      { deployment_id: "B", other_deployment_id: "A", host: null, path_prefix: "/" },
+    ]);
+    // A root prefix claims what no binding claims, exactly like no binding at all.
+    expect(newRouteCollisions(undefined, env([d("A"), d("B", [], ["/"])], ["A", "B"]))).toEqual([
+      { deployment_id: "A", other_deployment_id: "B", host: null, path_prefix: "/" },
+    ]);
+    expect(
+      newRouteCollisions(undefined, env([d("A", ["WWW.test"], ["/x/"]), d("B", ["www.test"], ["/x"])], ["A", "B"])),
+    ).toEqual([{ deployment_id: "A", other_deployment_id: "B", host: "www.test", path_prefix: "/x" }]);
+  });
+
+  it("leaves deployments without traffic, distinct bindings and pairs that already collided alone", () => {
+    expect(newRouteCollisions(undefined, env([d("A"), d("B")], ["A"]))).toEqual([]);
+    expect(
+      newRouteCollisions(undefined, env([d("A"), d("B", ["www.test"]), d("C", [], ["/c"])], ["A", "B", "C"])),
+    ).toEqual([]);
+    const legacy = env([d("A"), d("B"), d("C")], ["A", "B"]);
+    // Any other change to a store left colliding (by an older version, by hand) goes through...
+    expect(newRouteCollisions(legacy, env([d("A"), d("B"), d("C")], ["A", "B"]))).toEqual([]);
+    expect(newRouteCollisions(legacy, env([d("A"), d("B", [], ["/b"]), d("C")], ["A", "B"]))).toEqual([]);
+    // ...but a third deployment joining them is a new collision with each.
+    expect(newRouteCollisions(legacy, env([d("A"), d("B"), d("C")], ["A", "B", "C"]))).toEqual([
+      { deployment_id: "C", other_deployment_id: "A", host: null, path_prefix: "/" },
+      { deployment_id: "C", other_deployment_id: "B", host: null, path_prefix: "/" },
+    ]);
+  });
+
+  it("refuses a new collision as a conflict naming both deployments, the field and its value, with the way out", () => {
+    const e = refusal(() => checkNewRouteCollisions(env([d("A"), d("B")], ["A"]), env([d("A"), d("B")], ["A", "B"])));
+    expect(e.kind).toBe("conflict");
+    expect(e.message).toBe(
+      'deployment B (bundle b-B) and deployment A (bundle b-A) would both have traffic and both claim any host and path prefix / (`route_binding` {"hosts":[],"path_prefixes":[]} each): the environment URL could only answer 421 to those requests',
+    );
+    expect(e.path).toBe("route_binding");
+    expect(e.hint).toBe(
+      "give deployment B (or A) a host or path prefix of its own first: `op bundles update prod --answers FILE` with FILE holding `deployment_id: B` and `route_binding: {hosts: [], path_prefixes: [/PREFIX]}` (or `hosts: [HOST]`)",
+    );
+    expect(e.details).toEqual({
+      code: "route-collision",
+      deployment_id: "B",
+      other_deployment_id: "A",
+      host: null,
+      path_prefix: "/",
+    });
+    const mixed = refusal(() => checkNewRouteCollisions(undefined, env([d("A"), d("B", [], ["/"])], ["A", "B"])));
+    expect(mixed.message).toContain(
+      '(`route_binding` {"hosts":[],"path_prefixes":[]} and {"hosts":[],"path_prefixes":["/"]})',
+    );
+    expect(() => checkNewRouteCollisions(undefined, env([d("A"), d("B", ["b.test"])], ["A", "B"]))).not.toThrow();
   });
 });

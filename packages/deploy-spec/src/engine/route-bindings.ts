@@ -131,8 +131,9 @@ export function orderedRouteRules(
  * Refuses a route binding of `deployment` that is malformed (a path prefix not starting with
  * `/`: exit 2) or claims a host and path prefix another live deployment of the environment
  * already claims (exit 3, naming both deployments and the pair). Archived deployments and
- * unbound ones (no hosts, no prefixes: the catch-all, chosen by the `x-greentic-deployment`
- * header when there are several) take part in no collision.
+ * unbound ones (no hosts, no prefixes: the catch-all) take part in no collision here: several
+ * of them may exist, and collide only once two have traffic, which the store refuses on every
+ * write ({@link checkNewRouteCollisions}).
  */
 export function checkRouteBinding(deployment: BundleDeployment, others: readonly BundleDeployment[]): void {
   const binding = deployment.route_binding;
@@ -168,4 +169,118 @@ export function checkRouteBinding(deployment: BundleDeployment, others: readonly
       },
     );
   }
+}
+
+/** What the routing of an environment's URL depends on: each deployment's binding and split. */
+export interface RoutedEnvironment {
+  environment_id: string;
+  bundles: ReadonlyArray<{
+    deployment_id: string;
+    bundle_id: string;
+    route_binding: { hosts: readonly string[]; path_prefixes: readonly string[] };
+  }>;
+  traffic_splits: ReadonlyArray<{ deployment_id: string; entries: ReadonlyArray<{ weight_bps: number }> }>;
+}
+
+/**
+ * Two deployments with traffic whose bindings claim the same host and path prefix: the router
+ * cannot tell their requests apart and answers 421 to them. `deployment_id` is the one whose
+ * binding or traffic the change being judged brought in (see {@link newRouteCollisions}).
+ */
+export interface RouteCollision {
+  deployment_id: string;
+  other_deployment_id: string;
+  /** Lower-case host both claim, or null for any host. */
+  host: string | null;
+  /** Normalised path prefix both claim. */
+  path_prefix: string;
+}
+
+/**
+ * The route keys of every deployment with weight in its split, whatever its status: the
+ * router routes by the splits (runtime-config.json) alone.
+ */
+function servedKeys(env: RoutedEnvironment): Map<string, string[]> {
+  const served = new Map<string, string[]>();
+  for (const split of env.traffic_splits) {
+    if (!split.entries.some((e) => e.weight_bps > 0)) continue;
+    const deployment = env.bundles.find((b) => b.deployment_id === split.deployment_id);
+    if (deployment !== undefined) served.set(deployment.deployment_id, routeKeys(deployment.route_binding));
+  }
+  return served;
+}
+
+/**
+ * The collisions `after` has that `before` did not: pairs of deployments with traffic that
+ * claim a host and path prefix alike (two unbound deployments both claim any host and `/`).
+ * A pair that already collided before is left alone, so that a store an older version or a
+ * hand edit left in that state still takes every other change, its way out included. In each
+ * collision `deployment_id` is the deployment the change touched: it gained traffic or its
+ * binding changed (the first of the two when both did).
+ */
+export function newRouteCollisions(before: RoutedEnvironment | undefined, after: RoutedEnvironment): RouteCollision[] {
+  const now = servedKeys(after);
+  if (now.size < 2) return [];
+  const then = before === undefined ? new Map<string, string[]>() : servedKeys(before);
+  const claimedBy = new Map<string, string[]>();
+  for (const [id, keys] of now)
+    for (const key of keys) {
+      const ids = claimedBy.get(key);
+      if (ids === undefined) claimedBy.set(key, [id]);
+      else ids.push(id);
+    }
+  const collidedBefore = (a: string, b: string): boolean => {
+    const [ka, kb] = [then.get(a), then.get(b)];
+    return ka !== undefined && kb !== undefined && ka.some((key) => kb.includes(key));
+  };
+  const touched = (id: string): boolean => then.get(id)?.join("\n") !== now.get(id)!.join("\n");
+  const seen = new Set<string>();
+  const out: RouteCollision[] = [];
+  for (const [key, ids] of claimedBy) {
+    for (let i = 0; i < ids.length; i++)
+      for (let j = i + 1; j < ids.length; j++) {
+        const pair = [ids[i]!, ids[j]!].sort();
+        if (seen.has(pair.join()) || collidedBefore(pair[0]!, pair[1]!)) continue;
+        seen.add(pair.join());
+        const [first, second] = touched(pair[0]!) || !touched(pair[1]!) ? pair : [pair[1]!, pair[0]!];
+        const [host, prefix] = key.split(" ") as [string, string];
+        out.push({
+          deployment_id: first!,
+          other_deployment_id: second!,
+          host: host === "*" ? null : host,
+          path_prefix: prefix,
+        });
+      }
+  }
+  return out;
+}
+
+/** `{"hosts":[],"path_prefixes":["/shop"]}`: a binding as it is written in an answers file. */
+function bindingText(binding: { hosts: readonly string[]; path_prefixes: readonly string[] }): string {
+  return JSON.stringify({ hosts: binding.hosts, path_prefixes: binding.path_prefixes });
+}
+
+/**
+ * Refuses a change that leaves two deployments with traffic claiming the same requests (see
+ * {@link newRouteCollisions}): the store runs this on every change it is asked to commit, so
+ * no verb (`traffic set`, `bundles update`, `deploy`, a rollback ...) can write that state.
+ * Exit 3 (`conflict`, `route-collision`), naming both deployments, their bindings and the
+ * host and prefix both claim.
+ */
+export function checkNewRouteCollisions(before: RoutedEnvironment | undefined, after: RoutedEnvironment): void {
+  const clash = newRouteCollisions(before, after)[0];
+  if (clash === undefined) return;
+  const mine = after.bundles.find((b) => b.deployment_id === clash.deployment_id)!;
+  const other = after.bundles.find((b) => b.deployment_id === clash.other_deployment_id)!;
+  const where = `${clash.host === null ? "any host" : `host ${clash.host}`} and path prefix ${clash.path_prefix}`;
+  const [a, b] = [bindingText(mine.route_binding), bindingText(other.route_binding)];
+  throw new GreenticError(
+    "conflict",
+    `deployment ${mine.deployment_id} (bundle ${mine.bundle_id}) and deployment ${other.deployment_id} (bundle ${other.bundle_id}) would both have traffic and both claim ${where} (\`route_binding\` ${a === b ? `${a} each` : `${a} and ${b}`}): the environment URL could only answer 421 to those requests`,
+    {
+      path: "route_binding",
+      hint: `give deployment ${mine.deployment_id} (or ${other.deployment_id}) a host or path prefix of its own first: \`op bundles update ${after.environment_id} --answers FILE\` with FILE holding \`deployment_id: ${mine.deployment_id}\` and \`route_binding: {hosts: [], path_prefixes: [/PREFIX]}\` (or \`hosts: [HOST]\`)`,
+      details: { code: "route-collision", ...clash },
+    },
+  );
 }
