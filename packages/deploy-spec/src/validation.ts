@@ -2,6 +2,8 @@ import type { z } from "zod";
 import { GreenticError, type ErrorKind, type ValidationIssue } from "./errors.js";
 import { dropNullOptionals, isStoredSchema } from "./tolerant.js";
 
+const JITLESS = { jitless: true } as const;
+
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: ValidationIssue[]; summary: string };
 
 export interface ParseOptions {
@@ -25,7 +27,11 @@ export function parseDocument<S extends z.ZodType>(
   input: unknown,
   options: ParseOptions = {},
 ): ParseResult<z.output<S>> {
-  const parsed = schema.safeParse(isStoredSchema(schema) ? dropNullOptionals(schema, input) : input);
+  // jitless: zod otherwise compiles a parser (`new Function`) for each object schema the first
+  // time it parses, which pays off only over many parses; a document here is parsed a few times
+  // per process, and that compile was most of the first parse of environment.json in an `op`
+  // start. Same checks, issues and output either way.
+  const parsed = schema.safeParse(isStoredSchema(schema) ? dropNullOptionals(schema, input) : input, JITLESS);
   if (parsed.success) return { ok: true, value: parsed.data };
   const issues = toValidationIssues(parsed.error.issues, input);
   return { ok: false, issues, summary: summarizeIssues(issues, options.source) };

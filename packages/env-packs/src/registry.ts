@@ -6,7 +6,9 @@ import {
   type ErrorKind,
   type PackDescriptor,
 } from "@greentic/deploy-spec";
-import semver from "semver";
+// The two functions used, not semver's index, which loads all of its ~50 modules at start.
+import satisfies from "semver/functions/satisfies.js";
+import validRange from "semver/ranges/valid.js";
 import type { EnvPackHandler, RegistryErrorCode } from "./types.js";
 
 /** What `resolve` accepts: a descriptor string (`path@version`) or a parsed descriptor. */
@@ -154,7 +156,7 @@ export class EnvPackRegistry {
       );
     }
     const { handler } = entry;
-    if (!semver.satisfies(descriptor.version, handler.supportedVersions, { includePrerelease: true })) {
+    if (!satisfies(descriptor.version, handler.supportedVersions, { includePrerelease: true })) {
       throw registryError(
         "validation",
         "version-unsupported",
@@ -247,7 +249,7 @@ function checkHandlerShape(handler: EnvPackHandler): void {
   const probe = checkPackDescriptor(`${String(handler.descriptorPath)}@0.0.0`);
   if (typeof handler.descriptorPath !== "string" || !probe.ok)
     invalid("descriptorPath must look like <namespace>.<slot>.<name> ([a-z0-9.-])");
-  if (typeof handler.supportedVersions !== "string" || semver.validRange(handler.supportedVersions) === null) {
+  if (typeof handler.supportedVersions !== "string" || validRange(handler.supportedVersions) === null) {
     invalid(`supportedVersions ${JSON.stringify(handler.supportedVersions)} is not a semver range`);
   }
   const key = (CAPABILITY_KEYS as Partial<Record<string, keyof EnvPackHandler>>)[handler.slot];

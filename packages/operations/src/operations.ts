@@ -66,6 +66,7 @@ export async function openSharedStore(options: SharedStoreOptions): Promise<Oper
  * the progress sink. Cheap: nothing is read until a verb runs.
  */
 export function createOperations(options: OperationsOptions = {}): OperationsContext {
+  let registry = options.registry;
   return {
     store:
       options.store ??
@@ -85,7 +86,12 @@ export function createOperations(options: OperationsOptions = {}): OperationsCon
             holder,
           }),
       }),
-    registry: options.registry ?? createOperationsRegistry({ opVersion: options.opVersion }),
+    // Built on first use: most read verbs never resolve an env-pack, and building the registry
+    // checks every built-in handler (semver ranges included).
+    get registry() {
+      registry ??= createOperationsRegistry({ opVersion: options.opVersion });
+      return registry;
+    },
     actor: options.actor,
     onProgress: options.onProgress,
     warmTimeoutMs: options.warmTimeoutMs,
