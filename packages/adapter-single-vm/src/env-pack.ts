@@ -43,8 +43,8 @@ import { createHostExecutor, hostPath, type HostExecutor } from "./executor.js";
 import { copyFileAtomic, exists, hashFile, readText, removePath, writeFileAtomic } from "./host-fs.js";
 import { preflight } from "./preflight.js";
 import { REVISION_BUNDLES } from "./load.js";
-import { readJournal, type JournalSource } from "./logs.js";
-import { proxyLayout } from "./proxy.js";
+import { readJournal, readJournalAndRequests, type JournalSource } from "./logs.js";
+import { proxyCommand, proxyLayout, TIMING_RING } from "./proxy.js";
 import {
   installRolloutRunner,
   removeRolloutRunner,
@@ -831,7 +831,13 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
             { source: "rollout", unit: rolloutRunnerUnitName(ctx.envId) },
           );
       }
-      return readJournal(l.vm, sources, { lines: request.lines, sinceMs: request.sinceMs, after: request.after });
+      const options = { lines: request.lines, sinceMs: request.sinceMs, after: request.after };
+      // The router's request lines are in the proxy's ring, not the journal (logs.ts says why).
+      if (sources.some((s) => s.source === "router"))
+        return readJournalAndRequests(l.vm, sources, options, () =>
+          proxyCommand(l.vm, l.spec, `show events ${TIMING_RING}`),
+        );
+      return readJournal(l.vm, sources, options);
     },
 
     async routerStatus(ctx) {

@@ -98,3 +98,102 @@ async function journalEnd(executor: HostExecutor): Promise<string | null> {
   });
   return /^-- cursor: (.+)$/m.exec(r.stdout)?.[1]?.trim() ?? null;
 }
+
+// --- The router's request log -----------------------------------------------------------------
+//
+// HAProxy logs every request to its in-memory ring (proxy.ts: the rollout reads its timings from
+// there), never to journald: a line per request through journald would cost the proxy a write
+// per request and journald's CPU beside it, and under load journald's rate limit would drop the
+// requests together with HAProxy's own messages. So `op logs --router` reads the ring through
+// the proxy's admin socket and merges its lines with the unit's journal. The ring holds the most
+// recent requests (4 MiB: tens of thousands of lines) since HAProxy last (re)loaded its
+// configuration.
+
+/** One request of the ring, as `op logs` shows it (source `router`). */
+export function requestLogLine(raw: string): DeployerLogLine | undefined {
+  const m = /^(\S+) (-?\d+) (-?\d+) (\d+) (\S+) (\S+) (.*)$/.exec(raw);
+  if (m === null) return undefined;
+  const [, backend, status, total, at, client, method, path] = m as unknown as string[];
+  const to = backend!.startsWith("r_")
+    ? `revision ${backend!.slice(2)}`
+    : backend === "gt_none"
+      ? "no revision (503)"
+      : backend === "gt_unrouted"
+        ? "no route"
+        : backend;
+  return {
+    source: "router",
+    ts: new Date(Number(at)).toISOString(),
+    line: `${client} ${method} ${path} ${status} ${total} ms ${to}`,
+  };
+}
+
+/** Where a follower of the router's log is: the journal's cursor and the ring's last line. */
+interface RouterPosition {
+  /** The journal cursor (`--after-cursor`), or null before any. */
+  j: string | null;
+  /** How many ring lines were read, and the last of them (to find it again). */
+  n: number;
+  l: string | null;
+}
+
+function positionOf(after: string | undefined): RouterPosition | undefined {
+  if (after === undefined || !after.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(after) as RouterPosition;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The lines of the ring after the one a follower read last (`last`, the `count`th then). The
+ * ring only grows until it wraps or HAProxy reloads: the last line is looked for where it was,
+ * then anywhere; a ring without it is a new one (a reload), whose lines are all new.
+ */
+export function ringAfter(lines: readonly string[], read: { n: number; l: string | null }): string[] {
+  if (read.l === null) return [...lines];
+  const at = lines[read.n - 1] === read.l ? read.n - 1 : lines.lastIndexOf(read.l);
+  return lines.slice(at + 1);
+}
+
+/**
+ * {@link readJournal} of `sources` (one of them the router's unit), with the requests of the
+ * proxy's ring (`ring()` answers HAProxy's `show events` text) merged in time order. The cursor
+ * it answers carries both positions; a follower gets each request once, and after a reload
+ * (a new, empty ring) the requests the new ring holds.
+ */
+export async function readJournalAndRequests(
+  executor: HostExecutor,
+  sources: readonly JournalSource[],
+  options: ReadJournalOptions,
+  ring: () => Promise<string>,
+): Promise<ReadLogsResult> {
+  const following = options.after !== undefined;
+  // A journal cursor alone (an earlier op's): the ring is followed from its current end.
+  const from = positionOf(options.after) ?? (following ? { j: options.after!, n: -1, l: null } : undefined);
+  const journal = await readJournal(executor, sources, {
+    ...options,
+    after: from === undefined ? undefined : (from.j ?? undefined),
+  });
+  // Without a journal position yet, a follower's first answer only tells where the journal ends.
+  if (from !== undefined && from.j === null) journal.lines = [];
+  if (executor.mode !== "execute") return journal;
+  // A proxy that does not run has no ring: its journal says why.
+  const raw = (await ring().catch(() => ""))
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter((l) => requestLogLine(l) !== undefined);
+  const fresh = from === undefined ? raw : from.n === -1 ? [] : ringAfter(raw, from);
+  let requests = fresh.map((l) => requestLogLine(l)!);
+  if (options.sinceMs !== undefined) requests = requests.filter((r) => Date.parse(r.ts!) >= options.sinceMs!);
+  if (from === undefined) requests = requests.slice(-options.lines);
+  // Merged by time; each side is in order already, so a stable sort keeps each side's order.
+  const lines = [...journal.lines, ...requests].sort((a, b) => (a.ts ?? "").localeCompare(b.ts ?? ""));
+  const position: RouterPosition = { j: journal.cursor, n: raw.length, l: raw.at(-1) ?? null };
+  return {
+    sources: journal.sources,
+    lines: from === undefined ? lines.slice(-options.lines) : lines,
+    cursor: JSON.stringify(position),
+  };
+}

@@ -237,14 +237,15 @@ export function renderProxyConfig(
     "",
     `ring ${TIMING_RING}`,
     "  format raw",
-    "  maxlen 128",
+    "  maxlen 256",
     "  size 4194304",
     "",
     "defaults",
     "  mode http",
     "  log global",
-    // backend, status, total time (ms), accept date (ms since epoch): what the rollout reads.
-    '  log-format "%b %ST %Tt %Ts%ms"',
+    // backend, status, total time (ms), accept date (ms since epoch): what the rollout reads;
+    // then client, method and path: `op logs --router` shows the ring as the request log.
+    '  log-format "%b %ST %Tt %Ts%ms %ci %HM %HP"',
     "  option http-keep-alive",
     // A soft stop (the seamless reload that removes a drained revision) would close idle client
     // connections at once, racing a client that just sent its next request on one: keep them
@@ -476,7 +477,7 @@ export async function timedRequests(executor: HostExecutor, spec: DeploymentSpec
   const text = await proxyCommand(executor, spec, `show events ${TIMING_RING}`);
   const out: TimedRequest[] = [];
   for (const line of text.split("\n")) {
-    const m = /r_(\S+) (-?\d+) (-?\d+) (\d+)$/.exec(line.trim());
+    const m = /^r_(\S+) (-?\d+) (-?\d+) (\d+)(?: |$)/.exec(line.trim());
     if (!m) continue;
     out.push({ revision_id: m[1]!, status: Number(m[2]), total_ms: Number(m[3]), at_ms: Number(m[4]) });
   }

@@ -57,10 +57,19 @@ export function canaryDayTwo(ctx: CanaryScenarioContext): void {
     const one = ctx.ok("logs", "prod", r1.slice(0, 10), "-n", "5", "--json").json.result;
     expect(one.sources).toEqual([{ source: r1, unit: `greentic-hello-${r1}.service` }]);
     expect(one.lines.map((l: { source: string }) => l.source)).toEqual([r1, r1, r1, r1, r1]);
+    // The router's log: HAProxy's own lines and one line per request (from its ring, so neither
+    // the load phases before nor journald's rate limit drop them).
+    const asked = `/router-log-${Date.now()}`;
+    expect((await get(ctx.url, "127.0.0.1", asked)).status).toBe(404);
     const router = ctx.ok("logs", "prod", "--router", "-n", "3", "--json").json.result;
     expect(router.sources).toEqual([{ source: "router", unit: "greentic-hello-proxy.service" }]);
-    expect(router.lines.length).toBeGreaterThan(0);
+    expect(router.lines).toHaveLength(3);
     expect(new Set(router.lines.map((l: { source: string }) => l.source))).toEqual(new Set(["router"]));
+    expect(router.lines.at(-1)).toEqual({
+      source: "router",
+      ts: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      line: expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1 GET ${asked} 404 \\d+ ms revision ${r1}$`)),
+    });
 
     // -f: a request made once it runs shows up, from r1 (100 %), as the runtime logged it.
     // journald drops a unit's lines for the rest of its 30 s rate-limit window once the unit
@@ -101,11 +110,17 @@ export function canaryDayTwo(ctx: CanaryScenarioContext): void {
           .split("\n")
           .filter(Boolean)
           .map((l) => JSON.parse(l) as { source: string; ts: string; line: string })
-          .find((l) => l.line.includes(probe));
+          .find((l) => l.line.includes(probe) && l.source !== "router");
       }
       const suppressed = ctx.tb.run("journalctl", ["--no-pager", "-u", "systemd-journald", "-g", "Suppressed"]).stdout;
       expect(hit, `${out}\n${err}\n${suppressed}`).toBeDefined();
       expect(hit!.source).toBe(r1);
+      // The router's request line of a probe, followed as well.
+      expect(out).toMatch(
+        new RegExp(
+          `"source":"router","ts":"[^"]+","line":"127\\.0\\.0\\.1 GET ${probe}-\\d+ 404 \\d+ ms revision ${r1}"`,
+        ),
+      );
       expect(JSON.parse(hit!.line)).toMatchObject({
         msg: "request",
         listener: "public",
