@@ -8,6 +8,12 @@
 // - memory of an extra revision: the second revision's unit against the first's, after load.
 // Needs root, the testbed (scripts/testbed/build.sh) and wrk. Run by `pnpm bench` after a build.
 //
+// Each round runs direct and proxy back to back, the order flipped every round, and the ratios
+// are the medians of the rounds' own ratios (each pair saw the same load on this shared machine).
+// A second table says where the CPU went, per request, in each side: HAProxy (and how busy its one
+// thread was, to show whether it caps the proxy), the revision's runtime, journald (the runtime's
+// request lines) and wrk itself, which shares the cores here but would not on a VM.
+//
 // Unpinned by default. GREENTIC_BENCH_PIN=1 places both sides of the comparison the same way:
 // the revision's runtime (one Node thread) alone on CPU 0, wrk on the other CPUs, and HAProxy
 // there too (it runs in both sides, idle in the direct runs). On a VM the clients are elsewhere
@@ -19,7 +25,7 @@
 // processes cannot move off a busy core), so it is not the default.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseDeploymentSpec } from "@greentic/deploy-spec/deployment-spec-text";
 import { buildBundle } from "@greentic/bundle";
@@ -133,29 +139,116 @@ try {
     pinUnit("greentic-hello-proxy.service", LOAD_CPUS);
   }
 
-  // Proxy against direct, one revision at 100 %.
+  // Proxy against direct, one revision at 100 %, with the CPU each process spent per request.
   const proxyUrl = `http://127.0.0.1:${publicPort}/`;
   const directUrl = `http://127.0.0.1:${record().revisions[r1].public_port}/`;
+  const TICK_US = 1e6 / Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
+  /** user+system CPU (µs) of every process of a unit, read from /proc through its cgroup. */
+  const unitCpu = (unit: string) => {
+    const cgroup = tb.sh(`systemctl show -p ControlGroup --value ${unit}`).trim();
+    let ticks = 0;
+    for (const pid of readFileSync(`${tb.root}/sys/fs/cgroup${cgroup}/cgroup.procs`, "utf8").trim().split("\n")) {
+      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      ticks += Number(f[11]) + Number(f[12]);
+    }
+    return ticks * TICK_US;
+  };
+  /** CPU (µs) of this process's waited-for children: wrk. */
+  const childCpu = () => {
+    const f = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[13]) + Number(f[14])) * TICK_US;
+  };
+  const parties = {
+    haproxy: "greentic-hello-proxy.service",
+    runtime: `greentic-hello-${r1}.service`,
+    journald: "systemd-journald.service",
+  };
+  type Measured = { rps: number; p99: number; cpu: Record<keyof typeof parties | "wrk", number>; haproxyBusy: number };
+  const measure = (url: string): Measured => {
+    const before = Object.fromEntries(Object.entries(parties).map(([k, u]) => [k, unitCpu(u)]));
+    const wrk0 = childCpu();
+    const t0 = performance.now();
+    const r = load(url);
+    const wallUs = (performance.now() - t0) * 1000;
+    const wrkUs = childCpu() - wrk0; // before the reads below, whose systemctl runs are children too
+    const requests = r.rps * SECONDS;
+    const spent = (k: keyof typeof parties) => unitCpu(parties[k]) - before[k]!;
+    return {
+      ...r,
+      cpu: {
+        haproxy: spent("haproxy") / requests,
+        runtime: spent("runtime") / requests,
+        journald: spent("journald") / requests,
+        wrk: wrkUs / requests,
+      },
+      haproxyBusy: spent("haproxy") / wallUs,
+    };
+  };
   load(proxyUrl);
   load(directUrl); // warm-up
-  const p: { rps: number; p99: number }[] = [];
-  const d: { rps: number; p99: number }[] = [];
+  const loadBefore = loadavg()[0]!;
+  const p: Measured[] = [];
+  const d: Measured[] = [];
   for (let i = 0; i < RUNS; i++) {
-    d.push(load(directUrl));
-    p.push(load(proxyUrl));
+    // Flip the order each round, so neither side always runs first after the other's load.
+    if (i % 2 === 0) {
+      d.push(measure(directUrl));
+      p.push(measure(proxyUrl));
+    } else {
+      p.push(measure(proxyUrl));
+      d.push(measure(directUrl));
+    }
   }
+  const load1 = `load average ${loadBefore.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)} on ${CPUS} CPUs`;
+  const pairs = (f: (m: Measured) => number) => median(p.map((x, i) => f(x) / f(d[i]!)));
   const [drps, prps] = [median(d.map((x) => x.rps)), median(p.map((x) => x.rps))];
   const [dp99, pp99] = [median(d.map((x) => x.p99)), median(p.map((x) => x.p99))];
   report(
-    `single-vm canary: HAProxy vs direct to one revision, wrk -c32 ${SECONDS} s${LOAD_CPUS ? `, runtime on CPU 0, wrk and HAProxy on CPU ${LOAD_CPUS}` : ""}`,
-    "direct to the revision's port",
+    `single-vm canary: HAProxy vs direct to one revision, wrk -c32 ${SECONDS} s, order flipped each round${LOAD_CPUS ? `, runtime on CPU 0, wrk and HAProxy on CPU ${LOAD_CPUS}` : ""}`,
+    "direct to the revision's port (ratio: median of the rounds' proxy/direct)",
     [
-      { name: "direct req/s", median: drps, unit: "req/s", ratio: 1, runs: RUNS },
-      { name: "proxy req/s", median: prps, unit: "req/s", ratio: prps / drps, runs: RUNS, note: "target >= 0.8x" },
+      { name: "direct req/s", median: drps, unit: "req/s", ratio: 1, runs: RUNS, note: load1 },
+      {
+        name: "proxy req/s",
+        median: prps,
+        unit: "req/s",
+        ratio: pairs((m) => m.rps),
+        runs: RUNS,
+        note: `target >= 0.8x; ratio of the medians ${(prps / drps).toFixed(2)}x`,
+      },
       { name: "direct p99", median: dp99, unit: "ms", ratio: 1, runs: RUNS },
-      { name: "proxy p99", median: pp99, unit: "ms", ratio: pp99 / dp99, runs: RUNS, note: "target <= 1.5x" },
+      {
+        name: "proxy p99",
+        median: pp99,
+        unit: "ms",
+        ratio: pairs((m) => m.p99),
+        runs: RUNS,
+        note: `target <= 1.5x; ratio of the medians ${(pp99 / dp99).toFixed(2)}x`,
+      },
     ],
   );
+  const cpuRow = (name: string, side: Measured[], k: keyof Measured["cpu"], note?: string) => ({
+    name,
+    median: median(side.map((m) => m.cpu[k])),
+    unit: "µs/req",
+    runs: RUNS,
+    ...(note ? { note } : {}),
+  });
+  const total = (m: Measured) => m.cpu.haproxy + m.cpu.runtime + m.cpu.journald + m.cpu.wrk;
+  report("single-vm canary: CPU per request in the same runs (user + system)", "the direct runs' total", [
+    {
+      ...cpuRow("proxy: HAProxy", p, "haproxy"),
+      note: `its one thread busy ${(median(p.map((m) => m.haproxyBusy)) * 100).toFixed(0)} % of the time`,
+    },
+    cpuRow("proxy: runtime", p, "runtime"),
+    cpuRow("direct: runtime", d, "runtime"),
+    cpuRow("proxy: journald", p, "journald", "the runtime's request lines"),
+    cpuRow("direct: journald", d, "journald"),
+    cpuRow("proxy: wrk", p, "wrk", "the load generator, on the same CPUs"),
+    cpuRow("direct: wrk", d, "wrk"),
+    { name: "proxy: total", median: median(p.map(total)), unit: "µs/req", ratio: pairs(total), runs: RUNS },
+    { name: "direct: total", median: median(d.map(total)), unit: "µs/req", ratio: 1, runs: RUNS },
+  ]);
 
   // Memory: the first revision after load, then a second one warmed beside it and loaded too.
   const samples = (f: () => number) => median(Array.from({ length: 5 }, f));
