@@ -227,9 +227,13 @@ export function renderProxyConfig(
     "  maxconn 4096",
     // One thread: a revision's runtime is one Node thread, so on the small VMs this targets the
     // proxy gets the other core, and one HAProxy thread there forwards more requests per second
-    // than a runtime answers. A second thread only added cross-thread wake-ups: profiled under
-    // wrk -c32 (four paired runs), HAProxy spent 29-36 µs of CPU per request with two threads and
-    // 25-29 µs with one; logging each request to the timing ring is about 1 % of it (perf).
+    // than a runtime answers (≈25-33 µs of CPU per request, half of it the kernel's loopback TCP,
+    // so one thread is busy about half the time at 20 000 req/s). A/B in one testbed, config
+    // swapped round after round: two threads, `nbthread` left to HAProxy, `http-reuse always`,
+    // server `maxconn`, `pool-*-conn`, `tune.*` and no request log changed neither its CPU per
+    // request nor the throughput ratio beyond the noise; server connections are already reused
+    // (65 connects for 14 720 requests). What caps the canary bench is the two cores that wrk,
+    // journald and the runtime share with it, not this thread (see canary.bench.ts's CPU table).
     "  nbthread 1",
     // An old worker left after a reload finishes its requests within the drain period, then goes.
     `  hard-stop-after ${Math.max(drain, 1)}s`,
