@@ -104,3 +104,33 @@ describe("SshConnection.controlPath", () => {
     expect(make()).toBe(first);
   });
 });
+
+describe("SshConnection without a master", () => {
+  it("makes its own connection when the socket path would be too long for ssh (a long GREENTIC_HOME)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "greentic-control-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const pins = join(dir, "known_hosts");
+    writeFileSync(pins, "");
+    const make = (controlDir: string) =>
+      new SshConnection({
+        target: parseSshTarget("root@127.0.0.1:1"),
+        knownHosts: pins,
+        controlDir,
+        connectTimeoutSeconds: 5,
+      });
+    const long = join(dir, "h".repeat(100 - dir.length), "ssh");
+    expect(make(long).controlPath).toBeUndefined();
+    expect(make(join(dir, "ssh")).controlPath).toBeDefined();
+    // The real ssh, to a closed port: refused as unreachable, not "ControlPath too long".
+    const err = await make(long)
+      .check()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toMatchObject({
+      kind: "io",
+      message: expect.stringMatching(/^root@127\.0\.0\.1:1 is unreachable over SSH: .*Connection refused$/),
+    });
+  });
+});

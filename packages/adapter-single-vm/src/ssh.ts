@@ -120,9 +120,11 @@ export class SshConnection {
    * The master connection's socket: a digest of the connection's parameters, the known_hosts
    * file's bytes among them (read now: a file changed since the master was made names another
    * socket, so the next session makes a new, newly checked connection). 24 hex digits keep the
-   * path short (a Unix socket path has at most 107 bytes, and ssh appends 17 while binding).
+   * path short: a Unix socket path has at most 107 bytes, and ssh binds the path plus 17 bytes
+   * first. A longer one (a long GREENTIC_HOME) is undefined: ssh would refuse every session
+   * ("ControlPath too long"), so each session then makes its own connection.
    */
-  get controlPath(): string {
+  get controlPath(): string | undefined {
     const o = this.#o;
     let pinned: string;
     try {
@@ -138,11 +140,13 @@ export class SshConnection {
       pinned,
       o.identity ?? null,
     ]);
-    return join(o.controlDir, createHash("sha256").update(key).digest("hex").slice(0, 24));
+    const path = join(o.controlDir, createHash("sha256").update(key).digest("hex").slice(0, 24));
+    return Buffer.byteLength(path) + 17 <= 107 ? path : undefined;
   }
 
   #args(): string[] {
     const t = this.#o.target;
+    const control = this.controlPath;
     return [
       "-o",
       "BatchMode=yes",
@@ -160,12 +164,9 @@ export class SshConnection {
       `ConnectTimeout=${this.#o.connectTimeoutSeconds ?? 10}`,
       "-o",
       "ServerAliveInterval=15",
-      "-o",
-      "ControlMaster=auto",
-      "-o",
-      `ControlPath=${this.controlPath}`,
-      "-o",
-      "ControlPersist=60",
+      ...(control === undefined
+        ? ["-o", "ControlMaster=no", "-o", "ControlPath=none"]
+        : ["-o", "ControlMaster=auto", "-o", `ControlPath=${control}`, "-o", "ControlPersist=60"]),
       ...(this.#o.identity === undefined ? [] : ["-o", "IdentitiesOnly=yes", "-i", this.#o.identity]),
       "-p",
       String(t.port),
