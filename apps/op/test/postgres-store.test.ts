@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -336,6 +336,86 @@ describe.skipIf(why !== undefined)("op on a PostgreSQL store", { timeout: 240_00
       expect(damaged.status).toBe(1);
       expect(jsonError(damaged).kind).toBe("integrity");
       expect(op(["env", "show", "damaged", "--json"]).status).toBe(4);
+      // Nor does one that another writer (the Rust reference, which shares the local store) left
+      // with two deployments with traffic and no route binding: op never writes that state.
+      expect(lop(["env", "init", "routed"]).status).toBe(0);
+      const routedDir = join(root, "routed");
+      const routedDoc = JSON.parse(readFileSync(join(routedDir, "environment.json"), "utf8"));
+      const [a, b] = ["01JTKW5B4W4Q5Y1CQW93F7SA00", "01JTKW5B4W4Q5Y1CQW93F7SB00"];
+      for (const [id, name] of [
+        [a, "hello"],
+        [b, "shop"],
+      ] as const) {
+        const rev = `${id.slice(0, -1)}1`;
+        routedDoc.bundles.push({
+          schema: "greentic.bundle-deployment.v1",
+          deployment_id: id,
+          env_id: "routed",
+          bundle_id: name,
+          customer_id: "acme",
+          status: "active",
+          current_revisions: [],
+          route_binding: { hosts: [], path_prefixes: [], tenant_selector: { tenant: "default", team: "default" } },
+          revenue_share: [{ party_id: "acme", basis_points: 10000 }],
+          revenue_policy_ref: "",
+          created_at: "2026-07-01T00:00:00Z",
+          authorization_ref: "",
+        });
+        routedDoc.revisions.push({
+          schema: "greentic.revision.v1",
+          revision_id: rev,
+          env_id: "routed",
+          bundle_id: name,
+          deployment_id: id,
+          sequence: 1,
+          created_at: "2026-07-01T00:00:00Z",
+          bundle_digest: `sha256:${"0".repeat(64)}`,
+          pack_list: [],
+          pack_list_lock_ref: "",
+          config_digest: "0".repeat(64),
+          signature_sidecar_ref: "",
+          lifecycle: "ready",
+        });
+        routedDoc.traffic_splits.push({
+          schema: "greentic.traffic-split.v1",
+          env_id: "routed",
+          deployment_id: id,
+          bundle_id: name,
+          generation: 1,
+          entries: [{ revision_id: rev, weight_bps: 10000 }],
+          updated_at: "2026-07-01T00:00:00Z",
+          updated_by: "ref",
+          idempotency_key: `k-${name}`,
+          authorization_ref: "",
+        });
+      }
+      writeFileSync(join(routedDir, "environment.json"), `${JSON.stringify(routedDoc, null, 2)}\n`);
+      appendFileSync(
+        join(routedDir, "audit", "events.jsonl"),
+        `${JSON.stringify({
+          schema: "greentic.audit.event.v1",
+          event_id: "01JTKW5B4W4Q5Y1CQW93F7S0R1",
+          ts: "2026-07-01T12:00:00Z",
+          actor: { kind: "local-user", user: "ref", uid: 1000 },
+          env_id: "routed",
+          noun: "traffic",
+          verb: "set",
+          target: { deployment_id: b },
+          authorization: { decision: "allow", policy: "local-only", reason: "env `routed` is local" },
+          result: { outcome: "ok" },
+        })}\n`,
+      );
+      expect(lop(["env", "show", "routed"]).status).toBe(0);
+      const routed = op(["store", "copy", "--from", root, "--to", operator, "--env", "routed", "--json"]);
+      expect(routed.status, routed.stderr).toBe(3);
+      expect(jsonError(routed)).toEqual({
+        kind: "conflict",
+        message: `environment routed in ${root}: deployment ${a} (bundle hello) and deployment ${b} (bundle shop) would both have traffic and both claim any host and path prefix / (\`route_binding\` {"hosts":[],"path_prefixes":[]} each): the environment URL could only answer 421 to those requests; op store copy does not write that state, and nothing was copied`,
+        path: "route_binding",
+        hint: `give deployment ${a} (or ${b}) a host or path prefix of its own first: \`op bundles update routed --answers FILE\` with FILE holding \`deployment_id: ${a}\` and \`route_binding: {hosts: [], path_prefixes: [/PREFIX]}\` (or \`hosts: [HOST]\`); run it against the local store (--store-root ${root}), then copy again`,
+        details: { code: "route-collision", deployment_id: a, other_deployment_id: b, host: null, path_prefix: "/" },
+      });
+      expect(op(["env", "show", "routed", "--json"]).status).toBe(4);
     } finally {
       rmSync(local, { recursive: true, force: true });
     }

@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError, type Environment } from "@greentic/deploy-spec";
+import { checkNewRouteCollisions } from "@greentic/deploy-spec/routes";
 import { LocalFsStore, type EnvironmentSnapshot } from "@greentic/environment-store";
 import type { OperationsContext } from "./context.js";
 
@@ -52,8 +53,10 @@ interface SnapshotTarget {
 /**
  * `op store copy --from DIR --to URL`: copies environments of the local store at `from` (all,
  * or `envIds`) into the shared store `ctx.store`, with their audit chains and backups. Every
- * environment is checked first: one that does not load or verify at the source, or that
- * already exists at the destination, refuses the whole copy before anything is written.
+ * environment is checked first: one that does not load or verify at the source, that already
+ * exists at the destination, or whose deployments with traffic claim the same requests (a
+ * state the store refuses to write, left by another writer), refuses the whole copy before
+ * anything is written.
  * Each arrival is read back and verified (see `PostgresStore.importEnvironment`).
  */
 export async function storeCopy(
@@ -106,7 +109,26 @@ export async function storeCopy(
       { hint: "destroy them there first, or leave them out with --env", details: { existing } },
     );
   const snapshots = [];
-  for (const id of ids) snapshots.push(await source.exportEnvironment(id));
+  for (const id of ids) {
+    const snapshot = await source.exportEnvironment(id);
+    // Two deployments with traffic claiming the same requests is a state op refuses to write
+    // (another writer may have left it in the local store): fixed there first, not carried over.
+    try {
+      checkNewRouteCollisions(undefined, JSON.parse(snapshot.document) as Environment);
+    } catch (error) {
+      if (!(error instanceof GreenticError)) throw error;
+      throw new GreenticError(
+        "conflict",
+        `environment ${id} in ${from}: ${error.message}; op store copy does not write that state, and nothing was copied`,
+        {
+          path: error.path,
+          hint: `${error.hint}; run it against the local store (--store-root ${from}), then copy again`,
+          details: error.details,
+        },
+      );
+    }
+    snapshots.push(snapshot);
+  }
   const copied: StoreCopyResult["copied"] = [];
   for (const snapshot of snapshots) {
     const r = await target.importEnvironment(snapshot);
