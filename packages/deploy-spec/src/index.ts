@@ -4,3 +4,17 @@
 export * from "./public/documents.js";
 export * from "./public/answers.js";
 export * from "./public/schemas.js";
+// The DeploymentSpec schema (single-VM deployments) is in no light entry: the read verbs never
+// build it.
+export {
+  DEPLOYMENT_SPEC_DEFAULTS,
+  DeploymentSpecSchema,
+  deploymentMode,
+  parseAdminBind,
+  validateDeploymentSpec,
+  type DeploymentMode,
+  type DeploymentSpec,
+  type DeploymentSpecInput,
+  type DeploymentSpecParseOptions,
+  type DeploymentSpecResult,
+} from "./deployment-spec.js";

@@ -4,7 +4,7 @@ import { open, readFile, realpath, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import { parseListenAddress } from "./listen-address.js";
 import {
   routesVersion,

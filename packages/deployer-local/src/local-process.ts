@@ -5,7 +5,7 @@ import { chmod, lstat, mkdir, open, readFile, readdir, realpath, rename, rm } fr
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import { hashFile } from "@greentic/io-kit";
 import { z } from "zod";
 import { parseListenAddress } from "./listen-address.js";

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { isGreenticError, type ErrorKind } from "@greentic/deploy-spec";
+import { isGreenticError, type ErrorKind } from "@greentic/deploy-spec/documents";
 import type { AppliedRuntimeRevision, Deployer, EnvPackHandler, HandlerContext, RevisionRef } from "./types.js";
 
 /** The conformance checks, in the order they run. */

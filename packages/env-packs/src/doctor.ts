@@ -1,4 +1,4 @@
-import { CORE_SLOTS, GreenticError, validateEnvironment, type ValidationIssue } from "@greentic/deploy-spec";
+import { CORE_SLOTS, GreenticError, validateEnvironment, type ValidationIssue } from "@greentic/deploy-spec/documents";
 import { runPreflight, type PreflightReport } from "./preflight.js";
 import type { EnvPackRegistry, ResolvedHandler } from "./registry.js";
 import type { HandlerContext, RevisionRuntimeStatus } from "./types.js";

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { GreenticError, issuesError, parseDocument, prettyJson } from "@greentic/deploy-spec";
+import { GreenticError, issuesError, parseDocument, prettyJson } from "@greentic/deploy-spec/documents";
 import type { z } from "zod";
 import { SymlinkRefusedError, errnoHint, refuseSymlink as ioKitRefuseSymlink, writeFileAtomic } from "@greentic/io-kit";
 

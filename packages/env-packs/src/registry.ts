@@ -5,7 +5,7 @@ import {
   type CapabilitySlot,
   type ErrorKind,
   type PackDescriptor,
-} from "@greentic/deploy-spec";
+} from "@greentic/deploy-spec/documents";
 // The two functions used, not semver's index, which loads all of its ~50 modules at start.
 import satisfies from "semver/functions/satisfies.js";
 import validRange from "semver/ranges/valid.js";

@@ -1,4 +1,4 @@
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import type { AppliedRuntimeConfig, ApplyTrafficSplitRequest, RevisionRef } from "./types.js";
 
 const TOTAL_BPS = 10_000;

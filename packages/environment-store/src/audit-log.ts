@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { open, truncate } from "node:fs/promises";
 import { join } from "node:path";
-import { GreenticError, sha256Hex } from "@greentic/deploy-spec";
+import { GreenticError, sha256Hex } from "@greentic/deploy-spec/documents";
 import { assertNoSymlinks, ensureDir, errnoCode, fileKind, ioError, oddFile, writeReplace } from "./fs-safe.js";
 import type { AuditEventRecord, AuditQuery, AuditVerification } from "./types.js";
 

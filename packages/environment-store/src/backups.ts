@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import { readdir, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import { errnoCode, writeExclusive } from "./fs-safe.js";
 
 export const BACKUPS_DIR = "backups";

@@ -2,7 +2,7 @@ import { constants, readdirSync } from "node:fs";
 import { link, open, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { GreenticError, sha256Hex } from "@greentic/deploy-spec";
+import { GreenticError, sha256Hex } from "@greentic/deploy-spec/documents";
 import { ensureDir, errnoCode, fsyncDir, ioError, readIfExists } from "./fs-safe.js";
 import { isSideFile } from "./journal.js";
 import { COMMITS_DIR, ENVIRONMENT_FILE, integrity, type StoreCore } from "./store-core.js";

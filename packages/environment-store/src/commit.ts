@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { GreenticError, prettyJson, sha256Hex } from "@greentic/deploy-spec";
+import { GreenticError, prettyJson, sha256Hex } from "@greentic/deploy-spec/documents";
 import { AUDIT_FILE, appendAuditEvent, checkedTail, writeAuditLineAt } from "./audit-log.js";
 import { BACKUPS_DIR, pruneBackups, writeBackup } from "./backups.js";
 import {

@@ -1,4 +1,4 @@
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import { unsafeEnvIdReason, unsafeSegmentReason } from "./segment.js";
 
 export { unsafeEnvIdReason, unsafeSegmentReason };

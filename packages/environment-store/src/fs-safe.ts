@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, rea
 import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rmdir, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import { SymlinkRefusedError, errnoHint, fsyncDir, refuseSymlinksBelow, writeFileAtomic } from "@greentic/io-kit";
 
 /** Error code of a Node system error, if any. */

@@ -7,7 +7,7 @@ import {
   parseDocument,
   sha256Hex,
   type ValidationIssue,
-} from "@greentic/deploy-spec";
+} from "@greentic/deploy-spec/documents";
 import { errnoCode, ioError, readIfExists } from "./fs-safe.js";
 import type { AuditEventRecord } from "./types.js";
 

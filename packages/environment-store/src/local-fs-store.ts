@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { rename, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { GreenticError, prettyJson, type AuditActor, type EnvironmentRuntime } from "@greentic/deploy-spec";
+import { GreenticError, prettyJson, type AuditActor, type EnvironmentRuntime } from "@greentic/deploy-spec/documents";
 import { AUDIT_FILE, appendAuditEvent, listAuditEvents, scanLines, verifyAuditLog } from "./audit-log.js";
 import { BACKUPS_DIR } from "./backups.js";
 import { newestRecord, recordName } from "./commit-record.js";

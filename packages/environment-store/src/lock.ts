@@ -4,7 +4,7 @@ import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ulid } from "ulid";
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import { ensureDir, errnoCode, ioError, writeReplace } from "./fs-safe.js";
 
 /** Who holds an environment's lock, as recorded inside the lock directory. */

@@ -1,7 +1,7 @@
 import { readdir, rename, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { GreenticError, type AuditActor, type Environment } from "@greentic/deploy-spec";
+import { GreenticError, type AuditActor, type Environment } from "@greentic/deploy-spec/documents";
 import { localActor } from "./authorize.js";
 import { assertSafeEnvId } from "./env-id.js";
 import { errnoCode, fsyncDir, readIfExists } from "./fs-safe.js";

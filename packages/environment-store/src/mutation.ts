@@ -5,7 +5,7 @@ import {
   canonicalJson,
   type AuditActor,
   type AuditDecision,
-} from "@greentic/deploy-spec";
+} from "@greentic/deploy-spec/documents";
 import { appendAuditEvent } from "./audit-log.js";
 import { localActor } from "./authorize.js";
 import { commit } from "./commit.js";

@@ -10,7 +10,7 @@ import {
   projectRuntimeConfig,
   type Environment,
   type EnvironmentRuntime,
-} from "@greentic/deploy-spec";
+} from "@greentic/deploy-spec/documents";
 import { checkNewRouteCollisions } from "@greentic/deploy-spec/routes";
 import type { LedgerEntry } from "./ledger.js";
 import { RUNTIME_CONFIG_FILE, RUNTIME_FILE, newUlid, packAnswersPath } from "./store-core.js";

@@ -1,4 +1,4 @@
-import { GreenticError, parseEtag } from "@greentic/deploy-spec";
+import { GreenticError, parseEtag } from "@greentic/deploy-spec/documents";
 import type { Precondition } from "./types.js";
 
 /** A precondition after its input check: the bare ETag hex and/or the generation. */

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import { appendAuditEvent, lastAuditEvent } from "./audit-log.js";
 import { BACKUPS_DIR } from "./backups.js";
 import { readIfExists, removeDurable, removeStaleTemps, writeAtomic } from "./fs-safe.js";

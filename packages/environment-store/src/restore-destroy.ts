@@ -7,7 +7,7 @@ import {
   prettyJson,
   type AuditActor,
   type Environment,
-} from "@greentic/deploy-spec";
+} from "@greentic/deploy-spec/documents";
 import { appendAuditEvent, lastAuditEvent } from "./audit-log.js";
 import { parseBackupId } from "./backups.js";
 import { commit } from "./commit.js";

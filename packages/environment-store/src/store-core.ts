@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomFillSync } from "node:crypto";
 import { monotonicFactory } from "ulid";
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import { authorizeLocalOwner } from "./authorize.js";
 import { unsafeSegmentReason } from "./env-id.js";
 import type { Authorizer } from "./types.js";

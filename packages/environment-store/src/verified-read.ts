@@ -9,7 +9,7 @@ import {
   sha256Hex,
   type Environment,
   type EnvironmentRuntime,
-} from "@greentic/deploy-spec";
+} from "@greentic/deploy-spec/documents";
 import { BACKUPS_DIR, listBackupFiles } from "./backups.js";
 import { unsafeEnvIdReason } from "./env-id.js";
 import { errnoCode, ioError, readIfExists } from "./fs-safe.js";

@@ -65,7 +65,6 @@ export {
 } from "../answers.js";
 export { engine } from "../engine/index.js";
 export { decodeStash, encodeStash, type EngineContext, type EngineOutput } from "../engine/shared.js";
-export { projectRuntimeConfig } from "../engine/runtime-config.js";
 export {
   LOCAL_CUSTOMER_ID,
   revenuePolicyRef,

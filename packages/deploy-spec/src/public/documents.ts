@@ -1,6 +1,6 @@
 // `@greentic/deploy-spec/documents`: the stored documents, their schemas and checks, ids,
 // canonical JSON, the error family. What the store and the read verbs need: no answers schemas,
-// no state engine, no JSON Schema generation, no yaml.
+// no state engine, no DeploymentSpec, no JSON Schema generation, no yaml.
 export {
   ERROR_KINDS,
   GreenticError,
@@ -22,18 +22,6 @@ export {
   prettyJson,
   sha256Hex,
 } from "../canonical.js";
-export {
-  DEPLOYMENT_SPEC_DEFAULTS,
-  DeploymentSpecSchema,
-  deploymentMode,
-  parseAdminBind,
-  validateDeploymentSpec,
-  type DeploymentMode,
-  type DeploymentSpec,
-  type DeploymentSpecInput,
-  type DeploymentSpecParseOptions,
-  type DeploymentSpecResult,
-} from "../deployment-spec.js";
 export {
   ENV_ID_MAX_LENGTH,
   ULID_PATTERN,
@@ -188,6 +176,8 @@ export {
   type TrafficSplit,
 } from "../documents.js";
 export { crossReferenceIssues, parseEnvironment, validateEnvironment } from "../validate-environment.js";
+// The runtime config a stored environment projects to: read verbs and the store need it, not the engine.
+export { projectRuntimeConfig } from "../engine/runtime-config.js";
 export {
   assertPrecondition,
   checkPrecondition,

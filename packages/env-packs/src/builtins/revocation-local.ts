@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import { readJsonFile, writeJsonFile } from "../fs-utils.js";
 import type { EnvPackHandler, HandlerContext, RevocationEntry } from "../types.js";
 

@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { readFile, rm, stat } from "node:fs/promises";
 import { writeFileAtomic } from "@greentic/io-kit";
 import { join } from "node:path";
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import { readJsonFile, refuseSymlink, writeIoError, writeJsonFile } from "../fs-utils.js";
 import type { EnvPackHandler, HandlerContext, RevealOptions } from "../types.js";
 
