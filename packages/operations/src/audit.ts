@@ -1,4 +1,4 @@
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import type { AuditEventRecord, AuditQuery, AuditVerification } from "@greentic/environment-store";
 import { checkEnvArgument, type OperationsContext } from "./context.js";
 import { existingEnv } from "./lookups.js";

@@ -1,4 +1,4 @@
-import { GreenticError, isGreenticError } from "@greentic/deploy-spec";
+import { GreenticError, isGreenticError } from "@greentic/deploy-spec/documents";
 
 /** What {@link checkBundleContent} learned about a bundle file that passed every check. */
 export interface CheckedBundle {

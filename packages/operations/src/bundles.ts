@@ -1,14 +1,21 @@
-import {
-  engine,
-  type AddBundleResult,
-  type BundleDeployment,
-  type RemoveBundleResult,
-  type Revision,
-  type TrafficSplit,
-  type UpdateBundleResult,
+import type {
+  BundleDeployment,
+  Revision,
+  TrafficSplit,
+  AddBundleResult,
+  RemoveBundleResult,
+  UpdateBundleResult,
 } from "@greentic/deploy-spec";
 import { resolveDeploymentRef } from "./refs.js";
-import { checkEnvArgument, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
+import {
+  answersEntry,
+  checkEnvArgument,
+  mutate,
+  parseAnswers,
+  progress,
+  withCommit,
+  type OperationsContext,
+} from "./context.js";
 import { deployerOf, required, routeOf } from "./lookups.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
@@ -32,7 +39,8 @@ export async function bundlesAdd(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<AddBundleResult>> {
-  const payload = parseAnswers("bundles add", answers, options);
+  const payload = await parseAnswers("bundles add", answers, options);
+  const { engine } = await answersEntry();
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
     noun: "bundles",
@@ -50,7 +58,8 @@ export async function bundlesUpdate(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<UpdateBundleResult>> {
-  const payload = parseAnswers("bundles update", answers, options);
+  const payload = await parseAnswers("bundles update", answers, options);
+  const { engine } = await answersEntry();
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
     noun: "bundles",
@@ -99,7 +108,8 @@ export async function bundlesRemove(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<RemoveBundleResult>> {
-  const payload = parseAnswers("bundles remove", answers, options);
+  const payload = await parseAnswers("bundles remove", answers, options);
+  const { engine } = await answersEntry();
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
     noun: "bundles",

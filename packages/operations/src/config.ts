@@ -1,5 +1,5 @@
-import { engine, type EnvironmentHostConfig, type UpdateEnvironmentResult } from "@greentic/deploy-spec";
-import { checkEnvArgument, mutate, parseAnswers, withCommit, type OperationsContext } from "./context.js";
+import type { EnvironmentHostConfig, UpdateEnvironmentResult } from "@greentic/deploy-spec";
+import { answersEntry, checkEnvArgument, mutate, parseAnswers, withCommit, type OperationsContext } from "./context.js";
 import { required } from "./lookups.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
@@ -38,7 +38,8 @@ export async function configSet(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<UpdateEnvironmentResult>> {
-  const payload = parseAnswers("config set", answers, options);
+  const payload = await parseAnswers("config set", answers, options);
+  const { engine } = await answersEntry();
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
     noun: "config",

@@ -1,16 +1,13 @@
 import {
-  ANSWERS_SCHEMAS,
   GreenticError,
   auditTargetFor,
   checkEnvId,
-  checkPayloadLimits,
   parseDocument,
-  type AnswersFor,
-  type AnswersVerb,
   type AuditActor,
   type CapabilitySlot,
   type Environment,
-} from "@greentic/deploy-spec";
+} from "@greentic/deploy-spec/documents";
+import type { AnswersFor, AnswersVerb } from "@greentic/deploy-spec";
 import type { LocalProcessOptions } from "@greentic/deployer-local";
 import {
   DefaultEnvPackRegistry,
@@ -109,14 +106,25 @@ export function createOperationsRegistry(options: OperationsRegistryOptions = {}
 }
 
 /**
+ * deploy-spec's answers entry (the answers schemas and the state engine), imported by the first
+ * mutation. Building the answers schemas costs a start about 20 ms that a read verb never uses,
+ * so no module of the read path imports them statically (they import `/documents`, not the
+ * index, whose re-export of this entry would put it in their chunk).
+ */
+export function answersEntry(): Promise<typeof import("@greentic/deploy-spec/answers")> {
+  return import("@greentic/deploy-spec/answers");
+}
+
+/**
  * Validates an answers payload with its deploy-spec schema. Fails with `validation`, naming
  * the source file and field, before anything is looked up.
  */
-export function parseAnswers<V extends AnswersVerb>(
+export async function parseAnswers<V extends AnswersVerb>(
   verb: V,
   answers: unknown,
   options: MutationOptions = {},
-): AnswersFor<V> {
+): Promise<AnswersFor<V>> {
+  const { ANSWERS_SCHEMAS, checkPayloadLimits } = await answersEntry();
   const source = options.source ?? `${verb} answers`;
   // The size limits hold for every caller, not only the CLI: checked before the schema, so an
   // oversized payload is never walked by zod nor echoed in a message.

@@ -1,4 +1,4 @@
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import type { CredentialRequirement, CredentialsValidation } from "@greentic/env-packs";
 import { boundHandler, checkEnvArgument, handlerContext, type OperationsContext } from "./context.js";
 

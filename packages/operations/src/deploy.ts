@@ -1,14 +1,13 @@
 import {
   GreenticError,
-  LOCAL_CUSTOMER_ID,
   type BundleDeployment,
   type Environment,
   type RouteBinding,
-} from "@greentic/deploy-spec";
+} from "@greentic/deploy-spec/documents";
 import { isUnbound, newRouteCollisions, normalisePathPrefix, routeScore } from "@greentic/deploy-spec/routes";
 import { checkBundleContent } from "./bundle-check.js";
 import { bundlesAdd, bundlesRemove, bundlesUpdate } from "./bundles.js";
-import { parseAnswers, progress, type OperationsContext } from "./context.js";
+import { answersEntry, parseAnswers, progress, type OperationsContext } from "./context.js";
 import { type PruneResult, revisionsPrune } from "./prune.js";
 import { checkBundleFile, revisionsArchive, revisionsStage, revisionsWarm } from "./revisions.js";
 import { trafficSet } from "./traffic.js";
@@ -170,7 +169,8 @@ export async function deploy(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<DeployResult> {
-  const payload = parseAnswers("deploy run", answers, options);
+  const payload = await parseAnswers("deploy run", answers, options);
+  const { LOCAL_CUSTOMER_ID } = await answersEntry();
   const envId = payload.environment_id;
   if (payload.customer_id === undefined && envId !== "local") {
     throw new GreenticError("invalid-argument", `customer_id is required to deploy to environment ${envId}`, {

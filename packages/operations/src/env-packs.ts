@@ -1,12 +1,6 @@
-import {
-  GreenticError,
-  engine,
-  type BindingResult,
-  type CapabilitySlot,
-  type EnvPackBinding,
-  type EnvPacksAddAnswers,
-} from "@greentic/deploy-spec";
-import { checkEnvArgument, mutate, parseAnswers, type OperationsContext } from "./context.js";
+import { GreenticError, type CapabilitySlot, type EnvPackBinding } from "@greentic/deploy-spec/documents";
+import type { BindingResult, EnvPacksAddAnswers } from "@greentic/deploy-spec";
+import { answersEntry, checkEnvArgument, mutate, parseAnswers, type OperationsContext } from "./context.js";
 import { required } from "./lookups.js";
 import type { Mutated, MutationOptions } from "./types.js";
 
@@ -65,7 +59,8 @@ export async function envPacksAdd(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<EnvPackMutationResult>> {
-  const payload = parseAnswers("env-packs add", answers, options);
+  const payload = await parseAnswers("env-packs add", answers, options);
+  const { engine } = await answersEntry();
   await resolveUpFront(ctx, payload);
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
@@ -84,7 +79,8 @@ export async function envPacksUpdate(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<EnvPackMutationResult>> {
-  const payload = parseAnswers("env-packs update", answers, options);
+  const payload = await parseAnswers("env-packs update", answers, options);
+  const { engine } = await answersEntry();
   await resolveUpFront(ctx, payload);
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
@@ -103,7 +99,8 @@ export async function envPacksRemove(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<EnvPackMutationResult>> {
-  const payload = parseAnswers("env-packs remove", answers, options);
+  const payload = await parseAnswers("env-packs remove", answers, options);
+  const { engine } = await answersEntry();
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
     noun: "env-packs",
@@ -121,7 +118,8 @@ export async function envPacksRollback(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<EnvPackMutationResult>> {
-  const payload = parseAnswers("env-packs rollback", answers, options);
+  const payload = await parseAnswers("env-packs rollback", answers, options);
+  const { engine } = await answersEntry();
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
     noun: "env-packs",

@@ -1,13 +1,10 @@
 import {
   GreenticError,
   assertPrecondition,
-  engine,
-  type CreateEnvironmentResult,
   type Environment,
   type EnvironmentRuntime,
-  type InitEnvironmentResult,
-  type UpdateEnvironmentResult,
-} from "@greentic/deploy-spec";
+} from "@greentic/deploy-spec/documents";
+import type { CreateEnvironmentResult, InitEnvironmentResult, UpdateEnvironmentResult } from "@greentic/deploy-spec";
 import { doctorEnvironment, type DoctorReport } from "@greentic/env-packs";
 import { status, type TrafficDrift } from "./status.js";
 import type {
@@ -21,6 +18,7 @@ import type {
 } from "@greentic/environment-store";
 import { ulid } from "ulid";
 import {
+  answersEntry,
   boundHandler,
   checkEnvArgument,
   handlerContext,
@@ -78,7 +76,8 @@ export async function envInit(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<InitEnvironmentResult>> {
-  const payload = parseAnswers("env init", answers, options);
+  const payload = await parseAnswers("env init", answers, options);
+  const { engine } = await answersEntry();
   const envId = payload.environment_id;
   const vmSpec = payload.deployer === "single-vm" ? payload.spec_path : undefined;
   if (vmSpec !== undefined) {
@@ -183,7 +182,8 @@ export async function envCreate(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<CreateEnvironmentResult>> {
-  const payload = parseAnswers("env create", answers, options);
+  const payload = await parseAnswers("env create", answers, options);
+  const { engine } = await answersEntry();
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
     noun: "env",
@@ -202,7 +202,8 @@ export async function envUpdate(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<UpdateEnvironmentResult>> {
-  const payload = parseAnswers("env update", answers, options);
+  const payload = await parseAnswers("env update", answers, options);
+  const { engine } = await answersEntry();
   const outcome = await mutate(ctx, {
     envId: payload.environment_id,
     noun: "env",

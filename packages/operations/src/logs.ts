@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { open, readFile, stat } from "node:fs/promises";
-import { GreenticError } from "@greentic/deploy-spec";
+import { GreenticError } from "@greentic/deploy-spec/documents";
 import { parseSince } from "./audit.js";
 import { checkEnvArgument, type OperationsContext } from "./context.js";
 import { deployerOf } from "./lookups.js";

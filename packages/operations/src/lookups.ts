@@ -1,4 +1,4 @@
-import { GreenticError, isUlid, type Environment } from "@greentic/deploy-spec";
+import { GreenticError, isUlid, type Environment } from "@greentic/deploy-spec/documents";
 import type { Deployer, HandlerContext } from "@greentic/env-packs";
 import { boundHandler, checkEnvArgument, handlerContext, type OperationsContext } from "./context.js";
 

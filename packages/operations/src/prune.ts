@@ -1,4 +1,4 @@
-import { GreenticError, type Environment, type Revision } from "@greentic/deploy-spec";
+import { GreenticError, type Environment, type Revision } from "@greentic/deploy-spec/documents";
 import { parseAnswers, progress, type OperationsContext } from "./context.js";
 import { deployerOf } from "./lookups.js";
 import { revisionsArchive, revisionsDrain, trafficReferences } from "./revisions.js";
@@ -85,7 +85,7 @@ export async function revisionsPrune(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<PruneResult> {
-  const payload = parseAnswers("revisions prune", answers, options);
+  const payload = await parseAnswers("revisions prune", answers, options);
   const envId = payload.environment_id;
   const { environment } = await ctx.store.load(envId);
   if (

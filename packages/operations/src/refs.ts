@@ -5,7 +5,7 @@ import {
   type BundleDeployment,
   type Environment,
   type Revision,
-} from "@greentic/deploy-spec";
+} from "@greentic/deploy-spec/documents";
 import { checkEnvArgument, type OperationsContext } from "./context.js";
 
 /**

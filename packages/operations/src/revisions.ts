@@ -1,16 +1,12 @@
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import {
-  GreenticError,
-  engine,
-  transitionRevision,
-  type Environment,
-  type HealthGateOutcome as EngineGate,
-  type Revision,
-  type RevisionResult,
-  type TagRevisionResult,
-  type WarmRevisionResult,
+import { GreenticError, transitionRevision, type Environment, type Revision } from "@greentic/deploy-spec/documents";
+import type {
+  HealthGateOutcome as EngineGate,
+  RevisionResult,
+  TagRevisionResult,
+  WarmRevisionResult,
 } from "@greentic/deploy-spec";
 import type { Deployer, HandlerContext, RevisionRef, RevisionRuntimeStatus } from "@greentic/env-packs";
 import type { TransformOutcome } from "@greentic/environment-store";
@@ -18,6 +14,7 @@ import { ulid } from "ulid";
 import { checkBundleContent } from "./bundle-check.js";
 import { reconcileTraffic } from "./status.js";
 import {
+  answersEntry,
   checkEnvArgument,
   mutate,
   parseAnswers,
@@ -112,7 +109,8 @@ export async function revisionsStage(
   options: MutationOptions = {},
   internal: { contentChecked?: boolean } = {},
 ): Promise<StageResult> {
-  const payload = parseAnswers("revisions stage", answers, options);
+  const payload = await parseAnswers("revisions stage", answers, options);
+  const { engine } = await answersEntry();
   if (payload.bundle_path === undefined) {
     throw new GreenticError(
       "validation",
@@ -243,7 +241,8 @@ export async function revisionsWarm(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<WarmResult> {
-  const payload = parseAnswers("revisions warm", answers, options);
+  const payload = await parseAnswers("revisions warm", answers, options);
+  const { engine } = await answersEntry();
   const envId = payload.environment_id;
   // The key and the caller's pin belong to the final commit, but starting the runtime is a
   // side effect: check them before anything runs. A retry of a committed warm answers with the
@@ -407,7 +406,8 @@ export async function revisionsDrain(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<RevisionResult>> {
-  const payload = parseAnswers("revisions drain", answers, options);
+  const payload = await parseAnswers("revisions drain", answers, options);
+  const { engine } = await answersEntry();
   const envId = payload.environment_id;
   const { environment } = await ctx.store.load(envId);
   const { deployer, hctx } = await deployerOf(ctx, environment);
@@ -452,7 +452,8 @@ export async function revisionsArchive(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<RevisionResult>> {
-  const payload = parseAnswers("revisions archive", answers, options);
+  const payload = await parseAnswers("revisions archive", answers, options);
+  const { engine } = await answersEntry();
   const envId = payload.environment_id;
   const { environment } = await ctx.store.load(envId);
   const { deployer, hctx } = await deployerOf(ctx, environment);
@@ -563,7 +564,8 @@ export async function revisionsTag(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<TagResult> {
-  const payload = parseAnswers("revisions tag", answers, options);
+  const payload = await parseAnswers("revisions tag", answers, options);
+  const { engine } = await answersEntry();
   const envId = payload.environment_id;
   const outcome = await mutate(ctx, {
     envId,
@@ -589,7 +591,8 @@ export async function revisionsUntag(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<TagResult> {
-  const payload = parseAnswers("revisions untag", answers, options);
+  const payload = await parseAnswers("revisions untag", answers, options);
+  const { engine } = await answersEntry();
   const envId = payload.environment_id;
   const outcome = await mutate(ctx, {
     envId,

@@ -7,7 +7,7 @@ import {
   isGreenticError,
   transitionRevision,
   type Environment,
-} from "@greentic/deploy-spec";
+} from "@greentic/deploy-spec/documents";
 import type { Deployer, HandlerContext, RevisionMetricsReport } from "@greentic/env-packs";
 import { ulid } from "ulid";
 import { checkEnvArgument, mutate, progress, type OperationsContext } from "./context.js";

@@ -1,4 +1,4 @@
-import { GreenticError, type Environment } from "@greentic/deploy-spec";
+import { GreenticError, type Environment } from "@greentic/deploy-spec/documents";
 import type { Deployer, HandlerContext } from "@greentic/env-packs";
 import type { OperationsContext } from "./context.js";
 import { deployerOf } from "./lookups.js";

@@ -1,6 +1,7 @@
-import { GreenticError, SecretNameSchema, type Environment } from "@greentic/deploy-spec";
+import { GreenticError, type Environment } from "@greentic/deploy-spec/documents";
 import type { HandlerContext, SecretsStore } from "@greentic/env-packs";
 import {
+  answersEntry,
   boundHandler,
   checkEnvArgument,
   handlerContext,
@@ -95,7 +96,7 @@ export async function secretsPut(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<SecretWriteResult>> {
-  const payload = parseAnswers("secrets put", answers, options);
+  const payload = await parseAnswers("secrets put", answers, options);
   return secretWrite(ctx, payload.environment_id, "put", payload, options, async (secrets, hctx) => ({
     created: (await secrets.put(hctx, payload.name, payload.value)).created,
   }));
@@ -107,7 +108,7 @@ export async function secretsRotate(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<SecretWriteResult>> {
-  const payload = parseAnswers("secrets rotate", answers, options);
+  const payload = await parseAnswers("secrets rotate", answers, options);
   return secretWrite(ctx, payload.environment_id, "rotate", payload, options, async (secrets, hctx) => ({
     rotated_at: (await secrets.rotate(hctx, payload.name, payload.value === undefined ? {} : { value: payload.value }))
       .rotated_at,
@@ -120,7 +121,7 @@ export async function secretsDelete(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<Mutated<SecretWriteResult>> {
-  const payload = parseAnswers("secrets delete", answers, options);
+  const payload = await parseAnswers("secrets delete", answers, options);
   return secretWrite(ctx, payload.environment_id, "delete", payload, options, async (secrets, hctx) => ({
     deleted: (await secrets.delete(hctx, payload.name)).deleted,
   }));
@@ -142,6 +143,7 @@ export async function secretsGet(
   options: { reveal: boolean },
 ): Promise<SecretGetResult> {
   const id = checkEnvArgument(envId);
+  const { SecretNameSchema } = await answersEntry();
   const parsed = SecretNameSchema.safeParse(name);
   if (!parsed.success) {
     throw new GreenticError("invalid-argument", `secret name ${JSON.stringify(name)} is not valid`, {

@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { GreenticError, type Environment } from "@greentic/deploy-spec";
+import { GreenticError, type Environment } from "@greentic/deploy-spec/documents";
 import { checkNewRouteCollisions } from "@greentic/deploy-spec/routes";
 import { LocalFsStore, type EnvironmentSnapshot } from "@greentic/environment-store";
 import type { OperationsContext } from "./context.js";

@@ -1,15 +1,20 @@
 import { userInfo } from "node:os";
 import {
-  engine,
-  normalizeTrafficEntries,
   projectRuntimeConfig,
   type Environment,
-  type RollbackTrafficResult,
   type RuntimeConfig,
-  type SetTrafficResult,
   type TrafficSplit,
-} from "@greentic/deploy-spec";
-import { checkEnvArgument, mutate, parseAnswers, progress, withCommit, type OperationsContext } from "./context.js";
+} from "@greentic/deploy-spec/documents";
+import type { RollbackTrafficResult, SetTrafficResult } from "@greentic/deploy-spec";
+import {
+  answersEntry,
+  checkEnvArgument,
+  mutate,
+  parseAnswers,
+  progress,
+  withCommit,
+  type OperationsContext,
+} from "./context.js";
 import { deployerOf, required, routeOf } from "./lookups.js";
 import { resolveDeploymentRef } from "./refs.js";
 import { environmentRouter, routerOf } from "./router.js";
@@ -80,7 +85,8 @@ export async function trafficSet(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<TrafficSetResult> {
-  const parsed = parseAnswers("traffic set", answers, options);
+  const parsed = await parseAnswers("traffic set", answers, options);
+  const { engine, normalizeTrafficEntries } = await answersEntry();
   // The split records its key as domain state, so an option key must be the one recorded.
   const payload = { ...parsed, idempotency_key: options.idempotencyKey ?? parsed.idempotency_key };
   const envId = payload.environment_id;
@@ -117,7 +123,8 @@ export async function trafficRollback(
   answers: unknown,
   options: MutationOptions = {},
 ): Promise<TrafficRollbackResult> {
-  const parsed = parseAnswers("traffic rollback", answers, options);
+  const parsed = await parseAnswers("traffic rollback", answers, options);
+  const { engine } = await answersEntry();
   // The restored split is a new change: it names who rolled back, not who wrote it first.
   const payload = { ...parsed, updated_by: parsed.updated_by ?? actorName(ctx) };
   const envId = payload.environment_id;
