@@ -19,7 +19,9 @@ for (const group of ["packages", "apps"]) {
 // The release benches (single-file executables against `node`) live with the release tooling.
 const releaseBenches = join(root, "scripts", "release", "bench");
 for (const f of readdirSync(releaseBenches).sort()) if (f.endsWith(".bench.ts")) files.push(join(releaseBenches, f));
-const selected = filter ? files.filter((f) => f.includes(filter)) : files;
+// Matched against the path inside the repository: a checkout whose own path contains the filter
+// (e.g. a worktree named `startup`) would otherwise select every bench.
+const selected = filter ? files.filter((f) => f.slice(root.length + 1).includes(filter)) : files;
 mkdirSync(join(root, "bench-results"), { recursive: true });
 const out = join(root, "bench-results", "latest.jsonl");
 rmSync(out, { force: true });
