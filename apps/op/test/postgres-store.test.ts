@@ -5,6 +5,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pauseCluster, pgSkip, startPgCluster, type PgCluster } from "../../../scripts/test-support/pg-cluster.ts";
+import { referenceAuditLine, unboundDeployments } from "../../../scripts/test-support/unbound-routes.ts";
 import { BIN, ensureBuilt } from "./helpers.js";
 
 // The PostgreSQL store through the real `op` binary: a private cluster, two operator
@@ -342,68 +343,18 @@ describe.skipIf(why !== undefined)("op on a PostgreSQL store", { timeout: 240_00
       const routedDir = join(root, "routed");
       const routedDoc = JSON.parse(readFileSync(join(routedDir, "environment.json"), "utf8"));
       const [a, b] = ["01JTKW5B4W4Q5Y1CQW93F7SA00", "01JTKW5B4W4Q5Y1CQW93F7SB00"];
-      for (const [id, name] of [
-        [a, "hello"],
-        [b, "shop"],
-      ] as const) {
-        const rev = `${id.slice(0, -1)}1`;
-        routedDoc.bundles.push({
-          schema: "greentic.bundle-deployment.v1",
-          deployment_id: id,
-          env_id: "routed",
-          bundle_id: name,
-          customer_id: "acme",
-          status: "active",
-          current_revisions: [],
-          route_binding: { hosts: [], path_prefixes: [], tenant_selector: { tenant: "default", team: "default" } },
-          revenue_share: [{ party_id: "acme", basis_points: 10000 }],
-          revenue_policy_ref: "",
-          created_at: "2026-07-01T00:00:00Z",
-          authorization_ref: "",
-        });
-        routedDoc.revisions.push({
-          schema: "greentic.revision.v1",
-          revision_id: rev,
-          env_id: "routed",
-          bundle_id: name,
-          deployment_id: id,
-          sequence: 1,
-          created_at: "2026-07-01T00:00:00Z",
-          bundle_digest: `sha256:${"0".repeat(64)}`,
-          pack_list: [],
-          pack_list_lock_ref: "",
-          config_digest: "0".repeat(64),
-          signature_sidecar_ref: "",
-          lifecycle: "ready",
-        });
-        routedDoc.traffic_splits.push({
-          schema: "greentic.traffic-split.v1",
-          env_id: "routed",
-          deployment_id: id,
-          bundle_id: name,
-          generation: 1,
-          entries: [{ revision_id: rev, weight_bps: 10000 }],
-          updated_at: "2026-07-01T00:00:00Z",
-          updated_by: "ref",
-          idempotency_key: `k-${name}`,
-          authorization_ref: "",
-        });
-      }
-      writeFileSync(join(routedDir, "environment.json"), `${JSON.stringify(routedDoc, null, 2)}\n`);
+      const served = unboundDeployments(
+        "routed",
+        [
+          [a, "hello"],
+          [b, "shop"],
+        ],
+        [a, b],
+      );
+      writeFileSync(join(routedDir, "environment.json"), `${JSON.stringify({ ...routedDoc, ...served }, null, 2)}\n`);
       appendFileSync(
         join(routedDir, "audit", "events.jsonl"),
-        `${JSON.stringify({
-          schema: "greentic.audit.event.v1",
-          event_id: "01JTKW5B4W4Q5Y1CQW93F7S0R1",
-          ts: "2026-07-01T12:00:00Z",
-          actor: { kind: "local-user", user: "ref", uid: 1000 },
-          env_id: "routed",
-          noun: "traffic",
-          verb: "set",
-          target: { deployment_id: b },
-          authorization: { decision: "allow", policy: "local-only", reason: "env `routed` is local" },
-          result: { outcome: "ok" },
-        })}\n`,
+        referenceAuditLine("routed", "traffic", "set", { deployment_id: b }),
       );
       expect(lop(["env", "show", "routed"]).status).toBe(0);
       const routed = op(["store", "copy", "--from", root, "--to", operator, "--env", "routed", "--json"]);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GreenticError, canonicalDigest, type EnvironmentRuntime } from "@greentic/deploy-spec";
 import type { EnvironmentStore } from "@greentic/environment-store";
+import { unboundDeployments } from "../../../scripts/test-support/unbound-routes.ts";
 import { backends, create, envDoc, pgSkip, rejects, rename, startPgCluster, type PgCluster } from "./helpers.js";
 
 // One conformance suite, run unchanged against both backends: everything here is the
@@ -173,53 +174,17 @@ describe.skipIf(skip !== undefined).each(backends(() => cluster))("EnvironmentSt
   it("a change that gives two deployments with traffic the same requests is refused (route-collision) and writes nothing", async () => {
     // Two unbound deployments, each with a ready revision; only A has traffic.
     const ids = { A: "01JTKW5B4W4Q5Y1CQW93F7SA00", B: "01JTKW5B4W4Q5Y1CQW93F7SB00" } as const;
-    const deployment = (name: "A" | "B") => ({
-      schema: "greentic.bundle-deployment.v1",
-      deployment_id: ids[name],
-      env_id: "routes",
-      bundle_id: name.toLowerCase(),
-      customer_id: "acme",
-      status: "active",
-      current_revisions: [],
-      route_binding: { hosts: [], path_prefixes: [], tenant_selector: { tenant: "default", team: "default" } },
-      revenue_share: [{ party_id: "acme", basis_points: 10000 }],
-      revenue_policy_ref: "",
-      created_at: "2026-07-01T00:00:00Z",
-      authorization_ref: "",
-    });
-    const revision = (name: "A" | "B") => ({
-      schema: "greentic.revision.v1",
-      revision_id: `${ids[name].slice(0, -1)}1`,
-      env_id: "routes",
-      bundle_id: name.toLowerCase(),
-      deployment_id: ids[name],
-      sequence: 1,
-      created_at: "2026-07-01T00:00:00Z",
-      bundle_digest: `sha256:${"0".repeat(64)}`,
-      pack_list: [],
-      pack_list_lock_ref: "",
-      config_digest: "0".repeat(64),
-      signature_sidecar_ref: "",
-      lifecycle: "ready",
-    });
-    const split = (name: "A" | "B") => ({
-      schema: "greentic.traffic-split.v1",
-      env_id: "routes",
-      deployment_id: ids[name],
-      bundle_id: name.toLowerCase(),
-      generation: 1,
-      entries: [{ revision_id: `${ids[name].slice(0, -1)}1`, weight_bps: 10000 }],
-      updated_at: "2026-07-01T00:00:00Z",
-      updated_by: "test",
-      idempotency_key: `k-${name}`,
-      authorization_ref: "",
-    });
     const doc = (served: ("A" | "B")[]) =>
       ({
         ...envDoc("routes"),
-        bundles: [deployment("A"), deployment("B")],
-        revisions: [revision("A"), revision("B")],
-        traffic_splits: served.map(split),
+        ...unboundDeployments(
+          "routes",
+          [
+            [ids.A, "a"],
+            [ids.B, "b"],
+          ],
+          served.map((n) => ids[n]),
+        ),
       }) as never;
     await store.transact("routes", () => ({ environment: doc(["A"]), result: null }), mk);
     const before = await store.load("routes");

@@ -2,6 +2,7 @@ import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from "node:
 import { get } from "node:http";
 import { join } from "node:path";
 import { expect, it, onTestFinished } from "vitest";
+import { referenceAuditLine } from "../../../../scripts/test-support/unbound-routes.ts";
 import { digestTree, helloBundle, helloVariant, initLocal, store, tempDir } from "../helpers.js";
 import { describeMutating } from "../mutating-suite.js";
 
@@ -263,18 +264,7 @@ it("a second bundle beside a served one needs --new-deployment", async () => {
   writeFileSync(join(dir, "environment.json"), `${JSON.stringify(doc, null, 2)}\n`);
   appendFileSync(
     join(dir, "audit", "events.jsonl"),
-    `${JSON.stringify({
-      schema: "greentic.audit.event.v1",
-      event_id: "01JTKW5B4W4Q5Y1CQW93F7S0R1",
-      ts: "2026-07-01T12:00:00Z",
-      actor: { kind: "local-user", user: "ref", uid: 1000 },
-      env_id: "local",
-      noun: "bundles",
-      verb: "update",
-      target: { deployment_id: added.deployment_id },
-      authorization: { decision: "allow", policy: "local-only", reason: "env `local` is the local env" },
-      result: { outcome: "ok" },
-    })}\n`,
+    referenceAuditLine("local", "bundles", "update", { deployment_id: added.deployment_id }),
   );
   const problem = `Deployments ${[first, added]
     .map((d) => d.deployment_id)
