@@ -12,6 +12,24 @@
 //   GT_CRASH_MATCH=REGEX   instead of GT_CRASH_AT: act on the GT_CRASH_NTH-th (default 1st) call whose
 //                          trace entry ("<name> <path>") matches, e.g. the second commit record linked
 //                          (timers such as lock refreshes make plain call numbers vary between runs)
+//   GT_CRASH_SKIP=REGEX    calls matching "<name> <path>" are neither counted nor acted on (the lock's
+//                          timer-driven refresh, which falls between different calls from run to run;
+//                          writes outside the store). A call on a descriptor, and the unnamed inner calls
+//                          of a recursive rm, are matched with the last path named before them.
+//   GT_CRASH_MODE=step     instead of one point: stop (SIGSTOP) before and after every counted call and
+//                          write "B <n>" or "A <n>" (and " same" on a "B" whose state is the previous "A"'s:
+//                          nothing another process could see happened between them) as one line to fd 3,
+//                          so the harness can copy the store while the process is stopped and SIGCONT it.
+//                          A killed process leaves the files exactly as they are at that stop, so each copy
+//                          is the store a SIGKILL there would leave, as long as nothing else carries the
+//                          run's effects: once a process this run started is still running at a stop (a
+//                          revision, a router, which a kill would leave behind, serving this store), it
+//                          writes "E <n>" instead and stops no more (points from "before n" on need real kills).
+//   GT_CRASH_STEP_SHARED=REGEX  in step mode, processes whose command line matches may keep running at a
+//                          stop: the copies share them with the stepped store (a revision's runtime serves
+//                          its files, which are the same in every copy; a router is never shared: it
+//                          serves the routes of the store it was started for).
+// A recursive mkdir of an existing directory is not counted: it writes nothing.
 if (process.env.GT_CRASH_ARMED === "1") {
   delete process.env.GT_CRASH_ARMED;
   const fs = require("node:fs");
@@ -20,6 +38,7 @@ if (process.env.GT_CRASH_ARMED === "1") {
   const at = Number(process.env.GT_CRASH_AT ?? 0);
   const match = process.env.GT_CRASH_MATCH ? new RegExp(process.env.GT_CRASH_MATCH) : undefined;
   const nth = Number(process.env.GT_CRASH_NTH ?? 1);
+  const skip = process.env.GT_CRASH_SKIP ? new RegExp(process.env.GT_CRASH_SKIP) : undefined;
   let matched = 0;
   const mode = process.env.GT_CRASH_MODE ?? "kill";
   const when = process.env.GT_CRASH_WHEN ?? "before";
@@ -32,36 +51,122 @@ if (process.env.GT_CRASH_ARMED === "1") {
     if (report) writeReport(report, `${count} ${fired}\n${trace.join("\n")}\n`);
   };
   process.on("exit", save);
+  // GT_CRASH_SEQUENCE=FILE: written at exit, the order of events: "B<n>" call n begins, "A<n>"
+  // it has returned (its callback or promise), "X" the process did something another process can
+  // see other than a counted call (started a process, sent a signal, used a socket). Killing
+  // after call n is the same as killing before call m when "A<n>" is followed by "B<m>".
+  const sequenceFile = process.env.GT_CRASH_SEQUENCE;
+  const sequence = [];
+  const kill = process.kill.bind(process);
+  const stepping = mode === "step";
+  // Processes this run started that may still be running.
+  const children = new Set();
+  if (sequenceFile || stepping) {
+    if (sequenceFile) process.on("exit", () => writeReport(sequenceFile, `${sequence.join(" ")}\n`));
+    const visible = () => {
+      if (sequence.at(-1) !== "X") sequence.push("X");
+    };
+    const patch = (obj, name, seen = () => true) => {
+      const orig = obj[name];
+      obj[name] = function (...args) {
+        if (seen.call(this, args)) visible();
+        return orig.apply(this, args);
+      };
+    };
+    const cp = require("node:child_process");
+    patch(cp.ChildProcess.prototype, "spawn");
+    const spawnChild = cp.ChildProcess.prototype.spawn;
+    const shared = process.env.GT_CRASH_STEP_SHARED ? new RegExp(process.env.GT_CRASH_STEP_SHARED) : undefined;
+    cp.ChildProcess.prototype.spawn = function (...args) {
+      const r = spawnChild.apply(this, args);
+      if (shared?.test((this.spawnargs ?? []).join(" "))) return r;
+      children.add(this);
+      this.once("exit", () => children.delete(this));
+      return r;
+    };
+    for (const n of ["spawnSync", "execSync", "execFileSync"]) patch(cp, n);
+    // Signal 0 only asks whether a process is alive.
+    patch(process, "kill", (args) => args[1] !== 0);
+    // The command's own output is not state.
+    const net = require("node:net");
+    for (const n of ["connect", "write", "end"])
+      patch(net.Socket.prototype, n, function () {
+        return this !== process.stdout && this !== process.stderr;
+      });
+  }
   const fire = () => {
     fired = true;
     save();
-    process.kill(process.pid, mode === "stop" ? "SIGSTOP" : "SIGKILL");
+    kill(process.pid, mode === "stop" ? "SIGSTOP" : "SIGKILL");
+  };
+  // Step mode: one stop per state, reported on fd 3 (written with the unwrapped writeSync).
+  const writeStep = fs.writeSync.bind(fs);
+  let stepsEnded = !stepping;
+  let stoppedAfter;
+  const step = (kind, n) => {
+    if (stepsEnded || n === 0) return;
+    const last = sequence.length >= 2 ? sequence[sequence.length - 2] : undefined;
+    if ([...children].some((c) => c.exitCode === null && c.signalCode === null)) {
+      stepsEnded = true;
+      writeStep(3, `E ${n}\n`);
+      return;
+    }
+    // The state before call n is the one after the previous call, stopped at and copied: no stop.
+    const same = kind === "B" && last !== undefined && last === stoppedAfter;
+    writeStep(3, `${kind} ${n}${same ? " same" : ""}\n`);
+    if (same) return;
+    if (kind === "A") stoppedAfter = `A${n}`;
+    kill(process.pid, "SIGSTOP");
   };
   const W = fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND;
   const writes = (flags) =>
     flags === undefined ? false : typeof flags === "number" ? (flags & W) !== 0 : /[wa+]/.test(String(flags));
-  /** Counts one call; true when this is the one to act on. */
+  // The last path named: a call on a descriptor, or rm's unnamed inner calls, happen there.
+  let lastPath = "";
+  /** Counts one call: its number `n` (0 when not counted), and whether this is the one to act on. */
   const hit = (name, arg) => {
-    count++;
-    // One line per call: the sweep reads call N's line as line N.
     const what = typeof arg === "string" ? arg.replace(/\n/g, "\\n") : typeof arg === "number" ? `fd ${arg}` : "";
+    if (typeof arg === "string") lastPath = what;
     const entry = `${name} ${what}`;
+    if (skip?.test(`${name} ${typeof arg === "string" ? what : lastPath}`)) return { n: 0, mine: false };
+    count++;
+    // One line per counted call: call N's line is line N.
     trace.push(`${count} ${entry}`);
-    if (match !== undefined) return !fired && match.test(entry) && ++matched === nth;
-    return count === at;
+    if (sequenceFile || stepping) sequence.push(`B${count}`);
+    const mine = match !== undefined ? !fired && match.test(entry) && ++matched === nth : count === at;
+    return { n: count, mine };
+  };
+  const returned = (n) => {
+    if ((sequenceFile || stepping) && n > 0) sequence.push(`A${n}`);
   };
   const isOpen = (name) => name === "open" || name === "openSync";
+  // A recursive mkdir of a directory that exists changes nothing: it is no write point.
+  const noop = (name, args) =>
+    name.startsWith("mkdir") &&
+    typeof args[1] === "object" &&
+    args[1]?.recursive === true &&
+    typeof args[0] === "string" &&
+    fs.existsSync(args[0]);
   const counts = (name, args) =>
-    isOpen(name) ? writes(args[1] ?? "r") : !(name.startsWith("write") && (args[0] === 1 || args[0] === 2));
+    isOpen(name)
+      ? writes(args[1] ?? "r")
+      : !(name.startsWith("write") && (args[0] === 1 || args[0] === 2)) && !noop(name, args);
 
   const wrapSync = (obj, name) => {
     const orig = obj[name];
     if (typeof orig !== "function") return;
     obj[name] = function (...args) {
       if (!counts(name, args)) return orig.apply(this, args);
-      const mine = hit(name, args[0]);
+      const { n, mine } = hit(name, args[0]);
+      step("B", n);
       if (mine && when === "before") fire();
-      const r = orig.apply(this, args);
+      let r;
+      try {
+        r = orig.apply(this, args);
+      } finally {
+        returned(n);
+      }
+      step("A", n);
       if (mine && when === "after") fire();
       return r;
     };
@@ -71,12 +176,15 @@ if (process.env.GT_CRASH_ARMED === "1") {
     if (typeof orig !== "function") return;
     obj[name] = function (...args) {
       if (!counts(name, args)) return orig.apply(this, args);
-      const mine = hit(name, args[0]);
+      const { n, mine } = hit(name, args[0]);
+      step("B", n);
       if (mine && when === "before") fire();
       const cb = args[args.length - 1];
-      if (mine && when === "after" && typeof cb === "function")
+      if (typeof cb === "function")
         args[args.length - 1] = function (...res) {
-          fire();
+          returned(n);
+          step("A", n);
+          if (mine && when === "after") fire();
           return cb.apply(this, res);
         };
       return orig.apply(this, args);
@@ -86,11 +194,18 @@ if (process.env.GT_CRASH_ARMED === "1") {
     const orig = obj[name];
     if (typeof orig !== "function") return;
     obj[name] = async function (...args) {
-      if (label === "open" && !writes(args[1] ?? "r")) return orig.apply(this, args);
+      if ((label === "open" && !writes(args[1] ?? "r")) || noop(label, args)) return orig.apply(this, args);
       // A FileHandle method's first argument is the data: name the handle's fd, never the content.
-      const mine = hit(label, label.startsWith("handle.") || typeof args[0] !== "string" ? this?.fd : args[0]);
+      const { n, mine } = hit(label, label.startsWith("handle.") || typeof args[0] !== "string" ? this?.fd : args[0]);
+      step("B", n);
       if (mine && when === "before") fire();
-      const r = await orig.apply(this, args);
+      let r;
+      try {
+        r = await orig.apply(this, args);
+      } finally {
+        returned(n);
+      }
+      step("A", n);
       if (mine && when === "after") fire();
       return r;
     };
