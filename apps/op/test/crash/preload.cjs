@@ -25,10 +25,8 @@
 //                          run's effects: once a process this run started is still running at a stop (a
 //                          revision, a router, which a kill would leave behind, serving this store), it
 //                          writes "E <n>" instead and stops no more (points from "before n" on need real kills).
-//   GT_CRASH_STEP_SHARED=REGEX  in step mode, processes whose command line matches may keep running at a
-//                          stop: the copies share them with the stepped store (a revision's runtime serves
-//                          its files, which are the same in every copy; a router is never shared: it
-//                          serves the routes of the store it was started for).
+//                          The same once it has sent a signal to another process (a router told to reload:
+//                          a kill leaves it serving what it loaded, which a copy would not reproduce).
 // A recursive mkdir of an existing directory is not counted: it writes nothing.
 if (process.env.GT_CRASH_ARMED === "1") {
   delete process.env.GT_CRASH_ARMED;
@@ -61,6 +59,7 @@ if (process.env.GT_CRASH_ARMED === "1") {
   const stepping = mode === "step";
   // Processes this run started that may still be running.
   const children = new Set();
+  let signalled = false;
   if (sequenceFile || stepping) {
     if (sequenceFile) process.on("exit", () => writeReport(sequenceFile, `${sequence.join(" ")}\n`));
     const visible = () => {
@@ -76,17 +75,19 @@ if (process.env.GT_CRASH_ARMED === "1") {
     const cp = require("node:child_process");
     patch(cp.ChildProcess.prototype, "spawn");
     const spawnChild = cp.ChildProcess.prototype.spawn;
-    const shared = process.env.GT_CRASH_STEP_SHARED ? new RegExp(process.env.GT_CRASH_STEP_SHARED) : undefined;
     cp.ChildProcess.prototype.spawn = function (...args) {
       const r = spawnChild.apply(this, args);
-      if (shared?.test((this.spawnargs ?? []).join(" "))) return r;
       children.add(this);
       this.once("exit", () => children.delete(this));
       return r;
     };
     for (const n of ["spawnSync", "execSync", "execFileSync"]) patch(cp, n);
     // Signal 0 only asks whether a process is alive.
-    patch(process, "kill", (args) => args[1] !== 0);
+    patch(process, "kill", (args) => {
+      const real = args[1] !== 0 && Number(args[0]) !== process.pid;
+      if (real) signalled = true;
+      return args[1] !== 0;
+    });
     // The command's own output is not state.
     const net = require("node:net");
     for (const n of ["connect", "write", "end"])
@@ -106,7 +107,7 @@ if (process.env.GT_CRASH_ARMED === "1") {
   const step = (kind, n) => {
     if (stepsEnded || n === 0) return;
     const last = sequence.length >= 2 ? sequence[sequence.length - 2] : undefined;
-    if ([...children].some((c) => c.exitCode === null && c.signalCode === null)) {
+    if (signalled || [...children].some((c) => c.exitCode === null && c.signalCode === null)) {
       stepsEnded = true;
       writeStep(3, `E ${n}\n`);
       return;

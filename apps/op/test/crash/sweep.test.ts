@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalFsStore } from "@greentic/environment-store";
@@ -49,16 +49,19 @@ import { BIN, REPO, ensureBuilt, op } from "../helpers.js";
 //   call in turn while the store is copied (the preload's step mode). A SIGKILL leaves the files
 //   exactly as they are at that moment, so each copy is the store a kill there leaves; the copy is
 //   then checked and retried like a killed run. This holds while nothing but the files carries
-//   the run's effects (and the new revision's runtime, shared: see stepThrough): from the first
-//   stop at which another process the run started is still running (a router: a kill leaves it
-//   serving the store it was started for), the remaining points are killed for real, one `op`
-//   process each.
+//   the run's effects: from the first stop at which a process the run started is still running
+//   (the new revision's runtime, writing into the store it was started for), or after it has
+//   signalled one (the router told to reload: a kill leaves it serving what it loaded), the
+//   remaining points are killed for real, one `op` process each.
 // - Each pause is a real `op` process stopped at its point; the other writer that takes its
 //   lock, the retries and every check run through the operations library in this process (the
 //   `op` process under test is the one that crashes; starting the CLI again for them would only
 //   test its start-up some 1 000 more times).
 // - Every run starts from a copy of one prepared store directory per verb (the deployed one
 //   shares its two running revisions), on tmpfs; the runs of all verbs share one pool.
+// - The deployed verbs' runs are made in slots whose router keeps running from run to run (see
+//   takeSlot): each run finds the router serving the template's split, as on a live environment,
+//   instead of starting one (a router and its keeper cost about as much CPU as the verb).
 // - The stale period costs no time: a pause or a kill ages the lock instead of waiting for it,
 //   so the writers keep the store's default period (10 s), which a loaded machine never makes
 //   them lose on the way.
@@ -189,8 +192,8 @@ function fresh(template: Template): string {
  * Copies a store as it is, modes included: cpSync creates directories with the default mode, and
  * a staged bundle's read-only directories (0555) came out writable, which its runtime refuses.
  */
-function copyTree(from: string, to: string): void {
-  cpSync(from, to, { recursive: true });
+function copyTree(from: string, to: string, filter: (path: string) => boolean = () => true): void {
+  cpSync(from, to, { recursive: true, filter: (path) => filter(path) });
   const walk = (rel: string): void => {
     for (const entry of readdirSync(join(from, rel), { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
@@ -202,14 +205,113 @@ function copyTree(from: string, to: string): void {
   walk("");
 }
 
+/**
+ * The deployed verbs' runs are made in slots: fixed store paths whose router (its keeper and
+ * worker) outlives the runs made there, so a run does not pay for starting one. Before each run
+ * the slot's store is replaced by the run's (the template, or a stopped run's copy) around the
+ * router's files, and the router is told to load the template's routes and must serve them: a
+ * run starts with the router serving what the template's store says, as a live environment's
+ * does. A slot whose router does not come back is emptied and its next run starts one.
+ */
+const ROUTER_FILES = ["router.json", "keeper.json", "listen.json", "stats.json", "router.log"];
+const routerDir = (root: string) => join(root, "local", "data", "router");
+const freeSlots: string[] = [];
+let slotCount = 0;
+
+/** The pids of the router running in `root` (its keeper and worker), if both run. */
+function slotRouter(root: string): number[] | undefined {
+  try {
+    const keeper = JSON.parse(readFileSync(join(routerDir(root), "keeper.json"), "utf8")) as {
+      pid: number;
+      worker_pid: number | null;
+    };
+    const record = JSON.parse(readFileSync(join(routerDir(root), "router.json"), "utf8")) as { pid: number };
+    if (record.pid !== keeper.pid || keeper.worker_pid === null) return undefined;
+    const pids = [keeper.pid, keeper.worker_pid];
+    for (const pid of pids) process.kill(pid, 0);
+    return pids;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Replaces the store in `root` by `source`'s, leaving the router's own files where they are. */
+function replaceStore(root: string, source: string, keepRouter: boolean): void {
+  const router = routerDir(root);
+  const keep = [join(root, "local"), join(root, "local", "data"), router];
+  const clear = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (path === router) {
+        for (const file of readdirSync(path))
+          if (!(keepRouter && ROUTER_FILES.includes(file))) rmTree(join(path, file));
+      } else if (keep.includes(path)) clear(path);
+      else rmTree(path);
+    }
+  };
+  clear(root);
+  // Never the source's router files: they name a router serving another store.
+  copyTree(source, root, (path) => !(dirname(path) === routerDir(source) && ROUTER_FILES.includes(basename(path))));
+}
+
+async function takeSlot(t: Template, source?: string): Promise<{ root: string; release: () => void }> {
+  const root = freeSlots.pop() ?? join(work, `slot-${slotCount++}`);
+  for (let attempt = 1; ; attempt++) {
+    let router = slotRouter(root);
+    if (router === undefined) {
+      // A new slot, or its router is gone: a traffic change starts one (every run then finds a
+      // router running, so a verb's write points are the same in every run).
+      stopProcessesOf(root);
+      replaceStore(root, t.root, false);
+      await trafficSet(opsAt(root), {
+        environment_id: "local",
+        deployment_id: t.deployment,
+        entries: [{ revision_id: t.b, weight_percent: 100 }],
+        idempotency_key: "slot",
+      });
+      router = slotRouter(root);
+    }
+    replaceStore(root, t.root, true);
+    try {
+      if (router === undefined) throw new Error(`no router runs in ${root}`);
+      process.kill(router[0]!, "SIGHUP");
+      await routerServesStore(root);
+      break;
+    } catch (error) {
+      for (const pid of router ?? []) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Gone already.
+        }
+      }
+      if (attempt === 3) throw error;
+    }
+  }
+  if (source !== undefined) replaceStore(root, source, true);
+  const release = () => {
+    stopProcessesOf(root, slotRouter(root));
+    freeSlots.push(root);
+  };
+  return { root, release };
+}
+
+/** A run's store: a fresh copy of the template, or for the deployed verbs a slot holding it. */
+async function place(t: Template, source?: string): Promise<{ root: string; release: () => void }> {
+  if (t === templates.deployed) return takeSlot(t, source);
+  const root = source ?? fresh(t);
+  return { root, release: () => dispose(root) };
+}
+
 /** The operations library on a run's store, as the retry and the other writer use it. */
 function opsAt(root: string): OperationsContext {
   return createOperations({ store: new LocalFsStore({ root, lockStaleMs: STALE_MS }) });
 }
 
-/** Kills every process that names `root` in its command line or environment (routers, revisions). */
-function stopProcessesOf(root: string): void {
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+/** Kills every process that names `root` in its command line or environment (routers, revisions), but `spare`. */
+function stopProcessesOf(root: string, spare: number[] = []): void {
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p) && !spare.includes(Number(p)))) {
     try {
       const seen = `${readFileSync(`/proc/${pid}/cmdline`, "utf8")}\0${readFileSync(`/proc/${pid}/environ`, "utf8")}`;
       if (seen.includes(`${root}/`)) process.kill(Number(pid), "SIGKILL");
@@ -221,12 +323,16 @@ function stopProcessesOf(root: string): void {
 
 function dispose(root: string): void {
   stopProcessesOf(root);
+  rmTree(root);
+}
+
+function rmTree(path: string): void {
   try {
-    rmSync(root, { recursive: true, force: true });
+    rmSync(path, { recursive: true, force: true });
   } catch {
     // Not root: a staged bundle's read-only directories must be made writable first.
-    spawnSync("chmod", ["-R", "u+w", root]);
-    rmSync(root, { recursive: true, force: true });
+    spawnSync("chmod", ["-R", "u+w", path]);
+    rmSync(path, { recursive: true, force: true });
   }
 }
 
@@ -338,6 +444,9 @@ function reportOf(file: string): { count: number; fired: boolean; trace: string[
 function armed(root: string, verb: Verb, t: Template, crash: Crash | undefined, report: string, sequence?: string) {
   const answers = `${root}.answers.json`;
   writeFileSync(answers, JSON.stringify(verb.answers(t)));
+  // A slot's previous run left its own.
+  rmSync(report, { force: true });
+  if (sequence !== undefined) rmSync(sequence, { force: true });
   const child = spawn(
     process.execPath,
     ["--require", PRELOAD, BIN, ...verb.name.split(" "), "--answers", answers, "--store-root", root, "--json"],
@@ -356,8 +465,6 @@ function armed(root: string, verb: Verb, t: Template, crash: Crash | undefined, 
         GT_CRASH_SKIP: skipOf(work),
         GT_CRASH_REPORT: report,
         ...(sequence === undefined ? {} : { GT_CRASH_SEQUENCE: sequence }),
-        // A stepped deploy's new revision may run on at a stop: its copies share it (see stepThrough).
-        GT_CRASH_STEP_SHARED: String.raw`[/\\]runtime[/\\]dist[/\\]bin\.js`,
       },
     },
   );
@@ -452,7 +559,7 @@ function templateIntact(t: Template, label: string): void {
 }
 
 async function killRun(verb: Verb, t: Template, crash: Crash): Promise<void> {
-  const root = fresh(t);
+  const { root, release } = await place(t);
   const report = `${root}.report`;
   const label = `${verb.name}: SIGKILL ${crash.when} fs call ${crash.at}`;
   try {
@@ -466,7 +573,7 @@ async function killRun(verb: Verb, t: Template, crash: Crash): Promise<void> {
     await verb.converged?.(root);
     templateIntact(t, label);
   } finally {
-    dispose(root);
+    release();
   }
 }
 
@@ -475,8 +582,10 @@ async function killRun(verb: Verb, t: Template, crash: Crash): Promise<void> {
  * there (see preload.cjs, step mode), which is what a SIGKILL there leaves. Checked and retried
  * as a killed run is.
  */
-async function snapshotRun(verb: Verb, t: Template, crash: Crash, root: string, pid: number): Promise<void> {
+async function snapshotRun(verb: Verb, t: Template, crash: Crash, copy: string, pid: number): Promise<void> {
   const label = `${verb.name}: SIGKILL ${crash.when} fs call ${crash.at}`;
+  const { root, release } = await place(t, copy);
+  if (root !== copy) dispose(copy);
   try {
     ageLock(root, pid);
     await invariants(root, label);
@@ -484,7 +593,7 @@ async function snapshotRun(verb: Verb, t: Template, crash: Crash, root: string, 
     await verb.converged?.(root);
     templateIntact(t, label);
   } finally {
-    dispose(root);
+    release();
   }
 }
 
@@ -513,7 +622,7 @@ interface Stepped {
   copies: Map<string, string>;
   /** The stopped process's pid (the owner its copies' lock records name). */
   pid: number;
-  /** Removes the stepped run's store and stops its processes (the revision its copies share): after every copy is checked. */
+  /** Frees the stepped run's store (and stops what it started). */
   dispose: () => void;
 }
 
@@ -521,16 +630,9 @@ interface Stepped {
  * The clean run of a verb, stepped: stopped before and after each write call (until a process
  * it started is still running at a stop), its store copied at each stop. It must succeed, keep
  * the invariants and (traffic set, deploy) converge, as an uninterrupted run does.
- *
- * One kind of process may run on at a stop: the runtime of the revision a deploy starts. A
- * kill leaves it running, serving the revision's files, and recorded in the store if the kill
- * came after its record; in a copy the same process runs on, serving the same files (the
- * stepped store's, identical), recorded the same way. The copies share it as every copy shares
- * the template's two revisions, so the stepped store (and with it that process) is removed only
- * after every copy is checked. A router is never shared: it serves the store it was started for.
  */
 async function stepThrough(verb: Verb, t: Template): Promise<Stepped> {
-  const root = fresh(t);
+  const { root, release } = await place(t);
   const report = `${root}.report`;
   const sequenceFile = `${root}.sequence`;
   const copies = new Map<string, string>();
@@ -572,16 +674,16 @@ async function stepThrough(verb: Verb, t: Template): Promise<Stepped> {
     await verb.converged?.(root);
     const points = reportOf(report).count;
     const sequence = readFileSync(sequenceFile, "utf8").trim().split(" ");
-    return { points, sequence, copies, pid, dispose: () => dispose(root) };
+    return { points, sequence, copies, pid, dispose: release };
   } catch (error) {
-    dispose(root);
+    release();
     for (const copy of copies.values()) dispose(copy);
     throw error;
   }
 }
 
 async function pauseRun(verb: Verb, t: Template, at: number): Promise<void> {
-  const root = fresh(t);
+  const { root, release } = await place(t);
   const report = `${root}.report`;
   const label = `${verb.name}: SIGSTOP before fs call ${at} past the stale period`;
   const n = runs;
@@ -605,7 +707,7 @@ async function pauseRun(verb: Verb, t: Template, at: number): Promise<void> {
     expect(verb.otherLanded(after as never, n), `${label}: no lost update after the retry`).toBe(true);
     templateIntact(t, label);
   } finally {
-    dispose(root);
+    release();
   }
 }
 
