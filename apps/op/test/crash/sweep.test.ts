@@ -8,6 +8,7 @@ import {
   readdirSync,
   rmSync,
   statSync,
+  statfsSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -172,8 +173,17 @@ const VERBS: Verb[] = [
 // The runs' stores live on tmpfs when there is one: what is swept is a killed or stopped
 // process, never a power loss, so what fsync makes durable does not matter to any check, and
 // on tmpfs an fsync costs nothing (on a disk, a few hundred fsyncs per run of a loaded machine
-// made up much of the sweep's time).
-const work = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "op-sweep-"));
+// made up much of the sweep's time). Only a tmpfs with room for the copies a deploy's stops
+// leave (a container's default /dev/shm is 64 MB).
+const roomyShm = (() => {
+  try {
+    const fsStat = statfsSync("/dev/shm");
+    return fsStat.bavail * fsStat.bsize >= 2 ** 30;
+  } catch {
+    return false;
+  }
+})();
+const work = mkdtempSync(join(roomyShm ? "/dev/shm" : tmpdir(), "op-sweep-"));
 const templates: Record<Verb["template"], Template> = {
   store: { root: join(work, "template") },
   deployed: { root: join(work, "deployed") },
