@@ -239,8 +239,9 @@ export function canaryDayTwo(ctx: CanaryScenarioContext): void {
       "shop.test",
     );
     expect(clash.code, clash.stderr).toBe(3);
+    // Refused by op before anything is staged, with the same rule the store applies on write.
     expect(clash.stderr).toContain(
-      `collides with deployment ${shop} (bundle shop): both claim host shop.test and path prefix /`,
+      `would collide with deployment ${shop} (bundle shop), which environment prod serves with route binding {"hosts":["Shop.Test"],"path_prefixes":[]}: both would claim host shop.test and path prefix /`,
     );
     expect(readFileSync(`${ctx.tb.root}/etc/greentic/hello/proxy/haproxy.cfg`, "utf8")).toBe(before);
     expect(await liveSplit(ctx.exec(), ctx.vmSpec())).toEqual(split);
