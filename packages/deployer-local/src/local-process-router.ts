@@ -12,7 +12,7 @@ import {
   type LocalRouterListenFile,
   type LocalRoutesDocument,
 } from "./local-router.js";
-import { isAlive, stopProcess } from "./process-utils.js";
+import { isAlive, processesWithArgument, stopProcess } from "./process-utils.js";
 import { RouterRecordSchema } from "./records.js";
 import type { RoleCommand } from "./roles.js";
 import { readJsonDocument, readJsonFile, writeJsonFile, type HandlerContext } from "@greentic/env-packs";
@@ -135,6 +135,9 @@ export async function syncLocalRouter(
       details: { code: "router-missing", router_bin: bin },
     });
   }
+  // A router the record does not name (an op killed between starting it and recording it)
+  // would fight the new one over listen.json, and over the port: stop it first.
+  for (const pid of await processesWithArgument("--state-dir", paths.dir)) await stopProcess(pid, options.stopGraceMs);
   await rm(paths.listen, { force: true });
   const args = [
     ...options.router.argv.map((arg) => (arg === options.router.bin ? bin : arg)),

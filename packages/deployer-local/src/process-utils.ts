@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, readdir } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** True when `pid` names a live (non-zombie) process. */
@@ -73,4 +73,20 @@ export async function isOurCommand(pid: number, args: readonly string[]): Promis
   if (cmdline === undefined) return process.platform !== "linux";
   const parts = cmdline.split("\0");
   return args.every((arg) => parts.includes(arg));
+}
+
+/**
+ * Live processes (not this one) whose command line has `flag` followed by `value`: the routers
+ * of one state directory (`--state-dir DIR`). Empty without /proc.
+ */
+export async function processesWithArgument(flag: string, value: string): Promise<number[]> {
+  const names = await readdir("/proc").catch(() => [] as string[]);
+  const found: number[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const parts = (await readFile(`/proc/${name}/cmdline`, "utf8").catch(() => "")).split("\0");
+    const at = parts.indexOf(flag);
+    if (at !== -1 && parts[at + 1] === value && (await isAlive(Number(name)))) found.push(Number(name));
+  }
+  return found;
 }

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { buildBundle } from "@greentic/bundle";
 import { isGreenticError, type GreenticError } from "@greentic/deploy-spec";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
@@ -210,6 +210,20 @@ describe("greentic.deployer.local-process router", () => {
     expect(b.state).toBe("running");
     expect(a.pid).not.toBe(b.pid);
     expect(a.url).not.toBe(b.url);
+    // An op killed between starting the router and recording it leaves a router no record
+    // names: the next start stops it rather than running a second one on the same state.
+    const routerDir = dirname(a.log!);
+    const orphans = await processesMentioning(routerDir);
+    expect(orphans).toHaveLength(2); // the keeper and its worker
+    await rm(join(routerDir, "router.json"));
+    await deployer.applyTrafficSplit(ctxA, split([[r1, 10_000]]));
+    const restarted = await localRouterStatus(ctxA);
+    expect(restarted.state).toBe("running");
+    for (const pid of orphans) expect(await isRunning(pid)).toBe(false);
+    expect(await processesMentioning(routerDir)).toHaveLength(2);
+    a.pid = restarted.pid!;
+    a.url = restarted.url!;
+
     // Staged but never warmed: chosen by the split, not running.
     const down = await fetch(a.url!);
     expect(down.status).toBe(502);
