@@ -143,6 +143,34 @@ async function writeHead(root: string, dir: string, lastHash: string, lines: num
   await writeReplace(root, join(dir, AUDIT_HEAD_FILE), `${JSON.stringify(head)}\n`);
 }
 
+/** An event's line in the log, as written. */
+function lineOf(event: AuditEventRecord): Buffer {
+  return Buffer.from(`${JSON.stringify(event)}\n`);
+}
+
+/**
+ * Whether the log in `dir` holds `event`'s line, byte for byte, at `offset`: a committed event
+ * in place. False when the log is missing, odd or unreadable.
+ */
+export function hasAuditLineAt(dir: string, event: AuditEventRecord, offset: number): boolean {
+  const line = lineOf(event);
+  let fd: number;
+  try {
+    fd = openSync(join(dir, AUDIT_FILE), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return false;
+    const have = Buffer.alloc(line.length);
+    return readSync(fd, have, 0, have.length, offset) === line.length && have.equals(line);
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Writes a committed event's line at its recorded byte offset (see `CommitRecord`). Idempotent:
  * a line already there is left alone, so a recovery and a paused writer that resumes late
@@ -156,7 +184,7 @@ export async function writeAuditLineAt(
   linesBefore: number,
 ): Promise<void> {
   const file = join(dir, AUDIT_FILE);
-  const line = Buffer.from(`${JSON.stringify(event)}\n`);
+  const line = lineOf(event);
   await ensureDir(root, dir);
   await assertNoSymlinks(dir, file);
   // Read first: a line already in place needs no write access (an immutable log stays readable).

@@ -1,8 +1,8 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { GreenticError, prettyJson, sha256Hex } from "@greentic/deploy-spec/documents";
-import { AUDIT_FILE, appendAuditEvent, checkedTail, writeAuditLineAt } from "./audit-log.js";
+import { AUDIT_FILE, appendAuditEvent, checkedTail, hasAuditLineAt, writeAuditLineAt } from "./audit-log.js";
 import { BACKUPS_DIR, pruneBackups, writeBackup } from "./backups.js";
 import {
   RECORDS_KEPT,
@@ -194,7 +194,7 @@ export async function commit(
   // below the newest: a zombie, withdrawn and not a commit.
   const after = await recordGenerations(core, envId);
   if (after.at(-1) !== plan.generation) {
-    if (eventAtOffset(join(auditDir, AUDIT_FILE), record)) return record.event;
+    if (hasAuditLineAt(auditDir, record.event, record.audit_offset)) return record.event;
     await withdrawRecord(core, envId, plan.generation);
     throw lostLock(envId, plan.generation, `was overtaken (commits/ holds ${after.at(-1)})`);
   }
@@ -208,26 +208,6 @@ export async function commit(
   await pruneRecords(core, envId);
   void RECORDS_KEPT;
   return written;
-}
-
-/** Whether the audit log holds `record`'s event, byte for byte, at the record's offset. */
-function eventAtOffset(file: string, record: CommitRecord): boolean {
-  const line = Buffer.from(`${JSON.stringify(record.event)}\n`);
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return false;
-  }
-  try {
-    if (!fstatSync(fd).isFile()) return false;
-    const have = Buffer.alloc(line.length);
-    return readSync(fd, have, 0, have.length, record.audit_offset) === line.length && have.equals(line);
-  } catch {
-    return false;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Runs the post-commit writes; a failure is `audit` saying the change is committed. */
