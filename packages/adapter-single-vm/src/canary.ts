@@ -299,7 +299,14 @@ function renderCanary(spec: DeploymentSpec, record: CanaryRecord, ctx: CanaryCon
     );
     const digest = r.bundle_digest.replace(/^sha256:/, "");
     files.push(
-      { path: l.envFile, content: renderEnvFile(rs), mode: 0o640, group: "service", owner: id, kind: "env-file" },
+      {
+        path: l.envFile,
+        content: renderEnvFile(rs, { behindProxy: true }),
+        mode: 0o640,
+        group: "service",
+        owner: id,
+        kind: "env-file",
+      },
       {
         path: l.mountFile,
         content: renderUnitFile(mountUnit(rs, l, r.bundle_file, digest)),

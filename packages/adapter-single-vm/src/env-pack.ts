@@ -832,11 +832,12 @@ export function singleVmDeployerHandler(options: SingleVmHandlerOptions = {}): E
           );
       }
       const options = { lines: request.lines, sinceMs: request.sinceMs, after: request.after };
-      // The router's request lines are in the proxy's ring, not the journal (logs.ts says why).
-      if (sources.some((s) => s.source === "router"))
-        return readJournalAndRequests(l.vm, sources, options, () =>
-          proxyCommand(l.vm, l.spec, `show events ${TIMING_RING}`),
-        );
+      // The request lines are in the proxy's ring, not the journal (logs.ts says why): the
+      // router's all of them; a canary revision's those of its backend.
+      const ring = () => proxyCommand(l.vm, l.spec, `show events ${TIMING_RING}`);
+      if (sources.some((s) => s.source === "router")) return readJournalAndRequests(l.vm, sources, options, ring);
+      if (canary && request.revision !== undefined)
+        return readJournalAndRequests(l.vm, sources, options, ring, request.revision);
       return readJournal(l.vm, sources, options);
     },
 

@@ -18,6 +18,18 @@ describe("requestLogLine", () => {
     expect(requestLogLine(raw)).toEqual({ source: "router", ts: "2026-11-30T00:06:57.080Z", line });
   });
 
+  it("for one revision: its backend's requests only, under its name", () => {
+    const rev = "01JD2W5X7Q4M0000000000000A";
+    expect(requestLogLine(`r_${rev} 500 12 1795997217080 10.0.0.9 GET /shop/cart`, rev)).toEqual({
+      source: rev,
+      ts: "2026-11-30T00:06:57.080Z",
+      line: "10.0.0.9 GET /shop/cart 500 12 ms via router",
+    });
+    expect(requestLogLine("r_01JD2W5X7Q4M0000000000000B 200 3 1795997217080 10.0.0.9 GET /", rev)).toBeUndefined();
+    expect(requestLogLine(`r_${rev}0 200 3 1795997217080 10.0.0.9 GET /`, rev)).toBeUndefined();
+    expect(requestLogLine("gt_none 503 0 1795997217080 127.0.0.1 GET /", rev)).toBeUndefined();
+  });
+
   it("skips what is not a request line (the ring's older, shorter format; a cut line)", () => {
     expect(requestLogLine("r_01JD2W5X7Q4M0000000000000A 200 3 1795997217080")).toBeUndefined();
     expect(requestLogLine("")).toBeUndefined();

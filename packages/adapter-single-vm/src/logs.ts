@@ -1,6 +1,7 @@
 import { GreenticError } from "@greentic/deploy-spec";
 import type { DeployerLogLine, ReadLogsResult } from "@greentic/env-packs";
 import type { HostExecutor } from "./executor.js";
+import { backendOf } from "./proxy.js";
 
 /** A systemd unit whose journal `op logs` reads, and the source its lines are shown under. */
 export interface JournalSource {
@@ -108,12 +109,24 @@ async function journalEnd(executor: HostExecutor): Promise<string | null> {
 // the proxy's admin socket and merges its lines with the unit's journal. The ring holds the most
 // recent requests (4 MiB: tens of thousands of lines) since HAProxy last (re)loaded its
 // configuration.
+//
+// For the same reasons a canary revision's runtime writes no line per request
+// (`GREENTIC_ACCESS_LOG=off` in its env file, render.ts): `op logs REV` shows the ring's lines of
+// that revision's backend among its unit's journal, under the revision's name.
 
-/** One request of the ring, as `op logs` shows it (source `router`). */
-export function requestLogLine(raw: string): DeployerLogLine | undefined {
+/**
+ * One request of the ring, as `op logs` shows it: every request under `router`, or with
+ * `revision`, only that revision's requests, under its name (undefined for the others).
+ */
+export function requestLogLine(raw: string, revision?: string): DeployerLogLine | undefined {
   const m = /^(\S+) (-?\d+) (-?\d+) (\d+) (\S+) (\S+) (.*)$/.exec(raw);
   if (m === null) return undefined;
   const [, backend, status, total, at, client, method, path] = m as unknown as string[];
+  const ts = new Date(Number(at)).toISOString();
+  if (revision !== undefined)
+    return backend === backendOf(revision)
+      ? { source: revision, ts, line: `${client} ${method} ${path} ${status} ${total} ms via router` }
+      : undefined;
   const to = backend!.startsWith("r_")
     ? `revision ${backend!.slice(2)}`
     : backend === "gt_none"
@@ -121,11 +134,7 @@ export function requestLogLine(raw: string): DeployerLogLine | undefined {
       : backend === "gt_unrouted"
         ? "no route"
         : backend;
-  return {
-    source: "router",
-    ts: new Date(Number(at)).toISOString(),
-    line: `${client} ${method} ${path} ${status} ${total} ms ${to}`,
-  };
+  return { source: "router", ts, line: `${client} ${method} ${path} ${status} ${total} ms ${to}` };
 }
 
 /** Where a follower of the router's log is: the journal's cursor and the ring's last line. */
@@ -158,16 +167,18 @@ export function ringAfter(lines: readonly string[], read: { n: number; l: string
 }
 
 /**
- * {@link readJournal} of `sources` (one of them the router's unit), with the requests of the
- * proxy's ring (`ring()` answers HAProxy's `show events` text) merged in time order. The cursor
- * it answers carries both positions; a follower gets each request once, and after a reload
- * (a new, empty ring) the requests the new ring holds.
+ * {@link readJournal} of `sources` (the router's unit among them, or the one revision's unit),
+ * with the requests of the proxy's ring (`ring()` answers HAProxy's `show events` text) merged
+ * in time order: all of them, or with `revision` only that revision's ({@link requestLogLine}).
+ * The cursor it answers carries both positions; a follower gets each request once, and after a
+ * reload (a new, empty ring) the requests the new ring holds.
  */
 export async function readJournalAndRequests(
   executor: HostExecutor,
   sources: readonly JournalSource[],
   options: ReadJournalOptions,
   ring: () => Promise<string>,
+  revision?: string,
 ): Promise<ReadLogsResult> {
   const following = options.after !== undefined;
   // A journal cursor alone (an earlier op's): the ring is followed from its current end.
@@ -185,7 +196,8 @@ export async function readJournalAndRequests(
     .map((l) => l.trimEnd())
     .filter((l) => requestLogLine(l) !== undefined);
   const fresh = from === undefined ? raw : from.n === -1 ? [] : ringAfter(raw, from);
-  let requests = fresh.map((l) => requestLogLine(l)!);
+  // The position counts every line of the ring; only the lines shown are filtered.
+  let requests = fresh.flatMap((l) => requestLogLine(l, revision) ?? []);
   if (options.sinceMs !== undefined) requests = requests.filter((r) => Date.parse(r.ts!) >= options.sinceMs!);
   if (from === undefined) requests = requests.slice(-options.lines);
   // Merged by time; each side is in order already, so a stable sort keeps each side's order.

@@ -54,9 +54,6 @@ export function canaryDayTwo(ctx: CanaryScenarioContext): void {
     const times = all.lines.map((l: { ts: string }) => l.ts);
     expect(times).toEqual([...times].sort());
 
-    const one = ctx.ok("logs", "prod", r1.slice(0, 10), "-n", "5", "--json").json.result;
-    expect(one.sources).toEqual([{ source: r1, unit: `greentic-hello-${r1}.service` }]);
-    expect(one.lines.map((l: { source: string }) => l.source)).toEqual([r1, r1, r1, r1, r1]);
     // The router's log: HAProxy's own lines and one line per request (from its ring, so neither
     // the load phases before nor journald's rate limit drop them).
     const asked = `/router-log-${Date.now()}`;
@@ -70,70 +67,93 @@ export function canaryDayTwo(ctx: CanaryScenarioContext): void {
       ts: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       line: expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1 GET ${asked} 404 \\d+ ms revision ${r1}$`)),
     });
-
-    // -f: a request made once it runs shows up, from r1 (100 %), as the runtime logged it.
-    // journald drops a unit's lines for the rest of its 30 s rate-limit window once the unit
-    // exceeded its burst (the load phases before this one do), so a probe is sent each second
-    // until a line arrives; every probe is made after the follower printed its first line.
-    const probe = `/logs-probe-${Date.now()}`;
-    const follower = spawn(
-      "nsenter",
-      [
-        "-t",
-        String(ctx.tb.pid),
-        "-a",
-        "setsid",
-        "sh",
-        "-c",
-        // Its own process group, interrupted inside the machine as Ctrl-C would (journalctl included).
-        `echo $$ > /run/gt-follow.pid; exec env GREENTIC_HOME=/root/greentic NO_COLOR=1 /usr/bin/node ${PROJECT_MOUNT}/apps/op/bin/run.js logs prod -f -n 1 --json`,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+    // One revision's log: its unit's journal with its requests from the ring, under its name. Its
+    // runtime writes no request line of its own behind the proxy (GREENTIC_ACCESS_LOG=off).
+    const one = ctx.ok("logs", "prod", r1.slice(0, 10), "-n", "5", "--json").json.result;
+    expect(one.sources).toEqual([{ source: r1, unit: `greentic-hello-${r1}.service` }]);
+    expect(one.lines.map((l: { source: string }) => l.source)).toEqual([r1, r1, r1, r1, r1]);
+    expect(one.lines).toContainEqual({
+      source: r1,
+      ts: router.lines.at(-1).ts,
+      line: expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1 GET ${asked} 404 \\d+ ms via router$`)),
+    });
+    const journal = ctx.tb.run("journalctl", ["--no-pager", "-o", "cat", "-u", `greentic-hello-${r1}.service`]).stdout;
+    expect(journal).toContain('"msg":"ready"');
+    expect(journal).not.toContain('"listener":"public"');
+    expect(ctx.tb.run("cat", [`/etc/greentic/hello/revisions/${r1}/runtime.env`]).stdout).toContain(
+      "GREENTIC_ACCESS_LOG=off\n",
     );
-    let out = "";
-    let err = "";
-    follower.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-    follower.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    const exited = new Promise<number | null>((resolve) => follower.on("close", (code) => resolve(code)));
+
+    // -f: a request made once they run shows up in the follower of every source (the router's
+    // line) and in the follower of r1 (100 %) alone (the same request under r1's name). A probe is
+    // sent each second until both show it; every probe is made after both printed a first line.
+    const probe = `/logs-probe-${Date.now()}`;
+    const follow = (name: string, ...args: string[]) => {
+      const child = spawn(
+        "nsenter",
+        [
+          "-t",
+          String(ctx.tb.pid),
+          "-a",
+          "setsid",
+          "sh",
+          "-c",
+          // Its own process group, interrupted inside the machine as Ctrl-C would (journalctl included).
+          `echo $$ > /run/gt-follow-${name}.pid; exec env GREENTIC_HOME=/root/greentic NO_COLOR=1 /usr/bin/node ${PROJECT_MOUNT}/apps/op/bin/run.js logs prod ${args.join(" ")} -f -n 1 --json`,
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      const f = {
+        out: "",
+        err: "",
+        exited: new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code))),
+        lines: () =>
+          f.out
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { source: string; ts: string; line: string }),
+        stop: () => {
+          const pid = ctx.tb.run("cat", [`/run/gt-follow-${name}.pid`]).stdout.trim();
+          if (/^\d+$/.test(pid)) ctx.tb.run("kill", ["-INT", "--", `-${pid}`]);
+          else child.kill();
+        },
+      };
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (f.out += d));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (f.err += d));
+      return f;
+    };
+    const everything = follow("all");
+    const revision = follow("rev", r1);
     try {
       const until = Date.now() + 60_000;
-      while (!out.includes("\n")) {
-        if (Date.now() > until) throw new Error(`op logs -f printed nothing: ${err}`);
+      while (!everything.out.includes("\n") || !revision.out.includes("\n")) {
+        if (Date.now() > until) throw new Error(`op logs -f printed nothing: ${everything.err}${revision.err}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       const seen = Date.now() + 45_000;
-      let hit: { source: string; ts: string; line: string } | undefined;
-      for (let n = 0; hit === undefined && Date.now() < seen; n++) {
+      const probed = (f: typeof everything) => f.lines().find((l) => l.line.includes(probe));
+      for (let n = 0; (probed(everything) === undefined || probed(revision) === undefined) && Date.now() < seen; n++) {
         if (n % 10 === 0) expect((await get(ctx.url, "127.0.0.1", `${probe}-${n}`)).status).toBe(404);
         await new Promise((r) => setTimeout(r, 100));
-        hit = out
-          .split("\n")
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as { source: string; ts: string; line: string })
-          .find((l) => l.line.includes(probe) && l.source !== "router");
       }
-      const suppressed = ctx.tb.run("journalctl", ["--no-pager", "-u", "systemd-journald", "-g", "Suppressed"]).stdout;
-      expect(hit, `${out}\n${err}\n${suppressed}`).toBeDefined();
-      expect(hit!.source).toBe(r1);
-      // The router's request line of a probe, followed as well.
-      expect(out).toMatch(
-        new RegExp(
-          `"source":"router","ts":"[^"]+","line":"127\\.0\\.0\\.1 GET ${probe}-\\d+ 404 \\d+ ms revision ${r1}"`,
-        ),
-      );
-      expect(JSON.parse(hit!.line)).toMatchObject({
-        msg: "request",
-        listener: "public",
-        method: "GET",
-        path: expect.stringMatching(new RegExp(`^${probe}-\\d+$`)),
-        status: 404,
+      expect(probed(everything), `${everything.out}\n${everything.err}`).toEqual({
+        source: "router",
+        ts: expect.any(String),
+        line: expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1 GET ${probe}-\\d+ 404 \\d+ ms revision ${r1}$`)),
       });
+      expect(probed(revision), `${revision.out}\n${revision.err}`).toEqual({
+        source: r1,
+        ts: expect.any(String),
+        line: expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1 GET ${probe}-\\d+ 404 \\d+ ms via router$`)),
+      });
+      // The revision's follower shows nothing of another source.
+      expect(new Set(revision.lines().map((l) => l.source))).toEqual(new Set([r1]));
     } finally {
-      const pid = ctx.tb.run("cat", ["/run/gt-follow.pid"]).stdout.trim();
-      if (/^\d+$/.test(pid)) ctx.tb.run("kill", ["-INT", "--", `-${pid}`]);
-      else follower.kill();
+      everything.stop();
+      revision.stop();
     }
-    expect({ code: await exited, err }).toEqual({ code: 0, err: "" });
+    expect({ code: await everything.exited, err: everything.err }).toEqual({ code: 0, err: "" });
+    expect({ code: await revision.exited, err: revision.err }).toEqual({ code: 0, err: "" });
 
     const unknown = ctx.op("logs", "prod", "01J00000000000000000000000");
     expect({ code: unknown.code, stderr: unknown.stderr }).toEqual({

@@ -53,6 +53,8 @@ describe("canary staging (--root)", () => {
     expect(env).toContain("GREENTIC_ADMIN_BIND=127.0.0.1:21002\n");
     expect(env).toContain(`GREENTIC_ADMIN_CERT_FILE=/etc/greentic/acme/revisions/${id}/admin/server.crt\n`);
     expect(env).toContain(`GREENTIC_STATE_DIR=/var/lib/greentic/acme/state/revisions/${id}\n`);
+    // HAProxy records each request in its ring, so the revision writes no request lines to journald.
+    expect(env).toContain("GREENTIC_ACCESS_LOG=off\n");
 
     const again = await planDeployment(spec, { root });
     expect(again.actions).toEqual([]);

@@ -50,6 +50,7 @@ describe("loadRuntimeConfig", () => {
         livenessPath: "/health",
         revisionId: null,
         drainTimeoutMs: 10_000,
+        accessLog: true,
       }),
     });
   });
@@ -181,6 +182,23 @@ describe("loadRuntimeConfig", () => {
         value: bad,
       });
     expect(issuesOf({ ...env, GREENTIC_REVISION_ID: "a b" })[0]!.variable).toBe("GREENTIC_REVISION_ID");
+    for (const bad of ["false", "0", "OFF", " off"])
+      expect(issuesOf({ ...env, GREENTIC_ACCESS_LOG: bad })).toEqual([
+        {
+          variable: "GREENTIC_ACCESS_LOG",
+          value: bad,
+          message: "GREENTIC_ACCESS_LOG must be on or off",
+          hint: "use GREENTIC_ACCESS_LOG=off to leave out the public requests' log lines (a proxy in front logs them), or on (the default)",
+        },
+      ]);
+    for (const [value, on] of [
+      ["off", false],
+      ["on", true],
+      ["", true],
+    ] as const) {
+      const r = loadRuntimeConfig({ ...env, GREENTIC_ACCESS_LOG: value });
+      expect(r.ok && r.config.accessLog).toBe(on);
+    }
     const ok = loadRuntimeConfig({
       ...env,
       GREENTIC_DRAIN_TIMEOUT_SECONDS: "2.5",

@@ -29,6 +29,11 @@ export interface RuntimeConfig {
   revisionId: string | null;
   /** How long a drain (SIGTERM, POST /admin/v1/drain then exit) waits for in-flight requests. */
   drainTimeoutMs: number;
+  /**
+   * Whether each public request gets a `request` log line (`GREENTIC_ACCESS_LOG`, default on).
+   * Off where a proxy in front already records every request: the single-VM canary's HAProxy.
+   */
+  accessLog: boolean;
 }
 
 /** One configuration problem: the variable, the value it had, what is wrong and what to do. */
@@ -168,6 +173,15 @@ export function loadRuntimeConfig(env: Env, options: LoadRuntimeConfigOptions = 
     }
   }
 
+  const accessLogRaw = env.GREENTIC_ACCESS_LOG ?? "";
+  if (accessLogRaw !== "" && accessLogRaw !== "on" && accessLogRaw !== "off")
+    issue(
+      "GREENTIC_ACCESS_LOG",
+      accessLogRaw,
+      "GREENTIC_ACCESS_LOG must be on or off",
+      "use GREENTIC_ACCESS_LOG=off to leave out the public requests' log lines (a proxy in front logs them), or on (the default)",
+    );
+
   const revisionId = env.GREENTIC_REVISION_ID?.trim() || null;
   if (revisionId !== null && !/^[\w.:-]{1,128}$/.test(revisionId)) {
     issue(
@@ -208,6 +222,7 @@ export function loadRuntimeConfig(env: Env, options: LoadRuntimeConfigOptions = 
       livenessPath,
       revisionId,
       drainTimeoutMs,
+      accessLog: accessLogRaw !== "off",
     },
   };
 }

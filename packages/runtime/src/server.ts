@@ -80,13 +80,14 @@ export async function startRuntimeServer(
     inFlight++;
     res.on("close", () => {
       inFlight--;
-      log.info("request", {
-        listener: "public",
-        method: req.method,
-        path: logPath(req.url),
-        status: res.statusCode,
-        ms: round(performance.now() - t0),
-      });
+      if (config.accessLog)
+        log.info("request", {
+          listener: "public",
+          method: req.method,
+          path: logPath(req.url),
+          status: res.statusCode,
+          ms: round(performance.now() - t0),
+        });
       if (inFlight === 0) for (const wake of idleWaiters) wake();
     });
     if (state === "draining" || state === "closed") {

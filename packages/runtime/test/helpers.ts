@@ -87,6 +87,7 @@ export async function makeLayout(
     livenessPath: "/health",
     revisionId: "01JTESTREVISION0000000000",
     drainTimeoutMs: 10_000,
+    accessLog: true,
   };
   return { root, bundleDir, certs: material, env, config };
 }

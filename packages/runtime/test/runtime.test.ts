@@ -156,6 +156,19 @@ describe("public listener", () => {
       ms: expect.any(Number),
     });
   });
+
+  it("with the access log off, writes no public request lines but still the admin API's and its own", async () => {
+    const { port, logs, handle } = await start(SITE, (l) => {
+      l.config.accessLog = false;
+    });
+    expect((await httpGet(port, "/missing")).status).toBe(404);
+    expect((await httpGet(port, "/")).status).toBe(200);
+    expect((await adminRequest({ address: handle.adminAddress, path: "/ready", certDir: certDir() })).status).toBe(200);
+    const admin = await until(() => logs.find((r) => r.msg === "request" && r.listener === "admin"));
+    expect(admin).toMatchObject({ method: "GET", path: "/ready", status: 200 });
+    expect(logs.filter((r) => r.msg === "request").map((r) => r.listener)).toEqual(["admin"]);
+    expect(logs.map((r) => r.msg)).toContain("ready");
+  });
 });
 
 describe("content index and listen.json", () => {
