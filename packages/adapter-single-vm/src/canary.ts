@@ -37,11 +37,13 @@ import {
   percentile,
   proxyLayout,
   proxyUnit,
+  proxyWorkerPid,
   pushSplit,
   renderProxyConfig,
   renderSplitMap,
   renderStickyMap,
   timedRequests,
+  waitForNewProxyWorker,
   type BackendCounters,
   type ProxyRoute,
   type WeightedRevision,
@@ -959,7 +961,11 @@ async function converge(
     await executor.run("systemctl", ["reset-failed", p.unit]);
     await run("systemctl", ["restart", p.unit], `starting the proxy ${p.unit}`);
   } else if (has("update", "unit", p.unit)) {
+    const oldWorker = await proxyWorkerPid(executor, spec).catch(() => null);
     await run("systemctl", ["reload", p.unit], `reloading the proxy ${p.unit}`);
+    // Done only once the new worker serves: the next request must see the new configuration.
+    if (oldWorker !== null)
+      await waitForNewProxyWorker(executor, spec, oldWorker, () => executor.run("systemctl", ["reload", p.unit]));
   }
   if (!staging) {
     const desiredSplit = splitOf(record);

@@ -394,6 +394,57 @@ export async function proxyCommand(executor: HostExecutor, spec: DeploymentSpec,
   });
 }
 
+/** The process id of the HAProxy worker that answers the admin socket (`show info`). */
+export async function proxyWorkerPid(executor: HostExecutor, spec: DeploymentSpec): Promise<number> {
+  const info = await proxyCommand(executor, spec, "show info");
+  const pid = /^Pid: (\d+)$/m.exec(info)?.[1];
+  if (pid === undefined)
+    throw new GreenticError("io", `the proxy's \`show info\` gave no Pid: ${info.trim().slice(0, 200)}`);
+  return Number(pid);
+}
+
+/**
+ * Waits until a worker other than `oldPid` answers the admin socket, three times in a row.
+ *
+ * `systemctl reload` only sends USR2 to HAProxy's master and returns; the old worker keeps
+ * accepting on the shared listeners until the new one is ready and the master tells it to stop.
+ * A request sent in that window is served by the old configuration (CI saw an unbound host
+ * answered by the old catch-all right after `op bundles update`). The admin socket is handed
+ * over like the other listeners, so once only the new worker answers it, the old one has stopped
+ * accepting. A reload signal that reaches the master while it is still re-executing itself from
+ * the previous one is lost (seen once in a loop of back-to-back reloads), so `resend` repeats it
+ * after 3 s without a new worker; a reload is idempotent.
+ */
+export async function waitForNewProxyWorker(
+  executor: HostExecutor,
+  spec: DeploymentSpec,
+  oldPid: number,
+  resend: () => Promise<unknown>,
+  timeoutMs = 15_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let sentAt = Date.now();
+  let inARow = 0;
+  let last: number | string = oldPid;
+  for (;;) {
+    const pid = await proxyWorkerPid(executor, spec).catch((error: Error) => error.message);
+    inARow = typeof pid === "number" && pid !== oldPid ? inARow + 1 : 0;
+    if (inARow === 3) return pid as number;
+    last = pid;
+    if (Date.now() > deadline)
+      throw new GreenticError(
+        "io",
+        `the proxy ${proxyLayout(spec).unit} did not take its new configuration within ${timeoutMs / 1000} s (worker ${oldPid} still answers; last answer: ${last})`,
+        { hint: `check \`journalctl -u ${proxyLayout(spec).unit}\`; \`op single-vm apply\` retries the reload` },
+      );
+    if (pid === oldPid && Date.now() - sentAt > 3_000) {
+      await resend();
+      sentAt = Date.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, inARow > 0 ? 5 : 20));
+  }
+}
+
 /**
  * Replaces both maps atomically through the runtime API: a new map version is prepared, filled
  * and committed, so a request sees either the old split or the new one, never a mix.
