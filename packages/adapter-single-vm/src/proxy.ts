@@ -232,8 +232,9 @@ export function renderProxyConfig(
     // swapped round after round: two threads, `nbthread` left to HAProxy, `http-reuse always`,
     // server `maxconn`, `pool-*-conn`, `tune.*` and no request log changed neither its CPU per
     // request nor the throughput ratio beyond the noise; server connections are already reused
-    // (65 connects for 14 720 requests). What caps the canary bench is the two cores that wrk,
-    // journald and the runtime share with it, not this thread (see canary.bench.ts's CPU table).
+    // (65 connects for 14 720 requests). What caps the canary bench is the two cores that wrk
+    // and the runtime share with it, not this thread (see canary.bench.ts's CPU table; at 28 000
+    // req/s it is busy 70 % of the time, 56 % of its CPU in the kernel, mostly loopback TCP).
     "  nbthread 1",
     // An old worker left after a reload finishes its requests within the drain period, then goes.
     `  hard-stop-after ${Math.max(drain, 1)}s`,
