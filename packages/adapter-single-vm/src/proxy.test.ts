@@ -67,8 +67,6 @@ describe("proxy configuration", () => {
     expect(cfg).toContain("stats socket /run/greentic-acme-proxy/admin.sock mode 600 level admin");
     // One proxy thread in front of single-threaded runtimes (profiled: less CPU per request).
     expect(cfg).toMatch(/^global\n(?: {2}.*\n)*? {2}nbthread 1\n/m);
-    // I/O before more queued tasks (canary.bench: a lower p99 through the proxy).
-    expect(cfg).toMatch(/^global\n(?: {2}.*\n)*? {2}tune\.sched\.low-latency on\n/m);
     expect(cfg.indexOf("backend r_A")).toBeLessThan(cfg.indexOf("backend r_B"));
     expect(cfg).toContain("  server A 127.0.0.1:20001 check");
     expect(cfg).not.toContain("greentic_rev");

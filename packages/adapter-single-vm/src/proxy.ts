@@ -236,10 +236,6 @@ export function renderProxyConfig(
     // and the runtime share with it, not this thread (see canary.bench.ts's CPU table; at 28 000
     // req/s it is busy 70 % of the time, 56 % of its CPU in the kernel, mostly loopback TCP).
     "  nbthread 1",
-    // Serve pending I/O before running more of the queued tasks: on 2 cores shared with the
-    // runtime the proxied p99 came down to 1.47-1.48x direct's from 1.66-1.73x (canary.bench,
-    // A/B alternating on one quiet machine), at no cost in requests per second.
-    "  tune.sched.low-latency on",
     // An old worker left after a reload finishes its requests within the drain period, then goes.
     `  hard-stop-after ${Math.max(drain, 1)}s`,
     `  log ring@${TIMING_RING} local0 info`,
