@@ -15,8 +15,8 @@
 // which shares the cores here but would not on a VM. The revision's runtime writes no line per
 // request (GREENTIC_ACCESS_LOG=off: HAProxy's ring holds the request log), so both sides measure
 // the same runtime; journald's row shows that none is written. Until it did, journald spent
-// 11-17 µs per request on each side and the runtime 13-16 µs more (its synchronous write): a
-// proxied request cost 108-112 µs in all, 67-69 µs since (quiet machine, same session).
+// 11-17 µs per request on each side and the runtime 10-17 µs more (its synchronous write): a
+// proxied request cost 92-112 µs in all, 61-73 µs since (old and new alternating, load 1.6-2.8).
 //
 // Unpinned by default. GREENTIC_BENCH_PIN=1 places both sides of the comparison the same way:
 // the revision's runtime (one Node thread) alone on CPU 0, wrk on the other CPUs, and HAProxy

@@ -184,7 +184,7 @@ export function renderDesiredState(spec: DeploymentSpec, ctx: RenderContext): De
  * The runtime's launch configuration (contracts.md, runtime section). `behindProxy`: a canary
  * revision, whose every request HAProxy records in its ring with the revision (logs.ts), so the
  * runtime writes no line per request to journald: on 2 cores that line cost journald 11-17 µs of
- * CPU and the runtime's synchronous write 13-16 µs more, of 108-112 µs per proxied request in all
+ * CPU and the runtime's synchronous write 10-17 µs more, of 92-112 µs per proxied request in all
  * (see canary.bench.ts).
  */
 export function renderEnvFile(spec: DeploymentSpec, options: { behindProxy?: boolean } = {}): string {
