@@ -568,6 +568,21 @@ function templateIntact(t: Template, label: string): void {
   }
 }
 
+/** What a store left by a SIGKILL of `pid` must pass: invariants, one retry, the template untouched. */
+async function checkedAfterKill(
+  verb: Verb,
+  t: Template,
+  root: string,
+  pid: number | undefined,
+  label: string,
+): Promise<void> {
+  ageLock(root, pid);
+  await invariants(root, label);
+  await retriedOnce(verb, t, root, label);
+  await verb.converged?.(root);
+  templateIntact(t, label);
+}
+
 async function killRun(verb: Verb, t: Template, crash: Crash): Promise<void> {
   const { root, release } = await place(t);
   const report = `${root}.report`;
@@ -577,11 +592,7 @@ async function killRun(verb: Verb, t: Template, crash: Crash): Promise<void> {
     const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
     const { code, stderr } = await exited.finally(() => clearTimeout(timer));
     expect(reportOf(report).fired, `${label}: reached the point (exit ${code}: ${stderr})`).toBe(true);
-    ageLock(root, child.pid);
-    await invariants(root, label);
-    await retriedOnce(verb, t, root, label);
-    await verb.converged?.(root);
-    templateIntact(t, label);
+    await checkedAfterKill(verb, t, root, child.pid, label);
   } finally {
     release();
   }
@@ -597,11 +608,7 @@ async function snapshotRun(verb: Verb, t: Template, crash: Crash, copy: string, 
   const { root, release } = await place(t, copy);
   if (root !== copy) dispose(copy);
   try {
-    ageLock(root, pid);
-    await invariants(root, label);
-    await retriedOnce(verb, t, root, label);
-    await verb.converged?.(root);
-    templateIntact(t, label);
+    await checkedAfterKill(verb, t, root, pid, label);
   } finally {
     release();
   }
