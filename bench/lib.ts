@@ -1,5 +1,8 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 
 /** Median of a non-empty list of numbers. */
@@ -95,6 +98,13 @@ export function report(title: string, baseline: string | undefined, rows: readon
   }
 }
 
+/** A wrk script whose every request waits `delayMs` first (written once per delay, under the OS temp dir). */
+function pacingScript(delayMs: number): string {
+  const file = join(tmpdir(), `greentic-bench-wrk-delay-${delayMs}.lua`);
+  writeFileSync(file, `function delay()\n  return ${delayMs}\nend\n`);
+  return file;
+}
+
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((done) => {
@@ -107,13 +117,22 @@ export function freePort(): Promise<number> {
 
 /**
  * One wrk run (`-t2`): requests/s and p99 latency in ms; any socket error or non-2xx fails it.
- * `cpus` runs wrk under `taskset -c CPUS` (a bench that pins what it measures).
+ * `cpus` runs wrk under `taskset -c CPUS` (a bench that pins what it measures). `rate` paces it:
+ * each connection waits before its next request so that all of them together offer about `rate`
+ * requests/s (wrk's `delay()` hook, whole milliseconds), instead of sending as fast as the server
+ * answers. Latency compared at one offered rate below saturation is the time a hop adds; at
+ * saturation it is mostly queueing (connections / throughput, Little's law).
  */
 export function wrk(
   url: string,
-  options: { seconds: number; connections: number; cpus?: string },
+  options: { seconds: number; connections: number; cpus?: string; rate?: number },
 ): { rps: number; p99: number } {
-  const args = ["-t2", `-c${options.connections}`, `-d${options.seconds}s`, "--latency", url];
+  const args = ["-t2", `-c${options.connections}`, `-d${options.seconds}s`, "--latency"];
+  if (options.rate !== undefined) {
+    const delayMs = Math.max(1, Math.round((options.connections * 1000) / options.rate));
+    args.push("-s", pacingScript(delayMs));
+  }
+  args.push(url);
   const out =
     options.cpus === undefined
       ? execFileSync("wrk", args, { encoding: "utf8" })

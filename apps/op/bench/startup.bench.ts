@@ -2,9 +2,10 @@
 // repeated runs and as a ratio to a bare `node -e 0` measured in the same run. Targets
 // (issue 15): read-only verbs at most 2.5x, `op --help` at most 3x, one mutation at most 4x.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { build } from "esbuild";
 import { cpuCommand, median, report, timeCommand, type BenchRow } from "../../../bench/lib.ts";
 
 const bin = resolve(import.meta.dirname, "..", "bin", "run.js");
@@ -79,6 +80,46 @@ try {
   const oclif = median(cpuCommand(process.execPath, [bin, "version"], runs, env));
   cpuRows.push({ name: "op version (oclif alone)", median: oclif, unit: "ms", ratio: oclif / cpuBase, runs });
   report("op start-up, CPU time (user + system)", "node -e 0", cpuRows);
+
+  // What the layers every verb stands on cost by themselves, loaded as op loads them (one ES
+  // module bundle, CommonJS dependencies inside it, Node's compile cache on) and nothing else
+  // run: the floor under the targets above.
+  const deploySpec = resolve(import.meta.dirname, "../../../packages/deploy-spec");
+  const layers: Array<{ name: string; source: string; from?: string }> = [
+    { name: "zod (the schema library)", source: 'import * as z from "zod"; globalThis.loaded = z;', from: deploySpec },
+    {
+      name: "deploy-spec documents (the schemas a verified read checks)",
+      source: 'import * as d from "@greentic/deploy-spec/documents"; globalThis.loaded = d;',
+    },
+    {
+      name: "@oclif/core's parser, flags and args alone",
+      source:
+        'import { parse } from "@oclif/core/parser"; import { Flags } from "@oclif/core/flags"; import { Args } from "@oclif/core/args"; globalThis.loaded = [parse, Flags, Args];',
+    },
+    { name: "@oclif/core (the CLI framework)", source: 'import * as o from "@oclif/core"; globalThis.loaded = o;' },
+  ];
+  const layerRows: BenchRow[] = [{ name: "node -e 0 (baseline)", median: cpuBase, unit: "ms", ratio: 1, runs }];
+  for (const [i, layer] of layers.entries()) {
+    await build({
+      stdin: { contents: layer.source, resolveDir: layer.from ?? resolve(import.meta.dirname, ".."), loader: "ts" },
+      outfile: join(root, `layer-${i}.bundle.mjs`),
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      conditions: ["@greentic/source"],
+      mainFields: ["module", "main"],
+      banner: { js: 'import { createRequire as __c } from "node:module"; const require = __c(import.meta.url);' },
+      logLevel: "error",
+    });
+    const runner = join(root, `layer-${i}.mjs`);
+    writeFileSync(
+      runner,
+      `import module from "node:module";\nmodule.enableCompileCache?.();\nawait import("./layer-${i}.bundle.mjs");\n`,
+    );
+    const m = median(cpuCommand(process.execPath, [runner], runs, env));
+    layerRows.push({ name: layer.name, median: m, unit: "ms", ratio: m / cpuBase, runs });
+  }
+  report("op start-up: the layers alone, CPU time (user + system)", "node -e 0", layerRows);
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

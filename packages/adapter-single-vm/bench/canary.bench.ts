@@ -1,15 +1,21 @@
 // The canary proxy on a booted Debian 12 testbed (systemd-nspawn, as the e2e suites use), with
 // `op` driving it as an operator would:
 // - requests/s and p99 through HAProxy (the generated config: rand(10000) and the split map) at
-//   100 % to one revision, against the same revision's own port, wrk -c32, alternating runs;
+//   100 % to one revision, against the same revision's own port, wrk -c32, alternating runs; and a
+//   bare HAProxy beside them (the distribution's binary, a ten-line configuration: one frontend,
+//   one server) in the same rounds, to tell what the proxy hop costs on this machine from what
+//   the generated configuration adds to it;
+// - p99 at one offered rate below saturation (wrk paced to 5 000 req/s), on each of the three:
+//   at saturation p99 is mostly queueing (32 connections over the throughput), paced it is the
+//   time the hop itself adds;
 // - time from starting `op traffic set` to the new weights being live in HAProxy (polled on its
 //   admin socket), against `op traffic show`'s run time (op's start-up and a read) in the same run;
 //   and the runtime-API push alone;
 // - memory of an extra revision: the second revision's unit against the first's, after load.
 // Needs root, the testbed (scripts/testbed/build.sh) and wrk. Run by `pnpm bench` after a build.
 //
-// Each round runs direct and proxy back to back, the order flipped every round, and the ratios
-// are the medians of the rounds' own ratios (each pair saw the same load on this shared machine).
+// Each round runs every side back to back, the order rotated every round, and the ratios are the
+// medians of the rounds' own ratios (each round's sides saw the same load on this shared machine).
 // A second table says where the CPU went, per request, in each side: HAProxy (and how busy its one
 // thread was, to show whether it caps the proxy), the revision's runtime, journald and wrk itself,
 // which shares the cores here but would not on a VM. The revision's runtime writes no line per
@@ -188,28 +194,69 @@ try {
       haproxyBusy: spent("haproxy") / wallUs,
     };
   };
+  // The bare HAProxy: same binary, one thread, keep-alive, one server (the revision's port), no
+  // split, log or stats. Started in the testbed as a daemon, stopped in the finally below.
+  const barePort = await freePort();
+  writeFileSync(
+    `${tb.root}/run/bench-bare-haproxy.cfg`,
+    [
+      "global",
+      "  nbthread 1",
+      "  maxconn 4096",
+      "defaults",
+      "  mode http",
+      "  option http-keep-alive",
+      "  timeout connect 5s",
+      "  timeout client 60s",
+      "  timeout server 60s",
+      "frontend bare",
+      `  bind 127.0.0.1:${barePort}`,
+      "  default_backend revision",
+      "backend revision",
+      `  server ${r1} 127.0.0.1:${record().revisions[r1].public_port}`,
+      "",
+    ].join("\n"),
+  );
+  tb.sh("haproxy -f /run/bench-bare-haproxy.cfg -D -p /run/bench-bare-haproxy.pid");
+  const bareUrl = `http://127.0.0.1:${barePort}/`;
+  const PACED_RATE = 5000;
+  const paced = (url: string) =>
+    wrk(url, {
+      seconds: SECONDS,
+      connections: CONNECTIONS,
+      rate: PACED_RATE,
+      ...(LOAD_CPUS ? { cpus: LOAD_CPUS } : {}),
+    });
+
   load(proxyUrl);
+  load(bareUrl);
   load(directUrl); // warm-up
   const loadBefore = loadavg()[0]!;
   const p: Measured[] = [];
   const d: Measured[] = [];
+  const bare: Array<{ rps: number; p99: number }> = [];
+  const pacedP99 = { direct: [] as number[], proxy: [] as number[], bare: [] as number[] };
   for (let i = 0; i < RUNS; i++) {
-    // Flip the order each round, so neither side always runs first after the other's load.
-    if (i % 2 === 0) {
-      d.push(measure(directUrl));
-      p.push(measure(proxyUrl));
-    } else {
-      p.push(measure(proxyUrl));
-      d.push(measure(directUrl));
-    }
+    // Rotate the order each round, so no side always runs first after another's load.
+    const sides = [
+      () => d.push(measure(directUrl)),
+      () => p.push(measure(proxyUrl)),
+      () => bare.push(load(bareUrl)),
+      () => pacedP99.direct.push(paced(directUrl).p99),
+      () => pacedP99.proxy.push(paced(proxyUrl).p99),
+      () => pacedP99.bare.push(paced(bareUrl).p99),
+    ];
+    for (let k = 0; k < sides.length; k++) sides[(i + k) % sides.length]!();
   }
   const load1 = `load average ${loadBefore.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)} on ${CPUS} CPUs`;
   const pairs = (f: (m: Measured) => number) => median(p.map((x, i) => f(x) / f(d[i]!)));
-  const [drps, prps] = [median(d.map((x) => x.rps)), median(p.map((x) => x.rps))];
-  const [dp99, pp99] = [median(d.map((x) => x.p99)), median(p.map((x) => x.p99))];
+  const bareRatio = (f: (m: { rps: number; p99: number }) => number) => median(bare.map((x, i) => f(x) / f(d[i]!)));
+  const pacedRatio = (side: number[]) => median(side.map((x, i) => x / pacedP99.direct[i]!));
+  const [drps, prps, brps] = [median(d.map((x) => x.rps)), median(p.map((x) => x.rps)), median(bare.map((x) => x.rps))];
+  const [dp99, pp99, bp99] = [median(d.map((x) => x.p99)), median(p.map((x) => x.p99)), median(bare.map((x) => x.p99))];
   report(
-    `single-vm canary: HAProxy vs direct to one revision, wrk -c32 ${SECONDS} s, order flipped each round${LOAD_CPUS ? `, runtime on CPU 0, wrk and HAProxy on CPU ${LOAD_CPUS}` : ""}`,
-    "direct to the revision's port (ratio: median of the rounds' proxy/direct)",
+    `single-vm canary: HAProxy vs direct to one revision, wrk -c32 ${SECONDS} s, order rotated each round${LOAD_CPUS ? `, runtime on CPU 0, wrk and HAProxy on CPU ${LOAD_CPUS}` : ""}`,
+    "direct to the revision's port (ratio: median of the rounds' side/direct)",
     [
       { name: "direct req/s", median: drps, unit: "req/s", ratio: 1, runs: RUNS, note: load1 },
       {
@@ -220,6 +267,14 @@ try {
         runs: RUNS,
         note: `target >= 0.8x; ratio of the medians ${(prps / drps).toFixed(2)}x`,
       },
+      {
+        name: "bare HAProxy req/s",
+        median: brps,
+        unit: "req/s",
+        ratio: bareRatio((m) => m.rps),
+        runs: RUNS,
+        note: "the hop alone: one frontend, one server",
+      },
       { name: "direct p99", median: dp99, unit: "ms", ratio: 1, runs: RUNS },
       {
         name: "proxy p99",
@@ -228,6 +283,22 @@ try {
         ratio: pairs((m) => m.p99),
         runs: RUNS,
         note: `target <= 1.5x; ratio of the medians ${(pp99 / dp99).toFixed(2)}x`,
+      },
+      { name: "bare HAProxy p99", median: bp99, unit: "ms", ratio: bareRatio((m) => m.p99), runs: RUNS },
+    ],
+  );
+  report(
+    `single-vm canary: p99 at ${PACED_RATE} req/s offered (wrk -c32 paced), in the same rounds`,
+    "direct to the revision's port",
+    [
+      { name: "direct p99", median: median(pacedP99.direct), unit: "ms", ratio: 1, runs: RUNS },
+      { name: "proxy p99", median: median(pacedP99.proxy), unit: "ms", ratio: pacedRatio(pacedP99.proxy), runs: RUNS },
+      {
+        name: "bare HAProxy p99",
+        median: median(pacedP99.bare),
+        unit: "ms",
+        ratio: pacedRatio(pacedP99.bare),
+        runs: RUNS,
       },
     ],
   );
@@ -342,5 +413,5 @@ try {
     { name: "runtime API push -> live", median: median(push), unit: "ms", ratio: median(push) / show, runs: RUNS },
   ]);
 } finally {
-  await tb.stop();
+  await tb.stop(); // the bare HAProxy goes with the machine
 }
