@@ -1,5 +1,5 @@
 import type { BundleDeployment, Environment } from "@greentic/deploy-spec";
-import { compareRouteScores, normalisePathPrefix, routeScore } from "@greentic/deploy-spec/routes";
+import { compareRouteScores, newRouteCollisions, normalisePathPrefix, routeScore } from "@greentic/deploy-spec/routes";
 
 // What the environment URL does with a request, judged from the stored route bindings of the
 // deployments that have traffic, by the router's own rules (deploy-spec's routes). Used by
@@ -58,30 +58,25 @@ export function boundCurl(url: string, deployment: Served): string {
 }
 
 /**
- * Problems: requests a served deployment's binding is meant to serve that the URL cannot route
- * (several deployments claim them alike: 421). Notes: the bare environment URL (its own host,
- * path `/`) claimed by no served deployment answers 404 by design; the note says which host or
- * path reaches what.
+ * Problems: deployments with traffic whose bindings claim the same host and path prefix (the
+ * URL answers 421 to those requests), found by the rule the store refuses them with when they
+ * are written; only a store another writer left that way holds one. Notes: the bare
+ * environment URL (its own host, path `/`) claimed by no served deployment answers 404 by
+ * design; the note says which host or path reaches what.
  */
 export function urlRouting(env: Environment, url: string | null): { problems: string[]; notes: string[] } {
   const served = servedDeployments(env);
   const problems: string[] = [];
   const notes: string[] = [];
   if (served.length === 0) return { problems, notes };
-  const urlHost = url === null ? "localhost" : new URL(url).host;
-  const reported = new Set<string>();
-  for (const d of served) {
-    const { host, path } = boundRequest(d);
-    const claimed = winners(served, host ?? urlHost, path);
-    if (claimed.length > 1) {
-      const ids = claimed.map((c) => c.deployment_id).sort();
-      if (reported.has(ids.join())) continue;
-      reported.add(ids.join());
-      problems.push(
-        `Deployments ${claimed.map((c) => `${c.deployment_id} (bundle ${c.bundle_id})`).join(" and ")} claim the same requests (${host === null ? "any host" : `host ${host}`}, path ${path}): the environment URL answers 421 to them. Give one a route binding with \`op bundles update\`.`,
-      );
-    }
+  const named = (id: string) => `${id} (bundle ${env.bundles.find((b) => b.deployment_id === id)?.bundle_id})`;
+  for (const c of newRouteCollisions(undefined, env)) {
+    const [first, second] = [c.deployment_id, c.other_deployment_id].sort() as [string, string];
+    problems.push(
+      `Deployments ${named(first)} and ${named(second)} claim the same requests (${c.host === null ? "any host" : `host ${c.host}`}, path ${c.path_prefix}): the environment URL answers 421 to them. Give one a route binding with \`op bundles update\`.`,
+    );
   }
+  const urlHost = url === null ? "localhost" : new URL(url).host;
   if (url !== null && problems.length === 0 && winners(served, urlHost, "/").length === 0)
     notes.push(
       `The environment URL ${url} answers 404 to a request with its own host for /: no deployment's route binding claims it. ${served
