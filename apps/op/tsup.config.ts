@@ -19,6 +19,7 @@ function commit(): string {
 // in chunks imported on first use. One copy of each library: error classes compare by identity.
 export default packageConfig(
   {
+    start: "src/start.ts",
     main: "src/main.ts",
     "command-table": "src/command-table.ts",
     "hooks/command-not-found": "src/hooks/command-not-found.ts",

@@ -24,7 +24,7 @@ if (process.platform !== "linux" || process.arch !== "x64") {
   );
   process.exit(2);
 }
-for (const dist of ["apps/op/dist/main.js", "apps/op/oclif.manifest.json", "packages/runtime/dist/bin.js"]) {
+for (const dist of ["apps/op/dist/start.js", "apps/op/oclif.manifest.json", "packages/runtime/dist/bin.js"]) {
   try {
     readdirSync(join(root, dist));
   } catch (error) {

@@ -12,16 +12,9 @@ process.stdout.on("error", (err) => {
   throw err;
 });
 
-// One path for every command: dist/main.js (src/main.ts) hands oclif this package's manifest
-// and imports only the command that runs.
+// dist/start.js (src/start.ts) runs one of op's commands itself, importing only that command,
+// and hands anything else (help, an unknown command) to oclif with this package's manifest.
 const root = new URL("..", import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL("oclif.manifest.json", root), "utf8"));
-// oclif checks Node against its own package.json's engines on import, loading semver (47
-// modules) for it; package.json's engines and Node's own check already cover op. Its documented
-// switch is set for the import only, so that no process op starts inherits it.
-const engineWarning = process.env.OCLIF_DISABLE_ENGINE_WARNING;
-process.env.OCLIF_DISABLE_ENGINE_WARNING = "1";
-const { runOp } = await import("../dist/main.js");
-if (engineWarning === undefined) delete process.env.OCLIF_DISABLE_ENGINE_WARNING;
-else process.env.OCLIF_DISABLE_ENGINE_WARNING = engineWarning;
+const { runOp } = await import("../dist/start.js");
 await runOp(process.argv.slice(2), decodeURIComponent(root.pathname).replace(/\/$/, ""), manifest);

@@ -1,7 +1,7 @@
 // The modules scripts/embedded.ts generates at build time.
 declare module "op-embedded:commands" {
-  import type { Command } from "@oclif/core";
-  export const COMMANDS: Record<string, typeof Command>;
+  import type { CommandBase } from "./lib/command.js";
+  export const COMMANDS: Record<string, typeof CommandBase>;
 }
 declare module "op-embedded:plugins" {
   type Pjson = Record<string, unknown> & { name: string; version: string };

@@ -1,9 +1,9 @@
-// How `op` starts, for bin/run.js and the single-file executable alike. oclif normally finds its
-// plugins on disk at every start (each plugin's package.json and manifest, found by walking
-// node_modules) and imports a command by its path. Here the bundle carries all of that: op's
-// package.json and the bundled plugins (help, autocomplete) with their manifests are embedded at
-// build time (scripts/embedded.ts), and each command is one lazy import, so a start reads op's
-// manifest and loads only the command it runs. The commands are the same classes either way.
+// How oclif runs `op` when src/start.ts hands it the command line (help, an unknown command, the
+// plugins' commands). oclif normally finds its plugins on disk at every start (each plugin's
+// package.json and manifest, found by walking node_modules) and imports a command by its path.
+// Here the bundle carries all of that: op's package.json and the bundled plugins (help,
+// autocomplete) with their manifests are embedded at build time (scripts/embedded.ts), and each
+// command is one lazy import, so oclif reads op's manifest and loads only the command it needs.
 import { Config, type Interfaces, Plugin, flush, handle, run } from "@oclif/core";
 import { OP_LOADERS, PJSON, PLUGINS } from "op-embedded:plugins";
 
@@ -72,7 +72,7 @@ Config.prototype.runHook = async function (this: Config, event: string, opts: ob
 } as Config["runHook"];
 
 /** Runs `argv` as oclif's `execute()` does: flush on success, `handle()` on any error. */
-export async function runOp(argv: string[], root: string, manifest: Manifest): Promise<void> {
+export async function runWithOclif(argv: string[], root: string, manifest: Manifest): Promise<void> {
   try {
     await run(argv, await loadConfig(root, manifest));
     await flush();

@@ -156,6 +156,29 @@ describe("did you mean, -h and op version", () => {
     expect(h.stdout).toContain("USAGE\n  $ op revisions warm [ENV] REV [--idempotency-key KEY]\n");
   });
 
+  // A command of op's own runs without oclif's configuration (src/start.ts); help and `--` keep
+  // oclif's meaning whichever way the command line goes.
+  it("help reaches oclif from anywhere before --, and after -- --help is an argument", () => {
+    const help = op(["env", "show", "--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("USAGE\n  $ op env show [ENV]");
+    expect(op(["env", "show", "local", "--json", "-h"]).stdout).toBe(help.stdout);
+    expect(op(["help", "env", "show"]).stdout).toBe(help.stdout);
+    const topic = op(["env"]);
+    expect(topic.status).toBe(0);
+    expect(topic.stdout).toContain("env show");
+    const s = store();
+    const after = s.op(["env", "show", "local", "--json", "--", "--help"]);
+    expect(after.status).toBe(2);
+    expect(after.stdout).toBe("");
+    expect(after.errorJson.error.kind).toBe("invalid-argument");
+    // (the helper's own --store-root comes after the --, so it is an argument too)
+    expect(after.errorJson.error.message).toMatch(/^Unexpected arguments: --help, --store-root, /);
+    // The colon form of an id is the same command.
+    s.ok(["env", "init"]);
+    expect(s.op(["env:show", "local", "--json"]).json.result.environment.environment_id).toBe("local");
+  });
+
   it("op version prints the version, the commit and Node.js", () => {
     const version = JSON.parse(execFileSync("cat", [join(OP_DIR, "package.json")], { encoding: "utf8" })).version;
     const r = op(["version", "--json"]);

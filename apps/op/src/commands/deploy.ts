@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 import { MutatingCommand, answersFlags, idempotencyFlag, preconditionFlags } from "../lib/mutating.js";
 
 export default class Deploy extends MutatingCommand<typeof Deploy> {

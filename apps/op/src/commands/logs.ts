@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 import type { LogLine } from "@greentic/operations";
 import { envArg, revisionArg } from "../lib/args.js";
 import { OpCommand } from "../lib/base.js";

@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 import type { StatusResult } from "@greentic/operations";
 import { envArg } from "../lib/args.js";
 import { OpCommand } from "../lib/base.js";

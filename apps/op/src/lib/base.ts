@@ -1,18 +1,23 @@
-import { Command, Errors, Flags, type Interfaces } from "@oclif/core";
+import type { Interfaces } from "@oclif/core";
+import * as Errors from "@oclif/core/errors";
+import * as Flags from "@oclif/core/flags";
+import { CommandBase } from "./command.js";
 import { CliInputError, EXIT, type ErrorBody, classify, renderHumanError } from "./errors.js";
 import { defaultEnv, inUserWords } from "./inputs.js";
 import { humanOutput, successEnvelope } from "./output.js";
 import { Progress } from "./progress.js";
 import { type ListColumn, type ListShape, UnknownColumnError, escapeControls, renderList } from "./render.js";
 
-export type OpFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof OpCommand)["baseFlags"] & T["flags"]>;
-export type OpArgs<T extends typeof Command> = Interfaces.InferredArgs<T["args"]>;
+export type OpFlags<T extends typeof CommandBase> = Interfaces.InferredFlags<
+  (typeof OpCommand)["baseFlags"] & T["flags"]
+>;
+export type OpArgs<T extends typeof CommandBase> = Interfaces.InferredArgs<T["args"]>;
 
 /**
  * Base of every `op` command: global flags, the JSON envelope, and the single mapping from
  * errors to exit codes. Subclasses implement `run()` as parse -> call library -> `this.done()`.
  */
-export abstract class OpCommand<T extends typeof Command = typeof Command> extends Command {
+export abstract class OpCommand<T extends typeof CommandBase = typeof CommandBase> extends CommandBase {
   static override baseFlags = {
     json: Flags.boolean({
       description: 'Print a JSON envelope: {"op","noun","result"} on stdout, or {"op","noun","error"} on stderr.',

@@ -1,6 +1,7 @@
-import { Flags, type Command } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 import { loadAnswers } from "./answers.js";
 import { OpCommand } from "./base.js";
+import type { CommandBase } from "./command.js";
 import { CliInputError } from "./errors.js";
 import { defaultEnv, FIELD_INPUTS } from "./inputs.js";
 import { printAnswersSchema } from "./schema.js";
@@ -88,7 +89,7 @@ const PLACEHOLDER_ULID = placeholder(-1);
  * before anything is looked up. Short references (`--deployment hello`, `REV` = `@2`, `latest`)
  * are resolved against the store between a first validation and the last.
  */
-export abstract class MutatingCommand<T extends typeof Command = typeof Command> extends OpCommand<T> {
+export abstract class MutatingCommand<T extends typeof CommandBase = typeof CommandBase> extends OpCommand<T> {
   /** Key into deploy-spec's ANSWERS_SCHEMAS, e.g. `"traffic set"`. */
   static answersKey: string;
 

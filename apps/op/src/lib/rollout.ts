@@ -1,4 +1,5 @@
-import { Args, Flags } from "@oclif/core";
+import * as Args from "@oclif/core/args";
+import * as Flags from "@oclif/core/flags";
 import type { RolloutFigures, RolloutRecord, RolloutStatus } from "@greentic/operations";
 
 type Ops = typeof import("@greentic/operations");

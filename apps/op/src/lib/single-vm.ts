@@ -1,10 +1,12 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { writeFileAtomic } from "@greentic/io-kit";
-import { Args, Flags, type Command } from "@oclif/core";
+import * as Args from "@oclif/core/args";
+import * as Flags from "@oclif/core/flags";
 import type { ApplyResult } from "@greentic/adapter-single-vm";
 import type { DeploymentSpec } from "@greentic/deploy-spec";
 import { OpCommand } from "./base.js";
+import type { CommandBase } from "./command.js";
 
 // What the `op single-vm` verbs share: the spec flags, spec loading and their base command.
 
@@ -70,7 +72,7 @@ export async function writeAtomic(file: string, content: string, options: { excl
 }
 
 /** Base of the `op single-vm` verbs: the spec (flag or positional) and the staging root. */
-export abstract class SingleVmCommand<T extends typeof Command = typeof Command> extends OpCommand<T> {
+export abstract class SingleVmCommand<T extends typeof CommandBase = typeof CommandBase> extends OpCommand<T> {
   /** The spec file named by `--spec` or the positional argument (usage error when neither or both). */
   protected specFile(): string {
     const flag = (this.flags as { spec?: string }).spec;

@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 import { OpCommand } from "../../lib/base.js";
 import { envArg, listFlags } from "../../lib/args.js";
 

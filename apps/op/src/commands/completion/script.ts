@@ -1,4 +1,4 @@
-import { Args } from "@oclif/core";
+import * as Args from "@oclif/core/args";
 import { OpCommand } from "../../lib/base.js";
 
 const BASH = `# op completion for bash: eval "$(op completion script bash)"

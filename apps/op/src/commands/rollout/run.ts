@@ -1,4 +1,4 @@
-import { Args } from "@oclif/core";
+import * as Args from "@oclif/core/args";
 import { envArg } from "../../lib/args.js";
 import { OpCommand } from "../../lib/base.js";
 import { renderRollout } from "../../lib/rollout.js";

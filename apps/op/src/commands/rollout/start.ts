@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 import { EX, envArg } from "../../lib/args.js";
 import { OpCommand } from "../../lib/base.js";
 import { opCommand, renderRollout, rolloutKeyFlag, waitForRollout } from "../../lib/rollout.js";

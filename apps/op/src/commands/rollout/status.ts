@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 import { envArg } from "../../lib/args.js";
 import { OpCommand } from "../../lib/base.js";
 import { envFirst, renderRollout, rolloutArg } from "../../lib/rollout.js";

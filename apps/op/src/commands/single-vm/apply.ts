@@ -1,4 +1,5 @@
-import { Args, Flags } from "@oclif/core";
+import * as Args from "@oclif/core/args";
+import * as Flags from "@oclif/core/flags";
 import type { DeploymentSpec } from "@greentic/deploy-spec";
 import type { ApplyResult, SingleVmPlan } from "@greentic/adapter-single-vm";
 import {

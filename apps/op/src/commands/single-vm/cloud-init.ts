@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 import type { CloudInitArtifact } from "@greentic/adapter-single-vm";
 import { SingleVmCommand, specArg, specFlag } from "../../lib/single-vm.js";
 

@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 import { SingleVmCommand, rootFlag, specArg, specFlag, sshFlags } from "../../lib/single-vm.js";
 
 export default class SingleVmDestroy extends SingleVmCommand<typeof SingleVmDestroy> {

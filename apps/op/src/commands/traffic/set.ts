@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import * as Flags from "@oclif/core/flags";
 import { deploymentFlag } from "../../lib/args.js";
 import { MutatingCommand, answersFlags, preconditionFlags, type PayloadRef } from "../../lib/mutating.js";
 import { percent, table } from "../../lib/render.js";
