@@ -592,7 +592,7 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
   it("refuses a VM whose op is another version, naming both, before it acts", { timeout: 120_000 }, () => {
     const before = json(op("revisions", "list", "prod", "--json"));
     // A real op of another version: this checkout's op under another package version (op's
-    // package.json is embedded in its bundle, so the copy's main.js carries the version).
+    // package.json is embedded in its bundle, in the chunk both of its start paths share).
     const old = join(tb.root, "opt/op-old");
     mkdirSync(join(old, "bin"), { recursive: true });
     const pjson = JSON.parse(readFileSync(join(repo, "apps/op/package.json"), "utf8"));
@@ -601,7 +601,7 @@ describe.skipIf(unavailable !== undefined)("op single-vm over SSH", { timeout: 2
       writeFileSync(join(old, f), readFileSync(join(repo, "apps/op", f)));
     tb.sh(
       `cp -r ${PROJECT_MOUNT}/apps/op/dist /opt/op-old/dist && ` +
-        `sed -i 's|"name": "@greentic/op", "version": "${pjson.version}"|"name": "@greentic/op", "version": "0.0.9"|' /opt/op-old/dist/main.js && ` +
+        `sed -i 's|"name": "@greentic/op", "version": "${pjson.version}"|"name": "@greentic/op", "version": "0.0.9"|' $(grep -l '"name": "@greentic/op", "version"' /opt/op-old/dist/*.js) && ` +
         `ln -s ${PROJECT_MOUNT}/apps/op/node_modules /opt/op-old/node_modules && ` +
         "mv /usr/local/bin/op /usr/local/bin/op.current && printf '#!/bin/sh\\nexec /usr/bin/node /opt/op-old/bin/run.js \"$@\"\\n' > /usr/local/bin/op && chmod 755 /usr/local/bin/op",
     );
