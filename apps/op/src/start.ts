@@ -18,10 +18,7 @@ type CommandClass = typeof CommandBase & { run(argv: string[], config: { version
  * before `--`, or words that name no command of op's. No command id is a prefix of another, so
  * the longest run of leading words that is an id is the one oclif would find too.
  */
-export function ownCommand(
-  argv: readonly string[],
-  manifest: Interfaces.Manifest,
-): { id: string; words: number } | undefined {
+function ownCommand(argv: readonly string[], manifest: Interfaces.Manifest): { id: string; words: number } | undefined {
   const end = argv.indexOf("--");
   if ((end === -1 ? argv : argv.slice(0, end)).some((a) => a === "--help" || a === "-h")) return undefined;
   let found: { id: string; words: number } | undefined;

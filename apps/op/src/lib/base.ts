@@ -80,7 +80,6 @@ export abstract class OpCommand<T extends typeof CommandBase = typeof CommandBas
     const { args, flags, argv } = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (this.ctor as typeof OpCommand).baseFlags,
-      enableJsonFlag: false,
       args: argDefs as typeof this.ctor.args,
       strict: this.ctor.strict,
     });

@@ -85,7 +85,6 @@ export abstract class CommandBase {
     baseFlags?: Interfaces.FlagInput;
     args?: Interfaces.ArgInput;
     strict?: boolean;
-    enableJsonFlag?: boolean;
   }) {
     return parse(this.argv, {
       context: this as never,
