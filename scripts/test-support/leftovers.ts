@@ -97,7 +97,7 @@ function removeCgroup(dir: string): void {
 }
 
 /** True once `pid` has exited (gone, or a zombie its parent has not reaped yet). */
-function dead(pid: number): boolean {
+export function exited(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
@@ -144,7 +144,7 @@ export function stopTracked(entries: readonly Tracked[]): number[] {
   }
   // A process killed here can outlast the pass that no longer finds it (its command line and
   // working directory go before it does, slowly on a loaded machine): wait until each is dead.
-  for (const pid of killed) for (let wait = 0; wait < 50 && !dead(pid); wait++) sleepSync(100);
+  for (const pid of killed) for (let wait = 0; wait < 50 && !exited(pid); wait++) sleepSync(100);
   const losetup = spawnSync("losetup", ["-nO", "NAME,BACK-FILE"], { encoding: "utf8" });
   for (const line of losetup.stdout?.split("\n") ?? []) {
     const [dev, file] = line.trim().split(/\s+/);

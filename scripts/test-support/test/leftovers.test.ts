@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ensureBuilt } from "../../../apps/op/test/helpers.ts";
 import { testbedUnavailable } from "../../testbed/testbed.ts";
-import { processesOf, stopTracked, type Tracked } from "../leftovers.ts";
+import { exited, processesOf, stopTracked, type Tracked } from "../leftovers.ts";
 import { pgSkip } from "../pg-cluster.ts";
 
 const repo = resolve(import.meta.dirname, "../../..");
@@ -24,12 +24,7 @@ afterAll(() => {
 
 /** Alive and not a zombie (a killed orphan may wait for PID 1 to reap it). */
 function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
+  return !exited(pid);
 }
 
 async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
